@@ -1,0 +1,1 @@
+//! Early-warning evaluation: limit checks and data-missing detection over readings.

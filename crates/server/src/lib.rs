@@ -1,0 +1,1 @@
+//! HTTP API, web dashboard and the composition of sources, rules and store.

@@ -1,0 +1,1 @@
+//! Device simulators used by the demo, the tests and the benchmarks.

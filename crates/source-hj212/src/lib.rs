@@ -1,0 +1,1 @@
+//! HJ 212 TCP source: accepts datalogger connections, stores readings, acknowledges.

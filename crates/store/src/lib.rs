@@ -1,0 +1,108 @@
+//! The storage trait every Oversight backend implements.
+//!
+//! Callers hold an `Arc<dyn Store>` and never see the backend. Each backend
+//! translates its own errors into [`StoreError`] at this boundary and passes
+//! the shared test suite in [`testsuite`].
+//!
+//! Durability contract: when a write method returns `Ok`, what it wrote
+//! survives a crash of the process. Sources rely on this to acknowledge
+//! device data only after it is stored.
+
+mod error;
+mod query;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use oversight_core::{Alert, Area, AreaCode, MonitoringPoint, Mn, Reading};
+
+pub use error::{StoreError, StoreResult};
+pub use query::{
+    AlertChange, AlertQuery, AlertUpdate, Page, PointQuery, PointStatus, QuarantineSummary,
+    QuarantinedUpload, ReadingQuery, SortOrder, Summary, SummaryQuery,
+};
+
+/// Persistent state of an Oversight instance.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    // --- areas ---------------------------------------------------------------
+
+    /// Inserts areas, or renames those whose code exists. Every area's parent
+    /// must exist already or come earlier in `areas`. Returns how many rows
+    /// were inserted or changed.
+    async fn upsert_areas(&self, areas: &[Area]) -> StoreResult<u64>;
+
+    /// Returns one area.
+    async fn area(&self, code: &AreaCode) -> StoreResult<Option<Area>>;
+
+    /// Returns the children of `parent` ordered by code, or the provinces when
+    /// `parent` is `None`.
+    async fn area_children(&self, parent: Option<&AreaCode>) -> StoreResult<Vec<Area>>;
+
+    // --- monitoring points ---------------------------------------------------
+
+    /// Inserts points, or replaces those whose MN exists. Each point's area
+    /// must exist. Returns how many points were written.
+    async fn upsert_points(&self, points: &[MonitoringPoint]) -> StoreResult<u64>;
+
+    /// Returns one point.
+    async fn point(&self, mn: &Mn) -> StoreResult<Option<MonitoringPoint>>;
+
+    /// Returns points ordered by MN, filtered and paged.
+    async fn points(&self, query: &PointQuery) -> StoreResult<Page<MonitoringPoint>>;
+
+    /// Returns when each point (in `area`, or all) last sent data.
+    async fn point_statuses(&self, area: Option<&AreaCode>) -> StoreResult<Vec<PointStatus>>;
+
+    // --- readings ------------------------------------------------------------
+
+    /// Stores readings of registered points durably and updates each point's
+    /// last-seen times. A reading whose (MN, kind, factor, data time) is
+    /// already stored replaces the stored one, so a device's retransmission
+    /// is not counted twice. Fails without writing anything if a reading's
+    /// MN is not registered. Returns how many readings were new.
+    async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64>;
+
+    /// Returns one point's readings, filtered and paged.
+    async fn readings(&self, query: &ReadingQuery) -> StoreResult<Page<Reading>>;
+
+    /// Returns the dashboard's counters.
+    async fn summary(&self, query: &SummaryQuery) -> StoreResult<Summary>;
+
+    // --- quarantine ----------------------------------------------------------
+
+    /// Stores uploads from MNs that are not registered, durably.
+    async fn quarantine(&self, uploads: &[QuarantinedUpload]) -> StoreResult<()>;
+
+    /// Returns one line per quarantined MN, most recently seen first.
+    async fn quarantine_summaries(&self) -> StoreResult<Vec<QuarantineSummary>>;
+
+    /// Returns the quarantined uploads of one MN, oldest first, at most `limit`.
+    async fn quarantined_uploads(&self, mn: &str, limit: u32) -> StoreResult<Vec<QuarantinedUpload>>;
+
+    /// Moves the quarantined readings of `mn`, which must now be registered,
+    /// into its readings, and removes its quarantine entries, in one
+    /// transaction. Returns how many readings were moved.
+    async fn release_quarantine(&self, mn: &Mn) -> StoreResult<u64>;
+
+    /// Deletes the quarantine entries of `mn`. Returns how many uploads were deleted.
+    async fn discard_quarantine(&self, mn: &str) -> StoreResult<u64>;
+
+    // --- alerts --------------------------------------------------------------
+
+    /// Applies alert updates in order, in one transaction, and returns what
+    /// each one did. At most one alert per fingerprint is open at any time,
+    /// also when several callers apply updates concurrently.
+    async fn apply_alert_updates(&self, updates: &[AlertUpdate]) -> StoreResult<Vec<AlertChange>>;
+
+    /// Returns alerts, newest first, filtered and paged.
+    async fn alerts(&self, query: &AlertQuery) -> StoreResult<Page<Alert>>;
+
+    /// Returns every open alert, for rebuilding evaluation state after a restart.
+    async fn open_alerts(&self) -> StoreResult<Vec<Alert>>;
+
+    // --- housekeeping --------------------------------------------------------
+
+    /// Returns the store's current time according to the backend, used only
+    /// to check connectivity in the health endpoint.
+    async fn ping(&self) -> StoreResult<Timestamp>;
+}
