@@ -1,0 +1,2 @@
+//! Codec throughput benchmarks (filled in below).
+fn main() {}

@@ -1,0 +1,635 @@
+//! Stream framing: `##`, a 4-digit data segment length, the segment, 4 hex CRC
+//! digits and CR LF.
+//!
+//! A [`Framer`] holds the bytes of one connection. It finds frames in any split
+//! of the stream, skips garbage up to the next `##` followed by four digits, and
+//! never buffers more than [`Framer::max_buffered`] bytes: the longest frame it
+//! accepts plus nothing else. The declared length counts bytes, and a frame is
+//! accepted only when its trailer sits where that length puts it and its CRC
+//! verifies under the connection's [`CrcVariant`]. So a lying length field or a
+//! corrupted frame costs only that frame, never the frames after it.
+
+use std::borrow::Cow;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::crc::CrcVariant;
+use crate::packet::{Packet, ParseError, ParseOptions};
+
+/// The data segment length the framer accepts unless configured otherwise.
+///
+/// HJ 212-2017 limits the segment to 1024 bytes, but live devices send 1025 and
+/// 1623 bytes, and other maintained receivers raised their limit to 4096.
+pub const DEFAULT_MAX_SEGMENT_LEN: usize = 4096;
+
+/// The largest length the 4-digit length field can declare.
+pub const MAX_SEGMENT_LEN: usize = 9999;
+
+/// `##` plus four length digits.
+const HEADER_LEN: usize = 6;
+
+/// Four hex CRC digits.
+const CRC_LEN: usize = 4;
+
+/// How many bytes of skipped input an error message quotes.
+const PREVIEW_LEN: usize = 24;
+
+/// The line ending that closed a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trailer {
+    /// CR LF, as the standard requires.
+    CrLf,
+    /// LF alone, which some devices send; accepted because length and CRC verify.
+    Lf,
+}
+
+/// Settings of a [`Framer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FramerConfig {
+    /// The longest data segment accepted, in bytes. Values above
+    /// [`MAX_SEGMENT_LEN`] act as [`MAX_SEGMENT_LEN`].
+    pub max_segment_len: usize,
+    /// The check-value algorithm frames must pass.
+    pub crc: CrcVariant,
+}
+
+impl Default for FramerConfig {
+    fn default() -> Self {
+        Self {
+            max_segment_len: DEFAULT_MAX_SEGMENT_LEN,
+            crc: CrcVariant::Hj212,
+        }
+    }
+}
+
+/// A frame whose length, trailer and CRC verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    bytes: Bytes,
+    segment_len: usize,
+    trailer: Trailer,
+    crc: u16,
+    variant: CrcVariant,
+}
+
+impl Frame {
+    /// Returns the data segment, the bytes the length and CRC cover.
+    pub fn segment(&self) -> &[u8] {
+        &self.bytes[HEADER_LEN..HEADER_LEN + self.segment_len]
+    }
+
+    /// Returns the whole frame as received, from `##` to the trailer.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Returns the whole frame as received, without copying.
+    pub fn into_bytes(self) -> Bytes {
+        self.bytes
+    }
+
+    /// Returns the check value the frame carried (and that verified).
+    pub fn crc(&self) -> u16 {
+        self.crc
+    }
+
+    /// Returns the check-value algorithm the frame verified under.
+    pub fn crc_variant(&self) -> CrcVariant {
+        self.variant
+    }
+
+    /// Returns the line ending that closed the frame.
+    pub fn trailer(&self) -> Trailer {
+        self.trailer
+    }
+
+    /// Decodes the data segment as text: UTF-8 when it is valid UTF-8 (borrowed,
+    /// no copy), else GBK, which some devices use for Chinese text.
+    pub fn text(&self) -> Cow<'_, str> {
+        decode_text(self.segment())
+    }
+
+    /// Parses the data segment with the default [`ParseOptions`].
+    ///
+    /// Fails with [`ParseError::NotUtf8`] when the segment is not UTF-8; parse
+    /// [`Frame::text`] with [`Packet::parse`] to read such a segment as GBK.
+    pub fn parse(&self) -> Result<Packet<'_>, ParseError> {
+        self.parse_with(&ParseOptions::default())
+    }
+
+    /// Parses the data segment with the given options.
+    pub fn parse_with(&self, options: &ParseOptions) -> Result<Packet<'_>, ParseError> {
+        let segment = std::str::from_utf8(self.segment()).map_err(|error| ParseError::NotUtf8 {
+            valid_up_to: error.valid_up_to(),
+        })?;
+        Packet::parse_with(segment, options)
+    }
+}
+
+/// A frame whose length and trailer verified but whose CRC did not match.
+///
+/// It cannot be parsed. Its bytes are there for logging, and [`verify`] checks
+/// it again under another variant once the caller knows which one the device
+/// uses (for example after reading the MN from the segment).
+///
+/// [`verify`]: UnverifiedFrame::verify
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnverifiedFrame {
+    bytes: Bytes,
+    segment_len: usize,
+    trailer: Trailer,
+    crc: u16,
+}
+
+impl UnverifiedFrame {
+    /// Returns the data segment as received, not verified.
+    pub fn segment(&self) -> &[u8] {
+        &self.bytes[HEADER_LEN..HEADER_LEN + self.segment_len]
+    }
+
+    /// Returns the whole frame as received.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Checks the frame's CRC under `variant`.
+    pub fn verify(&self, variant: CrcVariant) -> Result<Frame, FrameError> {
+        let expected = variant.compute(self.segment());
+        if expected != self.crc {
+            return Err(FrameError::CrcMismatch {
+                variant,
+                expected,
+                received: self.crc,
+                frame: self.clone(),
+            });
+        }
+        Ok(Frame {
+            bytes: self.bytes.clone(),
+            segment_len: self.segment_len,
+            trailer: self.trailer,
+            crc: self.crc,
+            variant,
+        })
+    }
+}
+
+/// Why bytes of the stream did not become a [`Frame`].
+///
+/// Every error consumed the bytes it describes, so the stream goes on with the
+/// bytes after them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// Bytes before the next packet header were skipped.
+    #[error("skipped {skipped} bytes without a packet header ('##' and 4 digits): {preview}")]
+    Garbage {
+        /// How many bytes were skipped.
+        skipped: usize,
+        /// The first skipped bytes, escaped.
+        preview: String,
+    },
+    /// `##` was not followed by four decimal digits; the bytes up to the next
+    /// packet header were skipped.
+    #[error("skipped {skipped} bytes after '##' without a 4-digit length: {preview}")]
+    BadHeader {
+        /// How many bytes were skipped.
+        skipped: usize,
+        /// The first skipped bytes, escaped.
+        preview: String,
+    },
+    /// The declared segment length exceeds the configured maximum; only the
+    /// 6-byte header was consumed and the framer resynchronises after it.
+    #[error(
+        "declared data segment length {declared} exceeds the maximum of {max} bytes; \
+         raise max_segment_len if the device is known to send longer packets"
+    )]
+    TooLong {
+        /// The length the header declared.
+        declared: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// No CR LF or LF follows the CRC where the declared length puts it.
+    #[error(
+        "declared data segment length {declared} does not match the packet ({}); \
+         skipped {skipped} bytes",
+        describe_actual(*.actual)
+    )]
+    LengthMismatch {
+        /// The length the header declared.
+        declared: usize,
+        /// The segment length implied by the first line ending after the
+        /// header, if one was buffered.
+        actual: Option<usize>,
+        /// How many bytes were skipped to the next packet header.
+        skipped: usize,
+    },
+    /// The four bytes before the trailer are not hex digits.
+    #[error("invalid CRC field {digits:?}: expected 4 hex digits before CR LF")]
+    InvalidCrcDigits {
+        /// The four bytes, escaped.
+        digits: String,
+    },
+    /// The CRC does not match the data segment.
+    #[error(
+        "CRC mismatch under {variant}: received {received:04X}, computed {expected:04X}; \
+         the packet is corrupted, or the device uses another CRC variant"
+    )]
+    CrcMismatch {
+        /// The variant the frame was checked under.
+        variant: CrcVariant,
+        /// The value computed over the segment.
+        expected: u16,
+        /// The value the frame carried.
+        received: u16,
+        /// The frame, for logging and for checking under another variant.
+        frame: UnverifiedFrame,
+    },
+}
+
+impl FrameError {
+    /// Returns a short stable name of the error kind, for metric labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Garbage { .. } => "garbage",
+            Self::BadHeader { .. } => "bad_header",
+            Self::TooLong { .. } => "too_long",
+            Self::LengthMismatch { .. } => "length_mismatch",
+            Self::InvalidCrcDigits { .. } => "bad_crc_digits",
+            Self::CrcMismatch { .. } => "crc_mismatch",
+        }
+    }
+}
+
+fn describe_actual(actual: Option<usize>) -> String {
+    match actual {
+        Some(actual) => format!("the first line ending implies {actual} bytes"),
+        None => "no line ending where the length points".to_owned(),
+    }
+}
+
+/// A stream framer for one connection.
+///
+/// Feed it with [`push`](Framer::push), which takes only as many bytes as fit
+/// in its bounded buffer, and drain it with [`next_frame`](Framer::next_frame):
+///
+/// ```
+/// use oversight_hj212::Framer;
+///
+/// let mut framer = Framer::new();
+/// let mut input: &[u8] = b"junk##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;\
+/// MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&1C80\r\n";
+/// let mut frames = Vec::new();
+/// let mut errors = Vec::new();
+/// while !input.is_empty() {
+///     let taken = framer.push(input);
+///     input = &input[taken..];
+///     while let Some(result) = framer.next_frame() {
+///         match result {
+///             Ok(frame) => frames.push(frame),
+///             Err(error) => errors.push(error.reason()),
+///         }
+///     }
+/// }
+/// assert_eq!(frames.len(), 1);
+/// assert_eq!(errors, ["garbage"]);
+/// ```
+#[derive(Debug)]
+pub struct Framer {
+    buffer: BytesMut,
+    max_segment_len: usize,
+    crc: CrcVariant,
+}
+
+impl Default for Framer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Framer {
+    /// Creates a framer with the default configuration.
+    pub fn new() -> Self {
+        Self::with_config(FramerConfig::default())
+    }
+
+    /// Creates a framer with the given configuration.
+    pub fn with_config(config: FramerConfig) -> Self {
+        let max_segment_len = config.max_segment_len.min(MAX_SEGMENT_LEN);
+        Self {
+            buffer: BytesMut::new(),
+            max_segment_len,
+            crc: config.crc,
+        }
+    }
+
+    /// Sets the CRC variant that frames from now on must pass.
+    pub fn set_crc_variant(&mut self, variant: CrcVariant) {
+        self.crc = variant;
+    }
+
+    /// Returns the CRC variant frames must pass.
+    pub fn crc_variant(&self) -> CrcVariant {
+        self.crc
+    }
+
+    /// Returns the longest data segment accepted, in bytes.
+    pub fn max_segment_len(&self) -> usize {
+        self.max_segment_len
+    }
+
+    /// Returns the most bytes the framer ever buffers: one frame of the
+    /// maximum segment length with its header, CRC and CR LF.
+    pub fn max_buffered(&self) -> usize {
+        HEADER_LEN + self.max_segment_len + CRC_LEN + 2
+    }
+
+    /// Returns how many bytes are buffered and not yet framed.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Appends as many bytes as fit in the buffer and returns how many it took.
+    ///
+    /// It takes fewer than `bytes.len()` only when the buffer is full. Call
+    /// [`next_frame`](Self::next_frame) until it returns `None` and push the
+    /// rest: after that at least one byte always fits.
+    #[must_use = "bytes beyond the returned count were not taken and must be pushed again"]
+    pub fn push(&mut self, bytes: &[u8]) -> usize {
+        let room = self.max_buffered().saturating_sub(self.buffer.len());
+        let taken = bytes.len().min(room);
+        self.buffer.extend_from_slice(&bytes[..taken]);
+        taken
+    }
+
+    /// Returns the next frame or error, or `None` when more bytes are needed.
+    pub fn next_frame(&mut self) -> Option<Result<Frame, FrameError>> {
+        if self.buffer.is_empty() {
+            return None;
+        }
+        let decision = examine(&self.buffer, self.max_segment_len);
+        match decision {
+            Examined::NeedMore => None,
+            Examined::Skip(length) => {
+                let skipped = self.buffer.split_to(length);
+                Some(Err(skip_error(&skipped)))
+            }
+            Examined::TooLong { declared } => {
+                let _header = self.buffer.split_to(HEADER_LEN);
+                Some(Err(FrameError::TooLong {
+                    declared,
+                    max: self.max_segment_len,
+                }))
+            }
+            Examined::LengthMismatch {
+                declared,
+                actual,
+                skip,
+            } => {
+                let _skipped = self.buffer.split_to(skip);
+                Some(Err(FrameError::LengthMismatch {
+                    declared,
+                    actual,
+                    skipped: skip,
+                }))
+            }
+            Examined::Complete {
+                segment_len,
+                trailer,
+            } => {
+                let frame_len = HEADER_LEN + segment_len + CRC_LEN + trailer_len(trailer);
+                let bytes = self.buffer.split_to(frame_len).freeze();
+                Some(check_crc(bytes, segment_len, trailer, self.crc))
+            }
+        }
+    }
+}
+
+/// Decodes one complete frame, such as a line of a capture file with its
+/// trailer. Bytes after the trailer are an error.
+pub fn decode_frame(input: &[u8], variant: CrcVariant) -> Result<Frame, FrameError> {
+    match examine(input, MAX_SEGMENT_LEN) {
+        Examined::Complete {
+            segment_len,
+            trailer,
+        } => {
+            let frame_len = HEADER_LEN + segment_len + CRC_LEN + trailer_len(trailer);
+            if frame_len != input.len() {
+                return Err(FrameError::LengthMismatch {
+                    declared: segment_len,
+                    actual: None,
+                    skipped: input.len(),
+                });
+            }
+            check_crc(Bytes::copy_from_slice(input), segment_len, trailer, variant)
+        }
+        Examined::Skip(_) => Err(skip_error(input)),
+        Examined::NeedMore => Err(incomplete_error(input)),
+        Examined::TooLong { declared } => Err(FrameError::TooLong {
+            declared,
+            max: MAX_SEGMENT_LEN,
+        }),
+        Examined::LengthMismatch {
+            declared, actual, ..
+        } => Err(FrameError::LengthMismatch {
+            declared,
+            actual,
+            skipped: input.len(),
+        }),
+    }
+}
+
+/// Builds the error for input that ends before the frame its header declares.
+fn incomplete_error(input: &[u8]) -> FrameError {
+    match parse_header(input) {
+        Some(declared) => FrameError::LengthMismatch {
+            declared,
+            actual: input.len().checked_sub(HEADER_LEN + CRC_LEN),
+            skipped: input.len(),
+        },
+        None => skip_error(input),
+    }
+}
+
+/// What the bytes at the front of a buffer are.
+#[derive(Debug, PartialEq, Eq)]
+enum Examined {
+    /// The buffer ends inside a header or frame.
+    NeedMore,
+    /// The first `n` bytes are not the start of a frame.
+    Skip(usize),
+    /// A header declaring more than the maximum segment length.
+    TooLong { declared: usize },
+    /// A header whose frame does not end where its length says; skip `skip`
+    /// bytes to the next header.
+    LengthMismatch {
+        declared: usize,
+        actual: Option<usize>,
+        skip: usize,
+    },
+    /// A frame whose trailer sits where its length says.
+    Complete {
+        segment_len: usize,
+        trailer: Trailer,
+    },
+}
+
+fn examine(buffer: &[u8], max_segment_len: usize) -> Examined {
+    match find_header(buffer, 0) {
+        HeaderSearch::Found(0) => {}
+        HeaderSearch::Found(start) => return Examined::Skip(start),
+        HeaderSearch::Partial(0) => return Examined::NeedMore,
+        HeaderSearch::Partial(start) => return Examined::Skip(start),
+        HeaderSearch::None => return Examined::Skip(buffer.len()),
+    }
+    let declared = parse_header(buffer).expect("find_header returned a complete header at 0");
+    if declared > max_segment_len {
+        return Examined::TooLong { declared };
+    }
+    let trailer_at = HEADER_LEN + declared + CRC_LEN;
+    match buffer.get(trailer_at..trailer_at + 2) {
+        None if buffer.len() <= trailer_at => Examined::NeedMore,
+        Some([b'\r', b'\n']) => Examined::Complete {
+            segment_len: declared,
+            trailer: Trailer::CrLf,
+        },
+        Some([b'\n', _]) => Examined::Complete {
+            segment_len: declared,
+            trailer: Trailer::Lf,
+        },
+        None if buffer[trailer_at] == b'\n' => Examined::Complete {
+            segment_len: declared,
+            trailer: Trailer::Lf,
+        },
+        None if buffer[trailer_at] == b'\r' => Examined::NeedMore,
+        _ => length_mismatch(buffer, declared),
+    }
+}
+
+fn length_mismatch(buffer: &[u8], declared: usize) -> Examined {
+    let actual = memchr::memchr(b'\n', &buffer[HEADER_LEN..]).and_then(|newline| {
+        let line_end = HEADER_LEN + newline;
+        let trailer_start = if line_end > 0 && buffer[line_end - 1] == b'\r' {
+            line_end - 1
+        } else {
+            line_end
+        };
+        trailer_start.checked_sub(HEADER_LEN + CRC_LEN)
+    });
+    let skip = match find_header(buffer, 2) {
+        HeaderSearch::Found(start) | HeaderSearch::Partial(start) => start,
+        HeaderSearch::None => buffer.len(),
+    };
+    Examined::LengthMismatch {
+        declared,
+        actual,
+        skip,
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum HeaderSearch {
+    /// A complete header (`##` and four digits) starts here.
+    Found(usize),
+    /// The buffer ends inside what may be a header starting here.
+    Partial(usize),
+    /// No header and no header prefix.
+    None,
+}
+
+/// Finds the first `##dddd` at or after `from`.
+fn find_header(buffer: &[u8], from: usize) -> HeaderSearch {
+    let mut position = from;
+    while let Some(offset) = buffer
+        .get(position..)
+        .and_then(|rest| memchr::memchr(b'#', rest))
+    {
+        let start = position + offset;
+        let candidate = &buffer[start..buffer.len().min(start + HEADER_LEN)];
+        let plausible = candidate.get(1).is_none_or(|&byte| byte == b'#')
+            && candidate.iter().skip(2).all(u8::is_ascii_digit);
+        if plausible {
+            return if candidate.len() == HEADER_LEN {
+                HeaderSearch::Found(start)
+            } else {
+                HeaderSearch::Partial(start)
+            };
+        }
+        position = start + 1;
+    }
+    HeaderSearch::None
+}
+
+/// Reads the declared length of a buffer that starts with `##dddd`.
+fn parse_header(buffer: &[u8]) -> Option<usize> {
+    let header = buffer.get(..HEADER_LEN)?;
+    if &header[..2] != b"##" {
+        return None;
+    }
+    header[2..].iter().try_fold(0usize, |length, &byte| {
+        byte.is_ascii_digit()
+            .then(|| length * 10 + usize::from(byte - b'0'))
+    })
+}
+
+fn trailer_len(trailer: Trailer) -> usize {
+    match trailer {
+        Trailer::CrLf => 2,
+        Trailer::Lf => 1,
+    }
+}
+
+fn check_crc(
+    bytes: Bytes,
+    segment_len: usize,
+    trailer: Trailer,
+    variant: CrcVariant,
+) -> Result<Frame, FrameError> {
+    let digits = &bytes[HEADER_LEN + segment_len..HEADER_LEN + segment_len + CRC_LEN];
+    let Some(crc) = parse_hex4(digits) else {
+        return Err(FrameError::InvalidCrcDigits {
+            digits: escape(digits),
+        });
+    };
+    UnverifiedFrame {
+        bytes,
+        segment_len,
+        trailer,
+        crc,
+    }
+    .verify(variant)
+}
+
+/// Parses four hex digits of either case.
+fn parse_hex4(digits: &[u8]) -> Option<u16> {
+    digits.iter().try_fold(0u16, |value, &byte| {
+        let digit = (byte as char).to_digit(16)?;
+        Some(value << 4 | digit as u16)
+    })
+}
+
+fn skip_error(skipped: &[u8]) -> FrameError {
+    let preview = escape(&skipped[..skipped.len().min(PREVIEW_LEN)]);
+    if skipped.starts_with(b"##") {
+        FrameError::BadHeader {
+            skipped: skipped.len(),
+            preview,
+        }
+    } else {
+        FrameError::Garbage {
+            skipped: skipped.len(),
+            preview,
+        }
+    }
+}
+
+fn escape(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+/// Decodes segment bytes as UTF-8, or as GBK when they are not valid UTF-8.
+pub(crate) fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => encoding_rs::GBK.decode_without_bom_handling(bytes).0,
+    }
+}
