@@ -223,14 +223,14 @@ impl FactorLimit {
                 return Err(ValidationError::new("limit", &bound.to_string(), "must be a finite number"));
             }
         }
-        if let (Some(low), Some(high)) = (lower, upper) {
-            if low > high {
-                return Err(ValidationError::new(
-                    "limit",
-                    &format!("{factor}: lower {low} > upper {high}"),
-                    "lower limit must not exceed upper limit",
-                ));
-            }
+        if let (Some(low), Some(high)) = (lower, upper)
+            && low > high
+        {
+            return Err(ValidationError::new(
+                "limit",
+                &format!("{factor}: lower {low} > upper {high}"),
+                "lower limit must not exceed upper limit",
+            ));
         }
         if lower.is_none() && upper.is_none() {
             return Err(ValidationError::new(
