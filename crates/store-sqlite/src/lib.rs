@@ -1,1 +1,26 @@
 //! Embedded SQLite storage backend for Oversight.
+//!
+//! [`SqliteStore`] keeps everything in one database file in WAL mode. One
+//! writer thread owns the only write connection and commits concurrent
+//! write requests together in one transaction (group commit); a request's
+//! future completes only after that transaction committed, which is what
+//! the durability contract of [`oversight_store::Store`] requires. Queries
+//! run on a small pool of read connections in tokio's blocking threads.
+//!
+//! Readings are stored in arrival order with a unique index on
+//! (point, data time, kind, factor), and new readings are counted per point
+//! and hour of receipt so the dashboard summary does not scan readings.
+
+mod alerts;
+mod codec;
+mod error;
+mod options;
+mod pool;
+mod read_ops;
+mod schema;
+mod store;
+mod write_ops;
+mod writer;
+
+pub use options::{SqliteOptions, Synchronous};
+pub use store::{DATABASE_FILE_NAME, SqliteStore};

@@ -10,10 +10,12 @@
 
 mod error;
 mod query;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use oversight_core::{Alert, Area, AreaCode, MonitoringPoint, Mn, Reading};
+use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
 
 pub use error::{StoreError, StoreResult};
 pub use query::{
@@ -77,7 +79,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn quarantine_summaries(&self) -> StoreResult<Vec<QuarantineSummary>>;
 
     /// Returns the quarantined uploads of one MN, oldest first, at most `limit`.
-    async fn quarantined_uploads(&self, mn: &str, limit: u32) -> StoreResult<Vec<QuarantinedUpload>>;
+    async fn quarantined_uploads(
+        &self,
+        mn: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<QuarantinedUpload>>;
 
     /// Moves the quarantined readings of `mn`, which must now be registered,
     /// into its readings, and removes its quarantine entries, in one
@@ -96,6 +102,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Returns alerts, newest first, filtered and paged.
     async fn alerts(&self, query: &AlertQuery) -> StoreResult<Page<Alert>>;
+
+    /// Returns one alert by id.
+    ///
+    /// The default implementation pages through [`Store::alerts`]; a backend
+    /// should override it with a lookup by primary key.
+    async fn alert(&self, id: AlertId) -> StoreResult<Option<Alert>> {
+        let mut query = AlertQuery {
+            limit: 1000,
+            ..AlertQuery::default()
+        };
+        loop {
+            let page = self.alerts(&query).await?;
+            if let Some(alert) = page.items.into_iter().find(|alert| alert.id == id) {
+                return Ok(Some(alert));
+            }
+            let Some(cursor) = page.next_cursor else {
+                return Ok(None);
+            };
+            query.cursor = Some(cursor);
+        }
+    }
 
     /// Returns every open alert, for rebuilding evaluation state after a restart.
     async fn open_alerts(&self) -> StoreResult<Vec<Alert>>;

@@ -31,7 +31,7 @@ pub enum SortOrder {
 pub struct PointQuery {
     /// Only points in this area or below it.
     pub area: Option<AreaCode>,
-    /// Page size; backends cap it at 1,000.
+    /// Page size; 0 or more than 1,000 means 1,000.
     pub limit: u32,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -52,7 +52,7 @@ pub struct ReadingQuery {
     pub to: Option<Timestamp>,
     /// Order by data time.
     pub order: SortOrder,
-    /// Page size; backends cap it at 10,000.
+    /// Page size; 0 or more than 10,000 means 10,000.
     pub limit: u32,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -71,7 +71,7 @@ pub struct AlertQuery {
     pub from: Option<Timestamp>,
     /// Only alerts whose first event is before this.
     pub to: Option<Timestamp>,
-    /// Page size; backends cap it at 1,000.
+    /// Page size; 0 or more than 1,000 means 1,000.
     pub limit: u32,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -97,7 +97,9 @@ pub struct PointStatus {
 pub struct SummaryQuery {
     /// Only this area and below it; all areas when `None`.
     pub area: Option<AreaCode>,
-    /// Readings received at or after this count as "today".
+    /// Readings received at or after this count as "today". Backends count
+    /// by hour of receipt, so all of the hour containing this time counts.
+    /// A time on the hour, such as local midnight in UTC+8, counts exactly.
     pub readings_since: Timestamp,
     /// Points whose latest upload arrived at or after this count as online.
     pub online_since: Timestamp,

@@ -1,0 +1,63 @@
+//! Translation of SQLite and encoding errors into [`StoreError`].
+
+use oversight_store::StoreError;
+
+/// Failures of this backend that are not SQLite's own errors.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SqliteError {
+    /// The database was written by a newer build of Oversight.
+    #[error(
+        "database schema version {found} is newer than this build supports ({supported}): \
+         run a newer Oversight or open another data directory"
+    )]
+    TooNew {
+        /// The version found in the database.
+        found: u32,
+        /// The latest version this build supports.
+        supported: u32,
+    },
+    /// A stored value that this build cannot decode.
+    #[error("stored {what} {value:?} is invalid: {reason}")]
+    Corrupt {
+        /// The column or kind of value.
+        what: &'static str,
+        /// The stored value.
+        value: String,
+        /// The reason for the rejection.
+        reason: String,
+    },
+    /// The writer thread stopped before it sent the result.
+    #[error("the writer thread stopped before it sent the result: reopen the store")]
+    WriterGone,
+    /// Opening the database file failed before SQLite could report.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A background task panicked or was cancelled.
+    #[error("background task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Returns a function that wraps a backend error into [`StoreError::Backend`]
+/// naming `operation`.
+pub(crate) fn backend<E>(operation: &'static str) -> impl Fn(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |error| StoreError::Backend {
+        operation,
+        source: Box::new(error),
+    }
+}
+
+/// Builds the error for a stored value that fails to decode.
+pub(crate) fn corrupt(
+    what: &'static str,
+    value: &dyn std::fmt::Display,
+    reason: &dyn std::fmt::Display,
+) -> SqliteError {
+    SqliteError::Corrupt {
+        what,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}

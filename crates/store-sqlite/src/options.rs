@@ -1,0 +1,54 @@
+//! Settings of a [`SqliteStore`](crate::SqliteStore).
+
+use std::time::Duration;
+
+/// How hard SQLite works to make a commit durable (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// `FULL`: a commit survives a power loss or an operating system crash.
+    #[default]
+    Full,
+    /// `NORMAL`: in WAL mode a commit survives a crash of the process, but
+    /// the latest commits may be lost on a power loss.
+    Normal,
+}
+
+impl Synchronous {
+    pub(crate) fn pragma_value(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Settings of a [`SqliteStore`](crate::SqliteStore).
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Durability of each commit.
+    pub synchronous: Synchronous,
+    /// Number of read connections; queries beyond it wait for a free one.
+    pub readers: usize,
+    /// Page cache size of each connection, in KiB.
+    pub cache_size_kib: u32,
+    /// How long a connection waits for a lock held by another process
+    /// before the operation fails.
+    pub busy_timeout: Duration,
+    /// Upper bound on the write requests committed together in one transaction.
+    pub max_group_requests: usize,
+    /// Capacity of the queue of write requests; callers wait when it is full.
+    pub queue_capacity: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            readers: 4,
+            cache_size_kib: 64 * 1024,
+            busy_timeout: Duration::from_secs(5),
+            max_group_requests: 4096,
+            queue_capacity: 8192,
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! The read queries, each run on a connection of the reader pool.
+
+use oversight_core::{
+    Alert, AlertId, Area, AreaCode, DataFlag, FactorCode, FactorLimit, FactorValues, GeoPoint, Mn,
+    MonitoringPoint, Reading, Secret, SystemCode,
+};
+use oversight_store::{
+    AlertQuery, Page, PointQuery, PointStatus, QuarantineSummary, QuarantinedUpload, ReadingQuery,
+    SortOrder, StoreResult, Summary, SummaryQuery,
+};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::alerts::{ALERT_COLUMNS, decode_alert};
+use crate::codec::{
+    ReadingCursor, area_range, decode_alert_cursor, decode_point_cursor, encode_alert_cursor,
+    encode_point_cursor, hour_of, kind_code, kind_from_code, micros, optional_timestamp, page_size,
+    parse_stored, timestamp,
+};
+use crate::error::{SqliteError, backend, corrupt};
+
+/// The largest page of points or alerts.
+const MAX_PAGE: u32 = 1_000;
+/// The largest page of readings.
+const MAX_READING_PAGE: u32 = 10_000;
+
+/// Runs a query whose rows decode into `T`, translating both kinds of failure.
+fn collect<T>(
+    conn: &Connection,
+    operation: &'static str,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: impl FnMut(&Row<'_>) -> rusqlite::Result<Result<T, SqliteError>>,
+) -> StoreResult<Vec<T>> {
+    let rows: Vec<Result<T, SqliteError>> = conn
+        .prepare_cached(sql)
+        .and_then(|mut statement| statement.query_map(params, decode)?.collect())
+        .map_err(backend(operation))?;
+    rows.into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(backend(operation))
+}
+
+/// Splits one extra row off `items` and turns it into the next page's cursor.
+fn page<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
+    let limit = usize::try_from(limit).expect("u32 fits usize");
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+// --- areas -------------------------------------------------------------------
+
+fn decode_area(row: &Row<'_>) -> rusqlite::Result<Result<Area, SqliteError>> {
+    let code: String = row.get(0)?;
+    let name: String = row.get(1)?;
+    Ok((|| {
+        let code = parse_stored("area code", &code, AreaCode::parse)?;
+        Area::new(code, &name).map_err(|error| corrupt("area name", &name, &error))
+    })())
+}
+
+pub(crate) fn area(conn: &Connection, code: &AreaCode) -> StoreResult<Option<Area>> {
+    let areas = collect(
+        conn,
+        "get area",
+        "SELECT code, name FROM areas WHERE code = ?1",
+        [code.as_str()],
+        decode_area,
+    )?;
+    Ok(areas.into_iter().next())
+}
+
+pub(crate) fn area_children(
+    conn: &Connection,
+    parent: Option<&AreaCode>,
+) -> StoreResult<Vec<Area>> {
+    const OPERATION: &str = "list child areas";
+    match parent {
+        Some(parent) => collect(
+            conn,
+            OPERATION,
+            "SELECT code, name FROM areas WHERE parent = ?1 ORDER BY code",
+            [parent.as_str()],
+            decode_area,
+        ),
+        None => collect(
+            conn,
+            OPERATION,
+            "SELECT code, name FROM areas WHERE parent IS NULL ORDER BY code",
+            [],
+            decode_area,
+        ),
+    }
+}
+
+// --- points ------------------------------------------------------------------
+
+const POINT_COLUMNS: &str =
+    "mn, name, area, system_code, password, longitude, latitude, limits, interval_secs";
+
+fn decode_point(row: &Row<'_>) -> rusqlite::Result<Result<MonitoringPoint, SqliteError>> {
+    let mn: String = row.get(0)?;
+    let name: String = row.get(1)?;
+    let area: String = row.get(2)?;
+    let system_code: String = row.get(3)?;
+    let password: String = row.get(4)?;
+    let longitude: Option<f64> = row.get(5)?;
+    let latitude: Option<f64> = row.get(6)?;
+    let limits: String = row.get(7)?;
+    let interval_secs: u32 = row.get(8)?;
+    Ok((|| {
+        let location = match (longitude, latitude) {
+            (Some(longitude), Some(latitude)) => Some(
+                GeoPoint::new(longitude, latitude)
+                    .map_err(|error| corrupt("point location", &mn, &error))?,
+            ),
+            _ => None,
+        };
+        let limits: Vec<FactorLimit> = serde_json::from_str(&limits)
+            .map_err(|error| corrupt("point limits", &limits, &error))?;
+        Ok(MonitoringPoint {
+            mn: parse_stored("MN", &mn, Mn::parse)?,
+            name,
+            area: parse_stored("point area", &area, AreaCode::parse)?,
+            system_code: parse_stored("system code", &system_code, SystemCode::parse)?,
+            password: Secret::new(password),
+            location,
+            limits,
+            interval_secs,
+        })
+    })())
+}
+
+pub(crate) fn point(conn: &Connection, mn: &Mn) -> StoreResult<Option<MonitoringPoint>> {
+    let sql = format!("SELECT {POINT_COLUMNS} FROM points WHERE mn = ?1");
+    let points = collect(
+        conn,
+        "get monitoring point",
+        &sql,
+        [mn.as_str()],
+        decode_point,
+    )?;
+    Ok(points.into_iter().next())
+}
+
+pub(crate) fn points(conn: &Connection, query: &PointQuery) -> StoreResult<Page<MonitoringPoint>> {
+    let limit = page_size(query.limit, MAX_PAGE);
+    let after = query
+        .cursor
+        .as_deref()
+        .map(decode_point_cursor)
+        .transpose()?;
+    let mut sql = format!("SELECT {POINT_COLUMNS} FROM points WHERE 1 = 1");
+    let mut values: Vec<Value> = Vec::new();
+    if let Some(area) = &query.area {
+        let (lower, upper) = area_range(area);
+        sql.push_str(" AND area >= ? AND area < ?");
+        values.extend([Value::Text(lower), Value::Text(upper)]);
+    }
+    if let Some(after) = after {
+        sql.push_str(" AND mn > ?");
+        values.push(Value::Text(after));
+    }
+    sql.push_str(" ORDER BY mn LIMIT ?");
+    values.push(Value::Integer(i64::from(limit) + 1));
+    let items = collect(
+        conn,
+        "list monitoring points",
+        &sql,
+        params_from_iter(values),
+        decode_point,
+    )?;
+    Ok(page(items, limit, |point| {
+        encode_point_cursor(point.mn.as_str())
+    }))
+}
+
+pub(crate) fn point_statuses(
+    conn: &Connection,
+    area: Option<&AreaCode>,
+) -> StoreResult<Vec<PointStatus>> {
+    let (lower, upper) = match area {
+        Some(area) => area_range(area),
+        None => (String::new(), ":".to_owned()),
+    };
+    collect(
+        conn,
+        "list point statuses",
+        "SELECT mn, area, interval_secs, last_data_time, last_received_at FROM points \
+         WHERE area >= ?1 AND area < ?2 ORDER BY mn",
+        [lower, upper],
+        |row| {
+            let mn: String = row.get(0)?;
+            let area: String = row.get(1)?;
+            let interval_secs: u32 = row.get(2)?;
+            let last_data_time: Option<i64> = row.get(3)?;
+            let last_received_at: Option<i64> = row.get(4)?;
+            Ok((|| {
+                Ok(PointStatus {
+                    mn: parse_stored("MN", &mn, Mn::parse)?,
+                    area: parse_stored("point area", &area, AreaCode::parse)?,
+                    interval_secs,
+                    last_data_time: optional_timestamp(last_data_time)?,
+                    last_received_at: optional_timestamp(last_received_at)?,
+                })
+            })())
+        },
+    )
+}
+
+// --- readings ----------------------------------------------------------------
+
+fn lookup_id(
+    conn: &Connection,
+    operation: &'static str,
+    sql: &str,
+    key: &str,
+) -> StoreResult<Option<i64>> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.query_row([key], |row| row.get(0)).optional())
+        .map_err(backend(operation))
+}
+
+pub(crate) fn readings(conn: &Connection, query: &ReadingQuery) -> StoreResult<Page<Reading>> {
+    const OPERATION: &str = "query readings";
+    let limit = page_size(query.limit, MAX_READING_PAGE);
+    let empty = Page {
+        items: Vec::new(),
+        next_cursor: None,
+    };
+    let point_sql = "SELECT id FROM points WHERE mn = ?1";
+    let Some(point_id) = lookup_id(conn, OPERATION, point_sql, query.mn.as_str())? else {
+        if let Some(cursor) = &query.cursor {
+            return Err(oversight_store::StoreError::InvalidCursor(cursor.clone()));
+        }
+        return Ok(empty);
+    };
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|cursor| ReadingCursor::decode(cursor, point_id, query.order))
+        .transpose()?;
+    let factor_id = match &query.factor {
+        Some(factor) => {
+            let factor_sql = "SELECT id FROM factors WHERE code = ?1";
+            match lookup_id(conn, OPERATION, factor_sql, factor.as_str())? {
+                Some(id) => Some(id),
+                None => return Ok(empty),
+            }
+        }
+        None => None,
+    };
+
+    let (comparison, direction) = match query.order {
+        SortOrder::Ascending => (">", "ASC"),
+        SortOrder::Descending => ("<", "DESC"),
+    };
+    let mut sql = String::from(
+        "SELECT r.data_time, r.kind, r.factor_id, f.code, r.received_at, \
+         r.rtd, r.avg, r.min, r.max, r.cou, r.flag \
+         FROM readings r JOIN factors f ON f.id = r.factor_id WHERE r.point_id = ?",
+    );
+    let mut values = vec![Value::Integer(point_id)];
+    if let Some(factor_id) = factor_id {
+        sql.push_str(" AND r.factor_id = ?");
+        values.push(Value::Integer(factor_id));
+    }
+    if let Some(kind) = query.kind {
+        sql.push_str(" AND r.kind = ?");
+        values.push(Value::Integer(kind_code(kind)));
+    }
+    if let Some(from) = query.from {
+        sql.push_str(" AND r.data_time >= ?");
+        values.push(Value::Integer(micros(from)));
+    }
+    if let Some(to) = query.to {
+        sql.push_str(" AND r.data_time < ?");
+        values.push(Value::Integer(micros(to)));
+    }
+    if let Some(after) = after {
+        sql.push_str(&format!(
+            " AND (r.data_time, r.kind, r.factor_id) {comparison} (?, ?, ?)"
+        ));
+        values.extend([after.data_time, after.kind, after.factor_id].map(Value::Integer));
+    }
+    sql.push_str(&format!(
+        " ORDER BY r.data_time {direction}, r.kind {direction}, r.factor_id {direction} LIMIT ?"
+    ));
+    values.push(Value::Integer(i64::from(limit) + 1));
+
+    let mn = query.mn.clone();
+    let rows = collect(conn, OPERATION, &sql, params_from_iter(values), |row| {
+        decode_reading(row, &mn)
+    })?;
+    let order = query.order;
+    let items: Vec<(ReadingCursor, Reading)> = rows
+        .into_iter()
+        .map(|(data_time, kind, factor_id, reading)| {
+            (
+                ReadingCursor {
+                    point_id,
+                    data_time,
+                    kind,
+                    factor_id,
+                },
+                reading,
+            )
+        })
+        .collect();
+    let page = page(items, limit, |(cursor, _)| cursor.encode(order));
+    Ok(Page {
+        items: page.items.into_iter().map(|(_, reading)| reading).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+type ReadingRow = (i64, i64, i64, Reading);
+
+fn decode_reading(row: &Row<'_>, mn: &Mn) -> rusqlite::Result<Result<ReadingRow, SqliteError>> {
+    let data_time: i64 = row.get(0)?;
+    let kind: i64 = row.get(1)?;
+    let factor_id: i64 = row.get(2)?;
+    let factor: String = row.get(3)?;
+    let received_at: i64 = row.get(4)?;
+    let values = FactorValues {
+        rtd: row.get(5)?,
+        avg: row.get(6)?,
+        min: row.get(7)?,
+        max: row.get(8)?,
+        cou: row.get(9)?,
+    };
+    let flag: Option<String> = row.get(10)?;
+    Ok((|| {
+        let reading = Reading {
+            mn: mn.clone(),
+            kind: kind_from_code(kind)?,
+            factor: parse_stored("factor code", &factor, FactorCode::parse)?,
+            data_time: timestamp(data_time)?,
+            received_at: timestamp(received_at)?,
+            values,
+            flag: flag
+                .map(|flag| parse_stored("data flag", &flag, DataFlag::parse))
+                .transpose()?,
+        };
+        Ok((data_time, kind, factor_id, reading))
+    })())
+}
+
+pub(crate) fn summary(conn: &Connection, query: &SummaryQuery) -> StoreResult<Summary> {
+    const OPERATION: &str = "count summary";
+    let (lower, upper) = match &query.area {
+        Some(area) => area_range(area),
+        None => (String::new(), ":".to_owned()),
+    };
+    let count = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> StoreResult<u64> {
+        let value: i64 = conn
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.query_row(params, |row| row.get(0)))
+            .map_err(backend(OPERATION))?;
+        Ok(u64::try_from(value).unwrap_or(0))
+    };
+    let points = count(
+        "SELECT count(*) FROM points WHERE area >= ?1 AND area < ?2",
+        params![lower, upper],
+    )?;
+    let points_online = count(
+        "SELECT count(*) FROM points WHERE area >= ?1 AND area < ?2 AND last_received_at >= ?3",
+        params![lower, upper, micros(query.online_since)],
+    )?;
+    let readings = count(
+        "SELECT coalesce(sum(c.readings), 0) FROM reading_counts c \
+         JOIN points p ON p.id = c.point_id \
+         WHERE c.hour >= ?3 AND p.area >= ?1 AND p.area < ?2",
+        params![lower, upper, hour_of(micros(query.readings_since))],
+    )?;
+    let open_alerts = count(
+        "SELECT count(*) FROM alerts WHERE status = 'open' AND area >= ?1 AND area < ?2",
+        params![lower, upper],
+    )?;
+    Ok(Summary {
+        points,
+        points_online,
+        readings,
+        open_alerts,
+    })
+}
+
+// --- quarantine ----------------------------------------------------------------
+
+pub(crate) fn quarantine_summaries(conn: &Connection) -> StoreResult<Vec<QuarantineSummary>> {
+    collect(
+        conn,
+        "list quarantine",
+        "SELECT q.mn, count(*), sum(q.reading_count), min(q.received_at), max(q.received_at), \
+         (SELECT latest.peer FROM quarantine latest WHERE latest.mn = q.mn \
+          ORDER BY latest.received_at DESC, latest.id DESC LIMIT 1) \
+         FROM quarantine q GROUP BY q.mn ORDER BY max(q.received_at) DESC, q.mn",
+        [],
+        |row| {
+            let mn: String = row.get(0)?;
+            let uploads: i64 = row.get(1)?;
+            let readings: i64 = row.get(2)?;
+            let first: i64 = row.get(3)?;
+            let last: i64 = row.get(4)?;
+            let last_peer: Option<String> = row.get(5)?;
+            Ok((|| {
+                Ok(QuarantineSummary {
+                    mn,
+                    uploads: u64::try_from(uploads).unwrap_or(0),
+                    readings: u64::try_from(readings).unwrap_or(0),
+                    first_received_at: timestamp(first)?,
+                    last_received_at: timestamp(last)?,
+                    last_peer,
+                })
+            })())
+        },
+    )
+}
+
+pub(crate) fn quarantined_uploads(
+    conn: &Connection,
+    mn: &str,
+    limit: u32,
+) -> StoreResult<Vec<QuarantinedUpload>> {
+    collect(
+        conn,
+        "list quarantined uploads",
+        "SELECT mn, peer, received_at, raw, readings FROM quarantine WHERE mn = ?1 \
+         ORDER BY received_at, id LIMIT ?2",
+        params![mn, limit],
+        |row| {
+            let mn: String = row.get(0)?;
+            let peer: Option<String> = row.get(1)?;
+            let received_at: i64 = row.get(2)?;
+            let raw: String = row.get(3)?;
+            let readings: String = row.get(4)?;
+            Ok((|| {
+                let readings = serde_json::from_str(&readings)
+                    .map_err(|error| corrupt("quarantined readings", &mn, &error))?;
+                Ok(QuarantinedUpload {
+                    mn,
+                    peer,
+                    received_at: timestamp(received_at)?,
+                    raw,
+                    readings,
+                })
+            })())
+        },
+    )
+}
+
+// --- alerts ----------------------------------------------------------------------
+
+pub(crate) fn alerts(conn: &Connection, query: &AlertQuery) -> StoreResult<Page<Alert>> {
+    let limit = page_size(query.limit, MAX_PAGE);
+    let before = query
+        .cursor
+        .as_deref()
+        .map(decode_alert_cursor)
+        .transpose()?;
+    let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE 1 = 1");
+    let mut values: Vec<Value> = Vec::new();
+
+    if let Some(status) = query.status {
+        sql.push_str(" AND status = ?");
+        values.push(Value::Text(status.as_str().to_owned()));
+    }
+    if let Some(area) = &query.area {
+        let (lower, upper) = area_range(area);
+        sql.push_str(" AND area >= ? AND area < ?");
+        values.extend([Value::Text(lower), Value::Text(upper)]);
+    }
+    if let Some(mn) = &query.mn {
+        sql.push_str(" AND mn = ?");
+        values.push(Value::Text(mn.to_string()));
+    }
+    if let Some(from) = query.from {
+        sql.push_str(" AND last_at >= ?");
+        values.push(Value::Integer(micros(from)));
+    }
+    if let Some(to) = query.to {
+        sql.push_str(" AND first_at < ?");
+        values.push(Value::Integer(micros(to)));
+    }
+    if let Some(before) = before {
+        sql.push_str(" AND id < ?");
+        values.push(Value::Integer(before));
+    }
+
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    values.push(Value::Integer(i64::from(limit) + 1));
+    let items = collect(
+        conn,
+        "list alerts",
+        &sql,
+        params_from_iter(values),
+        decode_alert,
+    )?;
+    Ok(page(items, limit, |alert| encode_alert_cursor(alert.id.0)))
+}
+
+pub(crate) fn alert(conn: &Connection, id: AlertId) -> StoreResult<Option<Alert>> {
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1");
+    let alerts = collect(conn, "get alert", &sql, [id.0], decode_alert)?;
+    Ok(alerts.into_iter().next())
+}
+
+pub(crate) fn open_alerts(conn: &Connection) -> StoreResult<Vec<Alert>> {
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE status = 'open' ORDER BY id");
+    collect(conn, "list open alerts", &sql, [], decode_alert)
+}
+
+pub(crate) fn ping(conn: &Connection) -> StoreResult<jiff::Timestamp> {
+    const OPERATION: &str = "ping";
+    let now: i64 = conn
+        .query_row(
+            "SELECT CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(backend(OPERATION))?;
+    timestamp(now).map_err(backend(OPERATION))
+}

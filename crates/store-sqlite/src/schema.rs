@@ -1,0 +1,48 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+//!
+//! Migration N (counting from 1) is `MIGRATIONS[N - 1]`; `user_version` is
+//! the number of migrations applied. Each migration runs in its own
+//! transaction together with the `user_version` update, so a crash leaves the
+//! database at a whole version and opening again resumes where it stopped.
+
+use rusqlite::{Connection, TransactionBehavior};
+use tracing::info;
+
+use crate::error::{SqliteError, backend};
+use oversight_store::StoreResult;
+
+/// The migrations, oldest first. Never edit a released one: append a new one.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+
+/// Returns the schema version this build writes.
+pub(crate) fn latest_version() -> u32 {
+    u32::try_from(MIGRATIONS.len()).expect("fewer than 2^32 migrations")
+}
+
+/// Brings the database to the latest schema version, or rejects a database
+/// written by a newer build.
+pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    const OPERATION: &str = "migrate schema";
+    let current: u32 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(backend(OPERATION))?;
+    let latest = latest_version();
+    if current > latest {
+        return Err(backend(OPERATION)(SqliteError::TooNew {
+            found: current,
+            supported: latest,
+        }));
+    }
+    for version in current + 1..=latest {
+        let sql = MIGRATIONS[usize::try_from(version - 1).expect("u32 fits usize")];
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend(OPERATION))?;
+        tx.execute_batch(sql).map_err(backend(OPERATION))?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(backend(OPERATION))?;
+        tx.commit().map_err(backend(OPERATION))?;
+        info!(version, "applied schema migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! [`SqliteStore`]: opening the database and implementing [`Store`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
+use oversight_store::{
+    AlertChange, AlertQuery, AlertUpdate, Page, PointQuery, PointStatus, QuarantineSummary,
+    QuarantinedUpload, ReadingQuery, Store, StoreError, StoreResult, Summary, SummaryQuery,
+};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+use tracing::info;
+
+use crate::error::{SqliteError, backend};
+use crate::options::SqliteOptions;
+use crate::pool::ReaderPool;
+use crate::read_ops;
+use crate::schema;
+use crate::writer::{self, WriteOp, WriteOutput, WriteRequest};
+
+/// The file name used when [`SqliteStore::open`] is given a directory.
+pub const DATABASE_FILE_NAME: &str = "oversight.db";
+
+/// An Oversight store in one SQLite database file, in WAL mode, with one
+/// writer thread that group-commits and a pool of read connections.
+///
+/// Cloning is cheap and shares the connections.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: Arc<PathBuf>,
+    options: Arc<SqliteOptions>,
+    writer: mpsc::Sender<WriteRequest>,
+    readers: Arc<ReaderPool>,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database at `path`, or `oversight.db` inside it
+    /// when `path` is an existing directory, and brings its schema up to date.
+    ///
+    /// Fails if the database was written by a newer build. Opening blocks
+    /// the calling thread while it migrates the schema. A tokio runtime is
+    /// needed only for the store's methods, not for opening.
+    pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> StoreResult<Self> {
+        const OPERATION: &str = "open database";
+        let path = resolve_path(path.as_ref()).map_err(backend(OPERATION))?;
+        let mut conn = open_connection(&path, &options, false).map_err(backend(OPERATION))?;
+        schema::migrate(&mut conn)?;
+        let readers = (0..options.readers.max(1))
+            .map(|_| open_connection(&path, &options, true))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend(OPERATION))?;
+        let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
+        let max_group_requests = options.max_group_requests.max(1);
+        std::thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn(move || writer::run(conn, queue, max_group_requests))
+            .map_err(|error| backend(OPERATION)(SqliteError::Io(error)))?;
+        info!(
+            path = %path.display(),
+            synchronous = options.synchronous.pragma_value(),
+            readers = readers.len(),
+            "opened sqlite store"
+        );
+        Ok(Self {
+            path: Arc::new(path),
+            options: Arc::new(options),
+            writer: sender,
+            readers: ReaderPool::new(readers),
+        })
+    }
+
+    /// Returns the path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Returns the options the store was opened with.
+    pub fn options(&self) -> &SqliteOptions {
+        &self.options
+    }
+
+    /// Sends a write to the writer thread and waits until it is committed.
+    async fn write(&self, op: WriteOp) -> StoreResult<WriteOutput> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(WriteRequest { op, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer
+            .await
+            .map_err(|_| backend("write")(SqliteError::WriterGone))?
+    }
+
+    async fn write_count(&self, op: WriteOp) -> StoreResult<u64> {
+        match self.write(op).await? {
+            WriteOutput::Count(count) => Ok(count),
+            other => unexpected_output(&other),
+        }
+    }
+}
+
+fn unexpected_output<T>(output: &WriteOutput) -> StoreResult<T> {
+    Err(backend("write")(SqliteError::Corrupt {
+        what: "writer output",
+        value: format!("{output:?}"),
+        reason: "the writer answered a request with another request's output".to_owned(),
+    }))
+}
+
+/// Returns the database file for `path`: `path` itself, or the default file
+/// inside it if it is a directory. Creates missing parent directories.
+fn resolve_path(path: &Path) -> Result<PathBuf, SqliteError> {
+    if path.is_dir() {
+        return Ok(path.join(DATABASE_FILE_NAME));
+    }
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(path.to_owned())
+}
+
+fn open_connection(
+    path: &Path,
+    options: &SqliteOptions,
+    read_only: bool,
+) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(options.busy_timeout)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal_mode: SQLite kept {mode:?} instead of WAL; the file system must support \
+             shared memory"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", options.synchronous.pragma_value())?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "cache_size", -i64::from(options.cache_size_kib))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    if read_only {
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    Ok(conn)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn upsert_areas(&self, areas: &[Area]) -> StoreResult<u64> {
+        self.write_count(WriteOp::UpsertAreas(areas.to_vec())).await
+    }
+
+    async fn area(&self, code: &AreaCode) -> StoreResult<Option<Area>> {
+        let code = code.clone();
+        self.readers
+            .run("get area", move |conn| read_ops::area(conn, &code))
+            .await
+    }
+
+    async fn area_children(&self, parent: Option<&AreaCode>) -> StoreResult<Vec<Area>> {
+        let parent = parent.cloned();
+        self.readers
+            .run("list child areas", move |conn| {
+                read_ops::area_children(conn, parent.as_ref())
+            })
+            .await
+    }
+
+    async fn upsert_points(&self, points: &[MonitoringPoint]) -> StoreResult<u64> {
+        self.write_count(WriteOp::UpsertPoints(points.to_vec()))
+            .await
+    }
+
+    async fn point(&self, mn: &Mn) -> StoreResult<Option<MonitoringPoint>> {
+        let mn = mn.clone();
+        self.readers
+            .run("get monitoring point", move |conn| {
+                read_ops::point(conn, &mn)
+            })
+            .await
+    }
+
+    async fn points(&self, query: &PointQuery) -> StoreResult<Page<MonitoringPoint>> {
+        let query = query.clone();
+        self.readers
+            .run("list monitoring points", move |conn| {
+                read_ops::points(conn, &query)
+            })
+            .await
+    }
+
+    async fn point_statuses(&self, area: Option<&AreaCode>) -> StoreResult<Vec<PointStatus>> {
+        let area = area.cloned();
+        self.readers
+            .run("list point statuses", move |conn| {
+                read_ops::point_statuses(conn, area.as_ref())
+            })
+            .await
+    }
+
+    async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64> {
+        if readings.is_empty() {
+            return Ok(0);
+        }
+        self.write_count(WriteOp::InsertReadings(readings.to_vec()))
+            .await
+    }
+
+    async fn readings(&self, query: &ReadingQuery) -> StoreResult<Page<Reading>> {
+        let query = query.clone();
+        self.readers
+            .run("query readings", move |conn| {
+                read_ops::readings(conn, &query)
+            })
+            .await
+    }
+
+    async fn summary(&self, query: &SummaryQuery) -> StoreResult<Summary> {
+        let query = query.clone();
+        self.readers
+            .run("count summary", move |conn| read_ops::summary(conn, &query))
+            .await
+    }
+
+    async fn quarantine(&self, uploads: &[QuarantinedUpload]) -> StoreResult<()> {
+        if uploads.is_empty() {
+            return Ok(());
+        }
+        match self.write(WriteOp::Quarantine(uploads.to_vec())).await? {
+            WriteOutput::Unit => Ok(()),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn quarantine_summaries(&self) -> StoreResult<Vec<QuarantineSummary>> {
+        self.readers
+            .run("list quarantine", read_ops::quarantine_summaries)
+            .await
+    }
+
+    async fn quarantined_uploads(
+        &self,
+        mn: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<QuarantinedUpload>> {
+        let mn = mn.to_owned();
+        self.readers
+            .run("list quarantined uploads", move |conn| {
+                read_ops::quarantined_uploads(conn, &mn, limit)
+            })
+            .await
+    }
+
+    async fn release_quarantine(&self, mn: &Mn) -> StoreResult<u64> {
+        self.write_count(WriteOp::ReleaseQuarantine(mn.clone()))
+            .await
+    }
+
+    async fn discard_quarantine(&self, mn: &str) -> StoreResult<u64> {
+        self.write_count(WriteOp::DiscardQuarantine(mn.to_owned()))
+            .await
+    }
+
+    async fn apply_alert_updates(&self, updates: &[AlertUpdate]) -> StoreResult<Vec<AlertChange>> {
+        if updates.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self
+            .write(WriteOp::ApplyAlertUpdates(updates.to_vec()))
+            .await?
+        {
+            WriteOutput::AlertChanges(changes) => Ok(changes),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn alerts(&self, query: &AlertQuery) -> StoreResult<Page<Alert>> {
+        let query = query.clone();
+        self.readers
+            .run("list alerts", move |conn| read_ops::alerts(conn, &query))
+            .await
+    }
+
+    async fn alert(&self, id: AlertId) -> StoreResult<Option<Alert>> {
+        self.readers
+            .run("get alert", move |conn| read_ops::alert(conn, id))
+            .await
+    }
+
+    async fn open_alerts(&self) -> StoreResult<Vec<Alert>> {
+        self.readers
+            .run("list open alerts", read_ops::open_alerts)
+            .await
+    }
+
+    async fn ping(&self) -> StoreResult<Timestamp> {
+        self.readers.run("ping", read_ops::ping).await
+    }
+}

@@ -1,0 +1,358 @@
+//! The write operations, each run inside a savepoint of the writer's
+//! group transaction.
+//!
+//! Counters and last-seen times are not written per request: each request
+//! records them in [`Effects`], and the writer applies the merged effects of
+//! every successful request once before it commits.
+
+use std::collections::HashMap;
+
+use oversight_core::{Area, Mn, MonitoringPoint, Reading};
+use oversight_store::{QuarantinedUpload, StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::codec::{hour_of, kind_code, micros};
+use crate::error::backend;
+
+/// Ids of points and factors already looked up, valid while no transaction
+/// that created one of them was rolled back.
+#[derive(Debug, Default)]
+pub(crate) struct IdCache {
+    points: HashMap<Mn, i64>,
+    factors: HashMap<String, i64>,
+}
+
+impl IdCache {
+    /// Forgets every id, after a rollback that may have removed some.
+    pub(crate) fn clear(&mut self) {
+        self.points.clear();
+        self.factors.clear();
+    }
+
+    /// Returns the id of a registered point, or `None`.
+    pub(crate) fn point_id(&mut self, conn: &Connection, mn: &Mn) -> StoreResult<Option<i64>> {
+        if let Some(&id) = self.points.get(mn) {
+            return Ok(Some(id));
+        }
+        let id = conn
+            .prepare_cached("SELECT id FROM points WHERE mn = ?1")
+            .and_then(|mut statement| {
+                statement
+                    .query_row([mn.as_str()], |row| row.get::<_, i64>(0))
+                    .optional()
+            })
+            .map_err(backend("look up monitoring point"))?;
+        if let Some(id) = id {
+            self.points.insert(mn.clone(), id);
+        }
+        Ok(id)
+    }
+
+    /// Returns the id of a factor code, numbering it if it is new.
+    fn factor_id(&mut self, conn: &Connection, code: &str) -> StoreResult<i64> {
+        if let Some(&id) = self.factors.get(code) {
+            return Ok(id);
+        }
+        let id = conn
+            .prepare_cached(
+                "INSERT INTO factors (code) VALUES (?1) \
+                 ON CONFLICT (code) DO UPDATE SET code = excluded.code RETURNING id",
+            )
+            .and_then(|mut statement| statement.query_row([code], |row| row.get::<_, i64>(0)))
+            .map_err(backend("number factor code"))?;
+        self.factors.insert(code.to_owned(), id);
+        Ok(id)
+    }
+}
+
+/// Counter and last-seen changes made by successful requests, applied once
+/// per transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    /// New readings per (receive hour, point id).
+    counts: HashMap<(i64, i64), u64>,
+    /// Latest (data time, receive time) per point id, in microseconds.
+    last_seen: HashMap<i64, (i64, i64)>,
+}
+
+impl Effects {
+    fn record(&mut self, point_id: i64, data_time: i64, received_at: i64, is_new: bool) {
+        if is_new {
+            *self
+                .counts
+                .entry((hour_of(received_at), point_id))
+                .or_default() += 1;
+        }
+        let seen = self
+            .last_seen
+            .entry(point_id)
+            .or_insert((data_time, received_at));
+        seen.0 = seen.0.max(data_time);
+        seen.1 = seen.1.max(received_at);
+    }
+
+    /// Adds the effects of another request.
+    pub(crate) fn merge(&mut self, other: Effects) {
+        for (key, count) in other.counts {
+            *self.counts.entry(key).or_default() += count;
+        }
+        for (point_id, (data_time, received_at)) in other.last_seen {
+            let seen = self
+                .last_seen
+                .entry(point_id)
+                .or_insert((data_time, received_at));
+            seen.0 = seen.0.max(data_time);
+            seen.1 = seen.1.max(received_at);
+        }
+    }
+
+    /// Writes the counters and last-seen times.
+    pub(crate) fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut count = conn.prepare_cached(
+            "INSERT INTO reading_counts (hour, point_id, readings) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (hour, point_id) DO UPDATE SET readings = readings + excluded.readings",
+        )?;
+        for (&(hour, point_id), &readings) in &self.counts {
+            count.execute(params![hour, point_id, to_i64(readings)])?;
+        }
+        let mut seen = conn.prepare_cached(
+            "UPDATE points SET \
+             last_data_time = max(coalesce(last_data_time, ?2), ?2), \
+             last_received_at = max(coalesce(last_received_at, ?3), ?3) \
+             WHERE id = ?1",
+        )?;
+        for (&point_id, &(data_time, received_at)) in &self.last_seen {
+            seen.execute(params![point_id, data_time, received_at])?;
+        }
+        Ok(())
+    }
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: usize) -> u64 {
+    u64::try_from(value).expect("usize fits u64")
+}
+
+/// Inserts or renames areas; see [`oversight_store::Store::upsert_areas`].
+pub(crate) fn upsert_areas(conn: &Connection, areas: &[Area]) -> StoreResult<u64> {
+    const OPERATION: &str = "upsert areas";
+    let mut exists = conn
+        .prepare_cached("SELECT 1 FROM areas WHERE code = ?1")
+        .map_err(backend(OPERATION))?;
+    let mut upsert = conn
+        .prepare_cached(
+            "INSERT INTO areas (code, name, parent) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name WHERE name <> excluded.name",
+        )
+        .map_err(backend(OPERATION))?;
+    let mut changed = 0;
+    for area in areas {
+        let parent = area.parent();
+        if let Some(parent) = &parent
+            && !exists
+                .exists([parent.as_str()])
+                .map_err(backend(OPERATION))?
+        {
+            return Err(StoreError::NotFound {
+                what: "parent area",
+                key: parent.to_string(),
+            });
+        }
+        let parent = parent.as_ref().map(|code| code.as_str());
+        changed += upsert
+            .execute(params![area.code.as_str(), area.name, parent])
+            .map_err(backend(OPERATION))?;
+    }
+    Ok(to_u64(changed))
+}
+
+/// Inserts or replaces points; see [`oversight_store::Store::upsert_points`].
+pub(crate) fn upsert_points(conn: &Connection, points: &[MonitoringPoint]) -> StoreResult<u64> {
+    const OPERATION: &str = "upsert monitoring points";
+    let mut area_exists = conn
+        .prepare_cached("SELECT 1 FROM areas WHERE code = ?1")
+        .map_err(backend(OPERATION))?;
+    let mut upsert = conn
+        .prepare_cached(
+            "INSERT INTO points (mn, name, area, system_code, password, longitude, latitude, \
+             limits, interval_secs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (mn) DO UPDATE SET name = excluded.name, area = excluded.area, \
+             system_code = excluded.system_code, password = excluded.password, \
+             longitude = excluded.longitude, latitude = excluded.latitude, \
+             limits = excluded.limits, interval_secs = excluded.interval_secs",
+        )
+        .map_err(backend(OPERATION))?;
+    for point in points {
+        if !area_exists
+            .exists([point.area.as_str()])
+            .map_err(backend(OPERATION))?
+        {
+            return Err(StoreError::NotFound {
+                what: "area",
+                key: point.area.to_string(),
+            });
+        }
+        let limits = serde_json::to_string(&point.limits).map_err(backend(OPERATION))?;
+        upsert
+            .execute(params![
+                point.mn.as_str(),
+                point.name,
+                point.area.as_str(),
+                point.system_code.as_str(),
+                point.password.expose(),
+                point.location.map(|location| location.longitude),
+                point.location.map(|location| location.latitude),
+                limits,
+                point.interval_secs,
+            ])
+            .map_err(backend(OPERATION))?;
+    }
+    Ok(to_u64(points.len()))
+}
+
+/// Inserts readings of registered points; see
+/// [`oversight_store::Store::insert_readings`]. Returns how many were new.
+pub(crate) fn insert_readings(
+    conn: &Connection,
+    ids: &mut IdCache,
+    effects: &mut Effects,
+    readings: &[Reading],
+) -> StoreResult<u64> {
+    let mut point_ids = Vec::with_capacity(readings.len());
+    for reading in readings {
+        let id = ids
+            .point_id(conn, &reading.mn)?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "monitoring point",
+                key: reading.mn.to_string(),
+            })?;
+        point_ids.push(id);
+    }
+    let mut new = 0;
+    for (reading, point_id) in readings.iter().zip(point_ids) {
+        let factor_id = ids.factor_id(conn, reading.factor.as_str())?;
+        let is_new = write_reading(conn, point_id, factor_id, reading)
+            .map_err(backend("insert readings"))?;
+        effects.record(
+            point_id,
+            micros(reading.data_time),
+            micros(reading.received_at),
+            is_new,
+        );
+        new += u64::from(is_new);
+    }
+    Ok(new)
+}
+
+/// Inserts one reading, or replaces the stored one with the same key.
+/// Returns true if it was new.
+fn write_reading(
+    conn: &Connection,
+    point_id: i64,
+    factor_id: i64,
+    reading: &Reading,
+) -> rusqlite::Result<bool> {
+    let values = &reading.values;
+    let flag = reading.flag.map(|flag| flag.to_string());
+    let row = params![
+        point_id,
+        micros(reading.data_time),
+        kind_code(reading.kind),
+        factor_id,
+        micros(reading.received_at),
+        values.rtd,
+        values.avg,
+        values.min,
+        values.max,
+        values.cou,
+        flag,
+    ];
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO readings (point_id, data_time, kind, factor_id, received_at, \
+             rtd, avg, min, max, cou, flag) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(row)?;
+    if inserted == 1 {
+        return Ok(true);
+    }
+    conn.prepare_cached(
+        "UPDATE readings SET received_at = ?5, rtd = ?6, avg = ?7, min = ?8, max = ?9, \
+         cou = ?10, flag = ?11 \
+         WHERE point_id = ?1 AND data_time = ?2 AND kind = ?3 AND factor_id = ?4",
+    )?
+    .execute(row)?;
+    Ok(false)
+}
+
+/// Stores uploads from unregistered MNs.
+pub(crate) fn quarantine(conn: &Connection, uploads: &[QuarantinedUpload]) -> StoreResult<()> {
+    const OPERATION: &str = "quarantine uploads";
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO quarantine (mn, peer, received_at, raw, readings, reading_count) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(backend(OPERATION))?;
+    for upload in uploads {
+        let readings = serde_json::to_string(&upload.readings).map_err(backend(OPERATION))?;
+        insert
+            .execute(params![
+                upload.mn,
+                upload.peer,
+                micros(upload.received_at),
+                upload.raw,
+                readings,
+                to_i64(to_u64(upload.readings.len())),
+            ])
+            .map_err(backend(OPERATION))?;
+    }
+    Ok(())
+}
+
+/// Moves the quarantined readings of a now registered MN into its readings.
+/// Returns how many readings were moved.
+pub(crate) fn release_quarantine(
+    conn: &Connection,
+    ids: &mut IdCache,
+    effects: &mut Effects,
+    mn: &Mn,
+) -> StoreResult<u64> {
+    const OPERATION: &str = "release quarantine";
+    if ids.point_id(conn, mn)?.is_none() {
+        return Err(StoreError::NotFound {
+            what: "monitoring point",
+            key: mn.to_string(),
+        });
+    }
+    let batches: Vec<String> = conn
+        .prepare_cached("SELECT readings FROM quarantine WHERE mn = ?1 ORDER BY received_at, id")
+        .and_then(|mut statement| {
+            statement
+                .query_map([mn.as_str()], |row| row.get(0))?
+                .collect()
+        })
+        .map_err(backend(OPERATION))?;
+    let mut moved = 0;
+    for batch in batches {
+        let readings: Vec<Reading> = serde_json::from_str(&batch).map_err(backend(OPERATION))?;
+        insert_readings(conn, ids, effects, &readings)?;
+        moved += to_u64(readings.len());
+    }
+    conn.prepare_cached("DELETE FROM quarantine WHERE mn = ?1")
+        .and_then(|mut statement| statement.execute([mn.as_str()]))
+        .map_err(backend(OPERATION))?;
+    Ok(moved)
+}
+
+/// Deletes the quarantine entries of `mn`. Returns how many uploads were deleted.
+pub(crate) fn discard_quarantine(conn: &Connection, mn: &str) -> StoreResult<u64> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM quarantine WHERE mn = ?1")
+        .and_then(|mut statement| statement.execute([mn]))
+        .map_err(backend("discard quarantine"))?;
+    Ok(to_u64(deleted))
+}

@@ -1,0 +1,125 @@
+//! The test suite every [`Store`] backend passes, written once.
+//!
+//! A backend's tests call [`store_test_suite!`](crate::store_test_suite) with
+//! an async constructor of a fresh, empty [`TestStore`]; the macro expands to
+//! one `#[tokio::test]` per case, named after the case, so a failure names
+//! what broke. The backend's test crate needs `tokio` as a dependency.
+//!
+//! The cases use only the [`Store`] trait, so nothing in them depends on a
+//! particular database. Timestamps are whole seconds, which every backend
+//! stores exactly.
+
+mod alerts;
+mod areas;
+mod fixtures;
+mod points;
+mod quarantine;
+mod readings;
+
+use std::sync::Arc;
+
+use crate::Store;
+
+pub use alerts::*;
+pub use areas::*;
+pub use points::*;
+pub use quarantine::*;
+pub use readings::*;
+
+/// A fresh, empty store for one test case, and whatever must live as long
+/// as it does (a temporary directory, a database connection).
+pub struct TestStore {
+    /// The store under test.
+    pub store: Arc<dyn Store>,
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl TestStore {
+    /// Wraps a store and the resource it depends on, such as its temporary directory.
+    pub fn new(store: impl Store, guard: impl Send + Sync + 'static) -> Self {
+        Self {
+            store: Arc::new(store),
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+impl std::fmt::Debug for TestStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestStore")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Expands to one `#[tokio::test]` per case of the shared suite.
+///
+/// `$make` is an expression that evaluates to a future of a fresh
+/// [`TestStore`], evaluated once per case:
+///
+/// ```ignore
+/// oversight_store::store_test_suite!(async { TestStore::new(open_temp_store(), ()) });
+/// ```
+#[macro_export]
+macro_rules! store_test_suite {
+    ($make:expr) => {
+        $crate::store_test_suite!(@cases $make;
+            areas_insert_and_get,
+            areas_children_and_provinces,
+            areas_rename,
+            areas_missing_parent_rejected,
+            points_upsert_and_get,
+            points_replace,
+            points_area_must_exist,
+            points_paging,
+            points_area_filter_includes_sub_areas,
+            points_bad_cursor,
+            readings_insert_and_query,
+            readings_filter_by_kind_and_time,
+            readings_descending_order,
+            readings_paging_survives_inserts,
+            readings_retransmission_replaces,
+            readings_unregistered_mn_writes_nothing,
+            readings_last_seen_times,
+            readings_bad_cursor,
+            summary_counts,
+            quarantine_summaries_and_uploads,
+            quarantine_release_after_registration,
+            quarantine_release_before_registration_fails,
+            quarantine_discard,
+            alerts_trigger_opens,
+            alerts_second_trigger_updates,
+            alerts_peak_below_lower_is_min,
+            alerts_resolve_and_reopen,
+            alerts_concurrent_triggers_one_open,
+            alerts_filters_and_paging,
+            alerts_get_by_id,
+            alerts_bad_cursor,
+            ping_returns_time,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let test_store: $crate::testsuite::TestStore = $make.await;
+                $crate::testsuite::$case(::std::sync::Arc::clone(&test_store.store)).await;
+                drop(test_store);
+            }
+        )*
+    };
+}
+
+/// `ping` returns a time close to the local clock.
+pub async fn ping_returns_time(store: Arc<dyn Store>) {
+    let before = jiff::Timestamp::now();
+    let pinged = store.ping().await.expect("ping");
+    let distance = (pinged - before)
+        .abs()
+        .total(jiff::Unit::Second)
+        .expect("plain span");
+    assert!(
+        distance < 60.0,
+        "store time {pinged} is {distance} s away from {before}"
+    );
+}

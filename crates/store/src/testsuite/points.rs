@@ -1,0 +1,144 @@
+//! Cases for monitoring points.
+
+use std::sync::Arc;
+
+use super::fixtures::{code, mn, point, seed_points, seed_tree};
+use crate::{PointQuery, Store, StoreError};
+
+/// Points round-trip with every field, including limits and location.
+pub async fn points_upsert_and_get(store: Arc<dyn Store>) {
+    seed_tree(&store).await;
+    let points = [point("MN001", "350203001"), point("MN002", "350206")];
+    let written = store.upsert_points(&points).await.expect("upsert points");
+    assert_eq!(written, 2);
+    for expected in points {
+        let stored = store.point(&expected.mn).await.expect("get point");
+        assert_eq!(stored.as_ref(), Some(&expected));
+        let stored = stored.expect("point exists");
+        assert_eq!(stored.password.expose(), expected.password.expose());
+    }
+    assert_eq!(store.point(&mn("MN999")).await.expect("get missing"), None);
+}
+
+/// Upserting an existing MN replaces every field.
+pub async fn points_replace(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203001")]).await;
+    let mut changed = point("MN001", "4403");
+    changed.name = "moved outlet".to_owned();
+    changed.limits.truncate(1);
+    changed.location = None;
+    changed.interval_secs = 300;
+    store
+        .upsert_points(std::slice::from_ref(&changed))
+        .await
+        .expect("replace point");
+
+    let stored = store.point(&changed.mn).await.expect("get point");
+    assert_eq!(stored, Some(changed));
+    let page = store
+        .points(&PointQuery::default())
+        .await
+        .expect("list points");
+    assert_eq!(page.items.len(), 1);
+}
+
+/// A point in an unknown area is rejected with the area's code and not written.
+pub async fn points_area_must_exist(store: Arc<dyn Store>) {
+    seed_tree(&store).await;
+    let batch = [point("MN001", "350203"), point("MN002", "350299")];
+    let error = store.upsert_points(&batch).await.expect_err("unknown area");
+    match &error {
+        StoreError::NotFound { key, .. } => assert_eq!(key, "350299", "{error}"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert!(error.to_string().contains("350299"), "{error}");
+    assert_eq!(store.point(&mn("MN001")).await.expect("get point"), None);
+}
+
+/// Pages are ordered by MN and chained by cursors until the last page.
+pub async fn points_paging(store: Arc<dyn Store>) {
+    let mns = ["MN005", "MN001", "MN004", "MN002", "MN003"];
+    let points: Vec<_> = mns.iter().map(|mn_text| (*mn_text, "350203")).collect();
+    seed_points(&store, &points).await;
+
+    let mut seen = Vec::new();
+    let mut query = PointQuery {
+        limit: 2,
+        ..PointQuery::default()
+    };
+    let mut pages = 0;
+    loop {
+        let page = store.points(&query).await.expect("page of points");
+        pages += 1;
+        assert!(page.items.len() <= 2, "page size {}", page.items.len());
+        seen.extend(page.items.into_iter().map(|point| point.mn.to_string()));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(seen, ["MN001", "MN002", "MN003", "MN004", "MN005"]);
+    assert_eq!(pages, 3);
+}
+
+/// Filtering by an area includes every point below it.
+pub async fn points_area_filter_includes_sub_areas(store: Arc<dyn Store>) {
+    seed_points(
+        &store,
+        &[
+            ("MN001", "350203001"),
+            ("MN002", "350206"),
+            ("MN003", "4403"),
+        ],
+    )
+    .await;
+    let cases = [
+        ("35", vec!["MN001", "MN002"]),
+        ("3502", vec!["MN001", "MN002"]),
+        ("350203", vec!["MN001"]),
+        ("350203001", vec!["MN001"]),
+        ("44", vec!["MN003"]),
+        ("4401", vec![]),
+    ];
+    for (area, expected) in cases {
+        let query = PointQuery {
+            area: Some(code(area)),
+            limit: 100,
+            cursor: None,
+        };
+        let page = store.points(&query).await.expect("filter points");
+        let found: Vec<String> = page
+            .items
+            .iter()
+            .map(|point| point.mn.to_string())
+            .collect();
+        assert_eq!(found, expected, "area {area}");
+
+        let statuses = store
+            .point_statuses(Some(&code(area)))
+            .await
+            .expect("statuses");
+        let found: Vec<String> = statuses
+            .iter()
+            .map(|status| status.mn.to_string())
+            .collect();
+        assert_eq!(found, expected, "statuses in area {area}");
+    }
+}
+
+/// A cursor the store did not issue is rejected.
+pub async fn points_bad_cursor(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203")]).await;
+    for cursor in ["garbage", "", "a.1"] {
+        let query = PointQuery {
+            cursor: Some(cursor.to_owned()),
+            ..PointQuery::default()
+        };
+        let error = store.points(&query).await.expect_err("bad cursor");
+        assert!(
+            matches!(error, StoreError::InvalidCursor(_)),
+            "{cursor:?}: {error:?}"
+        );
+    }
+}

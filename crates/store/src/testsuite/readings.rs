@@ -1,0 +1,430 @@
+//! Cases for readings, last-seen times and the summary.
+
+use std::sync::Arc;
+
+use oversight_core::{DataKind, Reading};
+
+use super::fixtures::{at, code, factor, minute, mn, reading, seed_points};
+use crate::{AlertUpdate, Page, ReadingQuery, SortOrder, Store, StoreError, SummaryQuery};
+
+fn query(mn_text: &str) -> ReadingQuery {
+    ReadingQuery {
+        mn: mn(mn_text),
+        factor: None,
+        kind: None,
+        from: None,
+        to: None,
+        order: SortOrder::Ascending,
+        limit: 100,
+        cursor: None,
+    }
+}
+
+fn times(page: &Page<Reading>) -> Vec<jiff::Timestamp> {
+    page.items.iter().map(|reading| reading.data_time).collect()
+}
+
+/// Stored readings come back unchanged, filtered by factor and ordered by time.
+pub async fn readings_insert_and_query(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203"), ("MN002", "350206")]).await;
+    let mut batch = Vec::new();
+    for data_minute in [2, 0, 1] {
+        batch.push(reading(
+            "MN001",
+            "w01018",
+            data_minute,
+            50.0 + data_minute as f64,
+        ));
+        batch.push(reading("MN001", "w01001", data_minute, 7.0));
+    }
+    batch.push(reading("MN002", "w01018", 0, 10.0));
+    let new = store
+        .insert_readings(&batch)
+        .await
+        .expect("insert readings");
+    assert_eq!(new, 7);
+
+    let cod = ReadingQuery {
+        factor: Some(factor("w01018")),
+        ..query("MN001")
+    };
+    let page = store.readings(&cod).await.expect("query COD");
+    let mut expected: Vec<Reading> = batch
+        .iter()
+        .filter(|r| r.mn.as_str() == "MN001" && r.factor.as_str() == "w01018")
+        .cloned()
+        .collect();
+    expected.sort_by_key(|r| r.data_time);
+    assert_eq!(page.items, expected);
+    assert_eq!(page.next_cursor, None);
+
+    let all = store
+        .readings(&query("MN001"))
+        .await
+        .expect("query all factors");
+    assert_eq!(all.items.len(), 6);
+    let sorted = {
+        let mut sorted = times(&all);
+        sorted.sort();
+        sorted
+    };
+    assert_eq!(times(&all), sorted, "readings must be ordered by data time");
+
+    let unknown = ReadingQuery {
+        factor: Some(factor("a34004")),
+        ..query("MN001")
+    };
+    let page = store
+        .readings(&unknown)
+        .await
+        .expect("query unknown factor");
+    assert!(page.items.is_empty(), "{:?}", page.items);
+}
+
+/// `kind`, `from` (inclusive) and `to` (exclusive) narrow the result.
+pub async fn readings_filter_by_kind_and_time(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203")]).await;
+    let mut batch: Vec<Reading> = (0..6)
+        .map(|data_minute| reading("MN001", "w01018", data_minute, 1.0))
+        .collect();
+    let mut hourly = reading("MN001", "w01018", 0, 2.0);
+    hourly.kind = DataKind::Hour;
+    batch.push(hourly.clone());
+    store
+        .insert_readings(&batch)
+        .await
+        .expect("insert readings");
+
+    let minutes = ReadingQuery {
+        kind: Some(DataKind::Minute),
+        ..query("MN001")
+    };
+    let page = store.readings(&minutes).await.expect("minute data");
+    assert_eq!(page.items.len(), 6);
+
+    let hours = ReadingQuery {
+        kind: Some(DataKind::Hour),
+        ..query("MN001")
+    };
+    let page = store.readings(&hours).await.expect("hourly data");
+    assert_eq!(page.items, vec![hourly]);
+
+    let range = ReadingQuery {
+        kind: Some(DataKind::Minute),
+        from: Some(minute(2)),
+        to: Some(minute(4)),
+        ..query("MN001")
+    };
+    let page = store.readings(&range).await.expect("time range");
+    assert_eq!(times(&page), [minute(2), minute(3)]);
+}
+
+/// Descending order returns the newest first, and pages continue downwards.
+pub async fn readings_descending_order(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203")]).await;
+    let batch: Vec<Reading> = (0..5)
+        .map(|data_minute| reading("MN001", "w01018", data_minute, 1.0))
+        .collect();
+    store
+        .insert_readings(&batch)
+        .await
+        .expect("insert readings");
+
+    let mut newest_first = ReadingQuery {
+        order: SortOrder::Descending,
+        limit: 3,
+        ..query("MN001")
+    };
+    let first = store.readings(&newest_first).await.expect("first page");
+    assert_eq!(times(&first), [minute(4), minute(3), minute(2)]);
+    newest_first.cursor = first.next_cursor;
+    let second = store.readings(&newest_first).await.expect("second page");
+    assert_eq!(times(&second), [minute(1), minute(0)]);
+    assert_eq!(second.next_cursor, None);
+}
+
+/// Readings inserted between pages neither repeat nor hide stored ones.
+pub async fn readings_paging_survives_inserts(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203")]).await;
+    let batch: Vec<Reading> = (0..10)
+        .map(|data_minute| reading("MN001", "w01018", data_minute * 2, 1.0))
+        .collect();
+    store
+        .insert_readings(&batch)
+        .await
+        .expect("insert readings");
+
+    let mut paged = ReadingQuery {
+        limit: 4,
+        ..query("MN001")
+    };
+    let first = store.readings(&paged).await.expect("first page");
+    assert_eq!(times(&first), [minute(0), minute(2), minute(4), minute(6)]);
+
+    // One reading before the cursor, one after it, one past the end.
+    let late = [
+        reading("MN001", "w01018", 1, 1.0),
+        reading("MN001", "w01018", 9, 1.0),
+        reading("MN001", "w01018", 30, 1.0),
+    ];
+    store
+        .insert_readings(&late)
+        .await
+        .expect("insert between pages");
+
+    let mut rest = Vec::new();
+    paged.cursor = first.next_cursor;
+    for _ in 0..10 {
+        let page = store.readings(&paged).await.expect("next page");
+        rest.extend(times(&page));
+        paged.cursor = page.next_cursor;
+        if paged.cursor.is_none() {
+            break;
+        }
+    }
+    let expected: Vec<_> = [8, 9, 10, 12, 14, 16, 18, 30]
+        .into_iter()
+        .map(minute)
+        .collect();
+    assert_eq!(rest, expected);
+}
+
+/// A retransmission of the same (MN, kind, factor, data time) replaces the
+/// stored reading and is not counted again.
+pub async fn readings_retransmission_replaces(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203")]).await;
+    let original = reading("MN001", "w01018", 0, 50.0);
+    assert_eq!(
+        store
+            .insert_readings(std::slice::from_ref(&original))
+            .await
+            .expect("insert"),
+        1
+    );
+
+    let mut again = reading("MN001", "w01018", 0, 55.0);
+    again.received_at = minute(5);
+    let new = store
+        .insert_readings(&[again.clone()])
+        .await
+        .expect("retransmit");
+    assert_eq!(new, 0, "a retransmission is not new");
+
+    let duplicate_in_batch = [original.clone(), original.clone()];
+    let new = store
+        .insert_readings(&duplicate_in_batch)
+        .await
+        .expect("duplicate in batch");
+    assert_eq!(new, 0);
+
+    store
+        .insert_readings(&[again.clone()])
+        .await
+        .expect("retransmit the latest");
+    let page = store.readings(&query("MN001")).await.expect("query");
+    assert_eq!(page.items, vec![again]);
+
+    let summary = store
+        .summary(&SummaryQuery {
+            area: None,
+            readings_since: at("2024-05-01T00:00:00Z"),
+            online_since: at("2024-05-01T00:00:00Z"),
+        })
+        .await
+        .expect("summary");
+    assert_eq!(summary.readings, 1);
+}
+
+/// A batch with an unregistered MN fails, names the MN and writes nothing.
+pub async fn readings_unregistered_mn_writes_nothing(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203")]).await;
+    let batch = [
+        reading("MN001", "w01018", 0, 1.0),
+        reading("MN404", "w01018", 0, 1.0),
+    ];
+    let error = store
+        .insert_readings(&batch)
+        .await
+        .expect_err("unregistered MN");
+    match &error {
+        StoreError::NotFound { key, .. } => assert_eq!(key, "MN404", "{error}"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+
+    let page = store.readings(&query("MN001")).await.expect("query");
+    assert!(page.items.is_empty(), "{:?}", page.items);
+    let statuses = store.point_statuses(None).await.expect("statuses");
+    assert_eq!(statuses[0].last_received_at, None);
+    let summary = store
+        .summary(&SummaryQuery {
+            area: None,
+            readings_since: minute(-600),
+            online_since: minute(-600),
+        })
+        .await
+        .expect("summary");
+    assert_eq!(summary.readings, 0);
+    assert_eq!(summary.points_online, 0);
+}
+
+/// Last-seen times are the latest data and receive times, and older data
+/// does not move them back.
+pub async fn readings_last_seen_times(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203"), ("MN002", "350206")]).await;
+    let batch = [
+        reading("MN001", "w01018", 10, 1.0),
+        reading("MN001", "w01018", 5, 1.0),
+    ];
+    store.insert_readings(&batch).await.expect("insert");
+    let mut old = reading("MN001", "w01018", 1, 1.0);
+    old.received_at = minute(2);
+    store.insert_readings(&[old]).await.expect("insert older");
+
+    let statuses = store.point_statuses(None).await.expect("statuses");
+    assert_eq!(statuses.len(), 2);
+    let first = &statuses[0];
+    assert_eq!(first.mn, mn("MN001"));
+    assert_eq!(first.area, code("350203"));
+    assert_eq!(first.interval_secs, 60);
+    assert_eq!(first.last_data_time, Some(minute(10)));
+    assert_eq!(first.last_received_at, Some(minute(11)));
+    let silent = &statuses[1];
+    assert_eq!(silent.last_data_time, None);
+    assert_eq!(silent.last_received_at, None);
+}
+
+/// Cursors that the store did not issue, or issued for another point, are rejected.
+pub async fn readings_bad_cursor(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203"), ("MN002", "350203")]).await;
+    let batch: Vec<Reading> = (0..3)
+        .flat_map(|data_minute| {
+            [
+                reading("MN001", "w01018", data_minute, 1.0),
+                reading("MN002", "w01018", data_minute, 1.0),
+            ]
+        })
+        .collect();
+    store.insert_readings(&batch).await.expect("insert");
+    let page = store
+        .readings(&ReadingQuery {
+            limit: 1,
+            ..query("MN001")
+        })
+        .await
+        .expect("page");
+    let issued = page.next_cursor.expect("more pages");
+
+    let other_point = ReadingQuery {
+        cursor: Some(issued),
+        ..query("MN002")
+    };
+    let error = store
+        .readings(&other_point)
+        .await
+        .expect_err("cursor of another point");
+    assert!(matches!(error, StoreError::InvalidCursor(_)), "{error:?}");
+
+    for cursor in ["garbage", "", "p.MN001"] {
+        let bad = ReadingQuery {
+            cursor: Some(cursor.to_owned()),
+            ..query("MN001")
+        };
+        let error = store.readings(&bad).await.expect_err("bad cursor");
+        assert!(
+            matches!(error, StoreError::InvalidCursor(_)),
+            "{cursor:?}: {error:?}"
+        );
+    }
+}
+
+/// The summary counts points, online points, new readings since a time and
+/// open alerts, in an area and below it.
+pub async fn summary_counts(store: Arc<dyn Store>) {
+    seed_points(
+        &store,
+        &[
+            ("MN001", "350203001"),
+            ("MN002", "350206"),
+            ("MN003", "4403"),
+        ],
+    )
+    .await;
+    // Received at minutes 1..=3 of 2024-05-01 and at minute 60 (01:00).
+    let mut batch = vec![
+        reading("MN001", "w01018", 0, 1.0),
+        reading("MN001", "w01001", 0, 7.0),
+        reading("MN002", "w01018", 2, 1.0),
+        reading("MN003", "w01018", 59, 1.0),
+    ];
+    let mut yesterday = reading("MN001", "w01018", -120, 1.0);
+    yesterday.received_at = at("2024-04-30T22:00:00Z");
+    batch.push(yesterday);
+    store.insert_readings(&batch).await.expect("insert");
+    store
+        .insert_readings(&batch[..1])
+        .await
+        .expect("retransmit one");
+
+    let trigger = AlertUpdate::Trigger {
+        fingerprint: "above_upper:MN002:w01018".to_owned(),
+        mn: mn("MN002"),
+        factor: Some(factor("w01018")),
+        kind: oversight_core::AlertKind::AboveUpper,
+        severity: oversight_core::Severity::Warning,
+        area: code("350206"),
+        at: minute(2),
+        value: Some(150.0),
+        limit: Some(100.0),
+    };
+    store
+        .apply_alert_updates(&[trigger])
+        .await
+        .expect("open alert");
+
+    let day = at("2024-05-01T00:00:00Z");
+    let whole = SummaryQuery {
+        area: None,
+        readings_since: day,
+        online_since: minute(3),
+    };
+    let summary = store.summary(&whole).await.expect("summary");
+    assert_eq!(summary.points, 3);
+    assert_eq!(
+        summary.points_online, 2,
+        "MN002 (minute 3) and MN003 (minute 60)"
+    );
+    assert_eq!(
+        summary.readings, 4,
+        "five new readings, one received the day before"
+    );
+    assert_eq!(summary.open_alerts, 1);
+
+    let xiamen = SummaryQuery {
+        area: Some(code("3502")),
+        ..whole.clone()
+    };
+    let summary = store.summary(&xiamen).await.expect("summary of Xiamen");
+    assert_eq!(summary.points, 2);
+    assert_eq!(summary.points_online, 1);
+    assert_eq!(summary.readings, 3);
+    assert_eq!(summary.open_alerts, 1);
+
+    let siming = SummaryQuery {
+        area: Some(code("350203")),
+        ..whole.clone()
+    };
+    let summary = store.summary(&siming).await.expect("summary of Siming");
+    assert_eq!(summary.points, 1);
+    assert_eq!(summary.readings, 2);
+    assert_eq!(summary.open_alerts, 0);
+
+    let since_one = SummaryQuery {
+        readings_since: at("2024-05-01T01:00:00Z"),
+        ..whole
+    };
+    let summary = store
+        .summary(&since_one)
+        .await
+        .expect("summary since 01:00");
+    assert_eq!(summary.readings, 1);
+}
