@@ -366,7 +366,8 @@ impl Framer {
         if self.buffer.is_empty() {
             return None;
         }
-        let decision = examine(&self.buffer, self.max_segment_len);
+        let full = self.buffer.len() >= self.max_buffered();
+        let decision = examine(&self.buffer, self.max_segment_len, full);
         match decision {
             Examined::NeedMore => None,
             Examined::Skip(length) => {
@@ -407,7 +408,7 @@ impl Framer {
 /// Decodes one complete frame, such as a line of a capture file with its
 /// trailer. Bytes after the trailer are an error.
 pub fn decode_frame(input: &[u8], variant: CrcVariant) -> Result<Frame, FrameError> {
-    match examine(input, MAX_SEGMENT_LEN) {
+    match examine(input, MAX_SEGMENT_LEN, true) {
         Examined::Complete {
             segment_len,
             trailer,
@@ -422,8 +423,8 @@ pub fn decode_frame(input: &[u8], variant: CrcVariant) -> Result<Frame, FrameErr
             }
             check_crc(Bytes::copy_from_slice(input), segment_len, trailer, variant)
         }
-        Examined::Skip(_) => Err(skip_error(input)),
-        Examined::NeedMore => Err(incomplete_error(input)),
+        // With the input complete, `examine` never asks for more bytes.
+        Examined::Skip(_) | Examined::NeedMore => Err(skip_error(input)),
         Examined::TooLong { declared } => Err(FrameError::TooLong {
             declared,
             max: MAX_SEGMENT_LEN,
@@ -435,18 +436,6 @@ pub fn decode_frame(input: &[u8], variant: CrcVariant) -> Result<Frame, FrameErr
             actual,
             skipped: input.len(),
         }),
-    }
-}
-
-/// Builds the error for input that ends before the frame its header declares.
-fn incomplete_error(input: &[u8]) -> FrameError {
-    match parse_header(input) {
-        Some(declared) => FrameError::LengthMismatch {
-            declared,
-            actual: input.len().checked_sub(HEADER_LEN + CRC_LEN),
-            skipped: input.len(),
-        },
-        None => skip_error(input),
     }
 }
 
@@ -473,13 +462,20 @@ enum Examined {
     },
 }
 
-fn examine(buffer: &[u8], max_segment_len: usize) -> Examined {
+/// Decides what the bytes at the front of `buffer` are. `full` means no more
+/// bytes can arrive before a decision, because the buffer is full or the
+/// input is complete.
+///
+/// Skipped bytes always run up to the next header, so the errors a stream
+/// produces do not depend on how it was split into reads, unless more than a
+/// full buffer of bytes passes without a header.
+fn examine(buffer: &[u8], max_segment_len: usize, full: bool) -> Examined {
     match find_header(buffer, 0) {
         HeaderSearch::Found(0) => {}
         HeaderSearch::Found(start) => return Examined::Skip(start),
-        HeaderSearch::Partial(0) => return Examined::NeedMore,
-        HeaderSearch::Partial(start) => return Examined::Skip(start),
-        HeaderSearch::None => return Examined::Skip(buffer.len()),
+        HeaderSearch::Partial(start) if full => return Examined::Skip(start.max(1)),
+        HeaderSearch::None if full => return Examined::Skip(buffer.len()),
+        HeaderSearch::Partial(_) | HeaderSearch::None => return Examined::NeedMore,
     }
     let declared = parse_header(buffer).expect("find_header returned a complete header at 0");
     if declared > max_segment_len {
@@ -487,7 +483,8 @@ fn examine(buffer: &[u8], max_segment_len: usize) -> Examined {
     }
     let trailer_at = HEADER_LEN + declared + CRC_LEN;
     match buffer.get(trailer_at..trailer_at + 2) {
-        None if buffer.len() <= trailer_at => Examined::NeedMore,
+        None if buffer.len() <= trailer_at && !full => Examined::NeedMore,
+        None if buffer.len() <= trailer_at => length_mismatch(buffer, declared, full),
         Some([b'\r', b'\n']) => Examined::Complete {
             segment_len: declared,
             trailer: Trailer::CrLf,
@@ -500,25 +497,29 @@ fn examine(buffer: &[u8], max_segment_len: usize) -> Examined {
             segment_len: declared,
             trailer: Trailer::Lf,
         },
-        None if buffer[trailer_at] == b'\r' => Examined::NeedMore,
-        _ => length_mismatch(buffer, declared),
+        None if buffer[trailer_at] == b'\r' && !full => Examined::NeedMore,
+        _ => length_mismatch(buffer, declared, full),
     }
 }
 
-fn length_mismatch(buffer: &[u8], declared: usize) -> Examined {
-    let actual = memchr::memchr(b'\n', &buffer[HEADER_LEN..]).and_then(|newline| {
+/// Decides how far to skip after a header whose frame does not end where its
+/// length says: up to the next header, which may need more bytes.
+fn length_mismatch(buffer: &[u8], declared: usize, full: bool) -> Examined {
+    let skip = match find_header(buffer, 2) {
+        HeaderSearch::Found(start) => start,
+        HeaderSearch::Partial(start) if full => start,
+        HeaderSearch::None if full => buffer.len(),
+        HeaderSearch::Partial(_) | HeaderSearch::None => return Examined::NeedMore,
+    };
+    let actual = memchr::memchr(b'\n', &buffer[HEADER_LEN..skip]).and_then(|newline| {
         let line_end = HEADER_LEN + newline;
-        let trailer_start = if line_end > 0 && buffer[line_end - 1] == b'\r' {
+        let trailer_start = if buffer[line_end - 1] == b'\r' {
             line_end - 1
         } else {
             line_end
         };
         trailer_start.checked_sub(HEADER_LEN + CRC_LEN)
     });
-    let skip = match find_header(buffer, 2) {
-        HeaderSearch::Found(start) | HeaderSearch::Partial(start) => start,
-        HeaderSearch::None => buffer.len(),
-    };
     Examined::LengthMismatch {
         declared,
         actual,
