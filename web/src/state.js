@@ -1,0 +1,77 @@
+// State shared by the overview's panels: the area filter, the points in it
+// and what the chart shows.
+import { reactive } from 'vue';
+
+import { api, fetchAll } from './lib/api.js';
+
+// Points beyond this many are not loaded into the point selector and the
+// limits lookup. NOTE: an area with more points needs a search box instead.
+export const MAX_POINTS = 2000;
+
+export const points = reactive({
+  area: undefined,
+  items: [],
+  byMn: new Map(),
+  truncated: false,
+  loading: false,
+  error: null,
+});
+
+// Loads every point of `area` (all areas when null), up to MAX_POINTS.
+export async function loadPoints(area) {
+  points.loading = true;
+  try {
+    const { items, truncated } = await fetchAll(
+      (cursor) => api.points({ area, limit: 500, cursor }),
+      MAX_POINTS,
+    );
+    points.area = area;
+    points.items = items;
+    points.byMn = new Map(items.map((point) => [point.mn, point]));
+    points.truncated = truncated;
+    points.error = null;
+  } catch (error) {
+    points.error = error.message;
+  } finally {
+    points.loading = false;
+  }
+}
+
+// Returns the limit a point has for `factor`, or undefined.
+export function limitOf(mn, factor) {
+  return points.byMn.get(mn)?.limits?.find((limit) => limit.factor === factor);
+}
+
+// The chart's selection: point, factor, data kind and range. `alert` is the
+// alert clicked last, whose period the chart shades, or null.
+export const selection = reactive({
+  mn: null,
+  factor: null,
+  kind: null,
+  range: '1h',
+  alert: null,
+  // Incremented on every explicit choice so the chart panel can scroll into view.
+  focus: 0,
+});
+
+// Whether the latest counter refresh reached the server, shown in the top bar.
+export const connection = reactive({ ok: null, message: null, at: null });
+
+export const RANGES = { '1h': 3600, '6h': 6 * 3600, '24h': 24 * 3600 };
+
+// Shows `factor` of point `mn` in the chart, with a range long enough to
+// reach back to `since` (an RFC 3339 time) when given. With `focus` the
+// chart panel scrolls into view.
+export function showInChart({ mn, factor, since, alert = null, focus = true }) {
+  selection.mn = mn;
+  selection.factor = factor ?? null;
+  selection.kind = null;
+  selection.alert = alert;
+  if (since) {
+    const ageSeconds = (Date.now() - new Date(since).getTime()) / 1000;
+    selection.range = Object.keys(RANGES).find((range) => RANGES[range] >= ageSeconds) ?? '24h';
+  }
+  if (focus) {
+    selection.focus += 1;
+  }
+}
