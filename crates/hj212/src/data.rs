@@ -533,3 +533,192 @@ pub fn parse_time(key: &str, value: &str, offset: Offset) -> Result<Timestamp, F
         .to_timestamp(civil)
         .map_err(|source| error(source.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn factors(text: &str) -> Vec<Result<Factor<'_>, FieldError>> {
+        DataArea::new(text).factors().collect()
+    }
+
+    #[test]
+    fn factor_groups_by_adjacent_code() {
+        let text = "DataTime=20160801085857;w01018-Rtd=2.2,w01018-Flag=N;w01001-Avg=7.1,\
+w01001-Min=7.0,w01001-Max=7.3,w01001-Cou=1.5,w01001-Flag=D,w01001-ZsAvg=7.2";
+        let all = factors(text);
+        assert_eq!(all.len(), 2);
+        let cod = all[0].as_ref().expect("valid");
+        assert_eq!(cod.code(), "w01018");
+        assert_eq!(cod.values().rtd, Some(2.2));
+        assert_eq!(cod.flag(), Some(DataFlag::NORMAL));
+        let ph = all[1].as_ref().expect("valid");
+        let values = ph.values();
+        assert_eq!(values.avg, Some(7.1));
+        assert_eq!(values.min, Some(7.0));
+        assert_eq!(values.max, Some(7.3));
+        assert_eq!(values.cou, Some(1.5));
+        assert_eq!(values.rtd, None);
+        assert_eq!(ph.flag(), Some(DataFlag::FAULT));
+        assert_eq!(ph.get("ZsAvg"), Some("7.2"));
+        assert_eq!(ph.suffixes().count(), 6);
+    }
+
+    #[test]
+    fn invalid_value_keeps_other_factors() {
+        let text = "w01018-Rtd=abc,w01018-Flag=N;w01001-Rtd=7.1;w21003-Flag=NN;w00000-Rtd=1";
+        let all = factors(text);
+        assert_eq!(all.len(), 4);
+        assert_eq!(
+            all[0],
+            Err(FieldError::InvalidNumber {
+                key: "w01018-Rtd".into(),
+                value: "abc".into()
+            })
+        );
+        assert_eq!(all[1].as_ref().expect("valid").values().rtd, Some(7.1));
+        assert_eq!(
+            all[2].as_ref().expect_err("bad flag").reason(),
+            "invalid_flag"
+        );
+        assert_eq!(all[3].as_ref().expect("valid").values().rtd, Some(1.0));
+        let message = all[0].as_ref().expect_err("bad value").to_string();
+        assert!(
+            message.contains("w01018-Rtd") && message.contains("abc"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn duplicate_key_in_factor_rejected() {
+        let all = factors("w01018-Rtd=1,w01018-Rtd=2;w01001-Rtd=7");
+        assert_eq!(
+            all[0],
+            Err(FieldError::DuplicateKey {
+                key: "w01018-Rtd".into()
+            })
+        );
+        assert!(all[1].is_ok());
+    }
+
+    #[test]
+    fn value_may_contain_equals() {
+        let area = DataArea::new("Cmd=a=b;PolId=w01018");
+        assert_eq!(area.get("Cmd"), Some("a=b"));
+        assert_eq!(area.get("PolId"), Some("w01018"));
+    }
+
+    #[test]
+    fn log_text_may_contain_separators() {
+        let area = DataArea::new("i11001-Info=//管路;清洗,完成 a=b//;PolId=w01018");
+        assert_eq!(area.get("i11001-Info"), Some("//管路;清洗,完成 a=b//"));
+        assert_eq!(area.get("PolId"), Some("w01018"));
+    }
+
+    #[test]
+    fn long_keys_not_truncated() {
+        let area = DataArea::new("w01018-SampleTime=20160801085857,i13004-Info=1");
+        assert_eq!(area.get("w01018-SampleTime"), Some("20160801085857"));
+    }
+
+    #[test]
+    fn piece_without_equals_is_error() {
+        let items: Vec<_> = DataArea::new("DataTime=1;;junk ; ;w01-Rtd=1")
+            .items()
+            .collect();
+        assert_eq!(items.len(), 3);
+        assert_eq!(
+            items[1],
+            Err(FieldError::MissingEquals {
+                text: "junk".into()
+            })
+        );
+        assert_eq!(
+            items[2],
+            Ok(Item {
+                key: "w01-Rtd",
+                value: "1"
+            })
+        );
+    }
+
+    #[test]
+    fn noise_data_stored_as_period_value() {
+        let all = factors("LA-Rtd=50.1;Leq-Data=50.0;L10-DayData=53.0");
+        assert_eq!(all[0].as_ref().expect("valid").values().rtd, Some(50.1));
+        assert_eq!(all[1].as_ref().expect("valid").values().avg, Some(50.0));
+        let day = all[2].as_ref().expect("valid");
+        assert!(day.values().is_empty());
+        assert_eq!(day.get("DayData"), Some("53.0"));
+    }
+
+    #[test]
+    fn data_time_14_and_17_digits() {
+        let seconds = parse_time("DataTime", "20160801085857", CHINA_STANDARD_TIME).expect("valid");
+        assert_eq!(seconds.to_string(), "2016-08-01T00:58:57Z");
+        let millis =
+            parse_time("DataTime", "20160801085857223", CHINA_STANDARD_TIME).expect("valid");
+        assert_eq!(millis.to_string(), "2016-08-01T00:58:57.223Z");
+        let utc = parse_time("DataTime", "20160801085857", Offset::UTC).expect("valid");
+        assert_eq!(utc.to_string(), "2016-08-01T08:58:57Z");
+    }
+
+    #[test]
+    fn data_time_invalid_named() {
+        for value in [
+            "2016080108585",
+            "2016112320423050",
+            "20161301085857",
+            "2016080108585x",
+            "20160230000000",
+        ] {
+            let error = parse_time("DataTime", value, CHINA_STANDARD_TIME).expect_err(value);
+            assert_eq!(error.reason(), "invalid_time", "{value}");
+            assert!(error.to_string().contains(value), "{error}");
+        }
+    }
+
+    #[test]
+    fn numbers_parsed_exactly() {
+        let cases = [
+            ("0", 0.0),
+            ("36.91", 36.91),
+            ("-1.5", -1.5),
+            ("+2", 2.0),
+            ("0.09055002", 0.09055002),
+            ("1e3", 1000.0),
+            (".5", 0.5),
+            ("5.", 5.0),
+            ("12345678901234567890.5", 12345678901234567890.5),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_number(text), Some(expected), "{text}");
+        }
+        for text in [
+            "", "-", ".", "abc", "1.2.3", "NaN", "inf", "1e999", "1,5", " 1",
+        ] {
+            assert_eq!(parse_number(text), None, "{text:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn number_parse_matches_std(integer in 0u64..10_000_000_000, fraction in 0u32..1_000_000, width in 0usize..7, negative: bool) {
+            let sign = if negative { "-" } else { "" };
+            let text = if width == 0 {
+                format!("{sign}{integer}")
+            } else {
+                format!("{sign}{integer}.{:0width$}", fraction % 10u32.pow(width as u32))
+            };
+            prop_assert_eq!(parse_number(&text), text.parse::<f64>().ok());
+        }
+
+        #[test]
+        fn items_never_panic(text in "[a-z0-9=;,&/ -]{0,64}") {
+            let area = DataArea::new(&text);
+            let _ = area.items().count();
+            let _ = area.factors().count();
+        }
+    }
+}

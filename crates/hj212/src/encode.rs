@@ -317,3 +317,188 @@ fn is_valid_value(value: &str) -> bool {
     }
     !breaks_line && !value.contains([';', ',', '&'])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::decode_frame;
+    use proptest::prelude::*;
+
+    #[test]
+    fn frame_crc_zero_padded_uppercase() {
+        // "A" has CRC 0x7080; find a segment whose CRC is below 0x1000 to pin padding.
+        let segment = (0..10_000)
+            .map(|n| format!("ST=32;CN=2011;PW=1;MN=M{n};CP=&&&&"))
+            .find(|segment| crate::crc::hj212(segment.as_bytes()) < 0x1000)
+            .expect("some CRC below 0x1000 within 10,000 segments");
+        let frame = encode_frame(&segment).expect("short segment");
+        let crc = &frame[frame.len() - 6..frame.len() - 2];
+        assert_eq!(crc.len(), 4);
+        assert!(crc.starts_with('0'), "{frame}");
+        assert_eq!(crc, crc.to_uppercase());
+        assert!(frame.ends_with("\r\n"));
+    }
+
+    #[test]
+    fn appendix_a_frame_reproduced() {
+        let segment = "QN=20160801085857223;ST=32;CN=1062;PW=100000;\
+MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
+        let expected = format!("##0101{segment}1C80\r\n");
+        assert_eq!(encode_frame(segment).expect("short segment"), expected);
+    }
+
+    #[test]
+    fn oversized_segment_rejected() {
+        let segment = "x".repeat(10_000);
+        let error = encode_frame(&segment).expect_err("too long");
+        assert_eq!(
+            error,
+            EncodeError::SegmentTooLong {
+                len: 10_000,
+                max: 9999
+            }
+        );
+    }
+
+    #[test]
+    fn ack_echoes_request_fields() {
+        let packet = Packet::parse(
+            "QN=20160801085857223;ST=32;CN=2011;PW=123456;MN=010000A8900016F000169DC0;Flag=5;CP=&&&&",
+        )
+        .expect("parses");
+        let ack = ack_9014(&packet);
+        let segment = "QN=20160801085857223;ST=91;CN=9014;PW=123456;\
+MN=010000A8900016F000169DC0;Flag=4;CP=&&&&";
+        assert_eq!(ack, encode_frame(segment).expect("short segment"));
+    }
+
+    #[test]
+    fn ack_keeps_2025_version() {
+        let packet = Packet::parse("QN=1;ST=32;CN=2011;PW=1;MN=A;Flag=9;CP=&&&&").expect("parses");
+        let ack = ack_9014(&packet);
+        assert!(ack.contains(";Flag=8;CP=&&&&"), "{ack}");
+        let frame = decode_frame(ack.as_bytes(), CrcVariant::Hj212).expect("verifies");
+        let parsed = frame.parse().expect("parses");
+        assert_eq!(parsed.cn(), 9014);
+        assert_eq!(parsed.st(), "91");
+        assert_eq!(parsed.qn(), Some("1"));
+    }
+
+    #[test]
+    fn ack_with_modbus_crc() {
+        let packet = Packet::parse("QN=1;ST=32;CN=2011;PW=1;MN=A;Flag=5;CP=&&&&").expect("parses");
+        let ack = ack_9014_with(&packet, CrcVariant::ModbusLowByteFirst);
+        assert!(decode_frame(ack.as_bytes(), CrcVariant::ModbusLowByteFirst).is_ok());
+    }
+
+    #[test]
+    fn builder_rejects_separators() {
+        let bad_value = SegmentBuilder::new("32", 2011, "1", "A")
+            .item("PolId", "a;b")
+            .build();
+        let message = bad_value.expect_err("separator").to_string();
+        assert!(message.contains("a;b"), "{message}");
+        let bad_key = SegmentBuilder::new("32", 2011, "1", "A")
+            .item("Pol=Id", "a")
+            .build();
+        assert!(matches!(bad_key, Err(EncodeError::InvalidKey { .. })));
+        let bad_mn = SegmentBuilder::new("32", 2011, "1", "A;B").build();
+        assert!(matches!(bad_mn, Err(EncodeError::InvalidValue { .. })));
+        let values = FactorValues {
+            rtd: Some(f64::NAN),
+            ..FactorValues::default()
+        };
+        let nan = SegmentBuilder::new("32", 2011, "1", "A")
+            .factor("w01018", &values, None)
+            .build();
+        assert!(matches!(nan, Err(EncodeError::NonFiniteNumber { .. })));
+        let log = SegmentBuilder::new("32", 3020, "1", "A")
+            .item("i11001-Info", "//a;b,c//")
+            .build();
+        assert!(log.is_ok());
+    }
+
+    #[test]
+    fn builder_writes_flag_before_parts() {
+        let segment = SegmentBuilder::new("32", 2011, "1", "A")
+            .flag(Flag::new(Version::V2017, true, true))
+            .parts(2, 1)
+            .build()
+            .expect("valid");
+        assert_eq!(
+            segment,
+            "ST=32;CN=2011;PW=1;MN=A;Flag=7;PNUM=2;PNO=1;CP=&&&&"
+        );
+    }
+
+    fn optional_number() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![Just(None), (-1.0e9..1.0e9f64).prop_map(Some)]
+    }
+
+    fn factor_values() -> impl Strategy<Value = FactorValues> {
+        (
+            optional_number(),
+            optional_number(),
+            optional_number(),
+            optional_number(),
+            optional_number(),
+        )
+            .prop_map(|(rtd, avg, min, max, cou)| FactorValues {
+                rtd,
+                avg,
+                min,
+                max,
+                cou,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn encode_parse_round_trip(
+            qn in proptest::option::of("[0-9]{17}"),
+            st in "[0-9A-Z]{2,3}",
+            cn in 1000u16..9999,
+            pw in "[0-9A-Za-z]{0,8}",
+            mn in "[0-9A-Za-z_]{1,24}",
+            flag in proptest::option::of(any::<u8>()),
+            time in 0i64..4_000_000_000,
+            factors in proptest::collection::vec(("[a-z][0-9]{5}", factor_values(), proptest::option::of("[A-Z]")), 0..12),
+        ) {
+            let time = Timestamp::from_second(time).expect("in range");
+            let mut builder = SegmentBuilder::new(&st, cn, &pw, &mn).data_time(time, crate::CHINA_STANDARD_TIME);
+            if let Some(qn) = &qn {
+                builder = builder.qn(qn);
+            }
+            if let Some(bits) = flag {
+                builder = builder.flag(Flag::from_bits(bits));
+            }
+            let mut distinct = Vec::new();
+            for (code, values, flag) in &factors {
+                if distinct.iter().any(|(known, _, _)| known == code) || (values.is_empty() && flag.is_none()) {
+                    continue;
+                }
+                let flag = flag.as_deref().map(|letter| DataFlag::parse(letter).expect("one letter"));
+                builder = builder.factor(code, values, flag);
+                distinct.push((code.clone(), *values, flag));
+            }
+            let segment = builder.build().expect("valid input");
+            let frame_text = encode_frame(&segment).expect("short segment");
+            let frame = decode_frame(frame_text.as_bytes(), CrcVariant::Hj212).expect("own frame verifies");
+            let packet = frame.parse().expect("own segment parses");
+            prop_assert_eq!(packet.qn(), qn.as_deref());
+            prop_assert_eq!(packet.st(), st.as_str());
+            prop_assert_eq!(packet.cn(), cn);
+            prop_assert_eq!(packet.pw(), pw.as_str());
+            prop_assert_eq!(packet.mn(), mn.as_str());
+            prop_assert_eq!(packet.flag().map(Flag::bits), flag);
+            prop_assert_eq!(packet.data_time(crate::CHINA_STANDARD_TIME).expect("valid"), Some(time));
+            let decoded: Vec<_> = packet.factors().map(|factor| factor.expect("valid")).collect();
+            prop_assert_eq!(decoded.len(), distinct.len());
+            for (factor, (code, values, flag)) in decoded.iter().zip(&distinct) {
+                prop_assert_eq!(factor.code(), code.as_str());
+                prop_assert_eq!(factor.values(), *values);
+                prop_assert_eq!(factor.flag(), *flag);
+            }
+        }
+    }
+}

@@ -634,3 +634,248 @@ pub(crate) fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
         Err(_) => encoding_rs::GBK.decode_without_bom_handling(bytes).0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::encode_frame;
+
+    const SEGMENT: &str = "QN=20160801085857223;ST=32;CN=1062;PW=100000;\
+MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
+
+    fn packet() -> Vec<u8> {
+        encode_frame(SEGMENT).expect("short segment").into_bytes()
+    }
+
+    fn drain(framer: &mut Framer) -> Vec<Result<Frame, FrameError>> {
+        std::iter::from_fn(|| framer.next_frame()).collect()
+    }
+
+    fn push_all(framer: &mut Framer, bytes: &[u8]) -> Vec<Result<Frame, FrameError>> {
+        let mut results = Vec::new();
+        let mut input = bytes;
+        while !input.is_empty() {
+            let taken = framer.push(input);
+            input = &input[taken..];
+            results.extend(drain(framer));
+        }
+        results
+    }
+
+    #[test]
+    fn packet_split_across_reads() {
+        let bytes = packet();
+        let mut framer = Framer::new();
+        for chunk in bytes.chunks(7) {
+            assert_eq!(framer.push(chunk), chunk.len());
+            let results = drain(&mut framer);
+            if framer.buffered() > 0 {
+                assert!(results.is_empty());
+            } else {
+                assert_eq!(results.len(), 1);
+                assert_eq!(
+                    results[0].as_ref().expect("verifies").segment(),
+                    SEGMENT.as_bytes()
+                );
+            }
+        }
+        assert_eq!(framer.buffered(), 0);
+    }
+
+    #[test]
+    fn several_packets_in_one_read() {
+        let mut bytes = packet();
+        bytes.extend(packet());
+        bytes.extend(packet());
+        let results = push_all(&mut Framer::new(), &bytes);
+        assert_eq!(results.len(), 3);
+        assert!(results.iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn garbage_between_packets_resyncs() {
+        let mut bytes = b"\x00\xffnoise#".to_vec();
+        bytes.extend(packet());
+        bytes.extend(b"##xx##12");
+        bytes.extend(packet());
+        let results = push_all(&mut Framer::new(), &bytes);
+        let reasons: Vec<&str> = results
+            .iter()
+            .map(|r| r.as_ref().map_or_else(FrameError::reason, |_| "ok"))
+            .collect();
+        assert_eq!(reasons, ["garbage", "ok", "bad_header", "ok"]);
+        let Err(FrameError::Garbage { skipped, preview }) = &results[0] else {
+            panic!("expected garbage first: {results:?}");
+        };
+        assert_eq!(*skipped, 8);
+        assert_eq!(preview, "\\x00\\xffnoise#");
+        let Err(FrameError::BadHeader { skipped, .. }) = &results[2] else {
+            panic!("expected a bad header: {results:?}");
+        };
+        assert_eq!(*skipped, 8);
+    }
+
+    #[test]
+    fn lf_only_trailer_accepted() {
+        let mut bytes = packet();
+        bytes.remove(bytes.len() - 2);
+        let mut followed = bytes.clone();
+        followed.extend(packet());
+        let results = push_all(&mut Framer::new(), &followed);
+        assert_eq!(results.len(), 2);
+        let frame = results[0].as_ref().expect("LF-only frame verifies");
+        assert_eq!(frame.trailer(), Trailer::Lf);
+        assert_eq!(frame.as_bytes(), &bytes[..]);
+        assert_eq!(
+            results[1].as_ref().expect("next frame verifies").trailer(),
+            Trailer::CrLf
+        );
+    }
+
+    #[test]
+    fn lowercase_crc_accepted() {
+        let frame = format!("##0101{SEGMENT}1c80\r\n");
+        let decoded = decode_frame(frame.as_bytes(), CrcVariant::Hj212).expect("verifies");
+        assert_eq!(decoded.crc(), 0x1C80);
+    }
+
+    #[test]
+    fn crc_mismatch_names_both_values() {
+        let frame = format!("##0101{SEGMENT}1C81\r\n");
+        let error = decode_frame(frame.as_bytes(), CrcVariant::Hj212).expect_err("bad CRC");
+        assert_eq!(error.reason(), "crc_mismatch");
+        let message = error.to_string();
+        assert!(message.contains("received 1C81"), "{message}");
+        assert!(message.contains("computed 1C80"), "{message}");
+    }
+
+    #[test]
+    fn invalid_crc_digits_rejected() {
+        let frame = format!("##0101{SEGMENT}1CG0\r\n");
+        let error = decode_frame(frame.as_bytes(), CrcVariant::Hj212).expect_err("bad digits");
+        assert_eq!(error.reason(), "bad_crc_digits");
+        assert!(error.to_string().contains("1CG0"), "{error}");
+    }
+
+    #[test]
+    fn length_mismatch_reports_actual() {
+        let frame = format!("##0099{SEGMENT}1C80\r\n");
+        let mut bytes = frame.into_bytes();
+        bytes.extend(packet());
+        let results = push_all(&mut Framer::new(), &bytes);
+        assert_eq!(results.len(), 2);
+        assert_eq!(
+            results[0],
+            Err(FrameError::LengthMismatch {
+                declared: 99,
+                actual: Some(101),
+                skipped: 113
+            })
+        );
+        assert!(results[1].is_ok());
+    }
+
+    #[test]
+    fn length_counts_bytes_not_characters() {
+        let segment = "ST=32;CN=3020;PW=123456;MN=A1;CP=&&i11001-Info=//清洗管路//&&";
+        let frame = encode_frame(segment).expect("short segment");
+        assert!(frame.starts_with(&format!("##{:04}", segment.len())));
+        assert_ne!(segment.len(), segment.chars().count());
+        let decoded = decode_frame(frame.as_bytes(), CrcVariant::Hj212).expect("verifies");
+        assert_eq!(decoded.text(), segment);
+    }
+
+    #[test]
+    fn gbk_segment_decoded_as_text() {
+        let (gbk, _, _) =
+            encoding_rs::GBK.encode("ST=32;CN=3020;PW=1;MN=A1;CP=&&i11001-Info=//清洗//&&");
+        let mut frame = format!("##{:04}", gbk.len()).into_bytes();
+        frame.extend_from_slice(&gbk);
+        frame.extend(format!("{:04X}\r\n", crate::crc::hj212(&gbk)).bytes());
+        let decoded = decode_frame(&frame, CrcVariant::Hj212).expect("verifies over GBK bytes");
+        assert_eq!(decoded.parse().expect_err("not UTF-8").reason(), "not_utf8");
+        let text = decoded.text();
+        let packet = Packet::parse(&text).expect("GBK text parses");
+        assert_eq!(packet.get("i11001-Info"), Some("//清洗//"));
+    }
+
+    #[test]
+    fn too_long_rejected_without_buffering() {
+        let config = FramerConfig {
+            max_segment_len: 200,
+            ..FramerConfig::default()
+        };
+        let mut framer = Framer::with_config(config);
+        let mut bytes = b"##9000".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', 9000));
+        bytes.extend(packet());
+        let results = push_all(&mut framer, &bytes);
+        assert_eq!(
+            results[0],
+            Err(FrameError::TooLong {
+                declared: 9000,
+                max: 200
+            })
+        );
+        assert!(
+            results[1..results.len() - 1]
+                .iter()
+                .all(|r| r.as_ref().is_err_and(|e| e.reason() == "garbage"))
+        );
+        assert!(results.last().expect("a frame").is_ok());
+        assert_eq!(framer.max_buffered(), 212);
+    }
+
+    #[test]
+    fn buffer_bounded_under_flood() {
+        let mut framer = Framer::new();
+        let flood = vec![b'#'; 100_000];
+        let mut input = &flood[..];
+        while !input.is_empty() {
+            let taken = framer.push(input);
+            assert!(taken > 0, "a drained framer always takes bytes");
+            input = &input[taken..];
+            assert!(framer.buffered() <= framer.max_buffered());
+            drain(&mut framer);
+        }
+        assert!(framer.buffered() <= framer.max_buffered());
+    }
+
+    #[test]
+    fn push_stops_at_capacity() {
+        let mut framer = Framer::with_config(FramerConfig {
+            max_segment_len: 10,
+            ..Default::default()
+        });
+        assert_eq!(framer.push(&[b'a'; 100]), 22);
+        assert_eq!(framer.buffered(), 22);
+    }
+
+    #[test]
+    fn crc_variant_switches_per_connection() {
+        let segment = SEGMENT.as_bytes();
+        let crc = CrcVariant::ModbusLowByteFirst.compute(segment);
+        let frame = format!("##0101{SEGMENT}{crc:04X}\r\n");
+        let mut framer = Framer::new();
+        let first = push_all(&mut framer, frame.as_bytes());
+        assert_eq!(
+            first[0].as_ref().expect_err("HJ 212 CRC fails").reason(),
+            "crc_mismatch"
+        );
+        framer.set_crc_variant(CrcVariant::ModbusLowByteFirst);
+        let second = push_all(&mut framer, frame.as_bytes());
+        let verified = second[0].as_ref().expect("Modbus CRC verifies");
+        assert_eq!(verified.crc_variant(), CrcVariant::ModbusLowByteFirst);
+    }
+
+    #[test]
+    fn partial_header_waits_for_more() {
+        let mut framer = Framer::new();
+        assert_eq!(framer.push(b"##01"), 4);
+        assert!(framer.next_frame().is_none());
+        let rest = &packet()[4..];
+        let results = push_all(&mut framer, rest);
+        assert_eq!(results.len(), 1);
+        assert!(results[0].is_ok());
+    }
+}

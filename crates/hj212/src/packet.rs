@@ -454,3 +454,171 @@ fn parse_part_number(name: &'static str, value: &str) -> Result<u16, ParseError>
         .filter(|&number| number >= 1)
         .ok_or_else(|| invalid(name, value, "a number from 1 to 9999"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "QN=20160801085857223;ST=32;CN=2011;PW=123456;MN=010000A8900016F000169DC0";
+
+    fn parse(segment: &str) -> Result<Packet<'_>, ParseError> {
+        Packet::parse(segment)
+    }
+
+    #[test]
+    fn standard_header_fields() {
+        let segment = format!("{HEADER};Flag=7;PNUM=2;PNO=1;CP=&&DataTime=20160801085857&&");
+        let packet = parse(&segment).expect("parses");
+        assert_eq!(packet.qn(), Some("20160801085857223"));
+        assert_eq!(packet.st(), "32");
+        assert_eq!(packet.cn(), 2011);
+        assert_eq!(packet.pw(), "123456");
+        assert_eq!(packet.mn(), "010000A8900016F000169DC0");
+        assert_eq!(packet.flag(), Some(Flag::from_bits(7)));
+        assert_eq!(packet.pnum(), Some(2));
+        assert_eq!(packet.pno(), Some(1));
+        assert_eq!(packet.cp().as_str(), "DataTime=20160801085857");
+        assert_eq!(packet.trailing_text(), "");
+    }
+
+    #[test]
+    fn flag_bits_decoded() {
+        let cases = [
+            (0, Version::V2005, false, false),
+            (4, Version::V2017, false, false),
+            (5, Version::V2017, false, true),
+            (7, Version::V2017, true, true),
+            (8, Version::V2025, false, false),
+            (11, Version::V2025, true, true),
+            (12, Version::Unknown(3), false, false),
+        ];
+        for (bits, version, parts, ack) in cases {
+            let flag = Flag::from_bits(bits);
+            assert_eq!(flag.version(), version, "Flag={bits}");
+            assert_eq!(flag.has_parts(), parts, "Flag={bits}");
+            assert_eq!(flag.ack_requested(), ack, "Flag={bits}");
+            assert_eq!(Flag::new(version, parts, ack), flag, "Flag={bits}");
+        }
+    }
+
+    #[test]
+    fn missing_semicolon_before_cp() {
+        let segment = format!("{HEADER};Flag=5CP=&&DataTime=20160801085857&&");
+        let packet = parse(&segment).expect("C.19 layout parses");
+        assert_eq!(packet.flag(), Some(Flag::from_bits(5)));
+    }
+
+    #[test]
+    fn comma_between_header_fields() {
+        let segment =
+            "QN=20160801085857534,ST=32;CN=2011;PW=123456;MN=A1;Flag=7;PNUM=2;PNO=1;CP=&&&&";
+        let packet = parse(segment).expect("C.48 layout parses");
+        assert_eq!(packet.qn(), Some("20160801085857534"));
+        assert_eq!(packet.st(), "32");
+    }
+
+    #[test]
+    fn stray_spaces_trimmed() {
+        let segment = "QN=1;ST=32;CN=3020;PW=123456;MN=A1 ; Flag=5;CP=&& i13004-Info=168.0 ; i13005-Info =40&&";
+        let packet = parse(segment).expect("C.45 layout parses");
+        assert_eq!(packet.mn(), "A1");
+        assert_eq!(packet.flag(), Some(Flag::from_bits(5)));
+        assert_eq!(packet.get("i13004-Info"), Some("168.0"));
+        assert_eq!(packet.get("i13005-Info"), Some("40"));
+        let empty = parse("ST=91;CN=9013;PW=1;MN=A1;Flag=4;CP=&& &&").expect("C.9 parses");
+        assert_eq!(empty.cp().items().count(), 0);
+    }
+
+    #[test]
+    fn version_2005_without_qn_and_flag() {
+        let packet = parse("ST=32;CN=2011;PW=123456;MN=LD130133000015;CP=&&&&").expect("parses");
+        assert_eq!(packet.qn(), None);
+        assert_eq!(packet.flag(), None);
+        assert_eq!(packet.version(), Version::V2005);
+        assert!(!packet.ack_requested());
+    }
+
+    #[test]
+    fn data_area_errors_named() {
+        let cases = [
+            ("ST=32;CN=2011;PW=1;MN=A", "missing_cp"),
+            ("ST=32;CN=2011;PW=1;MN=A;CP=DataTime=1", "bad_cp"),
+            ("ST=32;CN=2011;PW=1;MN=A;CP=&&DataTime=1", "unterminated_cp"),
+            ("ST=32;CN=2011;PW=1;MN=A;CP=&&&", "unterminated_cp"),
+            (
+                "ST=32;CN=2011;PW=1;MN=A;CP=&&DataTime=1&&;Flag=0",
+                "trailing_text",
+            ),
+        ];
+        for (segment, reason) in cases {
+            let error = parse(segment).expect_err(segment);
+            assert_eq!(error.reason(), reason, "{segment}: {error}");
+        }
+    }
+
+    #[test]
+    fn header_errors_named() {
+        let cases = [
+            ("CN=2011;PW=1;MN=A;CP=&&&&", "missing_field", "ST"),
+            ("ST=32;PW=1;MN=A;CP=&&&&", "missing_field", "CN"),
+            ("ST=32;CN=2011;MN=A;CP=&&&&", "missing_field", "PW"),
+            ("ST=32;CN=2011;PW=1;CP=&&&&", "missing_field", "MN"),
+            ("ST=32;CN=20x1;PW=1;MN=A;CP=&&&&", "invalid_field", "20x1"),
+            ("ST=32;CN=20111;PW=1;MN=A;CP=&&&&", "invalid_field", "20111"),
+            (
+                "ST=32;CN=2011;PW=1;MN=A;Flag=256;CP=&&&&",
+                "invalid_field",
+                "256",
+            ),
+            (
+                "ST=32;CN=2011;PW=1;MN=A;Flag=7;PNUM=2;PNO=3;CP=&&&&",
+                "invalid_field",
+                "PNO",
+            ),
+            (
+                "ST=32;CN=2011;PW=1;MN=A;Flag=7;PNUM=0;PNO=0;CP=&&&&",
+                "invalid_field",
+                "PNUM",
+            ),
+            (
+                "ST=32;ST=31;CN=2011;PW=1;MN=A;CP=&&&&",
+                "duplicate_field",
+                "ST",
+            ),
+            (
+                "ST=32;CN=2011;PW=1;MN=A;junk;CP=&&&&",
+                "malformed_header_field",
+                "junk",
+            ),
+            ("ST=;CN=2011;PW=1;MN=A;CP=&&&&", "invalid_field", "ST"),
+        ];
+        for (segment, reason, named) in cases {
+            let error = parse(segment).expect_err(segment);
+            assert_eq!(error.reason(), reason, "{segment}: {error}");
+            assert!(error.to_string().contains(named), "{segment}: {error}");
+        }
+    }
+
+    #[test]
+    fn trailing_text_ignored_on_request() {
+        let options = ParseOptions {
+            trailing_text: TrailingText::Ignore,
+        };
+        let segment = "ST=32;CN=1012;PW=1;MN=A;CP=&&PolId=w01018&&;Flag=0";
+        let packet = Packet::parse_with(segment, &options).expect("parses");
+        assert_eq!(packet.trailing_text(), ";Flag=0");
+        assert_eq!(packet.get("PolId"), Some("w01018"));
+    }
+
+    #[test]
+    fn unknown_header_fields_ignored() {
+        let packet = parse("ST=32;CN=2011;PW=1;MN=A;Vendor=x;CP=&&&&").expect("parses");
+        assert_eq!(packet.cn(), 2011);
+    }
+
+    #[test]
+    fn empty_mn_accepted() {
+        let packet = parse("QN=1;ST=91;CN=9013;PW=123456;MN=;Flag=8;CP=&&&&").expect("parses");
+        assert_eq!(packet.mn(), "");
+    }
+}

@@ -305,3 +305,154 @@ impl Reassembler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(qn: &str, pno: u16, data_area: &str) -> String {
+        format!(
+            "QN={qn};ST=32;CN=2051;PW=123456;MN=010000A8900016F000169DC0;Flag=7;PNUM=3;PNO={pno};\
+CP=&&{data_area}&&"
+        )
+    }
+
+    fn parts() -> [String; 3] {
+        [
+            part(
+                "20160801085857534",
+                1,
+                "DataTime=20160801084000;w00000-Avg=1,w00000-Flag=N",
+            ),
+            part(
+                "20160801085857535",
+                2,
+                "DataTime=20160801084000;w01001-Avg=7.1",
+            ),
+            part(
+                "20160801085857536",
+                3,
+                "DataTime=20160801084000;w01018-Avg=20,w01018-Flag=N",
+            ),
+        ]
+    }
+
+    #[test]
+    fn parts_merge_in_any_order() {
+        let parts = parts();
+        let now = Instant::now();
+        let mut reassembler = Reassembler::default();
+        for index in [2, 0] {
+            let packet = Packet::parse(&parts[index]).expect("parses");
+            let inserted = reassembler.insert(&packet, now).expect("taken");
+            assert!(
+                matches!(inserted, Inserted::Pending { pnum: 3, .. }),
+                "{inserted:?}"
+            );
+        }
+        let duplicate = Packet::parse(&parts[0]).expect("parses");
+        assert_eq!(
+            reassembler.insert(&duplicate, now),
+            Ok(Inserted::Duplicate { pno: 1 })
+        );
+        let last = Packet::parse(&parts[1]).expect("parses");
+        let Ok(Inserted::Complete(set)) = reassembler.insert(&last, now) else {
+            panic!("the third part completes the set");
+        };
+        assert!(set.is_complete());
+        assert_eq!(set.missing(), Vec::<u16>::new());
+        assert_eq!(
+            set.merged_data_area(),
+            "DataTime=20160801084000;w00000-Avg=1,w00000-Flag=N;w01001-Avg=7.1;\
+w01018-Avg=20,w01018-Flag=N"
+        );
+        let segment = set.segment().expect("valid");
+        let merged = Packet::parse(&segment).expect("merged segment parses");
+        assert_eq!(merged.qn(), Some("20160801085857534"));
+        assert_eq!(merged.flag(), Some(Flag::from_bits(4)));
+        assert_eq!(merged.pnum(), None);
+        assert_eq!(merged.factors().count(), 3);
+        assert_eq!(reassembler.pending_sets(), 0);
+    }
+
+    #[test]
+    fn incomplete_set_expires() {
+        let parts = parts();
+        let start = Instant::now();
+        let mut reassembler = Reassembler::default();
+        let first = Packet::parse(&parts[0]).expect("parses");
+        reassembler.insert(&first, start).expect("taken");
+        assert!(
+            reassembler
+                .expire(start + Duration::from_secs(5), Duration::from_secs(30))
+                .is_empty()
+        );
+        let expired = reassembler.expire(start + Duration::from_secs(31), Duration::from_secs(30));
+        assert_eq!(expired.len(), 1);
+        assert!(!expired[0].is_complete());
+        assert_eq!(expired[0].missing(), [2, 3]);
+        assert_eq!(reassembler.pending_sets(), 0);
+    }
+
+    #[test]
+    fn sets_keyed_by_data_time() {
+        let mut reassembler = Reassembler::default();
+        let now = Instant::now();
+        let early = part("1", 1, "DataTime=20160801084000;w01001-Avg=7.1");
+        let late = part("2", 2, "DataTime=20160801085000;w01001-Avg=7.2");
+        for segment in [&early, &late] {
+            let packet = Packet::parse(segment).expect("parses");
+            reassembler.insert(&packet, now).expect("taken");
+        }
+        assert_eq!(reassembler.pending_sets(), 2);
+    }
+
+    #[test]
+    fn pnum_mismatch_rejected() {
+        let mut reassembler = Reassembler::default();
+        let now = Instant::now();
+        let parts = parts();
+        let first = Packet::parse(&parts[0]).expect("parses");
+        reassembler.insert(&first, now).expect("taken");
+        let other =
+            part("2", 2, "DataTime=20160801084000;w01001-Avg=7.1").replace("PNUM=3", "PNUM=4");
+        let packet = Packet::parse(&other).expect("parses");
+        let error = reassembler.insert(&packet, now).expect_err("PNUM differs");
+        assert_eq!(
+            error,
+            SplitError::PnumMismatch {
+                expected: 3,
+                pnum: 4
+            }
+        );
+    }
+
+    #[test]
+    fn limits_bound_memory() {
+        let config = ReassemblerConfig {
+            max_sets: 1,
+            max_bytes: 1 << 20,
+        };
+        let mut reassembler = Reassembler::new(config);
+        let now = Instant::now();
+        let first = part("1", 1, "DataTime=20160801084000;w01001-Avg=7.1");
+        let second = part("2", 1, "DataTime=20160801085000;w01001-Avg=7.1");
+        reassembler
+            .insert(&Packet::parse(&first).expect("parses"), now)
+            .expect("taken");
+        let error = reassembler.insert(&Packet::parse(&second).expect("parses"), now);
+        assert_eq!(
+            error.expect_err("over the limit").reason(),
+            "reassembly_limit"
+        );
+    }
+
+    #[test]
+    fn non_part_rejected() {
+        let packet = Packet::parse("ST=32;CN=2011;PW=1;MN=A;CP=&&&&").expect("parses");
+        let error = Reassembler::default()
+            .insert(&packet, Instant::now())
+            .expect_err("no PNUM");
+        assert_eq!(error, SplitError::NotAPart);
+    }
+}
