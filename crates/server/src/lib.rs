@@ -1,1 +1,15 @@
 //! HTTP API, web dashboard and the composition of sources, rules and store.
+//!
+//! The `oversight` binary is a thin layer over this crate: [`config`] reads
+//! and validates the configuration, [`api`] is the HTTP API, and the serve
+//! runtime wires the HJ 212 source, the rules evaluator and the store
+//! together.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod import;
+pub mod runtime;
+pub mod telemetry;
+
+pub use error::{ApiError, ErrorCode};

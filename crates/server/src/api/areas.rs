@@ -1,0 +1,72 @@
+//! The area tree: children of an area, and one area with its path.
+
+use axum::Json;
+use oversight_core::AreaCode;
+use serde::Deserialize;
+
+use super::SharedState;
+use super::params::{ApiPath, ApiQuery, parse_area_code};
+use super::views::{AreaDetail, AreaView, PathStep};
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ChildrenParams {
+    parent: Option<String>,
+}
+
+/// Returns the children of `parent`, or the provinces.
+pub(super) async fn children(
+    state: SharedState,
+    ApiQuery(params): ApiQuery<ChildrenParams>,
+) -> Result<Json<Vec<AreaView>>, ApiError> {
+    let parent = params
+        .parent
+        .as_deref()
+        .map(|value| parse_area_code("parent", value))
+        .transpose()?;
+    if let Some(code) = &parent
+        && state.store.area(code).await?.is_none()
+    {
+        return Err(area_not_found(code));
+    }
+    let areas = state.store.area_children(parent.as_ref()).await?;
+    Ok(Json(areas.into_iter().map(AreaView::from).collect()))
+}
+
+/// Returns one area and its path from the province down.
+pub(super) async fn one(
+    state: SharedState,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<AreaDetail>, ApiError> {
+    let code = parse_area_code("code", &code)?;
+    let Some(area) = state.store.area(&code).await? else {
+        return Err(area_not_found(&code));
+    };
+    let mut path = Vec::new();
+    let mut next = Some(code);
+    while let Some(code) = next {
+        let Some(step) = state.store.area(&code).await? else {
+            // An ancestor missing from the store: the path starts below it.
+            break;
+        };
+        next = code.parent();
+        path.push(PathStep {
+            level: step.level(),
+            code: step.code,
+            name: step.name,
+        });
+    }
+    path.reverse();
+    Ok(Json(AreaDetail {
+        area: AreaView::from(area),
+        path,
+    }))
+}
+
+fn area_not_found(code: &AreaCode) -> ApiError {
+    ApiError::not_found(format!(
+        "area {code} not found; import it with `oversight import areas` or list areas with \
+         GET /api/v1/areas"
+    ))
+}

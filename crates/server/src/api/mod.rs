@@ -1,0 +1,121 @@
+//! The JSON API under `/api/v1`, and `/metrics`.
+//!
+//! [`router`] contains the whole route table. Handlers live in one module per
+//! resource; they validate every parameter themselves so that an error names
+//! the parameter, the value and the fix, and they talk to the store only
+//! through `Arc<dyn Store>`.
+
+mod alerts;
+mod areas;
+mod params;
+mod points;
+mod quarantine;
+mod status;
+mod views;
+
+pub(crate) use views::check_password;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use jiff::tz::TimeZone;
+use metrics_exporter_prometheus::PrometheusHandle;
+use oversight_core::Clock;
+use oversight_store::Store;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+
+/// The shared state of every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The clock that "today" and "online" are measured with.
+    pub clock: Arc<dyn Clock>,
+    /// The time zone whose midnight starts "today" in the summary.
+    pub time_zone: TimeZone,
+    /// A point is online while its latest upload is younger than this many of its intervals.
+    pub online_intervals: u32,
+    /// Renders the Prometheus registry for `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Time after which a request fails with 408 Request Timeout.
+    pub request_timeout: Duration,
+}
+
+/// Builds the API router: the route table of the HTTP API contract.
+pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    let api = Router::new()
+        .route("/health", get(status::health))
+        .route("/summary", get(status::summary))
+        .route("/areas", get(areas::children))
+        .route("/areas/{code}", get(areas::one))
+        .route("/points", get(points::list).post(points::upsert))
+        .route("/points/{mn}", get(points::one))
+        .route("/points/{mn}/readings", get(points::readings))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{id}", get(alerts::one))
+        .route("/quarantine", get(quarantine::summaries))
+        .route(
+            "/quarantine/{mn}",
+            get(quarantine::uploads).delete(quarantine::discard),
+        )
+        .route("/quarantine/{mn}/release", post(quarantine::release))
+        .fallback(unknown_route);
+
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/metrics", get(status::metrics))
+        .layer(middleware::from_fn(count_requests))
+        .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(Arc::new(state))
+}
+
+async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::not_found(format!(
+        "no API route {method} {}; the routes are listed in docs/api.md",
+        uri.path()
+    ))
+}
+
+/// Counts requests by route pattern and status; both label sets are bounded.
+async fn count_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("oversight_http_requests_total", "method" => method, "route" => route, "status" => status)
+        .increment(1);
+    response
+}
+
+type SharedState = axum::extract::State<Arc<AppState>>;
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a failed unwrap fails the test with the error"
+)]
+mod tests;

@@ -1,0 +1,201 @@
+//! The one place where errors become HTTP status codes and JSON bodies.
+//!
+//! Every handler returns [`ApiError`]. The body is
+//! `{"error": {"code": ..., "message": ...}}` and the message names the
+//! rejected value and the fix. Backend failures are logged with their cause
+//! and reported to the client with a generic message, so that database details never reach
+//! a client.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use oversight_core::ValidationError;
+use oversight_store::StoreError;
+use serde::Serialize;
+
+/// The error codes of the API contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 404: the record does not exist.
+    NotFound,
+    /// 400: a parameter or body is invalid.
+    InvalidRequest,
+    /// 409: the request conflicts with the current state.
+    Conflict,
+    /// 500: the server failed.
+    Internal,
+}
+
+impl ErrorCode {
+    fn status(self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error returned to an API client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// The contract's error code, which sets the status.
+    pub code: ErrorCode,
+    /// The failure, the value involved, and the next step for the client.
+    pub message: String,
+}
+
+impl ApiError {
+    /// Creates a 400 error for an invalid parameter or body.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::InvalidRequest,
+            message: message.into(),
+        }
+    }
+
+    /// Creates a 404 error.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::NotFound,
+            message: message.into(),
+        }
+    }
+
+    /// Creates a 409 error.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::Conflict,
+            message: message.into(),
+        }
+    }
+
+    /// Creates a 500 error with a message that is safe to show.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::Internal,
+            message: message.into(),
+        }
+    }
+
+    /// Creates a 400 error for the parameter or path segment `name` with value `value`.
+    pub fn invalid_param(name: &str, value: &str, fix: &str) -> Self {
+        Self::invalid(format!("invalid {name}={value:?}: {fix}"))
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: ErrorCode,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        (self.code.status(), Json(body)).into_response()
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(error: ValidationError) -> Self {
+        Self::invalid(error.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { what, key } => {
+                Self::not_found(format!("{what} {key:?} not found"))
+            }
+            StoreError::Invalid(error) => error.into(),
+            StoreError::InvalidCursor(_) => Self::invalid(error.to_string()),
+            StoreError::Backend { .. } | StoreError::Closed => {
+                tracing::error!(error = %error, "store request failed");
+                metrics::counter!("oversight_http_store_errors_total").increment(1);
+                Self::internal("the store failed; the server log has the cause, retry later")
+            }
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::invalid(format!(
+            "invalid query string: {}; see the API reference for the parameters of this route",
+            rejection.body_text()
+        ))
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let text = rejection.body_text();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::invalid(format!(
+                "request body too large ({text}); send a smaller body or raise \
+                 http.body_limit_bytes"
+            ));
+        }
+        Self::invalid(format!("invalid JSON body: {text}"))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::invalid(format!("invalid path: {}", rejection.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_status() {
+        let not_found = ApiError::from(StoreError::NotFound {
+            what: "area",
+            key: "35".into(),
+        });
+        assert_eq!(not_found.code, ErrorCode::NotFound);
+        assert_eq!(not_found.message, "area \"35\" not found");
+
+        let cursor = ApiError::from(StoreError::InvalidCursor("zz".into()));
+        assert_eq!(cursor.code, ErrorCode::InvalidRequest);
+        assert!(cursor.message.contains("next_cursor"), "{}", cursor.message);
+
+        let backend = ApiError::from(StoreError::Backend {
+            operation: "insert readings",
+            source: "disk I/O error".into(),
+        });
+        assert_eq!(backend.code, ErrorCode::Internal);
+        assert!(!backend.message.contains("disk"), "{}", backend.message);
+    }
+
+    #[test]
+    fn status_follows_code() {
+        assert_eq!(ErrorCode::NotFound.status(), StatusCode::NOT_FOUND);
+        assert_eq!(ErrorCode::InvalidRequest.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(ErrorCode::Conflict.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            ErrorCode::Internal.status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The running server: store, HJ 212 source, rules and HTTP API composed.
+//!
+//! [`Server::start`] binds both listeners before it returns, so the caller can
+//! print the real addresses (port 0 picks a free port). Every task shares one
+//! cancellation token; [`Server::shutdown`] fires it, the listeners stop
+//! accepting, open connections finish what they were doing, queued readings
+//! are evaluated, and [`Server::wait`] returns when everything has stopped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use oversight_core::Clock;
+use oversight_rules::{RulesError, RulesService};
+use oversight_store::Store;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::telemetry;
+
+/// The server could not start, or a part of it failed while running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A listener could not bind its address.
+    #[error("cannot listen on {addr} for {what}: {source}; pick a free address with --{flag}")]
+    Bind {
+        /// The listener's purpose.
+        what: &'static str,
+        /// The configured address.
+        addr: SocketAddr,
+        /// The flag that sets it.
+        flag: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("HTTP server failed: {0}")]
+    Http(#[source] std::io::Error),
+    /// The rules service failed.
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    /// A task panicked.
+    #[error("a server task panicked: {0}")]
+    Panicked(#[from] tokio::task::JoinError),
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct Server {
+    http_addr: SocketAddr,
+    cancel: CancellationToken,
+    tasks: JoinSet<Result<(), ServeError>>,
+}
+
+impl Server {
+    /// Binds the listeners and starts every task.
+    pub async fn start(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ServeError> {
+        let cancel = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+
+        let (rules, _rules_handle) = RulesService::new(
+            settings.rules.clone(),
+            Arc::clone(&store),
+            Arc::clone(&clock),
+        )?;
+        tasks.spawn(run_rules(rules, cancel.clone()));
+
+        let http = bind(settings.http_listen, "the HTTP API", "http").await?;
+        let http_addr = local_addr(&http, settings.http_listen);
+        let state = AppState {
+            store,
+            clock,
+            time_zone: settings.time_zone.clone(),
+            online_intervals: settings.rules.missing_after_intervals,
+            metrics: telemetry::metrics_handle(),
+        };
+        let app = app(state, settings);
+        tasks.spawn(serve_http(http, app, cancel.clone()));
+        tracing::info!(addr = %http_addr, "http listening");
+
+        Ok(Self {
+            http_addr,
+            cancel,
+            tasks,
+        })
+    }
+
+    /// Returns the address the HTTP API listens on.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Returns a token that stops the server when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Asks every task to stop.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Waits until every task has stopped. The first task that fails stops the others.
+    pub async fn wait(mut self) -> Result<(), ServeError> {
+        let mut first_error = None;
+        while let Some(result) = self.tasks.join_next().await {
+            let outcome = result.map_err(ServeError::from).and_then(|result| result);
+            if let Err(error) = outcome {
+                tracing::error!(error = %error, "server task failed, stopping");
+                self.cancel.cancel();
+                first_error.get_or_insert(error);
+            }
+        }
+        tracing::info!("stopped");
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Builds the HTTP application: the API and the dashboard.
+fn app(state: AppState, settings: &Settings) -> Router {
+    api::router(state, settings.http_limits)
+}
+
+async fn bind(
+    addr: SocketAddr,
+    what: &'static str,
+    flag: &'static str,
+) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            what,
+            addr,
+            flag,
+            source,
+        })
+}
+
+fn local_addr(listener: &TcpListener, configured: SocketAddr) -> SocketAddr {
+    listener.local_addr().unwrap_or(configured)
+}
+
+async fn serve_http(
+    listener: TcpListener,
+    app: Router,
+    cancel: CancellationToken,
+) -> Result<(), ServeError> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await
+        .map_err(ServeError::Http)
+}
+
+async fn run_rules(rules: RulesService, cancel: CancellationToken) -> Result<(), ServeError> {
+    rules.run(cancel).await?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!(signal = "SIGINT", "shutting down"),
+        () = terminate => tracing::info!(signal = "SIGTERM", "shutting down"),
+    }
+}
