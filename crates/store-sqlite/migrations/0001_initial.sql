@@ -33,24 +33,20 @@ CREATE TABLE factors (
     code TEXT NOT NULL UNIQUE
 );
 
--- Readings in arrival order (rowid), so inserts append; the unique index
--- enforces the retransmission rule and serves one point's time-range queries.
-CREATE TABLE readings (
+-- One row per upload: one point's readings of one data kind at one data
+-- time. Rows are appended in arrival order (rowid); the factors' values are
+-- packed in one blob, in the format that src/packed.rs documents. The unique
+-- index enforces the retransmission rule together with the per-factor merge
+-- in the writer, and serves one point's time-range queries.
+CREATE TABLE uploads (
     point_id INTEGER NOT NULL,
     data_time INTEGER NOT NULL,
     -- The HJ 212 command code (CN) of the data kind: 2011, 2051, 2061 or 2031.
     kind INTEGER NOT NULL,
-    factor_id INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,
-    rtd REAL,
-    avg REAL,
-    min REAL,
-    max REAL,
-    cou REAL,
-    flag TEXT
+    factors BLOB NOT NULL
 );
 
-CREATE UNIQUE INDEX readings_key ON readings (point_id, data_time, kind, factor_id);
+CREATE UNIQUE INDEX uploads_key ON uploads (point_id, data_time, kind);
 
 -- New readings per point per hour of receive time, so that the dashboard
 -- counts without scanning readings.

@@ -7,14 +7,16 @@
 //! the durability contract of [`oversight_store::Store`] requires. Queries
 //! run on a small pool of read connections in tokio's blocking threads.
 //!
-//! Readings are stored in arrival order with a unique index on
-//! (point, data time, kind, factor), and new readings are counted per point
-//! and hour of receipt so the dashboard summary does not scan readings.
+//! Readings are stored as one row per upload (point, data time, kind) with
+//! the factors packed in a blob, appended in arrival order with a unique
+//! index on that key. New readings are counted per point and hour of
+//! receipt, so the dashboard summary does not scan readings.
 
 mod alerts;
 mod codec;
 mod error;
 mod options;
+mod packed;
 mod pool;
 mod read_ops;
 mod schema;

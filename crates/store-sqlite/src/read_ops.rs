@@ -1,12 +1,14 @@
 //! The read queries, each run on a connection of the reader pool.
 
+use std::collections::HashMap;
+
 use oversight_core::{
-    Alert, AlertId, Area, AreaCode, DataFlag, FactorCode, FactorLimit, FactorValues, GeoPoint, Mn,
-    MonitoringPoint, Reading, Secret, SystemCode,
+    Alert, AlertId, Area, AreaCode, FactorCode, FactorLimit, GeoPoint, Mn, MonitoringPoint,
+    Reading, Secret, SystemCode,
 };
 use oversight_store::{
     AlertQuery, Page, PointQuery, PointStatus, QuarantineSummary, QuarantinedUpload, ReadingQuery,
-    SortOrder, StoreResult, Summary, SummaryQuery,
+    SortOrder, StoreError, StoreResult, Summary, SummaryQuery,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -18,6 +20,7 @@ use crate::codec::{
     parse_stored, timestamp,
 };
 use crate::error::{SqliteError, backend, corrupt};
+use crate::packed;
 
 /// The largest page of points or alerts.
 const MAX_PAGE: u32 = 1_000;
@@ -236,7 +239,7 @@ pub(crate) fn readings(conn: &Connection, query: &ReadingQuery) -> StoreResult<P
     let point_sql = "SELECT id FROM points WHERE mn = ?1";
     let Some(point_id) = lookup_id(conn, OPERATION, point_sql, query.mn.as_str())? else {
         if let Some(cursor) = &query.cursor {
-            return Err(oversight_store::StoreError::InvalidCursor(cursor.clone()));
+            return Err(StoreError::InvalidCursor(cursor.clone()));
         }
         return Ok(empty);
     };
@@ -245,73 +248,30 @@ pub(crate) fn readings(conn: &Connection, query: &ReadingQuery) -> StoreResult<P
         .as_deref()
         .map(|cursor| ReadingCursor::decode(cursor, point_id, query.order))
         .transpose()?;
+    let factors = factor_codes(conn)?;
     let factor_id = match &query.factor {
-        Some(factor) => {
-            let factor_sql = "SELECT id FROM factors WHERE code = ?1";
-            match lookup_id(conn, OPERATION, factor_sql, factor.as_str())? {
-                Some(id) => Some(id),
-                None => return Ok(empty),
-            }
-        }
+        Some(code) => match factors.iter().find(|(_, known)| *known == code) {
+            Some((&id, _)) => Some(id),
+            None => return Ok(empty),
+        },
         None => None,
     };
 
-    let (comparison, direction) = match query.order {
-        SortOrder::Ascending => (">", "ASC"),
-        SortOrder::Descending => ("<", "DESC"),
+    let (sql, values) = uploads_sql(point_id, query, after.as_ref());
+    let scan = UploadScan {
+        mn: &query.mn,
+        point_id,
+        order: query.order,
+        factor_id,
+        after,
+        wanted: usize::try_from(limit).expect("u32 fits usize") + 1,
+        factors: &factors,
     };
-    let mut sql = String::from(
-        "SELECT r.data_time, r.kind, r.factor_id, f.code, r.received_at, \
-         r.rtd, r.avg, r.min, r.max, r.cou, r.flag \
-         FROM readings r JOIN factors f ON f.id = r.factor_id WHERE r.point_id = ?",
-    );
-    let mut values = vec![Value::Integer(point_id)];
-    if let Some(factor_id) = factor_id {
-        sql.push_str(" AND r.factor_id = ?");
-        values.push(Value::Integer(factor_id));
-    }
-    if let Some(kind) = query.kind {
-        sql.push_str(" AND r.kind = ?");
-        values.push(Value::Integer(kind_code(kind)));
-    }
-    if let Some(from) = query.from {
-        sql.push_str(" AND r.data_time >= ?");
-        values.push(Value::Integer(micros(from)));
-    }
-    if let Some(to) = query.to {
-        sql.push_str(" AND r.data_time < ?");
-        values.push(Value::Integer(micros(to)));
-    }
-    if let Some(after) = after {
-        sql.push_str(&format!(
-            " AND (r.data_time, r.kind, r.factor_id) {comparison} (?, ?, ?)"
-        ));
-        values.extend([after.data_time, after.kind, after.factor_id].map(Value::Integer));
-    }
-    sql.push_str(&format!(
-        " ORDER BY r.data_time {direction}, r.kind {direction}, r.factor_id {direction} LIMIT ?"
-    ));
-    values.push(Value::Integer(i64::from(limit) + 1));
-
-    let mn = query.mn.clone();
-    let rows = collect(conn, OPERATION, &sql, params_from_iter(values), |row| {
-        decode_reading(row, &mn)
-    })?;
+    let items = conn
+        .prepare_cached(&sql)
+        .map_err(backend(OPERATION))
+        .and_then(|mut statement| scan.collect(&mut statement, values))?;
     let order = query.order;
-    let items: Vec<(ReadingCursor, Reading)> = rows
-        .into_iter()
-        .map(|(data_time, kind, factor_id, reading)| {
-            (
-                ReadingCursor {
-                    point_id,
-                    data_time,
-                    kind,
-                    factor_id,
-                },
-                reading,
-            )
-        })
-        .collect();
     let page = page(items, limit, |(cursor, _)| cursor.encode(order));
     Ok(Page {
         items: page.items.into_iter().map(|(_, reading)| reading).collect(),
@@ -319,36 +279,146 @@ pub(crate) fn readings(conn: &Connection, query: &ReadingQuery) -> StoreResult<P
     })
 }
 
-type ReadingRow = (i64, i64, i64, Reading);
+/// Returns every factor code by id.
+fn factor_codes(conn: &Connection) -> StoreResult<HashMap<i64, FactorCode>> {
+    let pairs = collect(
+        conn,
+        "list factor codes",
+        "SELECT id, code FROM factors",
+        [],
+        |row| {
+            let id: i64 = row.get(0)?;
+            let code: String = row.get(1)?;
+            Ok(parse_stored("factor code", &code, FactorCode::parse).map(|code| (id, code)))
+        },
+    )?;
+    Ok(pairs.into_iter().collect())
+}
 
-fn decode_reading(row: &Row<'_>, mn: &Mn) -> rusqlite::Result<Result<ReadingRow, SqliteError>> {
-    let data_time: i64 = row.get(0)?;
-    let kind: i64 = row.get(1)?;
-    let factor_id: i64 = row.get(2)?;
-    let factor: String = row.get(3)?;
-    let received_at: i64 = row.get(4)?;
-    let values = FactorValues {
-        rtd: row.get(5)?,
-        avg: row.get(6)?,
-        min: row.get(7)?,
-        max: row.get(8)?,
-        cou: row.get(9)?,
+/// Builds the query of the uploads that may hold a page of readings.
+fn uploads_sql(
+    point_id: i64,
+    query: &ReadingQuery,
+    after: Option<&ReadingCursor>,
+) -> (String, Vec<Value>) {
+    let (comparison, direction) = match query.order {
+        SortOrder::Ascending => (">=", "ASC"),
+        SortOrder::Descending => ("<=", "DESC"),
     };
-    let flag: Option<String> = row.get(10)?;
-    Ok((|| {
-        let reading = Reading {
-            mn: mn.clone(),
-            kind: kind_from_code(kind)?,
-            factor: parse_stored("factor code", &factor, FactorCode::parse)?,
-            data_time: timestamp(data_time)?,
-            received_at: timestamp(received_at)?,
-            values,
-            flag: flag
-                .map(|flag| parse_stored("data flag", &flag, DataFlag::parse))
-                .transpose()?,
-        };
-        Ok((data_time, kind, factor_id, reading))
-    })())
+    let mut sql = String::from("SELECT data_time, kind, factors FROM uploads WHERE point_id = ?");
+    let mut values = vec![Value::Integer(point_id)];
+    if let Some(kind) = query.kind {
+        sql.push_str(" AND kind = ?");
+        values.push(Value::Integer(kind_code(kind)));
+    }
+    if let Some(from) = query.from {
+        sql.push_str(" AND data_time >= ?");
+        values.push(Value::Integer(micros(from)));
+    }
+    if let Some(to) = query.to {
+        sql.push_str(" AND data_time < ?");
+        values.push(Value::Integer(micros(to)));
+    }
+    // The cursor's upload is read again, because the page may have ended
+    // inside it; `UploadScan` skips the factors already returned.
+    if let Some(after) = after {
+        sql.push_str(&format!(" AND (data_time, kind) {comparison} (?, ?)"));
+        values.extend([Value::Integer(after.data_time), Value::Integer(after.kind)]);
+    }
+    sql.push_str(&format!(
+        " ORDER BY data_time {direction}, kind {direction}"
+    ));
+    (sql, values)
+}
+
+/// Unpacks uploads into readings until a page and one more are found.
+struct UploadScan<'a> {
+    mn: &'a Mn,
+    point_id: i64,
+    order: SortOrder,
+    factor_id: Option<i64>,
+    after: Option<ReadingCursor>,
+    wanted: usize,
+    factors: &'a HashMap<i64, FactorCode>,
+}
+
+type CursorReading = (ReadingCursor, Reading);
+
+impl UploadScan<'_> {
+    fn collect(
+        &self,
+        statement: &mut rusqlite::CachedStatement<'_>,
+        values: Vec<Value>,
+    ) -> StoreResult<Vec<CursorReading>> {
+        const OPERATION: &str = "query readings";
+        let mut rows = statement
+            .query(params_from_iter(values))
+            .map_err(backend(OPERATION))?;
+        let mut items = Vec::new();
+        while let Some(row) = rows.next().map_err(backend(OPERATION))? {
+            let data_time: i64 = row.get(0).map_err(backend(OPERATION))?;
+            let kind: i64 = row.get(1).map_err(backend(OPERATION))?;
+            let blob: Vec<u8> = row.get(2).map_err(backend(OPERATION))?;
+            self.unpack(data_time, kind, &blob, &mut items)
+                .map_err(backend(OPERATION))?;
+            if items.len() >= self.wanted {
+                items.truncate(self.wanted);
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    fn unpack(
+        &self,
+        data_time: i64,
+        kind: i64,
+        blob: &[u8],
+        items: &mut Vec<CursorReading>,
+    ) -> Result<(), SqliteError> {
+        let mut entries = packed::decode(blob)?;
+        if self.order == SortOrder::Descending {
+            entries.reverse();
+        }
+        for entry in entries {
+            let factor_id = i64::from(entry.factor_id);
+            if self.factor_id.is_some_and(|wanted| wanted != factor_id) {
+                continue;
+            }
+            if let Some(after) = &self.after
+                && (after.data_time, after.kind) == (data_time, kind)
+            {
+                let returned = match self.order {
+                    SortOrder::Ascending => factor_id <= after.factor_id,
+                    SortOrder::Descending => factor_id >= after.factor_id,
+                };
+                if returned {
+                    continue;
+                }
+            }
+            let factor =
+                self.factors.get(&factor_id).cloned().ok_or_else(|| {
+                    corrupt("factor id", &factor_id, &"missing from table factors")
+                })?;
+            let reading = Reading {
+                mn: self.mn.clone(),
+                kind: kind_from_code(kind)?,
+                factor,
+                data_time: timestamp(data_time)?,
+                received_at: timestamp(entry.received_at)?,
+                values: entry.values,
+                flag: entry.flag,
+            };
+            let cursor = ReadingCursor {
+                point_id: self.point_id,
+                data_time,
+                kind,
+                factor_id,
+            };
+            items.push((cursor, reading));
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn summary(conn: &Connection, query: &SummaryQuery) -> StoreResult<Summary> {

@@ -5,21 +5,22 @@
 //! records them in [`Effects`], and the writer applies the merged effects of
 //! every successful request once before it commits.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{QuarantinedUpload, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{hour_of, kind_code, micros};
-use crate::error::backend;
+use crate::error::{SqliteError, backend};
+use crate::packed::{self, FactorEntry};
 
 /// Ids of points and factors already looked up, valid while no transaction
 /// that created one of them was rolled back.
 #[derive(Debug, Default)]
 pub(crate) struct IdCache {
     points: HashMap<Mn, i64>,
-    factors: HashMap<String, i64>,
+    factors: HashMap<String, u32>,
 }
 
 impl IdCache {
@@ -49,16 +50,16 @@ impl IdCache {
     }
 
     /// Returns the id of a factor code, numbering it if it is new.
-    fn factor_id(&mut self, conn: &Connection, code: &str) -> StoreResult<i64> {
+    fn factor_id(&mut self, conn: &Connection, code: &str) -> StoreResult<u32> {
         if let Some(&id) = self.factors.get(code) {
             return Ok(id);
         }
-        let id = conn
+        let id: u32 = conn
             .prepare_cached(
                 "INSERT INTO factors (code) VALUES (?1) \
                  ON CONFLICT (code) DO UPDATE SET code = excluded.code RETURNING id",
             )
-            .and_then(|mut statement| statement.query_row([code], |row| row.get::<_, i64>(0)))
+            .and_then(|mut statement| statement.query_row([code], |row| row.get(0)))
             .map_err(backend("number factor code"))?;
         self.factors.insert(code.to_owned(), id);
         Ok(id)
@@ -76,13 +77,14 @@ pub(crate) struct Effects {
 }
 
 impl Effects {
-    fn record(&mut self, point_id: i64, data_time: i64, received_at: i64, is_new: bool) {
-        if is_new {
-            *self
-                .counts
-                .entry((hour_of(received_at), point_id))
-                .or_default() += 1;
-        }
+    fn count_new(&mut self, point_id: i64, received_at: i64) {
+        *self
+            .counts
+            .entry((hour_of(received_at), point_id))
+            .or_default() += 1;
+    }
+
+    fn seen(&mut self, point_id: i64, data_time: i64, received_at: i64) {
         let seen = self
             .last_seen
             .entry(point_id)
@@ -231,61 +233,95 @@ pub(crate) fn insert_readings(
             })?;
         point_ids.push(id);
     }
-    let mut new = 0;
+
+    let mut uploads: BTreeMap<UploadKey, Vec<FactorEntry>> = BTreeMap::new();
     for (reading, point_id) in readings.iter().zip(point_ids) {
         let factor_id = ids.factor_id(conn, reading.factor.as_str())?;
-        let is_new = write_reading(conn, point_id, factor_id, reading)
-            .map_err(backend("insert readings"))?;
-        effects.record(
+        let key = UploadKey {
             point_id,
-            micros(reading.data_time),
-            micros(reading.received_at),
-            is_new,
-        );
-        new += u64::from(is_new);
+            data_time: micros(reading.data_time),
+            kind: kind_code(reading.kind),
+        };
+        let received_at = micros(reading.received_at);
+        effects.seen(point_id, key.data_time, received_at);
+        uploads.entry(key).or_default().push(FactorEntry {
+            factor_id,
+            received_at,
+            values: reading.values,
+            flag: reading.flag,
+        });
+    }
+
+    let mut new = 0;
+    for (key, entries) in uploads {
+        let added = write_upload(conn, &key, packed::sort_keep_last(entries))
+            .map_err(backend("insert readings"))?;
+        for received_at in &added {
+            effects.count_new(key.point_id, *received_at);
+        }
+        new += to_u64(added.len());
     }
     Ok(new)
 }
 
-/// Inserts one reading, or replaces the stored one with the same key.
-/// Returns true if it was new.
-fn write_reading(
-    conn: &Connection,
+/// The unique key of a row of `uploads`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct UploadKey {
     point_id: i64,
-    factor_id: i64,
-    reading: &Reading,
-) -> rusqlite::Result<bool> {
-    let values = &reading.values;
-    let flag = reading.flag.map(|flag| flag.to_string());
-    let row = params![
-        point_id,
-        micros(reading.data_time),
-        kind_code(reading.kind),
-        factor_id,
-        micros(reading.received_at),
-        values.rtd,
-        values.avg,
-        values.min,
-        values.max,
-        values.cou,
-        flag,
-    ];
+    data_time: i64,
+    kind: i64,
+}
+
+/// Inserts one upload's entries, merging them into the stored upload with
+/// the same key if there is one. Returns the receive times of the entries
+/// that were new.
+fn write_upload(
+    conn: &Connection,
+    key: &UploadKey,
+    entries: Vec<FactorEntry>,
+) -> Result<Vec<i64>, WriteUploadError> {
     let inserted = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO readings (point_id, data_time, kind, factor_id, received_at, \
-             rtd, avg, min, max, cou, flag) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO uploads (point_id, data_time, kind, factors) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (point_id, data_time, kind) DO NOTHING",
         )?
-        .execute(row)?;
+        .execute(params![
+            key.point_id,
+            key.data_time,
+            key.kind,
+            packed::encode(&entries)
+        ])?;
     if inserted == 1 {
-        return Ok(true);
+        return Ok(entries.iter().map(|entry| entry.received_at).collect());
     }
+    let blob: Vec<u8> = conn
+        .prepare_cached(
+            "SELECT factors FROM uploads WHERE point_id = ?1 AND data_time = ?2 AND kind = ?3",
+        )?
+        .query_row(params![key.point_id, key.data_time, key.kind], |row| {
+            row.get(0)
+        })?;
+    let mut stored = packed::decode(&blob)?;
+    let added = packed::merge(&mut stored, entries);
     conn.prepare_cached(
-        "UPDATE readings SET received_at = ?5, rtd = ?6, avg = ?7, min = ?8, max = ?9, \
-         cou = ?10, flag = ?11 \
-         WHERE point_id = ?1 AND data_time = ?2 AND kind = ?3 AND factor_id = ?4",
+        "UPDATE uploads SET factors = ?4 WHERE point_id = ?1 AND data_time = ?2 AND kind = ?3",
     )?
-    .execute(row)?;
-    Ok(false)
+    .execute(params![
+        key.point_id,
+        key.data_time,
+        key.kind,
+        packed::encode(&stored)
+    ])?;
+    Ok(added)
+}
+
+/// Why writing an upload failed.
+#[derive(Debug, thiserror::Error)]
+enum WriteUploadError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Stored(#[from] SqliteError),
 }
 
 /// Stores uploads from unregistered MNs.

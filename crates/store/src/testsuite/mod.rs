@@ -77,6 +77,7 @@ macro_rules! store_test_suite {
             readings_insert_and_query,
             readings_filter_by_kind_and_time,
             readings_descending_order,
+            readings_paging_splits_one_time,
             readings_paging_survives_inserts,
             readings_retransmission_replaces,
             readings_unregistered_mn_writes_nothing,

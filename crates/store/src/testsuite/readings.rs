@@ -143,6 +143,61 @@ pub async fn readings_descending_order(store: Arc<dyn Store>) {
     assert_eq!(second.next_cursor, None);
 }
 
+/// Pages that end between factors of one data time return every reading
+/// exactly once, in both orders.
+pub async fn readings_paging_splits_one_time(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203")]).await;
+    let factors = ["w01018", "w01001", "w00000", "w21003"];
+    let batch: Vec<Reading> = (0..3)
+        .flat_map(|data_minute| {
+            factors.map(|factor_code| reading("MN001", factor_code, data_minute, 1.0))
+        })
+        .collect();
+    store
+        .insert_readings(&batch)
+        .await
+        .expect("insert readings");
+
+    for order in [SortOrder::Ascending, SortOrder::Descending] {
+        let mut paged = ReadingQuery {
+            order,
+            limit: 3,
+            ..query("MN001")
+        };
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            let page = store.readings(&paged).await.expect("page");
+            assert!(page.items.len() <= 3, "page of {}", page.items.len());
+            seen.extend(page.items);
+            paged.cursor = page.next_cursor;
+            if paged.cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), batch.len(), "{order:?}");
+        for reading in &batch {
+            let copies = seen.iter().filter(|seen| *seen == reading).count();
+            assert_eq!(copies, 1, "{order:?}: {reading:?}");
+        }
+        let mut expected_times = times(&Page {
+            items: seen.clone(),
+            next_cursor: None,
+        });
+        match order {
+            SortOrder::Ascending => expected_times.sort(),
+            SortOrder::Descending => expected_times.sort_by(|a, b| b.cmp(a)),
+        }
+        assert_eq!(
+            times(&Page {
+                items: seen,
+                next_cursor: None
+            }),
+            expected_times,
+            "{order:?}"
+        );
+    }
+}
+
 /// Readings inserted between pages neither repeat nor hide stored ones.
 pub async fn readings_paging_survives_inserts(store: Arc<dyn Store>) {
     seed_points(&store, &[("MN001", "350203")]).await;

@@ -1,0 +1,224 @@
+//! The binary encoding of one upload's factors, stored in `uploads.factors`.
+//!
+//! Layout: a version byte (1), then one entry per factor in ascending
+//! factor id. An entry is the factor id (u32), the receive time in
+//! microseconds (i64), a presence mask (u8: bit 0 rtd, 1 avg, 2 min, 3 max,
+//! 4 cou, 5 flag), each present value as f64 in that order, and the flag as
+//! one ASCII byte. Integers and floats are little-endian.
+
+use oversight_core::{DataFlag, FactorValues};
+
+use crate::error::{SqliteError, corrupt};
+
+const VERSION: u8 = 1;
+const FLAG_BIT: u8 = 1 << 5;
+
+/// One factor's stored values within an upload.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FactorEntry {
+    pub(crate) factor_id: u32,
+    pub(crate) received_at: i64,
+    pub(crate) values: FactorValues,
+    pub(crate) flag: Option<DataFlag>,
+}
+
+fn value_slots(values: &FactorValues) -> [Option<f64>; 5] {
+    [values.rtd, values.avg, values.min, values.max, values.cou]
+}
+
+/// Encodes entries, which must be sorted by factor id without repeats.
+pub(crate) fn encode(entries: &[FactorEntry]) -> Vec<u8> {
+    let mut blob = Vec::with_capacity(1 + entries.len() * 40);
+    blob.push(VERSION);
+    for entry in entries {
+        blob.extend_from_slice(&entry.factor_id.to_le_bytes());
+        blob.extend_from_slice(&entry.received_at.to_le_bytes());
+        let slots = value_slots(&entry.values);
+        let mut mask = 0u8;
+        for (bit, slot) in slots.iter().enumerate() {
+            if slot.is_some() {
+                mask |= 1 << bit;
+            }
+        }
+        // A flag outside ASCII cannot come from DataFlag::parse, so it is dropped.
+        let flag = entry
+            .flag
+            .map(DataFlag::as_char)
+            .and_then(|flag| u8::try_from(flag).ok());
+        if flag.is_some() {
+            mask |= FLAG_BIT;
+        }
+        blob.push(mask);
+        for value in slots.into_iter().flatten() {
+            blob.extend_from_slice(&value.to_le_bytes());
+        }
+        if let Some(flag) = flag {
+            blob.push(flag);
+        }
+    }
+    blob
+}
+
+/// Reads fixed-size fields off the front of a blob.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], SqliteError> {
+        let Some((head, rest)) = self.rest.split_first_chunk::<N>() else {
+            return Err(corrupt(
+                "packed factors",
+                &self.rest.len(),
+                &"blob ends inside an entry",
+            ));
+        };
+        self.rest = rest;
+        Ok(*head)
+    }
+
+    fn value(&mut self, mask: u8, bit: u8) -> Result<Option<f64>, SqliteError> {
+        if mask & (1 << bit) == 0 {
+            return Ok(None);
+        }
+        Ok(Some(f64::from_le_bytes(self.take()?)))
+    }
+}
+
+/// Decodes a blob written by [`encode`].
+pub(crate) fn decode(blob: &[u8]) -> Result<Vec<FactorEntry>, SqliteError> {
+    let Some((&version, rest)) = blob.split_first() else {
+        return Err(corrupt("packed factors", &0, &"blob is empty"));
+    };
+    if version != VERSION {
+        return Err(corrupt("packed factors version", &version, &"expected 1"));
+    }
+    let mut reader = Reader { rest };
+    let mut entries = Vec::new();
+    while !reader.rest.is_empty() {
+        let factor_id = u32::from_le_bytes(reader.take()?);
+        let received_at = i64::from_le_bytes(reader.take()?);
+        let [mask] = reader.take()?;
+        let values = FactorValues {
+            rtd: reader.value(mask, 0)?,
+            avg: reader.value(mask, 1)?,
+            min: reader.value(mask, 2)?,
+            max: reader.value(mask, 3)?,
+            cou: reader.value(mask, 4)?,
+        };
+        let flag = if mask & FLAG_BIT == 0 {
+            None
+        } else {
+            let [byte] = reader.take()?;
+            let text = char::from(byte).to_string();
+            Some(DataFlag::parse(&text).map_err(|error| corrupt("data flag", &text, &error))?)
+        };
+        entries.push(FactorEntry {
+            factor_id,
+            received_at,
+            values,
+            flag,
+        });
+    }
+    Ok(entries)
+}
+
+/// Sorts entries by factor id and keeps only the last entry of each factor,
+/// because a later reading of the same factor replaces an earlier one.
+pub(crate) fn sort_keep_last(entries: Vec<FactorEntry>) -> Vec<FactorEntry> {
+    let mut indexed: Vec<(usize, FactorEntry)> = entries.into_iter().enumerate().collect();
+    indexed.sort_by_key(|(position, entry)| (entry.factor_id, std::cmp::Reverse(*position)));
+    indexed.dedup_by_key(|(_, entry)| entry.factor_id);
+    indexed.into_iter().map(|(_, entry)| entry).collect()
+}
+
+/// Merges `new` entries into `stored`, replacing entries of the same factor.
+/// Both must be sorted by factor id. Returns the receive times of the
+/// entries whose factor was not stored before.
+pub(crate) fn merge(stored: &mut Vec<FactorEntry>, new: Vec<FactorEntry>) -> Vec<i64> {
+    let mut added = Vec::new();
+    for entry in new {
+        match stored.binary_search_by_key(&entry.factor_id, |stored| stored.factor_id) {
+            Ok(index) => stored[index] = entry,
+            Err(index) => {
+                added.push(entry.received_at);
+                stored.insert(index, entry);
+            }
+        }
+    }
+    added
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(factor_id: u32, avg: Option<f64>, flag: Option<char>) -> FactorEntry {
+        FactorEntry {
+            factor_id,
+            received_at: 1_714_521_600_000_000 + i64::from(factor_id),
+            values: FactorValues {
+                rtd: None,
+                avg,
+                min: Some(-1.5),
+                max: None,
+                cou: Some(0.0),
+            },
+            flag: flag.map(|flag| DataFlag::parse(&flag.to_string()).expect("valid flag")),
+        }
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let entries = vec![
+            entry(1, Some(7.25), Some('N')),
+            entry(2, None, None),
+            entry(9, Some(f64::MAX), Some('D')),
+        ];
+        let decoded = decode(&encode(&entries)).expect("decode encoded blob");
+        assert_eq!(decoded, entries);
+    }
+
+    #[test]
+    fn decode_rejects_truncated_blob() {
+        let blob = encode(&[entry(1, Some(7.25), Some('N'))]);
+        let error = decode(&blob[..blob.len() - 1]).expect_err("truncated");
+        assert!(
+            error.to_string().contains("ends inside an entry"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn decode_rejects_unknown_version() {
+        let error = decode(&[2]).expect_err("version 2");
+        assert!(error.to_string().contains("version"), "{error}");
+        assert!(decode(&[]).is_err());
+    }
+
+    #[test]
+    fn sort_keep_last_drops_earlier_repeats() {
+        let entries = vec![
+            entry(5, Some(1.0), None),
+            entry(2, Some(2.0), None),
+            entry(5, Some(3.0), None),
+        ];
+        let kept = sort_keep_last(entries);
+        let ids: Vec<u32> = kept.iter().map(|entry| entry.factor_id).collect();
+        assert_eq!(ids, [2, 5]);
+        assert_eq!(kept[1].values.avg, Some(3.0));
+    }
+
+    #[test]
+    fn merge_replaces_and_counts_new() {
+        let mut stored = vec![entry(1, Some(1.0), None), entry(5, Some(5.0), None)];
+        let added = merge(
+            &mut stored,
+            vec![entry(3, Some(3.0), None), entry(5, Some(50.0), None)],
+        );
+        assert_eq!(added, [entry(3, None, None).received_at]);
+        let ids: Vec<u32> = stored.iter().map(|entry| entry.factor_id).collect();
+        assert_eq!(ids, [1, 3, 5]);
+        assert_eq!(stored[2].values.avg, Some(50.0));
+    }
+}
