@@ -11,7 +11,9 @@
 //! - air pollution source (ST 31): ultra-low emission limits for coal-fired
 //!   power units, SO₂ 35, NOx 50 and particulate 10 mg/m³;
 //! - ambient air (ST 22): GB 3095-2012 grade 2 daily limits, PM2.5 75,
-//!   PM10 150, SO₂ 150, NO₂ 80 µg/m³, CO 4 mg/m³, and the 8-hour O₃ limit 160.
+//!   PM10 150, SO₂ 150, NO₂ 80 µg/m³, CO 4 mg/m³, and the 8-hour O₃ limit 160;
+//! - acoustic environment (ST 23): GB 3096-2008 class 2 daytime limit for the
+//!   A-weighted level LA, 60 dB(A).
 
 use std::f64::consts::TAU;
 
@@ -77,6 +79,8 @@ pub enum Profile {
     AirSource,
     /// An ambient air quality station, ST 22.
     AmbientAir,
+    /// An acoustic environment (noise) station, ST 23.
+    Noise,
 }
 
 impl Profile {
@@ -86,6 +90,7 @@ impl Profile {
             Self::Wastewater => "32",
             Self::AirSource => "31",
             Self::AmbientAir => "22",
+            Self::Noise => "23",
         }
     }
 
@@ -95,6 +100,7 @@ impl Profile {
             Self::Wastewater => "wastewater",
             Self::AirSource => "air_source",
             Self::AmbientAir => "ambient_air",
+            Self::Noise => "noise",
         }
     }
 
@@ -104,6 +110,7 @@ impl Profile {
             Self::Wastewater => WASTEWATER,
             Self::AirSource => AIR_SOURCE,
             Self::AmbientAir => AMBIENT_AIR,
+            Self::Noise => NOISE,
         }
     }
 }
@@ -167,6 +174,9 @@ const AMBIENT_AIR: &[FactorModel] = &[
     factor("a01007", "m/s", 2.5, 0.4, 0.1, None, None),
 ];
 
+/// Real-time noise data carries the A-weighted level only (HJ 212-2017 C.25).
+const NOISE: &[FactorModel] = &[factor("LA", "dB(A)", 52.0, 0.1, 0.03, None, Some(60.0))];
+
 #[cfg(test)]
 #[expect(
     clippy::unwrap_used,
@@ -183,6 +193,13 @@ mod tests {
         for profile in [Profile::Wastewater, Profile::AirSource, Profile::AmbientAir] {
             assert_eq!(profile.factors().len(), 10, "{profile:?}");
         }
+    }
+
+    #[test]
+    fn noise_profile_sends_la() {
+        assert_eq!(Profile::Noise.system_code(), "23");
+        assert_eq!(Profile::Noise.factors()[0].code, "LA");
+        assert_eq!(Profile::Noise.factors()[0].upper, Some(60.0));
     }
 
     #[test]
