@@ -1,0 +1,28 @@
+//! Tamper-evident ledger: an append-only Merkle log with the RFC 9162 tree structure.
+//!
+//! The platform appends every state change that matters (alerts, tasks, rules,
+//! configuration, users and access grants, inspection draws, publications) to one log, in
+//! the same database transaction as the change. Anyone holding a signed checkpoint can
+//! then check that history was not rewritten.
+//!
+//! - [`Hasher`]: SHA-256 (default) or SM3, with RFC 9162 leaf and node hashing.
+//! - [`CompactRange`]: O(log n) append state that yields the current root.
+//! - [`NodeSource`] and [`MerkleTree`]: roots and proofs from stored leaf and subtree hashes.
+//! - [`verify_inclusion`] and [`verify_consistency`]: RFC 9162 §2.1.3.2 and §2.1.4.2.
+//!
+//! The crate does no I/O: storage, transport and clocks belong to its callers.
+
+mod compact;
+mod hash;
+mod memory;
+mod proof;
+mod tree;
+
+pub use compact::{CompactRange, CompactRangeError};
+pub use hash::{HASH_LEN, Hash, HashParseError, Hasher};
+pub use memory::{MemoryNodeSource, MemoryNodeSourceError};
+pub use proof::{
+    ConsistencyProof, InclusionProof, ProofError, consistency_path_len, inclusion_path_len,
+    root_from_inclusion_proof, verify_consistency, verify_inclusion,
+};
+pub use tree::{MerkleTree, NodeId, NodeSource, TreeError};
