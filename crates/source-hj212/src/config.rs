@@ -1,0 +1,272 @@
+//! Settings of the HJ 212 listener, and their validated form.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use jiff::tz::Offset;
+use oversight_hj212::{CrcVariant, DEFAULT_MAX_SEGMENT_LEN, MAX_SEGMENT_LEN, TrailingText};
+use serde::{Deserialize, Serialize};
+
+use crate::SourceError;
+
+/// A CRC variant as written in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrcSetting {
+    /// HJ 212-2017 Appendix A, the standard.
+    Hj212,
+    /// CRC-16/MODBUS written low byte first, as some field devices send it.
+    ModbusLe,
+}
+
+impl From<CrcSetting> for CrcVariant {
+    fn from(setting: CrcSetting) -> Self {
+        match setting {
+            CrcSetting::Hj212 => Self::Hj212,
+            CrcSetting::ModbusLe => Self::ModbusLowByteFirst,
+        }
+    }
+}
+
+/// Settings of the HJ 212 TCP listener (`[hj212]` in the configuration file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Hj212Config {
+    /// Address to listen on. Default `127.0.0.1:9212`; use `0.0.0.0:9212`
+    /// to accept dataloggers from other machines.
+    pub listen: SocketAddr,
+    /// Connections open at once; further ones are closed at once. Default 10000.
+    pub max_connections: usize,
+    /// Maximum data segment length accepted, in bytes, up to 9999. The
+    /// standard's maximum is 1024, but devices send longer ones. Default 4096.
+    pub max_segment_len: usize,
+    /// A connection without any bytes received for this long is closed, in
+    /// seconds. Default 300.
+    pub idle_timeout_secs: u64,
+    /// A connection whose device does not read its acknowledgements for this
+    /// long is closed, in seconds. Default 30.
+    pub write_timeout_secs: u64,
+    /// Bytes read from a socket at a time. Default 4096.
+    pub read_buffer_bytes: usize,
+    /// The UTC offset `DataTime` is written in, such as `+08:00`. Default
+    /// `+08:00` (China Standard Time).
+    pub time_zone: String,
+    /// Accept packets with text after the data area's closing `&&` (such as
+    /// `&&;Flag=0`, written by some faulty encoders), ignoring the text.
+    /// Default false: such packets are rejected with reason `trailing_text`.
+    pub accept_trailing_text: bool,
+    /// CRC variant per MN, for devices that do not send the HJ 212 CRC, such
+    /// as `{ "010000A8900016F000169DC0" = "modbus_le" }`. Default none.
+    pub crc_overrides: BTreeMap<String, CrcSetting>,
+    /// How long a point looked up by MN is reused before the store is asked
+    /// again, in seconds. A newly registered point is seen within this time.
+    /// Default 5.
+    pub point_cache_secs: u64,
+    /// Rejected frames logged per connection; later ones are only counted.
+    /// Default 5.
+    pub logged_rejections_per_connection: u32,
+}
+
+impl Default for Hj212Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9212)),
+            max_connections: 10_000,
+            max_segment_len: DEFAULT_MAX_SEGMENT_LEN,
+            idle_timeout_secs: 300,
+            write_timeout_secs: 30,
+            read_buffer_bytes: 4096,
+            time_zone: "+08:00".to_owned(),
+            accept_trailing_text: false,
+            crc_overrides: BTreeMap::new(),
+            point_cache_secs: 5,
+            logged_rejections_per_connection: 5,
+        }
+    }
+}
+
+/// The settings in the form the listener uses, after validation.
+#[derive(Debug, Clone)]
+pub struct Hj212Settings {
+    pub(crate) listen: SocketAddr,
+    pub(crate) max_connections: usize,
+    pub(crate) max_segment_len: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) read_buffer_bytes: usize,
+    pub(crate) offset: Offset,
+    pub(crate) trailing_text: TrailingText,
+    pub(crate) crc_overrides: BTreeMap<String, CrcVariant>,
+    pub(crate) point_cache_ttl: Duration,
+    pub(crate) logged_rejections: u32,
+}
+
+impl Hj212Config {
+    /// Checks the settings and converts them, naming the first invalid one.
+    pub fn validate(&self) -> Result<Hj212Settings, SourceError> {
+        let invalid = |field: &'static str, value: String, rule: &'static str| {
+            SourceError::InvalidConfig { field, value, rule }
+        };
+        if self.max_connections == 0 {
+            return Err(invalid(
+                "max_connections",
+                "0".to_owned(),
+                "must be at least 1",
+            ));
+        }
+        if !(1024..=MAX_SEGMENT_LEN).contains(&self.max_segment_len) {
+            return Err(invalid(
+                "max_segment_len",
+                self.max_segment_len.to_string(),
+                "must be from 1024 (the standard's maximum) to 9999 (what 4 digits can declare)",
+            ));
+        }
+        for (field, secs) in [
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("write_timeout_secs", self.write_timeout_secs),
+        ] {
+            if secs == 0 {
+                return Err(invalid(field, "0".to_owned(), "must be at least 1 second"));
+            }
+        }
+        if !(64..=1 << 20).contains(&self.read_buffer_bytes) {
+            return Err(invalid(
+                "read_buffer_bytes",
+                self.read_buffer_bytes.to_string(),
+                "must be from 64 to 1048576 bytes",
+            ));
+        }
+        let offset = parse_offset(&self.time_zone).ok_or_else(|| {
+            invalid(
+                "time_zone",
+                self.time_zone.clone(),
+                "expected a fixed UTC offset such as +08:00",
+            )
+        })?;
+        let trailing_text = match self.accept_trailing_text {
+            true => TrailingText::Ignore,
+            false => TrailingText::Reject,
+        };
+        let crc_overrides = self
+            .crc_overrides
+            .iter()
+            .map(|(mn, setting)| (mn.clone(), CrcVariant::from(*setting)))
+            .collect();
+        Ok(Hj212Settings {
+            listen: self.listen,
+            max_connections: self.max_connections,
+            max_segment_len: self.max_segment_len,
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            write_timeout: Duration::from_secs(self.write_timeout_secs),
+            read_buffer_bytes: self.read_buffer_bytes,
+            offset,
+            trailing_text,
+            crc_overrides,
+            point_cache_ttl: Duration::from_secs(self.point_cache_secs),
+            logged_rejections: self.logged_rejections_per_connection,
+        })
+    }
+}
+
+/// Parses `+HH:MM` or `-HH:MM`, up to ±14 hours.
+fn parse_offset(text: &str) -> Option<Offset> {
+    let text = text.trim();
+    let sign = match text.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (hours, minutes) = text[1..].split_once(':')?;
+    let hours: i32 = hours.parse().ok()?;
+    let minutes: i32 = minutes.parse().ok()?;
+    if !(0..=14).contains(&hours) || !(0..60).contains(&minutes) {
+        return None;
+    }
+    Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a failed unwrap fails the test with the error"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let settings = Hj212Config::default().validate().unwrap();
+        assert_eq!(settings.offset, Offset::constant(8));
+        assert_eq!(settings.trailing_text, TrailingText::Reject);
+    }
+
+    #[test]
+    fn validate_names_the_field() {
+        let cases = [
+            (
+                Hj212Config {
+                    max_connections: 0,
+                    ..Hj212Config::default()
+                },
+                "max_connections",
+            ),
+            (
+                Hj212Config {
+                    max_segment_len: 100,
+                    ..Hj212Config::default()
+                },
+                "max_segment_len",
+            ),
+            (
+                Hj212Config {
+                    idle_timeout_secs: 0,
+                    ..Hj212Config::default()
+                },
+                "idle_timeout_secs",
+            ),
+            (
+                Hj212Config {
+                    time_zone: "Asia/Shanghai".into(),
+                    ..Hj212Config::default()
+                },
+                "time_zone",
+            ),
+            (
+                Hj212Config {
+                    read_buffer_bytes: 1,
+                    ..Hj212Config::default()
+                },
+                "read_buffer_bytes",
+            ),
+        ];
+        for (config, field) in cases {
+            let error = config.validate().unwrap_err();
+            assert!(error.to_string().contains(field), "{error}");
+        }
+    }
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_offset("+08:00"), Some(Offset::constant(8)));
+        assert_eq!(
+            parse_offset("-05:30").map(|offset| offset.seconds()),
+            Some(-(5 * 3600 + 1800))
+        );
+        assert_eq!(parse_offset("08:00"), None);
+        assert_eq!(parse_offset("+15:00"), None);
+    }
+
+    #[test]
+    fn toml_style_overrides_deserialize() {
+        let json = r#"{"crc_overrides": {"010000A8900016F000169DC0": "modbus_le"}, "listen": "127.0.0.1:0"}"#;
+        let config: Hj212Config = serde_json::from_str(json).unwrap();
+        let settings = config.validate().unwrap();
+        assert_eq!(
+            settings.crc_overrides.get("010000A8900016F000169DC0"),
+            Some(&CrcVariant::ModbusLowByteFirst)
+        );
+        let unknown = serde_json::from_str::<Hj212Config>(r#"{"listen_addr": "127.0.0.1:0"}"#);
+        assert!(unknown.is_err());
+    }
+}
