@@ -55,7 +55,7 @@ pub enum FieldError {
         key: String,
         /// The value as received, shortened.
         value: String,
-        /// What is wrong with it.
+        /// The reason it is invalid.
         detail: String,
     },
     /// An upload has no `DataTime`.
@@ -66,7 +66,7 @@ pub enum FieldError {
     InvalidFactorCode {
         /// The code as received, shortened.
         code: String,
-        /// Why it is invalid.
+        /// The reason it is invalid.
         detail: String,
     },
     /// The packet's MN is not valid for a reading.
@@ -74,7 +74,7 @@ pub enum FieldError {
     InvalidMn {
         /// The MN as received, shortened.
         mn: String,
-        /// Why it is invalid.
+        /// The reason it is invalid.
         detail: String,
     },
     /// The packet's command does not upload readings.
@@ -153,9 +153,9 @@ impl<'a> DataArea<'a> {
     /// the same code, such as `w01018-Rtd=2.2,w01018-Flag=N`.
     ///
     /// Items without `-` (`DataTime`, `RtdInterval`, vendor keys) are skipped.
-    /// A factor with a value that is not a number or a flag that is not one
-    /// letter is an error item naming the key; the factors after it still come
-    /// through. A code that appears again after other factors is yielded again.
+    /// A factor with a value that is not a number, or with a flag that is not
+    /// one letter, is an error item naming the key. The factors after it still
+    /// come through. A code that appears again after other factors is yielded again.
     pub fn factors(&self) -> Factors<'a> {
         Factors {
             text: self.text,
@@ -272,7 +272,7 @@ impl<'a> Factor<'a> {
 
     /// Returns the numeric values: `-Rtd`, `-Avg`, `-Min`, `-Max` and `-Cou`.
     ///
-    /// Noise uploads (ST 23) send one value per period as `-Data`; it is
+    /// Noise uploads (ST 23) send one value per period as `-Data`. It is
     /// stored as the period value `avg`, because `FactorValues` has no other
     /// slot for it. `-DayData` and `-NightData` are only reachable by [`get`].
     ///
@@ -351,7 +351,7 @@ fn factor_code(key: &str) -> Option<&str> {
     key.split_once('-').map(|(code, _)| code)
 }
 
-/// Which suffixes a factor has seen, to catch duplicates.
+/// Bits of the suffixes a factor has seen, to catch duplicates.
 const RTD: u8 = 1;
 const AVG: u8 = 1 << 1;
 const MIN: u8 = 1 << 2;
@@ -445,7 +445,7 @@ impl<'a> FactorBuilder<'a> {
     }
 }
 
-/// Exact powers of ten up to 10^22, the largest that an `f64` holds exactly.
+/// Powers of ten up to 10^22, the largest that an `f64` represents exactly.
 const POWERS_OF_TEN: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
@@ -453,10 +453,10 @@ const POWERS_OF_TEN: [f64; 23] = [
 
 /// Parses a finite decimal number such as `-12.50`.
 ///
-/// Plain decimals with at most 19 digits take a fast path that is exact:
-/// when the digits form an integer up to 2^53 and there are at most 22
-/// fraction digits, both the integer and the power of ten are exact `f64`
-/// values, and IEEE division rounds their quotient correctly. Everything else
+/// Plain decimals with at most 19 digits take an exact fast path. When the
+/// digits form an integer up to 2^53 and there are at most 22 fraction digits,
+/// both the integer and the power of ten are exact `f64` values. IEEE division
+/// then rounds their quotient correctly. Everything else
 /// (exponents, long mantissas) goes through `str::parse`. Infinity and NaN are
 /// rejected.
 pub fn parse_number(text: &str) -> Option<f64> {

@@ -15,7 +15,7 @@ use crate::crc::CrcVariant;
 use crate::frame::MAX_SEGMENT_LEN;
 use crate::packet::{Flag, Packet, Version, excerpt};
 
-/// Why a segment or frame could not be encoded.
+/// An error from encoding a segment or frame.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EncodeError {
     /// The segment does not fit the 4-digit length field.
@@ -113,7 +113,7 @@ pub fn ack_9014_with(packet: &Packet<'_>, variant: CrcVariant) -> String {
         Flag::new(version, false, false).bits()
     );
     let mut frame = String::with_capacity(segment.len() + 12);
-    // The segment holds the packet's own short header fields, which were read
+    // The segment contains the packet's own short header fields, which were read
     // from a segment of at most 9999 bytes, so it is shorter than that too.
     write_frame(&segment, variant, &mut frame)
         .expect("an acknowledgement segment is far shorter than 9999 bytes");

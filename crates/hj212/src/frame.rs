@@ -1,7 +1,7 @@
 //! Stream framing: `##`, a 4-digit data segment length, the segment, 4 hex CRC
 //! digits and CR LF.
 //!
-//! A [`Framer`] holds the bytes of one connection. It finds frames in any split
+//! A [`Framer`] buffers the bytes of one connection. It finds frames in any split
 //! of the stream, skips garbage up to the next `##` followed by four digits, and
 //! never buffers more than [`Framer::max_buffered`] bytes: the longest frame it
 //! accepts plus nothing else. The declared length counts bytes, and a frame is
@@ -46,7 +46,7 @@ pub enum Trailer {
 /// Settings of a [`Framer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FramerConfig {
-    /// The longest data segment accepted, in bytes. Values above
+    /// The maximum data segment length accepted, in bytes. Values above
     /// [`MAX_SEGMENT_LEN`] act as [`MAX_SEGMENT_LEN`].
     pub max_segment_len: usize,
     /// The check-value algorithm frames must pass.
@@ -173,7 +173,7 @@ impl UnverifiedFrame {
     }
 }
 
-/// Why bytes of the stream did not become a [`Frame`].
+/// An error for bytes of the stream that did not become a [`Frame`].
 ///
 /// Every error consumed the bytes it describes, so the stream goes on with the
 /// bytes after them.
@@ -423,7 +423,7 @@ pub fn decode_frame(input: &[u8], variant: CrcVariant) -> Result<Frame, FrameErr
             }
             check_crc(Bytes::copy_from_slice(input), segment_len, trailer, variant)
         }
-        // With the input complete, `examine` never asks for more bytes.
+        // With the input complete, `examine` never returns `NeedMore`.
         Examined::Skip(_) | Examined::NeedMore => Err(skip_error(input)),
         Examined::TooLong { declared } => Err(FrameError::TooLong {
             declared,
@@ -439,7 +439,7 @@ pub fn decode_frame(input: &[u8], variant: CrcVariant) -> Result<Frame, FrameErr
     }
 }
 
-/// What the bytes at the front of a buffer are.
+/// The classification of the bytes at the front of a buffer.
 #[derive(Debug, PartialEq, Eq)]
 enum Examined {
     /// The buffer ends inside a header or frame.
@@ -448,14 +448,14 @@ enum Examined {
     Skip(usize),
     /// A header declaring more than the maximum segment length.
     TooLong { declared: usize },
-    /// A header whose frame does not end where its length says; skip `skip`
-    /// bytes to the next header.
+    /// A header whose frame does not end where its length declares. Skip
+    /// `skip` bytes to the next header.
     LengthMismatch {
         declared: usize,
         actual: Option<usize>,
         skip: usize,
     },
-    /// A frame whose trailer sits where its length says.
+    /// A frame whose trailer sits where its length declares.
     Complete {
         segment_len: usize,
         trailer: Trailer,
@@ -503,7 +503,7 @@ fn examine(buffer: &[u8], max_segment_len: usize, full: bool) -> Examined {
 }
 
 /// Decides how far to skip after a header whose frame does not end where its
-/// length says: up to the next header, which may need more bytes.
+/// length declares. The skip runs up to the next header, which may need more bytes.
 fn length_mismatch(buffer: &[u8], declared: usize, full: bool) -> Examined {
     let skip = match find_header(buffer, 2) {
         HeaderSearch::Found(start) => start,

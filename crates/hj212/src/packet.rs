@@ -79,7 +79,7 @@ impl Flag {
     }
 }
 
-/// What [`Packet::parse_with`] does with text after the closing `&&`.
+/// The handling of text after the closing `&&`, an option of [`Packet::parse_with`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TrailingText {
     /// Reject the packet, because such text is usually a header field written
@@ -93,11 +93,11 @@ pub enum TrailingText {
 /// Options of [`Packet::parse_with`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ParseOptions {
-    /// What to do with text after the closing `&&` of the data area.
+    /// The handling of text after the closing `&&` of the data area.
     pub trailing_text: TrailingText,
 }
 
-/// Why a data segment could not be parsed.
+/// An error from parsing a data segment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     /// The segment is not UTF-8.
@@ -158,7 +158,7 @@ pub enum ParseError {
         name: &'static str,
         /// The value as received, shortened.
         value: String,
-        /// What a valid value looks like.
+        /// A description of a valid value.
         expected: &'static str,
     },
 }
@@ -180,7 +180,7 @@ impl ParseError {
     }
 }
 
-/// The longest excerpt of input an error message quotes, in characters.
+/// The maximum length of input that an error message quotes, in characters.
 const EXCERPT_CHARS: usize = 48;
 
 pub(crate) fn excerpt(text: &str) -> String {
@@ -334,7 +334,7 @@ impl<'a> Packet<'a> {
 /// Splits a segment into the header before `CP=`, the data area and the text
 /// after the closing `&&`.
 fn split_segment(segment: &str) -> Result<(&str, &str, &str), ParseError> {
-    let cp_at = memchr::memmem::find(segment.as_bytes(), b"CP=").ok_or(ParseError::MissingCp)?;
+    let cp_at = find_cp(segment.as_bytes()).ok_or(ParseError::MissingCp)?;
     let header = &segment[..cp_at];
     let after = segment[cp_at + 3..].trim_start_matches(' ');
     let Some(body) = after.strip_prefix("&&") else {
@@ -344,12 +344,38 @@ fn split_segment(segment: &str) -> Result<(&str, &str, &str), ParseError> {
     };
     // The last `&&` closes the data area, so `&&` inside a value (log text)
     // does not end it early.
-    let Some(close) = memchr::memmem::rfind(body.as_bytes(), b"&&") else {
+    let Some(close) = rfind_double_ampersand(body.as_bytes()) else {
         return Err(ParseError::UnterminatedCp {
             data_area: excerpt(body),
         });
     };
     Ok((header, &body[..close], &body[close + 2..]))
+}
+
+/// Finds the first `CP=`. A plain scan, because the header before it is short
+/// and building a substring searcher per packet costs more than the scan.
+fn find_cp(bytes: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(offset) = memchr::memchr(b'C', &bytes[from..]) {
+        let at = from + offset;
+        if bytes[at..].starts_with(b"CP=") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Finds the last `&&`, which is usually at the very end of the segment.
+fn rfind_double_ampersand(bytes: &[u8]) -> Option<usize> {
+    let mut end = bytes.len();
+    while let Some(at) = memchr::memrchr(b'&', &bytes[..end]) {
+        if at > 0 && bytes[at - 1] == b'&' {
+            return Some(at - 1);
+        }
+        end = at;
+    }
+    None
 }
 
 #[derive(Debug, Default)]

@@ -18,7 +18,7 @@ use crate::encode::EncodeError;
 use crate::packet::{Flag, Packet};
 use crate::{SegmentBuilder, Version};
 
-/// What identifies the parts of one split upload.
+/// The identity shared by the parts of one split upload.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PartKey {
     /// The device identifier.
@@ -43,7 +43,7 @@ pub struct Part {
 /// The parts of one split upload: complete, or incomplete after a timeout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reassembled {
-    /// What the parts share.
+    /// The identity the parts share.
     pub key: PartKey,
     /// The system code of the first part received.
     pub st: String,
@@ -120,9 +120,9 @@ fn piece_key(piece: &str) -> Option<&str> {
 /// Limits of a [`Reassembler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReassemblerConfig {
-    /// The most incomplete sets kept at once.
+    /// The maximum number of incomplete sets kept at once.
     pub max_sets: usize,
-    /// The most data area bytes kept over all incomplete sets.
+    /// The maximum number of data area bytes kept over all incomplete sets.
     pub max_bytes: usize,
 }
 
@@ -135,7 +135,7 @@ impl Default for ReassemblerConfig {
     }
 }
 
-/// Why a part was not taken.
+/// An error that rejects a part.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SplitError {
     /// The packet has no `PNUM` or `PNO`.
@@ -144,9 +144,9 @@ pub enum SplitError {
     /// The part announces another total than earlier parts of its set.
     #[error("part announces PNUM={pnum} but earlier parts of the same upload announced {expected}")]
     PnumMismatch {
-        /// What earlier parts announced.
+        /// The total that earlier parts announced.
         expected: u16,
-        /// What this part announces.
+        /// The total that this part announces.
         pnum: u16,
     },
     /// Keeping the part would exceed the configured limits.
@@ -173,7 +173,7 @@ impl SplitError {
     }
 }
 
-/// What [`Reassembler::insert`] did with a part.
+/// The result of [`Reassembler::insert`] for one part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
     /// The part completed its set, which is returned and forgotten.
@@ -238,6 +238,7 @@ impl Reassembler {
             data_area: packet.cp().as_str().to_owned(),
         };
         let part_bytes = part.data_area.len();
+
         if let Some(set) = self.sets.get(&key) {
             if set.assembled.pnum != pnum {
                 return Err(SplitError::PnumMismatch {
@@ -254,6 +255,7 @@ impl Reassembler {
         if pnum > 1 && self.bytes + part_bytes > self.config.max_bytes {
             return Err(self.limit_exceeded());
         }
+
         let set = self.sets.entry(key.clone()).or_insert_with(|| PendingSet {
             first_seen: now,
             assembled: Reassembled {
@@ -270,6 +272,7 @@ impl Reassembler {
         set.assembled.parts.insert(position, part);
         set.bytes += part_bytes;
         self.bytes += part_bytes;
+
         if !set.assembled.is_complete() {
             let received = set.assembled.parts.len() as u16;
             return Ok(Inserted::Pending { received, pnum });

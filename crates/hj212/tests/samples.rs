@@ -394,7 +394,7 @@ fn reassembled_fragments_parse() {
     assert_eq!(errors[0].reason(), "invalid_mn");
 }
 
-/// The stream of every framed line in file order, each followed by CR LF,
+/// Builds the stream of every framed line in file order, each followed by CR LF,
 /// with the two TCP fragments joined into the packet they came from.
 fn framed_stream() -> (Vec<u8>, Vec<String>) {
     let lines = sample_lines();
