@@ -43,7 +43,8 @@ export function limitOf(mn, factor) {
 }
 
 // The chart's selection: point, factor, data kind and range. `alert` is the
-// alert clicked last, whose period the chart shades, or null.
+// alert clicked last, whose period the chart shades, or null. The range is a
+// key of RANGES, or ALERT_RANGE for the alert's own period.
 export const selection = reactive({
   mn: null,
   factor: null,
@@ -58,18 +59,36 @@ export const selection = reactive({
 export const connection = reactive({ ok: null, message: null, at: null });
 
 export const RANGES = { '1h': 3600, '6h': 6 * 3600, '24h': 24 * 3600 };
+export const ALERT_RANGE = 'alert';
 
-// Shows `factor` of point `mn` in the chart, with a range long enough to
-// reach back to `since` (an RFC 3339 time) when given. With `focus` the
-// chart panel scrolls into view.
-export function showInChart({ mn, factor, since, alert = null, focus = true }) {
+// Time shown before and after an alert's period when the chart shows that period.
+const ALERT_MARGIN_MS = 30 * 60 * 1000;
+
+// Returns the time window `[from, to]` in milliseconds that the chart shows
+// for `range`, ending now for the relative ranges.
+export function rangeWindow(range, alert, now = Date.now()) {
+  if (range === ALERT_RANGE && alert) {
+    const start = new Date(alert.first_at).getTime();
+    const end = new Date(alert.resolved_at ?? alert.last_at).getTime();
+    return [start - ALERT_MARGIN_MS, Math.min(now, end + ALERT_MARGIN_MS)];
+  }
+  return [now - (RANGES[range] ?? RANGES['1h']) * 1000, now];
+}
+
+// Shows `factor` of point `mn` in the chart. For an alert, the range is the
+// shortest relative range that reaches back to the alert's start, or the
+// alert's own period when it started more than 24 hours ago. With `focus`
+// the chart panel scrolls into view.
+export function showInChart({ mn, factor, alert = null, focus = true }) {
   selection.mn = mn;
   selection.factor = factor ?? null;
   selection.kind = null;
   selection.alert = alert;
-  if (since) {
-    const ageSeconds = (Date.now() - new Date(since).getTime()) / 1000;
-    selection.range = Object.keys(RANGES).find((range) => RANGES[range] >= ageSeconds) ?? '24h';
+  if (alert) {
+    const ageSeconds = (Date.now() - new Date(alert.first_at).getTime()) / 1000;
+    selection.range = Object.keys(RANGES).find((range) => RANGES[range] >= ageSeconds) ?? ALERT_RANGE;
+  } else if (selection.range === ALERT_RANGE) {
+    selection.range = '1h';
   }
   if (focus) {
     selection.focus += 1;

@@ -24,8 +24,8 @@ function parts(date, options) {
   return result;
 }
 
-// Formats an RFC 3339 time as `MM-DD HH:mm:ss`, or `YYYY-MM-DD HH:mm:ss` when
-// it is not in the current year.
+// Formats an RFC 3339 time, or milliseconds since the epoch, as
+// `MM-DD HH:mm:ss`, or `YYYY-MM-DD HH:mm:ss` when it is not in the current year.
 export function formatTime(value) {
   if (!value) {
     return t('common.none');
