@@ -1,1 +1,148 @@
-fn main() {}
+//! The `oversight` binary: a thin command-line layer over `oversight-server`.
+
+mod demo;
+mod import;
+mod serve;
+mod simulate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use oversight_server::config::{Config, ConfigOverrides, LogFormat, Settings};
+
+/// Exit status when an import skipped bad rows but kept the good ones.
+const EXIT_ROWS_REJECTED: u8 = 2;
+
+/// Oversight: environmental monitoring data over HJ 212, stored, checked
+/// against limits and shown with alerts in an HTTP API and a web dashboard.
+#[derive(Debug, Parser)]
+#[command(name = "oversight", version, propagate_version = true)]
+struct Cli {
+    /// TOML configuration file; environment variables OVERSIGHT_* and flags override it
+    /// (see docs/configuration.md).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log line format on standard error.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormatArg>,
+
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HJ 212 listener, the rules and the HTTP API and dashboard until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Start a server on a new data directory with built-in areas, demo points and
+    /// simulated dataloggers.
+    Demo(demo::DemoArgs),
+    /// Import areas or monitoring points from CSV into the data directory.
+    ///
+    /// Bad rows are reported with their line number, column, value and fix, and skipped;
+    /// good rows are imported. Exit status: 0 when every row was imported, 2 when some
+    /// rows were rejected, 1 when the import could not run.
+    Import(import::ImportArgs),
+    /// Run device simulators against a server.
+    #[command(subcommand)]
+    Simulate(simulate::SimulateCommand),
+}
+
+/// The data directory and listen addresses of a server.
+#[derive(Debug, Clone, Args)]
+struct ListenArgs {
+    /// Data directory (database and state); created if missing.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address of the HTTP API and dashboard, such as 127.0.0.1:8080.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Address of the HJ 212 TCP listener, such as 127.0.0.1:9212.
+    #[arg(long, value_name = "ADDR")]
+    hj212: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Cli {
+    /// Returns the flag layer of the configuration.
+    fn overrides(&self, listen: Option<&ListenArgs>) -> ConfigOverrides {
+        ConfigOverrides {
+            data_dir: listen.and_then(|args| args.data_dir.clone()),
+            http_listen: listen.and_then(|args| args.http),
+            hj212_listen: listen.and_then(|args| args.hj212),
+            log_format: self.log_format.map(|format| match format {
+                LogFormatArg::Text => LogFormat::Text,
+                LogFormatArg::Json => LogFormat::Json,
+            }),
+            log_level: self.log_level.clone(),
+        }
+    }
+
+    /// Reads and validates the configuration with `overrides` as the flag layer.
+    fn settings(&self, overrides: &ConfigOverrides) -> anyhow::Result<Settings> {
+        Config::load(self.config.as_deref(), overrides).context("cannot start")
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            report_error(&anyhow::Error::new(error).context("cannot start the async runtime"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            report_error(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Serve(args) => {
+            let settings = cli.settings(&cli.overrides(Some(&args.listen)))?;
+            serve::run(settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => demo::run(cli, args).await,
+        Command::Import(args) => import::run(cli, args).await,
+        Command::Simulate(command) => simulate::run(cli, command).await,
+    }
+}
+
+/// Writes an error and its causes to standard error.
+fn report_error(error: &anyhow::Error) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    // Nothing useful is left to do when standard error is closed.
+    let _ = writeln!(stderr, "error: {error:#}");
+}

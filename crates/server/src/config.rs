@@ -21,6 +21,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use jiff::tz::{Offset, TimeZone};
 use oversight_rules::RulesConfig;
+use oversight_source_hj212::Hj212Config;
 use oversight_store_sqlite::{SqliteOptions, Synchronous};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,8 @@ pub struct Config {
     pub time_zone: String,
     /// The HTTP API and dashboard.
     pub http: HttpConfig,
+    /// The HJ 212 TCP listener.
+    pub hj212: Hj212Config,
     /// The early-warning rules.
     pub rules: RulesConfig,
     /// The SQLite store.
@@ -56,6 +59,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./oversight-data"),
             time_zone: "+08:00".to_owned(),
             http: HttpConfig::default(),
+            hj212: Hj212Config::default(),
             rules: RulesConfig::default(),
             store: StoreConfig::default(),
             log: LogConfig::default(),
@@ -169,6 +173,14 @@ pub struct ConfigOverrides {
 /// A configuration that could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A section's own validation failed.
+    #[error("invalid configuration in [{section}]: {message}")]
+    Section {
+        /// The section, such as `hj212`.
+        section: &'static str,
+        /// The section's error, naming the field and the rule.
+        message: String,
+    },
     /// The file given with `--config` does not exist.
     #[error("configuration file {0} not found: check the path given with --config")]
     FileNotFound(PathBuf),
@@ -204,6 +216,8 @@ pub struct Settings {
     pub http_listen: SocketAddr,
     /// Request limits.
     pub http_limits: HttpLimits,
+    /// The HJ 212 listener, checked by [`Hj212Config::validate`].
+    pub hj212: Hj212Config,
     /// The early-warning rules.
     pub rules: RulesConfig,
     /// The store.
@@ -218,6 +232,7 @@ impl fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("time_zone", &self.time_zone)
             .field("http_listen", &self.http_listen)
+            .field("hj212", &self.hj212)
             .field("rules", &self.rules)
             .field("log", &self.log)
             .finish_non_exhaustive()
@@ -263,12 +278,17 @@ impl Config {
                  info,oversight_source_hj212=debug",
             ));
         }
+        self.hj212
+            .validate()
+            .map_err(|error| ConfigError::Section {
+                section: "hj212",
+                message: error.to_string(),
+            })?;
         self.rules
             .validate()
-            .map_err(|error| ConfigError::Invalid {
-                field: "rules",
-                value: String::new(),
-                rule: error.to_string(),
+            .map_err(|error| ConfigError::Section {
+                section: "rules",
+                message: error.to_string(),
             })?;
         let store = SqliteOptions {
             synchronous: match self.store.synchronous {
@@ -287,6 +307,7 @@ impl Config {
                 body_limit_bytes: self.http.body_limit_bytes,
                 request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             },
+            hj212: self.hj212,
             rules: self.rules,
             store,
             log: self.log,

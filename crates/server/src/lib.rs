@@ -6,6 +6,7 @@
 //! together.
 
 pub mod api;
+pub mod assets;
 pub mod config;
 pub mod error;
 pub mod import;

@@ -9,15 +9,18 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use axum::Router;
-use oversight_core::Clock;
-use oversight_rules::{RulesError, RulesService};
+use oversight_core::{Clock, MonitoringPoint, Reading};
+use oversight_rules::{ReadingBatch, RulesError, RulesHandle, RulesService};
+use oversight_source_hj212::{Hj212Source, ReadingSink, SourceError};
 use oversight_store::Store;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
+use crate::assets;
 use crate::config::Settings;
 use crate::telemetry;
 
@@ -25,7 +28,7 @@ use crate::telemetry;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// A listener could not bind its address.
-    #[error("cannot listen on {addr} for {what}: {source}; pick a free address with --{flag}")]
+    #[error("cannot listen on {addr} for {what}; pick a free address with --{flag}")]
     Bind {
         /// The listener's purpose.
         what: &'static str,
@@ -37,6 +40,9 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The HJ 212 listener could not start.
+    #[error(transparent)]
+    Source(#[from] SourceError),
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Http(#[source] std::io::Error),
@@ -52,6 +58,7 @@ pub enum ServeError {
 #[derive(Debug)]
 pub struct Server {
     http_addr: SocketAddr,
+    hj212_addr: SocketAddr,
     cancel: CancellationToken,
     tasks: JoinSet<Result<(), ServeError>>,
 }
@@ -66,12 +73,15 @@ impl Server {
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
 
-        let (rules, _rules_handle) = RulesService::new(
-            settings.rules.clone(),
-            Arc::clone(&store),
-            Arc::clone(&clock),
-        )?;
-        tasks.spawn(run_rules(rules, cancel.clone()));
+        let rules_config = settings.rules.clone();
+        let (rules, rules_handle) =
+            RulesService::new(rules_config, Arc::clone(&store), Arc::clone(&clock))?;
+        let sink: Arc<dyn ReadingSink> = Arc::new(RulesSink(rules_handle));
+        let source_store = Arc::clone(&store);
+        let source_clock = Arc::clone(&clock);
+        let source =
+            Hj212Source::bind(&settings.hj212, source_store, source_clock, Some(sink)).await?;
+        let hj212_addr = source.local_addr();
 
         let http = bind(settings.http_listen, "the HTTP API", "http").await?;
         let http_addr = local_addr(&http, settings.http_listen);
@@ -83,11 +93,18 @@ impl Server {
             metrics: telemetry::metrics_handle(),
         };
         let app = app(state, settings);
+
+        // The rules get no cancellation of their own: they stop once the
+        // source, which has the only handle, has stopped, so the readings
+        // stored during shutdown are still evaluated.
+        tasks.spawn(run_rules(rules, CancellationToken::new()));
+        tasks.spawn(run_source(source, cancel.clone()));
         tasks.spawn(serve_http(http, app, cancel.clone()));
         tracing::info!(addr = %http_addr, "http listening");
 
         Ok(Self {
             http_addr,
+            hj212_addr,
             cancel,
             tasks,
         })
@@ -96,6 +113,11 @@ impl Server {
     /// Returns the address the HTTP API listens on.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// Returns the address the HJ 212 listener is bound to.
+    pub fn hj212_addr(&self) -> SocketAddr {
+        self.hj212_addr
     }
 
     /// Returns a token that stops the server when cancelled.
@@ -124,9 +146,9 @@ impl Server {
     }
 }
 
-/// Builds the HTTP application: the API and the dashboard.
+/// Builds the HTTP application: the API, with the dashboard for every other path.
 fn app(state: AppState, settings: &Settings) -> Router {
-    api::router(state, settings.http_limits)
+    api::router(state, settings.http_limits).merge(assets::router())
 }
 
 async fn bind(
@@ -157,6 +179,25 @@ async fn serve_http(
         .with_graceful_shutdown(cancel.cancelled_owned())
         .await
         .map_err(ServeError::Http)
+}
+
+async fn run_source(source: Hj212Source, cancel: CancellationToken) -> Result<(), ServeError> {
+    source.run(cancel).await;
+    Ok(())
+}
+
+/// Hands the readings the source stored to the rules service.
+#[derive(Debug)]
+struct RulesSink(RulesHandle);
+
+#[async_trait]
+impl ReadingSink for RulesSink {
+    async fn readings_stored(&self, point: Arc<MonitoringPoint>, readings: Vec<Reading>) {
+        if let Err(error) = self.0.submit(ReadingBatch { point, readings }).await {
+            // Only a stopped rules service gets here, during shutdown.
+            tracing::warn!(error = %error, "rules stopped, stored readings not evaluated");
+        }
+    }
 }
 
 async fn run_rules(rules: RulesService, cancel: CancellationToken) -> Result<(), ServeError> {

@@ -1,0 +1,331 @@
+//! Helpers for tests that drive the `oversight` binary: start it on free
+//! ports and a temporary data directory, talk HJ 212 to it over TCP and read
+//! its HTTP API.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file uses its own subset of these helpers"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use oversight_core::{DataFlag, FactorValues};
+use oversight_hj212::{CHINA_STANDARD_TIME, Flag, SegmentBuilder, Version, encode_frame};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The binary under test, built by cargo for integration tests.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_oversight");
+
+/// How long a condition polled through the API may take to become true.
+pub const SETTLE: Duration = Duration::from_secs(20);
+
+/// A temporary data directory that outlives server restarts.
+pub struct DataDir {
+    dir: tempfile::TempDir,
+}
+
+impl DataDir {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` to a file in the directory and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write test file");
+        path
+    }
+
+    /// Runs `oversight import ...` on this directory and returns its exit code and output.
+    pub fn import(&self, args: &[&str]) -> (i32, String, String) {
+        let output = Command::new(BINARY)
+            .arg("import")
+            .arg("--data-dir")
+            .arg(self.path().join("data"))
+            .args(args)
+            .output()
+            .expect("run oversight import");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+/// A running `oversight serve`.
+pub struct Server {
+    child: Child,
+    pub http: SocketAddr,
+    pub hj212: SocketAddr,
+    client: reqwest::Client,
+}
+
+impl Server {
+    /// Starts `oversight serve` on free ports with `env` set, and waits until both listeners are up.
+    pub fn start(data: &DataDir, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BINARY);
+        command
+            .args([
+                "serve",
+                "--log-format",
+                "json",
+                "--http",
+                "127.0.0.1:0",
+                "--hj212",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(data.path().join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start oversight serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || forward_log(stderr, &sender));
+        let (http, hj212) = wait_for_listeners(&receiver);
+        Self {
+            child,
+            http,
+            hj212,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill oversight");
+        self.child.wait().expect("reap oversight");
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+        self.child.wait().expect("reap oversight")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    /// GETs an API path and returns status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs JSON to an API path and returns status and JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls `path` until `check` accepts the body, or fails after [`SETTLE`].
+    pub async fn wait_for(&self, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let (status, body) = self.get(path).await;
+            if status == 200 && check(&body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last {path}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Returns every reading of `mn`, following the cursors.
+    pub async fn readings(&self, mn: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut path = format!("/api/v1/points/{mn}/readings?limit=10000");
+        loop {
+            let (status, page) = self.get(&path).await;
+            assert_eq!(status, 200, "{page}");
+            items.extend(page["items"].as_array().expect("items").iter().cloned());
+            let Some(cursor) = page["next_cursor"].as_str() else {
+                break;
+            };
+            path = format!("/api/v1/points/{mn}/readings?limit=10000&cursor={cursor}");
+        }
+        items
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Copies the server's log lines to the test's output and sends each to `sender`.
+#[expect(
+    clippy::print_stderr,
+    reason = "the test harness captures eprintln output per test"
+)]
+fn forward_log(stderr: impl std::io::Read, sender: &mpsc::Sender<String>) {
+    for line in BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        eprintln!("server: {line}");
+        // The receiver stops listening once both listeners are known.
+        let _ = sender.send(line);
+    }
+}
+
+/// Reads log lines until both "listening" lines have named their addresses.
+fn wait_for_listeners(lines: &mpsc::Receiver<String>) -> (SocketAddr, SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut http, mut hj212) = (None, None);
+    while http.is_none() || hj212.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("server logged both listening addresses in time");
+        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let addr = event["addr"].as_str().and_then(|addr| addr.parse().ok());
+        match event["message"].as_str() {
+            Some("http listening") => http = addr,
+            Some("hj212 listening") => hj212 = addr,
+            _ => {}
+        }
+    }
+    (http.expect("http address"), hj212.expect("hj212 address"))
+}
+
+/// A simulated datalogger on one TCP connection.
+pub struct Datalogger {
+    stream: TcpStream,
+    mn: String,
+    password: String,
+    buffer: Vec<u8>,
+    sequence: u64,
+}
+
+impl Datalogger {
+    pub async fn connect(target: SocketAddr, mn: &str, password: &str) -> Self {
+        let stream = TcpStream::connect(target)
+            .await
+            .expect("connect to the HJ 212 listener");
+        Self {
+            stream,
+            mn: mn.to_owned(),
+            password: password.to_owned(),
+            buffer: Vec::new(),
+            sequence: 0,
+        }
+    }
+
+    /// Builds a real-time upload (CN 2011) asking for an acknowledgement.
+    pub fn upload(&mut self, data_time: Timestamp, factors: &[(&str, f64)]) -> (String, String) {
+        self.sequence += 1;
+        let qn = format!(
+            "{}{:03}",
+            data_time.strftime("%Y%m%d%H%M%S"),
+            self.sequence % 1000
+        );
+        let mut builder = SegmentBuilder::new("32", 2011, &self.password, &self.mn)
+            .qn(&qn)
+            .flag(Flag::new(Version::V2017, false, true))
+            .data_time(data_time, CHINA_STANDARD_TIME);
+        for (code, value) in factors {
+            let values = FactorValues {
+                rtd: Some(*value),
+                ..FactorValues::default()
+            };
+            builder = builder.factor(code, &values, Some(DataFlag::NORMAL));
+        }
+        let segment = builder.build().expect("valid test segment");
+        (qn, encode_frame(&segment).expect("segment fits a frame"))
+    }
+
+    /// Sends a frame and waits for its 9014 acknowledgement; returns false if
+    /// the connection closed or no acknowledgement came within 10 seconds.
+    pub async fn send_and_ack(&mut self, qn: &str, frame: &str) -> bool {
+        if self.stream.write_all(frame.as_bytes()).await.is_err() {
+            return false;
+        }
+        let wanted = format!("QN={qn};");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(end) = find_line(&self.buffer) {
+                let line: Vec<u8> = self.buffer.drain(..end).collect();
+                let text = String::from_utf8_lossy(&line);
+                if text.contains("CN=9014") && text.contains(&wanted) {
+                    return true;
+                }
+                continue;
+            }
+            let mut chunk = [0u8; 1024];
+            let read = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await;
+            match read {
+                Ok(Ok(count)) if count > 0 => self.buffer.extend_from_slice(&chunk[..count]),
+                _ => return false,
+            }
+        }
+    }
+
+    /// Sends one upload with `factors` at `data_time` and returns whether it was acknowledged.
+    pub async fn send(&mut self, data_time: Timestamp, factors: &[(&str, f64)]) -> bool {
+        let (qn, frame) = self.upload(data_time, factors);
+        self.send_and_ack(&qn, &frame).await
+    }
+}
+
+/// Returns the index after the first CR LF in `buffer`.
+fn find_line(buffer: &[u8]) -> Option<usize> {
+    buffer
+        .windows(2)
+        .position(|pair| pair == b"\r\n")
+        .map(|index| index + 2)
+}
+
+/// Builds a point import file with one wastewater outlet per MN, COD limited to 100 mg/L.
+pub fn points_csv(points: &[(&str, u32)]) -> String {
+    let mut text = String::from("mn,name,area,st,password,interval_secs,limits\n");
+    for (mn, interval) in points {
+        text.push_str(&format!(
+            "{mn},outlet {mn},350203001,32,123456,{interval},w01018::100:mg/L|w01001:6:9:\n"
+        ));
+    }
+    text
+}

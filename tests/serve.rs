@@ -1,0 +1,290 @@
+//! Tests that drive `oversight serve` and `oversight import` as a user
+//! would: real processes, real sockets, a real data directory.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{DataDir, Datalogger, Server, points_csv};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+
+/// Imports Fujian's areas and the given points into a new data directory.
+fn prepared(points: &[(&str, u32)]) -> DataDir {
+    let data = DataDir::new();
+    let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let file = data.file("points.csv", &points_csv(points));
+    let (code, stdout, stderr) = data.import(&["points", file.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    data
+}
+
+fn alerts_of(body: &Value) -> &Vec<Value> {
+    body["items"].as_array().expect("alert page has items")
+}
+
+#[tokio::test]
+async fn upload_is_acked_and_stored() {
+    let data = prepared(&[("E2E0001", 60)]);
+    let server = Server::start(&data, &[]);
+    let mut logger = Datalogger::connect(server.hj212, "E2E0001", "123456").await;
+    let time: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
+    assert!(
+        logger
+            .send(time, &[("w01018", 42.5), ("w01001", 7.2)])
+            .await,
+        "upload not acked"
+    );
+
+    let readings = server.readings("E2E0001").await;
+    assert_eq!(readings.len(), 2);
+    let cod = readings
+        .iter()
+        .find(|r| r["factor"] == "w01018")
+        .expect("COD reading");
+    assert_eq!(cod["rtd"], 42.5);
+    assert_eq!(cod["flag"], "N");
+    assert_eq!(cod["kind"], "realtime");
+    assert_eq!(cod["data_time"], "2026-12-04T08:00:00Z");
+
+    let (status, point) = server.get("/api/v1/points/E2E0001").await;
+    assert_eq!(status, 200);
+    assert_eq!(point["status"]["online"], true);
+    let (_, summary) = server.get("/api/v1/summary").await;
+    assert_eq!(summary["points"], 1);
+    assert_eq!(summary["readings_today"], 2);
+
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+}
+
+#[tokio::test]
+async fn exceedance_opens_one_alert_then_resolves() {
+    let data = prepared(&[("E2E0002", 60)]);
+    let server = Server::start(&data, &[]);
+    let mut logger = Datalogger::connect(server.hj212, "E2E0002", "123456").await;
+    let start: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
+    let at = |minutes: i64| {
+        start
+            .checked_add(SignedDuration::from_mins(minutes))
+            .expect("in range")
+    };
+
+    for (minute, cod) in [(0, 150.0), (1, 230.0), (2, 180.0)] {
+        assert!(
+            logger.send(at(minute), &[("w01018", cod)]).await,
+            "upload {minute} not acked"
+        );
+    }
+    let path = "/api/v1/alerts?mn=E2E0002";
+    let body = server
+        .wait_for(path, "three exceedances counted on one alert", |body| {
+            alerts_of(body)
+                .first()
+                .is_some_and(|alert| alert["count"] == 3)
+        })
+        .await;
+    let alerts = alerts_of(&body);
+    assert_eq!(alerts.len(), 1, "exceedances must share one alert: {body}");
+    let alert = &alerts[0];
+    assert_eq!(alert["kind"], "above_upper");
+    assert_eq!(alert["status"], "open");
+    assert_eq!(alert["factor"], "w01018");
+    assert_eq!(alert["trigger_value"], 150.0);
+    assert_eq!(alert["peak_value"], 230.0);
+    assert_eq!(alert["limit"], 100.0);
+    assert_eq!(alert["point_name"], "outlet E2E0002");
+
+    assert!(
+        logger.send(at(3), &[("w01018", 60.0)]).await,
+        "return to normal not acked"
+    );
+    let body = server
+        .wait_for(path, "the alert resolved", |body| {
+            alerts_of(body)
+                .first()
+                .is_some_and(|alert| alert["status"] == "resolved")
+        })
+        .await;
+    assert_eq!(alerts_of(&body).len(), 1, "{body}");
+    assert_eq!(alerts_of(&body)[0]["resolved_at"], "2026-12-04T08:03:00Z");
+}
+
+#[tokio::test]
+async fn silence_opens_data_missing_alert() {
+    let data = prepared(&[("E2E0003", 1)]);
+    let env = [("OVERSIGHT_RULES__TICK_INTERVAL_SECS", "1")];
+    let server = Server::start(&data, &env);
+    let mut logger = Datalogger::connect(server.hj212, "E2E0003", "123456").await;
+    assert!(logger.send(Timestamp::now(), &[("w01018", 20.0)]).await);
+
+    // The interval is one second, so three silent seconds make the data missing.
+    let body = server
+        .wait_for(
+            "/api/v1/alerts?mn=E2E0003&status=open",
+            "a data_missing alert",
+            |body| {
+                alerts_of(body)
+                    .iter()
+                    .any(|alert| alert["kind"] == "data_missing")
+            },
+        )
+        .await;
+    let alert = alerts_of(&body)
+        .iter()
+        .find(|a| a["kind"] == "data_missing")
+        .expect("found");
+    assert_eq!(alert["factor"], Value::Null);
+
+    assert!(logger.send(Timestamp::now(), &[("w01018", 21.0)]).await);
+    server
+        .wait_for(
+            "/api/v1/alerts?mn=E2E0003&status=resolved",
+            "data_missing resolved",
+            |body| {
+                alerts_of(body)
+                    .iter()
+                    .any(|alert| alert["kind"] == "data_missing")
+            },
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn sigkill_loses_no_acked_reading() {
+    const LOGGERS: usize = 4;
+    const ACKS_BEFORE_KILL: usize = 400;
+    let mns: Vec<String> = (0..LOGGERS)
+        .map(|index| format!("KILL{index:04}"))
+        .collect();
+    let points: Vec<(&str, u32)> = mns.iter().map(|mn| (mn.as_str(), 60)).collect();
+    let data = prepared(&points);
+    let server = Server::start(&data, &[]);
+
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    let start: Timestamp = "2026-12-04T00:00:00Z".parse().expect("literal time");
+    for mn in &mns {
+        let (target, mn, acked) = (server.hj212, mn.clone(), acked.clone());
+        tasks.spawn(async move {
+            let mut logger = Datalogger::connect(target, &mn, "123456").await;
+            let mut times = Vec::new();
+            for second in 0.. {
+                let time = start
+                    .checked_add(SignedDuration::from_secs(second))
+                    .expect("in range");
+                if !logger
+                    .send(time, &[("w01018", 50.0), ("w01001", 7.0), ("w21003", 3.0)])
+                    .await
+                {
+                    break;
+                }
+                times.push(time.to_string());
+                acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            (mn, times)
+        });
+    }
+    while acked.load(std::sync::atomic::Ordering::SeqCst) < ACKS_BEFORE_KILL {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The uploads keep flowing while the process dies.
+    server.kill();
+    let mut acknowledged = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        acknowledged.push(result.expect("logger task"));
+    }
+
+    let server = Server::start(&data, &[]);
+    let mut total = 0;
+    for (mn, times) in acknowledged {
+        let readings = server.readings(&mn).await;
+        let stored: std::collections::HashSet<(String, String)> = readings
+            .iter()
+            .map(|r| {
+                (
+                    r["data_time"].as_str().unwrap_or_default().to_owned(),
+                    r["factor"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        for time in &times {
+            for factor in ["w01018", "w01001", "w21003"] {
+                assert!(
+                    stored.contains(&(time.clone(), factor.to_owned())),
+                    "{mn} lost acked {factor} at {time}"
+                );
+            }
+        }
+        total += times.len();
+    }
+    assert!(
+        total >= ACKS_BEFORE_KILL,
+        "only {total} uploads acknowledged"
+    );
+}
+
+#[tokio::test]
+async fn import_reports_bad_rows() {
+    let data = DataDir::new();
+    let (code, _, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
+    assert_eq!(code, 0, "{stderr}");
+    let file = data.file(
+        "points.csv",
+        "mn,name,area,st,password,limits\n\
+         GOOD01,good,350203001,32,123456,w01018::100:mg/L\n\
+         BAD 02,bad mn,350203001,32,123456,\n\
+         GOOD03,good,350203001,32,123456,\n\
+         BAD04,bad area,359999999,32,123456,\n",
+    );
+    let (code, stdout, stderr) = data.import(&["points", file.to_str().expect("utf-8 path")]);
+    assert_eq!(
+        code, 2,
+        "exit status 2 marks rejected rows: {stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("imported 2 of 4 rows; 2 rejected"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("line 3, column mn, value \"BAD 02\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 5, column area, value \"359999999\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not found"), "{stderr}");
+
+    let (code, _, stderr) = data.import(&["points", "/nonexistent/points.csv"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot read /nonexistent/points.csv"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn unregistered_mn_is_quarantined() {
+    let data = prepared(&[("E2E0005", 60)]);
+    let server = Server::start(&data, &[]);
+    let mut logger = Datalogger::connect(server.hj212, "NEWMN01", "123456").await;
+    assert!(
+        logger.send(Timestamp::now(), &[("w01018", 10.0)]).await,
+        "quarantined upload not acked"
+    );
+
+    let body = server
+        .wait_for("/api/v1/quarantine", "a quarantine entry", |body| {
+            body.as_array().is_some_and(|entries| !entries.is_empty())
+        })
+        .await;
+    assert_eq!(body[0]["mn"], "NEWMN01");
+    assert_eq!(body[0]["readings"], 1);
+
+    let (status, _) = server
+        .post("/api/v1/quarantine/NEWMN01/release", &Value::Null)
+        .await;
+    assert_eq!(status, 409);
+}
