@@ -154,7 +154,6 @@ export default {
     receivedAt: 'Received',
     peer: 'Peer',
     raw: 'Raw packet',
-    readings: 'Readings',
     noReadings: 'no readings could be parsed',
     emptyMn: 'The uploads carry no device ID (MN), so they cannot be viewed, released or discarded by device',
   },

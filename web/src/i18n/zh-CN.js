@@ -154,7 +154,6 @@ export default {
     receivedAt: '接收时间',
     peer: '来源',
     raw: '原始报文',
-    readings: '解析数据',
     noReadings: '无法解析出数据',
     emptyMn: '报文未携带设备编码 (MN)，无法按设备查看、放行或丢弃',
   },
