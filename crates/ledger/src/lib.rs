@@ -9,18 +9,29 @@
 //! - [`CompactRange`]: O(log n) append state that yields the current root.
 //! - [`NodeSource`] and [`MerkleTree`]: roots and proofs from stored leaf and subtree hashes.
 //! - [`verify_inclusion`] and [`verify_consistency`]: RFC 9162 §2.1.3.2 and §2.1.4.2.
+//! - [`Checkpoint`], [`CheckpointVerifier`] and [`VerifiedCheckpoint`]: C2SP checkpoints
+//!   signed with Ed25519 or SM2 ([`SignerKey`], [`VerifierKey`]) and cosigned by witnesses.
 //!
 //! The crate does no I/O: storage, transport and clocks belong to its callers.
 
+mod checkpoint;
 mod compact;
 mod hash;
+mod keys;
 mod memory;
+mod note;
 mod proof;
 mod tree;
 
+pub use checkpoint::{
+    Checkpoint, CheckpointError, CheckpointVerifier, Cosignature, VerifiedCheckpoint,
+};
+
 pub use compact::{CompactRange, CompactRangeError};
 pub use hash::{HASH_LEN, Hash, HashParseError, Hasher};
+pub use keys::{KeyError, SM2_DISTINGUISHING_ID, SignatureAlgorithm, SignerKey, VerifierKey};
 pub use memory::{MemoryNodeSource, MemoryNodeSourceError};
+pub use note::{MAX_NOTE_LEN, MAX_SIGNATURES, Note, NoteError, NoteSignature, VerifiedSignature};
 pub use proof::{
     ConsistencyProof, InclusionProof, ProofError, consistency_path_len, inclusion_path_len,
     root_from_inclusion_proof, verify_consistency, verify_inclusion,
