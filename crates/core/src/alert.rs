@@ -83,7 +83,11 @@ impl Severity {
             "info" => Ok(Self::Info),
             "warning" => Ok(Self::Warning),
             "critical" => Ok(Self::Critical),
-            _ => Err(ValidationError::new("severity", input, "expected info, warning or critical")),
+            _ => Err(ValidationError::new(
+                "severity",
+                input,
+                "expected info, warning or critical",
+            )),
         }
     }
 }
@@ -112,7 +116,11 @@ impl AlertStatus {
         match input {
             "open" => Ok(Self::Open),
             "resolved" => Ok(Self::Resolved),
-            _ => Err(ValidationError::new("alert status", input, "expected open or resolved")),
+            _ => Err(ValidationError::new(
+                "alert status",
+                input,
+                "expected open or resolved",
+            )),
         }
     }
 }

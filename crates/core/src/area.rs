@@ -85,7 +85,11 @@ impl AreaCode {
         if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ValidationError::new(WHAT, input, "expected digits only"));
         }
-        let code = if code.len() == 12 { strip_zero_groups(code) } else { code };
+        let code = if code.len() == 12 {
+            strip_zero_groups(code)
+        } else {
+            code
+        };
         if AreaLevel::from_code_len(code.len()).is_none() {
             return Err(ValidationError::new(
                 WHAT,
@@ -94,7 +98,11 @@ impl AreaCode {
             ));
         }
         if code.starts_with("00") {
-            return Err(ValidationError::new(WHAT, input, "province part must not be 00"));
+            return Err(ValidationError::new(
+                WHAT,
+                input,
+                "province part must not be 00",
+            ));
         }
         Ok(Self(code.to_owned()))
     }
@@ -186,9 +194,16 @@ impl Area {
             return Err(ValidationError::new("area name", name, "must not be empty"));
         }
         if name.chars().count() > 100 {
-            return Err(ValidationError::new("area name", name, "must be at most 100 characters"));
+            return Err(ValidationError::new(
+                "area name",
+                name,
+                "must be at most 100 characters",
+            ));
         }
-        Ok(Self { code, name: name.to_owned() })
+        Ok(Self {
+            code,
+            name: name.to_owned(),
+        })
     }
 
     /// Returns the area's level.
@@ -225,7 +240,10 @@ mod tests {
     #[test]
     fn parse_strips_statistical_padding() {
         assert_eq!(AreaCode::parse("350203000000").unwrap().as_str(), "350203");
-        assert_eq!(AreaCode::parse("350203001000").unwrap().as_str(), "350203001");
+        assert_eq!(
+            AreaCode::parse("350203001000").unwrap().as_str(),
+            "350203001"
+        );
         assert_eq!(AreaCode::parse("350000000000").unwrap().as_str(), "35");
         assert_eq!(AreaCode::parse("350200000000").unwrap().as_str(), "3502");
     }
@@ -246,7 +264,17 @@ mod tests {
             chain.push(parent.to_string());
             code = parent;
         }
-        assert_eq!(chain, ["350203001001007", "350203001001", "350203001", "350203", "3502", "35"]);
+        assert_eq!(
+            chain,
+            [
+                "350203001001007",
+                "350203001001",
+                "350203001",
+                "350203",
+                "3502",
+                "35"
+            ]
+        );
     }
 
     #[test]

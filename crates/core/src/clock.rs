@@ -38,7 +38,9 @@ impl ManualClock {
     /// Moves the clock forward by `step`.
     pub fn advance(&self, step: SignedDuration) {
         let mut now = self.0.lock().expect("manual clock mutex is never poisoned");
-        *now = now.saturating_add(step).expect("step is a plain duration without calendar units");
+        *now = now
+            .saturating_add(step)
+            .expect("step is a plain duration without calendar units");
     }
 }
 

@@ -14,7 +14,7 @@ mod secret;
 pub use alert::{Alert, AlertId, AlertKind, AlertStatus, Severity};
 pub use area::{Area, AreaCode, AreaLevel};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use point::{FactorCode, FactorLimit, GeoPoint, MonitoringPoint, Mn, SystemCode};
+pub use point::{FactorCode, FactorLimit, GeoPoint, Mn, MonitoringPoint, SystemCode};
 pub use reading::{DataFlag, DataKind, FactorValues, Reading};
 pub use secret::Secret;
 

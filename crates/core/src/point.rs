@@ -32,7 +32,11 @@ impl Mn {
             return Err(ValidationError::new(WHAT, input, "must not be empty"));
         }
         if input.len() > 64 {
-            return Err(ValidationError::new(WHAT, input, "must be at most 64 characters"));
+            return Err(ValidationError::new(
+                WHAT,
+                input,
+                "must be at most 64 characters",
+            ));
         }
         // A hyphen is allowed here: it only separates factor codes from suffixes.
         if !input.chars().all(|c| is_identifier_char(c) || c == '-') {
@@ -86,7 +90,11 @@ impl FactorCode {
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         const WHAT: &str = "factor code";
         if input.is_empty() || input.len() > 32 {
-            return Err(ValidationError::new(WHAT, input, "must be 1 to 32 characters"));
+            return Err(ValidationError::new(
+                WHAT,
+                input,
+                "must be 1 to 32 characters",
+            ));
         }
         if !input.chars().all(is_identifier_char) {
             return Err(ValidationError::new(
@@ -135,7 +143,8 @@ pub struct SystemCode(String);
 impl SystemCode {
     /// Parses a system code of 2 or 3 ASCII letters or digits.
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
-        let valid = (2..=3).contains(&input.len()) && input.bytes().all(|b| b.is_ascii_alphanumeric());
+        let valid =
+            (2..=3).contains(&input.len()) && input.bytes().all(|b| b.is_ascii_alphanumeric());
         if !valid {
             return Err(ValidationError::new(
                 "system code (ST)",
@@ -193,7 +202,10 @@ impl GeoPoint {
                 "must be between -90 and 90 degrees",
             ));
         }
-        Ok(Self { longitude, latitude })
+        Ok(Self {
+            longitude,
+            latitude,
+        })
     }
 }
 
@@ -220,7 +232,11 @@ impl FactorLimit {
     ) -> Result<Self, ValidationError> {
         for bound in [lower, upper].into_iter().flatten() {
             if !bound.is_finite() {
-                return Err(ValidationError::new("limit", &bound.to_string(), "must be a finite number"));
+                return Err(ValidationError::new(
+                    "limit",
+                    &bound.to_string(),
+                    "must be a finite number",
+                ));
             }
         }
         if let (Some(low), Some(high)) = (lower, upper)
@@ -239,7 +255,12 @@ impl FactorLimit {
                 "needs an upper or a lower bound",
             ));
         }
-        Ok(Self { factor, upper, lower, unit })
+        Ok(Self {
+            factor,
+            upper,
+            lower,
+            unit,
+        })
     }
 }
 
@@ -281,7 +302,12 @@ mod tests {
 
     #[test]
     fn mn_accepts_field_variants() {
-        for input in ["010000A8900016F000169DC0", "LD130133000015", "JLYP01_AIR01_0001", "NJGDKYYC202101q0001w0001"] {
+        for input in [
+            "010000A8900016F000169DC0",
+            "LD130133000015",
+            "JLYP01_AIR01_0001",
+            "NJGDKYYC202101q0001w0001",
+        ] {
             assert!(Mn::parse(input).is_ok(), "{input}");
         }
     }
@@ -318,7 +344,12 @@ mod tests {
     fn limit_rejects_inverted_bounds() {
         let ph = FactorCode::parse("w01001").unwrap();
         let error = FactorLimit::new(ph.clone(), Some(9.0), Some(6.0), None).unwrap_err();
-        assert!(error.to_string().contains("lower limit must not exceed upper limit"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("lower limit must not exceed upper limit"),
+            "{error}"
+        );
         assert!(FactorLimit::new(ph.clone(), None, None, None).is_err());
         assert!(FactorLimit::new(ph.clone(), Some(f64::NAN), None, None).is_err());
         assert!(FactorLimit::new(ph, Some(6.0), Some(9.0), None).is_ok());

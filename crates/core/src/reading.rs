@@ -99,7 +99,11 @@ impl DataFlag {
         let mut chars = input.chars();
         match (chars.next(), chars.next()) {
             (Some(c), None) if c.is_ascii_alphabetic() => Ok(Self(c)),
-            _ => Err(ValidationError::new("data flag", input, "expected one letter, such as N")),
+            _ => Err(ValidationError::new(
+                "data flag",
+                input,
+                "expected one letter, such as N",
+            )),
         }
     }
 
