@@ -10,10 +10,15 @@
 //!
 //! Run: `cargo bench -p oversight-store-sqlite --bench layouts`
 //! Environment: `STEPS` (default 300), `CACHE_MIB` (default 64),
-//! `SYNCHRONOUS` (`NORMAL` by default, or `FULL`), `LAYOUTS` (comma-separated
-//! names, default all), `BENCH_DIR` (default the system's temporary directory).
+//! `SYNCHRONOUS` (`NORMAL` by default, or `FULL`), `PAGE_SIZE` (bytes,
+//! default 4096), `WAL_AUTOCHECKPOINT` (pages, default 1000), `LAYOUTS`
+//! (comma-separated names, default all), `BENCH_DIR` (default the system's
+//! temporary directory).
 
-#![expect(clippy::print_stdout, reason = "the benchmark prints its results table")]
+#![expect(
+    clippy::print_stdout,
+    reason = "the benchmark prints its results table"
+)]
 
 use std::time::{Duration, Instant};
 
@@ -104,6 +109,8 @@ struct Settings {
     steps: i64,
     cache_mib: i64,
     synchronous: String,
+    page_size: i64,
+    wal_autocheckpoint: i64,
     dir: std::path::PathBuf,
 }
 
@@ -118,12 +125,16 @@ fn settings() -> Settings {
         steps: number("STEPS", 300),
         cache_mib: number("CACHE_MIB", 64),
         synchronous: std::env::var("SYNCHRONOUS").unwrap_or_else(|_| "NORMAL".to_owned()),
+        page_size: number("PAGE_SIZE", 4096),
+        wal_autocheckpoint: number("WAL_AUTOCHECKPOINT", 1000),
         dir: std::env::var_os("BENCH_DIR").map_or_else(std::env::temp_dir, Into::into),
     }
 }
 
 fn open(path: &std::path::Path, settings: &Settings) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
+    conn.pragma_update(None, "page_size", settings.page_size)?;
+    conn.pragma_update(None, "wal_autocheckpoint", settings.wal_autocheckpoint)?;
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     conn.pragma_update(None, "synchronous", &settings.synchronous)?;
     conn.pragma_update(None, "cache_size", -settings.cache_mib * 1024)?;
@@ -295,11 +306,14 @@ fn main() -> rusqlite::Result<()> {
     let settings = settings();
     let wanted = std::env::var("LAYOUTS").ok();
     println!(
-        "steps {}, {} rows per transaction, cache {} MiB, synchronous {}",
+        "steps {}, {} rows per transaction, cache {} MiB, synchronous {}, page size {}, \
+         wal_autocheckpoint {}",
         settings.steps,
         POINTS * FACTORS,
         settings.cache_mib,
-        settings.synchronous
+        settings.synchronous,
+        settings.page_size,
+        settings.wal_autocheckpoint
     );
     println!("| layout | rows/s overall | rows/s last quarter | query µs | bytes/row |");
     println!("|---|---|---|---|---|");

@@ -13,6 +13,7 @@
 //! receipt, so the dashboard summary does not scan readings.
 
 mod alerts;
+mod checkpoint;
 mod codec;
 mod error;
 mod options;

@@ -38,6 +38,13 @@ pub struct SqliteOptions {
     pub max_group_requests: usize,
     /// Capacity of the queue of write requests; callers wait when it is full.
     pub queue_capacity: usize,
+    /// WAL size, in pages, after which the writer checkpoints the WAL into
+    /// the database file itself (`PRAGMA wal_autocheckpoint`). It bounds the
+    /// WAL when the background checkpointer falls behind.
+    pub wal_autocheckpoint_pages: u32,
+    /// How often a background thread checkpoints the WAL; `None` leaves
+    /// all checkpoints to the writer.
+    pub checkpoint_interval: Option<Duration>,
 }
 
 impl Default for SqliteOptions {
@@ -49,6 +56,8 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             max_group_requests: 4096,
             queue_capacity: 8192,
+            wal_autocheckpoint_pages: 10_000,
+            checkpoint_interval: Some(Duration::from_millis(100)),
         }
     }
 }

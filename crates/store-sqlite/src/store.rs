@@ -14,6 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
+use crate::checkpoint;
 use crate::error::{SqliteError, backend};
 use crate::options::SqliteOptions;
 use crate::pool::ReaderPool;
@@ -54,10 +55,20 @@ impl SqliteStore {
             .map_err(backend(OPERATION))?;
         let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
         let max_group_requests = options.max_group_requests.max(1);
-        std::thread::Builder::new()
-            .name("sqlite-writer".to_owned())
-            .spawn(move || writer::run(conn, queue, max_group_requests))
-            .map_err(|error| backend(OPERATION)(SqliteError::Io(error)))?;
+        // The writer holds `stop_checkpoints`, so the checkpointer stops
+        // when the writer does.
+        let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel::<()>();
+        if let Some(interval) = options.checkpoint_interval {
+            let checkpoint_conn =
+                open_connection(&path, &options, false).map_err(backend(OPERATION))?;
+            spawn_thread("sqlite-checkpoint", move || {
+                checkpoint::run(&checkpoint_conn, interval, &checkpoints_stopped);
+            })?;
+        }
+        spawn_thread("sqlite-writer", move || {
+            writer::run(conn, queue, max_group_requests);
+            drop(stop_checkpoints);
+        })?;
         info!(
             path = %path.display(),
             synchronous = options.synchronous.pragma_value(),
@@ -100,6 +111,14 @@ impl SqliteStore {
             other => unexpected_output(&other),
         }
     }
+}
+
+fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) -> StoreResult<()> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(body)
+        .map(drop)
+        .map_err(|error| backend("open database")(SqliteError::Io(error)))
 }
 
 fn unexpected_output<T>(output: &WriteOutput) -> StoreResult<T> {
@@ -145,6 +164,8 @@ fn open_connection(
     }
     conn.pragma_update(None, "synchronous", options.synchronous.pragma_value())?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "wal_autocheckpoint", options.wal_autocheckpoint_pages)?;
     conn.pragma_update(None, "cache_size", -i64::from(options.cache_size_kib))?;
     conn.set_prepared_statement_cache_capacity(64);
     if read_only {

@@ -74,25 +74,40 @@ pub(crate) fn run(
 }
 
 /// Runs `group` in one transaction and sends each request its result.
+///
+/// The group first runs without savepoints, which is faster because SQLite
+/// then keeps no per-request undo journal. If a request fails, that
+/// transaction is rolled back and the group runs again with a savepoint per
+/// request, so only the failing requests fail.
 fn commit_group(conn: &mut Connection, ids: &mut IdCache, group: &mut Vec<WriteRequest>) {
     let size = group.len();
-    let mut answers = Vec::with_capacity(size);
-    let outcome = run_group(conn, ids, group, &mut answers);
+    let outcome = match run_shared(conn, ids, group) {
+        Ok(None) => {
+            ids.clear();
+            debug!(
+                requests = size,
+                "sqlite group retried with a savepoint per request"
+            );
+            run_with_savepoints(conn, ids, group)
+        }
+        Ok(Some(results)) => Ok(results),
+        Err(failure) => Err(failure),
+    };
     match outcome {
-        Ok(()) => {
+        Ok(results) => {
             debug!(requests = size, "sqlite group committed");
-            for (reply, result) in answers {
+            for (request, result) in group.drain(..).zip(results) {
                 // A caller that stopped waiting needs no result.
-                let _ = reply.send(result);
+                let _ = request.reply.send(result);
             }
         }
         Err(failure) => {
             ids.clear();
             error!(error = %failure, requests = size, "sqlite group commit failed");
             let shared = Arc::new(failure);
-            for (reply, _) in answers {
+            for request in group.drain(..) {
                 let source = Box::new(GroupError(Arc::clone(&shared)));
-                let _ = reply.send(Err(StoreError::Backend {
+                let _ = request.reply.send(Err(StoreError::Backend {
                     operation: "commit",
                     source,
                 }));
@@ -101,39 +116,52 @@ fn commit_group(conn: &mut Connection, ids: &mut IdCache, group: &mut Vec<WriteR
     }
 }
 
-type Answer = (
-    oneshot::Sender<StoreResult<WriteOutput>>,
-    StoreResult<WriteOutput>,
-);
+type Results = Vec<StoreResult<WriteOutput>>;
 
-fn run_group(
+/// Runs every request of `group` in one transaction without savepoints and
+/// commits it. Returns `None`, with everything rolled back, as soon as a
+/// request fails.
+fn run_shared(
     conn: &mut Connection,
     ids: &mut IdCache,
-    group: &mut Vec<WriteRequest>,
-    answers: &mut Vec<Answer>,
-) -> rusqlite::Result<()> {
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(failure) => {
-            answers.extend(
-                group
-                    .drain(..)
-                    .map(|request| (request.reply, Ok(WriteOutput::Unit))),
-            );
-            return Err(failure);
-        }
-    };
+    group: &[WriteRequest],
+) -> rusqlite::Result<Option<Results>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut effects = Effects::default();
-    for request in group.drain(..) {
-        let result = run_request(&mut tx, ids, &mut effects, &request.op);
-        answers.push((request.reply, result));
+    let mut results = Vec::with_capacity(group.len());
+    for request in group {
+        let result = apply(&tx, ids, &mut effects, &request.op);
+        if result.is_err() {
+            // Dropping the transaction rolls back every request so far.
+            return Ok(None);
+        }
+        results.push(result);
     }
     effects.apply(&tx)?;
-    tx.commit()
+    tx.commit()?;
+    Ok(Some(results))
+}
+
+/// Runs every request of `group` in its own savepoint inside one
+/// transaction and commits it, so a failing request rolls back only itself.
+fn run_with_savepoints(
+    conn: &mut Connection,
+    ids: &mut IdCache,
+    group: &[WriteRequest],
+) -> rusqlite::Result<Results> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut effects = Effects::default();
+    let results = group
+        .iter()
+        .map(|request| run_in_savepoint(&mut tx, ids, &mut effects, &request.op))
+        .collect();
+    effects.apply(&tx)?;
+    tx.commit()?;
+    Ok(results)
 }
 
 /// Runs one request in a savepoint, keeping its effects only if it succeeds.
-fn run_request(
+fn run_in_savepoint(
     tx: &mut rusqlite::Transaction<'_>,
     ids: &mut IdCache,
     effects: &mut Effects,

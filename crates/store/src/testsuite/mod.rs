@@ -81,6 +81,7 @@ macro_rules! store_test_suite {
             readings_paging_survives_inserts,
             readings_retransmission_replaces,
             readings_unregistered_mn_writes_nothing,
+            readings_failure_spares_concurrent_batches,
             readings_last_seen_times,
             readings_bad_cursor,
             summary_counts,

@@ -322,6 +322,39 @@ pub async fn readings_unregistered_mn_writes_nothing(store: Arc<dyn Store>) {
     assert_eq!(summary.points_online, 0);
 }
 
+/// A failing batch does not affect batches inserted concurrently with it.
+pub async fn readings_failure_spares_concurrent_batches(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203"), ("MN002", "350206")]).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..40_i64 {
+        let store = Arc::clone(&store);
+        let mn_text = match task % 4 {
+            0 => "MN404",
+            1 => "MN001",
+            _ => "MN002",
+        };
+        let batch = [
+            reading(mn_text, "w01018", task, 1.0),
+            reading(mn_text, "w01001", task, 7.0),
+        ];
+        tasks.spawn(async move { (mn_text, store.insert_readings(&batch).await) });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (mn_text, result) = joined.expect("task finishes");
+        match mn_text {
+            "MN404" => assert!(
+                matches!(result, Err(StoreError::NotFound { .. })),
+                "unregistered MN: {result:?}"
+            ),
+            _ => assert_eq!(result.expect("registered MN"), 2, "{mn_text}"),
+        }
+    }
+    let first = store.readings(&query("MN001")).await.expect("query MN001");
+    assert_eq!(first.items.len(), 20);
+    let second = store.readings(&query("MN002")).await.expect("query MN002");
+    assert_eq!(second.items.len(), 40);
+}
+
 /// Last-seen times are the latest data and receive times, and older data
 /// does not move them back.
 pub async fn readings_last_seen_times(store: Arc<dyn Store>) {

@@ -1,0 +1,76 @@
+//! Opening databases: paths, reopening and schema versions.
+
+use oversight_core::{Area, AreaCode};
+use oversight_store::Store;
+use oversight_store_sqlite::{DATABASE_FILE_NAME, SqliteOptions, SqliteStore};
+
+fn province() -> Area {
+    Area::new(AreaCode::parse("35").expect("valid code"), "福建省").expect("valid area")
+}
+
+fn user_version(path: &std::path::Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).expect("open with rusqlite");
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("read user_version")
+}
+
+#[tokio::test]
+async fn directory_gets_default_file() {
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
+    assert_eq!(store.path(), dir.path().join(DATABASE_FILE_NAME));
+    assert!(store.path().exists());
+}
+
+#[tokio::test]
+async fn file_path_creates_parents() {
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    let path = dir.path().join("nested/data/store.sqlite3");
+    let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+    assert_eq!(store.path(), path);
+    assert!(path.exists());
+}
+
+#[tokio::test]
+async fn reopen_keeps_data_and_version() {
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
+    store.upsert_areas(&[province()]).await.expect("store area");
+    let path = store.path().to_owned();
+    drop(store);
+    let first_version = user_version(&path);
+    assert!(first_version >= 1, "user_version {first_version}");
+
+    for _ in 0..2 {
+        let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("reopen");
+        let area = store.area(&province().code).await.expect("get area");
+        assert_eq!(area, Some(province()));
+        drop(store);
+        assert_eq!(user_version(&path), first_version);
+    }
+}
+
+#[tokio::test]
+async fn newer_schema_rejected() {
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
+    let path = store.path().to_owned();
+    drop(store);
+    let newer = user_version(&path) + 1;
+    rusqlite::Connection::open(&path)
+        .and_then(|conn| conn.pragma_update(None, "user_version", newer))
+        .expect("set a newer user_version");
+
+    let error = SqliteStore::open(dir.path(), SqliteOptions::default()).expect_err("newer schema");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("version {newer} is newer")),
+        "{message}"
+    );
+    assert!(message.contains("run a newer Oversight"), "{message}");
+    assert_eq!(
+        user_version(&path),
+        newer,
+        "the rejected database is left unchanged"
+    );
+}
