@@ -179,16 +179,20 @@ impl ConnectionTask {
                 },
             }
         };
-        let lost = in_flight.entries.len() as u64;
-        self.stats.ack_timeouts.fetch_add(lost, Ordering::Relaxed);
+        let unacknowledged = in_flight.entries.len() as u64;
         self.stats.merge_latency(&mut latency);
-        if let Ended::Failed = ended {
-            debug!(
-                mn = self.device.mn(),
-                unacknowledged = lost,
-                "connection closed"
-            );
-            self.stats.connection_errors.fetch_add(1, Ordering::Relaxed);
+        match ended {
+            Ended::Cancelled => {
+                let pending = &self.stats.unacknowledged_at_end;
+                pending.fetch_add(unacknowledged, Ordering::Relaxed);
+            }
+            Ended::Failed => {
+                debug!(mn = self.device.mn(), unacknowledged, "connection closed");
+                self.stats
+                    .ack_timeouts
+                    .fetch_add(unacknowledged, Ordering::Relaxed);
+                self.stats.connection_errors.fetch_add(1, Ordering::Relaxed);
+            }
         }
         ended
     }

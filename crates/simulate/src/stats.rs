@@ -27,6 +27,7 @@ pub(crate) struct SharedStats {
     pub(crate) malformed_sent: AtomicU64,
     pub(crate) acks: AtomicU64,
     pub(crate) ack_timeouts: AtomicU64,
+    pub(crate) unacknowledged_at_end: AtomicU64,
     pub(crate) connection_errors: AtomicU64,
     /// Latencies since the last report, merged in by the connections.
     latency: Mutex<Histogram<u64>>,
@@ -41,6 +42,7 @@ impl SharedStats {
             malformed_sent: AtomicU64::new(0),
             acks: AtomicU64::new(0),
             ack_timeouts: AtomicU64::new(0),
+            unacknowledged_at_end: AtomicU64::new(0),
             connection_errors: AtomicU64::new(0),
             latency: Mutex::new(new_histogram()),
         }
@@ -76,6 +78,7 @@ impl SharedStats {
             malformed_sent: self.malformed_sent.load(Ordering::Relaxed),
             acks: self.acks.load(Ordering::Relaxed),
             ack_timeouts: self.ack_timeouts.load(Ordering::Relaxed),
+            unacknowledged_at_end: self.unacknowledged_at_end.load(Ordering::Relaxed),
             connection_errors: self.connection_errors.load(Ordering::Relaxed),
         }
     }
@@ -93,8 +96,10 @@ pub struct Counters {
     /// 9014 acknowledgements matched to an upload.
     pub acks: u64,
     /// Uploads without an acknowledgement within the timeout, including
-    /// those outstanding when their connection closed.
+    /// those outstanding when their connection failed.
     pub ack_timeouts: u64,
+    /// Uploads still waiting for their acknowledgement when the run ended.
+    pub unacknowledged_at_end: u64,
     /// Failed connects and connections closed by the server or the network.
     pub connection_errors: u64,
 }
@@ -107,6 +112,7 @@ impl Counters {
             malformed_sent: self.malformed_sent - earlier.malformed_sent,
             acks: self.acks - earlier.acks,
             ack_timeouts: self.ack_timeouts - earlier.ack_timeouts,
+            unacknowledged_at_end: self.unacknowledged_at_end - earlier.unacknowledged_at_end,
             connection_errors: self.connection_errors - earlier.connection_errors,
         }
     }
@@ -181,7 +187,8 @@ impl fmt::Display for Report {
             f,
             "{kind} {elapsed:.1}s: {open} connections, {readings_rate:.0} readings/s, \
              {acks_rate:.0} acks/s, {uploads} uploads, {acks} acks, {timeouts} ack timeouts, \
-             {errors} connection errors, {malformed} malformed sent; \
+             {pending} unacknowledged at end, {errors} connection errors, \
+             {malformed} malformed sent; \
              ack latency ms p50 {p50:.2} p90 {p90:.2} p99 {p99:.2} max {max:.2}",
             kind = match self.kind {
                 ReportKind::Interval => "interval",
@@ -194,6 +201,7 @@ impl fmt::Display for Report {
             uploads = counters.uploads_sent,
             acks = counters.acks,
             timeouts = counters.ack_timeouts,
+            pending = counters.unacknowledged_at_end,
             errors = counters.connection_errors,
             malformed = counters.malformed_sent,
             p50 = latency.p50,
