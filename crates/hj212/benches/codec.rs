@@ -104,10 +104,10 @@ fn bench_decode(c: &mut Criterion) {
     let mut stages = c.benchmark_group("stage");
     stages.throughput(Throughput::Bytes(stream.len() as u64));
     stages.bench_function("frame", |b| {
-        b.iter(|| run_stream(black_box(&stream), Stage::Frame))
+        b.iter(|| run_stream(black_box(&stream), Stage::Frame));
     });
     stages.bench_function("parse", |b| {
-        b.iter(|| run_stream(black_box(&stream), Stage::Parse))
+        b.iter(|| run_stream(black_box(&stream), Stage::Parse));
     });
     stages.finish();
 }

@@ -174,8 +174,24 @@ pub struct Item<'a> {
     pub value: &'a str,
 }
 
-/// A piece of the data area: its byte range and the item it holds.
-type Piece<'a> = (usize, usize, Result<Item<'a>, FieldError>);
+/// A piece of the data area between separators: its byte range and its item,
+/// or `None` for non-blank text without `=`. Small and `Copy`, because the
+/// factor iterator moves pieces around on every item.
+#[derive(Debug, Clone, Copy)]
+struct Piece<'a> {
+    start: usize,
+    end: usize,
+    item: Option<Item<'a>>,
+}
+
+impl<'a> Piece<'a> {
+    #[inline]
+    fn into_result(self, text: &str) -> Result<Item<'a>, FieldError> {
+        self.item.ok_or_else(|| FieldError::MissingEquals {
+            text: excerpt(trim(&text[self.start..self.end])),
+        })
+    }
+}
 
 /// An iterator over the items of a data area.
 #[derive(Debug, Clone)]
@@ -185,6 +201,7 @@ pub struct Items<'a> {
 }
 
 impl<'a> Items<'a> {
+    #[inline]
     fn next_piece(&mut self) -> Option<Piece<'a>> {
         let bytes = self.text.as_bytes();
         loop {
@@ -192,7 +209,11 @@ impl<'a> Items<'a> {
             if start >= bytes.len() {
                 return None;
             }
-            let Some(offset) = memchr::memchr3(b';', b',', b'=', &bytes[start..]) else {
+            // Pieces are short, so a plain loop beats a vectorised search here.
+            let offset = bytes[start..]
+                .iter()
+                .position(|&byte| matches!(byte, b';' | b',' | b'='));
+            let Some(offset) = offset else {
                 self.position = bytes.len();
                 return self.missing_equals(start, bytes.len());
             };
@@ -207,26 +228,27 @@ impl<'a> Items<'a> {
             let value_end = find_value_end(bytes, stop + 1);
             self.position = value_end + 1;
             let item = Item {
-                key: self.text[start..stop].trim(),
-                value: self.text[stop + 1..value_end].trim(),
+                key: trim(&self.text[start..stop]),
+                value: trim(&self.text[stop + 1..value_end]),
             };
-            return Some((start, value_end, Ok(item)));
+            return Some(Piece {
+                start,
+                end: value_end,
+                item: Some(item),
+            });
         }
     }
 
-    /// Returns an error piece for non-blank text without `=`, or `None` for blank text.
+    /// Returns a piece without item for non-blank text, or `None` for blank text.
     fn missing_equals(&self, start: usize, end: usize) -> Option<Piece<'a>> {
-        let text = self.text[start..end].trim();
-        if text.is_empty() {
+        if trim(&self.text[start..end]).is_empty() {
             return None;
         }
-        Some((
+        Some(Piece {
             start,
             end,
-            Err(FieldError::MissingEquals {
-                text: excerpt(text),
-            }),
-        ))
+            item: None,
+        })
     }
 }
 
@@ -234,7 +256,7 @@ impl<'a> Iterator for Items<'a> {
     type Item = Result<Item<'a>, FieldError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_piece().map(|(_, _, item)| item)
+        self.next_piece().map(|piece| piece.into_result(self.text))
     }
 }
 
@@ -252,7 +274,38 @@ fn find_value_end(bytes: &[u8], from: usize) -> usize {
     {
         scan_from = lead + 2 + close + 2;
     }
-    memchr::memchr2(b';', b',', &bytes[scan_from..]).map_or(bytes.len(), |at| scan_from + at)
+    let rest = &bytes[scan_from..];
+    rest.iter()
+        .position(|&byte| byte == b';' || byte == b',')
+        .map_or(bytes.len(), |at| scan_from + at)
+}
+
+/// Trims whitespace, checking the first and last byte before doing the full
+/// Unicode-aware trim, because almost every key and value needs no trimming.
+#[inline]
+pub(crate) fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(&first), Some(&last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
+/// Splits `CODE-Suffix` at the first `-`.
+#[inline]
+fn split_factor_key(key: &str) -> Option<(&str, &str)> {
+    let dash = key.bytes().position(|byte| byte == b'-')?;
+    Some((&key[..dash], &key[dash + 1..]))
+}
+
+/// Returns true if `key` is `code-Suffix`, for a `code` without `-`.
+#[inline]
+fn has_factor_code(key: &str, code: &str) -> bool {
+    let (key, code) = (key.as_bytes(), code.as_bytes());
+    // A byte loop, because codes are a few bytes long and a `memcmp` call
+    // costs more than comparing them.
+    key.len() > code.len()
+        && key[code.len()] == b'-'
+        && key.iter().zip(code).all(|(left, right)| left == right)
 }
 
 /// One factor of the data area: its code, values and data flag.
@@ -300,7 +353,7 @@ impl<'a> Factor<'a> {
             .items()
             .flatten()
             .filter_map(|item| {
-                let (_, suffix) = item.key.split_once('-')?;
+                let (_, suffix) = split_factor_key(item.key)?;
                 Some((suffix, item.value))
             })
     }
@@ -319,36 +372,32 @@ impl<'a> Iterator for Factors<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let (start, end, item) = self.pending.take().or_else(|| self.items.next_piece())?;
-            let item = match item {
+            let piece = self.pending.take().or_else(|| self.items.next_piece())?;
+            let item = match piece.into_result(self.text) {
                 Ok(item) => item,
                 Err(error) => return Some(Err(error)),
             };
-            let Some((code, _)) = item.key.split_once('-') else {
+            let Some((code, suffix)) = split_factor_key(item.key) else {
                 continue;
             };
             let mut group = FactorBuilder::new(code);
-            group.add(item);
-            let mut group_end = end;
-            while let Some(piece) = self.items.next_piece() {
-                match &piece.2 {
-                    Ok(next) if factor_code(next.key) == Some(code) => {
-                        group.add(*next);
-                        group_end = piece.1;
+            group.add(item, suffix);
+            let mut group_end = piece.end;
+            while let Some(next_piece) = self.items.next_piece() {
+                match next_piece.item {
+                    Some(next) if has_factor_code(next.key, code) => {
+                        group.add(next, &next.key[code.len() + 1..]);
+                        group_end = next_piece.end;
                     }
                     _ => {
-                        self.pending = Some(piece);
+                        self.pending = Some(next_piece);
                         break;
                     }
                 }
             }
-            return Some(group.finish(&self.text[start..group_end]));
+            return Some(group.finish(&self.text[piece.start..group_end]));
         }
     }
-}
-
-fn factor_code(key: &str) -> Option<&str> {
-    key.split_once('-').map(|(code, _)| code)
 }
 
 /// Bits of the suffixes a factor has seen, to catch duplicates.
@@ -378,11 +427,10 @@ impl<'a> FactorBuilder<'a> {
         }
     }
 
-    fn add(&mut self, item: Item<'a>) {
+    fn add(&mut self, item: Item<'a>, suffix: &str) {
         if self.error.is_some() {
             return;
         }
-        let suffix = item.key.split_once('-').map_or("", |(_, suffix)| suffix);
         let (bit, slot) = match suffix {
             "Rtd" => (RTD, &mut self.values.rtd),
             "Avg" | "Data" => (AVG, &mut self.values.avg),

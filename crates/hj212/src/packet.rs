@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use jiff::tz::Offset;
 use oversight_core::Reading;
 
-use crate::data::{DataArea, FieldError};
+use crate::data::{DataArea, FieldError, trim};
 
 /// The HJ 212 version a [`Flag`] declares in its bits 2–7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -393,8 +393,9 @@ struct HeaderFields<'a> {
 impl<'a> HeaderFields<'a> {
     fn parse(header: &'a str) -> Result<Self, ParseError> {
         let mut fields = Self::default();
-        for piece in header.split([';', ',']) {
-            let piece = piece.trim();
+        let pieces = header.split([';', ',']);
+        for piece in pieces {
+            let piece = trim(piece);
             if piece.is_empty() {
                 continue;
             }
