@@ -1,6 +1,6 @@
-//! Feeds arbitrary bytes to a `Framer` in arbitrary chunks and checks that it
-//! never panics, never buffers past its bound, and only returns frames whose
-//! CRC verifies and whose segment parses or fails with an error.
+//! Feeds arbitrary bytes to a `Framer` in arbitrary chunks. It asserts that
+//! the framer always takes bytes after draining, never buffers past its bound
+//! and only returns frames whose CRC verifies, then parses each segment.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

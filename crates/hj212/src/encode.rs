@@ -465,6 +465,7 @@ MN=010000A8900016F000169DC0;Flag=4;CP=&&&&";
             factors in proptest::collection::vec(("[a-z][0-9]{5}", factor_values(), proptest::option::of("[A-Z]")), 0..12),
         ) {
             let time = Timestamp::from_second(time).expect("in range");
+
             let mut builder = SegmentBuilder::new(&st, cn, &pw, &mn).data_time(time, crate::CHINA_STANDARD_TIME);
             if let Some(qn) = &qn {
                 builder = builder.qn(qn);
@@ -481,10 +482,12 @@ MN=010000A8900016F000169DC0;Flag=4;CP=&&&&";
                 builder = builder.factor(code, values, flag);
                 distinct.push((code.clone(), *values, flag));
             }
+
             let segment = builder.build().expect("valid input");
             let frame_text = encode_frame(&segment).expect("short segment");
             let frame = decode_frame(frame_text.as_bytes(), CrcVariant::Hj212).expect("own frame verifies");
             let packet = frame.parse().expect("own segment parses");
+
             prop_assert_eq!(packet.qn(), qn.as_deref());
             prop_assert_eq!(packet.st(), st.as_str());
             prop_assert_eq!(packet.cn(), cn);
