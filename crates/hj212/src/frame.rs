@@ -6,8 +6,10 @@
 //! never buffers more than [`Framer::max_buffered`] bytes: the longest frame it
 //! accepts plus nothing else. The declared length counts bytes, and a frame is
 //! accepted only when its trailer sits where that length puts it and its CRC
-//! verifies under the connection's [`CrcVariant`]. So a lying length field or a
-//! corrupted frame costs only that frame, never the frames after it.
+//! verifies under the connection's [`CrcVariant`]. The trailer may be CR LF,
+//! LF alone, or missing when the next packet's `##` follows the CRC directly.
+//! So a lying length field or a corrupted frame costs only that frame, never
+//! the frames after it.
 
 use std::borrow::Cow;
 
@@ -41,6 +43,14 @@ pub enum Trailer {
     CrLf,
     /// LF alone, which some devices send; accepted because length and CRC verify.
     Lf,
+    /// No line ending: the next packet's `##` follows the CRC directly, or the
+    /// input of [`decode_frame`] ends there. Accepted because length and CRC
+    /// verify.
+    ///
+    /// NOTE: in a stream, such a frame is only returned once the next
+    /// packet's `##` arrives, because until then the framer cannot tell it
+    /// from a frame whose CR LF is still on the way.
+    Missing,
 }
 
 /// Settings of a [`Framer`].
@@ -367,7 +377,7 @@ impl Framer {
             return None;
         }
         let full = self.buffer.len() >= self.max_buffered();
-        let decision = examine(&self.buffer, self.max_segment_len, full);
+        let decision = examine(&self.buffer, self.max_segment_len, full, self.crc);
         match decision {
             Examined::NeedMore => None,
             Examined::Skip(length) => {
@@ -408,7 +418,7 @@ impl Framer {
 /// Decodes one complete frame, such as a line of a capture file with its
 /// trailer. Bytes after the trailer are an error.
 pub fn decode_frame(input: &[u8], variant: CrcVariant) -> Result<Frame, FrameError> {
-    match examine(input, MAX_SEGMENT_LEN, true) {
+    match examine(input, MAX_SEGMENT_LEN, true, variant) {
         Examined::Complete {
             segment_len,
             trailer,
@@ -469,7 +479,7 @@ enum Examined {
 /// Skipped bytes always run up to the next header, so the errors a stream
 /// produces do not depend on how it was split into reads, unless more than a
 /// full buffer of bytes passes without a header.
-fn examine(buffer: &[u8], max_segment_len: usize, full: bool) -> Examined {
+fn examine(buffer: &[u8], max_segment_len: usize, full: bool, crc: CrcVariant) -> Examined {
     match find_header(buffer, 0) {
         HeaderSearch::Found(0) => {}
         HeaderSearch::Found(start) => return Examined::Skip(start),
@@ -484,6 +494,12 @@ fn examine(buffer: &[u8], max_segment_len: usize, full: bool) -> Examined {
     let trailer_at = HEADER_LEN + declared + CRC_LEN;
     match buffer.get(trailer_at..trailer_at + 2) {
         None if buffer.len() <= trailer_at && !full => Examined::NeedMore,
+        None if buffer.len() == trailer_at && crc_verifies(buffer, declared, crc) => {
+            Examined::Complete {
+                segment_len: declared,
+                trailer: Trailer::Missing,
+            }
+        }
         None if buffer.len() <= trailer_at => length_mismatch(buffer, declared, full),
         Some([b'\r', b'\n']) => Examined::Complete {
             segment_len: declared,
@@ -497,7 +513,11 @@ fn examine(buffer: &[u8], max_segment_len: usize, full: bool) -> Examined {
             segment_len: declared,
             trailer: Trailer::Lf,
         },
-        None if buffer[trailer_at] == b'\r' && !full => Examined::NeedMore,
+        None if matches!(buffer[trailer_at], b'\r' | b'#') && !full => Examined::NeedMore,
+        Some([b'#', b'#']) if crc_verifies(buffer, declared, crc) => Examined::Complete {
+            segment_len: declared,
+            trailer: Trailer::Missing,
+        },
         _ => length_mismatch(buffer, declared, full),
     }
 }
@@ -576,6 +596,7 @@ fn trailer_len(trailer: Trailer) -> usize {
     match trailer {
         Trailer::CrLf => 2,
         Trailer::Lf => 1,
+        Trailer::Missing => 0,
     }
 }
 
@@ -598,6 +619,14 @@ fn check_crc(
         crc,
     }
     .verify(variant)
+}
+
+/// Returns true if the frame starting at the front of `buffer`, with a
+/// segment of `segment_len` bytes, carries a CRC that verifies under `variant`.
+fn crc_verifies(buffer: &[u8], segment_len: usize, variant: CrcVariant) -> bool {
+    let segment = &buffer[HEADER_LEN..HEADER_LEN + segment_len];
+    let digits = &buffer[HEADER_LEN + segment_len..HEADER_LEN + segment_len + CRC_LEN];
+    parse_hex4(digits).is_some_and(|received| received == variant.compute(segment))
 }
 
 /// Parses four hex digits of either case.
@@ -730,6 +759,38 @@ MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
             results[1].as_ref().expect("next frame verifies").trailer(),
             Trailer::CrLf
         );
+    }
+
+    #[test]
+    fn missing_trailer_accepted_before_next_header() {
+        let mut bytes = packet();
+        bytes.truncate(bytes.len() - 2);
+        let bare = bytes.clone();
+        bytes.extend(packet());
+        let mut framer = Framer::new();
+        let results = push_all(&mut framer, &bytes);
+        assert_eq!(results.len(), 2);
+        let frame = results[0].as_ref().expect("frame without trailer verifies");
+        assert_eq!(frame.trailer(), Trailer::Missing);
+        assert_eq!(frame.as_bytes(), &bare[..]);
+        assert!(results[1].is_ok());
+        let alone = decode_frame(&bare, CrcVariant::Hj212).expect("complete input verifies");
+        assert_eq!(alone.trailer(), Trailer::Missing);
+    }
+
+    #[test]
+    fn missing_trailer_with_bad_crc_is_mismatch() {
+        let mut bytes = format!("##0101{SEGMENT}1C81").into_bytes();
+        bytes.extend(packet());
+        let results = push_all(&mut Framer::new(), &bytes);
+        assert_eq!(
+            results[0]
+                .as_ref()
+                .expect_err("no trailer, bad CRC")
+                .reason(),
+            "length_mismatch"
+        );
+        assert!(results[1].is_ok());
     }
 
     #[test]
