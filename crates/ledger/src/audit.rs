@@ -151,6 +151,12 @@ pub enum AuditError<E> {
     /// Reading stored leaf hashes failed.
     #[error("failed to read stored leaf hashes: {0}")]
     Source(#[source] E),
+    /// The node source returned no hash for an index below the stored size.
+    #[error("stored leaf hash {index} is missing although it is below the stored size")]
+    MissingLeafHash {
+        /// Index of the missing leaf hash.
+        index: u64,
+    },
 }
 
 /// Whether an audit needs more entries.
@@ -297,7 +303,10 @@ impl<S: NodeSource> Audit<S> {
             .leaf_hashes(index..end, &mut self.stored_chunk)
             .map_err(AuditError::Source)?;
         self.stored_chunk_start = index;
-        Ok(self.stored_chunk[0])
+        self.stored_chunk
+            .first()
+            .copied()
+            .ok_or(AuditError::MissingLeafHash { index })
     }
 
     /// Returns whether more entries cannot change the report.

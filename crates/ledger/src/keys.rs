@@ -17,9 +17,9 @@
 //! | Ed25519 cosignature | `0x04` | 32 bytes | 32-byte seed | 8-byte timestamp then 64 bytes, per C2SP tlog-cosignature |
 //!
 //! SM2 has no signature type registered in C2SP signed-note, which reserves `0xFF`
-//! followed by a longer identifier for such types. The identifier here is the algorithm
-//! name GM/T 0006 gives SM2 signatures with SM3. SM2 signatures use the distinguishing ID
-//! [`SM2_DISTINGUISHING_ID`], the de-facto default of GB/T 32918.2 implementations.
+//! followed by a longer identifier for such types. The identifier here is `SM2-with-SM3`,
+//! the name OpenSSL 3.0 gives the signature OID 1.2.156.10197.1.501. SM2 signatures use the
+//! distinguishing ID [`SM2_DISTINGUISHING_ID`], the default of most SM2 implementations.
 
 use std::fmt;
 use std::str::FromStr;

@@ -39,4 +39,4 @@ pub use proof::{
     ConsistencyProof, InclusionProof, ProofError, consistency_path_len, inclusion_path_len,
     root_from_inclusion_proof, verify_consistency, verify_inclusion,
 };
-pub use tree::{MerkleTree, NodeId, NodeSource, TreeError};
+pub use tree::{MerkleTree, NodeId, NodeSource, TreeAtSize, TreeError};

@@ -116,6 +116,27 @@ pub enum TreeError<E> {
         /// Requested tree size.
         size: u64,
     },
+    /// The node source returned a different number of leaf hashes than requested.
+    #[error(
+        "node source returned {actual} leaf hashes for node {node:?}, expected {expected}: \
+         the store's leaf_hashes implementation is wrong"
+    )]
+    WrongLeafCount {
+        /// The subtree being hashed.
+        node: NodeId,
+        /// Leaf hashes requested.
+        expected: usize,
+        /// Leaf hashes returned.
+        actual: usize,
+    },
+    /// The requested leaf range is empty, and an empty range has no subtree hash.
+    #[error("invalid leaf range {start}..{end}: the range must contain at least one leaf")]
+    EmptyRange {
+        /// First index of the range.
+        start: u64,
+        /// End of the range, exclusive.
+        end: u64,
+    },
     /// The sizes do not describe an earlier and a later non-empty tree.
     #[error(
         "invalid consistency proof request from size {first} to size {second}: \
@@ -161,15 +182,13 @@ impl<S: NodeSource> MerkleTree<S> {
     }
 
     /// Computes `MTH(D[range])`, the hash of the leaves in a non-empty range.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the range is empty.
     pub fn range_root(&self, range: Range<u64>) -> Result<Hash, TreeError<S::Error>> {
-        assert!(
-            range.start < range.end,
-            "range_root needs a non-empty range, got {range:?}"
-        );
+        if range.start >= range.end {
+            return Err(TreeError::EmptyRange {
+                start: range.start,
+                end: range.end,
+            });
+        }
         let width = range.end - range.start;
         if width.is_power_of_two() && range.start.is_multiple_of(width) {
             let level = width.trailing_zeros() as u8;
@@ -210,7 +229,15 @@ impl<S: NodeSource> MerkleTree<S> {
         self.source
             .leaf_hashes(node.leaf_range(), &mut hashes)
             .map_err(TreeError::Source)?;
-        let mut width = hashes.len();
+        let expected = 1usize << node.level;
+        if hashes.len() != expected {
+            return Err(TreeError::WrongLeafCount {
+                node,
+                expected,
+                actual: hashes.len(),
+            });
+        }
+        let mut width = expected;
         while width > 1 {
             for pair in 0..width / 2 {
                 hashes[pair] = self
@@ -224,34 +251,15 @@ impl<S: NodeSource> MerkleTree<S> {
 
     /// Generates the inclusion proof of leaf `index` in the tree of `size` leaves
     /// (RFC 9162 §2.1.3.1), ordered from the leaf's sibling up to the root's child.
+    ///
+    /// For many proofs at one size, [`MerkleTree::at_size`] avoids rehashing the right
+    /// edge of the tree for each proof.
     pub fn inclusion_proof(
         &self,
         index: u64,
         size: u64,
     ) -> Result<InclusionProof, TreeError<S::Error>> {
-        if index >= size {
-            return Err(TreeError::LeafIndexOutOfRange { index, size });
-        }
-        // PATH(m, D[lo:hi]) descends into the half holding m and emits the other half's
-        // root after the deeper elements, so the loop collects top-down and reverses.
-        let mut path = Vec::new();
-        let (mut low, mut high) = (0, size);
-        while high - low > 1 {
-            let split = low + split_point(high - low);
-            if index < split {
-                path.push(self.range_root(split..high)?);
-                high = split;
-            } else {
-                path.push(self.range_root(low..split)?);
-                low = split;
-            }
-        }
-        path.reverse();
-        Ok(InclusionProof {
-            leaf_index: index,
-            tree_size: size,
-            path,
-        })
+        inclusion_proof_with(index, size, |range| self.range_root(range))
     }
 
     /// Generates the consistency proof between the trees of `first` and `second` leaves
@@ -261,33 +269,31 @@ impl<S: NodeSource> MerkleTree<S> {
         first: u64,
         second: u64,
     ) -> Result<ConsistencyProof, TreeError<S::Error>> {
-        if first == 0 || first > second {
-            return Err(TreeError::InvalidSizes { first, second });
+        consistency_proof_with(first, second, |range| self.range_root(range))
+    }
+
+    /// Prepares proof generation at one tree size: the roots of the subtrees that end at
+    /// the right edge of the tree are hashed once, so each proof reads stored hashes and
+    /// hashes only subtrees below [`NodeSource::min_cached_level`].
+    pub fn at_size(&self, size: u64) -> Result<TreeAtSize<'_, S>, TreeError<S::Error>> {
+        let range = self.compact_range(size)?;
+        let mut edge = Vec::with_capacity(range.peaks().len());
+        let mut right: Option<Hash> = None;
+        for (id, peak) in range.peak_ids().iter().zip(range.peaks()).rev() {
+            let root = match right {
+                None => *peak,
+                Some(right) => self.hasher.hash_children(peak, &right),
+            };
+            edge.push((id.leaf_range().start, root));
+            right = Some(root);
         }
-        // SUBPROOF(m, D[lo:hi], b) unrolled into a loop, which emits the elements top-down.
-        let mut path = Vec::new();
-        let (mut low, mut high, mut m) = (0, second, first);
-        let mut whole_old_tree = true;
-        while m != high - low {
-            let split = split_point(high - low);
-            if m <= split {
-                path.push(self.range_root(low + split..high)?);
-                high = low + split;
-            } else {
-                path.push(self.range_root(low..low + split)?);
-                low += split;
-                m -= split;
-                whole_old_tree = false;
-            }
-        }
-        if !whole_old_tree {
-            path.push(self.range_root(low..high)?);
-        }
-        path.reverse();
-        Ok(ConsistencyProof {
-            first_size: first,
-            second_size: second,
-            path,
+        edge.reverse();
+        let root = right.unwrap_or_else(|| self.hasher.empty_root());
+        Ok(TreeAtSize {
+            tree: self,
+            size,
+            edge,
+            root,
         })
     }
 
@@ -307,6 +313,120 @@ impl<S: NodeSource> MerkleTree<S> {
     }
 }
 
+/// Proof generation at one tree size, from [`MerkleTree::at_size`].
+#[derive(Debug, Clone)]
+pub struct TreeAtSize<'a, S> {
+    tree: &'a MerkleTree<S>,
+    size: u64,
+    /// `(start, MTH(D[start..size]))` for each peak start, by increasing start.
+    edge: Vec<(u64, Hash)>,
+    root: Hash,
+}
+
+impl<S: NodeSource> TreeAtSize<'_, S> {
+    /// Returns the tree size.
+    pub const fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Returns the root of the tree.
+    pub const fn root(&self) -> &Hash {
+        &self.root
+    }
+
+    /// Generates the inclusion proof of leaf `index`, as [`MerkleTree::inclusion_proof`].
+    pub fn inclusion_proof(&self, index: u64) -> Result<InclusionProof, TreeError<S::Error>> {
+        inclusion_proof_with(index, self.size, |range| self.range_root(range))
+    }
+
+    /// Generates the consistency proof from the tree of `first` leaves to this size, as
+    /// [`MerkleTree::consistency_proof`].
+    pub fn consistency_proof(&self, first: u64) -> Result<ConsistencyProof, TreeError<S::Error>> {
+        consistency_proof_with(first, self.size, |range| self.range_root(range))
+    }
+
+    fn range_root(&self, range: Range<u64>) -> Result<Hash, TreeError<S::Error>> {
+        let on_edge = (range.end == self.size)
+            .then(|| {
+                self.edge
+                    .binary_search_by_key(&range.start, |&(start, _)| start)
+                    .ok()
+            })
+            .flatten();
+        match on_edge {
+            Some(at) => Ok(self.edge[at].1),
+            None => self.tree.range_root(range),
+        }
+    }
+}
+
+/// Builds an inclusion path with `range_root` computing `MTH(D[range])`.
+fn inclusion_proof_with<E>(
+    index: u64,
+    size: u64,
+    mut range_root: impl FnMut(Range<u64>) -> Result<Hash, TreeError<E>>,
+) -> Result<InclusionProof, TreeError<E>> {
+    if index >= size {
+        return Err(TreeError::LeafIndexOutOfRange { index, size });
+    }
+    // PATH(m, D[lo:hi]) descends into the half holding m and emits the other half's
+    // root after the deeper elements, so the loop collects top-down and reverses.
+    let mut path = Vec::new();
+    let (mut low, mut high) = (0, size);
+    while high - low > 1 {
+        let split = low + split_point(high - low);
+        if index < split {
+            path.push(range_root(split..high)?);
+            high = split;
+        } else {
+            path.push(range_root(low..split)?);
+            low = split;
+        }
+    }
+    path.reverse();
+    Ok(InclusionProof {
+        leaf_index: index,
+        tree_size: size,
+        path,
+    })
+}
+
+/// Builds a consistency path with `range_root` computing `MTH(D[range])`.
+fn consistency_proof_with<E>(
+    first: u64,
+    second: u64,
+    mut range_root: impl FnMut(Range<u64>) -> Result<Hash, TreeError<E>>,
+) -> Result<ConsistencyProof, TreeError<E>> {
+    if first == 0 || first > second {
+        return Err(TreeError::InvalidSizes { first, second });
+    }
+    // SUBPROOF(m, D[lo:hi], b) unrolled into a loop, which emits the elements top-down.
+    let mut path = Vec::new();
+    let (mut low, mut high, mut m) = (0, second, first);
+    let mut whole_old_tree = true;
+    while m != high - low {
+        let split = split_point(high - low);
+        if m <= split {
+            path.push(range_root(low + split..high)?);
+            high = low + split;
+        } else {
+            path.push(range_root(low..low + split)?);
+            low += split;
+            m -= split;
+            whole_old_tree = false;
+        }
+    }
+    if !whole_old_tree {
+        path.push(range_root(low..high)?);
+    }
+    path.reverse();
+    Ok(ConsistencyProof {
+        first_size: first,
+        second_size: second,
+        path,
+    })
+}
+
 /// Returns the largest power of two strictly below `n` (RFC 9162 §2.1.1's `k`).
 ///
 /// `n` must be at least 2.
@@ -318,7 +438,7 @@ pub(crate) const fn split_point(n: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryNodeSource;
+    use crate::memory::{MemoryNodeSource, MemoryNodeSourceError};
 
     fn log_of(hasher: Hasher, count: u64) -> MemoryNodeSource {
         let mut log = MemoryNodeSource::new(hasher);
@@ -396,6 +516,47 @@ mod tests {
     }
 
     #[test]
+    fn short_leaf_read_is_an_error() {
+        /// A store whose batch read drops the last hash.
+        struct Short<'a>(&'a MemoryNodeSource);
+        impl NodeSource for Short<'_> {
+            type Error = MemoryNodeSourceError;
+            fn leaf_hash(&self, index: u64) -> Result<Hash, Self::Error> {
+                self.0.leaf_hash(index)
+            }
+            fn leaf_hashes(
+                &self,
+                range: Range<u64>,
+                out: &mut Vec<Hash>,
+            ) -> Result<(), Self::Error> {
+                for index in range.start..range.end - 1 {
+                    out.push(self.0.leaf_hash(index)?);
+                }
+                Ok(())
+            }
+        }
+        let log = log_of(Hasher::Sha256, 8);
+        let tree = MerkleTree::new(Hasher::Sha256, Short(&log));
+        let error = tree.root(8).expect_err("the batch read is short");
+        assert!(matches!(
+            error,
+            TreeError::WrongLeafCount {
+                expected: 8,
+                actual: 7,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn empty_range_is_rejected() {
+        let log = log_of(Hasher::Sha256, 4);
+        let tree = MerkleTree::new(Hasher::Sha256, &log);
+        let error = tree.range_root(3..3).expect_err("no leaves in 3..3");
+        assert!(matches!(error, TreeError::EmptyRange { start: 3, end: 3 }));
+    }
+
+    #[test]
     fn inclusion_rejects_index_at_size() {
         let log = log_of(Hasher::Sha256, 4);
         let tree = MerkleTree::new(Hasher::Sha256, &log);
@@ -451,6 +612,24 @@ mod tests {
             assert_eq!(range.size(), size);
             assert_eq!(range.root(), tree.root(size).expect("leaves are in memory"));
         }
+    }
+
+    #[test]
+    fn proofs_at_size_match_direct_proofs() {
+        let log = log_of(Hasher::Sm3, 77);
+        let tree = MerkleTree::new(Hasher::Sm3, &log);
+        for size in 1..=77 {
+            let at = tree.at_size(size).expect("leaves are in memory");
+            assert_eq!(at.root(), &tree.root(size).expect("stored"), "root {size}");
+            for index in 0..size {
+                let direct = tree.inclusion_proof(index, size).expect("in range");
+                assert_eq!(at.inclusion_proof(index).expect("in range"), direct);
+                let direct = tree.consistency_proof(index + 1, size).expect("in range");
+                assert_eq!(at.consistency_proof(index + 1).expect("in range"), direct);
+            }
+        }
+        let empty = tree.at_size(0).expect("empty tree");
+        assert_eq!(empty.root(), &Hasher::Sm3.empty_root());
     }
 
     #[test]
