@@ -20,7 +20,7 @@ use crate::{Cli, EXIT_ROWS_REJECTED};
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
     /// Data directory to import into; created if missing.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
 
     #[command(subcommand)]

@@ -196,7 +196,6 @@ fn api_not_found(path: &str) -> Response {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use axum::body::to_bytes;
     use axum::http::Request;

@@ -394,10 +394,6 @@ fn invalid(field: &'static str, value: &str, rule: &str) -> ConfigError {
 
 #[cfg(test)]
 #[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
-#[expect(
     clippy::result_large_err,
     reason = "figment's Jail fixes the closure's error type"
 )]

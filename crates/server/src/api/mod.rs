@@ -114,8 +114,4 @@ async fn count_requests(request: Request, next: Next) -> Response {
 type SharedState = axum::extract::State<Arc<AppState>>;
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests;

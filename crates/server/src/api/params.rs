@@ -111,10 +111,6 @@ pub(super) fn check_range(from: Option<Timestamp>, to: Option<Timestamp>) -> Res
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use super::*;
 

@@ -111,10 +111,6 @@ fn parse_into(file: &'static str, text: &str, areas: &mut Vec<Area>) -> Result<(
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use oversight_core::AreaLevel;
 

@@ -213,8 +213,4 @@ fn line_of(record: &csv::StringRecord) -> u64 {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests;
