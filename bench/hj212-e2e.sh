@@ -88,16 +88,25 @@ stored_counter() {
 stored_before=$(stored_counter)
 stored_before=${stored_before:-0}
 
+# CPU seconds (user + system) the server has used, from /proc.
+server_cpu() {
+    awk -v ticks="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / ticks }' "/proc/$server_pid/stat"
+}
+cpu_before=$(server_cpu)
+
 echo "simulating $CONNECTIONS dataloggers at $RATE uploads/s each for ${DURATION}s" >&2
-"$oversight" --log-level warn simulate hj212 --target "127.0.0.1:$HJ212_PORT" \
+/usr/bin/time -o "$work/simulate.time" -f "%U %S" \
+    "$oversight" --log-level warn simulate hj212 --target "127.0.0.1:$HJ212_PORT" \
     --connections "$CONNECTIONS" --rate "$RATE" --max-in-flight "$MAX_IN_FLIGHT" \
     --duration "$DURATION" --report-interval 5 --json >"$work/reports.jsonl"
 
 stored_after=$(stored_counter)
 stored_after=${stored_after:-0}
+cpu_after=$(server_cpu)
 tail -n 1 "$work/reports.jsonl"
 
-python3 - "$work/reports.jsonl" "$stored_before" "$stored_after" <<'PY'
+python3 - "$work/reports.jsonl" "$stored_before" "$stored_after" "$cpu_before" "$cpu_after" \
+    "$work/simulate.time" <<'PY'
 import json
 import sys
 
@@ -118,4 +127,12 @@ print(
     f"ack latency ms p50 {latency['p50']:.2f} p90 {latency['p90']:.2f} "
     f"p99 {latency['p99']:.2f} max {latency['max']:.2f}"
 )
+# CPU time is less distorted than wall time when other processes share the machine.
+server_cpu = float(sys.argv[5]) - float(sys.argv[4])
+user, system = (float(value) for value in open(sys.argv[6]).read().split()[-2:])
+if stored > 0:
+    print(
+        f"server CPU {server_cpu:.1f} s, {server_cpu / stored * 1e6:.2f} us per stored reading; "
+        f"simulator CPU {user + system:.1f} s"
+    )
 PY
