@@ -77,10 +77,6 @@ impl RulesConfig {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use super::*;
 

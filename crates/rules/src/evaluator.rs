@@ -282,10 +282,6 @@ fn apply_evidence(
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use oversight_core::{
         AlertId, AlertStatus, AreaCode, DataFlag, DataKind, FactorLimit, FactorValues, ManualClock,

@@ -98,10 +98,6 @@ fn lower_severity(value: f64, lower: f64, ratio: f64) -> Severity {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use jiff::Timestamp;
     use oversight_core::{DataKind, FactorCode, FactorValues, Mn};

@@ -209,10 +209,6 @@ pub fn generated_mn(index: u64) -> String {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use super::*;
 

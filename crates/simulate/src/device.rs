@@ -311,10 +311,6 @@ fn malformed_frame(segment: &str, malformation: Malformation) -> String {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use oversight_hj212::{Framer, Packet};
 

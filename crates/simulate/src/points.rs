@@ -94,10 +94,6 @@ pub fn write_points_csv(
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use super::*;
 

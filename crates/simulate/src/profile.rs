@@ -178,10 +178,6 @@ const AMBIENT_AIR: &[FactorModel] = &[
 const NOISE: &[FactorModel] = &[factor("LA", "dB(A)", 52.0, 0.1, 0.03, None, Some(60.0))];
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use rand::SeedableRng;
     use rand::rngs::SmallRng;

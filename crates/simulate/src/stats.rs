@@ -287,10 +287,6 @@ fn report(
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use super::*;
 

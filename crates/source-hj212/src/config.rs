@@ -187,10 +187,6 @@ fn parse_offset(text: &str) -> Option<Offset> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a failed unwrap fails the test with the error"
-)]
 mod tests {
     use super::*;
 
