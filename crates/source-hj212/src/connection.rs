@@ -1,8 +1,11 @@
 //! One datalogger connection: frames in, readings stored, 9014 out.
 //!
-//! Frames are handled one at a time in arrival order. An upload is
-//! acknowledged only after the store returned `Ok`, so a device whose data
-//! was not stored sends it again. A bad frame is logged (the first few per
+//! Frames are handled in arrival order. An upload is acknowledged only
+//! after the store returned `Ok`, so a device whose data was not stored
+//! sends it again. The uploads framed from one read of the socket are
+//! stored in one store call and acknowledged in one write, which saves a
+//! store round trip and a system call per upload when a device sends
+//! faster than the server acknowledges. A bad frame is logged (the first few per
 //! connection), counted and dropped, and the next frame is handled as usual.
 
 use std::fmt::Display;
@@ -25,6 +28,20 @@ use crate::metrics;
 
 /// The 2025 heartbeat command.
 const HEARTBEAT: u16 = 9015;
+
+/// Uploads stored together at most, so one read of many small uploads does
+/// not delay the first acknowledgement for long.
+const MAX_PENDING_UPLOADS: usize = 64;
+
+/// An upload of a registered point, checked and waiting to be stored with
+/// the other uploads framed from the same read.
+struct PendingUpload {
+    frame: Frame,
+    point: Arc<MonitoringPoint>,
+    readings: Vec<Reading>,
+    /// The 9014 to write once the readings are stored, if requested.
+    ack: Option<String>,
+}
 
 /// The connection can no longer be written to.
 #[derive(Debug)]
@@ -49,6 +66,8 @@ struct Connection {
     mn: String,
     /// MNs whose quarantined uploads were already logged on this connection.
     quarantine_logged: Vec<String>,
+    /// Uploads framed from the current read, not yet stored.
+    pending: Vec<PendingUpload>,
 }
 
 /// Serves one accepted connection until the device closes it, it idles out,
@@ -80,6 +99,7 @@ pub(crate) async fn serve(
         },
         mn: String::new(),
         quarantine_logged: Vec::new(),
+        pending: Vec::new(),
     };
     debug!(peer = %peer, "hj212 connection opened");
     loop {
@@ -120,7 +140,7 @@ impl Connection {
                 }
             }
             if bytes.is_empty() {
-                return Ok(());
+                return self.flush().await;
             }
         }
     }
@@ -177,7 +197,9 @@ impl Connection {
             // A heartbeat carries no data, so it is acknowledged without a
             // password check when the device requests it.
             if packet.ack_requested() {
-                self.acknowledge(&frame, &packet).await?;
+                self.flush().await?;
+                let ack = ack_9014_with(&packet, frame.crc_variant());
+                self.write_acks(&ack, 1).await?;
             }
             return Ok(());
         }
@@ -205,6 +227,8 @@ impl Connection {
             Err(_) => None,
         };
         let Some(point) = point else {
+            // Earlier uploads are acknowledged first, in the order they arrived.
+            self.flush().await?;
             return self.quarantine(frame, packet, received_at).await;
         };
         if packet.pw() != point.password.expose() {
@@ -227,43 +251,113 @@ impl Connection {
             ::metrics::counter!(metrics::FRAMES_REJECTED, "reason" => error.reason()).increment(1);
             return Ok(());
         }
-        self.store(frame, packet, point, readings).await
+        let ack = packet
+            .ack_requested()
+            .then(|| ack_9014_with(packet, frame.crc_variant()));
+        let upload = PendingUpload {
+            frame: frame.clone(),
+            point,
+            readings,
+            ack,
+        };
+        self.pending.push(upload);
+        if self.pending.len() >= MAX_PENDING_UPLOADS {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
-    async fn store(
-        &mut self,
-        frame: &Frame,
-        packet: &Packet<'_>,
-        point: Arc<MonitoringPoint>,
-        readings: Vec<Reading>,
-    ) -> Result<(), Closed> {
-        if !readings.is_empty() {
-            match self.shared.store.insert_readings(&readings).await {
-                Ok(_) => {}
+    /// Stores the pending uploads in one store call, then writes their
+    /// acknowledgements in one write and hands their readings to the sink.
+    async fn flush(&mut self) -> Result<(), Closed> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut uploads = std::mem::take(&mut self.pending);
+        let lengths: Vec<usize> = uploads.iter().map(|upload| upload.readings.len()).collect();
+        let mut readings = Vec::with_capacity(lengths.iter().sum());
+        for upload in &mut uploads {
+            readings.append(&mut upload.readings);
+        }
+        let result = match readings.is_empty() {
+            true => Ok(0),
+            false => self.shared.store.insert_readings(&readings).await,
+        };
+        split_readings(&mut uploads, readings, &lengths);
+        match result {
+            Ok(_) => {}
+            Err(StoreError::NotFound { .. }) => {
+                // A point was deleted since it was cached; store each upload
+                // alone so only that point's uploads go to quarantine.
+                return self.store_each(uploads).await;
+            }
+            Err(error) => {
+                ::metrics::counter!(metrics::STORE_FAILURES).increment(uploads.len() as u64);
+                error!(
+                    mn = %uploads[0].point.mn,
+                    uploads = uploads.len(),
+                    error = %error,
+                    "failed to store hj212 readings, uploads not acknowledged"
+                );
+                return Ok(());
+            }
+        }
+        let stored: usize = lengths.iter().sum();
+        ::metrics::counter!(metrics::READINGS_STORED).increment(stored as u64);
+        let acks: String = uploads
+            .iter()
+            .filter_map(|upload| upload.ack.as_deref())
+            .collect();
+        let count = uploads.iter().filter(|upload| upload.ack.is_some()).count();
+        self.write_acks(&acks, count).await?;
+        self.hand_over(uploads).await;
+        Ok(())
+    }
+
+    /// Stores uploads one at a time, quarantining those whose point is gone.
+    async fn store_each(&mut self, uploads: Vec<PendingUpload>) -> Result<(), Closed> {
+        for upload in uploads {
+            match self.shared.store.insert_readings(&upload.readings).await {
+                Ok(_) => {
+                    let count = upload.readings.len() as u64;
+                    ::metrics::counter!(metrics::READINGS_STORED).increment(count);
+                    if let Some(ack) = &upload.ack {
+                        self.write_acks(ack, 1).await?;
+                    }
+                    self.hand_over(vec![upload]).await;
+                }
                 Err(StoreError::NotFound { .. }) => {
-                    // The point was deleted since it was cached.
-                    self.shared.cache.invalidate(&point.mn);
-                    return self
-                        .quarantine(frame, packet, readings[0].received_at)
-                        .await;
+                    self.shared.cache.invalidate(&upload.point.mn);
+                    let text = upload.frame.text();
+                    // The frame parsed before it was queued, so parsing it again succeeds.
+                    let Ok(packet) = Packet::parse_with(&text, &self.shared.parse_options) else {
+                        continue;
+                    };
+                    let received_at = match upload.readings.first() {
+                        Some(reading) => reading.received_at,
+                        None => self.shared.clock.now(),
+                    };
+                    self.quarantine(&upload.frame, &packet, received_at).await?;
                 }
                 Err(error) => {
                     ::metrics::counter!(metrics::STORE_FAILURES).increment(1);
-                    error!(mn = %point.mn, error = %error, "failed to store hj212 readings, upload not acknowledged");
-                    return Ok(());
+                    error!(mn = %upload.point.mn, error = %error, "failed to store hj212 readings, upload not acknowledged");
                 }
             }
-            ::metrics::counter!(metrics::READINGS_STORED).increment(readings.len() as u64);
-        }
-        if packet.ack_requested() {
-            self.acknowledge(frame, packet).await?;
-        }
-        if let Some(sink) = &self.shared.sink
-            && !readings.is_empty()
-        {
-            sink.readings_stored(point, readings).await;
         }
         Ok(())
+    }
+
+    /// Passes stored readings to the sink, one call per upload.
+    async fn hand_over(&self, uploads: Vec<PendingUpload>) {
+        let Some(sink) = &self.shared.sink else {
+            return;
+        };
+        for upload in uploads {
+            if !upload.readings.is_empty() {
+                sink.readings_stored(upload.point, upload.readings).await;
+            }
+        }
     }
 
     /// Stores an upload of an unregistered MN in quarantine and acknowledges it.
@@ -301,26 +395,29 @@ impl Connection {
             warn!(peer = %self.peer, mn = packet.mn(), "upload from unregistered mn quarantined; register the point to release it");
         }
         if packet.ack_requested() {
-            self.acknowledge(frame, packet).await?;
+            let ack = ack_9014_with(packet, frame.crc_variant());
+            self.write_acks(&ack, 1).await?;
         }
         Ok(())
     }
 
-    /// Writes the 9014 acknowledgement of `packet` with the frame's CRC variant.
-    async fn acknowledge(&mut self, frame: &Frame, packet: &Packet<'_>) -> Result<(), Closed> {
-        let ack = ack_9014_with(packet, frame.crc_variant());
-        let write = self.writer.write_all(ack.as_bytes());
+    /// Writes `count` concatenated 9014 acknowledgements in one write.
+    async fn write_acks(&mut self, acks: &str, count: usize) -> Result<(), Closed> {
+        if count == 0 {
+            return Ok(());
+        }
+        let write = self.writer.write_all(acks.as_bytes());
         match tokio::time::timeout(self.shared.settings.write_timeout, write).await {
             Ok(Ok(())) => {
-                ::metrics::counter!(metrics::ACKNOWLEDGED).increment(1);
+                ::metrics::counter!(metrics::ACKNOWLEDGED).increment(count as u64);
                 Ok(())
             }
             Ok(Err(error)) => {
-                debug!(peer = %self.peer, mn = packet.mn(), error = %error, "hj212 acknowledgement write failed");
+                debug!(peer = %self.peer, mn = %self.mn, error = %error, "hj212 acknowledgement write failed");
                 Err(Closed)
             }
             Err(_) => {
-                warn!(peer = %self.peer, mn = packet.mn(), "hj212 device does not read acknowledgements, closing");
+                warn!(peer = %self.peer, mn = %self.mn, "hj212 device does not read acknowledgements, closing");
                 Err(Closed)
             }
         }
@@ -356,6 +453,14 @@ impl Connection {
     }
 }
 
+/// Moves `readings`, the concatenation of the uploads' readings in order,
+/// back into the uploads, `lengths[i]` readings to upload `i`.
+fn split_readings(uploads: &mut [PendingUpload], mut readings: Vec<Reading>, lengths: &[usize]) {
+    for (upload, &length) in uploads.iter_mut().zip(lengths).rev() {
+        upload.readings = readings.split_off(readings.len() - length);
+    }
+}
+
 /// Returns the value of the `MN=` field of a data segment.
 fn mn_field(segment: &str) -> Option<&str> {
     let header = segment.split("CP=").next()?;
@@ -367,7 +472,69 @@ fn mn_field(segment: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    use oversight_core::{AreaCode, DataKind, FactorCode, FactorValues, Secret, SystemCode};
+    use oversight_hj212::decode_frame;
+
     use super::*;
+
+    fn reading(factor: &str) -> Reading {
+        Reading {
+            mn: Mn::parse("MN1").unwrap(),
+            kind: DataKind::Realtime,
+            factor: FactorCode::parse(factor).unwrap(),
+            data_time: jiff::Timestamp::UNIX_EPOCH,
+            received_at: jiff::Timestamp::UNIX_EPOCH,
+            values: FactorValues::default(),
+            flag: None,
+        }
+    }
+
+    #[test]
+    fn split_readings_restores_uploads() {
+        let frame = decode_frame(
+            b"##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;\
+Flag=5;CP=&&RtdInterval=30&&1C80\r\n",
+            CrcVariant::Hj212,
+        )
+        .unwrap();
+        let point = Arc::new(MonitoringPoint {
+            mn: Mn::parse("MN1").unwrap(),
+            name: "point".to_owned(),
+            area: AreaCode::parse("35").unwrap(),
+            system_code: SystemCode::parse("32").unwrap(),
+            password: Secret::new("123456".to_owned()),
+            location: None,
+            limits: Vec::new(),
+            interval_secs: 60,
+        });
+        let mut uploads: Vec<PendingUpload> = (0..3)
+            .map(|_| PendingUpload {
+                frame: frame.clone(),
+                point: Arc::clone(&point),
+                readings: Vec::new(),
+                ack: None,
+            })
+            .collect();
+        let all = vec![
+            reading("a1"),
+            reading("a2"),
+            reading("b1"),
+            reading("c1"),
+            reading("c2"),
+        ];
+        split_readings(&mut uploads, all, &[2, 1, 2]);
+        let factors: Vec<Vec<String>> = uploads
+            .iter()
+            .map(|upload| {
+                upload
+                    .readings
+                    .iter()
+                    .map(|r| r.factor.to_string())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(factors, [vec!["a1", "a2"], vec!["b1"], vec!["c1", "c2"]]);
+    }
 
     #[test]
     fn mn_field_reads_header_only() {

@@ -58,6 +58,45 @@ async fn several_packets_in_one_write() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_write_keeps_ack_order() {
+    let harness = Harness::start(|_| {}, None).await;
+    harness.register(MN, PW).await;
+    let mut client = harness.connect().await;
+    let batch = [
+        upload(MN, PW, "20260301000000001", time(0), 20.0),
+        upload("UNREGISTERED01", PW, "20260301000000002", time(0), 20.0),
+        upload(MN, "999999", "20260301000000003", time(30), 20.0),
+        upload(MN, PW, "20260301000000004", time(60), 20.0),
+        upload(MN, PW, "20260301000000005", time(90), 20.0),
+    ]
+    .concat();
+    client.send(batch.as_bytes()).await;
+    let acks = client.acks_until("20260301000000005").await;
+    assert_eq!(
+        acks,
+        [
+            "20260301000000001",
+            "20260301000000002",
+            "20260301000000004",
+            "20260301000000005"
+        ]
+    );
+    let stored = readings(&*harness.store, MN).await;
+    let times: Vec<_> = stored.iter().map(|reading| reading.data_time).collect();
+    assert_eq!(
+        times,
+        [time(0), time(0), time(60), time(60), time(90), time(90)]
+    );
+    let quarantine = harness
+        .store
+        .quarantine_summaries()
+        .await
+        .expect("quarantine query");
+    assert_eq!(quarantine.len(), 1);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packet_split_across_writes() {
     let harness = Harness::start(|_| {}, None).await;
     harness.register(MN, PW).await;
