@@ -129,7 +129,10 @@ pub enum HashParseError {
 /// Every hash in one log uses the same algorithm, so the choice is fixed when the log is
 /// created. Only SHA-256 is registered for RFC 9162, so an SM3 log has the RFC 9162 tree
 /// structure but does not interoperate with RFC 9162 clients.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Hasher {
     /// SHA-256 (FIPS 180-4), the RFC 9162 default.
     #[default]
@@ -264,6 +267,17 @@ mod tests {
             Hash::from_slice(&[0; 31]),
             Err(HashParseError::Length { actual: 31 })
         );
+    }
+
+    #[test]
+    fn hasher_deserializes_from_configuration_name() {
+        let parsed: Hasher = serde_json::from_str("\"sm3\"").expect("known name");
+        assert_eq!(parsed, Hasher::Sm3);
+        assert_eq!(
+            serde_json::to_string(&Hasher::Sha256).expect("serializes"),
+            "\"sha256\""
+        );
+        assert!(serde_json::from_str::<Hasher>("\"md5\"").is_err());
     }
 
     #[test]

@@ -54,7 +54,8 @@ const KEY_LEN: usize = 32;
 const SIGNATURE_LEN: usize = 64;
 
 /// The signature algorithm of a key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SignatureAlgorithm {
     /// Ed25519 (RFC 8032) over the note text, the default for logs.
     Ed25519,
@@ -858,6 +859,15 @@ mod tests {
         let printed = format!("{signer:?}");
         assert!(printed.contains("33d7b496"));
         assert!(!printed.contains("AeymY"));
+    }
+
+    #[test]
+    fn algorithm_deserializes_from_configuration_name() {
+        let parsed: SignatureAlgorithm =
+            serde_json::from_str("\"ed25519-cosignature\"").expect("known name");
+        assert_eq!(parsed, SignatureAlgorithm::Ed25519Cosignature);
+        let name = serde_json::to_string(&SignatureAlgorithm::Sm2).expect("serializes");
+        assert_eq!(name, "\"sm2\"");
     }
 
     #[test]
