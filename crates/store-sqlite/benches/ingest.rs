@@ -6,12 +6,14 @@
 //! it before sending the next, for `SECONDS` seconds (default 20). Group
 //! commit is what lets this shape reach a high rate, because every awaited
 //! insert needs a committed transaction. Bulk shape: one task inserting
-//! batches of 10,000 readings (one minute of every point).
+//! batches of 10,000 readings (one minute of every point). After the
+//! concurrent run it also times the dashboard summary over every point.
 //!
 //! Run: `cargo bench -p oversight-store-sqlite --bench ingest`
 //! Environment: `SYNCHRONOUS` (`FULL` or `NORMAL`, default both), `TASKS`,
-//! `FACTORS`, `SECONDS`, `WAL_AUTOCHECKPOINT` (pages), `BENCH_DIR` (default
-//! the system's temporary directory).
+//! `FACTORS`, `SECONDS`, `WAL_AUTOCHECKPOINT` (pages), `CHECKPOINT_MS`
+//! (background checkpoint interval, 0 for none), `BENCH_DIR` (default the
+//! system's temporary directory).
 
 #![expect(
     clippy::print_stdout,
@@ -27,7 +29,7 @@ use oversight_core::{
     Area, AreaCode, DataFlag, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint, Reading,
     Secret, SystemCode,
 };
-use oversight_store::Store;
+use oversight_store::{Store, SummaryQuery};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 struct Settings {
@@ -119,6 +121,21 @@ async fn open_store(
     (Arc::new(store), dir)
 }
 
+/// Returns the mean time of the dashboard summary over every point, in ms.
+async fn time_summary(store: &SqliteStore, start: Timestamp) -> f64 {
+    const RUNS: u32 = 20;
+    let query = SummaryQuery {
+        area: None,
+        readings_since: start - SignedDuration::from_hours(24),
+        online_since: start,
+    };
+    let began = Instant::now();
+    for _ in 0..RUNS {
+        std::hint::black_box(store.summary(&query).await.expect("summary"));
+    }
+    began.elapsed().as_secs_f64() * 1000.0 / f64::from(RUNS)
+}
+
 /// Returns the size of the WAL file at the end of a run, in MiB.
 fn wal_mib(dir: &tempfile::TempDir) -> f64 {
     let wal = dir.path().join(format!(
@@ -167,8 +184,9 @@ async fn concurrent(settings: &Settings, synchronous: Synchronous) {
     }
     let elapsed = began.elapsed().as_secs_f64();
     let uploads = latencies.len() as f64;
+    let summary_time = time_summary(&store, start).await;
     println!(
-        "| concurrent, {} tasks × {} readings | {:?} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} |",
+        "| concurrent, {} tasks × {} readings | {:?} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} |",
         settings.tasks,
         settings.factors,
         synchronous,
@@ -178,6 +196,7 @@ async fn concurrent(settings: &Settings, synchronous: Synchronous) {
         latencies.value_at_quantile(0.99) as f64 / 1000.0,
         latencies.max() as f64 / 1000.0,
         wal_mib(&dir),
+        summary_time,
     );
 }
 
@@ -207,7 +226,7 @@ async fn bulk(settings: &Settings, synchronous: Synchronous) {
     }
     let elapsed = began.elapsed().as_secs_f64();
     println!(
-        "| bulk, batches of {} readings | {:?} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} |",
+        "| bulk, batches of {} readings | {:?} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | - |",
         settings.tasks * settings.factors,
         synchronous,
         readings_stored as f64 / elapsed,
@@ -235,8 +254,11 @@ fn main() {
         "{} s per row, 2 tokio worker threads",
         settings.duration.as_secs()
     );
-    println!("| shape | synchronous | readings/s | uploads/s | p50 ms | p99 ms | max ms |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| shape | synchronous | readings/s | uploads/s | p50 ms | p99 ms | max ms | WAL MiB \
+         | summary ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for synchronous in modes {
         runtime.block_on(concurrent(&settings, synchronous));
         runtime.block_on(bulk(&settings, synchronous));

@@ -1,8 +1,9 @@
 //! The background checkpointer: copies WAL frames into the database file
 //! from its own thread, so the writer thread spends its time on commits.
 //!
-//! It runs `PRAGMA wal_checkpoint(PASSIVE)`, which never blocks the writer
-//! or readers. The writer still checkpoints by itself once the WAL exceeds
+//! It runs `PRAGMA wal_checkpoint(PASSIVE)`, which according to the SQLite
+//! documentation of `sqlite3_wal_checkpoint_v2` does not wait for readers
+//! or the writer. The writer still checkpoints by itself once the WAL exceeds
 //! `wal_autocheckpoint_pages`, which bounds the WAL when this thread falls
 //! behind; SQLite restarts the WAL only after a checkpoint copied every frame.
 

@@ -2,9 +2,11 @@
 //!
 //! [`SqliteStore`] keeps everything in one database file in WAL mode. One
 //! writer thread owns the only write connection and commits concurrent
-//! write requests together in one transaction (group commit); a request's
-//! future completes only after that transaction committed, which is what
-//! the durability contract of [`oversight_store::Store`] requires. Queries
+//! write requests together in one transaction (group commit). A request's
+//! future completes only after that transaction committed, as the
+//! durability contract of [`oversight_store::Store`] requires. A background
+//! thread copies the WAL into the database file, so checkpoints do not stall
+//! the writer. Queries
 //! run on a small pool of read connections in tokio's blocking threads.
 //!
 //! Readings are stored as one row per upload (point, data time, kind) with

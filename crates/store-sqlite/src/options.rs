@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// How hard SQLite works to make a commit durable (`PRAGMA synchronous`).
+/// The durability of each commit (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Synchronous {
     /// `FULL`: a commit survives a power loss or an operating system crash.

@@ -1,10 +1,11 @@
 //! The binary encoding of one upload's factors, stored in `uploads.factors`.
 //!
 //! Layout: a version byte (1), then one entry per factor in ascending
-//! factor id. An entry is the factor id (u32), the receive time in
-//! microseconds (i64), a presence mask (u8: bit 0 rtd, 1 avg, 2 min, 3 max,
-//! 4 cou, 5 flag), each present value as f64 in that order, and the flag as
-//! one ASCII byte. Integers and floats are little-endian.
+//! factor id. An entry starts with the factor id (u32), the receive time in
+//! microseconds (i64) and a presence mask (u8). Mask bits 0 to 4 mark rtd,
+//! avg, min, max and cou, and bit 5 the flag. Each present value follows as
+//! f64 in that order, then the flag as one ASCII byte. Integers and floats
+//! are little-endian.
 
 use oversight_core::{DataFlag, FactorValues};
 

@@ -49,13 +49,15 @@ impl SqliteStore {
         let path = resolve_path(path.as_ref()).map_err(backend(OPERATION))?;
         let mut conn = open_connection(&path, &options, false).map_err(backend(OPERATION))?;
         schema::migrate(&mut conn)?;
+
         let readers = (0..options.readers.max(1))
             .map(|_| open_connection(&path, &options, true))
             .collect::<Result<Vec<_>, _>>()
             .map_err(backend(OPERATION))?;
+
         let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
         let max_group_requests = options.max_group_requests.max(1);
-        // The writer holds `stop_checkpoints`, so the checkpointer stops
+        // The writer owns `stop_checkpoints`, so the checkpointer stops
         // when the writer does.
         let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel::<()>();
         if let Some(interval) = options.checkpoint_interval {

@@ -315,7 +315,7 @@ fn write_upload(
     Ok(added)
 }
 
-/// Why writing an upload failed.
+/// A failure to write an upload.
 #[derive(Debug, thiserror::Error)]
 enum WriteUploadError {
     #[error(transparent)]
