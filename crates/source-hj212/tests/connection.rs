@@ -114,6 +114,51 @@ async fn packet_split_across_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_upload_parts_stored_separately() {
+    let harness = Harness::start(|_| {}, None).await;
+    harness.register(MN, PW).await;
+    let part = |pno: u16, qn: &str, factors: &[(&str, f64)]| {
+        let mut builder = SegmentBuilder::new("32", 2011, PW, MN)
+            .qn(qn)
+            .flag(Flag::new(Version::V2017, true, true))
+            .parts(2, pno)
+            .data_time(time(0), CHINA_STANDARD_TIME);
+        for (code, value) in factors {
+            let values = FactorValues {
+                rtd: Some(*value),
+                ..FactorValues::default()
+            };
+            builder = builder.factor(code, &values, Some(DataFlag::NORMAL));
+        }
+        encode_frame(&builder.build().expect("part encodes")).expect("part frame")
+    };
+    let first = part(1, "20260301000000001", &[("w00000", 12.5), ("w01001", 7.1)]);
+    let second = part(2, "20260301000000002", &[("w01018", 35.0)]);
+    let mut client = harness.connect().await;
+    client.send(first.as_bytes()).await;
+    assert_eq!(
+        client.acks_until("20260301000000001").await.len(),
+        1,
+        "first part acknowledged alone"
+    );
+    client.send(second.as_bytes()).await;
+    assert_eq!(
+        client.acks_until("20260301000000002").await.len(),
+        1,
+        "second part acknowledged alone"
+    );
+    let stored = readings(&*harness.store, MN).await;
+    let mut factors: Vec<String> = stored
+        .iter()
+        .map(|reading| reading.factor.to_string())
+        .collect();
+    factors.sort();
+    assert_eq!(factors, ["w00000", "w01001", "w01018"]);
+    assert!(stored.iter().all(|reading| reading.data_time == time(0)));
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packet_with_chinese_text() {
     let harness = Harness::start(|_| {}, None).await;
     harness.register(MN, PW).await;
