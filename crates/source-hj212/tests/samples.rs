@@ -154,8 +154,8 @@ fn key(reading: &Reading) -> (String, String, Timestamp) {
 }
 
 /// Checks that the store contains exactly what the codec reads from the
-/// accepted uploads, values and flags included; a later reading with the
-/// same key replaces an earlier one, as the store's contract says.
+/// accepted uploads, values and flags included. A later reading with the
+/// same key replaces an earlier one, as `Store::insert_readings` documents.
 async fn check_stored(harness: &Harness, samples: &[Sample], modbus_configured: bool) {
     let mut expected: BTreeMap<String, BTreeMap<(String, String, Timestamp), Reading>> =
         BTreeMap::new();
