@@ -8,9 +8,12 @@
 //! insert needs a committed transaction. Bulk shape: one task inserting
 //! batches of 10,000 readings (one minute of every point). After the
 //! concurrent run it also times the dashboard summary over every point.
+//! During the concurrent run one more task queries one point's factor over
+//! 60 minutes in a loop, and `RETRANSMIT=1` sends every upload twice, so
+//! that half of the inserts replace stored readings.
 //!
 //! Run: `cargo bench -p oversight-store-sqlite --bench ingest`
-//! Environment: `SYNCHRONOUS` (`FULL` or `NORMAL`, default both), `TASKS`,
+//! Environment: `SYNCHRONOUS` (`FULL` or `NORMAL`, default both), `TASKS`, `RETRANSMIT`,
 //! `FACTORS`, `SECONDS`, `WAL_AUTOCHECKPOINT` (pages), `CHECKPOINT_MS`
 //! (background checkpoint interval, 0 for none), `BENCH_DIR` (default the
 //! system's temporary directory).
@@ -29,13 +32,14 @@ use oversight_core::{
     Area, AreaCode, DataFlag, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint, Reading,
     Secret, SystemCode,
 };
-use oversight_store::{Store, SummaryQuery};
+use oversight_store::{ReadingQuery, SortOrder, Store, SummaryQuery};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 struct Settings {
     tasks: usize,
     factors: usize,
     duration: Duration,
+    retransmit: bool,
     dir: std::path::PathBuf,
 }
 
@@ -50,6 +54,7 @@ fn settings() -> Settings {
         tasks: number("TASKS", 1_000),
         factors: number("FACTORS", 10),
         duration: Duration::from_secs(u64::try_from(number("SECONDS", 20)).unwrap_or(20)),
+        retransmit: std::env::var("RETRANSMIT").is_ok_and(|value| value == "1"),
         dir: std::env::var_os("BENCH_DIR").map_or_else(std::env::temp_dir, Into::into),
     }
 }
@@ -152,6 +157,14 @@ async fn concurrent(settings: &Settings, synchronous: Synchronous) {
     let start = Timestamp::now();
     let deadline = Instant::now() + settings.duration;
     let began = Instant::now();
+    let sends = if settings.retransmit { 2 } else { 1 };
+    let queries = tokio::spawn(query_while_ingesting(
+        Arc::clone(&store),
+        settings.tasks,
+        Arc::clone(&factors),
+        start,
+        deadline,
+    ));
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..settings.tasks {
         let store = Arc::clone(&store);
@@ -162,15 +175,17 @@ async fn concurrent(settings: &Settings, synchronous: Synchronous) {
             let mut step = 0;
             while Instant::now() < deadline {
                 let readings = upload(&mn, &factors, step, start);
-                let sent = Instant::now();
-                store
-                    .insert_readings(&readings)
-                    .await
-                    .expect("insert upload");
-                let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-                latencies
-                    .record(micros)
-                    .expect("auto-resizing histogram records any value");
+                for _ in 0..sends {
+                    let sent = Instant::now();
+                    store
+                        .insert_readings(&readings)
+                        .await
+                        .expect("insert upload");
+                    let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    latencies
+                        .record(micros)
+                        .expect("auto-resizing histogram records any value");
+                }
                 step += 1;
             }
             latencies
@@ -185,8 +200,14 @@ async fn concurrent(settings: &Settings, synchronous: Synchronous) {
     let elapsed = began.elapsed().as_secs_f64();
     let uploads = latencies.len() as f64;
     let summary_time = time_summary(&store, start).await;
+    let queries = queries.await.expect("query task finishes");
+    let shape = if settings.retransmit {
+        ", each upload sent twice"
+    } else {
+        ""
+    };
     println!(
-        "| concurrent, {} tasks × {} readings | {:?} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} |",
+        "| concurrent, {} tasks × {} readings{shape} | {:?} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2} | {:.1} / {:.1} |",
         settings.tasks,
         settings.factors,
         synchronous,
@@ -197,7 +218,42 @@ async fn concurrent(settings: &Settings, synchronous: Synchronous) {
         latencies.max() as f64 / 1000.0,
         wal_mib(&dir),
         summary_time,
+        queries.value_at_quantile(0.5) as f64 / 1000.0,
+        queries.value_at_quantile(0.99) as f64 / 1000.0,
     );
+}
+
+/// Queries one point's factor over the first 60 minutes in a loop until
+/// `deadline`, and returns the latencies in microseconds.
+async fn query_while_ingesting(
+    store: Arc<SqliteStore>,
+    points: usize,
+    factors: Arc<Vec<FactorCode>>,
+    start: Timestamp,
+    deadline: Instant,
+) -> Histogram<u64> {
+    let mut latencies = Histogram::<u64>::new(3).expect("valid histogram precision");
+    let mut round = 0usize;
+    while Instant::now() < deadline {
+        let query = ReadingQuery {
+            mn: mn_of(round * 397 % points.max(1)),
+            factor: factors.get(round % factors.len().max(1)).cloned(),
+            kind: Some(DataKind::Minute),
+            from: Some(start),
+            to: Some(start + SignedDuration::from_mins(60)),
+            order: SortOrder::Ascending,
+            limit: 1_000,
+            cursor: None,
+        };
+        let sent = Instant::now();
+        std::hint::black_box(store.readings(&query).await.expect("query readings"));
+        let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+        latencies
+            .record(micros)
+            .expect("auto-resizing histogram records any value");
+        round += 1;
+    }
+    latencies
 }
 
 /// Runs the bulk shape and prints one table row.
@@ -226,7 +282,7 @@ async fn bulk(settings: &Settings, synchronous: Synchronous) {
     }
     let elapsed = began.elapsed().as_secs_f64();
     println!(
-        "| bulk, batches of {} readings | {:?} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | - |",
+        "| bulk, batches of {} readings | {:?} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | - | - |",
         settings.tasks * settings.factors,
         synchronous,
         readings_stored as f64 / elapsed,
@@ -256,9 +312,9 @@ fn main() {
     );
     println!(
         "| shape | synchronous | readings/s | uploads/s | p50 ms | p99 ms | max ms | WAL MiB \
-         | summary ms |"
+         | summary ms | query p50 / p99 ms |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for synchronous in modes {
         runtime.block_on(concurrent(&settings, synchronous));
         runtime.block_on(bulk(&settings, synchronous));

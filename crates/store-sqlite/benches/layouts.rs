@@ -47,16 +47,20 @@ enum Layout {
     /// A table per 60 steps (one hour of minute data), each like
     /// `AppendIndexPointFactor`.
     HourlyPartitions,
+    /// One row per upload like `PackedUpload`, but in a `WITHOUT ROWID`
+    /// table clustered by (point, data time, kind).
+    PackedClustered,
 }
 
 impl Layout {
-    const ALL: [Layout; 6] = [
+    const ALL: [Layout; 7] = [
         Layout::ClusteredByPointFactor,
         Layout::AppendIndexPointFactor,
         Layout::AppendIndexPointTime,
         Layout::AppendNoIndex,
         Layout::PackedUpload,
         Layout::HourlyPartitions,
+        Layout::PackedClustered,
     ];
 
     fn name(self) -> &'static str {
@@ -67,6 +71,7 @@ impl Layout {
             Self::AppendNoIndex => "append_no_index",
             Self::PackedUpload => "packed_upload",
             Self::HourlyPartitions => "hourly_partitions",
+            Self::PackedClustered => "packed_clustered",
         }
     }
 
@@ -89,6 +94,11 @@ impl Layout {
                  ON {table} (point_id, data_time, kind, factor_id)"
             ),
             Self::AppendNoIndex => format!("CREATE TABLE {table} ({columns})"),
+            Self::PackedClustered => format!(
+                "CREATE TABLE {table} (point_id INTEGER NOT NULL, data_time INTEGER NOT NULL, \
+                 kind INTEGER NOT NULL, received_at INTEGER NOT NULL, factors BLOB NOT NULL, \
+                 PRIMARY KEY (point_id, data_time, kind)) WITHOUT ROWID"
+            ),
             Self::PackedUpload => format!(
                 "CREATE TABLE {table} (point_id INTEGER NOT NULL, data_time INTEGER NOT NULL, \
                  kind INTEGER NOT NULL, received_at INTEGER NOT NULL, factors BLOB NOT NULL); \
@@ -166,7 +176,7 @@ fn insert_step(tx: &Transaction<'_>, layout: Layout, step: i64) -> rusqlite::Res
     }
     let data_time = START_MICROS + step * MINUTE_MICROS;
     let received_at = data_time + MINUTE_MICROS;
-    if matches!(layout, Layout::PackedUpload) {
+    if matches!(layout, Layout::PackedUpload | Layout::PackedClustered) {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT OR IGNORE INTO {table} (point_id, data_time, kind, received_at, factors) \
              VALUES (?1, ?2, ?3, ?4, ?5)"
@@ -215,7 +225,7 @@ fn query_time(conn: &Connection, layout: Layout, steps: i64) -> rusqlite::Result
     const QUERIES: i64 = 200;
     let sql = match layout {
         Layout::AppendNoIndex => return Ok(None),
-        Layout::PackedUpload => {
+        Layout::PackedUpload | Layout::PackedClustered => {
             "SELECT data_time, factors FROM readings \
              WHERE point_id = ?1 AND kind = 2051 AND data_time >= ?3 AND data_time < ?4 \
              ORDER BY data_time"
@@ -245,7 +255,7 @@ fn query_time(conn: &Connection, layout: Layout, steps: i64) -> rusqlite::Result
         let to = from + 60 * MINUTE_MICROS;
         let mut result = statement.query(params![point, factor, from, to])?;
         while let Some(row) = result.next()? {
-            if matches!(layout, Layout::PackedUpload) {
+            if matches!(layout, Layout::PackedUpload | Layout::PackedClustered) {
                 // Unpacking one factor is part of the query's cost.
                 let blob: Vec<u8> = row.get(1)?;
                 let start = usize::try_from(factor * 12 + 4).unwrap_or(0);
