@@ -392,6 +392,20 @@ impl VerifierKey {
         self.algorithm
     }
 
+    /// Encodes the public key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo) document.
+    pub fn to_public_key_pem(&self) -> Result<String, KeyError> {
+        use ed25519_dalek::pkcs8::EncodePublicKey as _;
+        let line_ending = sm2::pkcs8::LineEnding::LF;
+        let pem = match &self.key {
+            PublicKey::Ed25519(key) => key.to_public_key_pem(line_ending),
+            PublicKey::Sm2(key) => sm2::PublicKey::from(key).to_public_key_pem(line_ending),
+        };
+        pem.map_err(|error| KeyError::InvalidPublicKey {
+            algorithm: self.algorithm,
+            reason: format!("SubjectPublicKeyInfo encoding failed: {error}"),
+        })
+    }
+
     /// Returns the public key bytes as encoded in the verifier key.
     pub fn public_key_bytes(&self) -> Vec<u8> {
         self.key.to_bytes()
@@ -757,6 +771,18 @@ mod tests {
             let loaded =
                 SignerKey::from_pkcs8_pem("pem.example/log", algorithm, &pem).expect("loads");
             assert_eq!(loaded.verifier_key(), signer.verifier_key(), "{algorithm}");
+            let public_pem = signer
+                .verifier_key()
+                .to_public_key_pem()
+                .expect("encodable");
+            assert!(
+                public_pem.starts_with("-----BEGIN PUBLIC KEY-----"),
+                "{algorithm}"
+            );
+            let verifier =
+                VerifierKey::from_public_key_pem("pem.example/log", algorithm, &public_pem)
+                    .expect("loads");
+            assert_eq!(&verifier, signer.verifier_key(), "{algorithm}");
         }
     }
 

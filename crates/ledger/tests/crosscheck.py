@@ -4,7 +4,8 @@
 Reads the JSON that tests/crosscheck.rs writes and checks it with code that shares
 nothing with the crate. Hashes come from Python's hashlib (OpenSSL, SHA-256 and SM3).
 Roots and proofs come from the RFC 9162 recursions, and verification follows the RFC 9162
-step lists literally. Ed25519 note signatures are checked with the `cryptography` package.
+step lists literally. Ed25519 note signatures are checked with the `cryptography` package,
+and SM2 signatures with the `openssl` command (OpenSSL 3).
 
 Usage: crosscheck.py FILE.json. Prints one line per check group and
 "N passed, N failed" at the end, and exits non-zero on any failure.
@@ -13,7 +14,10 @@ Usage: crosscheck.py FILE.json. Prints one line per check group and
 import base64
 import hashlib
 import json
+import os
+import subprocess
 import sys
+import tempfile
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -189,6 +193,72 @@ def check_note(note, tally):
     print(f"note: {verified} Ed25519 signatures verified")
 
 
+SM2_TYPE = b"\xffSM2-with-SM3"
+SM2_DISTINGUISHING_ID = "1234567812345678"
+
+
+def der_integer(value):
+    value = value.lstrip(b"\x00") or b"\x00"
+    if value[0] & 0x80:
+        value = b"\x00" + value
+    return b"\x02" + bytes([len(value)]) + value
+
+
+def der_signature(raw):
+    """Encodes a 64-byte r || s signature as the DER SEQUENCE OpenSSL expects."""
+    body = der_integer(raw[:32]) + der_integer(raw[32:])
+    return b"\x30" + bytes([len(body)]) + body
+
+
+def compressed_point(public_key_pem):
+    """Returns the 33-byte compressed SEC1 point of an SM2 SubjectPublicKeyInfo."""
+    lines = [line for line in public_key_pem.splitlines() if not line.startswith("-----")]
+    point = base64.b64decode("".join(lines))[-65:]
+    assert point[0] == 4, "the SubjectPublicKeyInfo ends with an uncompressed point"
+    return bytes([2 + (point[64] & 1)]) + point[1:33]
+
+
+def openssl_sm2_verify(public_key_pem, message, raw_signature):
+    with tempfile.TemporaryDirectory() as directory:
+        paths = {name: os.path.join(directory, name) for name in ("key.pem", "message", "sig.der")}
+        with open(paths["key.pem"], "w", encoding="ascii") as file:
+            file.write(public_key_pem)
+        with open(paths["message"], "wb") as file:
+            file.write(message)
+        with open(paths["sig.der"], "wb") as file:
+            file.write(der_signature(raw_signature))
+        command = [
+            "openssl", "pkeyutl", "-verify", "-pubin", "-inkey", paths["key.pem"], "-rawin",
+            "-in", paths["message"], "-sigfile", paths["sig.der"], "-digest", "sm3",
+            "-pkeyopt", f"distid:{SM2_DISTINGUISHING_ID}",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        return result.returncode == 0 and "Verified Successfully" in result.stdout
+
+
+def check_sm2_note(note, tally):
+    """Checks the key ID scheme and verifies the SM2 line of a signed note with OpenSSL."""
+    text, signatures = note["note"].rsplit("\n\n", 1)
+    text = (text + "\n").encode()
+    point = compressed_point(note["public_key_pem"])
+    expected_id = key_id(note["name"], SM2_TYPE, point)
+    verified = 0
+    for line in signatures.splitlines():
+        _, name, encoded = line.split(" ")
+        raw = base64.b64decode(encoded)
+        if name != note["name"]:
+            continue
+        tally.check(raw[:4] == expected_id, f"SM2 key ID of {name}")
+        tally.check(len(raw) == 4 + 64, f"SM2 signature of {name} is 64 bytes")
+        ok = openssl_sm2_verify(note["public_key_pem"], text, raw[4:])
+        tally.check(ok, f"OpenSSL verifies the SM2 signature by {name}")
+        tampered = openssl_sm2_verify(note["public_key_pem"], text + b"x", raw[4:])
+        tally.check(not tampered, "OpenSSL rejects the SM2 signature over altered text")
+        verified += ok
+    tally.check(verified == 1, f"{verified} SM2 signatures verified, expected 1")
+    print(f"sm2 note: {verified} signature verified by OpenSSL")
+
+
 def main():
     with open(sys.argv[1], encoding="utf-8") as file:
         data = json.load(file)
@@ -197,6 +267,8 @@ def main():
         check_log(log, tally)
     for note in data["notes"]:
         check_note(note, tally)
+    for note in data["sm2_notes"]:
+        check_sm2_note(note, tally)
     print(f"{tally.passed} passed, {tally.failed} failed")
     return 1 if tally.failed else 0
 
