@@ -126,3 +126,67 @@ proptest! {
         prop_assert_eq!(range.root(), tree.root(entries.len() as u64).expect("stored"));
     }
 }
+
+mod parsers {
+    //! The parsers of untrusted text return an error instead of panicking, and a signed
+    //! checkpoint with any one character changed is rejected.
+
+    use oversight_ledger::{
+        Checkpoint, CheckpointVerifier, Hasher, Note, SignatureAlgorithm, SignerKey, VerifierKey,
+    };
+    use proptest::prelude::*;
+
+    const ORIGIN: &str = "proptest.example/ledger";
+
+    /// Text built from the characters the formats use, so that cases reach deep branches.
+    fn format_text() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[a-zA-Z0-9+/=. \n\u{2014}-]{0,300}").expect("valid regex")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn parsers_return_on_any_text(text in format_text(), other in any::<String>()) {
+            for input in [&text, &other] {
+                let _ = Note::parse(input);
+                let _ = Checkpoint::parse_text(input);
+                let _ = VerifierKey::parse(input);
+                let _ = SignerKey::parse(input);
+                let _ = input.parse::<Hasher>();
+            }
+        }
+    }
+
+    fn signed_checkpoint(algorithm: SignatureAlgorithm) -> (String, CheckpointVerifier) {
+        let key = SignerKey::generate(ORIGIN, algorithm).expect("random");
+        let root = Hasher::Sha256.hash_leaf(b"root");
+        let signed = Checkpoint::new(ORIGIN, 1234, root, Some(1_764_806_400))
+            .sign(&key)
+            .expect("log key");
+        (
+            signed,
+            CheckpointVerifier::new(ORIGIN, key.verifier_key().clone()),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_changed_character_is_rejected(
+            sm2 in any::<bool>(),
+            position in any::<usize>(),
+            replacement in proptest::char::range(' ', '~'),
+        ) {
+            let algorithm = if sm2 { SignatureAlgorithm::Sm2 } else { SignatureAlgorithm::Ed25519 };
+            let (signed, verifier) = signed_checkpoint(algorithm);
+            let mut characters: Vec<char> = signed.chars().collect();
+            let position = position % characters.len();
+            prop_assume!(characters[position] != replacement);
+            characters[position] = replacement;
+            let altered: String = characters.into_iter().collect();
+            prop_assert!(verifier.verify(&altered).is_err(), "accepted {altered:?}");
+        }
+    }
+}
