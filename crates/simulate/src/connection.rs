@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use jiff::Timestamp;
 use oversight_hj212::Framer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use crate::device::{Device, Upload};
-use crate::stats::{SharedStats, new_histogram};
+use crate::stats::SharedStats;
 
 /// How often a connection checks for acknowledgement timeouts and merges its
 /// latencies into the shared histogram.
@@ -140,7 +139,7 @@ impl ConnectionTask {
         let (mut reader, mut writer) = stream.into_split();
         let mut framer = Framer::new();
         let mut in_flight = InFlight::default();
-        let mut latency = new_histogram();
+        let mut latency = Vec::new();
         let mut read_buffer = vec![0_u8; 4096];
         let mut uploads = Vec::new();
         let mut frames = String::new();
@@ -245,7 +244,7 @@ impl ConnectionTask {
         mut bytes: &[u8],
         framer: &mut Framer,
         in_flight: &mut InFlight,
-        latency: &mut Histogram<u64>,
+        latency: &mut Vec<u64>,
     ) {
         let received = Instant::now();
         let mut stalled = false;
@@ -263,7 +262,7 @@ impl ConnectionTask {
                     continue;
                 };
                 let micros = received.duration_since(sent).as_micros().max(1);
-                latency.saturating_record(u64::try_from(micros).unwrap_or(u64::MAX));
+                latency.push(u64::try_from(micros).unwrap_or(u64::MAX));
                 self.stats.acks.fetch_add(1, Ordering::Relaxed);
             }
             // A full framer takes nothing, but draining it always makes

@@ -48,18 +48,21 @@ impl SharedStats {
         }
     }
 
-    /// Adds a connection's latencies and clears them.
-    pub(crate) fn merge_latency(&self, local: &mut Histogram<u64>) {
-        if local.is_empty() {
+    /// Records a connection's latency samples, in microseconds, and clears them.
+    ///
+    /// Connections keep plain samples rather than histograms, because adding
+    /// a whole histogram costs a pass over all its buckets.
+    pub(crate) fn merge_latency(&self, samples: &mut Vec<u64>) {
+        if samples.is_empty() {
             return;
         }
         let mut shared = self
             .latency
             .lock()
             .expect("latency mutex is never poisoned");
-        // Both histograms have the same bounds, so adding cannot fail.
-        let _ = shared.add(&*local);
-        local.reset();
+        for micros in samples.drain(..) {
+            shared.saturating_record(micros);
+        }
     }
 
     /// Takes the latencies merged since the previous call.
@@ -296,12 +299,9 @@ mod tests {
         let mut reporter = Reporter::new();
         stats.readings_sent.fetch_add(1000, Ordering::Relaxed);
         stats.acks.fetch_add(100, Ordering::Relaxed);
-        let mut local = new_histogram();
-        for micros in 1..=1000 {
-            local.record(micros * 10).unwrap();
-        }
-        stats.merge_latency(&mut local);
-        assert!(local.is_empty());
+        let mut samples: Vec<u64> = (1..=1000).map(|micros| micros * 10).collect();
+        stats.merge_latency(&mut samples);
+        assert!(samples.is_empty());
 
         let first = reporter.interval(&stats, Duration::from_secs(2));
         assert_eq!(first.counters.readings_sent, 1000);
