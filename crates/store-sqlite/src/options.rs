@@ -36,6 +36,10 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Upper bound on the write requests committed together in one transaction.
     pub max_group_requests: usize,
+    /// The writer adds no further request to a transaction once the
+    /// requests in it carry this many records (readings, points, uploads or
+    /// alert updates). A single larger request still runs whole.
+    pub max_group_records: usize,
     /// Capacity of the queue of write requests; callers wait when it is full.
     pub queue_capacity: usize,
     /// WAL size, in pages, after which the writer checkpoints the WAL into
@@ -55,6 +59,7 @@ impl Default for SqliteOptions {
             cache_size_kib: 64 * 1024,
             busy_timeout: Duration::from_secs(5),
             max_group_requests: 4096,
+            max_group_records: 100_000,
             queue_capacity: 8192,
             wal_autocheckpoint_pages: 10_000,
             checkpoint_interval: Some(Duration::from_millis(100)),

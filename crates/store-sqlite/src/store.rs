@@ -20,7 +20,7 @@ use crate::options::SqliteOptions;
 use crate::pool::ReaderPool;
 use crate::read_ops;
 use crate::schema;
-use crate::writer::{self, WriteOp, WriteOutput, WriteRequest};
+use crate::writer::{self, GroupLimits, WriteOp, WriteOutput, WriteRequest};
 
 /// The file name used when [`SqliteStore::open`] is given a directory.
 pub const DATABASE_FILE_NAME: &str = "oversight.db";
@@ -56,7 +56,10 @@ impl SqliteStore {
             .map_err(backend(OPERATION))?;
 
         let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
-        let max_group_requests = options.max_group_requests.max(1);
+        let limits = GroupLimits {
+            requests: options.max_group_requests.max(1),
+            records: options.max_group_records.max(1),
+        };
         // The writer owns `stop_checkpoints`, so the checkpointer stops
         // when the writer does.
         let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel::<()>();
@@ -68,7 +71,7 @@ impl SqliteStore {
             })?;
         }
         spawn_thread("sqlite-writer", move || {
-            writer::run(conn, queue, max_group_requests);
+            writer::run(conn, queue, limits);
             drop(stop_checkpoints);
         })?;
         info!(

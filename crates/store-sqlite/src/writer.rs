@@ -32,6 +32,20 @@ pub(crate) enum WriteOp {
     ApplyAlertUpdates(Vec<AlertUpdate>),
 }
 
+impl WriteOp {
+    /// Returns how many records the operation writes, as a measure of its size.
+    fn records(&self) -> usize {
+        match self {
+            Self::UpsertAreas(areas) => areas.len(),
+            Self::UpsertPoints(points) => points.len(),
+            Self::InsertReadings(readings) => readings.len(),
+            Self::Quarantine(uploads) => uploads.len(),
+            Self::ApplyAlertUpdates(updates) => updates.len(),
+            Self::ReleaseQuarantine(_) | Self::DiscardQuarantine(_) => 1,
+        }
+    }
+}
+
 /// The result of a committed [`WriteOp`].
 #[derive(Debug)]
 pub(crate) enum WriteOutput {
@@ -52,19 +66,32 @@ pub(crate) struct WriteRequest {
 #[error("{0}")]
 struct GroupError(Arc<rusqlite::Error>);
 
+/// Bounds on the requests committed together in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GroupLimits {
+    /// At most this many requests.
+    pub(crate) requests: usize,
+    /// No further request once the group holds this many records.
+    pub(crate) records: usize,
+}
+
 /// Runs the writer loop until every sender is dropped.
 pub(crate) fn run(
     mut conn: Connection,
     mut queue: mpsc::Receiver<WriteRequest>,
-    max_group_requests: usize,
+    limits: GroupLimits,
 ) {
     let mut ids = IdCache::default();
-    let mut group = Vec::with_capacity(max_group_requests);
+    let mut group = Vec::with_capacity(limits.requests);
     while let Some(first) = queue.blocking_recv() {
+        let mut records = first.op.records();
         group.push(first);
-        while group.len() < max_group_requests {
+        while group.len() < limits.requests && records < limits.records {
             match queue.try_recv() {
-                Ok(request) => group.push(request),
+                Ok(request) => {
+                    records += request.op.records();
+                    group.push(request);
+                }
                 Err(_) => break,
             }
         }
