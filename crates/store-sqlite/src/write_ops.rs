@@ -1,5 +1,5 @@
-//! The write operations, each run inside a savepoint of the writer's
-//! group transaction.
+//! The write operations, each run inside the writer's group transaction,
+//! either directly or in a savepoint of its own.
 //!
 //! Counters and last-seen times are not written per request: each request
 //! records them in [`Effects`], and the writer applies the merged effects of
@@ -99,12 +99,7 @@ impl Effects {
             *self.counts.entry(key).or_default() += count;
         }
         for (point_id, (data_time, received_at)) in other.last_seen {
-            let seen = self
-                .last_seen
-                .entry(point_id)
-                .or_insert((data_time, received_at));
-            seen.0 = seen.0.max(data_time);
-            seen.1 = seen.1.max(received_at);
+            self.seen(point_id, data_time, received_at);
         }
     }
 

@@ -2,11 +2,11 @@
 //!
 //! Every write request goes through one queue to one thread that owns the
 //! only write connection. The thread takes all requests waiting in the queue
-//! (up to a bound), runs each in its own savepoint inside one transaction,
-//! commits once, and only then sends every caller its result. A request that fails
-//! rolls back to its savepoint and does not affect the others in the group.
-//! While a commit waits for the disk, new requests queue up and form the next
-//! group, so one fsync serves many callers.
+//! (up to a bound), runs them in one transaction, commits once, and only then
+//! sends every caller its result. A request that fails does not affect the
+//! others in the group: see [`commit_group`]. While a commit waits for the
+//! disk, new requests queue up and form the next group, so one fsync serves
+//! many callers.
 
 use std::sync::Arc;
 
@@ -71,7 +71,7 @@ struct GroupError(Arc<rusqlite::Error>);
 pub(crate) struct GroupLimits {
     /// At most this many requests.
     pub(crate) requests: usize,
-    /// No further request once the group holds this many records.
+    /// No further request once the group contains this many records.
     pub(crate) records: usize,
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Callers hold an `Arc<dyn Store>` and never see the backend. Each backend
 //! translates its own errors into [`StoreError`] at this boundary and passes
-//! the shared test suite in [`testsuite`].
+//! the shared test suite in the `testsuite` module, which the `testsuite`
+//! feature enables.
 //!
 //! Durability contract: when a write method returns `Ok`, what it wrote
 //! survives a crash of the process. Sources rely on this to acknowledge
