@@ -179,9 +179,31 @@ impl Checkpoint {
                 role: "sign checkpoints as a log",
             });
         }
-        let mut note = Note::unsigned(self.to_text());
+        self.check_lines()?;
+        let text = self.to_text();
+        let mut note = Note::unsigned(text);
         note.sign(log_key, 0);
         Ok(note.to_string())
+    }
+
+    /// Rejects an origin or extension line that would change the shape of the body.
+    fn check_lines(&self) -> Result<(), CheckpointError> {
+        let single_line = |line: &str| !line.is_empty() && !line.chars().any(char::is_control);
+        if !single_line(&self.origin) {
+            return Err(malformed(format!(
+                "origin {:?} must be a non-empty line without control characters",
+                self.origin
+            )));
+        }
+        for extension in &self.extensions {
+            if !single_line(extension) || extension.starts_with(TIME_PREFIX) {
+                return Err(malformed(format!(
+                    "extension line {extension:?} must be a non-empty line without control \
+                     characters, and the time line is set through the timestamp field"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -545,6 +567,26 @@ mod tests {
             .verify(&note.to_string())
             .expect_err("log did not sign");
         assert!(matches!(error, CheckpointError::MissingLogSignature { .. }));
+    }
+
+    #[test]
+    fn invalid_lines_are_not_signed() {
+        let key = SignerKey::generate(ORIGIN, SignatureAlgorithm::Ed25519).expect("random");
+        let mut two_lines = sample(1);
+        two_lines.origin = "a\nb".into();
+        let mut empty_extension = sample(1);
+        empty_extension.extensions.push(String::new());
+        let mut second_time = sample(1);
+        second_time.extensions.push("time 5".into());
+        let mut control = sample(1);
+        control.origin = "tab\there".into();
+        for checkpoint in [two_lines, empty_extension, second_time, control] {
+            let result = checkpoint.sign(&key);
+            assert!(
+                matches!(result, Err(CheckpointError::Malformed { .. })),
+                "{checkpoint:?} gave {result:?}"
+            );
+        }
     }
 
     #[test]
