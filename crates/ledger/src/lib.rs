@@ -29,7 +29,6 @@ pub use audit::{Audit, AuditError, AuditReport, Finding, Progress, audit_entries
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointVerifier, Cosignature, VerifiedCheckpoint,
 };
-
 pub use compact::{CompactRange, CompactRangeError};
 pub use hash::{HASH_LEN, Hash, HashParseError, Hasher};
 pub use keys::{KeyError, SM2_DISTINGUISHING_ID, SignatureAlgorithm, SignerKey, VerifierKey};

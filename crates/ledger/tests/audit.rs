@@ -234,6 +234,25 @@ fn altered_stored_hash_is_found() {
 }
 
 #[test]
+fn missing_stored_hashes_are_found() {
+    // The export matches every checkpoint up to 100, but the log's table lost hashes 60..100.
+    let fixture = fixture();
+    let report = audit_entries(
+        HASHER,
+        &fixture.entries,
+        &fixture.stored,
+        60,
+        &fixture.checkpoints,
+    )
+    .expect("memory source is infallible");
+    assert_eq!(
+        report.finding,
+        Some(Finding::StoredLeafHashesMissing { stored_size: 60 })
+    );
+    assert_eq!(report.verified_size, 100);
+}
+
+#[test]
 fn extra_entries_beyond_store_are_inserted() {
     let fixture = fixture();
     let mut export = fixture.entries.clone();
