@@ -14,6 +14,9 @@ printf 'example.com/log/testdata\n100270\nGRV1O0dCqmjjPvYi7CtOT79zb/fPwLNsMFWsyn
     > corpus/signed_note/go-checkpoint
 printf 'fuzz.example/ledger\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\ntime 1764806400\n\n\xe2\x80\x94 fuzz.example/ledger AAAAAAAA\n' \
     > corpus/signed_note/time-extension
+# A tlog-proof bundle around the same checkpoint (the path is not a real one).
+printf 'c2sp.org/tlog-proof@v1\nextra AA==\nindex 3\nGRV1O0dCqmjjPvYi7CtOT79zb/fPwLNsMFWsynwU8Ac=\n\n' > corpus/signed_note/bundle
+cat corpus/signed_note/go-checkpoint >> corpus/signed_note/bundle
 printf 'example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx' > corpus/keys/go-verifier
 printf 'PRIVATE+KEY+example.com/log/testdata+33d7b496+AeymY/SZAX0jZcJ8enZ5FY1Dz+wTML2yWSkK+9DSF3eg' \
     > corpus/keys/go-signer

@@ -208,7 +208,7 @@ impl Checkpoint {
 }
 
 /// Parses a decimal with no sign and no leading zeros.
-fn parse_decimal(text: &str) -> Option<u64> {
+pub(crate) fn parse_decimal(text: &str) -> Option<u64> {
     let canonical = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit())
         && (text == "0" || !text.starts_with('0'));

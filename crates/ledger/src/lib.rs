@@ -11,11 +11,13 @@
 //! - [`verify_inclusion`] and [`verify_consistency`]: RFC 9162 §2.1.3.2 and §2.1.4.2.
 //! - [`Checkpoint`], [`CheckpointVerifier`] and [`VerifiedCheckpoint`]: C2SP checkpoints
 //!   signed with Ed25519 or SM2 ([`SignerKey`], [`VerifierKey`]) and cosigned by witnesses.
+//! - [`ProofBundle`]: a C2SP tlog-proof, an inclusion proof with its signed checkpoint.
 //! - [`Audit`]: finds the first altered, removed, inserted or reordered entry of an export.
 //!
 //! The crate does no I/O: storage, transport and clocks belong to its callers.
 
 mod audit;
+mod bundle;
 mod checkpoint;
 mod compact;
 mod hash;
@@ -26,6 +28,7 @@ mod proof;
 mod tree;
 
 pub use audit::{Audit, AuditError, AuditReport, Finding, Progress, audit_entries};
+pub use bundle::{ProofBundle, ProofBundleError};
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointVerifier, Cosignature, VerifiedCheckpoint,
 };

@@ -132,7 +132,8 @@ mod parsers {
     //! checkpoint with any one character changed is rejected.
 
     use oversight_ledger::{
-        Checkpoint, CheckpointVerifier, Hasher, Note, SignatureAlgorithm, SignerKey, VerifierKey,
+        Checkpoint, CheckpointVerifier, Hasher, Note, ProofBundle, SignatureAlgorithm, SignerKey,
+        VerifierKey,
     };
     use proptest::prelude::*;
 
@@ -154,6 +155,7 @@ mod parsers {
                 let _ = VerifierKey::parse(input);
                 let _ = SignerKey::parse(input);
                 let _ = input.parse::<Hasher>();
+                let _ = ProofBundle::parse(input);
             }
         }
     }

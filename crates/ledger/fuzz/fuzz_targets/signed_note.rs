@@ -1,12 +1,14 @@
-//! Parses arbitrary bytes as a signed checkpoint note and verifies it against fixed
-//! Ed25519 and SM2 keys. Any outcome but a panic is correct.
+//! Parses arbitrary bytes as a signed checkpoint note, verifies it against fixed Ed25519
+//! and SM2 keys, and parses them as a tlog-proof bundle. Any outcome but a panic is correct.
 
 #![no_main]
 
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use oversight_ledger::{Checkpoint, CheckpointVerifier, Note, SignatureAlgorithm, SignerKey};
+use oversight_ledger::{
+    Checkpoint, CheckpointVerifier, Note, ProofBundle, SignatureAlgorithm, SignerKey,
+};
 
 const ORIGIN: &str = "fuzz.example/ledger";
 
@@ -38,4 +40,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = VERIFIER.verify(text);
     let _ = Checkpoint::parse_text(text);
+    if let Ok(bundle) = ProofBundle::parse(text) {
+        assert_eq!(
+            ProofBundle::parse(&bundle.to_text()).as_ref(),
+            Ok(&bundle),
+            "a parsed bundle reformats to itself"
+        );
+    }
 });
