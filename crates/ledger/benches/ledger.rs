@@ -129,6 +129,22 @@ fn indexes(count: usize, bound: u64) -> Vec<u64> {
         .collect()
 }
 
+fn bench_hash(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hash");
+    group.throughput(Throughput::Elements(1));
+    let entry = [7u8; ENTRY_LEN];
+    let (left, right) = (synthetic_leaf(1), synthetic_leaf(2));
+    for hasher in [Hasher::Sha256, Hasher::Sm3] {
+        group.bench_function(format!("{hasher}/children"), |b| {
+            b.iter(|| black_box(hasher.hash_children(black_box(&left), black_box(&right))));
+        });
+        group.bench_function(format!("{hasher}/leaf_{ENTRY_LEN}B"), |b| {
+            b.iter(|| black_box(hasher.hash_leaf(black_box(&entry))));
+        });
+    }
+    group.finish();
+}
+
 fn bench_append(c: &mut Criterion) {
     let entries: Vec<Vec<u8>> = (0..BATCH)
         .map(|index| {
@@ -232,5 +248,5 @@ fn bench_proofs(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_append, bench_proofs);
+criterion_group!(benches, bench_hash, bench_append, bench_proofs);
 criterion_main!(benches);
