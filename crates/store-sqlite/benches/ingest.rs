@@ -15,8 +15,9 @@
 //! Run: `cargo bench -p oversight-store-sqlite --bench ingest`
 //! Environment: `SYNCHRONOUS` (`FULL` or `NORMAL`, default both), `TASKS`, `RETRANSMIT`,
 //! `FACTORS`, `SECONDS`, `WAL_AUTOCHECKPOINT` (pages), `CHECKPOINT_MS`
-//! (background checkpoint interval, 0 for none), `BENCH_DIR` (default the
-//! system's temporary directory).
+//! (background checkpoint interval, 0 for none), `MOVE_MS` (interval of
+//! moves out of `recent_uploads`), `BENCH_DIR` (default the system's
+//! temporary directory).
 
 #![expect(
     clippy::print_stdout,
@@ -93,15 +94,35 @@ fn upload(mn: &Mn, factors: &[FactorCode], step: i64, start: Timestamp) -> Vec<R
         .collect()
 }
 
+/// Returns the store options, with the overrides the environment sets.
+fn options(synchronous: Synchronous) -> SqliteOptions {
+    let millis = |name: &str| -> Option<u64> {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse().ok())
+    };
+    let mut options = SqliteOptions {
+        synchronous,
+        ..SqliteOptions::default()
+    };
+    if let Some(interval) = millis("CHECKPOINT_MS") {
+        options.checkpoint_interval = (interval > 0).then(|| Duration::from_millis(interval));
+    }
+    if let Some(interval) = millis("MOVE_MS") {
+        options.move_interval = Duration::from_millis(interval);
+    }
+    if let Some(pages) = millis("WAL_AUTOCHECKPOINT") {
+        options.wal_autocheckpoint_pages = u32::try_from(pages).unwrap_or(u32::MAX);
+    }
+    options
+}
+
 async fn open_store(
     settings: &Settings,
     synchronous: Synchronous,
 ) -> (Arc<SqliteStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir_in(&settings.dir).expect("create benchmark directory");
-    let options = SqliteOptions {
-        synchronous,
-        ..SqliteOptions::default()
-    };
+    let options = options(synchronous);
     let store = SqliteStore::open(dir.path(), options).expect("open store");
     let area = Area::new(AreaCode::parse("350203").expect("valid code"), "思明区").expect("area");
     let parents = [

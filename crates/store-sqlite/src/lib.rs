@@ -10,9 +10,12 @@
 //! run on a small pool of read connections in tokio's blocking threads.
 //!
 //! Readings are stored as one row per upload (point, data time, kind) with
-//! the factors packed in a blob, appended in arrival order with a unique
-//! index on that key. New readings are counted per point and hour of
-//! receipt, so the dashboard summary does not scan readings.
+//! the factors packed in a blob. New uploads land in `recent_uploads`,
+//! indexed by data time first so that commits append to its index, and the
+//! writer moves them into `uploads`, indexed by point first for queries,
+//! every `move_interval`. Queries merge both tables. New readings are
+//! counted per point and hour of receipt, so the dashboard summary does not
+//! scan readings.
 
 mod alerts;
 mod checkpoint;

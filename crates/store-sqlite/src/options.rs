@@ -49,6 +49,11 @@ pub struct SqliteOptions {
     /// How often a background thread checkpoints the WAL; `None` leaves
     /// all checkpoints to the writer.
     pub checkpoint_interval: Option<Duration>,
+    /// How often the writer moves new uploads from the time-ordered table
+    /// `recent_uploads` into `uploads`. A longer interval means fewer index
+    /// pages written per upload but more rows for queries to scan in
+    /// `recent_uploads`.
+    pub move_interval: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -63,6 +68,7 @@ impl Default for SqliteOptions {
             queue_capacity: 8192,
             wal_autocheckpoint_pages: 10_000,
             checkpoint_interval: Some(Duration::from_millis(100)),
+            move_interval: Duration::from_millis(500),
         }
     }
 }

@@ -257,7 +257,8 @@ pub(crate) fn readings(conn: &Connection, query: &ReadingQuery) -> StoreResult<P
         None => None,
     };
 
-    let (sql, values) = uploads_sql(point_id, query, after.as_ref());
+    let (moved_sql, values) = uploads_sql("uploads", point_id, query, after.as_ref());
+    let (recent_sql, _) = uploads_sql("recent_uploads", point_id, query, after.as_ref());
     let scan = UploadScan {
         mn: &query.mn,
         point_id,
@@ -267,10 +268,13 @@ pub(crate) fn readings(conn: &Connection, query: &ReadingQuery) -> StoreResult<P
         wanted: usize::try_from(limit).expect("u32 fits usize") + 1,
         factors: &factors,
     };
-    let items = conn
-        .prepare_cached(&sql)
-        .map_err(backend(OPERATION))
-        .and_then(|mut statement| scan.collect(&mut statement, values))?;
+    let mut moved = conn
+        .prepare_cached(&moved_sql)
+        .map_err(backend(OPERATION))?;
+    let mut recent = conn
+        .prepare_cached(&recent_sql)
+        .map_err(backend(OPERATION))?;
+    let items = scan.collect(&mut moved, &mut recent, values)?;
     let order = query.order;
     let page = page(items, limit, |(cursor, _)| cursor.encode(order));
     Ok(Page {
@@ -297,6 +301,7 @@ fn factor_codes(conn: &Connection) -> StoreResult<HashMap<i64, FactorCode>> {
 
 /// Builds the query of the uploads that may hold a page of readings.
 fn uploads_sql(
+    table: &str,
     point_id: i64,
     query: &ReadingQuery,
     after: Option<&ReadingCursor>,
@@ -305,7 +310,7 @@ fn uploads_sql(
         SortOrder::Ascending => (">=", "ASC"),
         SortOrder::Descending => ("<=", "DESC"),
     };
-    let mut sql = String::from("SELECT data_time, kind, factors FROM uploads WHERE point_id = ?");
+    let mut sql = format!("SELECT data_time, kind, factors FROM {table} WHERE point_id = ?");
     let mut values = vec![Value::Integer(point_id)];
     if let Some(kind) = query.kind {
         sql.push_str(" AND kind = ?");
@@ -331,6 +336,16 @@ fn uploads_sql(
     (sql, values)
 }
 
+/// An upload row: data time, kind and packed factors.
+type UploadRow = (i64, i64, Vec<u8>);
+
+fn next_upload(rows: &mut rusqlite::Rows<'_>) -> rusqlite::Result<Option<UploadRow>> {
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    Ok(Some((row.get(0)?, row.get(1)?, row.get(2)?)))
+}
+
 /// Unpacks uploads into readings until a page and one more are found.
 struct UploadScan<'a> {
     mn: &'a Mn,
@@ -345,20 +360,46 @@ struct UploadScan<'a> {
 type CursorReading = (ReadingCursor, Reading);
 
 impl UploadScan<'_> {
+    /// Merges the uploads of both tables, which hold disjoint keys, in the
+    /// query's order and unpacks them until a page and one more are found.
     fn collect(
         &self,
-        statement: &mut rusqlite::CachedStatement<'_>,
+        moved: &mut rusqlite::CachedStatement<'_>,
+        recent: &mut rusqlite::CachedStatement<'_>,
         values: Vec<Value>,
     ) -> StoreResult<Vec<CursorReading>> {
         const OPERATION: &str = "query readings";
-        let mut rows = statement
+        let mut moved_rows = moved
+            .query(params_from_iter(values.clone()))
+            .map_err(backend(OPERATION))?;
+        let mut recent_rows = recent
             .query(params_from_iter(values))
             .map_err(backend(OPERATION))?;
+        let mut next_moved = next_upload(&mut moved_rows).map_err(backend(OPERATION))?;
+        let mut next_recent = next_upload(&mut recent_rows).map_err(backend(OPERATION))?;
         let mut items = Vec::new();
-        while let Some(row) = rows.next().map_err(backend(OPERATION))? {
-            let data_time: i64 = row.get(0).map_err(backend(OPERATION))?;
-            let kind: i64 = row.get(1).map_err(backend(OPERATION))?;
-            let blob: Vec<u8> = row.get(2).map_err(backend(OPERATION))?;
+        loop {
+            let take_moved = match (&next_moved, &next_recent) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(moved), Some(recent)) => match self.order {
+                    SortOrder::Ascending => (moved.0, moved.1) < (recent.0, recent.1),
+                    SortOrder::Descending => (moved.0, moved.1) > (recent.0, recent.1),
+                },
+            };
+            let upload = if take_moved {
+                let upload = next_moved.take();
+                next_moved = next_upload(&mut moved_rows).map_err(backend(OPERATION))?;
+                upload
+            } else {
+                let upload = next_recent.take();
+                next_recent = next_upload(&mut recent_rows).map_err(backend(OPERATION))?;
+                upload
+            };
+            let Some((data_time, kind, blob)) = upload else {
+                break;
+            };
             self.unpack(data_time, kind, &blob, &mut items)
                 .map_err(backend(OPERATION))?;
             if items.len() >= self.wanted {

@@ -12,7 +12,10 @@ use crate::error::{SqliteError, backend};
 use oversight_store::StoreResult;
 
 /// The migrations, oldest first. Never edit a released one: append a new one.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_recent_uploads.sql"),
+];
 
 /// Returns the schema version this build writes.
 pub(crate) fn latest_version() -> u32 {

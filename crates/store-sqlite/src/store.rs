@@ -56,6 +56,7 @@ impl SqliteStore {
             .map_err(backend(OPERATION))?;
 
         let (sender, queue) = mpsc::channel(options.queue_capacity.max(1));
+        let move_interval = options.move_interval;
         let limits = GroupLimits {
             requests: options.max_group_requests.max(1),
             records: options.max_group_records.max(1),
@@ -71,7 +72,7 @@ impl SqliteStore {
             })?;
         }
         spawn_thread("sqlite-writer", move || {
-            writer::run(conn, queue, limits);
+            writer::run(conn, queue, limits, move_interval);
             drop(stop_checkpoints);
         })?;
         info!(

@@ -12,7 +12,7 @@ use oversight_store::{QuarantinedUpload, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{hour_of, kind_code, micros};
-use crate::error::{SqliteError, backend};
+use crate::error::{SqliteError, backend, corrupt};
 use crate::packed::{self, FactorEntry};
 
 /// Ids of points and factors already looked up, valid while no transaction
@@ -267,18 +267,21 @@ struct UploadKey {
     kind: i64,
 }
 
-/// Inserts one upload's entries, merging them into the stored upload with
-/// the same key if there is one. Returns the receive times of the entries
-/// that were new.
+/// Inserts one upload's entries into `recent_uploads`, or merges them into
+/// the stored upload with the same key in either table. Returns the receive
+/// times of the entries that were new.
 fn write_upload(
     conn: &Connection,
     key: &UploadKey,
     entries: Vec<FactorEntry>,
 ) -> Result<Vec<i64>, WriteUploadError> {
+    if let Some(blob) = stored_factors(conn, UploadTable::Moved, key)? {
+        return merge_upload(conn, UploadTable::Moved, key, &blob, entries);
+    }
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO uploads (point_id, data_time, kind, factors) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (point_id, data_time, kind) DO NOTHING",
+            "INSERT INTO recent_uploads (point_id, data_time, kind, factors) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (data_time, point_id, kind) DO NOTHING",
         )?
         .execute(params![
             key.point_id,
@@ -289,25 +292,86 @@ fn write_upload(
     if inserted == 1 {
         return Ok(entries.iter().map(|entry| entry.received_at).collect());
     }
-    let blob: Vec<u8> = conn
-        .prepare_cached(
-            "SELECT factors FROM uploads WHERE point_id = ?1 AND data_time = ?2 AND kind = ?3",
-        )?
+    let blob = stored_factors(conn, UploadTable::Recent, key)?.ok_or_else(|| {
+        corrupt(
+            "recent upload",
+            &key.data_time,
+            &"conflicting row not found",
+        )
+    })?;
+    merge_upload(conn, UploadTable::Recent, key, &blob, entries)
+}
+
+/// The two tables an upload can be stored in.
+#[derive(Debug, Clone, Copy)]
+enum UploadTable {
+    /// `recent_uploads`, where new uploads land.
+    Recent,
+    /// `uploads`, where the writer moves them.
+    Moved,
+}
+
+impl UploadTable {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Recent => "recent_uploads",
+            Self::Moved => "uploads",
+        }
+    }
+}
+
+/// Returns the packed factors stored under `key` in `table`.
+fn stored_factors(
+    conn: &Connection,
+    table: UploadTable,
+    key: &UploadKey,
+) -> rusqlite::Result<Option<Vec<u8>>> {
+    let sql = format!(
+        "SELECT factors FROM {} WHERE point_id = ?1 AND data_time = ?2 AND kind = ?3",
+        table.name()
+    );
+    conn.prepare_cached(&sql)?
         .query_row(params![key.point_id, key.data_time, key.kind], |row| {
             row.get(0)
-        })?;
-    let mut stored = packed::decode(&blob)?;
+        })
+        .optional()
+}
+
+/// Merges `entries` into the stored upload `blob` under `key` in `table`.
+/// Returns the receive times of the entries whose factor was not stored.
+fn merge_upload(
+    conn: &Connection,
+    table: UploadTable,
+    key: &UploadKey,
+    blob: &[u8],
+    entries: Vec<FactorEntry>,
+) -> Result<Vec<i64>, WriteUploadError> {
+    let mut stored = packed::decode(blob)?;
     let added = packed::merge(&mut stored, entries);
-    conn.prepare_cached(
-        "UPDATE uploads SET factors = ?4 WHERE point_id = ?1 AND data_time = ?2 AND kind = ?3",
-    )?
-    .execute(params![
+    let sql = format!(
+        "UPDATE {} SET factors = ?4 WHERE point_id = ?1 AND data_time = ?2 AND kind = ?3",
+        table.name()
+    );
+    conn.prepare_cached(&sql)?.execute(params![
         key.point_id,
         key.data_time,
         key.kind,
         packed::encode(&stored)
     ])?;
     Ok(added)
+}
+
+/// Moves every row of `recent_uploads` into `uploads`, in key order so that
+/// each point's index page changes once. Returns how many rows moved.
+pub(crate) fn move_recent_uploads(conn: &Connection) -> rusqlite::Result<usize> {
+    let moved = conn.execute(
+        "INSERT INTO uploads (point_id, data_time, kind, factors) \
+         SELECT point_id, data_time, kind, factors FROM recent_uploads \
+         ORDER BY point_id, data_time, kind",
+        [],
+    )?;
+    conn.execute("DELETE FROM recent_uploads", [])?;
+    Ok(moved)
 }
 
 /// A failure to write an upload.

@@ -9,6 +9,7 @@
 //! many callers.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{AlertChange, AlertUpdate, QuarantinedUpload, StoreError, StoreResult};
@@ -75,13 +76,17 @@ pub(crate) struct GroupLimits {
     pub(crate) records: usize,
 }
 
-/// Runs the writer loop until every sender is dropped.
+/// Runs the writer loop until every sender is dropped. After a group, the
+/// writer moves `recent_uploads` into `uploads` if `move_interval` passed
+/// since the last move.
 pub(crate) fn run(
     mut conn: Connection,
     mut queue: mpsc::Receiver<WriteRequest>,
     limits: GroupLimits,
+    move_interval: Duration,
 ) {
     let mut ids = IdCache::default();
+    let mut last_move: Option<Instant> = None;
     let mut group = Vec::with_capacity(limits.requests);
     while let Some(first) = queue.blocking_recv() {
         let mut records = first.op.records();
@@ -96,8 +101,29 @@ pub(crate) fn run(
             }
         }
         commit_group(&mut conn, &mut ids, &mut group);
+        if last_move.is_none_or(|moved| moved.elapsed() >= move_interval) {
+            move_recent_uploads(&mut conn);
+            last_move = Some(Instant::now());
+        }
     }
+    move_recent_uploads(&mut conn);
     debug!("sqlite writer stopped");
+}
+
+/// Moves `recent_uploads` into `uploads` in a transaction of its own. A
+/// failed move leaves the rows where they were, still found by queries.
+fn move_recent_uploads(conn: &mut Connection) {
+    let result = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .and_then(|tx| {
+            let moved = write_ops::move_recent_uploads(&tx)?;
+            tx.commit()?;
+            Ok(moved)
+        });
+    match result {
+        Ok(moved) => debug!(moved, "sqlite recent uploads moved"),
+        Err(error) => error!(%error, "sqlite move of recent uploads failed"),
+    }
 }
 
 /// Runs `group` in one transaction and sends each request its result.

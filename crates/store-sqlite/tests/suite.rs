@@ -11,8 +11,9 @@ async fn fresh_store(options: SqliteOptions) -> TestStore {
 
 oversight_store::store_test_suite!(fresh_store(SqliteOptions::default()));
 
-/// The suite again with tiny write groups, one reader and no background
-/// checkpoint, so that group limits and waiting for a reader are exercised.
+/// The suite again with tiny write groups, one reader, no background
+/// checkpoint and a move of recent uploads after every group, so that group
+/// limits, waiting for a reader and readings in `uploads` are exercised.
 mod small_groups {
     use super::*;
 
@@ -22,6 +23,7 @@ mod small_groups {
             max_group_requests: 2,
             max_group_records: 3,
             checkpoint_interval: None,
+            move_interval: std::time::Duration::ZERO,
             ..SqliteOptions::default()
         }
     }
