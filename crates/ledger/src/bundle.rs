@@ -26,6 +26,9 @@ use crate::proof::InclusionProof;
 /// First line of every bundle.
 const HEADER: &str = "c2sp.org/tlog-proof@v1";
 
+/// Most path lines a bundle can need: one per level of a tree of up to 2^64 entries.
+const MAX_PATH_LEN: usize = 64;
+
 /// Errors from parsing or verifying a [`ProofBundle`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofBundleError {
@@ -110,7 +113,15 @@ impl ProofBundle {
             .ok_or_else(|| {
                 malformed("expected an index line: index <decimal without leading zeros>")
             })?;
-        let path = lines.map(parse_hash).collect::<Result<Vec<_>, _>>()?;
+        let path = lines
+            .take(MAX_PATH_LEN + 1)
+            .map(parse_hash)
+            .collect::<Result<Vec<_>, _>>()?;
+        if path.len() > MAX_PATH_LEN {
+            return Err(malformed(format!(
+                "the inclusion path has more than {MAX_PATH_LEN} lines, more than any tree needs"
+            )));
+        }
         Ok(Self {
             extra,
             index,
@@ -250,6 +261,16 @@ mod tests {
                 "{case:?}"
             );
         }
+        let hash_line = format!("{}\n", BASE64.encode([0u8; 32]));
+        let long_path = format!(
+            "c2sp.org/tlog-proof@v1\nindex 0\n{}\n{}",
+            hash_line.repeat(MAX_PATH_LEN + 1),
+            fixture.bundle.signed_checkpoint
+        );
+        assert!(matches!(
+            ProofBundle::parse(&long_path),
+            Err(ProofBundleError::Malformed { .. })
+        ));
         let short_hash = format!(
             "c2sp.org/tlog-proof@v1\nindex 0\nAAAA\n\n{}",
             fixture.bundle.signed_checkpoint
