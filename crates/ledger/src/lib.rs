@@ -15,6 +15,32 @@
 //! - [`Audit`]: finds the first altered, removed, inserted or reordered entry of an export.
 //!
 //! The crate does no I/O: storage, transport and clocks belong to its callers.
+//!
+//! ```
+//! use oversight_ledger::{
+//!     Checkpoint, CheckpointVerifier, Hasher, MemoryNodeSource, MerkleTree, SignatureAlgorithm,
+//!     SignerKey,
+//! };
+//!
+//! // Append entries; a store would persist what `append_leaf_hash_with` reports.
+//! let hasher = Hasher::Sm3;
+//! let mut log = MemoryNodeSource::new(hasher);
+//! for entry in ["alert 17 acknowledged", "task 4 assigned", "rule pm25 changed"] {
+//!     log.append(entry.as_bytes());
+//! }
+//!
+//! // The log signs a checkpoint of its current size and root.
+//! let origin = "oversight.example.gov.cn/ledger";
+//! let key = SignerKey::generate(origin, SignatureAlgorithm::Sm2)?;
+//! let signed = Checkpoint::new(origin, log.size(), log.root(), Some(1_764_806_400)).sign(&key)?;
+//!
+//! // A verifier that trusts the log's key checks the checkpoint, then an entry's proof.
+//! let verifier = CheckpointVerifier::new(origin, key.verifier_key().clone());
+//! let checkpoint = verifier.verify(&signed)?;
+//! let proof = MerkleTree::new(hasher, &log).inclusion_proof(1, checkpoint.size())?;
+//! checkpoint.verify_inclusion(hasher, &hasher.hash_leaf(b"task 4 assigned"), &proof)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod audit;
 mod bundle;
