@@ -11,6 +11,9 @@
 //! root at every checkpoint size. At the first entry whose hash differs from the stored
 //! leaf hash it reads a window of following hashes from both sides to tell a removal,
 //! insertion or reordering from an alteration, and stops at the next checkpoint.
+//!
+//! NOTE: a removal or insertion of more than 32 consecutive entries falls outside the
+//! window, so it is reported as a reordering or an alteration at the same first index.
 
 use std::fmt;
 
