@@ -44,6 +44,22 @@ fn collect<T>(
         .map_err(backend(operation))
 }
 
+/// Runs `read` in one read transaction, so that all its statements see the
+/// same snapshot even when the writer commits in between. Without it a
+/// query of `uploads` and one of `recent_uploads` could miss rows that a
+/// move committed between the two, and uploads could name a factor id
+/// committed after the query read `factors`.
+pub(crate) fn in_snapshot<T>(
+    conn: &Connection,
+    operation: &'static str,
+    read: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let tx = conn.unchecked_transaction().map_err(backend(operation))?;
+    let result = read(&tx)?;
+    tx.commit().map_err(backend(operation))?;
+    Ok(result)
+}
+
 /// Splits one extra row off `items` and turns it into the next page's cursor.
 fn page<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
     let limit = usize::try_from(limit).expect("u32 fits usize");

@@ -243,18 +243,22 @@ impl Store for SqliteStore {
     }
 
     async fn readings(&self, query: &ReadingQuery) -> StoreResult<Page<Reading>> {
+        const OPERATION: &str = "query readings";
         let query = query.clone();
         self.readers
-            .run("query readings", move |conn| {
-                read_ops::readings(conn, &query)
+            .run(OPERATION, move |conn| {
+                read_ops::in_snapshot(conn, OPERATION, |conn| read_ops::readings(conn, &query))
             })
             .await
     }
 
     async fn summary(&self, query: &SummaryQuery) -> StoreResult<Summary> {
+        const OPERATION: &str = "count summary";
         let query = query.clone();
         self.readers
-            .run("count summary", move |conn| read_ops::summary(conn, &query))
+            .run(OPERATION, move |conn| {
+                read_ops::in_snapshot(conn, OPERATION, |conn| read_ops::summary(conn, &query))
+            })
             .await
     }
 

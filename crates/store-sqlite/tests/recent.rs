@@ -226,3 +226,49 @@ async fn reopening_moves_recent_uploads() {
     let after = all_pages(&store, SortOrder::Ascending).await;
     assert_eq!(after, before);
 }
+
+/// Queries during constant writes and moves return every acknowledged
+/// reading and no error, because a query reads `factors`, `uploads` and
+/// `recent_uploads` from one snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_during_moves_miss_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    drop(store_with_point(&dir).await);
+    let options = SqliteOptions {
+        move_interval: Duration::ZERO,
+        ..Default::default()
+    };
+    let store = Arc::new(SqliteStore::open(dir.path(), options).expect("reopen store"));
+    let acknowledged = Arc::new(AtomicI64::new(0));
+
+    let writer = tokio::spawn({
+        let store = Arc::clone(&store);
+        let acknowledged = Arc::clone(&acknowledged);
+        async move {
+            for data_minute in 0..400 {
+                let upload = [reading("w01018", data_minute, 1.0)];
+                store.insert_readings(&upload).await.expect("insert");
+                acknowledged.store(data_minute + 1, Ordering::SeqCst);
+            }
+        }
+    });
+    let mut queries = 0;
+    while !writer.is_finished() {
+        let before = acknowledged.load(Ordering::SeqCst);
+        let page = store
+            .readings(&query(SortOrder::Ascending, 10_000))
+            .await
+            .expect("query");
+        let found = i64::try_from(page.items.len()).expect("small page");
+        assert!(
+            found >= before,
+            "query {queries} found {found} of {before} acknowledged readings"
+        );
+        queries += 1;
+    }
+    writer.await.expect("writer finishes");
+    assert!(queries > 10, "only {queries} queries ran during the writes");
+}
