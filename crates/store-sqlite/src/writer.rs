@@ -15,7 +15,7 @@ use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{AlertChange, AlertUpdate, QuarantinedUpload, StoreError, StoreResult};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, error};
+use tracing::{debug, error, info};
 
 use crate::alerts;
 use crate::error::backend;
@@ -87,6 +87,7 @@ pub(crate) fn run(
 ) {
     let mut ids = IdCache::default();
     let mut last_move: Option<Instant> = None;
+    let mut move_failures: u64 = 0;
     let mut group = Vec::with_capacity(limits.requests);
     while let Some(first) = queue.blocking_recv() {
         let mut records = first.op.records();
@@ -102,17 +103,18 @@ pub(crate) fn run(
         }
         commit_group(&mut conn, &mut ids, &mut group);
         if last_move.is_none_or(|moved| moved.elapsed() >= move_interval) {
-            move_recent_uploads(&mut conn);
+            move_recent_uploads(&mut conn, &mut move_failures);
             last_move = Some(Instant::now());
         }
     }
-    move_recent_uploads(&mut conn);
+    move_recent_uploads(&mut conn, &mut move_failures);
     debug!("sqlite writer stopped");
 }
 
 /// Moves `recent_uploads` into `uploads` in a transaction of its own. A
-/// failed move leaves the rows where they were, still found by queries.
-fn move_recent_uploads(conn: &mut Connection) {
+/// failed move leaves the rows where they were, still found by queries, so
+/// repeated failures are logged once per 100.
+fn move_recent_uploads(conn: &mut Connection, failures: &mut u64) {
     let result = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .and_then(|tx| {
@@ -121,8 +123,22 @@ fn move_recent_uploads(conn: &mut Connection) {
             Ok(moved)
         });
     match result {
-        Ok(moved) => debug!(moved, "sqlite recent uploads moved"),
-        Err(error) => error!(%error, "sqlite move of recent uploads failed"),
+        Ok(moved) => {
+            if *failures > 0 {
+                info!(
+                    failures = *failures,
+                    "sqlite move of recent uploads recovered"
+                );
+            }
+            *failures = 0;
+            debug!(moved, "sqlite recent uploads moved");
+        }
+        Err(error) => {
+            if failures.is_multiple_of(100) {
+                error!(%error, failures = *failures + 1, "sqlite move of recent uploads failed");
+            }
+            *failures += 1;
+        }
     }
 }
 
