@@ -371,6 +371,10 @@ impl Engine {
         for &effect in &action.effects {
             step.run(effect)?;
         }
+        let leaves_state = action.to.as_ref().is_some_and(|to| *to != task.state);
+        if leaves_state && !action.effects.contains(&Effect::RequestExtension) {
+            step.drop_pending_extension();
+        }
         let effects::Step {
             mut task,
             changes,

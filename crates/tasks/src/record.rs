@@ -49,6 +49,12 @@ pub enum Change {
         /// Working days that had been requested.
         working_days: u32,
     },
+    /// A pending extension request was dropped because the task left its state
+    /// without a decision on it, such as by being cancelled.
+    ExtensionDropped {
+        /// Working days that had been requested.
+        working_days: u32,
+    },
     /// Evidence was added.
     EvidenceAdded {
         /// The evidence, as stored on the task.

@@ -188,6 +188,16 @@ impl<'a> Step<'a> {
         Ok(())
     }
 
+    /// Drops an extension request left pending by an action that leaves the
+    /// state without deciding it, such as cancelling the task.
+    pub(super) fn drop_pending_extension(&mut self) {
+        if let Some(pending) = self.task.deadlines.pending_extension.take() {
+            self.changes.push(Change::ExtensionDropped {
+                working_days: pending.working_days,
+            });
+        }
+    }
+
     fn pending_extension(&self) -> Result<PendingExtension, TaskError> {
         self.require(
             self.task.deadlines.pending_extension.clone(),
