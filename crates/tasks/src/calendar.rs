@@ -37,7 +37,7 @@ pub const MAX_WORKING_HOURS: u32 = 2000;
 /// How many calendar days a search may scan before it gives up.
 const MAX_SCAN_DAYS: u32 = 20_000;
 
-/// What deadline arithmetic does with a date whose year the holiday file lacks.
+/// The behaviour of deadline arithmetic for a year that the holiday file does not cover.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutsideKnownYears {
@@ -59,7 +59,7 @@ pub struct CalendarSettings {
     /// Office hours of a working day as `["HH:MM", "HH:MM"]` spans, in order and
     /// without overlap. Default `[["08:30", "12:00"], ["14:00", "17:30"]]`.
     pub working_hours: Vec<[String; 2]>,
-    /// What to do with a year that the holiday file does not cover. Default `error`.
+    /// The behaviour for a year that the holiday file does not cover. Default `error`.
     pub outside_known_years: OutsideKnownYears,
 }
 
@@ -100,7 +100,7 @@ pub struct YearEntry {
     pub year: i16,
     /// The announcement the dates come from, with its document number and date.
     pub announcement: String,
-    /// What could not be confirmed against the announcement, if anything.
+    /// Anything that could not be confirmed against the announcement.
     #[serde(default)]
     pub unconfirmed: Option<String>,
     /// The holiday periods.

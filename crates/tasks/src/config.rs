@@ -1,6 +1,6 @@
 //! The task configuration file and its defaults.
 //!
-//! One TOML file holds `[calendar]`, `[deadlines]`, `[first_violation]`,
+//! One TOML file contains `[calendar]`, `[deadlines]`, `[first_violation]`,
 //! `[workflow]`, `[[departments]]` and `[[routing]]`. Sections left out take
 //! the defaults of `config/default.toml`, which [`TasksConfig::default`]
 //! returns; a `[workflow]` section replaces the default workflow as a whole.
@@ -60,8 +60,8 @@ impl Default for TasksConfig {
     }
 }
 
-/// The default workflow. The default file has a `[workflow]` section, so
-/// parsing it never calls this function again.
+/// Returns the default workflow. The default file has a `[workflow]` section,
+/// so parsing it never calls this function again.
 fn default_workflow() -> WorkflowConfig {
     TasksConfig::default().workflow
 }

@@ -1,10 +1,10 @@
 //! Deadlines, reminders (催办) and escalations (督办).
 //!
 //! Dispatch starts the sign-for clock, in office hours or calendar hours;
-//! signing for a task starts the handling clock, in working days. While a
-//! clock runs (the task's state names it) and before its deadline, a reminder
-//! is due at each configured distance before it; from the deadline on, an
-//! escalation is due at each configured number of working days after it.
+//! signing for a task starts the handling clock, in working days. A clock runs
+//! while the task's state names it. Before the deadline, a reminder is due at
+//! each configured distance before it. From the deadline on, an escalation is
+//! due at each configured number of working days after it.
 //! A task is overdue from the instant of its deadline.
 //!
 //! [`due_actions`] is a pure function of the task, the configuration and the
@@ -24,7 +24,7 @@ use crate::routing::Directory;
 use crate::workflow::Workflow;
 use crate::{ConfigError, TaskError};
 
-/// How sign-for hours are counted.
+/// The unit of the sign-for hours.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoursKind {
@@ -208,7 +208,7 @@ impl NoticeKind {
     }
 }
 
-/// Who an action is addressed to.
+/// The recipient of an action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Recipient {
@@ -235,7 +235,7 @@ pub struct Action {
     pub due_at: Timestamp,
     /// The configured step: hours or working days before, or working days after.
     pub step: u32,
-    /// Who should receive it.
+    /// The recipients.
     pub recipients: Vec<Recipient>,
 }
 

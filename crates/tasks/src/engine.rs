@@ -1,12 +1,13 @@
 //! The engine: creates tasks and applies actions to them.
 //!
 //! Every operation takes the current task by reference and returns the new
-//! task with a [`TransitionRecord`]; on error the caller's task is untouched.
-//! An action is checked in this order, so each rejection names the first rule
-//! broken: the action exists, it may start from the task's state, the actor's
-//! role may perform it, department staff belong to the task's department, a
-//! required reason is present, the command carries no input the action does
-//! not use, the evidence is valid, and then each effect checks its own inputs.
+//! task with a [`TransitionRecord`], so on error the caller's task is untouched.
+//! The checks run in a fixed order and each rejection names the first rule
+//! broken. First the action must exist and may start from the task's state.
+//! Then the actor's role must be allowed, and department staff must belong to
+//! the task's department. Then a required reason must be present, the command
+//! must carry no input the action does not use, and the evidence must be
+//! valid. Last, each effect checks its own inputs.
 
 use std::fmt;
 
@@ -30,7 +31,7 @@ use crate::{ConfigError, TaskError};
 
 mod effects;
 
-/// What an actor asks to do to a task.
+/// An actor's request to perform an action on a task.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Command {
@@ -107,7 +108,7 @@ impl fmt::Debug for Context<'_> {
 pub struct NewTask {
     /// The id the store chose.
     pub id: TaskId,
-    /// Where the task came from.
+    /// The task's origin.
     pub origin: Origin,
     /// The regulated subject, if any.
     pub subject: Option<SubjectId>,

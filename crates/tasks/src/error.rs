@@ -2,7 +2,7 @@
 
 use crate::model::{ClockKind, Role};
 
-/// Why a task operation was rejected. The task is unchanged when any of these is returned.
+/// The reason a task operation was rejected. The task is unchanged when any of these is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TaskError {
     /// An input value broke a validation rule.
@@ -70,7 +70,7 @@ pub enum TaskError {
     MissingInput {
         /// The action.
         action: String,
-        /// What is missing, such as "an outcome".
+        /// The missing input, such as "an outcome".
         input: &'static str,
     },
     /// The command carries an input that the action does not use.
@@ -164,7 +164,7 @@ pub enum TaskError {
     /// The first-violation outcome was rejected.
     #[error("no penalty for a first violation is not available: {reason}")]
     NotFirstViolation {
-        /// Why the subject or item is not eligible.
+        /// The reason the subject or item is not eligible.
         reason: String,
     },
     /// The store's violation history could not be read.
@@ -182,13 +182,13 @@ impl TaskError {
     }
 }
 
-/// Why a configuration, holiday calendar or item list was rejected.
+/// The reason a configuration, holiday calendar or item list was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// The TOML did not parse or did not match the schema.
     #[error("invalid {file}: {message}")]
     Parse {
-        /// Which kind of file, such as "task configuration".
+        /// The kind of file, such as "task configuration".
         file: &'static str,
         /// The parser's message, with line and column.
         message: String,

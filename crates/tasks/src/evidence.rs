@@ -13,7 +13,7 @@ use sha2::Digest as _;
 use crate::TaskError;
 use crate::model::{MAX_NAME_CHARS, MAX_TEXT_CHARS, PersonId, validate_text};
 
-/// Largest attachment the crate records: 1 GiB.
+/// Maximum attachment size the crate records: 1 GiB.
 pub const MAX_ATTACHMENT_BYTES: u64 = 1 << 30;
 
 /// A content hash algorithm.
@@ -109,7 +109,7 @@ impl Attachment {
 /// A record of an on-site check (现场检查).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteCheck {
-    /// Where the check took place, as an address or site description.
+    /// The place of the check, as an address or site description.
     pub location: String,
     /// The WGS 84 position, when the inspector's device recorded one.
     pub position: Option<GeoPoint>,
@@ -117,7 +117,7 @@ pub struct SiteCheck {
     pub checked_at: Timestamp,
     /// The inspectors present; law-enforcement checks need at least two.
     pub inspectors: Vec<PersonId>,
-    /// What was found.
+    /// The findings.
     pub findings: String,
 }
 
@@ -148,7 +148,7 @@ impl SiteCheck {
     }
 }
 
-/// What a piece of evidence is.
+/// The kind and content of a piece of evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EvidenceKind {
@@ -166,9 +166,9 @@ pub enum EvidenceKind {
 /// A piece of evidence with who added it and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
-    /// What was added.
+    /// The evidence itself.
     pub kind: EvidenceKind,
-    /// Who added it.
+    /// The person who added it.
     pub added_by: PersonId,
     /// When it was added.
     pub added_at: Timestamp,

@@ -4,8 +4,8 @@
 //! sign-for deadline while dispatched, the handling deadline while signed or
 //! in progress). A task is overdue from the instant of its active deadline.
 //! An inbox lists overdue tasks first, then the rest by active deadline,
-//! soonest first, with tasks without a running clock last; ties go by
-//! creation time and then id, so the order is total and stable.
+//! soonest first, and tasks without a running clock last. Ties go by creation
+//! time and then id, so the order is total and stable.
 //! The store runs the query; this module defines the order and the filter.
 
 use jiff::Timestamp;
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Assignee, DepartmentId, Task};
 use crate::workflow::Workflow;
 
-/// Which tasks an inbox shows.
+/// The selection of tasks an inbox shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InboxFilter {

@@ -1,7 +1,7 @@
 //! Supervision tasks (监管任务 / 工单): the domain logic, without I/O.
 //!
 //! An alert, a public report, an inspection plan or a higher authority gives
-//! rise to a [`Task`]. The [`Engine`] holds the validated configuration: the
+//! rise to a [`Task`]. The [`Engine`] contains the validated configuration: the
 //! state machine ([`Workflow`], states and actions with roles, reasons and
 //! effects, read from TOML), the routing of a task by area and category to a
 //! lead department ([`Directory`]), working-day deadlines over a holiday

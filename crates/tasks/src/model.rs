@@ -15,10 +15,10 @@ use crate::TaskError;
 use crate::evidence::Evidence;
 use crate::outcome::Outcome;
 
-/// Longest identifier, title or name the crate accepts, in characters.
+/// Maximum length of an identifier, title or name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
-/// Longest description, reason or note, in characters. The same bound as an
-/// Open311 service request's description.
+/// Maximum length of a description, reason or note, in characters. Open311
+/// GeoReport v2 sets the same maximum for a service request's description.
 pub const MAX_TEXT_CHARS: usize = 4000;
 
 macro_rules! string_id {
@@ -160,7 +160,7 @@ impl fmt::Display for Role {
     }
 }
 
-/// Who performs an action, and in which role.
+/// The person performing an action, and the role they act in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     /// The person acting.
@@ -171,7 +171,7 @@ pub struct Actor {
     pub department: Option<DepartmentId>,
 }
 
-/// Where a task came from.
+/// The origin of a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Origin {
@@ -244,11 +244,11 @@ impl ClockKind {
 pub struct PendingExtension {
     /// Working days requested on top of the current handling deadline.
     pub working_days: u32,
-    /// Who requested it.
+    /// The person who requested it.
     pub requested_by: PersonId,
     /// When it was requested.
     pub requested_at: Timestamp,
-    /// Why more time is needed.
+    /// The reason more time is needed.
     pub reason: String,
 }
 
@@ -302,7 +302,7 @@ pub struct Task {
     pub id: TaskId,
     /// Bumped by every transition, so the store can reject a stale write.
     pub version: u64,
-    /// Where the task came from.
+    /// The task's origin.
     pub origin: Origin,
     /// The regulated subject the task is about, if any.
     pub subject: Option<SubjectId>,

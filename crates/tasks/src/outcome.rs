@@ -8,10 +8,11 @@
 //!
 //! First-violation eligibility follows Article 33 of the Administrative
 //! Penalty Law (行政处罚法, 2021): an initial violation whose harm is minor and
-//! that is corrected in time may go unpunished. The crate checks, in order:
-//! the item is on the configured list; the task names a subject; the harm was
-//! judged minor; the correction came within the configured working days of
-//! the order; and the subject has no violation of the same item within the
+//! that is corrected in time may go unpunished. The crate checks these
+//! conditions in order. The item must be on the configured list and the task
+//! must name a subject. The harm must have been judged minor, and the
+//! correction must have come within the configured working days of the order.
+//! Last, the subject must have no violation of the same item within the
 //! configured look-back period.
 
 use jiff::civil::Date;
@@ -24,20 +25,23 @@ use oversight_core::AreaCode;
 use crate::model::{MAX_NAME_CHARS, MAX_TEXT_CHARS, PersonId, SubjectId, TaskId, validate_text};
 use crate::{ConfigError, TaskError};
 
+/// The example first-violation list, with the source of each item.
+const EXAMPLE_LIST: &str = include_str!("../data/first-violation-example.toml");
+
 /// The outcome as the lead department submits it with its reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutcomeInput {
     /// No violation was found.
     NoViolation {
-        /// What the check found.
+        /// The findings of the check.
         findings: String,
     },
     /// A violation was found and its rectification ordered (责令整改).
     Rectification {
         /// The violated item's code, as in the first-violation list where it appears there.
         item: String,
-        /// What the check found.
+        /// The findings of the check.
         findings: String,
         /// Working days the subject has to rectify.
         working_days: u32,
@@ -46,7 +50,7 @@ pub enum OutcomeInput {
     FirstViolationNoPenalty {
         /// The item's code in the first-violation list.
         item: String,
-        /// What the check found.
+        /// The findings of the check.
         findings: String,
         /// Whether the inspector judged the harm minor.
         harm_minor: bool,
@@ -59,7 +63,7 @@ pub enum OutcomeInput {
     Penalty {
         /// The violated item's code.
         item: String,
-        /// What the check found.
+        /// The findings of the check.
         findings: String,
         /// The decision's document number, such as 厦环罚〔2025〕12号.
         decision_number: String,
@@ -70,7 +74,7 @@ pub enum OutcomeInput {
     Transferred {
         /// The receiving authority.
         authority: String,
-        /// Why it was transferred.
+        /// The reason for the transfer.
         findings: String,
     },
 }
@@ -112,7 +116,7 @@ pub struct Outcome {
     pub rectify_by: Option<Timestamp>,
     /// For a first violation, the start of the look-back window that was checked.
     pub history_checked_since: Option<Timestamp>,
-    /// Who recorded it.
+    /// The person who recorded it.
     pub decided_by: PersonId,
     /// When it was recorded.
     pub decided_at: Timestamp,
@@ -206,7 +210,7 @@ pub struct OutcomeRecord {
     pub kind: OutcomeKind,
     /// True if the outcome establishes a violation.
     pub violation: bool,
-    /// Who recorded the outcome.
+    /// The person who recorded the outcome.
     pub decided_by: PersonId,
     /// When the outcome was recorded.
     pub decided_at: Timestamp,
@@ -292,6 +296,9 @@ pub struct EligibleItem {
     /// The legal provisions the list cites.
     #[serde(default)]
     pub basis: Option<String>,
+    /// The item's source, when the file gathers items from several lists.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 /// A list of items eligible for no penalty on a first violation.
@@ -322,6 +329,12 @@ impl FirstViolationList {
             }
         }
         Ok(list)
+    }
+
+    /// Returns the example list shipped with the crate: two items from published
+    /// provincial and municipal lists, each with its source. Not complete for any region.
+    pub fn example() -> Self {
+        Self::parse(EXAMPLE_LIST).expect("the example list is checked by a unit test")
     }
 
     /// Returns an empty list: no item is eligible.
@@ -612,6 +625,21 @@ mod tests {
         case.corrected = ts(&cal, date(2025, 6, 8), 9);
         let err = run(&case, now).unwrap_err().to_string();
         assert!(err.contains("must lie between the order"), "{err}");
+    }
+
+    #[test]
+    fn example_list_cites_each_item() {
+        let list = FirstViolationList::example();
+        assert_eq!(list.items.len(), 2);
+        for item in &list.items {
+            let source = item.source.as_deref().unwrap_or_default();
+            assert!(
+                source.contains("生态环境局") || source.contains("生态环境厅"),
+                "{}",
+                item.code
+            );
+        }
+        assert!(list.item("air-exceedance-minor").is_some());
     }
 
     #[test]

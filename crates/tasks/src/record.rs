@@ -104,13 +104,13 @@ pub struct TransitionRecord {
     pub from: Option<String>,
     /// The state after.
     pub to: String,
-    /// Who acted; none for the scheduler's reminders and escalations.
+    /// The actor, or none for the scheduler's reminders and escalations.
     pub actor: Option<Actor>,
     /// When.
     pub at: Timestamp,
     /// The reason given, if any.
     pub reason: Option<String>,
-    /// What else changed.
+    /// The other changes.
     pub changes: Vec<Change>,
 }
 

@@ -1,9 +1,10 @@
 //! Departments and the routing of a task to its lead department.
 //!
 //! A routing rule maps an area prefix and an optional category to a
-//! department. Among the rules whose area contains the task's area and whose
-//! category is the task's or absent, the one with the longest (most specific)
-//! area wins; at equal length a rule naming the category beats one without.
+//! department. A rule matches when its area contains the task's area and its
+//! category is the task's or absent. Of the matching rules, the one with the
+//! longest (most specific) area wins. At equal length, a rule naming the
+//! category beats one without.
 //! Two rules with the same area and category are a configuration error, so the
 //! choice is never ambiguous.
 

@@ -1,9 +1,10 @@
 //! The task state machine, read from configuration and validated.
 //!
-//! States and actions are data: `[[workflow.states]]` names the states and the
-//! clock that runs in each, `[[workflow.actions]]` names the transitions, the
-//! states they start from, the state they lead to, the roles that may perform
-//! them, whether a reason is required, and the built-in [`Effect`]s they run.
+//! States and actions are data. `[[workflow.states]]` names the states and the
+//! clock that runs in each. `[[workflow.actions]]` names the transitions with
+//! the states they start from, the state they lead to, the roles that may
+//! perform them, whether a reason is required, and the built-in [`Effect`]s
+//! they run.
 //! [`Workflow::new`] rejects a configuration with unknown or duplicate names,
 //! unreachable states or effects that cannot work together, naming the field.
 
@@ -305,6 +306,7 @@ fn validate_action(
     {
         return Err(unknown_state(&format!("{field}.to"), to, states));
     }
+
     if action.roles.is_empty() {
         return Err(ConfigError::invalid(
             format!("{field}.roles"),
@@ -312,6 +314,7 @@ fn validate_action(
             "list at least one role",
         ));
     }
+
     let unique: BTreeSet<_> = action.effects.iter().collect();
     if unique.len() != action.effects.len() {
         return Err(ConfigError::invalid(

@@ -484,6 +484,7 @@ fn rectification_creates_recheck_on_close() {
     let recorded = replied.outcome.clone().unwrap();
     // Ten working days from Saturday 27 September: 28-30 September, 9-11 and 13-16 October.
     assert_eq!(recorded.rectify_by, Some(end_of(&engine, 2025, 10, 16)));
+
     let reviewed = step(&engine, &replied, "review", now);
     let closed = apply(
         &engine,
@@ -496,6 +497,7 @@ fn rectification_creates_recheck_on_close() {
     assert_eq!(record.kind, OutcomeKind::Rectification);
     assert!(record.violation);
     assert_eq!(record.item.as_deref(), Some("water-exceedance"));
+
     assert_eq!(closed.follow_ups.len(), 1);
     let recheck = &closed.follow_ups[0].task;
     assert_eq!(recheck.id.as_str(), "T1-r1");

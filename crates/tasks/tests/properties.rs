@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 
-/// An instant between 1 January 2025 and 30 September 2026, so that 60 working
+/// Returns an instant between 1 January 2025 and 30 September 2026, so that 60 working
 /// days later still lies in the calendar's covered years.
 fn instant() -> impl Strategy<Value = Timestamp> {
     let start = 1_735_660_800_i64; // 2025-01-01T00:00:00+08:00
@@ -132,7 +132,7 @@ fn action_sequences_stay_in_the_workflow() {
             Ok(())
         })
         .unwrap();
-    // The sequences must have exercised every state, or the property says little.
+    // The sequences must have exercised every state, or the property checks little.
     let reached = reached.into_inner().unwrap();
     let all: BTreeSet<String> = engine()
         .workflow()

@@ -84,9 +84,9 @@ fn handle_clock_reminds_at_one_working_day_left() {
 
 #[test]
 fn reminder_counts_back_working_days_only() {
-    // Two working days before the end of Friday 10 October 2025 are 9 and 10
-    // October; the holiday before them does not count, so the reminder comes at
-    // the start of 9 October, not on 8 October as calendar days would give.
+    // The last two working days before the end of Friday 10 October 2025 are 9
+    // and 10 October. The holiday before them does not count, so the reminder
+    // comes at the start of 9 October and not on 8 October.
     let mut config = TasksConfig::parse(CONFIG).unwrap();
     config.deadlines.remind_working_days_before = vec![2, 1];
     let engine = Engine::new(config, Holidays::china(), FirstViolationList::empty()).unwrap();

@@ -158,6 +158,7 @@ impl<'a> Step<'a> {
             .command
             .extension_working_days
             .unwrap_or(pending.working_days);
+
         if days == 0 {
             return Err(TaskError::invalid(
                 "extension working days",
@@ -173,6 +174,7 @@ impl<'a> Step<'a> {
         }
         let previous = self.require_deadline(ClockKind::Handle)?;
         self.check_extension_budget(days)?;
+
         let extended_to = self.engine.calendar.add_working_days(previous, days)?;
         self.task.deadlines.pending_extension = None;
         self.task.deadlines.extensions.push(GrantedExtension {

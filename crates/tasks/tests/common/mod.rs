@@ -163,7 +163,7 @@ pub fn step(engine: &Engine, task: &Task, action: &str, now: Timestamp) -> Task 
         .task
 }
 
-/// The actions that bring a new task to each state of the default workflow.
+/// Returns the actions that bring a new task to `state` in the default workflow.
 pub fn path_to(state: &str) -> &'static [&'static str] {
     match state {
         "created" => &[],
