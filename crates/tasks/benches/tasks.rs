@@ -3,9 +3,9 @@
 //!
 //! Run with `cargo bench -p oversight-tasks --bench tasks`. The 10,000 tasks are
 //! created and signed for at one-minute steps from Monday 1 September 2025, so
-//! their handling deadlines spread over the National Day holiday. The pass asks
-//! each task at 10 October 2025, when some are overdue, some near their deadline
-//! and the rest not yet due.
+//! their handling deadlines spread over the National Day holiday. The pass
+//! checks each task at 10 October 2025, when some are overdue, some near their
+//! deadline and the rest not yet due.
 
 use std::hint::black_box;
 
