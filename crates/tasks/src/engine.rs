@@ -408,6 +408,9 @@ impl Engine {
         })
     }
 
+    // NOTE: the engine trusts the role and department in `Actor`; the server must
+    // check that the person holds them. Dispatchers, supervisors and reviewers
+    // are not yet limited to their own areas or departments.
     fn check_actor(
         &self,
         task: &Task,
