@@ -12,7 +12,7 @@ mod point;
 mod reading;
 mod secret;
 
-pub use alert::{Alert, AlertId, AlertKind, AlertStatus, Severity};
+pub use alert::{Alert, AlertId, AlertStatus, Explanation, Severity, WindowExplanation};
 pub use alert_event::{Actor, AlertEvent, AlertTransition, Suppression};
 pub use area::{Area, AreaCode, AreaLevel};
 pub use clock::{Clock, ManualClock, SystemClock};
