@@ -354,7 +354,7 @@ impl Engine {
                 let rule_state = series.rule(index);
                 match context.verdict(rule_state, prev, &self.cel, &self.config.time_zone) {
                     Ok(Some(verdict)) if !priming && !late => {
-                        let update = step(&context, rule_state, verdict, &self.config);
+                        let update = step(&context, rule_state, &verdict, &self.config);
                         updates.extend(update);
                     }
                     Ok(_) => {}
@@ -885,7 +885,7 @@ fn eval(
 fn step(
     context: &Evaluation<'_>,
     state: &mut RuleState,
-    verdict: Verdict,
+    verdict: &Verdict,
     config: &EngineConfig,
 ) -> Vec<AlertUpdate> {
     let rule = context.rule;
@@ -905,16 +905,16 @@ fn step(
             } else {
                 Phase::Pending { since: at }
             };
-            updates.push(trigger(context, &verdict, firing));
+            updates.push(trigger(context, verdict, firing));
         }
         (Phase::Pending { since }, true) => {
             let firing = at.duration_since(since) >= rule.for_duration;
             if firing {
                 state.phase = Phase::Firing;
             }
-            updates.push(trigger(context, &verdict, firing));
+            updates.push(trigger(context, verdict, firing));
         }
-        (Phase::Firing, true) => updates.push(trigger(context, &verdict, true)),
+        (Phase::Firing, true) => updates.push(trigger(context, verdict, true)),
         (Phase::Pending { .. }, false) => {
             state.phase = Phase::Idle;
             updates.push(AlertUpdate::Resolve {

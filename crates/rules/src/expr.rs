@@ -375,7 +375,7 @@ impl Condition {
                 needs |= var.bit();
             }
         }
-        for variable in referenced_unknown(&program) {
+        if let Some(variable) = referenced_unknown(&program).into_iter().next() {
             return Err(CompileError {
                 line: 1,
                 column: 1,

@@ -450,7 +450,7 @@ impl RulesService {
                 self.apply(updates).await;
             }
             Err(failure) => {
-                warn!(error = %failure, "failed to read point statuses, missing-data check skipped")
+                warn!(error = %failure, "failed to read point statuses, missing-data check skipped");
             }
         }
         let escalations = self.engine.check_escalations();
@@ -495,7 +495,7 @@ impl RulesService {
                 }
                 Ok(None) => {}
                 Err(failure) => {
-                    error!(error = %failure, alert = %alert, "failed to create task for alert")
+                    error!(error = %failure, alert = %alert, "failed to create task for alert");
                 }
             }
         }

@@ -164,6 +164,21 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+impl From<oversight_rules::RulesError> for ApiError {
+    fn from(error: oversight_rules::RulesError) -> Self {
+        use oversight_rules::RulesError;
+        match error {
+            RulesError::Store(error) => error.into(),
+            RulesError::UnknownRule(_) => Self::not_found(error.to_string()),
+            RulesError::Packs(_) | RulesError::Duplicate(_) => Self::invalid(error.to_string()),
+            RulesError::InvalidConfig { .. } | RulesError::Stopped => {
+                tracing::error!(error = %error, "rules request failed");
+                Self::internal("the rule engine is not running; the server log has the cause")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,20 +213,5 @@ mod tests {
             ErrorCode::Internal.status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
-    }
-}
-
-impl From<oversight_rules::RulesError> for ApiError {
-    fn from(error: oversight_rules::RulesError) -> Self {
-        use oversight_rules::RulesError;
-        match error {
-            RulesError::Store(error) => error.into(),
-            RulesError::UnknownRule(_) => Self::not_found(error.to_string()),
-            RulesError::Packs(_) | RulesError::Duplicate(_) => Self::invalid(error.to_string()),
-            RulesError::InvalidConfig { .. } | RulesError::Stopped => {
-                tracing::error!(error = %error, "rules request failed");
-                Self::internal("the rule engine is not running; the server log has the cause")
-            }
-        }
     }
 }
