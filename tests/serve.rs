@@ -88,8 +88,10 @@ async fn exceedance_opens_one_alert_then_resolves() {
     let alerts = alerts_of(&body);
     assert_eq!(alerts.len(), 1, "exceedances must share one alert: {body}");
     let alert = &alerts[0];
-    assert_eq!(alert["kind"], "above_upper");
-    assert_eq!(alert["status"], "open");
+    assert_eq!(alert["rule_id"], "env.limit.upper");
+    assert_eq!(alert["category"], "exceedance");
+    assert_eq!(alert["status"], "firing");
+    assert_eq!(alert["explanation"]["values"]["upper"], 100.0);
     assert_eq!(alert["factor"], "w01018");
     assert_eq!(alert["trigger_value"], 150.0);
     assert_eq!(alert["peak_value"], 230.0);
@@ -127,13 +129,13 @@ async fn silence_opens_data_missing_alert() {
             |body| {
                 alerts_of(body)
                     .iter()
-                    .any(|alert| alert["kind"] == "data_missing")
+                    .any(|alert| alert["rule_id"] == "env.data_missing")
             },
         )
         .await;
     let alert = alerts_of(&body)
         .iter()
-        .find(|a| a["kind"] == "data_missing")
+        .find(|a| a["rule_id"] == "env.data_missing")
         .expect("found");
     assert_eq!(alert["factor"], Value::Null);
 
@@ -145,7 +147,7 @@ async fn silence_opens_data_missing_alert() {
             |body| {
                 alerts_of(body)
                     .iter()
-                    .any(|alert| alert["kind"] == "data_missing")
+                    .any(|alert| alert["rule_id"] == "env.data_missing")
             },
         )
         .await;

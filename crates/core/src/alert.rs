@@ -1,5 +1,6 @@
-//! Alerts (预警): a condition that holds for one point, factor and kind.
+//! Alerts (预警): one rule's condition for one point, and their lifecycle.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use jiff::Timestamp;
@@ -15,43 +16,6 @@ pub struct AlertId(pub i64);
 impl fmt::Display for AlertId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
-    }
-}
-
-/// What an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    /// A reading above the factor's upper limit (超标).
-    AboveUpper,
-    /// A reading below the factor's lower limit.
-    BelowLower,
-    /// No upload from the point for longer than the configured number of intervals (数据缺失).
-    DataMissing,
-}
-
-impl AlertKind {
-    /// Returns the kind's name as used in the API and in fingerprints.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AboveUpper => "above_upper",
-            Self::BelowLower => "below_lower",
-            Self::DataMissing => "data_missing",
-        }
-    }
-
-    /// Parses a kind's API name.
-    pub fn parse(input: &str) -> Result<Self, ValidationError> {
-        match input {
-            "above_upper" => Ok(Self::AboveUpper),
-            "below_lower" => Ok(Self::BelowLower),
-            "data_missing" => Ok(Self::DataMissing),
-            _ => Err(ValidationError::new(
-                "alert kind",
-                input,
-                "expected above_upper, below_lower or data_missing",
-            )),
-        }
     }
 }
 
@@ -96,17 +60,27 @@ impl Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
-    /// The condition holds.
-    Open,
-    /// The condition no longer holds.
+    /// The condition is met but not yet for the rule's `for` duration.
+    Pending,
+    /// The condition was met long enough; nobody has acknowledged it yet.
+    Firing,
+    /// A person acknowledged the firing alert.
+    Acknowledged,
+    /// The clear condition was met, a person resolved it, or the condition
+    /// stopped while the alert was pending.
     Resolved,
 }
 
 impl AlertStatus {
+    /// The statuses of an open alert, of which each fingerprint has at most one.
+    pub const OPEN: [Self; 3] = [Self::Pending, Self::Firing, Self::Acknowledged];
+
     /// Returns the status's name as used in the API.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Open => "open",
+            Self::Pending => "pending",
+            Self::Firing => "firing",
+            Self::Acknowledged => "acknowledged",
             Self::Resolved => "resolved",
         }
     }
@@ -114,62 +88,122 @@ impl AlertStatus {
     /// Parses a status's API name.
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         match input {
-            "open" => Ok(Self::Open),
+            "pending" => Ok(Self::Pending),
+            "firing" => Ok(Self::Firing),
+            "acknowledged" => Ok(Self::Acknowledged),
             "resolved" => Ok(Self::Resolved),
             _ => Err(ValidationError::new(
                 "alert status",
                 input,
-                "expected open or resolved",
+                "expected pending, firing, acknowledged or resolved",
             )),
         }
     }
+
+    /// Returns true unless the alert is resolved.
+    pub fn is_open(self) -> bool {
+        self != Self::Resolved
+    }
 }
 
-/// An alert with the values that triggered it.
+/// The window aggregate that made an alert trigger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowExplanation {
+    /// The aggregate, such as `avg`.
+    pub aggregate: String,
+    /// The window's length, such as `1h`.
+    pub size: String,
+    /// Data time of the oldest reading in the window.
+    pub from: Timestamp,
+    /// Data time of the newest reading in the window.
+    pub to: Timestamp,
+    /// How many readings the window held.
+    pub count: u64,
+}
+
+/// Why an alert triggered: the rule's conditions and the values they saw.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The condition as written in the rule.
+    pub condition: String,
+    /// The clear condition, when the rule has one.
+    pub clear: Option<String>,
+    /// The numeric variables the condition saw, such as `value` and `upper`.
+    pub values: BTreeMap<String, f64>,
+    /// The data flag of the reading, when it had one.
+    pub flag: Option<String>,
+    /// The window, for rules with a window aggregate.
+    pub window: Option<WindowExplanation>,
+    /// Data time of the reading that was evaluated.
+    pub reading_at: Option<Timestamp>,
+}
+
+/// An alert: one rule's condition for one point, and one factor where the
+/// rule is per factor.
 ///
 /// At most one alert per fingerprint is open at a time; the store enforces it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// The store's identifier.
     pub id: AlertId,
-    /// `kind:mn:factor`, identifying the condition the alert tracks.
+    /// `rule:mn` or `rule:mn:factor`, identifying the condition the alert tracks.
     pub fingerprint: String,
+    /// The rule's id.
+    pub rule_id: String,
+    /// The version of the rule's pack when the alert last triggered.
+    pub rule_version: String,
+    /// The rule's category, such as `exceedance` or `data_missing`.
+    pub category: String,
     /// The point the alert is about.
     pub mn: Mn,
-    /// The factor, for limit alerts.
+    /// The factor, for rules evaluated per factor.
     pub factor: Option<FactorCode>,
-    /// What the alert is about.
-    pub kind: AlertKind,
     /// How urgent it is.
     pub severity: Severity,
-    /// Open or resolved.
+    /// Where it is in its lifecycle.
     pub status: AlertStatus,
     /// The point's area, copied so that alerts filter by area without a join.
     pub area: AreaCode,
-    /// Event time of the first reading that met the condition.
+    /// The department the rule routes to.
+    pub department: Option<String>,
+    /// Event time at which the condition was first met.
     pub first_at: Timestamp,
-    /// Event time of the latest reading that met the condition.
+    /// Event time at which the condition was last met.
     pub last_at: Timestamp,
-    /// Event time at which the condition stopped holding.
+    /// Event time at which the alert fired.
+    pub fired_at: Option<Timestamp>,
+    /// When it was acknowledged.
+    pub acknowledged_at: Option<Timestamp>,
+    /// Who acknowledged it.
+    pub acknowledged_by: Option<String>,
+    /// When it was resolved: event time for the engine, the clock's time for a person.
     pub resolved_at: Option<Timestamp>,
-    /// The value that opened the alert.
+    /// Why it was resolved.
+    pub resolution: Option<String>,
+    /// The value that first met the condition.
     pub trigger_value: Option<f64>,
     /// The latest value that met the condition.
     pub last_value: Option<f64>,
-    /// The value furthest beyond the limit while the alert was open.
+    /// The worst value while the alert was open.
     pub peak_value: Option<f64>,
-    /// The limit that was crossed.
+    /// The limit that was crossed, when the condition names one.
     pub limit: Option<f64>,
-    /// How many readings met the condition while the alert was open.
+    /// How many evaluations met the condition while the alert was open.
     pub count: u64,
+    /// True while the alert changes state too often; notifications are held back.
+    pub flapping: bool,
+    /// When the alert became a supervision task.
+    pub escalated_at: Option<Timestamp>,
+    /// Why the alert fired.
+    pub explanation: Option<Explanation>,
 }
 
 impl Alert {
-    /// Builds the fingerprint of the condition `kind` for `mn` and `factor`.
-    pub fn fingerprint_of(kind: AlertKind, mn: &Mn, factor: Option<&FactorCode>) -> String {
+    /// Builds the fingerprint of rule `rule_id` for `mn` and `factor`.
+    pub fn fingerprint_of(rule_id: &str, mn: &Mn, factor: Option<&FactorCode>) -> String {
         match factor {
-            Some(factor) => format!("{}:{mn}:{factor}", kind.as_str()),
-            None => format!("{}:{mn}", kind.as_str()),
+            Some(factor) => format!("{rule_id}:{mn}:{factor}"),
+            None => format!("{rule_id}:{mn}"),
         }
     }
 }

@@ -5,13 +5,15 @@
 //! a [`ValidationError`] naming the value and the rule it broke, never a panic.
 
 mod alert;
+mod alert_event;
 mod area;
 mod clock;
 mod point;
 mod reading;
 mod secret;
 
-pub use alert::{Alert, AlertId, AlertKind, AlertStatus, Severity};
+pub use alert::{Alert, AlertId, AlertStatus, Explanation, Severity, WindowExplanation};
+pub use alert_event::{Actor, AlertEvent, AlertTransition, Suppression};
 pub use area::{Area, AreaCode, AreaLevel};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use point::{FactorCode, FactorLimit, GeoPoint, Mn, MonitoringPoint, SystemCode};

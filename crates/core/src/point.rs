@@ -1,5 +1,6 @@
 //! Monitoring points: the registry entries that HJ 212 dataloggers report for.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -284,6 +285,10 @@ pub struct MonitoringPoint {
     /// The expected interval between uploads, in seconds; the data-missing
     /// check counts silence in multiples of it.
     pub interval_secs: u32,
+    /// Registry attributes that rules read, such as `noise_class = "2"` or
+    /// `tags = "key-polluter,river"`.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl MonitoringPoint {

@@ -2,7 +2,9 @@
 
 use oversight_store::StoreError;
 
-/// An error that stops the rules from being set up or run.
+use crate::{DuplicateRule, PackError};
+
+/// An error that stops the rules from being set up or run, or rejects a command.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     /// A setting is out of range.
@@ -15,9 +17,18 @@ pub enum RulesError {
         /// The rule the value broke, phrased as the fix.
         rule: &'static str,
     },
-    /// Reading the open alerts on start failed.
-    #[error("failed to load open alerts: {0}")]
-    LoadOpenAlerts(#[source] StoreError),
+    /// One or more rule packs are invalid.
+    #[error("invalid rule packs:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Packs(Vec<PackError>),
+    /// Two packs define one rule id.
+    #[error(transparent)]
+    Duplicate(#[from] DuplicateRule),
+    /// No active rule has this id.
+    #[error("rule {0:?} not found; list the rules with GET /api/v1/rules")]
+    UnknownRule(String),
+    /// The store failed or rejected the request.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The rules service has stopped, so no more readings can be submitted.
     #[error("rules service has stopped")]
     Stopped,

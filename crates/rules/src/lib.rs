@@ -1,19 +1,41 @@
-//! Early warning, first version: limit checks and data-missing detection.
+//! The rule engine: rule packs, detection and the alert lifecycle.
 //!
-//! [`Evaluator`] is the pure state machine: stored readings and point
-//! statuses in, [`AlertUpdate`](oversight_store::AlertUpdate)s out, with an
-//! injected clock. [`RulesService`] runs it against an
-//! `Arc<dyn Store>`: it rebuilds the state from the open alerts on start,
-//! evaluates the batches that sources submit through a [`RulesHandle`], runs
-//! the data-missing check on a timer and applies the updates to the store.
+//! Rules are TOML files (see [`pack`]): built-in packs embedded from the
+//! repository's `rules/` directory, and the operator's own directory. Each
+//! rule names what it applies to, a CEL condition, an optional window
+//! aggregate, a `for` duration, a clear condition, a severity and the
+//! department it routes to. [`Engine`] is the pure state machine (readings
+//! in, alert updates out, with an injected clock); [`RulesService`] runs it
+//! against the store, reloads changed packs, emits [`AlertEvent`]s and
+//! turns serious or ignored alerts into tasks.
+//!
+//! [`AlertEvent`]: oversight_core::AlertEvent
 
+pub mod aqi;
+mod backtest;
+mod builtin;
 mod config;
+mod engine;
 mod error;
-mod evaluator;
-mod limit;
+pub mod expr;
+mod flapping;
+pub mod noise;
+pub mod pack;
+mod rule;
 mod service;
+mod window;
 
+pub use backtest::{Backtest, BacktestAlert};
+pub use builtin::{BUILTIN_PACKS, builtin_packs};
 pub use config::RulesConfig;
+pub use engine::{Engine, EngineConfig, RuleErrors};
 pub use error::RulesError;
-pub use evaluator::Evaluator;
-pub use service::{ReadingBatch, RulesHandle, RulesService};
+pub use pack::{PackError, RulePack};
+pub use rule::{
+    Aggregate, DuplicateRule, Escalation, FlagFilter, MissingAfter, PackSummary, Peak, Rule,
+    RuleKind, RuleSet, Window, WindowMode,
+};
+pub use service::{
+    AlertEventSink, Command, LogEventSink, ReadingBatch, RuleStatus, RulesHandle, RulesService,
+    StoreTaskSink, TaskSink,
+};

@@ -124,6 +124,7 @@ impl From<StoreError> for ApiError {
                 Self::not_found(format!("{what} {key:?} not found"))
             }
             StoreError::Invalid(error) => error.into(),
+            StoreError::Conflict(message) => Self::conflict(message),
             StoreError::InvalidCursor(_) => Self::invalid(error.to_string()),
             StoreError::Backend { .. } | StoreError::Closed => {
                 tracing::error!(error = %error, "store request failed");
@@ -160,6 +161,21 @@ impl From<JsonRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         Self::invalid(format!("invalid path: {}", rejection.body_text()))
+    }
+}
+
+impl From<oversight_rules::RulesError> for ApiError {
+    fn from(error: oversight_rules::RulesError) -> Self {
+        use oversight_rules::RulesError;
+        match error {
+            RulesError::Store(error) => error.into(),
+            RulesError::UnknownRule(_) => Self::not_found(error.to_string()),
+            RulesError::Packs(_) | RulesError::Duplicate(_) => Self::invalid(error.to_string()),
+            RulesError::InvalidConfig { .. } | RulesError::Stopped => {
+                tracing::error!(error = %error, "rules request failed");
+                Self::internal("the rule engine is not running; the server log has the cause")
+            }
+        }
     }
 }
 

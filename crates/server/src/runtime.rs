@@ -11,11 +11,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
+use oversight_core::AlertEvent;
 use oversight_core::{Clock, MonitoringPoint, Reading};
-use oversight_rules::{ReadingBatch, RulesError, RulesHandle, RulesService};
+use oversight_rules::{
+    AlertEventSink, EngineConfig, ReadingBatch, RulesError, RulesHandle, RulesService,
+};
 use oversight_source_hj212::{Hj212Source, ReadingSink, SourceError};
 use oversight_store::Store;
 use tokio::net::TcpListener;
+use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -74,9 +78,19 @@ impl Server {
         let mut tasks = JoinSet::new();
 
         let rules_config = settings.rules.clone();
-        let (rules, rules_handle) =
-            RulesService::new(rules_config, Arc::clone(&store), Arc::clone(&clock))?;
-        let sink: Arc<dyn ReadingSink> = Arc::new(RulesSink(rules_handle));
+        let events = Arc::new(BroadcastEvents::new());
+        let engine_config = EngineConfig {
+            time_zone: settings.time_zone.clone(),
+            ..EngineConfig::default()
+        };
+        let (rules, rules_handle) = RulesService::new(
+            rules_config,
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::clone(&events) as Arc<dyn AlertEventSink>,
+            engine_config,
+        )?;
+        let sink: Arc<dyn ReadingSink> = Arc::new(RulesSink(rules_handle.clone()));
         let source_store = Arc::clone(&store);
         let source_clock = Arc::clone(&clock);
         let source =
@@ -91,6 +105,8 @@ impl Server {
             time_zone: settings.time_zone.clone(),
             online_intervals: settings.rules.missing_after_intervals,
             metrics: telemetry::metrics_handle(),
+            rules: Some(rules_handle),
+            alert_events: Some(events.sender()),
         };
         let app = app(state, settings);
 
@@ -184,6 +200,41 @@ async fn serve_http(
 async fn run_source(source: Hj212Source, cancel: CancellationToken) -> Result<(), ServeError> {
     source.run(cancel).await;
     Ok(())
+}
+
+/// The alert events of the running server, on a broadcast channel that
+/// notification delivery subscribes to. A subscriber that falls more than
+/// the channel's capacity behind loses the oldest events and is told so by
+/// the channel.
+#[derive(Debug)]
+pub struct BroadcastEvents {
+    sender: broadcast::Sender<AlertEvent>,
+}
+
+impl BroadcastEvents {
+    /// Events buffered per subscriber.
+    const CAPACITY: usize = 4096;
+
+    fn new() -> Self {
+        let (sender, _) = broadcast::channel(Self::CAPACITY);
+        Self { sender }
+    }
+
+    /// Returns the sender, for subscribing.
+    pub fn sender(&self) -> broadcast::Sender<AlertEvent> {
+        self.sender.clone()
+    }
+}
+
+#[async_trait]
+impl AlertEventSink for BroadcastEvents {
+    async fn alert_events(&self, events: &[AlertEvent]) {
+        for event in events {
+            // Without subscribers the event has been stored and logged already.
+            let _ = self.sender.send(event.clone());
+        }
+        metrics::counter!("oversight_alert_events_queued_total").increment(events.len() as u64);
+    }
 }
 
 /// Hands the readings the source stored to the rules service.

@@ -24,6 +24,7 @@ pub fn points(
                 location: None,
                 limits: limits.clone(),
                 interval_secs: config.upload_interval_secs(),
+                attributes: Default::default(),
             })
         })
         .collect()

@@ -506,6 +506,7 @@ Flag=5;CP=&&RtdInterval=30&&1C80\r\n",
             location: None,
             limits: Vec::new(),
             interval_secs: 60,
+            attributes: Default::default(),
         });
         let mut uploads: Vec<PendingUpload> = (0..3)
             .map(|_| PendingUpload {

@@ -10,8 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::{Harness, readings, time, upload};
 use oversight_core::{
-    AlertKind, AlertStatus, DataFlag, FactorValues, Mn, MonitoringPoint, Reading, Severity,
-    SystemClock,
+    AlertStatus, DataFlag, FactorValues, Mn, MonitoringPoint, Reading, Severity, SystemClock,
 };
 use oversight_hj212::{CHINA_STANDARD_TIME, Flag, SegmentBuilder, Version, encode_frame};
 use oversight_rules::{ReadingBatch, RulesConfig, RulesHandle, RulesService};
@@ -421,6 +420,8 @@ async fn exceedance_opens_alert() {
         RulesConfig::default(),
         Arc::clone(&store),
         Arc::new(SystemClock),
+        Arc::new(oversight_rules::LogEventSink),
+        oversight_rules::EngineConfig::default(),
     )
     .expect("rules config");
     let cancel = CancellationToken::new();
@@ -452,20 +453,20 @@ async fn exceedance_opens_alert() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(alerts.len(), 1, "{alerts:?}");
-    assert_eq!(alerts[0].kind, AlertKind::AboveUpper);
+    assert_eq!(alerts[0].rule_id, "env.limit.upper");
     assert_eq!(
         alerts[0].severity,
         Severity::Critical,
         "250 is at least twice the limit of 100"
     );
-    assert_eq!(alerts[0].status, AlertStatus::Open);
+    assert_eq!(alerts[0].status, AlertStatus::Firing);
     assert_eq!(alerts[0].first_at, time(0));
 
     client
         .send(upload(MN, PW, "20260301000000001", time(30), 20.0).as_bytes())
         .await;
     client.acks_until("20260301000000001").await;
-    let mut status = AlertStatus::Open;
+    let mut status = AlertStatus::Firing;
     for _ in 0..50 {
         status = harness
             .store

@@ -141,6 +141,7 @@ async fn open_store(
             location: None,
             limits: Vec::new(),
             interval_secs: 60,
+            attributes: Default::default(),
         })
         .collect();
     store.upsert_points(&points).await.expect("store points");

@@ -1,28 +1,37 @@
-//! Alert rows: applying trigger and resolve updates, and decoding rows.
+//! Alert rows: applying updates, recording transitions, and decoding rows;
+//! silences, rule changes and tasks.
 //!
 //! The partial unique index `alerts_open_fingerprint` rejects a second open
 //! alert for a fingerprint, and the single writer applies updates one at a
 //! time, so concurrent triggers of one condition update a single alert.
+//! Every update that changes an alert's state inserts one row into
+//! `alert_transitions` in the same transaction.
 
 use jiff::Timestamp;
-use oversight_core::{Alert, AlertId, AlertKind, AlertStatus, AreaCode, FactorCode, Mn, Severity};
-use oversight_store::{AlertChange, AlertUpdate, StoreResult};
+use oversight_core::{
+    Actor, Alert, AlertEvent, AlertId, AlertStatus, AlertTransition, AreaCode, Explanation,
+    FactorCode, Mn, Severity,
+};
+use oversight_store::{
+    AlertChange, AlertUpdate, NewSilence, NewTask, RuleChange, Silence, SilenceMatcher, StoreError,
+    StoreResult, Task, TransitionRecord, Trigger,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::codec::{micros, optional_timestamp, parse_stored, timestamp};
-use crate::error::{SqliteError, backend};
+use crate::error::{SqliteError, backend, corrupt};
 
 /// The columns [`decode_alert`] reads, in order.
-pub(crate) const ALERT_COLUMNS: &str = "id, fingerprint, mn, factor, kind, severity, status, \
+pub(crate) const ALERT_COLUMNS: &str = "id, fingerprint, mn, factor, rule_id, severity, status, \
      area, first_at, last_at, resolved_at, trigger_value, last_value, peak_value, limit_value, \
-     count";
+     count, rule_version, category, department, fired_at, acknowledged_at, acknowledged_by, \
+     resolution, flapping, escalated_at, explanation";
 
 /// Decodes a row selected with [`ALERT_COLUMNS`].
 pub(crate) fn decode_alert(row: &Row<'_>) -> rusqlite::Result<Result<Alert, SqliteError>> {
     let text = |index: usize| row.get::<_, String>(index);
     let mn = text(2)?;
     let factor: Option<String> = row.get(3)?;
-    let kind = text(4)?;
     let severity = text(5)?;
     let status = text(6)?;
     let area = text(7)?;
@@ -30,32 +39,60 @@ pub(crate) fn decode_alert(row: &Row<'_>) -> rusqlite::Result<Result<Alert, Sqli
     let last_at: i64 = row.get(9)?;
     let resolved_at: Option<i64> = row.get(10)?;
     let count: i64 = row.get(15)?;
-    let id = AlertId(row.get(0)?);
-    let fingerprint = text(1)?;
-    let trigger_value = row.get(11)?;
-    let last_value = row.get(12)?;
-    let peak_value = row.get(13)?;
-    let limit = row.get(14)?;
+    let fired_at: Option<i64> = row.get(19)?;
+    let acknowledged_at: Option<i64> = row.get(20)?;
+    let escalated_at: Option<i64> = row.get(24)?;
+    let explanation: Option<String> = row.get(25)?;
+    let alert = Alert {
+        id: AlertId(row.get(0)?),
+        fingerprint: text(1)?,
+        rule_id: text(4)?,
+        rule_version: text(16)?,
+        category: text(17)?,
+        department: row.get(18)?,
+        mn: Mn::parse("placeholder").expect("a constant MN is valid"),
+        factor: None,
+        severity: Severity::Info,
+        status: AlertStatus::Resolved,
+        area: AreaCode::parse("11").expect("a constant area code is valid"),
+        first_at: Timestamp::UNIX_EPOCH,
+        last_at: Timestamp::UNIX_EPOCH,
+        fired_at: None,
+        acknowledged_at: None,
+        acknowledged_by: row.get(21)?,
+        resolved_at: None,
+        resolution: row.get(22)?,
+        trigger_value: row.get(11)?,
+        last_value: row.get(12)?,
+        peak_value: row.get(13)?,
+        limit: row.get(14)?,
+        count: u64::try_from(count).unwrap_or(0),
+        flapping: row.get::<_, i64>(23)? != 0,
+        escalated_at: None,
+        explanation: None,
+    };
     Ok((|| {
         Ok(Alert {
-            id,
-            fingerprint,
             mn: parse_stored("alert MN", &mn, Mn::parse)?,
             factor: factor
                 .map(|factor| parse_stored("alert factor", &factor, FactorCode::parse))
                 .transpose()?,
-            kind: parse_stored("alert kind", &kind, AlertKind::parse)?,
             severity: parse_stored("alert severity", &severity, Severity::parse)?,
             status: parse_stored("alert status", &status, AlertStatus::parse)?,
             area: parse_stored("alert area", &area, AreaCode::parse)?,
             first_at: timestamp(first_at)?,
             last_at: timestamp(last_at)?,
             resolved_at: optional_timestamp(resolved_at)?,
-            trigger_value,
-            last_value,
-            peak_value,
-            limit,
-            count: u64::try_from(count).unwrap_or(0),
+            fired_at: optional_timestamp(fired_at)?,
+            acknowledged_at: optional_timestamp(acknowledged_at)?,
+            escalated_at: optional_timestamp(escalated_at)?,
+            explanation: explanation
+                .map(|json| {
+                    serde_json::from_str::<Explanation>(&json)
+                        .map_err(|error| corrupt("alert explanation", &json, &error))
+                })
+                .transpose()?,
+            ..alert
         })
     })())
 }
@@ -73,72 +110,153 @@ pub(crate) fn apply_updates(
 
 fn apply_update(conn: &Connection, update: &AlertUpdate) -> StoreResult<AlertChange> {
     match update {
-        AlertUpdate::Trigger {
-            fingerprint,
-            mn,
-            factor,
-            kind,
-            severity,
-            area,
-            at,
-            value,
-            limit,
-        } => {
-            let trigger = Trigger {
-                fingerprint,
-                mn,
-                factor: factor.as_ref(),
-                kind: *kind,
-                severity: *severity,
-                area,
-                at: *at,
-                value: *value,
-                limit: *limit,
-            };
-            match open_alert(conn, fingerprint)? {
-                None => open(conn, &trigger).map(AlertChange::Opened),
-                Some(alert) => update_open(conn, alert, &trigger).map(AlertChange::Updated),
-            }
-        }
-        AlertUpdate::Resolve { fingerprint, at } => match open_alert(conn, fingerprint)? {
-            None => Ok(AlertChange::Unchanged),
-            Some(alert) => resolve(conn, alert, *at).map(AlertChange::Resolved),
+        AlertUpdate::Trigger(trigger) => match open_alert(conn, &trigger.fingerprint)? {
+            None => open(conn, trigger).map(Some),
+            Some(alert) => update_open(conn, alert, trigger),
         },
+        AlertUpdate::Resolve {
+            fingerprint,
+            at,
+            reason,
+        } => match open_alert(conn, fingerprint)? {
+            None => Ok(None),
+            Some(alert) => resolve(conn, alert, *at, &Actor::Engine, reason).map(Some),
+        },
+        AlertUpdate::Acknowledge {
+            id,
+            at,
+            actor,
+            reason,
+        } => acknowledge(conn, *id, *at, actor, reason.as_deref()).map(Some),
+        AlertUpdate::ResolveById {
+            id,
+            at,
+            actor,
+            reason,
+        } => {
+            let alert = open_by_id(conn, *id, "resolve")?;
+            resolve(conn, alert, *at, actor, reason).map(Some)
+        }
+        AlertUpdate::SetFlapping {
+            fingerprint,
+            flapping,
+        } => {
+            conn.prepare_cached(
+                "UPDATE alerts SET flapping = ?2 WHERE fingerprint = ?1 AND status <> 'resolved'",
+            )
+            .and_then(|mut statement| statement.execute(params![fingerprint, *flapping]))
+            .map_err(backend("set alert flapping"))?;
+            Ok(None)
+        }
+        AlertUpdate::Escalate { id, at, task } => escalate(conn, *id, *at, task).map(Some),
     }
 }
 
-fn open_alert(conn: &Connection, fingerprint: &str) -> StoreResult<Option<Alert>> {
-    const OPERATION: &str = "look up open alert";
-    let sql =
-        format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE fingerprint = ?1 AND status = 'open'");
+fn select_one(
+    conn: &Connection,
+    operation: &'static str,
+    filter: &str,
+    key: &dyn rusqlite::ToSql,
+) -> StoreResult<Option<Alert>> {
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE {filter}");
     let decoded = conn
         .prepare_cached(&sql)
-        .and_then(|mut statement| statement.query_row([fingerprint], decode_alert).optional())
-        .map_err(backend(OPERATION))?;
-    decoded.transpose().map_err(backend(OPERATION))
+        .and_then(|mut statement| statement.query_row([key], decode_alert).optional())
+        .map_err(backend(operation))?;
+    decoded.transpose().map_err(backend(operation))
 }
 
-/// The fields of an [`AlertUpdate::Trigger`].
-struct Trigger<'a> {
-    fingerprint: &'a str,
-    mn: &'a Mn,
-    factor: Option<&'a FactorCode>,
-    kind: AlertKind,
-    severity: Severity,
-    area: &'a AreaCode,
+fn open_alert(conn: &Connection, fingerprint: &str) -> StoreResult<Option<Alert>> {
+    select_one(
+        conn,
+        "look up open alert",
+        "fingerprint = ?1 AND status <> 'resolved'",
+        &fingerprint,
+    )
+}
+
+/// Returns the open alert `id`, or why `action` cannot apply to it.
+fn open_by_id(conn: &Connection, id: AlertId, action: &str) -> StoreResult<Alert> {
+    let Some(alert) = select_one(conn, "look up alert", "id = ?1", &id.0)? else {
+        return Err(StoreError::NotFound {
+            what: "alert",
+            key: id.to_string(),
+        });
+    };
+    if !alert.status.is_open() {
+        return Err(StoreError::Conflict(format!(
+            "cannot {action} alert {id}: it is already resolved"
+        )));
+    }
+    Ok(alert)
+}
+
+fn actor_text(actor: &Actor) -> String {
+    actor.to_string()
+}
+
+fn parse_actor(text: &str) -> Actor {
+    match text.strip_prefix("user:") {
+        Some(name) => Actor::User(name.to_owned()),
+        None => Actor::Engine,
+    }
+}
+
+/// Inserts the transition row and returns the event.
+fn record(
+    conn: &Connection,
+    alert: Alert,
+    transition: AlertTransition,
     at: Timestamp,
-    value: Option<f64>,
-    limit: Option<f64>,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> StoreResult<AlertEvent> {
+    conn.prepare_cached(
+        "INSERT INTO alert_transitions (alert_id, transition, at, actor, reason) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut statement| {
+        statement.execute(params![
+            alert.id.0,
+            transition.as_str(),
+            micros(at),
+            actor_text(actor),
+            reason
+        ])
+    })
+    .map_err(backend("record alert transition"))?;
+    Ok(AlertEvent {
+        alert,
+        transition,
+        at,
+        actor: actor.clone(),
+        reason: reason.map(str::to_owned),
+        suppressed: None,
+    })
 }
 
-fn open(conn: &Connection, trigger: &Trigger<'_>) -> StoreResult<Alert> {
+fn explanation_json(explanation: Option<&Explanation>) -> StoreResult<Option<String>> {
+    explanation
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(backend("encode alert explanation"))
+}
+
+fn open(conn: &Connection, trigger: &Trigger) -> StoreResult<AlertEvent> {
     const OPERATION: &str = "open alert";
+    let (status, transition) = if trigger.firing {
+        (AlertStatus::Firing, AlertTransition::Firing)
+    } else {
+        (AlertStatus::Pending, AlertTransition::Pending)
+    };
     let sql = format!(
         "INSERT INTO alerts (fingerprint, mn, factor, kind, severity, status, area, first_at, \
-         last_at, trigger_value, last_value, peak_value, limit_value, count) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?7, ?8, ?8, ?8, ?9, 1) \
-         RETURNING {ALERT_COLUMNS}"
+         last_at, trigger_value, last_value, peak_value, limit_value, count, rule_id, \
+         rule_version, category, department, fired_at, explanation, peak_is_max) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?9, ?9, ?10, 1, ?11, ?12, ?4, ?13, ?14, \
+         ?15, ?16) RETURNING {ALERT_COLUMNS}"
     );
+    let fired_at = trigger.firing.then(|| micros(trigger.at));
     let decoded = conn
         .prepare_cached(&sql)
         .and_then(|mut statement| {
@@ -146,44 +264,62 @@ fn open(conn: &Connection, trigger: &Trigger<'_>) -> StoreResult<Alert> {
                 params![
                     trigger.fingerprint,
                     trigger.mn.as_str(),
-                    trigger.factor.map(FactorCode::as_str),
-                    trigger.kind.as_str(),
+                    trigger.factor.as_ref().map(FactorCode::as_str),
+                    trigger.category,
                     trigger.severity.as_str(),
+                    status.as_str(),
                     trigger.area.as_str(),
                     micros(trigger.at),
                     trigger.value,
                     trigger.limit,
+                    trigger.rule_id,
+                    trigger.rule_version,
+                    trigger.department,
+                    fired_at,
+                    explanation_json(trigger.explanation.as_ref()).map_err(|error| {
+                        rusqlite::Error::ToSqlConversionFailure(Box::new(error))
+                    })?,
+                    trigger.peak_is_max,
                 ],
                 decode_alert,
             )
         })
         .map_err(backend(OPERATION))?;
-    decoded.map_err(backend(OPERATION))
+    let alert = decoded.map_err(backend(OPERATION))?;
+    record(conn, alert, transition, trigger.at, &Actor::Engine, None)
 }
 
-/// Returns the value further beyond the limit: the larger one for alerts on
-/// an upper limit (and for data-missing alerts), the smaller for a lower limit.
-fn peak(kind: AlertKind, old: Option<f64>, new: Option<f64>) -> Option<f64> {
+/// Returns the value further beyond the limit in the trigger's direction.
+fn peak(peak_is_max: bool, old: Option<f64>, new: Option<f64>) -> Option<f64> {
     match (old, new) {
-        (Some(old), Some(new)) => Some(match kind {
-            AlertKind::BelowLower => old.min(new),
-            AlertKind::AboveUpper | AlertKind::DataMissing => old.max(new),
+        (Some(old), Some(new)) => Some(if peak_is_max {
+            old.max(new)
+        } else {
+            old.min(new)
         }),
         (old, new) => old.or(new),
     }
 }
 
-fn update_open(conn: &Connection, mut alert: Alert, trigger: &Trigger<'_>) -> StoreResult<Alert> {
+fn update_open(conn: &Connection, mut alert: Alert, trigger: &Trigger) -> StoreResult<AlertChange> {
     const OPERATION: &str = "update alert";
+    let fires = trigger.firing && alert.status == AlertStatus::Pending;
     alert.severity = alert.severity.max(trigger.severity);
     alert.last_at = alert.last_at.max(trigger.at);
     alert.last_value = trigger.value.or(alert.last_value);
-    alert.peak_value = peak(alert.kind, alert.peak_value, trigger.value);
+    alert.peak_value = peak(trigger.peak_is_max, alert.peak_value, trigger.value);
     alert.limit = trigger.limit.or(alert.limit);
     alert.count += 1;
+    alert.rule_version.clone_from(&trigger.rule_version);
+    if fires {
+        alert.status = AlertStatus::Firing;
+        alert.fired_at = Some(trigger.at);
+        alert.explanation.clone_from(&trigger.explanation);
+    }
     conn.prepare_cached(
         "UPDATE alerts SET severity = ?2, last_at = ?3, last_value = ?4, peak_value = ?5, \
-         limit_value = ?6, count = ?7 WHERE id = ?1",
+         limit_value = ?6, count = ?7, status = ?8, fired_at = ?9, explanation = ?10, \
+         rule_version = ?11 WHERE id = ?1",
     )
     .and_then(|mut statement| {
         statement.execute(params![
@@ -194,19 +330,384 @@ fn update_open(conn: &Connection, mut alert: Alert, trigger: &Trigger<'_>) -> St
             alert.peak_value,
             alert.limit,
             i64::try_from(alert.count).unwrap_or(i64::MAX),
+            alert.status.as_str(),
+            alert.fired_at.map(micros),
+            explanation_json(alert.explanation.as_ref())
+                .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?,
+            alert.rule_version,
         ])
     })
     .map_err(backend(OPERATION))?;
-    Ok(alert)
+    let transition = match (fires, alert.status) {
+        (true, _) => AlertTransition::Firing,
+        (false, AlertStatus::Pending) => return Ok(None),
+        (false, _) => AlertTransition::Repeated,
+    };
+    record(conn, alert, transition, trigger.at, &Actor::Engine, None).map(Some)
 }
 
-fn resolve(conn: &Connection, mut alert: Alert, at: Timestamp) -> StoreResult<Alert> {
+fn resolve(
+    conn: &Connection,
+    mut alert: Alert,
+    at: Timestamp,
+    actor: &Actor,
+    reason: &str,
+) -> StoreResult<AlertEvent> {
     alert.status = AlertStatus::Resolved;
     alert.resolved_at = Some(at);
-    conn.prepare_cached("UPDATE alerts SET status = 'resolved', resolved_at = ?2 WHERE id = ?1")
-        .and_then(|mut statement| statement.execute(params![alert.id.0, micros(at)]))
-        .map_err(backend("resolve alert"))?;
-    Ok(alert)
+    alert.resolution = Some(reason.to_owned());
+    conn.prepare_cached(
+        "UPDATE alerts SET status = 'resolved', resolved_at = ?2, resolution = ?3 WHERE id = ?1",
+    )
+    .and_then(|mut statement| statement.execute(params![alert.id.0, micros(at), reason]))
+    .map_err(backend("resolve alert"))?;
+    record(
+        conn,
+        alert,
+        AlertTransition::Resolved,
+        at,
+        actor,
+        Some(reason),
+    )
+}
+
+fn acknowledge(
+    conn: &Connection,
+    id: AlertId,
+    at: Timestamp,
+    actor: &Actor,
+    reason: Option<&str>,
+) -> StoreResult<AlertEvent> {
+    let mut alert = open_by_id(conn, id, "acknowledge")?;
+    if alert.status == AlertStatus::Acknowledged {
+        return Err(StoreError::Conflict(format!(
+            "alert {id} is already acknowledged by {}",
+            alert.acknowledged_by.as_deref().unwrap_or("someone")
+        )));
+    }
+    let name = match actor {
+        Actor::User(name) => name.clone(),
+        Actor::Engine => "engine".to_owned(),
+    };
+    alert.status = AlertStatus::Acknowledged;
+    alert.acknowledged_at = Some(at);
+    alert.acknowledged_by = Some(name.clone());
+    conn.prepare_cached(
+        "UPDATE alerts SET status = 'acknowledged', acknowledged_at = ?2, acknowledged_by = ?3 \
+         WHERE id = ?1",
+    )
+    .and_then(|mut statement| statement.execute(params![id.0, micros(at), name]))
+    .map_err(backend("acknowledge alert"))?;
+    record(
+        conn,
+        alert,
+        AlertTransition::Acknowledged,
+        at,
+        actor,
+        reason,
+    )
+}
+
+fn escalate(
+    conn: &Connection,
+    id: AlertId,
+    at: Timestamp,
+    task: &NewTask,
+) -> StoreResult<AlertEvent> {
+    let mut alert = open_by_id(conn, id, "escalate")?;
+    if alert.escalated_at.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "alert {id} is already escalated"
+        )));
+    }
+    let task_id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO tasks (origin, department, title, deadline, state, created_at) \
+             VALUES (?1, ?2, ?3, ?4, 'created', ?5) RETURNING id",
+        )
+        .and_then(|mut statement| {
+            statement.query_row(
+                params![
+                    format!("alert:{}", task.origin_alert),
+                    task.department,
+                    task.title,
+                    micros(task.deadline),
+                    micros(at)
+                ],
+                |row| row.get(0),
+            )
+        })
+        .map_err(backend("create task"))?;
+    alert.escalated_at = Some(at);
+    conn.prepare_cached("UPDATE alerts SET escalated_at = ?2 WHERE id = ?1")
+        .and_then(|mut statement| statement.execute(params![id.0, micros(at)]))
+        .map_err(backend("escalate alert"))?;
+    let reason = format!("task {task_id} for {}", task.department);
+    record(
+        conn,
+        alert,
+        AlertTransition::Escalated,
+        at,
+        &Actor::Engine,
+        Some(&reason),
+    )
+}
+
+/// Returns the transitions of one alert, oldest first.
+pub(crate) fn transitions(conn: &Connection, id: AlertId) -> StoreResult<Vec<TransitionRecord>> {
+    const OPERATION: &str = "list alert transitions";
+    let rows: Vec<(String, i64, String, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT transition, at, actor, reason FROM alert_transitions WHERE alert_id = ?1 \
+             ORDER BY id",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([id.0], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?
+                .collect()
+        })
+        .map_err(backend(OPERATION))?;
+    rows.into_iter()
+        .map(|(transition, at, actor, reason)| {
+            Ok(TransitionRecord {
+                alert_id: id,
+                transition: parse_stored("alert transition", &transition, AlertTransition::parse)
+                    .map_err(backend(OPERATION))?,
+                at: timestamp(at).map_err(backend(OPERATION))?,
+                actor: parse_actor(&actor),
+                reason,
+            })
+        })
+        .collect()
+}
+
+const SILENCE_COLUMNS: &str =
+    "id, mn, area, rule_id, starts_at, ends_at, created_by, comment, created_at";
+
+fn decode_silence(row: &Row<'_>) -> rusqlite::Result<Result<Silence, SqliteError>> {
+    let mn: Option<String> = row.get(1)?;
+    let area: Option<String> = row.get(2)?;
+    let (starts_at, ends_at, created_at): (i64, i64, i64) = (row.get(4)?, row.get(5)?, row.get(8)?);
+    let id: i64 = row.get(0)?;
+    let rule_id: Option<String> = row.get(3)?;
+    let created_by: String = row.get(6)?;
+    let comment: String = row.get(7)?;
+    Ok((|| {
+        Ok(Silence {
+            id,
+            matcher: SilenceMatcher {
+                mn: mn
+                    .map(|mn| parse_stored("silence MN", &mn, Mn::parse))
+                    .transpose()?,
+                area: area
+                    .map(|area| parse_stored("silence area", &area, AreaCode::parse))
+                    .transpose()?,
+                rule_id,
+            },
+            starts_at: timestamp(starts_at)?,
+            ends_at: timestamp(ends_at)?,
+            created_by,
+            comment,
+            created_at: timestamp(created_at)?,
+        })
+    })())
+}
+
+/// Stores a silence.
+pub(crate) fn create_silence(
+    conn: &Connection,
+    silence: &NewSilence,
+    now: Timestamp,
+) -> StoreResult<Silence> {
+    const OPERATION: &str = "create silence";
+    let matcher = &silence.matcher;
+    let sql = format!(
+        "INSERT INTO silences (mn, area, rule_id, starts_at, ends_at, created_by, comment, \
+         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING {SILENCE_COLUMNS}"
+    );
+    let decoded = conn
+        .prepare_cached(&sql)
+        .and_then(|mut statement| {
+            statement.query_row(
+                params![
+                    matcher.mn.as_ref().map(Mn::as_str),
+                    matcher.area.as_ref().map(AreaCode::as_str),
+                    matcher.rule_id,
+                    micros(silence.starts_at),
+                    micros(silence.ends_at),
+                    silence.created_by,
+                    silence.comment,
+                    micros(now),
+                ],
+                decode_silence,
+            )
+        })
+        .map_err(backend(OPERATION))?;
+    decoded.map_err(backend(OPERATION))
+}
+
+/// Ends a silence at `at` unless it ends earlier.
+pub(crate) fn expire_silence(conn: &Connection, id: i64, at: Timestamp) -> StoreResult<Silence> {
+    const OPERATION: &str = "expire silence";
+    let sql = format!(
+        "UPDATE silences SET ends_at = min(ends_at, ?2) WHERE id = ?1 RETURNING {SILENCE_COLUMNS}"
+    );
+    let decoded = conn
+        .prepare_cached(&sql)
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![id, micros(at)], decode_silence)
+                .optional()
+        })
+        .map_err(backend(OPERATION))?;
+    match decoded {
+        Some(silence) => silence.map_err(backend(OPERATION)),
+        None => Err(StoreError::NotFound {
+            what: "silence",
+            key: id.to_string(),
+        }),
+    }
+}
+
+/// Returns silences ending after `after`, newest first.
+pub(crate) fn silences(conn: &Connection, after: Option<Timestamp>) -> StoreResult<Vec<Silence>> {
+    const OPERATION: &str = "list silences";
+    let sql = format!(
+        "SELECT {SILENCE_COLUMNS} FROM silences WHERE ends_at > ?1 ORDER BY id DESC LIMIT 1000"
+    );
+    let after = after.map_or(i64::MIN, micros);
+    let rows: Vec<Result<Silence, SqliteError>> = conn
+        .prepare_cached(&sql)
+        .and_then(|mut statement| statement.query_map([after], decode_silence)?.collect())
+        .map_err(backend(OPERATION))?;
+    rows.into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(backend(OPERATION))
+}
+
+/// Records a rule change.
+pub(crate) fn record_rule_change(conn: &Connection, change: &RuleChange) -> StoreResult<i64> {
+    conn.prepare_cached(
+        "INSERT INTO rule_changes (at, action, rule_id, actor, digest, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+    )
+    .and_then(|mut statement| {
+        statement.query_row(
+            params![
+                micros(change.at),
+                change.action,
+                change.rule_id,
+                change.actor,
+                change.digest,
+                change.detail
+            ],
+            |row| row.get(0),
+        )
+    })
+    .map_err(backend("record rule change"))
+}
+
+/// Returns the latest rule changes.
+pub(crate) fn rule_changes(conn: &Connection, limit: u32) -> StoreResult<Vec<RuleChange>> {
+    const OPERATION: &str = "list rule changes";
+    type Row6 = (i64, i64, String, Option<String>, String, String, String);
+    let rows: Vec<Row6> = conn
+        .prepare_cached(
+            "SELECT id, at, action, rule_id, actor, digest, detail FROM rule_changes \
+             ORDER BY id DESC LIMIT ?1",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([limit.clamp(1, 1000)], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                    ))
+                })?
+                .collect()
+        })
+        .map_err(backend(OPERATION))?;
+    rows.into_iter()
+        .map(|(id, at, action, rule_id, actor, digest, detail)| {
+            Ok(RuleChange {
+                id,
+                at: timestamp(at).map_err(backend(OPERATION))?,
+                action,
+                rule_id,
+                actor,
+                digest,
+                detail,
+            })
+        })
+        .collect()
+}
+
+/// Returns the latest switch of each rule an operator switched.
+pub(crate) fn rule_switches(conn: &Connection) -> StoreResult<Vec<(String, bool)>> {
+    conn.prepare_cached(
+        "SELECT rule_id, action FROM rule_changes WHERE id IN (SELECT max(id) FROM rule_changes \
+         WHERE action IN ('enabled', 'disabled') GROUP BY rule_id)",
+    )
+    .and_then(|mut statement| {
+        statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)? == "enabled",
+                ))
+            })?
+            .collect()
+    })
+    .map_err(backend("list rule switches"))
+}
+
+/// Returns the latest tasks.
+pub(crate) fn tasks(conn: &Connection, limit: u32) -> StoreResult<Vec<Task>> {
+    const OPERATION: &str = "list tasks";
+    type TaskRow = (i64, String, String, String, i64, String, i64);
+    let rows: Vec<TaskRow> = conn
+        .prepare_cached(
+            "SELECT id, origin, department, title, deadline, state, created_at FROM tasks \
+             ORDER BY id DESC LIMIT ?1",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([limit.clamp(1, 1000)], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                    ))
+                })?
+                .collect()
+        })
+        .map_err(backend(OPERATION))?;
+    rows.into_iter()
+        .map(
+            |(id, origin, department, title, deadline, state, created_at)| {
+                Ok(Task {
+                    id,
+                    origin,
+                    department,
+                    title,
+                    deadline: timestamp(deadline).map_err(backend(OPERATION))?,
+                    state,
+                    created_at: timestamp(created_at).map_err(backend(OPERATION))?,
+                })
+            },
+        )
+        .collect()
 }
 
 #[cfg(test)]
@@ -214,12 +715,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn peak_direction_follows_kind() {
-        assert_eq!(peak(AlertKind::AboveUpper, Some(5.0), Some(7.0)), Some(7.0));
-        assert_eq!(peak(AlertKind::AboveUpper, Some(7.0), Some(5.0)), Some(7.0));
-        assert_eq!(peak(AlertKind::BelowLower, Some(5.0), Some(3.0)), Some(3.0));
-        assert_eq!(peak(AlertKind::BelowLower, Some(3.0), Some(5.0)), Some(3.0));
-        assert_eq!(peak(AlertKind::AboveUpper, None, Some(5.0)), Some(5.0));
-        assert_eq!(peak(AlertKind::AboveUpper, Some(5.0), None), Some(5.0));
+    fn peak_direction_follows_trigger() {
+        assert_eq!(peak(true, Some(5.0), Some(7.0)), Some(7.0));
+        assert_eq!(peak(true, Some(7.0), Some(5.0)), Some(7.0));
+        assert_eq!(peak(false, Some(5.0), Some(3.0)), Some(3.0));
+        assert_eq!(peak(false, Some(3.0), Some(5.0)), Some(3.0));
+        assert_eq!(peak(true, None, Some(5.0)), Some(5.0));
+        assert_eq!(peak(true, Some(5.0), None), Some(5.0));
+    }
+
+    #[test]
+    fn actor_round_trips() {
+        let user = Actor::User("li.wei".to_owned());
+        assert_eq!(parse_actor(&actor_text(&user)), user);
+        assert_eq!(parse_actor(&actor_text(&Actor::Engine)), Actor::Engine);
     }
 }

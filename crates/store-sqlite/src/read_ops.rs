@@ -119,8 +119,8 @@ pub(crate) fn area_children(
 
 // --- points ------------------------------------------------------------------
 
-const POINT_COLUMNS: &str =
-    "mn, name, area, system_code, password, longitude, latitude, limits, interval_secs";
+const POINT_COLUMNS: &str = "mn, name, area, system_code, password, longitude, latitude, limits, interval_secs, \
+     attributes";
 
 fn decode_point(row: &Row<'_>) -> rusqlite::Result<Result<MonitoringPoint, SqliteError>> {
     let mn: String = row.get(0)?;
@@ -132,6 +132,7 @@ fn decode_point(row: &Row<'_>) -> rusqlite::Result<Result<MonitoringPoint, Sqlit
     let latitude: Option<f64> = row.get(6)?;
     let limits: String = row.get(7)?;
     let interval_secs: u32 = row.get(8)?;
+    let attributes: String = row.get(9)?;
     Ok((|| {
         let location = match (longitude, latitude) {
             (Some(longitude), Some(latitude)) => Some(
@@ -151,6 +152,8 @@ fn decode_point(row: &Row<'_>) -> rusqlite::Result<Result<MonitoringPoint, Sqlit
             location,
             limits,
             interval_secs,
+            attributes: serde_json::from_str(&attributes)
+                .map_err(|error| corrupt("point attributes", &attributes, &error))?,
         })
     })())
 }
@@ -506,7 +509,7 @@ pub(crate) fn summary(conn: &Connection, query: &SummaryQuery) -> StoreResult<Su
         params![lower, upper, hour_of(micros(query.readings_since))],
     )?;
     let open_alerts = count(
-        "SELECT count(*) FROM alerts WHERE status = 'open' AND area >= ?1 AND area < ?2",
+        "SELECT count(*) FROM alerts WHERE status <> 'resolved' AND area >= ?1 AND area < ?2",
         params![lower, upper],
     )?;
     Ok(Summary {
@@ -593,9 +596,23 @@ pub(crate) fn alerts(conn: &Connection, query: &AlertQuery) -> StoreResult<Page<
     let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE 1 = 1");
     let mut values: Vec<Value> = Vec::new();
 
-    if let Some(status) = query.status {
-        sql.push_str(" AND status = ?");
-        values.push(Value::Text(status.as_str().to_owned()));
+    if !query.statuses.is_empty() {
+        let marks = vec!["?"; query.statuses.len()].join(", ");
+        sql.push_str(&format!(" AND status IN ({marks})"));
+        values.extend(
+            query
+                .statuses
+                .iter()
+                .map(|status| Value::Text(status.as_str().to_owned())),
+        );
+    }
+    if let Some(severity) = query.severity {
+        sql.push_str(" AND severity = ?");
+        values.push(Value::Text(severity.as_str().to_owned()));
+    }
+    if let Some(rule_id) = &query.rule_id {
+        sql.push_str(" AND rule_id = ?");
+        values.push(Value::Text(rule_id.clone()));
     }
     if let Some(area) = &query.area {
         let (lower, upper) = area_range(area);
@@ -638,7 +655,7 @@ pub(crate) fn alert(conn: &Connection, id: AlertId) -> StoreResult<Option<Alert>
 }
 
 pub(crate) fn open_alerts(conn: &Connection) -> StoreResult<Vec<Alert>> {
-    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE status = 'open' ORDER BY id");
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE status <> 'resolved' ORDER BY id");
     collect(conn, "list open alerts", &sql, [], decode_alert)
 }
 

@@ -15,6 +15,7 @@ use oversight_store::StoreResult;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_recent_uploads.sql"),
+    include_str!("../migrations/0003_rule_engine.sql"),
 ];
 
 /// Returns the schema version this build writes.

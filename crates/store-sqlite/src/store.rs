@@ -7,13 +7,15 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
 use oversight_store::{
-    AlertChange, AlertQuery, AlertUpdate, Page, PointQuery, PointStatus, QuarantineSummary,
-    QuarantinedUpload, ReadingQuery, Store, StoreError, StoreResult, Summary, SummaryQuery,
+    AlertChange, AlertQuery, AlertUpdate, NewSilence, Page, PointQuery, PointStatus,
+    QuarantineSummary, QuarantinedUpload, ReadingQuery, RuleChange, Silence, Store, StoreError,
+    StoreResult, Summary, SummaryQuery, Task, TransitionRecord,
 };
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
+use crate::alerts;
 use crate::checkpoint;
 use crate::error::{SqliteError, backend};
 use crate::options::SqliteOptions;
@@ -330,6 +332,64 @@ impl Store for SqliteStore {
     async fn open_alerts(&self) -> StoreResult<Vec<Alert>> {
         self.readers
             .run("list open alerts", read_ops::open_alerts)
+            .await
+    }
+
+    async fn alert_transitions(&self, id: AlertId) -> StoreResult<Vec<TransitionRecord>> {
+        self.readers
+            .run("list alert transitions", move |conn| {
+                alerts::transitions(conn, id)
+            })
+            .await
+    }
+
+    async fn create_silence(&self, silence: &NewSilence) -> StoreResult<Silence> {
+        match self.write(WriteOp::CreateSilence(silence.clone())).await? {
+            WriteOutput::Silence(silence) => Ok(silence),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn expire_silence(&self, id: i64, at: Timestamp) -> StoreResult<Silence> {
+        match self.write(WriteOp::ExpireSilence(id, at)).await? {
+            WriteOutput::Silence(silence) => Ok(silence),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn silences(&self, after: Option<Timestamp>) -> StoreResult<Vec<Silence>> {
+        self.readers
+            .run("list silences", move |conn| alerts::silences(conn, after))
+            .await
+    }
+
+    async fn record_rule_change(&self, change: &RuleChange) -> StoreResult<i64> {
+        match self
+            .write(WriteOp::RecordRuleChange(change.clone()))
+            .await?
+        {
+            WriteOutput::Id(id) => Ok(id),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn rule_changes(&self, limit: u32) -> StoreResult<Vec<RuleChange>> {
+        self.readers
+            .run("list rule changes", move |conn| {
+                alerts::rule_changes(conn, limit)
+            })
+            .await
+    }
+
+    async fn rule_switches(&self) -> StoreResult<Vec<(String, bool)>> {
+        self.readers
+            .run("list rule switches", alerts::rule_switches)
+            .await
+    }
+
+    async fn tasks(&self, limit: u32) -> StoreResult<Vec<Task>> {
+        self.readers
+            .run("list tasks", move |conn| alerts::tasks(conn, limit))
             .await
     }
 

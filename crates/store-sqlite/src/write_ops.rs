@@ -175,11 +175,12 @@ pub(crate) fn upsert_points(conn: &Connection, points: &[MonitoringPoint]) -> St
     let mut upsert = conn
         .prepare_cached(
             "INSERT INTO points (mn, name, area, system_code, password, longitude, latitude, \
-             limits, interval_secs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             limits, interval_secs, attributes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
              ON CONFLICT (mn) DO UPDATE SET name = excluded.name, area = excluded.area, \
              system_code = excluded.system_code, password = excluded.password, \
              longitude = excluded.longitude, latitude = excluded.latitude, \
-             limits = excluded.limits, interval_secs = excluded.interval_secs",
+             limits = excluded.limits, interval_secs = excluded.interval_secs, \
+             attributes = excluded.attributes",
         )
         .map_err(backend(OPERATION))?;
     for point in points {
@@ -193,6 +194,7 @@ pub(crate) fn upsert_points(conn: &Connection, points: &[MonitoringPoint]) -> St
             });
         }
         let limits = serde_json::to_string(&point.limits).map_err(backend(OPERATION))?;
+        let attributes = serde_json::to_string(&point.attributes).map_err(backend(OPERATION))?;
         upsert
             .execute(params![
                 point.mn.as_str(),
@@ -204,6 +206,7 @@ pub(crate) fn upsert_points(conn: &Connection, points: &[MonitoringPoint]) -> St
                 point.location.map(|location| location.latitude),
                 limits,
                 point.interval_secs,
+                attributes,
             ])
             .map_err(backend(OPERATION))?;
     }

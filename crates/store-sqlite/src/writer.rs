@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
-use oversight_store::{AlertChange, AlertUpdate, QuarantinedUpload, StoreError, StoreResult};
+use oversight_store::{
+    AlertChange, AlertUpdate, NewSilence, QuarantinedUpload, RuleChange, Silence, StoreError,
+    StoreResult,
+};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info};
@@ -31,6 +34,9 @@ pub(crate) enum WriteOp {
     ReleaseQuarantine(Mn),
     DiscardQuarantine(String),
     ApplyAlertUpdates(Vec<AlertUpdate>),
+    CreateSilence(NewSilence),
+    ExpireSilence(i64, jiff::Timestamp),
+    RecordRuleChange(RuleChange),
 }
 
 impl WriteOp {
@@ -42,7 +48,11 @@ impl WriteOp {
             Self::InsertReadings(readings) => readings.len(),
             Self::Quarantine(uploads) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
-            Self::ReleaseQuarantine(_) | Self::DiscardQuarantine(_) => 1,
+            Self::ReleaseQuarantine(_)
+            | Self::DiscardQuarantine(_)
+            | Self::CreateSilence(_)
+            | Self::ExpireSilence(..)
+            | Self::RecordRuleChange(_) => 1,
         }
     }
 }
@@ -53,6 +63,8 @@ pub(crate) enum WriteOutput {
     Count(u64),
     Unit,
     AlertChanges(Vec<AlertChange>),
+    Silence(Silence),
+    Id(i64),
 }
 
 /// A write request and the channel its result goes to.
@@ -280,6 +292,15 @@ fn apply(
         }
         WriteOp::ApplyAlertUpdates(updates) => {
             alerts::apply_updates(conn, updates).map(WriteOutput::AlertChanges)
+        }
+        WriteOp::CreateSilence(silence) => {
+            alerts::create_silence(conn, silence, jiff::Timestamp::now()).map(WriteOutput::Silence)
+        }
+        WriteOp::ExpireSilence(id, at) => {
+            alerts::expire_silence(conn, *id, *at).map(WriteOutput::Silence)
+        }
+        WriteOp::RecordRuleChange(change) => {
+            alerts::record_rule_change(conn, change).map(WriteOutput::Id)
         }
     }
 }

@@ -84,6 +84,7 @@ async fn register(store: &SqliteStore) {
             location: None,
             limits: Vec::new(),
             interval_secs: 60,
+            attributes: Default::default(),
         })
         .collect();
     store.upsert_points(&points).await.expect("store points");

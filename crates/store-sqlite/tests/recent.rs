@@ -55,6 +55,7 @@ async fn store_with_point(dir: &tempfile::TempDir) -> SqliteStore {
         location: None,
         limits: Vec::new(),
         interval_secs: 60,
+        attributes: Default::default(),
     };
     store
         .upsert_areas(&[Area::new(code("35"), "福建省").expect("area")])

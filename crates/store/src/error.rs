@@ -14,6 +14,10 @@ pub enum StoreError {
         /// The key that was looked up.
         key: String,
     },
+    /// The request does not fit the record's current state, such as
+    /// acknowledging a resolved alert.
+    #[error("{0}")]
+    Conflict(String),
     /// The input or a stored value broke a domain rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),

@@ -20,8 +20,9 @@ use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Readin
 
 pub use error::{StoreError, StoreResult};
 pub use query::{
-    AlertChange, AlertQuery, AlertUpdate, Page, PointQuery, PointStatus, QuarantineSummary,
-    QuarantinedUpload, ReadingQuery, SortOrder, Summary, SummaryQuery,
+    AlertChange, AlertQuery, AlertUpdate, NewSilence, NewTask, Page, PointQuery, PointStatus,
+    QuarantineSummary, QuarantinedUpload, ReadingQuery, RuleChange, Silence, SilenceMatcher,
+    SortOrder, Summary, SummaryQuery, Task, TransitionRecord, Trigger,
 };
 
 /// Persistent state of an Oversight instance.
@@ -96,10 +97,41 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     // --- alerts --------------------------------------------------------------
 
-    /// Applies alert updates in order, in one transaction, and returns what
-    /// each one did. At most one alert per fingerprint is open at any time,
-    /// also when several callers apply updates concurrently.
+    /// Applies alert updates in order, in one transaction, and returns the
+    /// transition each one made, which is also stored in the alert's history.
+    /// At most one alert per fingerprint is open at any time, also when
+    /// several callers apply updates concurrently. An update that names a
+    /// missing alert fails with [`StoreError::NotFound`], and one that does
+    /// not fit the alert's state (acknowledging a resolved alert) with
+    /// [`StoreError::Conflict`]; the whole call then writes nothing.
     async fn apply_alert_updates(&self, updates: &[AlertUpdate]) -> StoreResult<Vec<AlertChange>>;
+
+    /// Returns the stored transitions of one alert, oldest first.
+    async fn alert_transitions(&self, id: AlertId) -> StoreResult<Vec<TransitionRecord>>;
+
+    // --- silences, rule changes, tasks ---------------------------------------
+
+    /// Stores a silence and returns it.
+    async fn create_silence(&self, silence: &NewSilence) -> StoreResult<Silence>;
+
+    /// Ends a silence at `at` if it ends later. Returns the silence.
+    async fn expire_silence(&self, id: i64, at: Timestamp) -> StoreResult<Silence>;
+
+    /// Returns the silences that end after `after`, or all when `None`, newest first.
+    async fn silences(&self, after: Option<Timestamp>) -> StoreResult<Vec<Silence>>;
+
+    /// Records a change of the active rules and returns its id.
+    async fn record_rule_change(&self, change: &RuleChange) -> StoreResult<i64>;
+
+    /// Returns the latest rule changes, newest first, at most `limit`.
+    async fn rule_changes(&self, limit: u32) -> StoreResult<Vec<RuleChange>>;
+
+    /// Returns the rules an operator enabled (`true`) or disabled (`false`),
+    /// by rule id, from the latest `enabled` or `disabled` change of each.
+    async fn rule_switches(&self) -> StoreResult<Vec<(String, bool)>>;
+
+    /// Returns supervision tasks, newest first, at most `limit`.
+    async fn tasks(&self, limit: u32) -> StoreResult<Vec<Task>>;
 
     /// Returns alerts, newest first, filtered and paged.
     async fn alerts(&self, query: &AlertQuery) -> StoreResult<Page<Alert>>;

@@ -2,7 +2,8 @@
 
 use jiff::Timestamp;
 use oversight_core::{
-    Alert, AlertKind, AlertStatus, AreaCode, DataKind, FactorCode, Mn, Reading, Severity,
+    Actor, AlertEvent, AlertId, AlertStatus, AlertTransition, AreaCode, DataKind, Explanation,
+    FactorCode, Mn, Reading, Severity,
 };
 use serde::{Deserialize, Serialize};
 
@@ -61,8 +62,12 @@ pub struct ReadingQuery {
 /// A filter over alerts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlertQuery {
-    /// Only alerts with this status.
-    pub status: Option<AlertStatus>,
+    /// Only alerts with one of these statuses; every status when empty.
+    pub statuses: Vec<AlertStatus>,
+    /// Only alerts with this severity.
+    pub severity: Option<Severity>,
+    /// Only alerts of this rule.
+    pub rule_id: Option<String>,
     /// Only alerts in this area or below it.
     pub area: Option<AreaCode>,
     /// Only alerts of this point.
@@ -151,49 +156,232 @@ pub struct QuarantineSummary {
     pub last_peer: Option<String>,
 }
 
-/// A change the rule engine asks the store to make to an alert.
+/// The fields of an [`AlertUpdate::Trigger`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    /// `rule:mn` or `rule:mn:factor`.
+    pub fingerprint: String,
+    /// The rule's id.
+    pub rule_id: String,
+    /// The rule's pack version.
+    pub rule_version: String,
+    /// The rule's category.
+    pub category: String,
+    /// The department the rule routes to.
+    pub department: Option<String>,
+    /// The point.
+    pub mn: Mn,
+    /// The factor, for rules evaluated per factor.
+    pub factor: Option<FactorCode>,
+    /// The severity to open with, or to raise the open alert to.
+    pub severity: Severity,
+    /// The point's area.
+    pub area: AreaCode,
+    /// Event time.
+    pub at: Timestamp,
+    /// The value that met the condition.
+    pub value: Option<f64>,
+    /// The limit the condition names.
+    pub limit: Option<f64>,
+    /// True for the largest value as the peak, false for the smallest.
+    pub peak_is_max: bool,
+    /// True when the condition has held for the rule's `for` duration: a
+    /// pending alert fires, and a new alert opens firing.
+    pub firing: bool,
+    /// Why the condition was met.
+    pub explanation: Option<Explanation>,
+}
+
+/// A change to an alert, from the rule engine or a person.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertUpdate {
-    /// The condition holds at `at`: opens an alert for the fingerprint, or
-    /// updates the open one (last time and value, count, peak).
-    Trigger {
-        /// See [`Alert::fingerprint`].
-        fingerprint: String,
-        /// The point.
-        mn: Mn,
-        /// The factor, for limit alerts.
-        factor: Option<FactorCode>,
-        /// What the alert is about; it also says which direction "peak" is.
-        kind: AlertKind,
-        /// The severity to open with, or to raise the open alert to.
-        severity: Severity,
-        /// The point's area.
-        area: AreaCode,
-        /// Event time.
-        at: Timestamp,
-        /// The value that met the condition.
-        value: Option<f64>,
-        /// The limit that was crossed.
-        limit: Option<f64>,
-    },
-    /// The condition no longer holds at `at`: resolves the open alert, if any.
+    /// The condition was met: opens an alert for the fingerprint (pending
+    /// or firing), fires a pending one, or updates the open one (last time
+    /// and value, count, peak).
+    Trigger(Box<Trigger>),
+    /// The condition stopped, or the clear condition was met: resolves the
+    /// open alert of the fingerprint, if any.
     Resolve {
-        /// See [`Alert::fingerprint`].
+        /// The fingerprint.
         fingerprint: String,
         /// Event time.
         at: Timestamp,
+        /// Why.
+        reason: String,
+    },
+    /// A person acknowledges an open alert.
+    Acknowledge {
+        /// The alert.
+        id: AlertId,
+        /// When.
+        at: Timestamp,
+        /// The person.
+        actor: Actor,
+        /// An optional comment.
+        reason: Option<String>,
+    },
+    /// A person resolves an open alert by hand.
+    ResolveById {
+        /// The alert.
+        id: AlertId,
+        /// When.
+        at: Timestamp,
+        /// The person.
+        actor: Actor,
+        /// Why; required.
+        reason: String,
+    },
+    /// Flapping started or stopped for the open alert of a fingerprint.
+    SetFlapping {
+        /// The fingerprint.
+        fingerprint: String,
+        /// True when flapping started.
+        flapping: bool,
+    },
+    /// An escalation policy turns an open alert into a supervision task.
+    Escalate {
+        /// The alert.
+        id: AlertId,
+        /// When.
+        at: Timestamp,
+        /// The task to create.
+        task: NewTask,
     },
 }
 
-/// What applying one [`AlertUpdate`] did.
+/// What applying one [`AlertUpdate`] did: the transition, or `None` when
+/// nothing changed state (a trigger of a pending alert that does not fire
+/// yet, a resolve with nothing open, a flapping change).
+pub type AlertChange = Option<AlertEvent>;
+
+/// A stored transition of an alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransitionRecord {
+    /// The alert.
+    pub alert_id: AlertId,
+    /// What happened.
+    pub transition: AlertTransition,
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub actor: Actor,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// What a silence matches; every field set must match.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SilenceMatcher {
+    /// Only alerts of this point.
+    pub mn: Option<Mn>,
+    /// Only alerts in this area or below it.
+    pub area: Option<AreaCode>,
+    /// Only alerts of this rule.
+    pub rule_id: Option<String>,
+}
+
+/// A new silence (maintenance window).
 #[derive(Debug, Clone, PartialEq)]
-pub enum AlertChange {
-    /// A new alert was opened.
-    Opened(Alert),
-    /// The open alert was updated.
-    Updated(Alert),
-    /// The open alert was resolved.
-    Resolved(Alert),
-    /// Nothing was open to resolve.
-    Unchanged,
+pub struct NewSilence {
+    /// What it matches; at least one field must be set.
+    pub matcher: SilenceMatcher,
+    /// When it starts.
+    pub starts_at: Timestamp,
+    /// When it ends.
+    pub ends_at: Timestamp,
+    /// Who created it.
+    pub created_by: String,
+    /// Why.
+    pub comment: String,
+}
+
+/// A stored silence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Silence {
+    /// The store's identifier.
+    pub id: i64,
+    /// What it matches.
+    #[serde(flatten)]
+    pub matcher: SilenceMatcher,
+    /// When it starts.
+    pub starts_at: Timestamp,
+    /// When it ends; an expired silence ends when it was expired.
+    pub ends_at: Timestamp,
+    /// Who created it.
+    pub created_by: String,
+    /// Why.
+    pub comment: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+impl Silence {
+    /// Returns true if the silence is in force at `now` for an alert of
+    /// `rule_id` on `mn` in `area`.
+    pub fn matches(&self, now: Timestamp, rule_id: &str, mn: &Mn, area: &AreaCode) -> bool {
+        if now < self.starts_at || now >= self.ends_at {
+            return false;
+        }
+        let matcher = &self.matcher;
+        matcher.mn.as_ref().is_none_or(|silenced| silenced == mn)
+            && matcher
+                .rule_id
+                .as_deref()
+                .is_none_or(|silenced| silenced == rule_id)
+            && matcher
+                .area
+                .as_ref()
+                .is_none_or(|silenced| area.as_str().starts_with(silenced.as_str()))
+    }
+}
+
+/// A change of the active rules, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleChange {
+    /// The store's identifier; 0 before it is stored.
+    pub id: i64,
+    /// When.
+    pub at: Timestamp,
+    /// `loaded`, `reloaded`, `rejected`, `enabled` or `disabled`.
+    pub action: String,
+    /// The rule, for `enabled` and `disabled`.
+    pub rule_id: Option<String>,
+    /// Who: `engine` for loads, or the person.
+    pub actor: String,
+    /// The rule set's digest after the change, or of the rejected packs.
+    pub digest: String,
+    /// Packs and versions, or the rejection's errors.
+    pub detail: String,
+}
+
+/// A supervision task to create from an alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewTask {
+    /// The alert it comes from.
+    pub origin_alert: AlertId,
+    /// The department it is assigned to.
+    pub department: String,
+    /// What to do.
+    pub title: String,
+    /// When it is due.
+    pub deadline: Timestamp,
+}
+
+/// A stored supervision task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Task {
+    /// The store's identifier.
+    pub id: i64,
+    /// `alert:ID`.
+    pub origin: String,
+    /// The department it is assigned to.
+    pub department: String,
+    /// What to do.
+    pub title: String,
+    /// When it is due.
+    pub deadline: Timestamp,
+    /// `created` until the task system moves it on.
+    pub state: String,
+    /// When it was created.
+    pub created_at: Timestamp,
 }

@@ -1,15 +1,19 @@
-//! Alerts, newest first, with their point's name.
+//! Alerts, newest first, with their point's name; their history, and the
+//! acknowledge and resolve actions, which go through the rule engine so that
+//! its state and the alert events stay in order with the readings.
 
 use std::collections::HashMap;
 
 use axum::Json;
-use oversight_core::{Alert, AlertId, AlertStatus, Mn};
-use oversight_store::{AlertQuery, Page, Store};
-use serde::Deserialize;
+use oversight_core::{Alert, AlertId, AlertStatus, Mn, Severity};
+use oversight_rules::Command;
+use oversight_store::{AlertQuery, Page, Store, TransitionRecord};
+use serde::{Deserialize, Serialize};
 
 use super::SharedState;
 use super::params::{
-    ApiPath, ApiQuery, LIST_PAGE, check_range, parse_area, parse_limit, parse_mn, parse_time,
+    ApiJson, ApiPath, ApiQuery, LIST_PAGE, check_range, parse_area, parse_limit, parse_mn,
+    parse_time,
 };
 use super::views::AlertView;
 use crate::error::ApiError;
@@ -18,6 +22,8 @@ use crate::error::ApiError;
 #[serde(deny_unknown_fields)]
 pub(super) struct ListParams {
     status: Option<String>,
+    severity: Option<String>,
+    rule: Option<String>,
     area: Option<String>,
     mn: Option<String>,
     from: Option<String>,
@@ -31,18 +37,32 @@ pub(super) async fn list(
     state: SharedState,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Page<AlertView>>, ApiError> {
-    let status = match params.status.as_deref() {
-        Some(value) => Some(
-            AlertStatus::parse(value)
-                .map_err(|error| ApiError::invalid_param("status", value, error.rule))?,
-        ),
-        None => None,
+    let statuses = match params.status.as_deref() {
+        None => Vec::new(),
+        Some("open") => AlertStatus::OPEN.to_vec(),
+        Some(value) => vec![AlertStatus::parse(value).map_err(|_| {
+            ApiError::invalid_param(
+                "status",
+                value,
+                "expected open, pending, firing, acknowledged or resolved",
+            )
+        })?],
     };
+    let severity = params
+        .severity
+        .as_deref()
+        .map(|value| {
+            Severity::parse(value)
+                .map_err(|error| ApiError::invalid_param("severity", value, error.rule))
+        })
+        .transpose()?;
     let from = parse_time("from", params.from.as_deref())?;
     let to = parse_time("to", params.to.as_deref())?;
     check_range(from, to)?;
     let query = AlertQuery {
-        status,
+        statuses,
+        severity,
+        rule_id: params.rule,
         area: parse_area(params.area.as_deref())?,
         mn: params.mn.as_deref().map(parse_mn).transpose()?,
         from,
@@ -66,25 +86,138 @@ pub(super) async fn list(
     }))
 }
 
-/// Returns one alert.
+fn parse_id(id: &str) -> Result<AlertId, ApiError> {
+    id.trim()
+        .parse::<i64>()
+        .map(AlertId)
+        .map_err(|_| ApiError::invalid_param("id", id, "expected an alert id, a whole number"))
+}
+
+/// An alert with its history and the rule text that made it fire.
+#[derive(Debug, Serialize)]
+pub(super) struct AlertDetail {
+    #[serde(flatten)]
+    view: AlertView,
+    transitions: Vec<TransitionRecord>,
+    /// The rule's TOML text, when the rule is still active.
+    rule_source: Option<String>,
+    /// The readings around the alert, for the chart link.
+    readings_url: String,
+}
+
+/// Returns one alert with its transitions and rule.
 pub(super) async fn one(
     state: SharedState,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<AlertView>, ApiError> {
-    let Ok(number) = id.trim().parse::<i64>() else {
-        return Err(ApiError::invalid_param(
-            "id",
-            &id,
-            "expected an alert id, a whole number",
-        ));
-    };
-    let Some(alert) = state.store.alert(AlertId(number)).await? else {
+) -> Result<Json<AlertDetail>, ApiError> {
+    let id = parse_id(&id)?;
+    let Some(alert) = state.store.alert(id).await? else {
         return Err(ApiError::not_found(format!(
-            "alert {number} not found; list alerts with GET /api/v1/alerts"
+            "alert {id} not found; list alerts with GET /api/v1/alerts"
         )));
     };
     let point_name = state.store.point(&alert.mn).await?.map(|point| point.name);
-    Ok(Json(AlertView { alert, point_name }))
+    let transitions = state.store.alert_transitions(id).await?;
+    let rule_source = match &state.rules {
+        Some(rules) => rules
+            .request(|reply| Command::Status { reply })
+            .await
+            .ok()
+            .and_then(|status| {
+                status
+                    .rules
+                    .iter()
+                    .find(|rule| rule.id == alert.rule_id)
+                    .map(|rule| rule.source.clone())
+            }),
+        None => None,
+    };
+    let until = alert.resolved_at.unwrap_or(alert.last_at);
+    let mut readings_url = format!(
+        "/api/v1/points/{}/readings?from={}&to={}",
+        alert.mn,
+        alert
+            .first_at
+            .saturating_sub(jiff::SignedDuration::from_hours(1))
+            .unwrap_or(alert.first_at),
+        until
+            .saturating_add(jiff::SignedDuration::from_hours(1))
+            .unwrap_or(until)
+    );
+    if let Some(factor) = &alert.factor {
+        readings_url.push_str(&format!("&factor={factor}"));
+    }
+    Ok(Json(AlertDetail {
+        view: AlertView { alert, point_name },
+        transitions,
+        rule_source,
+        readings_url,
+    }))
+}
+
+/// The body of the acknowledge and resolve actions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ActionBody {
+    actor: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn check_actor(actor: &str) -> Result<String, ApiError> {
+    let actor = actor.trim();
+    if actor.is_empty() || actor.chars().count() > 100 {
+        return Err(ApiError::invalid(format!(
+            "invalid actor {actor:?}: give the name of the person acting, 1 to 100 characters"
+        )));
+    }
+    Ok(actor.to_owned())
+}
+
+/// Acknowledges an open alert.
+pub(super) async fn acknowledge(
+    state: SharedState,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ActionBody>,
+) -> Result<Json<Alert>, ApiError> {
+    let id = parse_id(&id)?;
+    let actor = check_actor(&body.actor)?;
+    let reason = body.reason;
+    let alert = state
+        .rules()?
+        .request(|reply| Command::Acknowledge {
+            id,
+            actor,
+            reason,
+            reply,
+        })
+        .await??;
+    Ok(Json(alert))
+}
+
+/// Resolves an open alert by hand; the reason is required.
+pub(super) async fn resolve(
+    state: SharedState,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ActionBody>,
+) -> Result<Json<Alert>, ApiError> {
+    let id = parse_id(&id)?;
+    let actor = check_actor(&body.actor)?;
+    let Some(reason) = body.reason.filter(|reason| !reason.trim().is_empty()) else {
+        return Err(ApiError::invalid(
+            "missing reason: say why the alert is resolved, such as \"valve repaired\"",
+        ));
+    };
+    let alert = state
+        .rules()?
+        .request(|reply| Command::Resolve {
+            id,
+            actor,
+            reason,
+            reply,
+        })
+        .await??;
+    Ok(Json(alert))
 }
 
 /// Looks up the name of each distinct point of `alerts`; a point deleted

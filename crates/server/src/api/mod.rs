@@ -10,6 +10,8 @@ mod areas;
 mod params;
 mod points;
 mod quarantine;
+mod rules;
+mod silences;
 mod status;
 mod views;
 
@@ -27,6 +29,7 @@ use axum::routing::{get, post};
 use jiff::tz::TimeZone;
 use metrics_exporter_prometheus::PrometheusHandle;
 use oversight_core::Clock;
+use oversight_rules::RulesHandle;
 use oversight_store::Store;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -46,6 +49,20 @@ pub struct AppState {
     pub online_intervals: u32,
     /// Renders the Prometheus registry for `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The rule engine; `None` where the API runs without one, as in tests
+    /// of the read-only routes.
+    pub rules: Option<RulesHandle>,
+    /// Alert events, for `GET /alerts/events`.
+    pub alert_events: Option<tokio::sync::broadcast::Sender<oversight_core::AlertEvent>>,
+}
+
+impl AppState {
+    /// Returns the rule engine's handle, or a 503-style error without one.
+    pub(crate) fn rules(&self) -> Result<&RulesHandle, ApiError> {
+        self.rules
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("the rule engine is not running in this process"))
+    }
 }
 
 /// Limits applied to every request.
@@ -69,6 +86,19 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .route("/points/{mn}/readings", get(points::readings))
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::one))
+        .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/alerts/{id}/resolve", post(alerts::resolve))
+        .route("/alerts/{id}/silence", post(silences::for_alert))
+        .route("/silences", get(silences::list).post(silences::create))
+        .route("/silences/{id}/expire", post(silences::expire))
+        .route("/rules", get(rules::list))
+        .route("/rules/changes", get(rules::changes))
+        .route("/rules/reload", post(rules::reload))
+        .route("/rules/backtest", post(rules::backtest))
+        .route("/rules/{id}", get(rules::one))
+        .route("/rules/{id}/enable", post(rules::enable))
+        .route("/rules/{id}/disable", post(rules::disable))
+        .route("/tasks", get(rules::tasks))
         .route("/quarantine", get(quarantine::summaries))
         .route(
             "/quarantine/{mn}",

@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use jiff::{SignedDuration, Timestamp};
 use oversight_core::{
-    AlertKind, Area, AreaCode, DataFlag, DataKind, FactorCode, FactorValues, ManualClock, Mn,
-    Reading, Severity,
+    Area, AreaCode, DataFlag, DataKind, FactorCode, FactorValues, ManualClock, Mn, Reading,
+    Severity,
 };
 use oversight_store::{AlertUpdate, QuarantinedUpload, Store};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore};
@@ -53,6 +53,8 @@ impl Fixture {
             time_zone: TimeZone::fixed(jiff::tz::offset(8)),
             online_intervals: 3,
             metrics: telemetry::metrics_handle(),
+            rules: None,
+            alert_events: None,
         };
         let limits = HttpLimits {
             body_limit_bytes: BODY_LIMIT,
@@ -454,21 +456,23 @@ async fn readings_reject_bad_params() {
 fn trigger(mn: &str, factor: &str, value: f64, at: Timestamp) -> AlertUpdate {
     let mn = Mn::parse(mn).unwrap();
     let factor = FactorCode::parse(factor).unwrap();
-    AlertUpdate::Trigger {
-        fingerprint: oversight_core::Alert::fingerprint_of(
-            AlertKind::AboveUpper,
-            &mn,
-            Some(&factor),
-        ),
+    AlertUpdate::Trigger(Box::new(oversight_store::Trigger {
+        fingerprint: oversight_core::Alert::fingerprint_of("env.limit.upper", &mn, Some(&factor)),
+        rule_id: "env.limit.upper".to_owned(),
+        rule_version: "1.0.0".to_owned(),
+        category: "exceedance".to_owned(),
+        department: None,
         mn,
         factor: Some(factor),
-        kind: AlertKind::AboveUpper,
         severity: Severity::Warning,
         area: AreaCode::parse("350203001").unwrap(),
         at,
         value: Some(value),
         limit: Some(100.0),
-    }
+        peak_is_max: true,
+        firing: true,
+        explanation: None,
+    }))
 }
 
 #[tokio::test]
@@ -490,12 +494,12 @@ async fn alerts_list_and_one() {
     assert_eq!(status, StatusCode::OK);
     let alert = &json["items"][0];
     assert_eq!(alert["point_name"], "point MN001");
-    assert_eq!(alert["kind"], "above_upper");
-    assert_eq!(alert["status"], "open");
+    assert_eq!(alert["rule_id"], "env.limit.upper");
+    assert_eq!(alert["status"], "firing");
     assert_eq!(alert["trigger_value"], 150.0);
     assert_eq!(alert["peak_value"], 180.0);
     assert_eq!(alert["count"], 2);
-    assert_eq!(alert["fingerprint"], "above_upper:MN001:w01018");
+    assert_eq!(alert["fingerprint"], "env.limit.upper:MN001:w01018");
     for field in [
         "id",
         "mn",
@@ -514,7 +518,19 @@ async fn alerts_list_and_one() {
     let id = alert["id"].as_i64().unwrap();
     let (status, one) = fixture.get(&format!("/api/v1/alerts/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(&one, alert);
+    for (field, value) in alert.as_object().expect("an alert is an object") {
+        assert_eq!(&one[field], value, "{field}");
+    }
+    let transitions = one["transitions"].as_array().expect("transitions");
+    assert_eq!(transitions.len(), 2);
+    assert_eq!(transitions[0]["transition"], "firing");
+    assert_eq!(transitions[1]["transition"], "repeated");
+    assert!(
+        one["readings_url"]
+            .as_str()
+            .is_some_and(|url| url.contains("factor=w01018")),
+        "{one}"
+    );
 
     let (_, resolved) = fixture.get("/api/v1/alerts?status=resolved").await;
     assert_eq!(resolved["items"], json!([]));

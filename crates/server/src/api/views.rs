@@ -184,6 +184,7 @@ impl PointBody {
             location,
             limits,
             interval_secs,
+            attributes: Default::default(),
         })
     }
 }

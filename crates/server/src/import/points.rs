@@ -180,6 +180,7 @@ fn parse_point<'a>(
         location,
         limits,
         interval_secs,
+        attributes: Default::default(),
     })
 }
 

@@ -130,6 +130,7 @@ pub(crate) fn point(mn: &str, password: &str) -> MonitoringPoint {
             .expect("limit"),
         ],
         interval_secs: 30,
+        attributes: Default::default(),
     }
 }
 

@@ -70,6 +70,7 @@ pub(super) fn point(mn_text: &str, area_code: &str) -> MonitoringPoint {
             FactorLimit::new(factor("w01001"), Some(6.0), Some(9.0), None).expect("valid limit"),
         ],
         interval_secs: 60,
+        attributes: std::collections::BTreeMap::new(),
     }
 }
 

@@ -97,6 +97,12 @@ macro_rules! store_test_suite {
             alerts_filters_and_paging,
             alerts_get_by_id,
             alerts_bad_cursor,
+            alerts_pending_then_firing,
+            alerts_acknowledge_and_resolve,
+            alerts_escalate_creates_task,
+            alerts_flapping_flag,
+            silences_create_list_expire,
+            rule_changes_and_switches,
             ping_returns_time,
         );
     };

@@ -453,17 +453,23 @@ pub async fn summary_counts(store: Arc<dyn Store>) {
         .await
         .expect("retransmit one");
 
-    let trigger = AlertUpdate::Trigger {
-        fingerprint: "above_upper:MN002:w01018".to_owned(),
+    let trigger = AlertUpdate::Trigger(Box::new(crate::Trigger {
+        fingerprint: "env.limit.upper:MN002:w01018".to_owned(),
+        rule_id: "env.limit.upper".to_owned(),
+        rule_version: "1.0.0".to_owned(),
+        category: "exceedance".to_owned(),
+        department: None,
         mn: mn("MN002"),
         factor: Some(factor("w01018")),
-        kind: oversight_core::AlertKind::AboveUpper,
         severity: oversight_core::Severity::Warning,
         area: code("350206"),
         at: minute(2),
         value: Some(150.0),
         limit: Some(100.0),
-    };
+        peak_is_max: true,
+        firing: true,
+        explanation: None,
+    }));
     store
         .apply_alert_updates(&[trigger])
         .await

@@ -1,0 +1,1483 @@
+//! The rule engine: readings and point statuses in, [`AlertUpdate`]s out.
+//!
+//! The engine is a pure state machine with an injected clock. Per rule,
+//! point and factor it keeps the alert's phase (idle, pending since an event
+//! time, firing), the window, the flatline run and the flapping history.
+//! The store still enforces one open alert per fingerprint; this state
+//! avoids redundant updates and is rebuilt from the open alerts and the
+//! stored readings after a restart (see [`Engine::restore`] and
+//! [`Engine::prime`]).
+//!
+//! Per reading and rule:
+//!
+//! - the flag filter drops readings that are no evidence (by default every
+//!   flag but `N`); a reading whose data time is not newer than the newest
+//!   evaluated one for its point and factor is late: it enters sliding
+//!   windows but is not evaluated, so a retransmission never counts twice;
+//! - `condition` met: an idle alert opens (pending, or firing without a
+//!   `for` duration), a pending one fires once the condition has held for
+//!   `for` in event time, a firing one is repeated;
+//! - not met: a pending alert resolves at once (it never fired); a firing
+//!   one resolves only when `clear` holds, so the band between `condition`
+//!   and `clear` keeps it firing (hysteresis).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use oversight_core::{
+    Alert, AlertEvent, AlertId, AlertStatus, AlertTransition, Clock, Explanation, FactorCode, Mn,
+    MonitoringPoint, Reading, Severity, WindowExplanation,
+};
+use oversight_store::{AlertUpdate, NewTask, PointStatus, Trigger};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::expr::{CelRuntime, Outcome, Vars};
+use crate::flapping::FlapHistory;
+use crate::rule::{Rule, RuleKind, RuleSet};
+use crate::window::{Aggregated, WindowState};
+
+/// Settings of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The zone of `hour` and `night` in conditions.
+    pub time_zone: TimeZone,
+    /// Flapping starts above this percent state change.
+    pub flap_high: f64,
+    /// Flapping stops below this percent state change.
+    pub flap_low: f64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            time_zone: TimeZone::fixed(jiff::tz::offset(8)),
+            flap_high: 50.0,
+            flap_low: 25.0,
+        }
+    }
+}
+
+/// An alert's phase as the engine tracks it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+enum Phase {
+    #[default]
+    Idle,
+    Pending {
+        since: Timestamp,
+    },
+    Firing,
+}
+
+/// What the engine knows of an open alert from the store's answers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Known {
+    id: Option<AlertId>,
+    fired_at: Option<Timestamp>,
+    acknowledged: bool,
+    escalated: bool,
+}
+
+/// State of one rule for one point and factor, or one point for missing rules.
+#[derive(Debug, Default)]
+struct RuleState {
+    phase: Phase,
+    known: Known,
+    window: WindowState,
+    /// Flatline: the run's value and length.
+    run: Option<(f64, u32)>,
+    flap: FlapHistory,
+}
+
+/// State of one point and factor.
+#[derive(Debug, Default)]
+struct Series {
+    newest: Option<Timestamp>,
+    prev: Option<f64>,
+    last_received: Option<Timestamp>,
+    rules: Vec<(usize, RuleState)>,
+}
+
+impl Series {
+    fn rule(&mut self, index: usize) -> &mut RuleState {
+        match self.rules.iter().position(|(known, _)| *known == index) {
+            Some(position) => &mut self.rules[position].1,
+            None => {
+                self.rules.push((index, RuleState::default()));
+                &mut self.rules.last_mut().expect("an entry was just pushed").1
+            }
+        }
+    }
+}
+
+/// State of one point.
+#[derive(Debug, Default)]
+struct PointState {
+    point: Option<Arc<MonitoringPoint>>,
+    series: FxHashMap<FactorCode, Series>,
+    /// Missing rules by point (factor `None`) or by factor.
+    missing: Vec<(usize, Option<FactorCode>, RuleState)>,
+    first_seen: Option<Timestamp>,
+    last_received: Option<Timestamp>,
+    primed: bool,
+}
+
+/// Run-time errors of one rule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RuleErrors {
+    /// How many evaluations failed.
+    pub count: u64,
+    /// The latest error.
+    pub last_message: String,
+    /// The latest failing point.
+    pub last_mn: String,
+}
+
+/// The rule engine.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Arc<RuleSet>,
+    switches: FxHashMap<String, bool>,
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    cel: CelRuntime,
+    points: FxHashMap<Mn, PointState>,
+    errors: BTreeMap<String, RuleErrors>,
+}
+
+/// What evaluating one rule on one reading concluded.
+struct Verdict {
+    met: bool,
+    cleared: bool,
+    severity: Severity,
+    value: f64,
+    explanation: Explanation,
+}
+
+impl Engine {
+    /// Creates an engine running `rules`.
+    pub fn new(rules: Arc<RuleSet>, config: EngineConfig, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            rules,
+            switches: FxHashMap::default(),
+            config,
+            clock,
+            cel: CelRuntime::new(),
+            points: FxHashMap::default(),
+            errors: BTreeMap::new(),
+        }
+    }
+
+    /// Returns the active rules.
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.rules
+    }
+
+    /// Replaces the rules, keeping the state of rules whose id stays.
+    pub fn replace_rules(&mut self, rules: Arc<RuleSet>) {
+        let old = std::mem::replace(&mut self.rules, rules);
+        let remap = |index: usize| {
+            let id = &old.rules()[index].id;
+            self.rules.rule(id).map(|(new, _)| new)
+        };
+        for point in self.points.values_mut() {
+            for series in point.series.values_mut() {
+                series.rules = std::mem::take(&mut series.rules)
+                    .into_iter()
+                    .filter_map(|(index, state)| remap(index).map(|new| (new, state)))
+                    .collect();
+            }
+            point.missing = std::mem::take(&mut point.missing)
+                .into_iter()
+                .filter_map(|(index, factor, state)| remap(index).map(|new| (new, factor, state)))
+                .collect();
+            point.primed = false;
+        }
+    }
+
+    /// Sets operator switches: rule id to enabled.
+    pub fn set_switches(&mut self, switches: impl IntoIterator<Item = (String, bool)>) {
+        self.switches = switches.into_iter().collect();
+    }
+
+    /// Enables or disables one rule.
+    pub fn set_enabled(&mut self, rule_id: &str, enabled: bool) {
+        self.switches.insert(rule_id.to_owned(), enabled);
+    }
+
+    /// Returns true if the rule runs.
+    pub fn is_enabled(&self, rule: &Rule) -> bool {
+        self.switches.get(&rule.id).copied().unwrap_or(rule.enabled)
+    }
+
+    /// Returns the run-time errors per rule id.
+    pub fn errors(&self) -> &BTreeMap<String, RuleErrors> {
+        &self.errors
+    }
+
+    /// Registers points, so that missing rules know their area, tags and limits.
+    pub fn register_points(&mut self, points: impl IntoIterator<Item = Arc<MonitoringPoint>>) {
+        for point in points {
+            let mn = point.mn.clone();
+            self.points.entry(mn).or_default().point = Some(point);
+        }
+    }
+
+    /// Returns true if stored readings should be replayed through
+    /// [`Engine::prime`] before `mn` is evaluated, and how far back.
+    pub fn needs_priming(&self, mn: &Mn) -> Option<SignedDuration> {
+        if self.points.get(mn).is_some_and(|point| point.primed) {
+            return None;
+        }
+        let lookback = self
+            .rules
+            .rules()
+            .iter()
+            .filter(|rule| rule.needs_history())
+            .map(|rule| rule.lookback())
+            .max()?;
+        // Flatline and `prev` need the latest readings even without a window.
+        Some(lookback.max(SignedDuration::from_hours(1)))
+    }
+
+    /// Replays stored readings of `point` into windows, runs and previous
+    /// values without producing updates, after a restart or a rule reload.
+    pub fn prime(&mut self, point: &MonitoringPoint, readings: &[Reading]) {
+        let mut discarded = Vec::new();
+        self.evaluate_inner(point, readings, &mut discarded, true);
+        self.points.entry(point.mn.clone()).or_default().primed = true;
+    }
+
+    /// Rebuilds the phase of open alerts after a restart or a store failure.
+    pub fn restore(&mut self, open_alerts: &[Alert]) {
+        for point in self.points.values_mut() {
+            for series in point.series.values_mut() {
+                for (_, state) in &mut series.rules {
+                    state.phase = Phase::Idle;
+                    state.known = Known::default();
+                }
+            }
+            for (_, _, state) in &mut point.missing {
+                state.phase = Phase::Idle;
+                state.known = Known::default();
+            }
+        }
+        for alert in open_alerts {
+            self.restore_one(alert);
+        }
+    }
+
+    fn restore_one(&mut self, alert: &Alert) {
+        let Some((index, rule)) = self.rules.rule(&alert.rule_id) else {
+            return;
+        };
+        let kind = rule.kind;
+        let point = self.points.entry(alert.mn.clone()).or_default();
+        let state = if kind == RuleKind::Missing {
+            missing_state(point, index, alert.factor.clone())
+        } else {
+            let Some(factor) = &alert.factor else {
+                return;
+            };
+            let series = point.series.entry(factor.clone()).or_default();
+            series.newest = series.newest.max(Some(alert.last_at));
+            series.rule(index)
+        };
+        state.phase = match alert.status {
+            AlertStatus::Pending => Phase::Pending {
+                since: alert.first_at,
+            },
+            AlertStatus::Firing | AlertStatus::Acknowledged => Phase::Firing,
+            AlertStatus::Resolved => return,
+        };
+        state.known = Known {
+            id: Some(alert.id),
+            fired_at: alert.fired_at,
+            acknowledged: alert.status == AlertStatus::Acknowledged,
+            escalated: alert.escalated_at.is_some(),
+        };
+        state.flap.set_flapping(alert.flapping);
+    }
+
+    /// Evaluates readings just stored for `point`, in order, and returns the
+    /// updates to apply. Readings of another MN are skipped.
+    pub fn evaluate(&mut self, point: &MonitoringPoint, readings: &[Reading]) -> Vec<AlertUpdate> {
+        let mut updates = Vec::new();
+        self.evaluate_inner(point, readings, &mut updates, false);
+        updates
+    }
+
+    fn evaluate_inner(
+        &mut self,
+        point: &MonitoringPoint,
+        readings: &[Reading],
+        updates: &mut Vec<AlertUpdate>,
+        priming: bool,
+    ) {
+        let rules = Arc::clone(&self.rules);
+        for reading in readings.iter().filter(|reading| reading.mn == point.mn) {
+            if !priming {
+                self.resolve_missing(point, reading, updates);
+            }
+            let state = self.points.entry(point.mn.clone()).or_default();
+            let series = state.series.entry(reading.factor.clone()).or_default();
+            let late = series
+                .newest
+                .is_some_and(|newest| reading.data_time <= newest);
+            for index in rules.for_factor(&reading.factor) {
+                let rule = &rules.rules()[index];
+                let enabled = self.switches.get(&rule.id).copied().unwrap_or(rule.enabled);
+                if !enabled
+                    || !rule.flags.accepts(reading.flag)
+                    || !rule.applies_to(point, &point.attributes)
+                {
+                    continue;
+                }
+                let context = Evaluation {
+                    rule,
+                    point,
+                    reading,
+                    late,
+                    priming,
+                };
+                let state = self
+                    .points
+                    .get_mut(&point.mn)
+                    .expect("the point's state was just created");
+                let series = state
+                    .series
+                    .get_mut(&reading.factor)
+                    .expect("the series was just created");
+                let prev = series.prev;
+                let rule_state = series.rule(index);
+                match context.verdict(rule_state, prev, &self.cel, &self.config.time_zone) {
+                    Ok(Some(verdict)) if !priming && !late => {
+                        let update = step(&context, rule_state, &verdict, &self.config);
+                        updates.extend(update);
+                    }
+                    Ok(_) => {}
+                    Err(message) => record_error(&mut self.errors, &rule.id, &point.mn, message),
+                }
+            }
+            let state = self
+                .points
+                .get_mut(&point.mn)
+                .expect("the point's state was just created");
+            let series = state
+                .series
+                .get_mut(&reading.factor)
+                .expect("the series was just created");
+            if !late {
+                series.newest = Some(reading.data_time);
+                if let Some(value) = reading.values.primary().filter(|value| value.is_finite()) {
+                    series.prev = Some(value);
+                }
+            }
+            series.last_received = series.last_received.max(Some(reading.received_at));
+            state.last_received = state.last_received.max(Some(reading.received_at));
+        }
+    }
+
+    /// Resolves the point's open missing alerts that `reading` ends.
+    fn resolve_missing(
+        &mut self,
+        point: &MonitoringPoint,
+        reading: &Reading,
+        updates: &mut Vec<AlertUpdate>,
+    ) {
+        let rules = Arc::clone(&self.rules);
+        let Some(state) = self.points.get_mut(&point.mn) else {
+            return;
+        };
+        for (index, factor, rule_state) in &mut state.missing {
+            let ends = factor
+                .as_ref()
+                .is_none_or(|factor| *factor == reading.factor);
+            if !ends || rule_state.phase == Phase::Idle {
+                continue;
+            }
+            rule_state.phase = Phase::Idle;
+            rule_state.known = Known::default();
+            let rule = &rules.rules()[*index];
+            updates.push(AlertUpdate::Resolve {
+                fingerprint: Alert::fingerprint_of(&rule.id, &point.mn, factor.as_ref()),
+                at: reading.received_at,
+                reason: "data arrived".to_owned(),
+            });
+        }
+    }
+
+    /// Runs the missing rules over every point's status at the clock's time.
+    pub fn check_missing(&mut self, statuses: &[PointStatus]) -> Vec<AlertUpdate> {
+        let now = self.clock.now();
+        let rules = Arc::clone(&self.rules);
+        let mut updates = Vec::new();
+        for status in statuses {
+            let state = self.points.entry(status.mn.clone()).or_default();
+            let first_seen = *state.first_seen.get_or_insert(now);
+            let point_received = status.last_received_at.max(state.last_received);
+            let Some(point) = state.point.clone() else {
+                continue;
+            };
+            for &index in rules.missing_rules() {
+                let rule = &rules.rules()[index];
+                let enabled = self.switches.get(&rule.id).copied().unwrap_or(rule.enabled);
+                if !enabled || !rule.applies_to(&point, &point.attributes) {
+                    continue;
+                }
+                let state = self
+                    .points
+                    .get_mut(&status.mn)
+                    .expect("the point's state was just created");
+                for factor in missing_factors(rule, &point) {
+                    let since = match &factor {
+                        None => point_received,
+                        Some(factor) => state
+                            .series
+                            .get(factor)
+                            .and_then(|series| series.last_received),
+                    }
+                    .unwrap_or(first_seen);
+                    let rule_state = missing_state(state, index, factor.clone());
+                    let threshold = rule.missing_after.map_or(SignedDuration::ZERO, |after| {
+                        after.threshold(status.interval_secs)
+                    });
+                    let silence = now.duration_since(since);
+                    if silence <= threshold || rule_state.phase != Phase::Idle {
+                        continue;
+                    }
+                    rule_state.phase = Phase::Firing;
+                    let at = since.checked_add(threshold).unwrap_or(now);
+                    updates.push(missing_trigger(
+                        rule, &point, factor, at, silence, threshold,
+                    ));
+                }
+            }
+        }
+        updates
+    }
+
+    /// Records what the store did with the engine's updates (alert ids,
+    /// acknowledgements) and returns the escalations they call for.
+    pub fn observe(&mut self, events: &[AlertEvent]) -> Vec<AlertUpdate> {
+        let now = self.clock.now();
+        let mut escalations = Vec::new();
+        for event in events {
+            let rules = Arc::clone(&self.rules);
+            let Some((index, rule)) = rules.rule(&event.alert.rule_id) else {
+                continue;
+            };
+            let alert = &event.alert;
+            let Some(state) = self.state_of(index, rule.kind, alert) else {
+                continue;
+            };
+            if event.transition == AlertTransition::Resolved {
+                state.phase = Phase::Idle;
+                state.known = Known::default();
+                continue;
+            }
+            state.known.id = Some(alert.id);
+            state.known.fired_at = alert.fired_at;
+            state.known.acknowledged = alert.status == AlertStatus::Acknowledged;
+            state.known.escalated |= alert.escalated_at.is_some();
+            if let Some(update) = escalate_now(rule, alert, &mut state.known, now) {
+                escalations.push(update);
+            }
+        }
+        escalations
+    }
+
+    /// Returns the escalations due at the clock's time for alerts left
+    /// unacknowledged past their rule's deadline.
+    pub fn check_escalations(&mut self) -> Vec<AlertUpdate> {
+        let now = self.clock.now();
+        let rules = Arc::clone(&self.rules);
+        let mut updates = Vec::new();
+        for (mn, point) in &mut self.points {
+            let states = point
+                .series
+                .iter_mut()
+                .flat_map(|(factor, series)| {
+                    series
+                        .rules
+                        .iter_mut()
+                        .map(move |(index, state)| (*index, Some(factor.clone()), state))
+                })
+                .chain(
+                    point
+                        .missing
+                        .iter_mut()
+                        .map(|(index, factor, state)| (*index, factor.clone(), state)),
+                );
+            for (index, factor, state) in states {
+                let rule = &rules.rules()[index];
+                let Some(policy) = &rule.escalation else {
+                    continue;
+                };
+                let (Some(after), Some(id), Some(fired_at)) = (
+                    policy.unacknowledged_for,
+                    state.known.id,
+                    state.known.fired_at,
+                ) else {
+                    continue;
+                };
+                if state.phase != Phase::Firing || state.known.acknowledged || state.known.escalated
+                {
+                    continue;
+                }
+                if now.duration_since(fired_at) < after {
+                    continue;
+                }
+                state.known.escalated = true;
+                let subject = Alert::fingerprint_of(&rule.id, mn, factor.as_ref());
+                let reason = format!("unacknowledged for {after:#}");
+                updates.push(escalation(rule, id, &subject, &reason, now));
+            }
+        }
+        updates
+    }
+
+    fn state_of(&mut self, index: usize, kind: RuleKind, alert: &Alert) -> Option<&mut RuleState> {
+        let point = self.points.get_mut(&alert.mn)?;
+        if kind == RuleKind::Missing {
+            return Some(missing_state(point, index, alert.factor.clone()));
+        }
+        let series = point.series.get_mut(alert.factor.as_ref()?)?;
+        Some(series.rule(index))
+    }
+
+    /// Returns the fingerprint of an open alert of an inhibiting rule on
+    /// `mn`, other than `rule_id` itself.
+    pub fn inhibitor(&self, mn: &Mn, rule_id: &str) -> Option<String> {
+        let point = self.points.get(mn)?;
+        point.missing.iter().find_map(|(index, factor, state)| {
+            let rule = &self.rules.rules()[*index];
+            (rule.inhibits && rule.id != rule_id && state.phase != Phase::Idle)
+                .then(|| Alert::fingerprint_of(&rule.id, mn, factor.as_ref()))
+        })
+    }
+}
+
+fn record_error(errors: &mut BTreeMap<String, RuleErrors>, rule: &str, mn: &Mn, message: String) {
+    metrics::counter!("oversight_rule_errors_total", "rule" => rule.to_owned()).increment(1);
+    let entry = errors.entry(rule.to_owned()).or_default();
+    if entry.count.is_power_of_two() {
+        tracing::warn!(rule, mn = %mn, error = %message, count = entry.count + 1, "rule evaluation failed");
+    }
+    entry.count += 1;
+    entry.last_message = message;
+    entry.last_mn = mn.to_string();
+}
+
+fn missing_state(
+    point: &mut PointState,
+    index: usize,
+    factor: Option<FactorCode>,
+) -> &mut RuleState {
+    let position = point
+        .missing
+        .iter()
+        .position(|(known, known_factor, _)| *known == index && *known_factor == factor);
+    let position = match position {
+        Some(position) => position,
+        None => {
+            point.missing.push((index, factor, RuleState::default()));
+            point.missing.len() - 1
+        }
+    };
+    &mut point.missing[position].2
+}
+
+/// The factors a missing rule watches on `point`: the point as a whole when
+/// the rule names no factor, else each named factor.
+fn missing_factors(rule: &Rule, point: &MonitoringPoint) -> Vec<Option<FactorCode>> {
+    if rule.factors.is_empty() {
+        return vec![None];
+    }
+    rule.factors
+        .iter()
+        .filter(|factor| point.limit(factor).is_some() || rule.factors.len() == 1)
+        .map(|factor| Some(factor.clone()))
+        .collect()
+}
+
+fn missing_trigger(
+    rule: &Rule,
+    point: &MonitoringPoint,
+    factor: Option<FactorCode>,
+    at: Timestamp,
+    silence: SignedDuration,
+    threshold: SignedDuration,
+) -> AlertUpdate {
+    let mut values = BTreeMap::new();
+    values.insert("silence_secs".to_owned(), silence.as_secs_f64());
+    values.insert("after_secs".to_owned(), threshold.as_secs_f64());
+    AlertUpdate::Trigger(Box::new(Trigger {
+        fingerprint: Alert::fingerprint_of(&rule.id, &point.mn, factor.as_ref()),
+        rule_id: rule.id.clone(),
+        rule_version: rule.version.clone(),
+        category: rule.category.clone(),
+        department: rule.department.clone(),
+        mn: point.mn.clone(),
+        factor,
+        severity: rule.severity,
+        area: point.area.clone(),
+        at,
+        value: Some(silence.as_secs_f64()),
+        limit: Some(threshold.as_secs_f64()),
+        peak_is_max: true,
+        firing: true,
+        explanation: Some(Explanation {
+            condition: format!("no data for more than {threshold:#}"),
+            clear: Some("data arrives".to_owned()),
+            values,
+            flag: None,
+            window: None,
+            reading_at: None,
+        }),
+    }))
+}
+
+fn escalate_now(
+    rule: &Rule,
+    alert: &Alert,
+    known: &mut Known,
+    now: Timestamp,
+) -> Option<AlertUpdate> {
+    let policy = rule.escalation.as_ref()?;
+    if known.escalated || !alert.status.is_open() || alert.status == AlertStatus::Pending {
+        return None;
+    }
+    let reason = if policy
+        .severity
+        .is_some_and(|severity| alert.severity >= severity)
+    {
+        format!("severity {}", alert.severity.as_str())
+    } else if policy.count.is_some_and(|count| alert.count >= count) {
+        format!("triggered {} times", alert.count)
+    } else {
+        return None;
+    };
+    known.escalated = true;
+    Some(escalation(rule, alert.id, &alert.fingerprint, &reason, now))
+}
+
+fn escalation(
+    rule: &Rule,
+    id: AlertId,
+    subject: &str,
+    reason: &str,
+    now: Timestamp,
+) -> AlertUpdate {
+    let policy = rule
+        .escalation
+        .as_ref()
+        .expect("escalation is only built for rules with a policy");
+    let department = policy
+        .department
+        .clone()
+        .or_else(|| rule.department.clone())
+        .unwrap_or_else(|| "unassigned".to_owned());
+    AlertUpdate::Escalate {
+        id,
+        at: now,
+        task: NewTask {
+            origin_alert: id,
+            department,
+            title: format!("{}: {subject} ({reason})", rule.name),
+            deadline: now.checked_add(policy.deadline).unwrap_or(now),
+        },
+    }
+}
+
+/// One rule meeting one reading.
+struct Evaluation<'a> {
+    rule: &'a Rule,
+    point: &'a MonitoringPoint,
+    reading: &'a Reading,
+    late: bool,
+    priming: bool,
+}
+
+impl Evaluation<'_> {
+    /// Updates the rule's window or run with the reading and evaluates its
+    /// conditions. `Ok(None)` means there is nothing to evaluate now.
+    fn verdict(
+        &self,
+        state: &mut RuleState,
+        prev: Option<f64>,
+        cel: &CelRuntime,
+        time_zone: &TimeZone,
+    ) -> Result<Option<Verdict>, String> {
+        let reading = self.reading;
+        let raw = reading.values.primary().filter(|value| value.is_finite());
+        let over_range = reading.flag.is_some_and(|flag| flag.as_char() == 'T');
+        let Some(raw) = raw.or(over_range.then_some(f64::NAN)) else {
+            return Ok(None);
+        };
+        let limit = self.point.limit(&reading.factor);
+        let hour = reading.data_time.to_zoned(time_zone.clone()).hour();
+        let flag = reading.flag.map(|flag| flag.as_char());
+        let mut flag_buffer = [0u8; 4];
+        let flag_text = flag.map_or("", |flag| flag.encode_utf8(&mut flag_buffer));
+        let mut vars = Vars {
+            value: raw,
+            upper: limit.and_then(|limit| limit.upper),
+            lower: limit.and_then(|limit| limit.lower),
+            prev,
+            count: None,
+            hour: f64::from(hour),
+            flag: flag_text,
+            factor: reading.factor.as_str(),
+            mn: self.point.mn.as_str(),
+            area: self.point.area.as_str(),
+            system_code: self.point.system_code.as_str(),
+            attrs: &self.point.attributes,
+        };
+        let mut window_used = None;
+        if let Some(window) = &self.rule.window {
+            if let Some(filter) = &window.filter
+                && eval(filter, &vars, cel)? != Some(true)
+            {
+                return Ok(None);
+            }
+            let Some(aggregated) = state.window.push(window, reading.data_time, raw, self.late)
+            else {
+                return Ok(None);
+            };
+            vars.value = aggregated.value;
+            vars.count = Some(aggregated.count as f64);
+            window_used = Some(aggregated);
+        }
+        let (met, cleared) = match self.rule.kind {
+            RuleKind::Flatline => match self.flatline(state, raw, &vars, cel)? {
+                Some(result) => result,
+                None => return Ok(None),
+            },
+            _ => {
+                let Some(condition) = &self.rule.condition else {
+                    return Ok(None);
+                };
+                let Some(met) = eval(condition, &vars, cel)? else {
+                    return Ok(None);
+                };
+                let cleared = match &self.rule.clear {
+                    Some(clear) => eval(clear, &vars, cel)?.unwrap_or(false),
+                    None => !met,
+                };
+                (met, cleared)
+            }
+        };
+        if self.priming || self.late {
+            return Ok(None);
+        }
+        let critical = match (&self.rule.critical, met) {
+            (Some(critical), true) => eval(critical, &vars, cel)?.unwrap_or(false),
+            _ => false,
+        };
+        let severity = if critical {
+            Severity::Critical
+        } else {
+            self.rule.severity
+        };
+        let explanation = self.explain(&vars, window_used);
+        Ok(Some(Verdict {
+            met,
+            cleared,
+            severity,
+            value: vars.value,
+            explanation,
+        }))
+    }
+
+    /// Flatline: met once `repeats` values in a row are equal within the
+    /// tolerance; cleared when a different value arrives.
+    fn flatline(
+        &self,
+        state: &mut RuleState,
+        value: f64,
+        vars: &Vars<'_>,
+        cel: &CelRuntime,
+    ) -> Result<Option<(bool, bool)>, String> {
+        if self.late || !value.is_finite() {
+            return Ok(None);
+        }
+        if let Some(condition) = &self.rule.condition
+            && eval(condition, vars, cel)? != Some(true)
+        {
+            state.run = None;
+            return Ok(Some((false, true)));
+        }
+        let run = match state.run {
+            Some((first, length)) if (value - first).abs() <= self.rule.tolerance => {
+                (first, length + 1)
+            }
+            _ => (value, 1),
+        };
+        state.run = Some(run);
+        let met = run.1 >= self.rule.repeats;
+        Ok(Some((met, run.1 == 1)))
+    }
+
+    fn explain(&self, vars: &Vars<'_>, window: Option<Aggregated>) -> Explanation {
+        let mut values = BTreeMap::new();
+        values.insert("value".to_owned(), vars.value);
+        for (name, value) in [
+            ("upper", vars.upper),
+            ("lower", vars.lower),
+            ("prev", vars.prev),
+            ("count", vars.count),
+        ] {
+            if let Some(value) = value {
+                values.insert(name.to_owned(), value);
+            }
+        }
+        if self.rule.kind == RuleKind::Flatline {
+            values.insert("repeats".to_owned(), f64::from(self.rule.repeats));
+        }
+        let condition = match self.rule.kind {
+            RuleKind::Flatline => format!("the same value {} times in a row", self.rule.repeats),
+            _ => self
+                .rule
+                .condition
+                .as_ref()
+                .map(|c| c.source().to_owned())
+                .unwrap_or_default(),
+        };
+        Explanation {
+            condition,
+            clear: self
+                .rule
+                .clear
+                .as_ref()
+                .map(|clear| clear.source().to_owned()),
+            values,
+            flag: (!vars.flag.is_empty()).then(|| vars.flag.to_owned()),
+            window: window
+                .zip(self.rule.window.as_ref())
+                .map(|(aggregated, window)| WindowExplanation {
+                    aggregate: format!("{:?}", window.aggregate).to_lowercase(),
+                    size: format!("{:#}", window.size),
+                    from: aggregated.from,
+                    to: aggregated.to,
+                    count: aggregated.count,
+                }),
+            reading_at: Some(self.reading.data_time),
+        }
+    }
+}
+
+/// Evaluates a condition; `None` when it is not applicable.
+fn eval(
+    condition: &crate::expr::Condition,
+    vars: &Vars<'_>,
+    cel: &CelRuntime,
+) -> Result<Option<bool>, String> {
+    match condition.eval(vars, cel)? {
+        Outcome::Bool(result) => Ok(Some(result)),
+        Outcome::NotApplicable => Ok(None),
+    }
+}
+
+/// Moves the alert's phase with one verdict and returns the update it calls for.
+fn step(
+    context: &Evaluation<'_>,
+    state: &mut RuleState,
+    verdict: &Verdict,
+    config: &EngineConfig,
+) -> Vec<AlertUpdate> {
+    let rule = context.rule;
+    let at = context.reading.data_time;
+    let mut updates = Vec::new();
+    let was_flapping = state.flap.is_flapping();
+    let flapping = state
+        .flap
+        .record(verdict.met, config.flap_high, config.flap_low);
+    let fingerprint =
+        || Alert::fingerprint_of(&rule.id, &context.point.mn, Some(&context.reading.factor));
+    match (state.phase, verdict.met) {
+        (Phase::Idle, true) => {
+            let firing = rule.for_duration.is_zero();
+            state.phase = if firing {
+                Phase::Firing
+            } else {
+                Phase::Pending { since: at }
+            };
+            updates.push(trigger(context, verdict, firing));
+        }
+        (Phase::Pending { since }, true) => {
+            let firing = at.duration_since(since) >= rule.for_duration;
+            if firing {
+                state.phase = Phase::Firing;
+            }
+            updates.push(trigger(context, verdict, firing));
+        }
+        (Phase::Firing, true) => updates.push(trigger(context, verdict, true)),
+        (Phase::Pending { .. }, false) => {
+            state.phase = Phase::Idle;
+            updates.push(AlertUpdate::Resolve {
+                fingerprint: fingerprint(),
+                at,
+                reason: "condition stopped before the for duration".to_owned(),
+            });
+        }
+        (Phase::Firing, false) if verdict.cleared => {
+            state.phase = Phase::Idle;
+            let reason = match &rule.clear {
+                Some(clear) => format!("clear condition met: {}", clear.source()),
+                None => "condition no longer met".to_owned(),
+            };
+            updates.push(AlertUpdate::Resolve {
+                fingerprint: fingerprint(),
+                at,
+                reason,
+            });
+        }
+        (Phase::Firing, false) | (Phase::Idle, false) => {}
+    }
+    if flapping != was_flapping && state.phase != Phase::Idle {
+        updates.push(AlertUpdate::SetFlapping {
+            fingerprint: fingerprint(),
+            flapping,
+        });
+    }
+    updates
+}
+
+fn trigger(context: &Evaluation<'_>, verdict: &Verdict, firing: bool) -> AlertUpdate {
+    let rule = context.rule;
+    let point = context.point;
+    let factor = &context.reading.factor;
+    let limit = point.limit(factor);
+    let limit = match rule.peak {
+        crate::rule::Peak::Max => limit.and_then(|limit| limit.upper),
+        crate::rule::Peak::Min => limit.and_then(|limit| limit.lower),
+    };
+    AlertUpdate::Trigger(Box::new(Trigger {
+        fingerprint: Alert::fingerprint_of(&rule.id, &point.mn, Some(factor)),
+        rule_id: rule.id.clone(),
+        rule_version: rule.version.clone(),
+        category: rule.category.clone(),
+        department: rule.department.clone(),
+        mn: point.mn.clone(),
+        factor: Some(factor.clone()),
+        severity: verdict.severity,
+        area: point.area.clone(),
+        at: context.reading.data_time,
+        value: verdict.value.is_finite().then_some(verdict.value),
+        limit,
+        peak_is_max: rule.peak == crate::rule::Peak::Max,
+        firing,
+        explanation: Some(verdict.explanation.clone()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use oversight_core::{
+        AreaCode, DataFlag, DataKind, FactorLimit, FactorValues, ManualClock, Secret, SystemCode,
+    };
+
+    use super::*;
+    use crate::pack::parse_pack;
+
+    const START: &str = "2026-03-01T00:00:00Z";
+
+    fn at(offset_secs: i64) -> Timestamp {
+        let start: Timestamp = START.parse().unwrap();
+        start
+            .checked_add(SignedDuration::from_secs(offset_secs))
+            .unwrap()
+    }
+
+    fn point() -> MonitoringPoint {
+        MonitoringPoint {
+            mn: Mn::parse("MN0001").unwrap(),
+            name: "outlet".to_owned(),
+            area: AreaCode::parse("350203").unwrap(),
+            system_code: SystemCode::parse("32").unwrap(),
+            password: Secret::new("123456".to_owned()),
+            location: None,
+            limits: vec![
+                FactorLimit::new(
+                    FactorCode::parse("w01018").unwrap(),
+                    None,
+                    Some(100.0),
+                    None,
+                )
+                .unwrap(),
+                FactorLimit::new(
+                    FactorCode::parse("w01001").unwrap(),
+                    Some(6.0),
+                    Some(9.0),
+                    None,
+                )
+                .unwrap(),
+            ],
+            interval_secs: 60,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    fn reading(factor: &str, time: i64, rtd: f64, flag: Option<&str>) -> Reading {
+        Reading {
+            mn: Mn::parse("MN0001").unwrap(),
+            kind: DataKind::Realtime,
+            factor: FactorCode::parse(factor).unwrap(),
+            data_time: at(time),
+            received_at: at(time + 1),
+            values: FactorValues {
+                rtd: Some(rtd),
+                ..FactorValues::default()
+            },
+            flag: flag.map(|flag| DataFlag::parse(flag).unwrap()),
+        }
+    }
+
+    fn engine_with(packs: &[&str]) -> (Engine, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(at(0)));
+        let operator = packs
+            .iter()
+            .map(|text| parse_pack("test.toml", text).unwrap())
+            .collect();
+        let rules = RuleSet::build(crate::builtin_packs().unwrap(), operator).unwrap();
+        let engine = Engine::new(Arc::new(rules), EngineConfig::default(), clock.clone());
+        (engine, clock)
+    }
+
+    fn engine() -> (Engine, Arc<ManualClock>) {
+        engine_with(&[])
+    }
+
+    /// Summarises updates as `trigger|fire|resolve|flap FINGERPRINT`.
+    fn summary(updates: &[AlertUpdate]) -> Vec<String> {
+        updates
+            .iter()
+            .map(|update| match update {
+                AlertUpdate::Trigger(trigger) if trigger.firing => {
+                    format!("fire {}", trigger.fingerprint)
+                }
+                AlertUpdate::Trigger(trigger) => format!("pending {}", trigger.fingerprint),
+                AlertUpdate::Resolve { fingerprint, .. } => format!("resolve {fingerprint}"),
+                AlertUpdate::SetFlapping {
+                    fingerprint,
+                    flapping,
+                } => format!("flapping={flapping} {fingerprint}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn trigger(updates: &[AlertUpdate]) -> &Trigger {
+        match &updates[0] {
+            AlertUpdate::Trigger(trigger) => trigger,
+            other => panic!("expected a trigger, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exceedance_fires_then_resolves() {
+        let (mut engine, _) = engine();
+        let point = point();
+        let updates = engine.evaluate(&point, &[reading("w01018", 0, 150.0, None)]);
+        assert_eq!(summary(&updates), ["fire env.limit.upper:MN0001:w01018"]);
+        let first = trigger(&updates);
+        assert_eq!(first.severity, Severity::Warning);
+        assert_eq!(first.value, Some(150.0));
+        assert_eq!(first.limit, Some(100.0));
+        let explanation = first.explanation.as_ref().unwrap();
+        assert_eq!(explanation.condition, "flag == 'T' || value > upper");
+        assert_eq!(explanation.values.get("upper"), Some(&100.0));
+
+        let updates = engine.evaluate(&point, &[reading("w01018", 30, 250.0, None)]);
+        assert_eq!(trigger(&updates).severity, Severity::Critical);
+
+        let updates = engine.evaluate(&point, &[reading("w01018", 60, 50.0, None)]);
+        assert_eq!(summary(&updates), ["resolve env.limit.upper:MN0001:w01018"]);
+    }
+
+    #[test]
+    fn normal_readings_send_nothing() {
+        let (mut engine, _) = engine();
+        let point = point();
+        for time in 0..10 {
+            let updates = engine.evaluate(
+                &point,
+                &[reading("w01018", time * 30, 50.0 + time as f64, None)],
+            );
+            assert!(updates.is_empty(), "{updates:?}");
+        }
+    }
+
+    #[test]
+    fn lower_limit_and_crossing() {
+        let (mut engine, _) = engine();
+        let point = point();
+        let updates = engine.evaluate(&point, &[reading("w01001", 0, 2.0, None)]);
+        assert_eq!(summary(&updates), ["fire env.limit.lower:MN0001:w01001"]);
+        assert_eq!(trigger(&updates).severity, Severity::Critical);
+        assert_eq!(trigger(&updates).limit, Some(6.0));
+        let updates = engine.evaluate(&point, &[reading("w01001", 30, 10.0, None)]);
+        assert_eq!(
+            summary(&updates),
+            [
+                "fire env.limit.upper:MN0001:w01001",
+                "resolve env.limit.lower:MN0001:w01001",
+                "fire env.jump:MN0001:w01001"
+            ]
+        );
+    }
+
+    #[test]
+    fn late_reading_does_not_flip_state() {
+        let (mut engine, _) = engine();
+        let point = point();
+        engine.evaluate(&point, &[reading("w01018", 60, 150.0, None)]);
+        let late = engine.evaluate(&point, &[reading("w01018", 30, 50.0, None)]);
+        assert!(late.is_empty(), "late normal reading resolved: {late:?}");
+        let retransmitted = engine.evaluate(&point, &[reading("w01018", 60, 150.0, None)]);
+        assert!(retransmitted.is_empty(), "counted twice: {retransmitted:?}");
+        let newer = engine.evaluate(&point, &[reading("w01018", 90, 50.0, None)]);
+        assert_eq!(summary(&newer), ["resolve env.limit.upper:MN0001:w01018"]);
+    }
+
+    #[test]
+    fn invalid_flags_neither_open_nor_resolve() {
+        let (mut engine, _) = engine();
+        let point = point();
+        let updates = engine.evaluate(&point, &[reading("w01018", 0, 500.0, Some("D"))]);
+        assert!(
+            updates.is_empty(),
+            "fault value opened an alert: {updates:?}"
+        );
+        engine.evaluate(&point, &[reading("w01018", 30, 150.0, Some("N"))]);
+        for (time, flag) in [(60, "C"), (90, "M"), (120, "F"), (150, "B"), (180, "S")] {
+            let updates = engine.evaluate(&point, &[reading("w01018", time, 10.0, Some(flag))]);
+            assert!(
+                updates.is_empty(),
+                "flag {flag} resolved the alert: {updates:?}"
+            );
+        }
+        let updates = engine.evaluate(&point, &[reading("w01018", 240, 10.0, Some("N"))]);
+        assert_eq!(summary(&updates), ["resolve env.limit.upper:MN0001:w01018"]);
+    }
+
+    #[test]
+    fn over_range_flag_is_critical_exceedance() {
+        let (mut engine, _) = engine();
+        let updates = engine.evaluate(&point(), &[reading("w01018", 0, 99.0, Some("T"))]);
+        assert_eq!(summary(&updates), ["fire env.limit.upper:MN0001:w01018"]);
+        assert_eq!(trigger(&updates).severity, Severity::Critical);
+    }
+
+    const FOR_AND_CLEAR: &str = r#"
+[pack]
+id = "test"
+version = "7"
+
+[[rule]]
+id = "env.limit.upper"
+category = "exceedance"
+factors = ["w01018"]
+condition = "value > upper"
+clear = "value <= 0.8 * upper"
+for = "2m"
+"#;
+
+    #[test]
+    fn for_duration_and_hysteresis() {
+        let (mut engine, _) = engine_with(&[FOR_AND_CLEAR]);
+        let point = point();
+        let fingerprint = "env.limit.upper:MN0001:w01018";
+        let updates = engine.evaluate(&point, &[reading("w01018", 0, 120.0, None)]);
+        assert_eq!(summary(&updates), [format!("pending {fingerprint}")]);
+        assert_eq!(trigger(&updates).rule_version, "7");
+        let updates = engine.evaluate(&point, &[reading("w01018", 60, 120.0, None)]);
+        assert_eq!(summary(&updates), [format!("pending {fingerprint}")]);
+        let updates = engine.evaluate(&point, &[reading("w01018", 120, 120.0, None)]);
+        assert_eq!(summary(&updates), [format!("fire {fingerprint}")]);
+        let band = engine.evaluate(&point, &[reading("w01018", 180, 90.0, None)]);
+        assert!(
+            band.is_empty(),
+            "resolved inside the hysteresis band: {band:?}"
+        );
+        let updates = engine.evaluate(&point, &[reading("w01018", 240, 70.0, None)]);
+        assert_eq!(summary(&updates), [format!("resolve {fingerprint}")]);
+    }
+
+    #[test]
+    fn pending_resolves_when_condition_stops() {
+        let (mut engine, _) = engine_with(&[FOR_AND_CLEAR]);
+        let point = point();
+        engine.evaluate(&point, &[reading("w01018", 0, 120.0, None)]);
+        let updates = engine.evaluate(&point, &[reading("w01018", 60, 90.0, None)]);
+        assert_eq!(summary(&updates), ["resolve env.limit.upper:MN0001:w01018"]);
+        let updates = engine.evaluate(&point, &[reading("w01018", 120, 120.0, None)]);
+        assert_eq!(summary(&updates), ["pending env.limit.upper:MN0001:w01018"]);
+    }
+
+    fn open_alert(
+        rule_id: &str,
+        factor: Option<&str>,
+        status: AlertStatus,
+        first_at: i64,
+    ) -> Alert {
+        let mn = Mn::parse("MN0001").unwrap();
+        let factor = factor.map(|factor| FactorCode::parse(factor).unwrap());
+        Alert {
+            id: AlertId(1),
+            fingerprint: Alert::fingerprint_of(rule_id, &mn, factor.as_ref()),
+            rule_id: rule_id.to_owned(),
+            rule_version: "1".to_owned(),
+            category: "exceedance".to_owned(),
+            mn,
+            factor,
+            severity: Severity::Warning,
+            status,
+            area: AreaCode::parse("350203").unwrap(),
+            department: None,
+            first_at: at(first_at),
+            last_at: at(first_at),
+            fired_at: None,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            resolved_at: None,
+            resolution: None,
+            trigger_value: Some(120.0),
+            last_value: Some(120.0),
+            peak_value: Some(120.0),
+            limit: Some(100.0),
+            count: 1,
+            flapping: false,
+            escalated_at: None,
+            explanation: None,
+        }
+    }
+
+    #[test]
+    fn restart_keeps_pending_for_duration() {
+        let (mut engine, _) = engine_with(&[FOR_AND_CLEAR]);
+        engine.restore(&[open_alert(
+            "env.limit.upper",
+            Some("w01018"),
+            AlertStatus::Pending,
+            0,
+        )]);
+        let point = point();
+        let late = engine.evaluate(&point, &[reading("w01018", 0, 50.0, None)]);
+        assert!(
+            late.is_empty(),
+            "a reading already evaluated changed state: {late:?}"
+        );
+        let updates = engine.evaluate(&point, &[reading("w01018", 120, 130.0, None)]);
+        assert_eq!(summary(&updates), ["fire env.limit.upper:MN0001:w01018"]);
+    }
+
+    #[test]
+    fn restart_does_not_reopen_firing_alert() {
+        let (mut engine, _) = engine();
+        engine.restore(&[open_alert(
+            "env.limit.upper",
+            Some("w01018"),
+            AlertStatus::Firing,
+            0,
+        )]);
+        let updates = engine.evaluate(&point(), &[reading("w01018", 30, 130.0, None)]);
+        assert_eq!(summary(&updates), ["fire env.limit.upper:MN0001:w01018"]);
+        let updates = engine.evaluate(&point(), &[reading("w01018", 60, 30.0, None)]);
+        assert_eq!(summary(&updates), ["resolve env.limit.upper:MN0001:w01018"]);
+    }
+
+    #[test]
+    fn flatline_fires_and_clears() {
+        let (mut engine, _) = engine();
+        let point = point();
+        let mut fired = Vec::new();
+        for index in 0..12 {
+            let updates = engine.evaluate(&point, &[reading("w21003", index * 60, 4.2, None)]);
+            fired.extend(summary(&updates));
+        }
+        assert_eq!(fired, ["fire env.flatline:MN0001:w21003"]);
+        let updates = engine.evaluate(&point, &[reading("w21003", 720, 4.3, None)]);
+        assert_eq!(summary(&updates), ["resolve env.flatline:MN0001:w21003"]);
+    }
+
+    #[test]
+    fn jump_uses_previous_value() {
+        let (mut engine, _) = engine();
+        let point = point();
+        assert!(
+            engine
+                .evaluate(&point, &[reading("w21003", 0, 2.0, None)])
+                .is_empty()
+        );
+        let updates = engine.evaluate(&point, &[reading("w21003", 60, 7.0, None)]);
+        assert_eq!(summary(&updates), ["fire env.jump:MN0001:w21003"]);
+        let updates = engine.evaluate(&point, &[reading("w21003", 120, 7.5, None)]);
+        assert_eq!(summary(&updates), ["resolve env.jump:MN0001:w21003"]);
+    }
+
+    fn status(last_received: Option<i64>) -> PointStatus {
+        PointStatus {
+            mn: Mn::parse("MN0001").unwrap(),
+            area: AreaCode::parse("350203").unwrap(),
+            interval_secs: 60,
+            last_data_time: last_received.map(at),
+            last_received_at: last_received.map(at),
+        }
+    }
+
+    #[test]
+    fn missing_data_fires_and_data_resolves() {
+        let (mut engine, clock) = engine();
+        engine.register_points([Arc::new(point())]);
+        clock.set(at(180));
+        assert!(
+            engine.check_missing(&[status(Some(0))]).is_empty(),
+            "exactly 3 intervals"
+        );
+        clock.set(at(181));
+        let updates = engine.check_missing(&[status(Some(0))]);
+        assert_eq!(summary(&updates), ["fire env.data_missing:MN0001"]);
+        assert_eq!(trigger(&updates).at, at(180));
+        clock.set(at(300));
+        assert!(
+            engine.check_missing(&[status(Some(0))]).is_empty(),
+            "fired twice"
+        );
+        assert_eq!(
+            engine
+                .inhibitor(&Mn::parse("MN0001").unwrap(), "env.flatline")
+                .as_deref(),
+            Some("env.data_missing:MN0001")
+        );
+        let updates = engine.evaluate(&point(), &[reading("w21003", 310, 1.0, None)]);
+        assert_eq!(summary(&updates), ["resolve env.data_missing:MN0001"]);
+    }
+
+    #[test]
+    fn factor_missing_while_point_uploads() {
+        let (mut engine, clock) = engine();
+        engine.register_points([Arc::new(point())]);
+        engine.evaluate(&point(), &[reading("w01018", 0, 10.0, None)]);
+        clock.set(at(362));
+        engine.evaluate(&point(), &[reading("w21003", 360, 1.0, None)]);
+        let updates = engine.check_missing(&[status(Some(360))]);
+        assert_eq!(
+            summary(&updates),
+            ["fire env.factor_missing.wastewater:MN0001:w01018"]
+        );
+    }
+
+    #[test]
+    fn runtime_error_is_counted_not_fatal() {
+        let broken = r#"
+[pack]
+id = "broken"
+version = "1"
+
+[[rule]]
+id = "broken.attr"
+category = "test"
+factors = ["w01018"]
+condition = "attrs.missing_attribute == 'x'"
+"#;
+        let (mut engine, _) = engine_with(&[broken]);
+        let updates = engine.evaluate(&point(), &[reading("w01018", 0, 150.0, None)]);
+        assert_eq!(summary(&updates), ["fire env.limit.upper:MN0001:w01018"]);
+        assert_eq!(engine.errors()["broken.attr"].count, 1);
+    }
+
+    #[test]
+    fn disabled_rule_does_not_run() {
+        let (mut engine, _) = engine();
+        engine.set_enabled("env.limit.upper", false);
+        let updates = engine.evaluate(&point(), &[reading("w01018", 0, 150.0, None)]);
+        assert!(updates.is_empty(), "{updates:?}");
+    }
+
+    #[test]
+    fn alternating_values_start_flapping() {
+        let (mut engine, _) = engine();
+        let point = point();
+        let mut flapping = Vec::new();
+        for index in 0..24 {
+            let value = if index % 2 == 0 { 150.0 } else { 50.0 };
+            let updates = engine.evaluate(&point, &[reading("w01018", index * 60, value, None)]);
+            flapping.extend(
+                summary(&updates)
+                    .into_iter()
+                    .filter(|line| line.starts_with("flapping")),
+            );
+        }
+        assert_eq!(flapping, ["flapping=true env.limit.upper:MN0001:w01018"]);
+    }
+
+    #[test]
+    fn window_average_with_priming() {
+        let pack = r#"
+[pack]
+id = "w"
+version = "1"
+
+[[rule]]
+id = "w.hourly"
+category = "exceedance"
+factors = ["w01018"]
+condition = "value > upper"
+
+[rule.window]
+size = "1h"
+aggregate = "avg"
+min_count = 3
+"#;
+        let (mut engine, _) = engine_with(&[pack]);
+        engine.set_enabled("env.limit.upper", false);
+        let point = point();
+        engine.prime(
+            &point,
+            &[
+                reading("w01018", 0, 130.0, None),
+                reading("w01018", 600, 130.0, None),
+            ],
+        );
+        let updates = engine.evaluate(&point, &[reading("w01018", 1200, 90.0, None)]);
+        assert_eq!(summary(&updates), ["fire w.hourly:MN0001:w01018"]);
+        let window = trigger(&updates)
+            .explanation
+            .as_ref()
+            .unwrap()
+            .window
+            .clone()
+            .unwrap();
+        assert_eq!(window.count, 3);
+        assert_eq!(window.from, at(0));
+    }
+
+    #[test]
+    fn escalation_on_severity() {
+        let (mut engine, clock) = engine();
+        let mut alert = open_alert("env.limit.upper", Some("w01018"), AlertStatus::Firing, 0);
+        alert.severity = Severity::Critical;
+        engine.evaluate(&point(), &[reading("w01018", 0, 250.0, None)]);
+        clock.set(at(10));
+        let event = AlertEvent {
+            alert,
+            transition: AlertTransition::Firing,
+            at: at(0),
+            actor: oversight_core::Actor::Engine,
+            reason: None,
+            suppressed: None,
+        };
+        let escalations = engine.observe(std::slice::from_ref(&event));
+        let [AlertUpdate::Escalate { id, task, .. }] = escalations.as_slice() else {
+            panic!("expected one escalation, got {escalations:?}");
+        };
+        assert_eq!(*id, AlertId(1));
+        assert_eq!(task.department, "ecology-environment");
+        assert_eq!(task.deadline, at(10 + 72 * 3600));
+        assert!(engine.observe(&[event]).is_empty(), "escalated twice");
+    }
+}

@@ -1,0 +1,99 @@
+//! Flapping detection by percent state change over the last 21 evaluations,
+//! the method Nagios and Naemon use for hosts and services.
+//!
+//! Of 21 results there are 20 changes between neighbours. Each change
+//! weighs from 0.8 (oldest) to 1.2 (newest), so recent changes count more;
+//! the percent state change is the weighted sum of changes over 20, × 100.
+//! Flapping starts above the high threshold and stops below the low one, so
+//! a value between them keeps the current state. Nothing is decided before
+//! 21 results exist.
+
+/// The number of results kept.
+const HISTORY: u32 = 21;
+
+/// The last 21 condition results of one alert, newest in bit 0.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FlapHistory {
+    bits: u32,
+    len: u32,
+    flapping: bool,
+}
+
+impl FlapHistory {
+    /// Adds a result and returns whether the alert is flapping now.
+    pub(crate) fn record(&mut self, met: bool, high: f64, low: f64) -> bool {
+        self.bits = ((self.bits << 1) | u32::from(met)) & ((1 << HISTORY) - 1);
+        self.len = (self.len + 1).min(HISTORY);
+        if self.len < HISTORY {
+            return self.flapping;
+        }
+        let change = self.percent_state_change();
+        if !self.flapping && change > high {
+            self.flapping = true;
+        } else if self.flapping && change < low {
+            self.flapping = false;
+        }
+        self.flapping
+    }
+
+    /// Returns the weighted percent of changes between neighbouring results.
+    pub(crate) fn percent_state_change(&self) -> f64 {
+        let changes = HISTORY - 1;
+        let mut weighted = 0.0;
+        for age in 0..changes {
+            let newer = (self.bits >> age) & 1;
+            let older = (self.bits >> (age + 1)) & 1;
+            if newer != older {
+                // age 0 is the newest change.
+                weighted += 1.2 - 0.4 * f64::from(age) / f64::from(changes - 1);
+            }
+        }
+        weighted / f64::from(changes) * 100.0
+    }
+
+    pub(crate) fn is_flapping(&self) -> bool {
+        self.flapping
+    }
+
+    pub(crate) fn set_flapping(&mut self, flapping: bool) {
+        self.flapping = flapping;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alternating_results_flap() {
+        let mut history = FlapHistory::default();
+        let mut flapping = false;
+        for index in 0..21 {
+            flapping = history.record(index % 2 == 0, 50.0, 25.0);
+        }
+        assert!(flapping);
+        assert!((history.percent_state_change() - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn steady_results_stop_flapping() {
+        let mut history = FlapHistory::default();
+        for index in 0..21 {
+            history.record(index % 2 == 0, 50.0, 25.0);
+        }
+        let mut flapping = true;
+        for _ in 0..21 {
+            flapping = history.record(true, 50.0, 25.0);
+        }
+        assert!(!flapping);
+        assert_eq!(history.percent_state_change(), 0.0);
+    }
+
+    #[test]
+    fn undecided_before_full_history() {
+        let mut history = FlapHistory::default();
+        for index in 0..20 {
+            assert!(!history.record(index % 2 == 0, 50.0, 25.0));
+        }
+    }
+}

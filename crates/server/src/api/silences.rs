@@ -1,0 +1,180 @@
+//! Silences (maintenance windows): alerts they cover are stored and shown
+//! as usual, but their events carry a suppression so that no notification
+//! is sent.
+
+use axum::Json;
+use jiff::{SignedDuration, Timestamp};
+use oversight_store::{NewSilence, Silence, SilenceMatcher};
+use serde::Deserialize;
+
+use super::SharedState;
+use super::params::{ApiJson, ApiPath, ApiQuery, parse_area_code, parse_mn};
+use crate::error::ApiError;
+
+/// The longest silence, so that a forgotten one cannot hide alerts for ever.
+const MAX_SILENCE: SignedDuration = SignedDuration::from_hours(24 * 31);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListParams {
+    all: Option<bool>,
+}
+
+/// Lists the silences in force or still to come, or all with `all=true`.
+pub(super) async fn list(
+    state: SharedState,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<Vec<Silence>>, ApiError> {
+    let after = (!params.all.unwrap_or(false)).then(|| state.clock.now());
+    Ok(Json(state.store.silences(after).await?))
+}
+
+/// The body of `POST /silences`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SilenceBody {
+    #[serde(default)]
+    mn: Option<String>,
+    #[serde(default)]
+    area: Option<String>,
+    #[serde(default)]
+    rule_id: Option<String>,
+    #[serde(default)]
+    starts_at: Option<String>,
+    ends_at: String,
+    created_by: String,
+    comment: String,
+}
+
+fn parse_instant(name: &str, value: &str) -> Result<Timestamp, ApiError> {
+    value.parse().map_err(|_| {
+        ApiError::invalid_param(
+            name,
+            value,
+            "expected an RFC 3339 time such as 2026-03-01T08:00:00+08:00",
+        )
+    })
+}
+
+impl SilenceBody {
+    fn into_silence(self, now: Timestamp) -> Result<NewSilence, ApiError> {
+        let matcher = SilenceMatcher {
+            mn: self.mn.as_deref().map(parse_mn).transpose()?,
+            area: self
+                .area
+                .as_deref()
+                .map(|area| parse_area_code("area", area))
+                .transpose()?,
+            rule_id: self.rule_id.filter(|rule| !rule.trim().is_empty()),
+        };
+        if matcher == SilenceMatcher::default() {
+            return Err(ApiError::invalid(
+                "a silence needs at least one of mn, area or rule_id; it would silence everything",
+            ));
+        }
+        let starts_at = match self.starts_at.as_deref() {
+            Some(value) => parse_instant("starts_at", value)?,
+            None => now,
+        };
+        let ends_at = parse_instant("ends_at", &self.ends_at)?;
+        if ends_at <= starts_at || ends_at <= now {
+            return Err(ApiError::invalid_param(
+                "ends_at",
+                &self.ends_at,
+                "must be after starts_at and in the future",
+            ));
+        }
+        if ends_at.duration_since(starts_at) > MAX_SILENCE {
+            return Err(ApiError::invalid_param(
+                "ends_at",
+                &self.ends_at,
+                "a silence lasts at most 31 days",
+            ));
+        }
+        let created_by = self.created_by.trim().to_owned();
+        if created_by.is_empty() || self.comment.trim().is_empty() {
+            return Err(ApiError::invalid(
+                "missing created_by or comment: say who silences and why, such as \"analyser maintenance\"",
+            ));
+        }
+        Ok(NewSilence {
+            matcher,
+            starts_at,
+            ends_at,
+            created_by,
+            comment: self.comment.trim().to_owned(),
+        })
+    }
+}
+
+/// Creates a silence.
+pub(super) async fn create(
+    state: SharedState,
+    ApiJson(body): ApiJson<SilenceBody>,
+) -> Result<Json<Silence>, ApiError> {
+    let silence = body.into_silence(state.clock.now())?;
+    let created = state.store.create_silence(&silence).await?;
+    if let Some(rules) = &state.rules {
+        rules.silences_changed().await;
+    }
+    Ok(Json(created))
+}
+
+/// The body of `POST /alerts/{id}/silence`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AlertSilenceBody {
+    ends_at: String,
+    created_by: String,
+    comment: String,
+}
+
+/// Silences the rule of one alert on its point.
+pub(super) async fn for_alert(
+    state: SharedState,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<AlertSilenceBody>,
+) -> Result<Json<Silence>, ApiError> {
+    let Ok(number) = id.trim().parse::<i64>() else {
+        return Err(ApiError::invalid_param(
+            "id",
+            &id,
+            "expected an alert id, a whole number",
+        ));
+    };
+    let Some(alert) = state.store.alert(oversight_core::AlertId(number)).await? else {
+        return Err(ApiError::not_found(format!("alert {number} not found")));
+    };
+    let body = SilenceBody {
+        mn: Some(alert.mn.to_string()),
+        area: None,
+        rule_id: Some(alert.rule_id),
+        starts_at: None,
+        ends_at: body.ends_at,
+        created_by: body.created_by,
+        comment: body.comment,
+    };
+    create(state, ApiJson(body)).await
+}
+
+/// Ends a silence now.
+pub(super) async fn expire(
+    state: SharedState,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Silence>, ApiError> {
+    let Ok(number) = id.trim().parse::<i64>() else {
+        return Err(ApiError::invalid_param(
+            "id",
+            &id,
+            "expected a silence id, a whole number",
+        ));
+    };
+    let silence = state
+        .store
+        .expire_silence(number, state.clock.now())
+        .await?;
+    if let Some(rules) = &state.rules {
+        rules.silences_changed().await;
+    }
+    Ok(Json(silence))
+}
