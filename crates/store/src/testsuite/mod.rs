@@ -12,6 +12,7 @@
 mod alerts;
 mod areas;
 mod fixtures;
+mod ledger;
 mod points;
 mod quarantine;
 mod readings;
@@ -22,6 +23,7 @@ use crate::Store;
 
 pub use alerts::*;
 pub use areas::*;
+pub use ledger::*;
 pub use points::*;
 pub use quarantine::*;
 pub use readings::*;
@@ -103,6 +105,13 @@ macro_rules! store_test_suite {
             alerts_flapping_flag,
             silences_create_list_expire,
             rule_changes_and_switches,
+            ledger_starts_empty,
+            ledger_append_and_read,
+            ledger_proofs_verify,
+            ledger_proof_sizes_rejected,
+            ledger_records_state_changes,
+            ledger_failed_write_appends_nothing,
+            ledger_checkpoints_stored,
             ping_returns_time,
         );
     };
