@@ -20,6 +20,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info};
 
+use crate::accounts::{self, AccountOutput, AccountWrite};
 use crate::alerts;
 use crate::error::backend;
 use crate::write_ops::{self, Effects, IdCache};
@@ -37,6 +38,7 @@ pub(crate) enum WriteOp {
     CreateSilence(NewSilence),
     ExpireSilence(i64, jiff::Timestamp),
     RecordRuleChange(RuleChange),
+    Account(AccountWrite),
 }
 
 impl WriteOp {
@@ -52,7 +54,8 @@ impl WriteOp {
             | Self::DiscardQuarantine(_)
             | Self::CreateSilence(_)
             | Self::ExpireSilence(..)
-            | Self::RecordRuleChange(_) => 1,
+            | Self::RecordRuleChange(_)
+            | Self::Account(_) => 1,
         }
     }
 }
@@ -65,6 +68,7 @@ pub(crate) enum WriteOutput {
     AlertChanges(Vec<AlertChange>),
     Silence(Silence),
     Id(i64),
+    Account(AccountOutput),
 }
 
 /// A write request and the channel its result goes to.
@@ -302,5 +306,6 @@ fn apply(
         WriteOp::RecordRuleChange(change) => {
             alerts::record_rule_change(conn, change).map(WriteOutput::Id)
         }
+        WriteOp::Account(write) => accounts::apply(conn, write).map(WriteOutput::Account),
     }
 }

@@ -9,6 +9,7 @@
 //! survives a crash of the process. Sources rely on this to acknowledge
 //! device data only after it is stored.
 
+mod accounts;
 mod error;
 mod query;
 #[cfg(feature = "testsuite")]
@@ -18,6 +19,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
 
+pub use accounts::{
+    AccountStore, ApiToken, AuthEvent, AuthEventKind, Department, LoginFailures, NewApiToken,
+    NewDepartment, NewUser, Session, TotpState, User, UserUpdate,
+};
 pub use error::{StoreError, StoreResult};
 pub use query::{
     AlertChange, AlertQuery, AlertUpdate, NewSilence, NewTask, Page, PointQuery, PointStatus,
@@ -27,7 +32,7 @@ pub use query::{
 
 /// Persistent state of an Oversight instance.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     // --- areas ---------------------------------------------------------------
 
     /// Inserts areas, or renames those whose code exists. Every area's parent
