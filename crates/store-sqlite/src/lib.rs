@@ -23,6 +23,7 @@ mod alerts;
 mod checkpoint;
 mod codec;
 mod error;
+mod ledger;
 mod options;
 mod packed;
 mod pool;

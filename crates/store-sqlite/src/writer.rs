@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{
-    AlertChange, AlertUpdate, NewSilence, QuarantinedUpload, RuleChange, Silence, StoreError,
-    StoreResult,
+    AlertChange, AlertUpdate, NewLedgerEntry, NewSilence, QuarantinedUpload, RuleChange, Silence,
+    StoreError, StoreResult, StoredCheckpoint,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
@@ -23,6 +23,7 @@ use tracing::{debug, error, info};
 use crate::accounts::{self, AccountOutput, AccountWrite};
 use crate::alerts;
 use crate::error::backend;
+use crate::ledger;
 use crate::write_ops::{self, Effects, IdCache};
 
 /// A change to the database.
@@ -38,6 +39,9 @@ pub(crate) enum WriteOp {
     CreateSilence(NewSilence),
     ExpireSilence(i64, jiff::Timestamp),
     RecordRuleChange(RuleChange),
+    AppendLedger(Vec<NewLedgerEntry>),
+    AddCheckpoint(StoredCheckpoint),
+    ReplaceCheckpointNote(u64, String),
     Account(AccountWrite),
 }
 
@@ -50,12 +54,15 @@ impl WriteOp {
             Self::InsertReadings(readings) => readings.len(),
             Self::Quarantine(uploads) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
+            Self::AppendLedger(entries) => entries.len(),
             Self::ReleaseQuarantine(_)
             | Self::DiscardQuarantine(_)
             | Self::CreateSilence(_)
             | Self::ExpireSilence(..)
             | Self::RecordRuleChange(_)
-            | Self::Account(_) => 1,
+            | Self::Account(_)
+            | Self::AddCheckpoint(_)
+            | Self::ReplaceCheckpointNote(..) => 1,
         }
     }
 }
@@ -68,6 +75,7 @@ pub(crate) enum WriteOutput {
     AlertChanges(Vec<AlertChange>),
     Silence(Silence),
     Id(i64),
+    Indexes(Vec<u64>),
     Account(AccountOutput),
 }
 
@@ -305,6 +313,13 @@ fn apply(
         }
         WriteOp::RecordRuleChange(change) => {
             alerts::record_rule_change(conn, change).map(WriteOutput::Id)
+        }
+        WriteOp::AppendLedger(entries) => ledger::append(conn, entries).map(WriteOutput::Indexes),
+        WriteOp::AddCheckpoint(checkpoint) => {
+            ledger::add_checkpoint(conn, checkpoint).map(|()| WriteOutput::Unit)
+        }
+        WriteOp::ReplaceCheckpointNote(size, note) => {
+            ledger::replace_checkpoint_note(conn, *size, note).map(|()| WriteOutput::Unit)
         }
         WriteOp::Account(write) => accounts::apply(conn, write).map(WriteOutput::Account),
     }

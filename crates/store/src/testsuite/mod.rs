@@ -13,6 +13,7 @@ mod accounts;
 mod alerts;
 mod areas;
 mod fixtures;
+mod ledger;
 mod points;
 mod quarantine;
 mod readings;
@@ -24,6 +25,7 @@ use crate::Store;
 pub use accounts::*;
 pub use alerts::*;
 pub use areas::*;
+pub use ledger::*;
 pub use points::*;
 pub use quarantine::*;
 pub use readings::*;
@@ -105,6 +107,13 @@ macro_rules! store_test_suite {
             alerts_flapping_flag,
             silences_create_list_expire,
             rule_changes_and_switches,
+            ledger_starts_empty,
+            ledger_append_and_read,
+            ledger_proofs_verify,
+            ledger_proof_sizes_rejected,
+            ledger_records_state_changes,
+            ledger_failed_write_appends_nothing,
+            ledger_checkpoints_stored,
             ping_returns_time,
             accounts_departments,
             accounts_users,
