@@ -2,6 +2,7 @@
 
 mod demo;
 mod import;
+mod rules;
 mod serve;
 mod simulate;
 
@@ -54,6 +55,9 @@ enum Command {
     /// Run device simulators against a server.
     #[command(subcommand)]
     Simulate(simulate::SimulateCommand),
+    /// Check rule packs, or replay readings through them to see what would have fired.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
 }
 
 /// The data directory and listen addresses of a server.
@@ -136,6 +140,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(cli, args).await,
         Command::Import(args) => import::run(cli, args).await,
         Command::Simulate(command) => simulate::run(cli, command).await,
+        Command::Rules(command) => rules::run(cli, command).await,
     }
 }
 
