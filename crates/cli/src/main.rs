@@ -5,6 +5,7 @@ mod import;
 mod rules;
 mod serve;
 mod simulate;
+mod user;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ enum Command {
     /// Check rule packs, or replay readings through them to see what would have fired.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Create, list and reset accounts; `user add --admin NAME` creates the first administrator.
+    User(user::UserArgs),
 }
 
 /// The data directory and listen addresses of a server.
@@ -141,6 +144,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(cli, args).await,
         Command::Simulate(command) => simulate::run(cli, command).await,
         Command::Rules(command) => rules::run(cli, command).await,
+        Command::User(args) => user::run(cli, args).await,
     }
 }
 
