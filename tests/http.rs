@@ -285,3 +285,39 @@ async fn wrong_method_is_json_405() {
     assert!(message.contains("PUT"), "{message}");
     assert!(message.contains("/api/v1/points"), "{message}");
 }
+
+#[tokio::test]
+async fn bad_query_is_json_400() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]);
+    let cases = [
+        ("/api/v1/health?verbose=1", "verbose"),
+        ("/api/v1/alerts?stauts=open", "stauts"),
+        (
+            "/api/v1/alerts?from=9999-12-31T23:59:59Z",
+            "9999-12-31T23:59:59Z",
+        ),
+    ];
+    for (path, named) in cases {
+        let (status, body) = server.get(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_request", "{path}");
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(message.contains(named), "{path}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_is_served() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]);
+    let (status, document) = server.get("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(
+        document["openapi"]
+            .as_str()
+            .expect("version")
+            .starts_with("3.1")
+    );
+    assert!(document["paths"]["/api/v1/points/{mn}/readings"]["get"].is_object());
+}

@@ -18,8 +18,9 @@ use super::params::{
 use super::views::AlertView;
 use crate::error::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
     status: Option<String>,
     severity: Option<String>,
@@ -33,6 +34,17 @@ pub(super) struct ListParams {
 }
 
 /// Returns a page of alerts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "alerts",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of alerts, newest first.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn list(
     state: SharedState,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -106,6 +118,17 @@ pub(super) struct AlertDetail {
 }
 
 /// Returns one alert with its transitions and rule.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/{id}",
+    tag = "alerts",
+    params(("id" = String, Path, description = "The record's id.")),
+    responses(
+        (status = 200, description = "One alert with its transitions.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn one(
     state: SharedState,
     ApiPath(id): ApiPath<String>,
@@ -156,7 +179,7 @@ pub(super) async fn one(
 }
 
 /// The body of the acknowledge and resolve actions.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ActionBody {
     actor: String,
@@ -175,6 +198,18 @@ fn check_actor(actor: &str) -> Result<String, ApiError> {
 }
 
 /// Acknowledges an open alert.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/acknowledge",
+    tag = "alerts",
+    params(("id" = String, Path, description = "The record's id.")),
+    request_body = ActionBody,
+    responses(
+        (status = 200, description = "The acknowledged alert.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn acknowledge(
     state: SharedState,
     ApiPath(id): ApiPath<String>,
@@ -196,6 +231,18 @@ pub(super) async fn acknowledge(
 }
 
 /// Resolves an open alert by hand; the reason is required.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/resolve",
+    tag = "alerts",
+    params(("id" = String, Path, description = "The record's id.")),
+    request_body = ActionBody,
+    responses(
+        (status = 200, description = "The resolved alert.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn resolve(
     state: SharedState,
     ApiPath(id): ApiPath<String>,

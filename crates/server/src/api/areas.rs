@@ -9,13 +9,25 @@ use super::params::{ApiPath, ApiQuery, parse_area_code};
 use super::views::{AreaDetail, AreaView, PathStep};
 use crate::error::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ChildrenParams {
     parent: Option<String>,
 }
 
 /// Returns the children of `parent`, or the provinces.
+#[utoipa::path(
+    get,
+    path = "/api/v1/areas",
+    tag = "areas",
+    params(ChildrenParams),
+    responses(
+        (status = 200, description = "The children of `parent`, or the provinces.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn children(
     state: SharedState,
     ApiQuery(params): ApiQuery<ChildrenParams>,
@@ -35,6 +47,17 @@ pub(super) async fn children(
 }
 
 /// Returns one area and its path from the province down.
+#[utoipa::path(
+    get,
+    path = "/api/v1/areas/{code}",
+    tag = "areas",
+    params(("code" = String, Path, description = "Area code, such as 35 or 350203.")),
+    responses(
+        (status = 200, description = "One area with its path from the province.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn one(
     state: SharedState,
     ApiPath(code): ApiPath<String>,

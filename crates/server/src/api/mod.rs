@@ -7,6 +7,7 @@
 
 mod alerts;
 mod areas;
+pub(crate) mod openapi;
 mod params;
 mod points;
 mod quarantine;
@@ -76,6 +77,7 @@ pub struct HttpLimits {
 /// Builds the API router: the route table of the HTTP API contract.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
     let api = Router::new()
+        .route("/openapi.json", get(status::openapi))
         .route("/health", get(status::health))
         .route("/summary", get(status::summary))
         .route("/areas", get(areas::children))
@@ -109,6 +111,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(status::metrics))
+        .layer(middleware::from_fn(openapi::reject_unknown_query))
         .layer(middleware::from_fn(count_requests))
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
         .layer(middleware::from_fn(move |request, next| {

@@ -61,16 +61,23 @@ pub(super) fn parse_limit(value: Option<&str>, size: PageSize) -> Result<u32, Ap
     }
 }
 
-/// Parses an RFC 3339 time parameter such as `from` or `to`.
+/// Parses an optional RFC 3339 time parameter such as `from` or `to`.
 pub(super) fn parse_time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    value.trim().parse::<Timestamp>().map(Some).map_err(|_| {
+    value.map(|value| parse_timestamp(name, value)).transpose()
+}
+
+/// Parses the RFC 3339 time `value` of the parameter or field `name`.
+pub(super) fn parse_timestamp(name: &str, value: &str) -> Result<Timestamp, ApiError> {
+    value.trim().parse::<Timestamp>().map_err(|error| {
         ApiError::invalid_param(
             name,
             value,
-            "expected an RFC 3339 time with offset, such as 2026-12-04T08:00:00Z",
+            &format!(
+                "{error}; expected an RFC 3339 time with offset from {} to {}, such as \
+                 2026-12-04T08:00:00Z",
+                Timestamp::MIN,
+                Timestamp::MAX
+            ),
         )
     })
 }
@@ -148,6 +155,19 @@ mod tests {
             error.message
         );
         assert!(error.message.contains("RFC 3339"), "{}", error.message);
+    }
+
+    #[test]
+    fn time_out_of_range_names_range() {
+        for value in ["9999-12-31T23:59:59Z", "-009999-01-01T00:00:00Z"] {
+            let error = parse_time("from", Some(value)).unwrap_err();
+            assert!(error.message.contains(value), "{}", error.message);
+            assert!(
+                error.message.contains(&Timestamp::MAX.to_string()),
+                "{}",
+                error.message
+            );
+        }
     }
 
     #[test]

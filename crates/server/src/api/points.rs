@@ -15,8 +15,9 @@ use super::status::online_since;
 use super::views::{PointBody, PointView, ReadingView, StatusView};
 use crate::error::ApiError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
     area: Option<String>,
     limit: Option<String>,
@@ -24,6 +25,17 @@ pub(super) struct ListParams {
 }
 
 /// Returns a page of points, ordered by MN.
+#[utoipa::path(
+    get,
+    path = "/api/v1/points",
+    tag = "points",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of points ordered by MN.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn list(
     state: SharedState,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -45,6 +57,17 @@ pub(super) async fn list(
 }
 
 /// Creates a point, or replaces the point with the same MN, and returns 201.
+#[utoipa::path(
+    post,
+    path = "/api/v1/points",
+    tag = "points",
+    request_body = PointBody,
+    responses(
+        (status = 201, description = "The created or replaced point.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn upsert(
     state: SharedState,
     ApiJson(body): ApiJson<PointBody>,
@@ -66,6 +89,17 @@ pub(super) async fn upsert(
 }
 
 /// Returns one point with its online status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/points/{mn}",
+    tag = "points",
+    params(("mn" = String, Path, description = "The monitoring point's MN.")),
+    responses(
+        (status = 200, description = "One point with its online status.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn one(
     state: SharedState,
     ApiPath(mn): ApiPath<String>,
@@ -81,8 +115,9 @@ pub(super) async fn one(
     Ok(Json(PointView::new(point, Some(status))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ReadingParams {
     factor: Option<String>,
     kind: Option<String>,
@@ -94,6 +129,17 @@ pub(super) struct ReadingParams {
 }
 
 /// Returns a page of one point's readings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/points/{mn}/readings",
+    tag = "points",
+    params(("mn" = String, Path, description = "The monitoring point's MN."), ReadingParams),
+    responses(
+        (status = 200, description = "A page of the point's readings.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn readings(
     state: SharedState,
     ApiPath(mn): ApiPath<String>,

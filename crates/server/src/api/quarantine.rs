@@ -11,14 +11,25 @@ use super::views::ReadingView;
 use crate::error::ApiError;
 
 /// Returns one line per quarantined MN.
+#[utoipa::path(
+    get,
+    path = "/api/v1/quarantine",
+    tag = "quarantine",
+    responses(
+        (status = 200, description = "One entry per unregistered MN.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn summaries(
     state: SharedState,
 ) -> Result<Json<Vec<QuarantineSummary>>, ApiError> {
     Ok(Json(state.store.quarantine_summaries().await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct UploadParams {
     limit: Option<String>,
 }
@@ -45,6 +56,17 @@ impl From<QuarantinedUpload> for UploadView {
 }
 
 /// Returns the held uploads of one MN, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/quarantine/{mn}",
+    tag = "quarantine",
+    params(("mn" = String, Path, description = "The monitoring point's MN."), UploadParams),
+    responses(
+        (status = 200, description = "The MN's held uploads, oldest first.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn uploads(
     state: SharedState,
     ApiPath(mn): ApiPath<String>,
@@ -64,6 +86,17 @@ pub(super) struct Released {
 }
 
 /// Moves the held readings of a registered MN into its readings.
+#[utoipa::path(
+    post,
+    path = "/api/v1/quarantine/{mn}/release",
+    tag = "quarantine",
+    params(("mn" = String, Path, description = "The monitoring point's MN.")),
+    responses(
+        (status = 200, description = "The number of uploads moved to the store.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn release(
     state: SharedState,
     ApiPath(mn): ApiPath<String>,
@@ -86,6 +119,17 @@ pub(super) struct Discarded {
 }
 
 /// Deletes the held uploads of an MN.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/quarantine/{mn}",
+    tag = "quarantine",
+    params(("mn" = String, Path, description = "The monitoring point's MN.")),
+    responses(
+        (status = 200, description = "The number of discarded uploads.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn discard(
     state: SharedState,
     ApiPath(mn): ApiPath<String>,

@@ -98,6 +98,16 @@ async fn status(state: &SharedState) -> Result<RuleStatus, ApiError> {
 }
 
 /// Lists the active rules.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rules",
+    tag = "rules",
+    responses(
+        (status = 200, description = "Rule packs, rules and the errors of the last reload.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn list(state: SharedState) -> Result<Json<RuleList>, ApiError> {
     let status = status(&state).await?;
     let items = status
@@ -109,6 +119,17 @@ pub(super) async fn list(state: SharedState) -> Result<Json<RuleList>, ApiError>
 }
 
 /// Returns one rule with its TOML text.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rules/{id}",
+    tag = "rules",
+    params(("id" = String, Path, description = "The record's id.")),
+    responses(
+        (status = 200, description = "One rule with its TOML text.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn one(
     state: SharedState,
     ApiPath(id): ApiPath<String>,
@@ -123,7 +144,7 @@ pub(super) async fn one(
 }
 
 /// The body of enable and disable.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SwitchBody {
     actor: String,
@@ -154,6 +175,18 @@ async fn switch(
 }
 
 /// Enables a rule.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rules/{id}/enable",
+    tag = "rules",
+    params(("id" = String, Path, description = "The record's id.")),
+    request_body = SwitchBody,
+    responses(
+        (status = 200, description = "The enabled rule.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn enable(
     state: SharedState,
     ApiPath(id): ApiPath<String>,
@@ -164,6 +197,18 @@ pub(super) async fn enable(
 }
 
 /// Disables a rule.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rules/{id}/disable",
+    tag = "rules",
+    params(("id" = String, Path, description = "The record's id.")),
+    request_body = SwitchBody,
+    responses(
+        (status = 200, description = "The disabled rule.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn disable(
     state: SharedState,
     ApiPath(id): ApiPath<String>,
@@ -180,6 +225,16 @@ pub(super) struct Reloaded {
 }
 
 /// Loads the operator's packs again now; an invalid pack is rejected with its errors.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rules/reload",
+    tag = "rules",
+    responses(
+        (status = 200, description = "The reloaded packs.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn reload(state: SharedState) -> Result<Json<Reloaded>, ApiError> {
     let digest = state
         .rules()?
@@ -188,13 +243,25 @@ pub(super) async fn reload(state: SharedState) -> Result<Json<Reloaded>, ApiErro
     Ok(Json(Reloaded { digest }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LimitParams {
     limit: Option<u32>,
 }
 
 /// Lists the latest changes of the active rules.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rules/changes",
+    tag = "rules",
+    params(LimitParams),
+    responses(
+        (status = 200, description = "Changes of the active rules, newest first.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn changes(
     state: SharedState,
     ApiQuery(params): ApiQuery<LimitParams>,
@@ -208,6 +275,17 @@ pub(super) async fn changes(
 }
 
 /// Lists the latest supervision tasks.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks",
+    tag = "rules",
+    params(LimitParams),
+    responses(
+        (status = 200, description = "Supervision tasks that escalations created.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn tasks(
     state: SharedState,
     ApiQuery(params): ApiQuery<LimitParams>,
@@ -217,7 +295,7 @@ pub(super) async fn tasks(
 
 /// The body of a backtest: a pack to try (the active rules when absent)
 /// and the readings to replay.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BacktestBody {
     #[serde(default)]
@@ -239,6 +317,17 @@ pub(super) struct BacktestResult {
 const BACKTEST_READINGS: u64 = 1_000_000;
 
 /// Replays one point's stored readings through a pack and reports what would have fired.
+#[utoipa::path(
+    post,
+    path = "/api/v1/rules/backtest",
+    tag = "rules",
+    request_body = BacktestBody,
+    responses(
+        (status = 200, description = "What the pack would have fired.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn backtest(
     state: SharedState,
     ApiJson(body): ApiJson<BacktestBody>,

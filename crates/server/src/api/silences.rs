@@ -8,19 +8,31 @@ use oversight_store::{NewSilence, Silence, SilenceMatcher};
 use serde::Deserialize;
 
 use super::SharedState;
-use super::params::{ApiJson, ApiPath, ApiQuery, parse_area_code, parse_mn};
+use super::params::{ApiJson, ApiPath, ApiQuery, parse_area_code, parse_mn, parse_timestamp};
 use crate::error::ApiError;
 
 /// The longest silence, so that a forgotten one cannot hide alerts for ever.
 const MAX_SILENCE: SignedDuration = SignedDuration::from_hours(24 * 31);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
     all: Option<bool>,
 }
 
 /// Lists the silences in force or still to come, or all with `all=true`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/silences",
+    tag = "silences",
+    params(ListParams),
+    responses(
+        (status = 200, description = "Silences in force or to come.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn list(
     state: SharedState,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -30,7 +42,7 @@ pub(super) async fn list(
 }
 
 /// The body of `POST /silences`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SilenceBody {
     #[serde(default)]
@@ -44,16 +56,6 @@ pub(super) struct SilenceBody {
     ends_at: String,
     created_by: String,
     comment: String,
-}
-
-fn parse_instant(name: &str, value: &str) -> Result<Timestamp, ApiError> {
-    value.parse().map_err(|_| {
-        ApiError::invalid_param(
-            name,
-            value,
-            "expected an RFC 3339 time such as 2026-03-01T08:00:00+08:00",
-        )
-    })
 }
 
 impl SilenceBody {
@@ -73,10 +75,10 @@ impl SilenceBody {
             ));
         }
         let starts_at = match self.starts_at.as_deref() {
-            Some(value) => parse_instant("starts_at", value)?,
+            Some(value) => parse_timestamp("starts_at", value)?,
             None => now,
         };
-        let ends_at = parse_instant("ends_at", &self.ends_at)?;
+        let ends_at = parse_timestamp("ends_at", &self.ends_at)?;
         if ends_at <= starts_at || ends_at <= now {
             return Err(ApiError::invalid_param(
                 "ends_at",
@@ -108,6 +110,17 @@ impl SilenceBody {
 }
 
 /// Creates a silence.
+#[utoipa::path(
+    post,
+    path = "/api/v1/silences",
+    tag = "silences",
+    request_body = SilenceBody,
+    responses(
+        (status = 200, description = "The new silence.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn create(
     state: SharedState,
     ApiJson(body): ApiJson<SilenceBody>,
@@ -121,7 +134,7 @@ pub(super) async fn create(
 }
 
 /// The body of `POST /alerts/{id}/silence`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AlertSilenceBody {
     ends_at: String,
@@ -130,6 +143,18 @@ pub(super) struct AlertSilenceBody {
 }
 
 /// Silences the rule of one alert on its point.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/silence",
+    tag = "silences",
+    params(("id" = String, Path, description = "The record's id.")),
+    request_body = AlertSilenceBody,
+    responses(
+        (status = 200, description = "The silence of the alert's rule on its point.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn for_alert(
     state: SharedState,
     ApiPath(id): ApiPath<String>,
@@ -158,6 +183,17 @@ pub(super) async fn for_alert(
 }
 
 /// Ends a silence now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/silences/{id}/expire",
+    tag = "silences",
+    params(("id" = String, Path, description = "The record's id.")),
+    responses(
+        (status = 200, description = "The ended silence.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn expire(
     state: SharedState,
     ApiPath(id): ApiPath<String>,

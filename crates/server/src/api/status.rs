@@ -19,6 +19,17 @@ pub(super) struct Health {
 }
 
 /// Returns 200 when the store responds to a ping, else 503 with `store: "unavailable"`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "status",
+    responses(
+        (status = 200, description = "The server and its store respond.", body = super::openapi::JsonValue),
+        (status = 503, description = "The store does not respond.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn health(state: SharedState) -> impl IntoResponse {
     let version = env!("CARGO_PKG_VERSION");
     match state.store.ping().await {
@@ -42,8 +53,9 @@ pub(super) async fn health(state: SharedState) -> impl IntoResponse {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct SummaryParams {
     area: Option<String>,
 }
@@ -58,6 +70,17 @@ pub(super) struct SummaryView {
 }
 
 /// Returns the dashboard counters for an area, or for everything.
+#[utoipa::path(
+    get,
+    path = "/api/v1/summary",
+    tag = "status",
+    params(SummaryParams),
+    responses(
+        (status = 200, description = "Counts of points, readings and open alerts.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn summary(
     state: SharedState,
     ApiQuery(params): ApiQuery<SummaryParams>,
@@ -124,4 +147,15 @@ pub(super) fn online_since(state: &AppState, interval_secs: u32, now: Timestamp)
 fn is_online(state: &AppState, status: &PointStatus, now: Timestamp) -> bool {
     let since = online_since(state, status.interval_secs, now);
     status.last_received_at.is_some_and(|at| at >= since)
+}
+
+/// Returns the OpenAPI 3.1 document of this API.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "openapi",
+    responses((status = 200, description = "The OpenAPI document.", body = super::openapi::JsonValue))
+)]
+pub(super) async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(super::openapi::openapi())
 }

@@ -99,13 +99,14 @@ impl StatusView {
 }
 
 /// The body of `POST /points`: a point with its HJ 212 password.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PointBody {
     mn: String,
     name: String,
     area: String,
     system_code: String,
+    #[schema(value_type = String)]
     password: Secret<String>,
     #[serde(default)]
     location: Option<LocationBody>,
@@ -115,14 +116,14 @@ pub(super) struct PointBody {
     interval_secs: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LocationBody {
     longitude: f64,
     latitude: f64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LimitBody {
     factor: String,
