@@ -26,6 +26,7 @@ use oversight_store_sqlite::{SqliteOptions, Synchronous};
 use serde::{Deserialize, Serialize};
 
 use crate::api::HttpLimits;
+use crate::auth::AuthConfig;
 
 /// The environment variable prefix.
 pub const ENV_PREFIX: &str = "OVERSIGHT_";
@@ -51,6 +52,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Logins, sessions and API tokens.
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             rules: RulesConfig::default(),
             store: StoreConfig::default(),
             log: LogConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -224,6 +228,8 @@ pub struct Settings {
     pub store: SqliteOptions,
     /// Logging.
     pub log: LogConfig,
+    /// Logins, sessions and API tokens.
+    pub auth: AuthConfig,
 }
 
 impl fmt::Debug for Settings {
@@ -235,6 +241,7 @@ impl fmt::Debug for Settings {
             .field("hj212", &self.hj212)
             .field("rules", &self.rules)
             .field("log", &self.log)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
@@ -311,6 +318,7 @@ impl Config {
             rules: self.rules,
             store,
             log: self.log,
+            auth: self.auth,
         })
     }
 }

@@ -24,6 +24,14 @@ pub enum ErrorCode {
     InvalidRequest,
     /// 409: the request conflicts with the current state.
     Conflict,
+    /// 401: the request has no valid session or API token.
+    Unauthorized,
+    /// 401: the password was right but the account's TOTP code is missing.
+    TotpRequired,
+    /// 403: the caller may not take this action, or not on this record.
+    Forbidden,
+    /// 429: too many failed logins; the `Retry-After` header says when to retry.
+    TooManyRequests,
     /// 500: the server failed.
     Internal,
 }
@@ -34,6 +42,9 @@ impl ErrorCode {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::Unauthorized | Self::TotpRequired => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +85,22 @@ impl ApiError {
         }
     }
 
+    /// Creates a 401 error.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::Unauthorized,
+            message: message.into(),
+        }
+    }
+
+    /// Creates a 403 error.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::Forbidden,
+            message: message.into(),
+        }
+    }
+
     /// Creates a 500 error with a message that is safe to show.
     pub fn internal(message: impl Into<String>) -> Self {
         Self {
@@ -108,6 +135,12 @@ impl IntoResponse for ApiError {
             },
         };
         (self.code.status(), Json(body)).into_response()
+    }
+}
+
+impl From<oversight_auth::Forbidden> for ApiError {
+    fn from(error: oversight_auth::Forbidden) -> Self {
+        Self::forbidden(error.to_string())
     }
 }
 
@@ -211,6 +244,13 @@ mod tests {
         assert_eq!(ErrorCode::NotFound.status(), StatusCode::NOT_FOUND);
         assert_eq!(ErrorCode::InvalidRequest.status(), StatusCode::BAD_REQUEST);
         assert_eq!(ErrorCode::Conflict.status(), StatusCode::CONFLICT);
+        assert_eq!(ErrorCode::Unauthorized.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ErrorCode::TotpRequired.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ErrorCode::Forbidden.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            ErrorCode::TooManyRequests.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
         assert_eq!(
             ErrorCode::Internal.status(),
             StatusCode::INTERNAL_SERVER_ERROR

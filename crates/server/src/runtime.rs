@@ -107,6 +107,7 @@ impl Server {
             metrics: telemetry::metrics_handle(),
             rules: Some(rules_handle),
             alert_events: Some(events.sender()),
+            auth: settings.auth.clone(),
         };
         let app = app(state, settings);
 
@@ -191,6 +192,8 @@ async fn serve_http(
     app: Router,
     cancel: CancellationToken,
 ) -> Result<(), ServeError> {
+    // The client's address is needed for login throttling per address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(cancel.cancelled_owned())
         .await
