@@ -28,12 +28,19 @@ pub enum ErrorCode {
     Unauthorized,
     /// 401: the password was right but the account's TOTP code is missing.
     TotpRequired,
-    /// 403: the caller may not take this action, or not on this record.
+    /// 403: the caller may not take this action or see this record, or the
+    /// request's host, origin or CSRF header is rejected.
     Forbidden,
+    /// 405: the route exists but not for this method.
+    MethodNotAllowed,
+    /// 408: the request took longer than `http.request_timeout_secs`.
+    RequestTimeout,
     /// 429: too many failed logins; the `Retry-After` header says when to retry.
     TooManyRequests,
     /// 500: the server failed.
     Internal,
+    /// 503: the server is at a connection cap or a part of it is not running.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -44,8 +51,11 @@ impl ErrorCode {
             Self::Conflict => StatusCode::CONFLICT,
             Self::Unauthorized | Self::TotpRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
