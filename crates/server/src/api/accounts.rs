@@ -81,6 +81,16 @@ async fn user_for(state: &SharedState, principal: &Principal, id: i64) -> Result
 }
 
 /// Lists the accounts the caller manages.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "auth",
+    responses(
+        (status = "2XX", description = "Accounts.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn list_users(
     state: SharedState,
     Extension(principal): Extension<Principal>,
@@ -98,6 +108,17 @@ pub(super) async fn list_users(
 }
 
 /// Returns one account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "auth",
+    params(("id" = i64, Path, description = "The record's id.")),
+    responses(
+        (status = "2XX", description = "One account.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn get_user(
     state: SharedState,
     Extension(principal): Extension<Principal>,
@@ -132,6 +153,17 @@ async fn hash_password(password: String) -> Result<String, ApiError> {
 }
 
 /// Creates an account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "auth",
+    request_body = super::openapi::JsonValue,
+    responses(
+        (status = "2XX", description = "The new account.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn create_user(
     state: SharedState,
     ClientAddress(address): ClientAddress,
@@ -195,6 +227,18 @@ mod double_option {
 }
 
 /// Changes an account's name, role, department, points or status.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "auth",
+    params(("id" = i64, Path, description = "The record's id.")),
+    request_body = super::openapi::JsonValue,
+    responses(
+        (status = "2XX", description = "The changed account.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn update_user(
     state: SharedState,
     ClientAddress(address): ClientAddress,
@@ -250,13 +294,25 @@ pub(super) async fn update_user(
 }
 
 /// The body of `POST /users/{id}/password`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PasswordBody {
     password: String,
 }
 
 /// Sets an account's password and ends its sessions.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/password",
+    tag = "auth",
+    params(("id" = i64, Path, description = "The record's id.")),
+    request_body = PasswordBody,
+    responses(
+        (status = "2XX", description = "The password has been set.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn set_password(
     state: SharedState,
     ClientAddress(address): ClientAddress,
@@ -284,6 +340,16 @@ pub(super) async fn set_password(
 
 /// Lists departments: all for a system administrator, their own for a
 /// department administrator.
+#[utoipa::path(
+    get,
+    path = "/api/v1/departments",
+    tag = "auth",
+    responses(
+        (status = "2XX", description = "Departments.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn list_departments(
     state: SharedState,
     Extension(principal): Extension<Principal>,
@@ -321,6 +387,17 @@ impl From<DepartmentBody> for NewDepartment {
 }
 
 /// Creates a department with its jurisdiction.
+#[utoipa::path(
+    post,
+    path = "/api/v1/departments",
+    tag = "auth",
+    request_body = super::openapi::JsonValue,
+    responses(
+        (status = "2XX", description = "The new department.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn create_department(
     state: SharedState,
     ClientAddress(address): ClientAddress,
@@ -334,6 +411,18 @@ pub(super) async fn create_department(
 }
 
 /// Replaces a department's name, jurisdiction and categories.
+#[utoipa::path(
+    put,
+    path = "/api/v1/departments/{id}",
+    tag = "auth",
+    params(("id" = i64, Path, description = "The record's id.")),
+    request_body = super::openapi::JsonValue,
+    responses(
+        (status = "2XX", description = "The changed department.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn update_department(
     state: SharedState,
     ClientAddress(address): ClientAddress,
@@ -368,13 +457,25 @@ async fn record_department(
 
 // --- API tokens --------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct TokenListParams {
     all: Option<bool>,
 }
 
 /// Lists the caller's API tokens, or every token for a system administrator with `all=true`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/tokens",
+    tag = "auth",
+    params(TokenListParams),
+    responses(
+        (status = "2XX", description = "API tokens.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn list_tokens(
     state: SharedState,
     Extension(principal): Extension<Principal>,
@@ -410,6 +511,17 @@ pub(super) struct CreatedToken {
 }
 
 /// Creates an API token for the caller, limited to `actions` when given.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/tokens",
+    tag = "auth",
+    request_body = super::openapi::JsonValue,
+    responses(
+        (status = "2XX", description = "The new token with its secret.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn create_token(
     state: SharedState,
     ClientAddress(address): ClientAddress,
@@ -476,6 +588,17 @@ pub(super) async fn create_token(
 }
 
 /// Revokes one of the caller's tokens, or any token for a system administrator.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/tokens/{id}",
+    tag = "auth",
+    params(("id" = i64, Path, description = "The record's id.")),
+    responses(
+        (status = "2XX", description = "The revoked token.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn revoke_token(
     state: SharedState,
     ClientAddress(address): ClientAddress,
@@ -509,13 +632,25 @@ pub(super) async fn revoke_token(
     Ok(Json(token))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct EventParams {
     limit: Option<String>,
 }
 
 /// Returns the latest authentication events, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/events",
+    tag = "auth",
+    params(EventParams),
+    responses(
+        (status = "2XX", description = "Login and account events, newest first.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn events(
     state: SharedState,
     Extension(principal): Extension<Principal>,

@@ -73,6 +73,24 @@ impl ToSchema for JsonValue {}
         super::quarantine::discard,
         super::quarantine::release,
         super::status::openapi,
+        super::session::login,
+        super::session::logout,
+        super::session::me,
+        super::session::enrol_totp,
+        super::session::confirm_totp,
+        super::session::disable_totp,
+        super::accounts::list_tokens,
+        super::accounts::create_token,
+        super::accounts::revoke_token,
+        super::accounts::events,
+        super::accounts::list_users,
+        super::accounts::create_user,
+        super::accounts::get_user,
+        super::accounts::update_user,
+        super::accounts::set_password,
+        super::accounts::list_departments,
+        super::accounts::create_department,
+        super::accounts::update_department,
     )
 )]
 struct ApiDoc;
@@ -91,11 +109,12 @@ fn query_table() -> &'static QueryTable {
     TABLE.get_or_init(|| {
         let mut table = QueryTable::new();
         for (path, item) in &openapi().paths.paths {
-            let operations: [(&str, &Option<Operation>); 4] = [
+            let operations: [(&str, &Option<Operation>); 5] = [
                 ("GET", &item.get),
                 ("POST", &item.post),
                 ("DELETE", &item.delete),
                 ("PUT", &item.put),
+                ("PATCH", &item.patch),
             ];
             for (method, operation) in operations {
                 let Some(operation) = operation else { continue };
@@ -198,7 +217,7 @@ mod tests {
             let end = after.find(")\n").unwrap_or(after.len());
             let call = &after[close..end];
             let prefix = if path == "/metrics" { "" } else { "/api/v1" };
-            for method in ["get", "post", "delete", "put"] {
+            for method in ["get", "post", "delete", "put", "patch"] {
                 if call.contains(&format!("{method}(")) {
                     routes.push((method.to_ascii_uppercase(), format!("{prefix}{path}")));
                 }

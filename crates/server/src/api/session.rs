@@ -23,7 +23,7 @@ use crate::error::{ApiError, ErrorCode};
 const TOTP_ISSUER: &str = "Oversight";
 
 /// The body of `POST /auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct LoginBody {
     username: String,
@@ -94,6 +94,17 @@ fn locked_response(locked: Locked, now: Timestamp) -> Response {
 }
 
 /// Logs in with a password and, when enrolled, a TOTP code; sets the session cookies.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = "2XX", description = "The new session.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn login(
     state: SharedState,
     ClientAddress(address): ClientAddress,
@@ -285,6 +296,16 @@ async fn accept_totp(
 }
 
 /// Ends the caller's session and clears its cookies.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    responses(
+        (status = "2XX", description = "The session has ended.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn logout(
     state: SharedState,
     ClientAddress(address): ClientAddress,
@@ -316,6 +337,16 @@ pub(super) async fn logout(
 }
 
 /// Returns the caller's account, role and scope, and the session's CSRF token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    responses(
+        (status = "2XX", description = "The caller's account and session.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn me(
     state: SharedState,
     Extension(principal): Extension<Principal>,
@@ -358,6 +389,16 @@ pub(super) struct TotpEnrolment {
 }
 
 /// Starts TOTP enrolment: stores a new, unconfirmed secret and returns it once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp",
+    tag = "auth",
+    responses(
+        (status = "2XX", description = "The TOTP secret to confirm.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn enrol_totp(
     state: SharedState,
     Extension(principal): Extension<Principal>,
@@ -385,13 +426,24 @@ pub(super) async fn enrol_totp(
 }
 
 /// The body of `POST /auth/totp/confirm` and `POST /auth/totp/disable`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TotpCodeBody {
     code: String,
 }
 
 /// Confirms enrolment with a current code; from then on logins need a code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/confirm",
+    tag = "auth",
+    request_body = TotpCodeBody,
+    responses(
+        (status = "2XX", description = "TOTP is required from now on.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn confirm_totp(
     state: SharedState,
     ClientAddress(address): ClientAddress,
@@ -402,6 +454,17 @@ pub(super) async fn confirm_totp(
 }
 
 /// Removes the second factor after checking a current code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/disable",
+    tag = "auth",
+    request_body = TotpCodeBody,
+    responses(
+        (status = "2XX", description = "TOTP is no longer required.", body = super::openapi::JsonValue),
+        (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
 pub(super) async fn disable_totp(
     state: SharedState,
     ClientAddress(address): ClientAddress,
