@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use oversight_ledger::Hasher;
+
 /// The durability of each commit (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Synchronous {
@@ -56,6 +58,9 @@ pub struct SqliteOptions {
     /// behind them. The default of 250 ms gave a lower p99 commit latency
     /// than 500 ms and 1 s in the ingest benchmark (docs/benchmarks.md).
     pub move_interval: Duration,
+    /// Hash function of the ledger's Merkle tree. It applies when the ledger
+    /// is empty; opening a ledger with entries under another hash fails.
+    pub ledger_hash: Hasher,
 }
 
 impl Default for SqliteOptions {
@@ -71,6 +76,7 @@ impl Default for SqliteOptions {
             wal_autocheckpoint_pages: 10_000,
             checkpoint_interval: Some(Duration::from_millis(100)),
             move_interval: Duration::from_millis(250),
+            ledger_hash: Hasher::Sha256,
         }
     }
 }
