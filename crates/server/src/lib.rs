@@ -10,6 +10,7 @@ pub mod assets;
 pub mod config;
 pub mod error;
 pub mod import;
+pub mod ledger;
 pub mod runtime;
 pub mod telemetry;
 

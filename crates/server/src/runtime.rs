@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::assets;
 use crate::config::Settings;
+use crate::ledger::{self, Checkpointer, LedgerKeyError, LedgerPublic};
 use crate::telemetry;
 
 /// The server could not start, or a part of it failed while running.
@@ -53,6 +54,9 @@ pub enum ServeError {
     /// The rules service failed.
     #[error(transparent)]
     Rules(#[from] RulesError),
+    /// The ledger's signing key could not be loaded or created.
+    #[error(transparent)]
+    LedgerKey(#[from] LedgerKeyError),
     /// A task panicked.
     #[error("a server task panicked: {0}")]
     Panicked(#[from] tokio::task::JoinError),
@@ -97,6 +101,19 @@ impl Server {
             Hj212Source::bind(&settings.hj212, source_store, source_clock, Some(sink)).await?;
         let hj212_addr = source.local_addr();
 
+        let key = ledger::load_or_generate_key(
+            &settings.data_dir,
+            &settings.ledger.origin,
+            settings.ledger.signature,
+        )?;
+        let ledger_public = Arc::new(LedgerPublic {
+            origin: settings.ledger.origin.clone(),
+            hash: settings.ledger.hash,
+            verifier_key: key.verifier_key().clone(),
+            witnesses: settings.ledger.witnesses.clone(),
+        });
+        let checkpointer = Checkpointer::new(Arc::clone(&store), key, &settings.ledger);
+
         let http = bind(settings.http_listen, "the HTTP API", "http").await?;
         let http_addr = local_addr(&http, settings.http_listen);
         let state = AppState {
@@ -107,6 +124,7 @@ impl Server {
             metrics: telemetry::metrics_handle(),
             rules: Some(rules_handle),
             alert_events: Some(events.sender()),
+            ledger: Some(ledger_public),
         };
         let app = app(state, settings);
 
@@ -116,6 +134,11 @@ impl Server {
         tasks.spawn(run_rules(rules, CancellationToken::new()));
         tasks.spawn(run_source(source, cancel.clone()));
         tasks.spawn(serve_http(http, app, cancel.clone()));
+        let checkpoint_cancel = cancel.clone();
+        tasks.spawn(async move {
+            checkpointer.run(checkpoint_cancel).await;
+            Ok(())
+        });
         tracing::info!(addr = %http_addr, "http listening");
 
         Ok(Self {

@@ -7,6 +7,7 @@
 
 mod alerts;
 mod areas;
+mod ledger;
 mod params;
 mod points;
 mod quarantine;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub rules: Option<RulesHandle>,
     /// Alert events, for `GET /alerts/events`.
     pub alert_events: Option<tokio::sync::broadcast::Sender<oversight_core::AlertEvent>>,
+    /// The ledger's origin and keys; `None` where no checkpoint signer runs.
+    pub ledger: Option<Arc<crate::ledger::LedgerPublic>>,
 }
 
 impl AppState {
@@ -105,6 +108,14 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             get(quarantine::uploads).delete(quarantine::discard),
         )
         .route("/quarantine/{mn}/release", post(quarantine::release))
+        .route("/ledger/entries", get(ledger::entries))
+        .route("/ledger/entries/{index}", get(ledger::entry))
+        .route("/ledger/proof/inclusion", get(ledger::inclusion))
+        .route("/ledger/proof/consistency", get(ledger::consistency))
+        .route("/ledger/checkpoint", get(ledger::checkpoint))
+        .route("/ledger/checkpoints", get(ledger::checkpoints))
+        .route("/ledger/cosignature", post(ledger::cosign))
+        .route("/ledger/key", get(ledger::key))
         .fallback(unknown_route);
 
     Router::new()
