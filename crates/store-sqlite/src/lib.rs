@@ -17,6 +17,8 @@
 //! counted per point and hour of receipt, so the dashboard summary does not
 //! scan readings.
 
+mod account_store;
+mod accounts;
 mod alerts;
 mod checkpoint;
 mod codec;

@@ -104,8 +104,13 @@ impl SqliteStore {
         &self.options
     }
 
+    /// Returns the pool of read connections.
+    pub(crate) fn readers(&self) -> &Arc<ReaderPool> {
+        &self.readers
+    }
+
     /// Sends a write to the writer thread and waits until it is committed.
-    async fn write(&self, op: WriteOp) -> StoreResult<WriteOutput> {
+    pub(crate) async fn write(&self, op: WriteOp) -> StoreResult<WriteOutput> {
         let (reply, answer) = oneshot::channel();
         self.writer
             .send(WriteRequest { op, reply })
@@ -132,7 +137,7 @@ fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) -> StoreResult
         .map_err(|error| backend("open database")(SqliteError::Io(error)))
 }
 
-fn unexpected_output<T>(output: &WriteOutput) -> StoreResult<T> {
+pub(crate) fn unexpected_output<T>(output: &WriteOutput) -> StoreResult<T> {
     Err(backend("write")(SqliteError::Corrupt {
         what: "writer output",
         value: format!("{output:?}"),

@@ -20,6 +20,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info};
 
+use crate::accounts::{self, AccountOutput, AccountWrite};
 use crate::alerts;
 use crate::error::backend;
 use crate::ledger;
@@ -41,6 +42,7 @@ pub(crate) enum WriteOp {
     AppendLedger(Vec<NewLedgerEntry>),
     AddCheckpoint(StoredCheckpoint),
     ReplaceCheckpointNote(u64, String),
+    Account(AccountWrite),
 }
 
 impl WriteOp {
@@ -58,6 +60,7 @@ impl WriteOp {
             | Self::CreateSilence(_)
             | Self::ExpireSilence(..)
             | Self::RecordRuleChange(_)
+            | Self::Account(_)
             | Self::AddCheckpoint(_)
             | Self::ReplaceCheckpointNote(..) => 1,
         }
@@ -73,6 +76,7 @@ pub(crate) enum WriteOutput {
     Silence(Silence),
     Id(i64),
     Indexes(Vec<u64>),
+    Account(AccountOutput),
 }
 
 /// A write request and the channel its result goes to.
@@ -317,5 +321,6 @@ fn apply(
         WriteOp::ReplaceCheckpointNote(size, note) => {
             ledger::replace_checkpoint_note(conn, *size, note).map(|()| WriteOutput::Unit)
         }
+        WriteOp::Account(write) => accounts::apply(conn, write).map(WriteOutput::Account),
     }
 }

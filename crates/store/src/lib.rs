@@ -9,6 +9,7 @@
 //! survives a crash of the process. Sources rely on this to acknowledge
 //! device data only after it is stored.
 
+mod accounts;
 mod error;
 mod ledger;
 mod query;
@@ -19,6 +20,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
 
+pub use accounts::{
+    AccountStore, ApiToken, AuthEvent, AuthEventKind, Department, LoginFailures, NewApiToken,
+    NewDepartment, NewUser, Session, TotpState, User, UserUpdate,
+};
 pub use error::{StoreError, StoreResult};
 pub use ledger::{
     LedgerEntry, LedgerHead, NewLedgerEntry, StoredCheckpoint, canonical_json, leaf_data,
@@ -32,7 +37,7 @@ pub use query::{
 
 /// Persistent state of an Oversight instance.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     // --- areas ---------------------------------------------------------------
 
     /// Inserts areas, or renames those whose code exists. Every area's parent

@@ -9,6 +9,7 @@
 //! particular database. Timestamps are whole seconds, which every backend
 //! stores exactly.
 
+mod accounts;
 mod alerts;
 mod areas;
 mod fixtures;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use crate::Store;
 
+pub use accounts::*;
 pub use alerts::*;
 pub use areas::*;
 pub use ledger::*;
@@ -113,6 +115,13 @@ macro_rules! store_test_suite {
             ledger_failed_write_appends_nothing,
             ledger_checkpoints_stored,
             ping_returns_time,
+            accounts_departments,
+            accounts_users,
+            accounts_update_ends_sessions,
+            accounts_sessions_expire,
+            accounts_tokens,
+            accounts_totp_steps,
+            accounts_login_failures,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
