@@ -2,6 +2,7 @@
 
 mod demo;
 mod import;
+mod ledger;
 mod serve;
 mod simulate;
 mod user;
@@ -55,6 +56,9 @@ enum Command {
     /// Run device simulators against a server.
     #[command(subcommand)]
     Simulate(simulate::SimulateCommand),
+    /// Verify or export the tamper-evident ledger offline.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
     /// Create, list and reset accounts; `user add --admin NAME` creates the first administrator.
     User(user::UserArgs),
 }
@@ -140,6 +144,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(cli, args).await,
         Command::Simulate(command) => simulate::run(cli, command).await,
         Command::User(args) => user::run(cli, args).await,
+        Command::Ledger(command) => ledger::run(command),
     }
 }
 
