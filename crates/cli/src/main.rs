@@ -3,6 +3,7 @@
 mod demo;
 mod import;
 mod ledger;
+mod rules;
 mod serve;
 mod simulate;
 mod user;
@@ -59,6 +60,9 @@ enum Command {
     /// Verify or export the tamper-evident ledger offline.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
+    /// Check rule packs, or replay readings through them to see what would have fired.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Create, list and reset accounts; `user add --admin NAME` creates the first administrator.
     User(user::UserArgs),
 }
@@ -143,6 +147,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(cli, args).await,
         Command::Import(args) => import::run(cli, args).await,
         Command::Simulate(command) => simulate::run(cli, command).await,
+        Command::Rules(command) => rules::run(cli, command).await,
         Command::User(args) => user::run(cli, args).await,
         Command::Ledger(command) => ledger::run(command),
     }
