@@ -27,6 +27,7 @@ use oversight_store_sqlite::{SqliteOptions, Synchronous};
 use serde::{Deserialize, Serialize};
 
 use crate::api::HttpLimits;
+use crate::auth::AuthConfig;
 use crate::guard::HostAllowList;
 use crate::ledger::LedgerSettings;
 use crate::listener::ListenerLimits;
@@ -57,6 +58,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The tamper-evident ledger.
     pub ledger: LedgerConfig,
+    /// Logins, sessions and API tokens.
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             log: LogConfig::default(),
             ledger: LedgerConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -354,6 +358,8 @@ pub struct Settings {
     pub log: LogConfig,
     /// The ledger.
     pub ledger: LedgerSettings,
+    /// Logins, sessions and API tokens.
+    pub auth: AuthConfig,
 }
 
 impl fmt::Debug for Settings {
@@ -366,6 +372,7 @@ impl fmt::Debug for Settings {
             .field("rules", &self.rules)
             .field("log", &self.log)
             .field("ledger", &self.ledger)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
@@ -472,6 +479,7 @@ impl Config {
             store,
             log: self.log,
             ledger,
+            auth: self.auth,
         })
     }
 }

@@ -129,6 +129,7 @@ impl Server {
             rules: Some(rules_handle),
             alert_events: Some(events.sender()),
             ledger: Some(ledger_public),
+            auth: settings.auth.clone(),
         };
         let app = app(state, settings);
 

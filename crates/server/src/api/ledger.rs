@@ -413,6 +413,7 @@ mod tests {
                 rules: None,
                 alert_events: None,
                 ledger: Some(public.clone()),
+                auth: crate::auth::AuthConfig::default(),
             };
             let limits = HttpLimits {
                 body_limit_bytes: 65536,
