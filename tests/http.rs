@@ -293,7 +293,7 @@ async fn wrong_method_is_json_405() {
 #[tokio::test]
 async fn bad_query_is_json_400() {
     let data = DataDir::new();
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
     let cases = [
         ("/api/v1/health?verbose=1", "verbose"),
         ("/api/v1/alerts?stauts=open", "stauts"),
@@ -309,19 +309,4 @@ async fn bad_query_is_json_400() {
         let message = body["error"]["message"].as_str().expect("message");
         assert!(message.contains(named), "{path}: {message}");
     }
-}
-
-#[tokio::test]
-async fn openapi_document_is_served() {
-    let data = DataDir::new();
-    let server = Server::start(&data, &[]);
-    let (status, document) = server.get("/api/v1/openapi.json").await;
-    assert_eq!(status, 200);
-    assert!(
-        document["openapi"]
-            .as_str()
-            .expect("version")
-            .starts_with("3.1")
-    );
-    assert!(document["paths"]["/api/v1/points/{mn}/readings"]["get"].is_object());
 }
