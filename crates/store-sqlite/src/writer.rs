@@ -13,15 +13,17 @@ use std::time::{Duration, Instant};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{
-    AlertChange, AlertUpdate, NewSilence, QuarantineLimits, QuarantineOutcome, QuarantinedUpload,
-    RuleChange, Silence, StoreError, StoreResult,
+    AlertChange, AlertUpdate, NewLedgerEntry, NewSilence, QuarantineLimits, QuarantineOutcome,
+    QuarantinedUpload, RuleChange, Silence, StoreError, StoreResult, StoredCheckpoint,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info};
 
+use crate::accounts::{self, AccountOutput, AccountWrite};
 use crate::alerts;
 use crate::error::backend;
+use crate::ledger;
 use crate::write_ops::{self, Effects, IdCache};
 
 /// A change to the database.
@@ -37,6 +39,10 @@ pub(crate) enum WriteOp {
     CreateSilence(NewSilence),
     ExpireSilence(i64, jiff::Timestamp),
     RecordRuleChange(RuleChange),
+    AppendLedger(Vec<NewLedgerEntry>),
+    AddCheckpoint(StoredCheckpoint),
+    ReplaceCheckpointNote(u64, String),
+    Account(AccountWrite),
 }
 
 impl WriteOp {
@@ -48,11 +54,15 @@ impl WriteOp {
             Self::InsertReadings(readings) => readings.len(),
             Self::Quarantine(uploads, _) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
+            Self::AppendLedger(entries) => entries.len(),
             Self::ReleaseQuarantine(_)
             | Self::DiscardQuarantine(_)
             | Self::CreateSilence(_)
             | Self::ExpireSilence(..)
-            | Self::RecordRuleChange(_) => 1,
+            | Self::RecordRuleChange(_)
+            | Self::Account(_)
+            | Self::AddCheckpoint(_)
+            | Self::ReplaceCheckpointNote(..) => 1,
         }
     }
 }
@@ -61,10 +71,13 @@ impl WriteOp {
 #[derive(Debug)]
 pub(crate) enum WriteOutput {
     Count(u64),
+    Unit,
     Quarantined(QuarantineOutcome),
     AlertChanges(Vec<AlertChange>),
     Silence(Silence),
     Id(i64),
+    Indexes(Vec<u64>),
+    Account(AccountOutput),
 }
 
 /// A write request and the channel its result goes to.
@@ -302,5 +315,13 @@ fn apply(
         WriteOp::RecordRuleChange(change) => {
             alerts::record_rule_change(conn, change).map(WriteOutput::Id)
         }
+        WriteOp::AppendLedger(entries) => ledger::append(conn, entries).map(WriteOutput::Indexes),
+        WriteOp::AddCheckpoint(checkpoint) => {
+            ledger::add_checkpoint(conn, checkpoint).map(|()| WriteOutput::Unit)
+        }
+        WriteOp::ReplaceCheckpointNote(size, note) => {
+            ledger::replace_checkpoint_note(conn, *size, note).map(|()| WriteOutput::Unit)
+        }
+        WriteOp::Account(write) => accounts::apply(conn, write).map(WriteOutput::Account),
     }
 }
