@@ -148,6 +148,7 @@ impl Server {
         let response = self
             .client
             .post(self.url(path))
+            .header("x-requested-with", "oversight-tests")
             .json(body)
             .send()
             .await
@@ -161,6 +162,7 @@ impl Server {
         let response = self
             .client
             .delete(self.url(path))
+            .header("x-requested-with", "oversight-tests")
             .send()
             .await
             .expect("DELETE request");

@@ -30,7 +30,9 @@ async function request(method, path, params) {
   try {
     response = await fetch(`${BASE}${path}${queryString(params)}`, {
       method,
-      headers: { Accept: 'application/json' },
+      // The server rejects a state-changing request without X-Requested-With,
+      // which a cross-site form cannot send.
+      headers: { Accept: 'application/json', 'X-Requested-With': 'oversight-dashboard' },
     });
   } catch (error) {
     throw new ApiError(0, 'network', `${method} ${path} failed: ${error.message}`);
