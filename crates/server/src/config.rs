@@ -26,6 +26,7 @@ use oversight_store_sqlite::{SqliteOptions, Synchronous};
 use serde::{Deserialize, Serialize};
 
 use crate::api::HttpLimits;
+use crate::auth::AuthConfig;
 use crate::guard::HostAllowList;
 use crate::listener::ListenerLimits;
 
@@ -53,6 +54,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Logins, sessions and API tokens.
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -65,6 +68,7 @@ impl Default for Config {
             rules: RulesConfig::default(),
             store: StoreConfig::default(),
             log: LogConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -251,6 +255,8 @@ pub struct Settings {
     pub store: SqliteOptions,
     /// Logging.
     pub log: LogConfig,
+    /// Logins, sessions and API tokens.
+    pub auth: AuthConfig,
 }
 
 impl fmt::Debug for Settings {
@@ -262,6 +268,7 @@ impl fmt::Debug for Settings {
             .field("hj212", &self.hj212)
             .field("rules", &self.rules)
             .field("log", &self.log)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
@@ -365,6 +372,7 @@ impl Config {
             rules: self.rules,
             store,
             log: self.log,
+            auth: self.auth,
         })
     }
 }
