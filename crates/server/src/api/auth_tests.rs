@@ -82,6 +82,7 @@ impl Fixture {
             metrics: telemetry::metrics_handle(),
             rules: None,
             alert_events: None,
+            ledger: None,
             auth,
         };
         let limits = HttpLimits {

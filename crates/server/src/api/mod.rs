@@ -8,6 +8,7 @@
 mod accounts;
 mod alerts;
 mod areas;
+mod ledger;
 mod params;
 mod points;
 mod quarantine;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub rules: Option<RulesHandle>,
     /// Alert events, for `GET /alerts/events`.
     pub alert_events: Option<tokio::sync::broadcast::Sender<oversight_core::AlertEvent>>,
+    /// The ledger's origin and keys; `None` where no checkpoint signer runs.
+    pub ledger: Option<Arc<crate::ledger::LedgerPublic>>,
     /// Settings of logins, sessions and API tokens.
     pub auth: AuthConfig,
 }
@@ -110,6 +113,14 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             get(quarantine::uploads).delete(quarantine::discard),
         )
         .route("/quarantine/{mn}/release", post(quarantine::release))
+        .route("/ledger/entries", get(ledger::entries))
+        .route("/ledger/entries/{index}", get(ledger::entry))
+        .route("/ledger/proof/inclusion", get(ledger::inclusion))
+        .route("/ledger/proof/consistency", get(ledger::consistency))
+        .route("/ledger/checkpoint", get(ledger::checkpoint))
+        .route("/ledger/checkpoints", get(ledger::checkpoints))
+        .route("/ledger/cosignature", post(ledger::cosign))
+        .route("/ledger/key", get(ledger::key))
         .route("/auth/login", post(session::login))
         .route("/auth/logout", post(session::logout))
         .route("/auth/me", get(session::me))

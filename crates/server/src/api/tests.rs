@@ -55,6 +55,7 @@ impl Fixture {
             metrics: telemetry::metrics_handle(),
             rules: None,
             alert_events: None,
+            ledger: None,
             auth: AuthConfig::default(),
         };
         let limits = HttpLimits {
