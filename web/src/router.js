@@ -2,14 +2,34 @@
 // /api, /metrics and the built files, so these URLs survive a reload.
 import { createRouter, createWebHistory } from 'vue-router';
 
+import { api } from './lib/api.js';
+import LoginView from './views/LoginView.vue';
 import OverviewView from './views/OverviewView.vue';
 import QuarantineView from './views/QuarantineView.vue';
 
 export const router = createRouter({
   history: createWebHistory(),
   routes: [
+    { path: '/login', component: LoginView },
     { path: '/', component: OverviewView },
     { path: '/quarantine', component: QuarantineView },
     { path: '/:unknown(.*)*', redirect: '/' },
   ],
+});
+
+// Every page but the login page needs a session; without one the login page
+// is shown and returns to the requested page afterwards.
+router.beforeEach(async (to) => {
+  if (to.path === '/login') {
+    return true;
+  }
+  try {
+    await api.me();
+    return true;
+  } catch (error) {
+    if (error.status === 401) {
+      return { path: '/login', query: { next: to.fullPath } };
+    }
+    return true;
+  }
 });

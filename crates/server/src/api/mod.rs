@@ -5,6 +5,7 @@
 //! the parameter, the value and the fix, and they talk to the store only
 //! through `Arc<dyn Store>`.
 
+mod access;
 mod accounts;
 mod alerts;
 mod areas;
@@ -147,6 +148,10 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             get(accounts::list_departments).post(accounts::create_department),
         )
         .route("/departments/{id}", put(accounts::update_department))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            access::authorize,
+        ))
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),

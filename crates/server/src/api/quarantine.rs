@@ -1,14 +1,16 @@
 //! Held uploads (from unregistered MNs, or with a DataTime too far ahead):
 //! list, inspect, release, discard. The PW of every held packet is masked.
 
-use axum::Json;
+use axum::{Extension, Json};
 use jiff::Timestamp;
+use oversight_auth::Principal;
 use oversight_store::{
     Page, QuarantineQuery, QuarantineReason, QuarantineSummary, QuarantinedUpload,
 };
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
+use super::access::require_everything;
 use super::params::{ApiPath, ApiQuery, LIST_PAGE, parse_limit, parse_mn};
 use super::views::ReadingView;
 use crate::error::ApiError;
@@ -32,8 +34,10 @@ impl PageParams {
 /// Returns a page of held MNs, most recently seen first.
 pub(super) async fn summaries(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<Page<QuarantineSummary>>, ApiError> {
+    require_everything(&principal, "quarantine")?;
     let query = params.query()?;
     Ok(Json(state.store.quarantine_summaries(&query).await?))
 }
@@ -80,9 +84,11 @@ fn mask_password(raw: &str) -> String {
 /// Returns a page of the held uploads of one MN, oldest first.
 pub(super) async fn uploads(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(mn): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<Page<UploadView>>, ApiError> {
+    require_everything(&principal, "quarantine")?;
     let query = params.query()?;
     let first_page = query.cursor.is_none();
     let page = state.store.quarantined_uploads(&mn, &query).await?;
@@ -103,8 +109,10 @@ pub(super) struct Released {
 /// Moves the held readings of a registered MN into its readings.
 pub(super) async fn release(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(mn): ApiPath<String>,
 ) -> Result<Json<Released>, ApiError> {
+    require_everything(&principal, "quarantine")?;
     let mn = parse_mn(&mn)?;
     if state.store.point(&mn).await?.is_none() {
         return Err(ApiError::conflict(format!(
@@ -125,8 +133,10 @@ pub(super) struct Discarded {
 /// Deletes the held uploads of an MN.
 pub(super) async fn discard(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(mn): ApiPath<String>,
 ) -> Result<Json<Discarded>, ApiError> {
+    require_everything(&principal, "quarantine")?;
     let discarded = state.store.discard_quarantine(&mn).await?;
     if discarded == 0 {
         return Err(nothing_held(&mn));
