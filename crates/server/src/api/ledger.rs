@@ -454,6 +454,8 @@ mod tests {
         public: Arc<LedgerPublic>,
         witness: SignerKey,
         app: Router,
+        /// The `Authorization` header of a system administrator's API token.
+        authorization: String,
     }
 
     impl Fixture {
@@ -509,6 +511,11 @@ mod tests {
                 body_limit_bytes: 65536,
                 request_timeout: Duration::from_secs(5),
             };
+            let authorization = crate::api::tests::admin_token(
+                &store,
+                "2026-12-04T08:00:00Z".parse().expect("time"),
+            )
+            .await;
             Self {
                 _dir: dir,
                 store,
@@ -516,6 +523,7 @@ mod tests {
                 public,
                 witness,
                 app: router(state, limits),
+                authorization,
             }
         }
 
@@ -523,6 +531,7 @@ mod tests {
             let request = Request::builder()
                 .method(method)
                 .uri(uri)
+                .header(axum::http::header::AUTHORIZATION, &self.authorization)
                 .body(Body::from(body))
                 .expect("request");
             let response = self.app.clone().oneshot(request).await.expect("response");
