@@ -21,6 +21,7 @@ mod alerts;
 mod checkpoint;
 mod codec;
 mod error;
+mod notifications;
 mod options;
 mod packed;
 mod pool;

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{
-    AlertChange, AlertUpdate, NewSilence, QuarantinedUpload, RuleChange, Silence, StoreError,
-    StoreResult,
+    AlertChange, AlertUpdate, DeliveryOutcome, NewNotification, NewSilence, Notification,
+    QuarantinedUpload, RuleChange, Silence, StoreError, StoreResult,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +22,7 @@ use tracing::{debug, error, info};
 
 use crate::alerts;
 use crate::error::backend;
+use crate::notifications;
 use crate::write_ops::{self, Effects, IdCache};
 
 /// A change to the database.
@@ -37,6 +38,12 @@ pub(crate) enum WriteOp {
     CreateSilence(NewSilence),
     ExpireSilence(i64, jiff::Timestamp),
     RecordRuleChange(RuleChange),
+    QueueNotifications(Vec<NewNotification>),
+    ClaimNotifications(jiff::Timestamp, u32),
+    RecordDelivery(i64, DeliveryOutcome),
+    ReleaseClaimedNotifications,
+    RetryNotification(i64, jiff::Timestamp),
+    MarkInboxRead(String, Vec<i64>, jiff::Timestamp),
 }
 
 impl WriteOp {
@@ -48,11 +55,17 @@ impl WriteOp {
             Self::InsertReadings(readings) => readings.len(),
             Self::Quarantine(uploads) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
+            Self::QueueNotifications(items) => items.len(),
+            Self::MarkInboxRead(_, ids, _) => ids.len(),
+            Self::ClaimNotifications(_, limit) => *limit as usize,
             Self::ReleaseQuarantine(_)
             | Self::DiscardQuarantine(_)
             | Self::CreateSilence(_)
             | Self::ExpireSilence(..)
-            | Self::RecordRuleChange(_) => 1,
+            | Self::RecordRuleChange(_)
+            | Self::RecordDelivery(..)
+            | Self::ReleaseClaimedNotifications
+            | Self::RetryNotification(..) => 1,
         }
     }
 }
@@ -65,6 +78,9 @@ pub(crate) enum WriteOutput {
     AlertChanges(Vec<AlertChange>),
     Silence(Silence),
     Id(i64),
+    Ids(Vec<i64>),
+    Notifications(Vec<Notification>),
+    Notification(Box<Notification>),
 }
 
 /// A write request and the channel its result goes to.
@@ -301,6 +317,23 @@ fn apply(
         }
         WriteOp::RecordRuleChange(change) => {
             alerts::record_rule_change(conn, change).map(WriteOutput::Id)
+        }
+        WriteOp::QueueNotifications(items) => {
+            notifications::queue(conn, items).map(WriteOutput::Ids)
+        }
+        WriteOp::ClaimNotifications(now, limit) => {
+            notifications::claim(conn, *now, *limit).map(WriteOutput::Notifications)
+        }
+        WriteOp::RecordDelivery(id, outcome) => {
+            notifications::record(conn, *id, outcome).map(|()| WriteOutput::Unit)
+        }
+        WriteOp::ReleaseClaimedNotifications => {
+            notifications::release_claimed(conn).map(WriteOutput::Count)
+        }
+        WriteOp::RetryNotification(id, now) => notifications::retry(conn, *id, *now)
+            .map(|notification| WriteOutput::Notification(Box::new(notification))),
+        WriteOp::MarkInboxRead(owner, ids, at) => {
+            notifications::mark_read(conn, owner, ids, *at).map(WriteOutput::Count)
         }
     }
 }

@@ -12,6 +12,7 @@
 mod alerts;
 mod areas;
 mod fixtures;
+mod notifications;
 mod points;
 mod quarantine;
 mod readings;
@@ -22,6 +23,7 @@ use crate::Store;
 
 pub use alerts::*;
 pub use areas::*;
+pub use notifications::*;
 pub use points::*;
 pub use quarantine::*;
 pub use readings::*;
@@ -103,6 +105,11 @@ macro_rules! store_test_suite {
             alerts_flapping_flag,
             silences_create_list_expire,
             rule_changes_and_switches,
+            notifications_group_items,
+            notifications_claim_when_due,
+            notifications_retry_and_dead_letter,
+            notifications_release_claimed,
+            notifications_list_and_inbox,
             ping_returns_time,
         );
     };
