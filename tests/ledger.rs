@@ -38,7 +38,8 @@ async fn prepared() -> Prepared {
     let server = Server::start(
         &data,
         &[("OVERSIGHT_LEDGER__CHECKPOINT_INTERVAL_SECS", "1")],
-    );
+    )
+    .await;
     wait_for_checkpoint(&server, POINTS).await;
     assert!(server.terminate().success(), "server exits cleanly");
 

@@ -271,22 +271,60 @@ async fn import_reports_bad_rows() {
 async fn unregistered_mn_is_quarantined() {
     let data = prepared(&[("E2E0005", 60)]);
     let server = Server::start(&data, &[]).await;
-    let mut logger = Datalogger::connect(server.hj212, "NEWMN01", "123456").await;
-    assert!(
-        logger.send(Timestamp::now(), &[("w01018", 10.0)]).await,
-        "quarantined upload not acked"
-    );
+    for mn in ["NEWMN01", "NEWMN02"] {
+        let mut logger = Datalogger::connect(server.hj212, mn, "123456").await;
+        assert!(
+            logger.send(Timestamp::now(), &[("w01018", 10.0)]).await,
+            "quarantined upload of {mn} not acked"
+        );
+    }
 
     let body = server
-        .wait_for("/api/v1/quarantine", "a quarantine entry", |body| {
-            body.as_array().is_some_and(|entries| !entries.is_empty())
+        .wait_for("/api/v1/quarantine", "two quarantine entries", |body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|entries| entries.len() == 2)
         })
         .await;
-    assert_eq!(body[0]["mn"], "NEWMN01");
-    assert_eq!(body[0]["readings"], 1);
+    let entries = body["items"].as_array().expect("entries");
+    assert!(entries.iter().all(|entry| entry["readings"] == 1), "{body}");
+    assert!(
+        entries
+            .iter()
+            .all(|entry| entry["reasons"] == serde_json::json!(["unregistered"])),
+        "{body}"
+    );
+    let (status, held) = server.get("/api/v1/quarantine/NEWMN01").await;
+    assert_eq!(status, 200);
+    let raw = held["items"][0]["raw"].as_str().expect("raw packet");
+    assert!(raw.contains("PW=******;"), "password not masked: {raw}");
+    assert!(!raw.contains("123456"), "password shown: {raw}");
 
     let (status, _) = server
         .post("/api/v1/quarantine/NEWMN01/release", &Value::Null)
         .await;
-    assert_eq!(status, 409);
+    assert_eq!(status, 409, "released before registration");
+
+    let point = serde_json::json!({
+        "mn": "NEWMN01",
+        "name": "new outlet",
+        "area": "350203001",
+        "system_code": "32",
+        "password": "123456",
+    });
+    let (status, body) = server.post("/api/v1/points", &point).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server
+        .post("/api/v1/quarantine/NEWMN01/release", &Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["moved"], 1);
+    let readings = server.readings("NEWMN01").await;
+    assert_eq!(readings.len(), 1, "released reading joins the point");
+
+    let (status, body) = server.delete("/api/v1/quarantine/NEWMN02").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["discarded"], 1);
+    let (_, body) = server.get("/api/v1/quarantine").await;
+    assert_eq!(body["items"], serde_json::json!([]), "{body}");
 }

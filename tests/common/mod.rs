@@ -240,6 +240,18 @@ impl Server {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// DELETEs an API path and returns status and JSON body.
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .with_session(self.client.delete(self.url(path)))
+            .header("x-requested-with", "oversight-tests")
+            .send()
+            .await
+            .expect("DELETE request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Polls `path` until `check` accepts the body, or fails after [`SETTLE`].
     pub async fn wait_for(&self, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + SETTLE;

@@ -8,7 +8,12 @@ use jiff::tz::Offset;
 use oversight_hj212::{CrcVariant, DEFAULT_MAX_SEGMENT_LEN, MAX_SEGMENT_LEN, TrailingText};
 use serde::{Deserialize, Serialize};
 
+use oversight_store::QuarantineLimits;
+
 use crate::SourceError;
+
+/// The largest `future_tolerance_secs`: one year.
+const MAX_FUTURE_TOLERANCE_SECS: i64 = 365 * 24 * 3600;
 
 /// A CRC variant as written in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +43,34 @@ pub struct Hj212Config {
     pub listen: SocketAddr,
     /// Connections open at once; further ones are closed at once. Default 10000.
     pub max_connections: usize,
+    /// Connections open at once from one IP address; further ones from that
+    /// address are closed at once. Dataloggers behind one carrier NAT share
+    /// an address, so keep it well above the devices of one site. Default 64.
+    pub max_connections_per_address: usize,
+    /// Time allowed for a frame to arrive whole, in seconds: the first
+    /// frame counted from the connect, each later frame from the read that
+    /// brought its first bytes. A connection that misses it is closed, so a client that sends
+    /// a byte at a time cannot hold a connection. Default 60.
+    pub frame_timeout_secs: u64,
+    /// How far a `DataTime` may lie ahead of the receive time, in seconds.
+    /// An upload beyond it is stored in quarantine with reason
+    /// `future_data_time` instead of with the readings. Default 600.
+    pub future_tolerance_secs: u64,
+    /// Wrong passwords from one IP address within `auth_block_secs` after
+    /// which that address is blocked for `auth_block_secs`. The connection
+    /// that sent the last one is closed, and new connections from the
+    /// address are closed at once. 0 turns blocking off. Default 10.
+    pub auth_failures_before_block: u32,
+    /// How long an address is blocked, and the window in which its wrong
+    /// passwords are counted, in seconds. Default 300.
+    pub auth_block_secs: u64,
+    /// Uploads held in quarantine per MN at most. Uploads past it are
+    /// rejected with reason `quarantine_full` and not acknowledged, so the
+    /// device keeps them. Default 1000.
+    pub quarantine_max_uploads_per_mn: u64,
+    /// Uploads held in quarantine in total at most, with the same
+    /// rejection past it. Default 100000.
+    pub quarantine_max_uploads: u64,
     /// Maximum data segment length accepted, in bytes, up to 9999. The
     /// standard's maximum is 1024, but devices send longer ones. Default 4096.
     pub max_segment_len: usize,
@@ -73,6 +106,13 @@ impl Default for Hj212Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 9212)),
             max_connections: 10_000,
+            max_connections_per_address: 64,
+            frame_timeout_secs: 60,
+            future_tolerance_secs: 600,
+            auth_failures_before_block: 10,
+            auth_block_secs: 300,
+            quarantine_max_uploads_per_mn: 1000,
+            quarantine_max_uploads: 100_000,
             max_segment_len: DEFAULT_MAX_SEGMENT_LEN,
             idle_timeout_secs: 300,
             write_timeout_secs: 30,
@@ -91,6 +131,12 @@ impl Default for Hj212Config {
 pub struct Hj212Settings {
     pub(crate) listen: SocketAddr,
     pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_address: usize,
+    pub(crate) frame_timeout: Duration,
+    pub(crate) future_tolerance: jiff::SignedDuration,
+    pub(crate) auth_failures_before_block: u32,
+    pub(crate) auth_block: Duration,
+    pub(crate) quarantine_limits: QuarantineLimits,
     pub(crate) max_segment_len: usize,
     pub(crate) idle_timeout: Duration,
     pub(crate) write_timeout: Duration,
@@ -115,6 +161,35 @@ impl Hj212Config {
                 "must be at least 1",
             ));
         }
+        if self.max_connections_per_address == 0 {
+            return Err(invalid(
+                "max_connections_per_address",
+                "0".to_owned(),
+                "must be at least 1",
+            ));
+        }
+        for (field, value) in [
+            (
+                "quarantine_max_uploads_per_mn",
+                self.quarantine_max_uploads_per_mn,
+            ),
+            ("quarantine_max_uploads", self.quarantine_max_uploads),
+        ] {
+            if value == 0 {
+                return Err(invalid(field, "0".to_owned(), "must be at least 1"));
+            }
+        }
+        let future_tolerance = i64::try_from(self.future_tolerance_secs)
+            .ok()
+            .filter(|secs| *secs <= MAX_FUTURE_TOLERANCE_SECS)
+            .map(jiff::SignedDuration::from_secs)
+            .ok_or_else(|| {
+                invalid(
+                    "future_tolerance_secs",
+                    self.future_tolerance_secs.to_string(),
+                    "must be at most 31536000 (one year)",
+                )
+            })?;
         if !(1024..=MAX_SEGMENT_LEN).contains(&self.max_segment_len) {
             return Err(invalid(
                 "max_segment_len",
@@ -125,6 +200,8 @@ impl Hj212Config {
         for (field, secs) in [
             ("idle_timeout_secs", self.idle_timeout_secs),
             ("write_timeout_secs", self.write_timeout_secs),
+            ("frame_timeout_secs", self.frame_timeout_secs),
+            ("auth_block_secs", self.auth_block_secs),
         ] {
             if secs == 0 {
                 return Err(invalid(field, "0".to_owned(), "must be at least 1 second"));
@@ -156,6 +233,15 @@ impl Hj212Config {
         Ok(Hj212Settings {
             listen: self.listen,
             max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+            frame_timeout: Duration::from_secs(self.frame_timeout_secs),
+            future_tolerance,
+            auth_failures_before_block: self.auth_failures_before_block,
+            auth_block: Duration::from_secs(self.auth_block_secs),
+            quarantine_limits: QuarantineLimits {
+                per_mn: self.quarantine_max_uploads_per_mn,
+                total: self.quarantine_max_uploads,
+            },
             max_segment_len: self.max_segment_len,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             write_timeout: Duration::from_secs(self.write_timeout_secs),

@@ -16,10 +16,11 @@ use oversight_core::{DataKind, Mn, MonitoringPoint, Reading};
 use oversight_hj212::{
     CrcVariant, Frame, FrameError, Framer, FramerConfig, Packet, UnverifiedFrame, ack_9014_with,
 };
-use oversight_store::{QuarantinedUpload, StoreError};
+use oversight_store::{QuarantineReason, QuarantinedUpload, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
@@ -68,6 +69,8 @@ struct Connection {
     quarantine_logged: Vec<String>,
     /// Uploads framed from the current read, not yet stored.
     pending: Vec<PendingUpload>,
+    /// Frames taken from the framer so far, valid or not.
+    frames: u64,
 }
 
 /// Serves one accepted connection until the device closes it, it idles out,
@@ -87,6 +90,7 @@ pub(crate) async fn serve(
     let limit = shared.settings.logged_rejections;
     let mut buffer = vec![0_u8; shared.settings.read_buffer_bytes];
     let idle_timeout = shared.settings.idle_timeout;
+    let frame_timeout = shared.settings.frame_timeout;
     let mut connection = Connection {
         shared,
         peer,
@@ -100,14 +104,27 @@ pub(crate) async fn serve(
         mn: String::new(),
         quarantine_logged: Vec::new(),
         pending: Vec::new(),
+        frames: 0,
     };
     debug!(peer = %peer, "hj212 connection opened");
+    // The first frame is due `frame_timeout` after the connect; later ones
+    // after the read that left a partial frame in the framer.
+    let mut frame_deadline = Some(Instant::now() + frame_timeout);
     loop {
+        let wait = match frame_deadline {
+            Some(deadline) => idle_timeout.min(deadline.saturating_duration_since(Instant::now())),
+            None => idle_timeout,
+        };
         let read = tokio::select! {
             () = cancel.cancelled() => break,
-            read = tokio::time::timeout(idle_timeout, reader.read(&mut buffer)) => read,
+            read = tokio::time::timeout(wait, reader.read(&mut buffer)) => read,
         };
         let count = match read {
+            Err(_) if frame_deadline.is_some_and(|deadline| Instant::now() >= deadline) => {
+                ::metrics::counter!(metrics::FRAME_TIMEOUTS).increment(1);
+                debug!(peer = %peer, mn = %connection.mn, "hj212 frame not complete in time, closing");
+                break;
+            }
             Err(_) => {
                 ::metrics::counter!(metrics::IDLE_TIMEOUTS).increment(1);
                 debug!(peer = %peer, mn = %connection.mn, "hj212 connection idle, closing");
@@ -120,8 +137,14 @@ pub(crate) async fn serve(
                 break;
             }
         };
+        let frames_before = connection.frames;
         if connection.receive(&buffer[..count]).await.is_err() {
             break;
+        }
+        if connection.framer.buffered() == 0 {
+            frame_deadline = None;
+        } else if frame_deadline.is_none() || connection.frames != frames_before {
+            frame_deadline = Some(Instant::now() + frame_timeout);
         }
     }
     connection.close();
@@ -134,6 +157,7 @@ impl Connection {
             let taken = self.framer.push(bytes);
             bytes = &bytes[taken..];
             while let Some(result) = self.framer.next_frame() {
+                self.frames += 1;
                 match result {
                     Ok(frame) => self.handle_frame(frame).await?,
                     Err(error) => self.handle_frame_error(error).await?,
@@ -229,17 +253,25 @@ impl Connection {
         let Some(point) = point else {
             // Earlier uploads are acknowledged first, in the order they arrived.
             self.flush().await?;
-            return self.quarantine(frame, packet, received_at).await;
+            return self
+                .quarantine(frame, packet, received_at, QuarantineReason::Unregistered)
+                .await;
         };
         if packet.pw() != point.password.expose() {
-            let detail = format!(
-                "wrong password (PW) for MN {}; the upload was not stored",
-                point.mn
-            );
-            self.reject("wrong_password", &detail);
-            return Ok(());
+            return self.reject_password(&point);
         }
         let (readings, errors) = packet.readings(received_at, self.shared.settings.offset);
+        let latest_allowed = received_at.saturating_add(self.shared.settings.future_tolerance);
+        if let Ok(latest_allowed) = latest_allowed
+            && readings
+                .iter()
+                .any(|reading| reading.data_time > latest_allowed)
+        {
+            self.flush().await?;
+            return self
+                .quarantine(frame, packet, received_at, QuarantineReason::FutureDataTime)
+                .await;
+        }
         for error in &errors {
             ::metrics::counter!(metrics::FIELDS_REJECTED, "reason" => error.reason()).increment(1);
             self.log_rejection(error.reason(), error);
@@ -337,7 +369,9 @@ impl Connection {
                         Some(reading) => reading.received_at,
                         None => self.shared.clock.now(),
                     };
-                    self.quarantine(&upload.frame, &packet, received_at).await?;
+                    let reason = QuarantineReason::Unregistered;
+                    self.quarantine(&upload.frame, &packet, received_at, reason)
+                        .await?;
                 }
                 Err(error) => {
                     ::metrics::counter!(metrics::STORE_FAILURES).increment(1);
@@ -360,45 +394,112 @@ impl Connection {
         }
     }
 
-    /// Stores an upload of an unregistered MN in quarantine and acknowledges it.
+    /// Rejects an upload with a wrong password, counts the failure against
+    /// the peer's address, and closes the connection when that blocks the
+    /// address.
+    fn reject_password(&mut self, point: &MonitoringPoint) -> Result<(), Closed> {
+        let detail = format!(
+            "wrong password (PW) for MN {}; the upload was not stored",
+            point.mn
+        );
+        self.reject("wrong_password", &detail);
+        if !self.shared.addresses.record_failure(self.peer.ip()) {
+            return Ok(());
+        }
+        ::metrics::counter!(metrics::ADDRESSES_BLOCKED).increment(1);
+        warn!(
+            peer = %self.peer,
+            mn = %point.mn,
+            block_secs = self.shared.settings.auth_block.as_secs(),
+            "hj212 address blocked after repeated wrong passwords, connection closed"
+        );
+        Err(Closed)
+    }
+
+    /// Stores an upload in quarantine for `reason` and acknowledges it. An
+    /// upload past the quarantine's caps is counted and not acknowledged,
+    /// so the device keeps it.
     async fn quarantine(
         &mut self,
         frame: &Frame,
         packet: &Packet<'_>,
         received_at: jiff::Timestamp,
+        reason: QuarantineReason,
     ) -> Result<(), Closed> {
         // Readings need a valid MN; the raw packet is kept either way.
         let (readings, _) = packet.readings(received_at, self.shared.settings.offset);
         let raw = String::from_utf8_lossy(frame.as_bytes());
         let upload = QuarantinedUpload {
             mn: packet.mn().to_owned(),
+            reason,
             peer: Some(self.peer.to_string()),
             received_at,
             raw: raw.trim_end_matches(['\r', '\n']).to_owned(),
             readings,
         };
-        if let Err(error) = self
+        let limits = &self.shared.settings.quarantine_limits;
+        let outcome = match self
             .shared
             .store
-            .quarantine(std::slice::from_ref(&upload))
+            .quarantine(std::slice::from_ref(&upload), limits)
             .await
         {
-            ::metrics::counter!(metrics::STORE_FAILURES).increment(1);
-            error!(mn = packet.mn(), error = %error, "failed to quarantine hj212 upload, upload not acknowledged");
+            Ok(outcome) => outcome,
+            Err(error) => {
+                ::metrics::counter!(metrics::STORE_FAILURES).increment(1);
+                error!(mn = packet.mn(), error = %error, "failed to quarantine hj212 upload, upload not acknowledged");
+                return Ok(());
+            }
+        };
+        if outcome.stored == 0 {
+            let (label, detail) = match outcome.over_mn_limit {
+                0 => (
+                    "quarantine_full",
+                    "the quarantine holds its maximum of uploads",
+                ),
+                _ => (
+                    "per_mn_limit",
+                    "the quarantine holds the maximum of uploads for this MN",
+                ),
+            };
+            ::metrics::counter!(metrics::QUARANTINE_REJECTED, "reason" => label).increment(1);
+            let detail = format!(
+                "{detail}; the upload was not acknowledged. Register or discard held MNs \
+                 (GET /api/v1/quarantine), or raise hj212.quarantine_max_uploads"
+            );
+            self.reject("quarantine_full", &detail);
             return Ok(());
         }
-        ::metrics::counter!(metrics::QUARANTINED).increment(1);
-        if !self.quarantine_logged.iter().any(|mn| mn == packet.mn())
-            && self.quarantine_logged.len() < 16
-        {
-            self.quarantine_logged.push(packet.mn().to_owned());
-            warn!(peer = %self.peer, mn = packet.mn(), "upload from unregistered mn quarantined; register the point to release it");
-        }
+        ::metrics::counter!(metrics::QUARANTINED, "reason" => reason.as_str()).increment(1);
+        self.log_quarantined(packet.mn(), reason);
         if packet.ack_requested() {
             let ack = ack_9014_with(packet, frame.crc_variant());
             self.write_acks(&ack, 1).await?;
         }
         Ok(())
+    }
+
+    /// Logs the first quarantined upload of each of the first 16 MNs of the connection.
+    fn log_quarantined(&mut self, mn: &str, reason: QuarantineReason) {
+        if self.quarantine_logged.iter().any(|logged| logged == mn)
+            || self.quarantine_logged.len() >= 16
+        {
+            return;
+        }
+        self.quarantine_logged.push(mn.to_owned());
+        match reason {
+            QuarantineReason::Unregistered => warn!(
+                peer = %self.peer,
+                mn,
+                "upload from unregistered mn quarantined; register the point to release it"
+            ),
+            QuarantineReason::FutureDataTime => warn!(
+                peer = %self.peer,
+                mn,
+                tolerance_secs = self.shared.settings.future_tolerance.as_secs(),
+                "upload with DataTime in the future quarantined; check the datalogger clock"
+            ),
+        }
     }
 
     /// Writes `count` concatenated 9014 acknowledgements in one write.

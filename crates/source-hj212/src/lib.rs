@@ -25,6 +25,7 @@
 //! A malformed frame is counted by reason, logged for the first few per
 //! connection, and dropped, and the connection goes on with the next frame.
 
+mod address;
 mod cache;
 mod config;
 mod connection;

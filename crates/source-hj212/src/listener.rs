@@ -1,5 +1,6 @@
-//! The HJ 212 listener: accepts connections up to the configured maximum
-//! and runs a task per connection until shutdown.
+//! The HJ 212 listener: accepts connections up to the configured maximum,
+//! in total and per IP address, refuses addresses blocked for wrong
+//! passwords, and runs a task per connection until shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::address::AddressBook;
 use crate::cache::PointCache;
 use crate::{Hj212Config, Hj212Settings, ReadingSink, SourceError, connection, metrics};
 
@@ -30,6 +32,7 @@ pub(crate) struct Shared {
     pub(crate) cache: PointCache,
     pub(crate) sink: Option<Arc<dyn ReadingSink>>,
     pub(crate) parse_options: ParseOptions,
+    pub(crate) addresses: Arc<AddressBook>,
 }
 
 /// A bound HJ 212 listener; [`Hj212Source::run`] serves it.
@@ -62,6 +65,11 @@ impl Hj212Source {
             trailing_text: settings.trailing_text,
         };
         let cache = PointCache::new(Arc::clone(&store), settings.point_cache_ttl);
+        let addresses = Arc::new(AddressBook::new(
+            settings.max_connections_per_address,
+            settings.auth_failures_before_block,
+            settings.auth_block,
+        ));
         let shared = Arc::new(Shared {
             settings,
             store,
@@ -69,6 +77,7 @@ impl Hj212Source {
             cache,
             sink,
             parse_options,
+            addresses,
         });
         Ok(Self {
             listener,
@@ -102,10 +111,21 @@ impl Hj212Source {
                 }
             };
             let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-                ::metrics::counter!(metrics::CONNECTIONS_REJECTED).increment(1);
+                ::metrics::counter!(metrics::CONNECTIONS_REJECTED, "reason" => "total_limit")
+                    .increment(1);
                 debug!(peer = %peer, "hj212 connection limit reached, connection closed");
                 drop(stream);
                 continue;
+            };
+            let slot = match self.shared.addresses.admit(peer.ip()) {
+                Ok(slot) => slot,
+                Err(refusal) => {
+                    ::metrics::counter!(metrics::CONNECTIONS_REJECTED, "reason" => refusal.reason())
+                        .increment(1);
+                    debug!(peer = %peer, reason = refusal.reason(), "hj212 connection refused");
+                    drop(stream);
+                    continue;
+                }
             };
             let shared = Arc::clone(&self.shared);
             let cancel = cancel.clone();
@@ -113,6 +133,7 @@ impl Hj212Source {
                 ::metrics::gauge!(metrics::CONNECTIONS).increment(1.0);
                 connection::serve(shared, stream, peer, cancel).await;
                 ::metrics::gauge!(metrics::CONNECTIONS).decrement(1.0);
+                drop(slot);
                 drop(permit);
             });
         }

@@ -4,8 +4,17 @@
 
 /// Gauge: connections open.
 pub(crate) const CONNECTIONS: &str = "oversight_hj212_connections";
-/// Counter: connections closed at once because `max_connections` were open.
+/// Counter, label `reason` (`total_limit`, `per_address_limit`,
+/// `address_blocked`): connections closed at once after accepting.
 pub(crate) const CONNECTIONS_REJECTED: &str = "oversight_hj212_connections_rejected_total";
+/// Counter: connections closed because a frame did not arrive whole
+/// within `frame_timeout_secs`.
+pub(crate) const FRAME_TIMEOUTS: &str = "oversight_hj212_frame_timeouts_total";
+/// Counter: addresses blocked after too many wrong passwords.
+pub(crate) const ADDRESSES_BLOCKED: &str = "oversight_hj212_addresses_blocked_total";
+/// Counter, label `reason` (`quarantine_full`, `per_mn_limit`): uploads
+/// that quarantine could not hold; they are not acknowledged.
+pub(crate) const QUARANTINE_REJECTED: &str = "oversight_hj212_quarantine_rejected_total";
 /// Counter: connections closed after `idle_timeout_secs` without data.
 pub(crate) const IDLE_TIMEOUTS: &str = "oversight_hj212_idle_timeouts_total";
 /// Counter: frames that passed framing and the CRC check.
@@ -19,7 +28,8 @@ pub(crate) const FIELDS_REJECTED: &str = "oversight_hj212_fields_rejected_total"
 pub(crate) const ACKNOWLEDGED: &str = "oversight_hj212_acknowledged_total";
 /// Counter: readings the store accepted.
 pub(crate) const READINGS_STORED: &str = "oversight_hj212_readings_stored_total";
-/// Counter: uploads from unregistered MNs stored in quarantine.
+/// Counter, label `reason` (`unregistered`, `future_data_time`): uploads
+/// stored in quarantine.
 pub(crate) const QUARANTINED: &str = "oversight_hj212_uploads_quarantined_total";
 /// Counter: uploads not acknowledged because the store failed.
 pub(crate) const STORE_FAILURES: &str = "oversight_hj212_store_failures_total";
@@ -32,7 +42,19 @@ pub(crate) fn describe() {
     metrics::describe_gauge!(CONNECTIONS, "HJ 212 connections open");
     metrics::describe_counter!(
         CONNECTIONS_REJECTED,
-        "HJ 212 connections closed because the connection limit was reached"
+        "HJ 212 connections closed at once, by the limit that refused them"
+    );
+    metrics::describe_counter!(
+        FRAME_TIMEOUTS,
+        "HJ 212 connections closed because a frame did not arrive whole in time"
+    );
+    metrics::describe_counter!(
+        ADDRESSES_BLOCKED,
+        "addresses blocked after too many wrong HJ 212 passwords"
+    );
+    metrics::describe_counter!(
+        QUARANTINE_REJECTED,
+        "HJ 212 uploads not held because the quarantine was at its cap, by cap"
     );
     metrics::describe_counter!(
         IDLE_TIMEOUTS,

@@ -86,11 +86,7 @@ async fn mixed_write_keeps_ack_order() {
         times,
         [time(0), time(0), time(60), time(60), time(90), time(90)]
     );
-    let quarantine = harness
-        .store
-        .quarantine_summaries()
-        .await
-        .expect("quarantine query");
+    let quarantine = harness.quarantine_summaries().await;
     assert_eq!(quarantine.len(), 1);
     harness.stop().await;
 }
@@ -211,11 +207,7 @@ async fn wrong_password_is_rejected() {
     let stored = readings(&*harness.store, MN).await;
     assert_eq!(stored.len(), 2, "only the good upload is stored");
     assert!(stored.iter().all(|reading| reading.data_time == time(30)));
-    let quarantine = harness
-        .store
-        .quarantine_summaries()
-        .await
-        .expect("quarantine query");
+    let quarantine = harness.quarantine_summaries().await;
     assert!(
         quarantine.is_empty(),
         "a registered MN is never quarantined: {quarantine:?}"
@@ -235,19 +227,11 @@ async fn unregistered_mn_is_quarantined() {
         1,
         "quarantined uploads are acknowledged"
     );
-    let summaries = harness
-        .store
-        .quarantine_summaries()
-        .await
-        .expect("quarantine query");
+    let summaries = harness.quarantine_summaries().await;
     assert_eq!(summaries.len(), 1);
     assert_eq!(summaries[0].mn, MN);
     assert_eq!(summaries[0].readings, 2);
-    let uploads = harness
-        .store
-        .quarantined_uploads(MN, 10)
-        .await
-        .expect("quarantined uploads");
+    let uploads = harness.quarantined_uploads(MN).await;
     assert!(
         uploads[0].raw.starts_with("##"),
         "raw packet kept: {}",
@@ -275,14 +259,7 @@ async fn unregistered_mn_is_quarantined() {
         .await;
     client.acks_until("20260301000000001").await;
     assert_eq!(readings(&*harness.store, MN).await.len(), 4);
-    assert!(
-        harness
-            .store
-            .quarantine_summaries()
-            .await
-            .expect("quarantine query")
-            .is_empty()
-    );
+    assert!(harness.quarantine_summaries().await.is_empty());
     harness.stop().await;
 }
 
@@ -386,11 +363,7 @@ async fn heartbeat_is_acknowledged() {
         .send(encode_frame(&segment).expect("frame").as_bytes())
         .await;
     assert_eq!(client.acks_until("20260301000000000").await.len(), 1);
-    let summaries = harness
-        .store
-        .quarantine_summaries()
-        .await
-        .expect("quarantine query");
+    let summaries = harness.quarantine_summaries().await;
     assert!(summaries.is_empty(), "a heartbeat stores nothing");
     harness.stop().await;
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, time, upload};
+use common::{Harness, invalid_date_upload, time, upload};
 use metrics_exporter_prometheus::PrometheusBuilder;
 
 const MN: &str = "010000A8900016F000169DC0";
@@ -33,6 +33,7 @@ async fn counters_follow_traffic() {
     client
         .send(upload(MN, "999999", "20260301000000002", time(30), 20.0).as_bytes())
         .await;
+    client.send(invalid_date_upload(MN, PW).as_bytes()).await;
     client.send(good.as_bytes()).await;
     client.acks_until("20260301000000001").await;
 
@@ -61,8 +62,13 @@ async fn counters_follow_traffic() {
         "{rendered}"
     );
     assert_eq!(
+        sample(&rendered, &format!("{rejected}{{reason=\"invalid_time\"}}")),
+        Some(1.0),
+        "an impossible DataTime is rejected and counted: {rendered}"
+    );
+    assert_eq!(
         sample(&rendered, "oversight_hj212_frames_received_total"),
-        Some(2.0),
+        Some(3.0),
         "{rendered}"
     );
     assert_eq!(

@@ -208,11 +208,7 @@ async fn public_samples_over_tcp() {
 
     // Line 131 has an empty MN, so it is quarantined and still acknowledged
     // when asked; whatever its flag, the raw packet is kept.
-    let quarantine = harness
-        .store
-        .quarantine_summaries()
-        .await
-        .expect("quarantine query");
+    let quarantine = harness.quarantine_summaries().await;
     assert!(
         quarantine.iter().any(|summary| summary.mn.is_empty()),
         "{quarantine:?}"
@@ -265,11 +261,7 @@ async fn fragments_join_across_writes() {
     // The joined packet requests an acknowledgement (Flag=5) and gets it.
     let acks = client.acks_until("20260301000000001").await;
     assert_eq!(acks, ["20230201211705000", "20260301000000001"]);
-    let quarantine = harness
-        .store
-        .quarantine_summaries()
-        .await
-        .expect("quarantine query");
+    let quarantine = harness.quarantine_summaries().await;
     assert_eq!(
         quarantine.len(),
         1,

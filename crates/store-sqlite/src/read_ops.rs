@@ -7,8 +7,9 @@ use oversight_core::{
     Reading, Secret, SystemCode,
 };
 use oversight_store::{
-    AlertQuery, Page, PointQuery, PointStatus, QuarantineSummary, QuarantinedUpload, ReadingQuery,
-    SortOrder, StoreError, StoreResult, Summary, SummaryQuery,
+    AlertQuery, Page, PointQuery, PointStatus, QuarantineQuery, QuarantineReason,
+    QuarantineSummary, QuarantinedUpload, ReadingQuery, SortOrder, StoreError, StoreResult,
+    Summary, SummaryQuery,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -522,15 +523,30 @@ pub(crate) fn summary(conn: &Connection, query: &SummaryQuery) -> StoreResult<Su
 
 // --- quarantine ----------------------------------------------------------------
 
-pub(crate) fn quarantine_summaries(conn: &Connection) -> StoreResult<Vec<QuarantineSummary>> {
-    collect(
+pub(crate) fn quarantine_summaries(
+    conn: &Connection,
+    query: &QuarantineQuery,
+) -> StoreResult<Page<QuarantineSummary>> {
+    let limit = page_size(query.limit, MAX_PAGE);
+    let after = query
+        .cursor
+        .as_deref()
+        .map(decode_quarantine_cursor)
+        .transpose()?;
+    let (after_last, after_mn) = after.unzip();
+    let items = collect(
         conn,
         "list quarantine",
-        "SELECT q.mn, count(*), sum(q.reading_count), min(q.received_at), max(q.received_at), \
-         (SELECT latest.peer FROM quarantine latest WHERE latest.mn = q.mn \
-          ORDER BY latest.received_at DESC, latest.id DESC LIMIT 1) \
-         FROM quarantine q GROUP BY q.mn ORDER BY max(q.received_at) DESC, q.mn",
-        [],
+        "SELECT mn, uploads, readings, first, last, last_peer, reasons FROM ( \
+           SELECT q.mn AS mn, count(*) AS uploads, sum(q.reading_count) AS readings, \
+             min(q.received_at) AS first, max(q.received_at) AS last, \
+             (SELECT latest.peer FROM quarantine latest WHERE latest.mn = q.mn \
+              ORDER BY latest.received_at DESC, latest.id DESC LIMIT 1) AS last_peer, \
+             group_concat(DISTINCT q.reason) AS reasons \
+           FROM quarantine q GROUP BY q.mn) \
+         WHERE ?1 IS NULL OR last < ?1 OR (last = ?1 AND mn > ?2) \
+         ORDER BY last DESC, mn LIMIT ?3",
+        params![after_last, after_mn, i64::from(limit) + 1],
         |row| {
             let mn: String = row.get(0)?;
             let uploads: i64 = row.get(1)?;
@@ -538,8 +554,10 @@ pub(crate) fn quarantine_summaries(conn: &Connection) -> StoreResult<Vec<Quarant
             let first: i64 = row.get(3)?;
             let last: i64 = row.get(4)?;
             let last_peer: Option<String> = row.get(5)?;
+            let reasons: String = row.get(6)?;
             Ok((|| {
                 Ok(QuarantineSummary {
+                    reasons: decode_reasons(&mn, &reasons)?,
                     mn,
                     uploads: u64::try_from(uploads).unwrap_or(0),
                     readings: u64::try_from(readings).unwrap_or(0),
@@ -549,39 +567,105 @@ pub(crate) fn quarantine_summaries(conn: &Connection) -> StoreResult<Vec<Quarant
                 })
             })())
         },
-    )
+    )?;
+    Ok(page(items, limit, |summary| {
+        encode_quarantine_cursor(micros(summary.last_received_at), &summary.mn)
+    }))
+}
+
+/// Decodes the comma-separated reasons of one MN's quarantine.
+fn decode_reasons(mn: &str, text: &str) -> Result<Vec<QuarantineReason>, SqliteError> {
+    let mut reasons = text
+        .split(',')
+        .map(|name| {
+            QuarantineReason::parse(name)
+                .ok_or_else(|| corrupt("quarantine reason", &name, &format!("stored for MN {mn}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    reasons.sort_by_key(|reason| reason.as_str());
+    Ok(reasons)
 }
 
 pub(crate) fn quarantined_uploads(
     conn: &Connection,
     mn: &str,
-    limit: u32,
-) -> StoreResult<Vec<QuarantinedUpload>> {
-    collect(
+    query: &QuarantineQuery,
+) -> StoreResult<Page<QuarantinedUpload>> {
+    let limit = page_size(query.limit, MAX_PAGE);
+    let after = query
+        .cursor
+        .as_deref()
+        .map(decode_quarantine_upload_cursor)
+        .transpose()?;
+    let (after_received, after_id) = after.unzip();
+    let items = collect(
         conn,
         "list quarantined uploads",
-        "SELECT mn, peer, received_at, raw, readings FROM quarantine WHERE mn = ?1 \
-         ORDER BY received_at, id LIMIT ?2",
-        params![mn, limit],
+        "SELECT id, mn, peer, received_at, raw, readings, reason FROM quarantine \
+         WHERE mn = ?1 AND (?2 IS NULL OR received_at > ?2 OR (received_at = ?2 AND id > ?3)) \
+         ORDER BY received_at, id LIMIT ?4",
+        params![mn, after_received, after_id, i64::from(limit) + 1],
         |row| {
-            let mn: String = row.get(0)?;
-            let peer: Option<String> = row.get(1)?;
-            let received_at: i64 = row.get(2)?;
-            let raw: String = row.get(3)?;
-            let readings: String = row.get(4)?;
+            let id: i64 = row.get(0)?;
+            let mn: String = row.get(1)?;
+            let peer: Option<String> = row.get(2)?;
+            let received_at: i64 = row.get(3)?;
+            let raw: String = row.get(4)?;
+            let readings: String = row.get(5)?;
+            let reason: String = row.get(6)?;
             Ok((|| {
                 let readings = serde_json::from_str(&readings)
                     .map_err(|error| corrupt("quarantined readings", &mn, &error))?;
-                Ok(QuarantinedUpload {
+                let reason = QuarantineReason::parse(&reason).ok_or_else(|| {
+                    corrupt("quarantine reason", &reason, &format!("stored for MN {mn}"))
+                })?;
+                let upload = QuarantinedUpload {
                     mn,
+                    reason,
                     peer,
                     received_at: timestamp(received_at)?,
                     raw,
                     readings,
-                })
+                };
+                Ok((id, received_at, upload))
             })())
         },
-    )
+    )?;
+    let page = page(items, limit, |(id, received_at, _)| {
+        encode_quarantine_cursor(*received_at, &id.to_string())
+    });
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|(_, _, upload)| upload)
+            .collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Encodes the cursor after a quarantine row: its time in microseconds and
+/// its MN (summaries) or its row id (uploads).
+fn encode_quarantine_cursor(micros: i64, key: &str) -> String {
+    format!("q.{micros}.{key}")
+}
+
+/// Decodes a cursor of [`quarantine_summaries`].
+fn decode_quarantine_cursor(cursor: &str) -> StoreResult<(i64, String)> {
+    cursor
+        .strip_prefix("q.")
+        .and_then(|rest| rest.split_once('.'))
+        .and_then(|(micros, mn)| Some((micros.parse().ok()?, mn.to_owned())))
+        .ok_or_else(|| StoreError::InvalidCursor(cursor.to_owned()))
+}
+
+/// Decodes a cursor of [`quarantined_uploads`].
+fn decode_quarantine_upload_cursor(cursor: &str) -> StoreResult<(i64, i64)> {
+    let (micros, id) = decode_quarantine_cursor(cursor)?;
+    let id = id
+        .parse()
+        .map_err(|_| StoreError::InvalidCursor(cursor.to_owned()))?;
+    Ok((micros, id))
 }
 
 // --- alerts ----------------------------------------------------------------------

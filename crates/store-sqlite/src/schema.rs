@@ -18,7 +18,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_rule_engine.sql"),
     include_str!("../migrations/0004_ledger.sql"),
     include_str!("../migrations/0005_accounts.sql"),
-    include_str!("../migrations/0006_notifications.sql"),
+    include_str!("../migrations/0006_quarantine_reason.sql"),
+    include_str!("../migrations/0007_notifications.sql"),
 ];
 
 /// Returns the schema version this build writes.

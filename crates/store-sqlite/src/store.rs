@@ -9,9 +9,10 @@ use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Readin
 use oversight_store::{
     AlertChange, AlertQuery, AlertUpdate, ConsistencyProof, DeliveryOutcome, InclusionProof,
     LedgerEntry, LedgerHead, NewLedgerEntry, NewNotification, NewSilence, Notification,
-    NotificationQuery, Page, PointQuery, PointStatus, QuarantineSummary, QuarantinedUpload,
-    ReadingQuery, RuleChange, Silence, Store, StoreError, StoreResult, StoredCheckpoint, Summary,
-    SummaryQuery, Task, TransitionRecord,
+    NotificationQuery, Page, PointQuery, PointStatus, QuarantineLimits, QuarantineOutcome,
+    QuarantineQuery, QuarantineSummary, QuarantinedUpload, ReadingQuery, RuleChange, Silence,
+    Store, StoreError, StoreResult, StoredCheckpoint, Summary, SummaryQuery, Task,
+    TransitionRecord,
 };
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
@@ -274,31 +275,45 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn quarantine(&self, uploads: &[QuarantinedUpload]) -> StoreResult<()> {
+    async fn quarantine(
+        &self,
+        uploads: &[QuarantinedUpload],
+        limits: &QuarantineLimits,
+    ) -> StoreResult<QuarantineOutcome> {
         if uploads.is_empty() {
-            return Ok(());
+            return Ok(QuarantineOutcome::default());
         }
-        match self.write(WriteOp::Quarantine(uploads.to_vec())).await? {
-            WriteOutput::Unit => Ok(()),
+        match self
+            .write(WriteOp::Quarantine(uploads.to_vec(), *limits))
+            .await?
+        {
+            WriteOutput::Quarantined(outcome) => Ok(outcome),
             other => unexpected_output(&other),
         }
     }
 
-    async fn quarantine_summaries(&self) -> StoreResult<Vec<QuarantineSummary>> {
+    async fn quarantine_summaries(
+        &self,
+        query: &QuarantineQuery,
+    ) -> StoreResult<Page<QuarantineSummary>> {
+        let query = query.clone();
         self.readers
-            .run("list quarantine", read_ops::quarantine_summaries)
+            .run("list quarantine", move |conn| {
+                read_ops::quarantine_summaries(conn, &query)
+            })
             .await
     }
 
     async fn quarantined_uploads(
         &self,
         mn: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<QuarantinedUpload>> {
+        query: &QuarantineQuery,
+    ) -> StoreResult<Page<QuarantinedUpload>> {
         let mn = mn.to_owned();
+        let query = query.clone();
         self.readers
             .run("list quarantined uploads", move |conn| {
-                read_ops::quarantined_uploads(conn, &mn, limit)
+                read_ops::quarantined_uploads(conn, &mn, &query)
             })
             .await
     }

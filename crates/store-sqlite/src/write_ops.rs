@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
-use oversight_store::{NewLedgerEntry, QuarantinedUpload, StoreError, StoreResult};
+use oversight_store::{
+    NewLedgerEntry, QuarantineLimits, QuarantineOutcome, QuarantinedUpload, StoreError, StoreResult,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{hour_of, kind_code, micros};
@@ -412,16 +414,41 @@ enum WriteUploadError {
     Stored(#[from] SqliteError),
 }
 
-/// Stores uploads from unregistered MNs.
-pub(crate) fn quarantine(conn: &Connection, uploads: &[QuarantinedUpload]) -> StoreResult<()> {
+/// Stores uploads in quarantine, skipping those past `limits`; see
+/// [`oversight_store::Store::quarantine`].
+pub(crate) fn quarantine(
+    conn: &Connection,
+    uploads: &[QuarantinedUpload],
+    limits: &QuarantineLimits,
+) -> StoreResult<QuarantineOutcome> {
     const OPERATION: &str = "quarantine uploads";
+    let mut outcome = QuarantineOutcome::default();
+    // Counting is done on the quarantine path only: uploads of registered
+    // points never come here, and `quarantine_mn` serves the count per MN.
+    let mut total: u64 = conn
+        .query_row("SELECT count(*) FROM quarantine", [], |row| row.get(0))
+        .map_err(backend(OPERATION))?;
     let mut insert = conn
         .prepare_cached(
-            "INSERT INTO quarantine (mn, peer, received_at, raw, readings, reading_count) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO quarantine (mn, peer, received_at, raw, readings, reading_count, reason) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(backend(OPERATION))?;
+    let mut count_mn = conn
+        .prepare_cached("SELECT count(*) FROM quarantine WHERE mn = ?1")
+        .map_err(backend(OPERATION))?;
     for upload in uploads {
+        if total >= limits.total {
+            outcome.over_total_limit += 1;
+            continue;
+        }
+        let held_for_mn: u64 = count_mn
+            .query_row([&upload.mn], |row| row.get(0))
+            .map_err(backend(OPERATION))?;
+        if held_for_mn >= limits.per_mn {
+            outcome.over_mn_limit += 1;
+            continue;
+        }
         let readings = serde_json::to_string(&upload.readings).map_err(backend(OPERATION))?;
         insert
             .execute(params![
@@ -431,10 +458,13 @@ pub(crate) fn quarantine(conn: &Connection, uploads: &[QuarantinedUpload]) -> St
                 upload.raw,
                 readings,
                 to_i64(to_u64(upload.readings.len())),
+                upload.reason.as_str(),
             ])
             .map_err(backend(OPERATION))?;
+        total += 1;
+        outcome.stored += 1;
     }
-    Ok(())
+    Ok(outcome)
 }
 
 /// Moves the quarantined readings of a now registered MN into its readings.

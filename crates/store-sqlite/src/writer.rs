@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{
     AlertChange, AlertUpdate, DeliveryOutcome, NewLedgerEntry, NewNotification, NewSilence,
-    Notification, QuarantinedUpload, RuleChange, Silence, StoreError, StoreResult,
-    StoredCheckpoint,
+    Notification, QuarantineLimits, QuarantineOutcome, QuarantinedUpload, RuleChange, Silence,
+    StoreError, StoreResult, StoredCheckpoint,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
@@ -34,7 +34,7 @@ pub(crate) enum WriteOp {
     UpsertAreas(Vec<Area>),
     UpsertPoints(Vec<MonitoringPoint>),
     InsertReadings(Vec<Reading>),
-    Quarantine(Vec<QuarantinedUpload>),
+    Quarantine(Vec<QuarantinedUpload>, QuarantineLimits),
     ReleaseQuarantine(Mn),
     DiscardQuarantine(String),
     ApplyAlertUpdates(Vec<AlertUpdate>),
@@ -60,7 +60,7 @@ impl WriteOp {
             Self::UpsertAreas(areas) => areas.len(),
             Self::UpsertPoints(points) => points.len(),
             Self::InsertReadings(readings) => readings.len(),
-            Self::Quarantine(uploads) => uploads.len(),
+            Self::Quarantine(uploads, _) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
             Self::AppendLedger(entries) => entries.len(),
             Self::QueueNotifications(items) => items.len(),
@@ -86,6 +86,7 @@ impl WriteOp {
 pub(crate) enum WriteOutput {
     Count(u64),
     Unit,
+    Quarantined(QuarantineOutcome),
     AlertChanges(Vec<AlertChange>),
     Silence(Silence),
     Id(i64),
@@ -310,8 +311,8 @@ fn apply(
         WriteOp::InsertReadings(readings) => {
             write_ops::insert_readings(conn, ids, effects, readings).map(WriteOutput::Count)
         }
-        WriteOp::Quarantine(uploads) => {
-            write_ops::quarantine(conn, uploads).map(|()| WriteOutput::Unit)
+        WriteOp::Quarantine(uploads, limits) => {
+            write_ops::quarantine(conn, uploads, limits).map(WriteOutput::Quarantined)
         }
         WriteOp::ReleaseQuarantine(mn) => {
             write_ops::release_quarantine(conn, ids, effects, mn).map(WriteOutput::Count)

@@ -36,8 +36,9 @@ pub use notification::{
 pub use oversight_ledger::{ConsistencyProof, Hash, Hasher, InclusionProof};
 pub use query::{
     AlertChange, AlertQuery, AlertUpdate, NewSilence, NewTask, Page, PointQuery, PointStatus,
-    QuarantineSummary, QuarantinedUpload, ReadingQuery, RuleChange, Silence, SilenceMatcher,
-    SortOrder, Summary, SummaryQuery, Task, TransitionRecord, Trigger,
+    QuarantineLimits, QuarantineOutcome, QuarantineQuery, QuarantineReason, QuarantineSummary,
+    QuarantinedUpload, ReadingQuery, RuleChange, Silence, SilenceMatcher, SortOrder, Summary,
+    SummaryQuery, Task, TransitionRecord, Trigger,
 };
 
 /// Persistent state of an Oversight instance.
@@ -89,18 +90,27 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
 
     // --- quarantine ----------------------------------------------------------
 
-    /// Stores uploads from MNs that are not registered, durably.
-    async fn quarantine(&self, uploads: &[QuarantinedUpload]) -> StoreResult<()>;
+    /// Stores uploads in quarantine durably, in order, skipping each upload
+    /// whose MN already holds `limits.per_mn` uploads or that would take
+    /// the quarantine past `limits.total`. Returns what was stored and skipped.
+    async fn quarantine(
+        &self,
+        uploads: &[QuarantinedUpload],
+        limits: &QuarantineLimits,
+    ) -> StoreResult<QuarantineOutcome>;
 
-    /// Returns one line per quarantined MN, most recently seen first.
-    async fn quarantine_summaries(&self) -> StoreResult<Vec<QuarantineSummary>>;
+    /// Returns one line per quarantined MN, most recently seen first, paged.
+    async fn quarantine_summaries(
+        &self,
+        query: &QuarantineQuery,
+    ) -> StoreResult<Page<QuarantineSummary>>;
 
-    /// Returns the quarantined uploads of one MN, oldest first, at most `limit`.
+    /// Returns the quarantined uploads of one MN, oldest first, paged.
     async fn quarantined_uploads(
         &self,
         mn: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<QuarantinedUpload>>;
+        query: &QuarantineQuery,
+    ) -> StoreResult<Page<QuarantinedUpload>>;
 
     /// Moves the quarantined readings of `mn`, which must now be registered,
     /// into its readings, and removes its quarantine entries, in one

@@ -123,12 +123,45 @@ pub struct Summary {
     pub open_alerts: u64,
 }
 
-/// An upload from an MN that is not registered, kept until an operator
-/// registers the point or discards the data.
+/// The reason an upload is held in quarantine instead of stored with the readings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuarantineReason {
+    /// The MN is not registered.
+    #[default]
+    Unregistered,
+    /// The upload's `DataTime` lies further ahead of its receive time than
+    /// the source tolerates.
+    FutureDataTime,
+}
+
+impl QuarantineReason {
+    /// Returns the name stored and shown in the API, such as `unregistered`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unregistered => "unregistered",
+            Self::FutureDataTime => "future_data_time",
+        }
+    }
+
+    /// Parses a name returned by [`QuarantineReason::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "unregistered" => Some(Self::Unregistered),
+            "future_data_time" => Some(Self::FutureDataTime),
+            _ => None,
+        }
+    }
+}
+
+/// An upload held in quarantine until an operator registers the point (or
+/// otherwise accepts the data) and releases it, or discards it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QuarantinedUpload {
     /// The MN as the device sent it; possibly empty or otherwise invalid.
     pub mn: String,
+    /// The reason the upload is held.
+    pub reason: QuarantineReason,
     /// The peer address the upload came from.
     pub peer: Option<String>,
     /// When it arrived.
@@ -137,6 +170,46 @@ pub struct QuarantinedUpload {
     pub raw: String,
     /// The readings it carries; empty when the MN is not a valid [`Mn`].
     pub readings: Vec<Reading>,
+}
+
+/// Caps on the uploads held in quarantine, so that a flood of uploads from
+/// unknown MNs cannot fill the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuarantineLimits {
+    /// Uploads held per MN at most.
+    pub per_mn: u64,
+    /// Uploads held in total at most.
+    pub total: u64,
+}
+
+impl Default for QuarantineLimits {
+    /// No caps.
+    fn default() -> Self {
+        Self {
+            per_mn: u64::MAX,
+            total: u64::MAX,
+        }
+    }
+}
+
+/// The counts of uploads [`crate::Store::quarantine`] stored and skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuarantineOutcome {
+    /// Uploads stored.
+    pub stored: u64,
+    /// Uploads not stored because their MN held `per_mn` uploads already.
+    pub over_mn_limit: u64,
+    /// Uploads not stored because the quarantine held `total` uploads already.
+    pub over_total_limit: u64,
+}
+
+/// A page request over the quarantine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuarantineQuery {
+    /// Page size; 0 means the backend's maximum.
+    pub limit: u32,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// The quarantine of one MN.
@@ -154,6 +227,8 @@ pub struct QuarantineSummary {
     pub last_received_at: Timestamp,
     /// The peer address of the latest upload.
     pub last_peer: Option<String>,
+    /// The reasons its uploads are held, each once.
+    pub reasons: Vec<QuarantineReason>,
 }
 
 /// The fields of an [`AlertUpdate::Trigger`].

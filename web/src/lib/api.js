@@ -98,8 +98,9 @@ export const api = {
     request('GET', `/points/${segment(mn)}/readings`, { factor, kind, from, to, order, limit, cursor }),
   alerts: ({ status, area, mn, from, to, limit, cursor }) =>
     request('GET', '/alerts', { status, area, mn, from, to, limit, cursor }),
-  quarantine: () => request('GET', '/quarantine'),
-  quarantinedUploads: (mn, limit) => request('GET', `/quarantine/${segment(mn)}`, { limit }),
+  quarantine: ({ limit, cursor } = {}) => request('GET', '/quarantine', { limit, cursor }),
+  quarantinedUploads: (mn, { limit, cursor } = {}) =>
+    request('GET', `/quarantine/${segment(mn)}`, { limit, cursor }),
   releaseQuarantine: (mn) => request('POST', `/quarantine/${segment(mn)}/release`),
   discardQuarantine: (mn) => request('DELETE', `/quarantine/${segment(mn)}`),
 };

@@ -1,9 +1,12 @@
-//! Uploads from unregistered MNs: list, inspect, release after registration, discard.
+//! Held uploads (from unregistered MNs, or with a DataTime too far ahead):
+//! list, inspect, release, discard. The PW of every held packet is masked.
 
 use axum::{Extension, Json};
 use jiff::Timestamp;
 use oversight_auth::Principal;
-use oversight_store::{QuarantineSummary, QuarantinedUpload};
+use oversight_store::{
+    Page, QuarantineQuery, QuarantineReason, QuarantineSummary, QuarantinedUpload,
+};
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
@@ -12,24 +15,37 @@ use super::params::{ApiPath, ApiQuery, LIST_PAGE, parse_limit, parse_mn};
 use super::views::ReadingView;
 use crate::error::ApiError;
 
-/// Returns one line per quarantined MN.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PageParams {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+impl PageParams {
+    fn query(self) -> Result<QuarantineQuery, ApiError> {
+        Ok(QuarantineQuery {
+            limit: parse_limit(self.limit.as_deref(), LIST_PAGE)?,
+            cursor: self.cursor,
+        })
+    }
+}
+
+/// Returns a page of held MNs, most recently seen first.
 pub(super) async fn summaries(
     state: SharedState,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<Vec<QuarantineSummary>>, ApiError> {
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Page<QuarantineSummary>>, ApiError> {
     require_everything(&principal, "quarantine")?;
-    Ok(Json(state.store.quarantine_summaries().await?))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct UploadParams {
-    limit: Option<String>,
+    let query = params.query()?;
+    Ok(Json(state.store.quarantine_summaries(&query).await?))
 }
 
 #[derive(Debug, Serialize)]
 pub(super) struct UploadView {
     mn: String,
+    reason: QuarantineReason,
     peer: Option<String>,
     received_at: Timestamp,
     raw: String,
@@ -40,28 +56,49 @@ impl From<QuarantinedUpload> for UploadView {
     fn from(upload: QuarantinedUpload) -> Self {
         Self {
             mn: upload.mn,
+            reason: upload.reason,
             peer: upload.peer,
             received_at: upload.received_at,
-            raw: upload.raw,
+            raw: mask_password(&upload.raw),
             readings: upload.readings.into_iter().map(ReadingView::from).collect(),
         }
     }
 }
 
-/// Returns the held uploads of one MN, oldest first.
+/// Returns the text of a packet with the value of every field whose key
+/// ends in `PW` (the header's `PW`, a data area's `NewPW`) replaced by `******`.
+fn mask_password(raw: &str) -> String {
+    let mut masked = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(start) = rest.find("PW=") {
+        masked.push_str(&rest[..start + 3]);
+        masked.push_str("******");
+        rest = &rest[start + 3..];
+        let end = rest.find([';', ',', '&']).unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    masked.push_str(rest);
+    masked
+}
+
+/// Returns a page of the held uploads of one MN, oldest first.
 pub(super) async fn uploads(
     state: SharedState,
     Extension(principal): Extension<Principal>,
     ApiPath(mn): ApiPath<String>,
-    ApiQuery(params): ApiQuery<UploadParams>,
-) -> Result<Json<Vec<UploadView>>, ApiError> {
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Page<UploadView>>, ApiError> {
     require_everything(&principal, "quarantine")?;
-    let limit = parse_limit(params.limit.as_deref(), LIST_PAGE)?;
-    let uploads = state.store.quarantined_uploads(&mn, limit).await?;
-    if uploads.is_empty() {
+    let query = params.query()?;
+    let first_page = query.cursor.is_none();
+    let page = state.store.quarantined_uploads(&mn, &query).await?;
+    if first_page && page.items.is_empty() {
         return Err(nothing_held(&mn));
     }
-    Ok(Json(uploads.into_iter().map(UploadView::from).collect()))
+    Ok(Json(Page {
+        items: page.items.into_iter().map(UploadView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[derive(Debug, Serialize)]
@@ -112,4 +149,20 @@ fn nothing_held(mn: &str) -> ApiError {
     ApiError::not_found(format!(
         "no quarantined uploads for MN {mn:?}; list held MNs with GET /api/v1/quarantine"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_password;
+
+    #[test]
+    fn mask_password_hides_every_pw_field() {
+        let raw = "##0101QN=1;ST=32;CN=2011;PW=123456;MN=AB;CP=&&PW=9;NewPW=654321&&1C80";
+        assert_eq!(
+            mask_password(raw),
+            "##0101QN=1;ST=32;CN=2011;PW=******;MN=AB;CP=&&PW=******;NewPW=******&&1C80"
+        );
+        assert_eq!(mask_password("PW=abc"), "PW=******");
+        assert_eq!(mask_password("no password"), "no password");
+    }
 }

@@ -10,7 +10,7 @@ use oversight_core::{
     Area, AreaCode, DataFlag, DataKind, FactorCode, FactorValues, ManualClock, Mn, Reading,
     Severity,
 };
-use oversight_store::{AlertUpdate, QuarantinedUpload, Store};
+use oversight_store::{AlertUpdate, QuarantineLimits, QuarantineReason, QuarantinedUpload, Store};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -602,9 +602,10 @@ fn held_upload(mn: &str, at: Timestamp) -> QuarantinedUpload {
     };
     QuarantinedUpload {
         mn: mn.to_owned(),
+        reason: QuarantineReason::Unregistered,
         peer: Some("127.0.0.1:50000".to_owned()),
         received_at: at,
-        raw: format!("##0000ST=32;CN=2011;MN={mn};CP=&&w01018-Rtd=42&&0000"),
+        raw: format!("##0000ST=32;CN=2011;PW=123456;MN={mn};CP=&&w01018-Rtd=42&&0000"),
         readings: vec![reading],
     }
 }
@@ -615,22 +616,45 @@ async fn quarantine_release_after_registration() {
     let now = fixture.clock.now();
     fixture
         .store
-        .quarantine(&[held_upload("NEW01", now), held_upload("NEW02", now)])
+        .quarantine(
+            &[held_upload("NEW01", now), held_upload("NEW02", now)],
+            &QuarantineLimits::default(),
+        )
         .await
         .unwrap();
 
     let (status, json) = fixture.get("/api/v1/quarantine").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(json.as_array().unwrap().len(), 2);
-    assert_eq!(json[0]["uploads"], 1);
-    assert_eq!(json[0]["readings"], 1);
-    assert_eq!(json[0]["last_peer"], "127.0.0.1:50000");
+    let entries = &json["items"];
+    assert_eq!(entries.as_array().unwrap().len(), 2);
+    assert_eq!(entries[0]["uploads"], 1);
+    assert_eq!(entries[0]["readings"], 1);
+    assert_eq!(entries[0]["last_peer"], "127.0.0.1:50000");
+    assert_eq!(entries[0]["reasons"], json!(["unregistered"]));
+    assert_eq!(json["next_cursor"], Value::Null);
+
+    let (status, page) = fixture.get("/api/v1/quarantine?limit=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let cursor = page["next_cursor"].as_str().expect("a second page");
+    let (status, second) = fixture
+        .get(&format!("/api/v1/quarantine?limit=1&cursor={cursor}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(second["items"][0]["mn"], page["items"][0]["mn"]);
+    let (status, _) = fixture.get("/api/v1/quarantine?cursor=zz").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let (status, uploads) = fixture.get("/api/v1/quarantine/NEW01?limit=10").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(uploads[0]["mn"], "NEW01");
-    assert_eq!(uploads[0]["readings"][0]["rtd"], 42.0);
-    assert!(uploads[0]["raw"].as_str().unwrap().contains("MN=NEW01"));
+    let held = &uploads["items"];
+    assert_eq!(held[0]["mn"], "NEW01");
+    assert_eq!(held[0]["reason"], "unregistered");
+    assert_eq!(held[0]["readings"][0]["rtd"], 42.0);
+    let raw = held[0]["raw"].as_str().unwrap();
+    assert!(raw.contains("MN=NEW01"), "{raw}");
+    assert!(raw.contains("PW=******;"), "password masked: {raw}");
+    assert!(!raw.contains("123456"), "password shown: {raw}");
 
     let (status, json) = fixture
         .send(Method::POST, "/api/v1/quarantine/NEW01/release", None)
@@ -654,7 +678,7 @@ async fn quarantine_release_after_registration() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json, json!({"discarded": 1}));
     let (_, json) = fixture.get("/api/v1/quarantine").await;
-    assert_eq!(json, json!([]));
+    assert_eq!(json, json!({"items": [], "next_cursor": null}));
 
     let (status, _) = fixture
         .send(Method::DELETE, "/api/v1/quarantine/NEW02", None)

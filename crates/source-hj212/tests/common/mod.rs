@@ -17,7 +17,7 @@ use oversight_core::{
 };
 use oversight_hj212::{CHINA_STANDARD_TIME, Flag, Framer, SegmentBuilder, Version, encode_frame};
 use oversight_source_hj212::{Hj212Config, Hj212Source, ReadingSink};
-use oversight_store::Store;
+use oversight_store::{QuarantineQuery, QuarantineSummary, QuarantinedUpload, Store};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -88,6 +88,24 @@ impl Harness {
         point
     }
 
+    /// Returns every quarantine summary.
+    pub(crate) async fn quarantine_summaries(&self) -> Vec<QuarantineSummary> {
+        self.store
+            .quarantine_summaries(&QuarantineQuery::default())
+            .await
+            .expect("quarantine query")
+            .items
+    }
+
+    /// Returns the first 1000 quarantined uploads of `mn`.
+    pub(crate) async fn quarantined_uploads(&self, mn: &str) -> Vec<QuarantinedUpload> {
+        self.store
+            .quarantined_uploads(mn, &QuarantineQuery::default())
+            .await
+            .expect("quarantined uploads")
+            .items
+    }
+
     /// Opens a datalogger connection.
     pub(crate) async fn connect(&self) -> Client {
         Client::connect(self.addr).await
@@ -150,6 +168,23 @@ pub(crate) fn upload(mn: &str, password: &str, qn: &str, data_time: Timestamp, c
         .data_time(data_time, CHINA_STANDARD_TIME)
         .factor("w01018", &cod, Some(DataFlag::NORMAL))
         .factor("w21003", &ammonia, Some(DataFlag::NORMAL))
+        .build()
+        .expect("test segment encodes");
+    encode_frame(&segment).expect("test frame encodes")
+}
+
+/// Frames a 2011 upload of COD whose `DataTime` is 30 February, a date
+/// that does not exist.
+pub(crate) fn invalid_date_upload(mn: &str, password: &str) -> String {
+    let cod = FactorValues {
+        rtd: Some(20.0),
+        ..FactorValues::default()
+    };
+    let segment = SegmentBuilder::new("32", 2011, password, mn)
+        .qn("20260301000000099")
+        .flag(Flag::new(Version::V2017, false, true))
+        .item("DataTime", "20260230120000")
+        .factor("w01018", &cod, Some(DataFlag::NORMAL))
         .build()
         .expect("test segment encodes");
     encode_frame(&segment).expect("test frame encodes")
@@ -230,6 +265,33 @@ impl Client {
             let taken = self.framer.push(&buffer[..read]);
             assert_eq!(taken, read, "acknowledgements fit the framer");
         }
+    }
+
+    /// Opens a datalogger connection from the local address `from`, such as
+    /// 127.0.0.2, which Linux routes over the loopback interface.
+    pub(crate) async fn connect_from(addr: SocketAddr, from: std::net::IpAddr) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::new(from, 0))
+            .expect("bind loopback address");
+        let stream = socket.connect(addr).await.expect("connect to source");
+        Self {
+            stream,
+            framer: Framer::new(),
+        }
+    }
+
+    /// Sends a COD upload of 20 and waits for its acknowledgement.
+    pub(crate) async fn send_acknowledged(
+        &mut self,
+        mn: &str,
+        password: &str,
+        qn: &str,
+        data_time: Timestamp,
+    ) {
+        self.send(upload(mn, password, qn, data_time, 20.0).as_bytes())
+            .await;
+        self.acks_until(qn).await;
     }
 
     /// Returns true if the source closes the connection within `wait`.
