@@ -91,6 +91,18 @@ pub(crate) const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/departments", Requires(A::ManageUsers)),
     ("POST", "/departments", Requires(A::ManageDepartments)),
     ("PUT", "/departments/{id}", Requires(A::ManageDepartments)),
+    // Checkpoints, keys and proofs carry only hashes and signatures, and
+    // outside verifiers and witnesses need them without an account. A
+    // cosignature is checked against the configured witness keys.
+    ("GET", "/ledger/checkpoint", Public),
+    ("GET", "/ledger/checkpoints", Public),
+    ("GET", "/ledger/key", Public),
+    ("GET", "/ledger/proof/inclusion", Public),
+    ("GET", "/ledger/proof/consistency", Public),
+    ("POST", "/ledger/cosignature", Public),
+    // Entries describe changes in every area.
+    ("GET", "/ledger/entries", Requires(A::ReadAuditLog)),
+    ("GET", "/ledger/entries/{index}", Requires(A::ReadAuditLog)),
 ];
 
 /// Returns the access rule of a route, with HEAD treated as GET.

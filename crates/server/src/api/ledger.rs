@@ -364,6 +364,8 @@ mod tests {
         public: Arc<LedgerPublic>,
         witness: SignerKey,
         app: Router,
+        /// The `Authorization` header of a system administrator's API token.
+        authorization: String,
     }
 
     impl Fixture {
@@ -419,6 +421,11 @@ mod tests {
                 body_limit_bytes: 65536,
                 request_timeout: Duration::from_secs(5),
             };
+            let authorization = crate::api::tests::admin_token(
+                &store,
+                "2026-12-04T08:00:00Z".parse().expect("time"),
+            )
+            .await;
             Self {
                 _dir: dir,
                 store,
@@ -426,6 +433,7 @@ mod tests {
                 public,
                 witness,
                 app: router(state, limits),
+                authorization,
             }
         }
 
@@ -433,6 +441,7 @@ mod tests {
             let request = Request::builder()
                 .method(method)
                 .uri(uri)
+                .header(axum::http::header::AUTHORIZATION, &self.authorization)
                 .body(Body::from(body))
                 .expect("request");
             let response = self.app.clone().oneshot(request).await.expect("response");

@@ -138,7 +138,7 @@ impl Fixture {
 
 /// Creates a system administrator with an API token and returns the
 /// `Authorization` header value that sends the token.
-async fn admin_token(store: &SqliteStore, now: Timestamp) -> String {
+pub(super) async fn admin_token(store: &SqliteStore, now: Timestamp) -> String {
     use oversight_store::{AccountStore, NewApiToken, NewUser};
 
     let user = store
