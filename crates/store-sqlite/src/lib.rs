@@ -24,6 +24,7 @@ mod checkpoint;
 mod codec;
 mod error;
 mod ledger;
+mod notifications;
 mod options;
 mod packed;
 mod pool;

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_ledger.sql"),
     include_str!("../migrations/0005_accounts.sql"),
     include_str!("../migrations/0006_quarantine_reason.sql"),
+    include_str!("../migrations/0007_notifications.sql"),
 ];
 
 /// Returns the schema version this build writes.

@@ -7,11 +7,12 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
 use oversight_store::{
-    AlertChange, AlertQuery, AlertUpdate, ConsistencyProof, InclusionProof, LedgerEntry,
-    LedgerHead, NewLedgerEntry, NewSilence, Page, PointQuery, PointStatus, QuarantineLimits,
-    QuarantineOutcome, QuarantineQuery, QuarantineSummary, QuarantinedUpload, ReadingQuery,
-    RuleChange, Silence, Store, StoreError, StoreResult, StoredCheckpoint, Summary, SummaryQuery,
-    Task, TransitionRecord,
+    AlertChange, AlertQuery, AlertUpdate, ConsistencyProof, DeliveryOutcome, InclusionProof,
+    LedgerEntry, LedgerHead, NewLedgerEntry, NewNotification, NewSilence, Notification,
+    NotificationQuery, Page, PointQuery, PointStatus, QuarantineLimits, QuarantineOutcome,
+    QuarantineQuery, QuarantineSummary, QuarantinedUpload, ReadingQuery, RuleChange, Silence,
+    Store, StoreError, StoreResult, StoredCheckpoint, Summary, SummaryQuery, Task,
+    TransitionRecord,
 };
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
@@ -21,6 +22,7 @@ use crate::alerts;
 use crate::checkpoint;
 use crate::error::{SqliteError, backend};
 use crate::ledger;
+use crate::notifications;
 use crate::options::SqliteOptions;
 use crate::pool::ReaderPool;
 use crate::read_ops;
@@ -394,6 +396,65 @@ impl Store for SqliteStore {
             WriteOutput::Id(id) => Ok(id),
             other => unexpected_output(&other),
         }
+    }
+
+    async fn queue_notifications(&self, items: &[NewNotification]) -> StoreResult<Vec<i64>> {
+        match self
+            .write(WriteOp::QueueNotifications(items.to_vec()))
+            .await?
+        {
+            WriteOutput::Ids(ids) => Ok(ids),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>> {
+        match self.write(WriteOp::ClaimNotifications(now, limit)).await? {
+            WriteOutput::Notifications(claimed) => Ok(claimed),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn record_delivery(&self, id: i64, outcome: DeliveryOutcome) -> StoreResult<()> {
+        match self.write(WriteOp::RecordDelivery(id, outcome)).await? {
+            WriteOutput::Unit => Ok(()),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn release_claimed_notifications(&self) -> StoreResult<u64> {
+        self.write_count(WriteOp::ReleaseClaimedNotifications).await
+    }
+
+    async fn notifications(&self, query: &NotificationQuery) -> StoreResult<Page<Notification>> {
+        let query = query.clone();
+        self.readers
+            .run("list notifications", move |conn| {
+                notifications::list(conn, &query)
+            })
+            .await
+    }
+
+    async fn notification(&self, id: i64) -> StoreResult<Option<Notification>> {
+        self.readers
+            .run("get notification", move |conn| notifications::one(conn, id))
+            .await
+    }
+
+    async fn retry_notification(&self, id: i64, now: Timestamp) -> StoreResult<Notification> {
+        match self.write(WriteOp::RetryNotification(id, now)).await? {
+            WriteOutput::Notification(notification) => Ok(*notification),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn mark_inbox_read(&self, owner: &str, ids: &[i64], at: Timestamp) -> StoreResult<u64> {
+        self.write_count(WriteOp::MarkInboxRead(owner.to_owned(), ids.to_vec(), at))
+            .await
     }
 
     async fn rule_changes(&self, limit: u32) -> StoreResult<Vec<RuleChange>> {

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{
-    AlertChange, AlertUpdate, NewLedgerEntry, NewSilence, QuarantineLimits, QuarantineOutcome,
-    QuarantinedUpload, RuleChange, Silence, StoreError, StoreResult, StoredCheckpoint,
+    AlertChange, AlertUpdate, DeliveryOutcome, NewLedgerEntry, NewNotification, NewSilence,
+    Notification, QuarantineLimits, QuarantineOutcome, QuarantinedUpload, RuleChange, Silence,
+    StoreError, StoreResult, StoredCheckpoint,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +25,7 @@ use crate::accounts::{self, AccountOutput, AccountWrite};
 use crate::alerts;
 use crate::error::backend;
 use crate::ledger;
+use crate::notifications;
 use crate::write_ops::{self, Effects, IdCache};
 
 /// A change to the database.
@@ -43,6 +45,12 @@ pub(crate) enum WriteOp {
     AddCheckpoint(StoredCheckpoint),
     ReplaceCheckpointNote(u64, String),
     Account(AccountWrite),
+    QueueNotifications(Vec<NewNotification>),
+    ClaimNotifications(jiff::Timestamp, u32),
+    RecordDelivery(i64, DeliveryOutcome),
+    ReleaseClaimedNotifications,
+    RetryNotification(i64, jiff::Timestamp),
+    MarkInboxRead(String, Vec<i64>, jiff::Timestamp),
 }
 
 impl WriteOp {
@@ -55,6 +63,9 @@ impl WriteOp {
             Self::Quarantine(uploads, _) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
             Self::AppendLedger(entries) => entries.len(),
+            Self::QueueNotifications(items) => items.len(),
+            Self::MarkInboxRead(_, ids, _) => ids.len(),
+            Self::ClaimNotifications(_, limit) => *limit as usize,
             Self::ReleaseQuarantine(_)
             | Self::DiscardQuarantine(_)
             | Self::CreateSilence(_)
@@ -62,7 +73,10 @@ impl WriteOp {
             | Self::RecordRuleChange(_)
             | Self::Account(_)
             | Self::AddCheckpoint(_)
-            | Self::ReplaceCheckpointNote(..) => 1,
+            | Self::ReplaceCheckpointNote(..)
+            | Self::RecordDelivery(..)
+            | Self::ReleaseClaimedNotifications
+            | Self::RetryNotification(..) => 1,
         }
     }
 }
@@ -78,6 +92,9 @@ pub(crate) enum WriteOutput {
     Id(i64),
     Indexes(Vec<u64>),
     Account(AccountOutput),
+    Ids(Vec<i64>),
+    Notifications(Vec<Notification>),
+    Notification(Box<Notification>),
 }
 
 /// A write request and the channel its result goes to.
@@ -323,5 +340,22 @@ fn apply(
             ledger::replace_checkpoint_note(conn, *size, note).map(|()| WriteOutput::Unit)
         }
         WriteOp::Account(write) => accounts::apply(conn, write).map(WriteOutput::Account),
+        WriteOp::QueueNotifications(items) => {
+            notifications::queue(conn, items).map(WriteOutput::Ids)
+        }
+        WriteOp::ClaimNotifications(now, limit) => {
+            notifications::claim(conn, *now, *limit).map(WriteOutput::Notifications)
+        }
+        WriteOp::RecordDelivery(id, outcome) => {
+            notifications::record(conn, *id, outcome).map(|()| WriteOutput::Unit)
+        }
+        WriteOp::ReleaseClaimedNotifications => {
+            notifications::release_claimed(conn).map(WriteOutput::Count)
+        }
+        WriteOp::RetryNotification(id, now) => notifications::retry(conn, *id, *now)
+            .map(|notification| WriteOutput::Notification(Box::new(notification))),
+        WriteOp::MarkInboxRead(owner, ids, at) => {
+            notifications::mark_read(conn, owner, ids, *at).map(WriteOutput::Count)
+        }
     }
 }

@@ -12,6 +12,7 @@
 mod accounts;
 mod error;
 mod ledger;
+mod notification;
 mod query;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
@@ -27,6 +28,10 @@ pub use accounts::{
 pub use error::{StoreError, StoreResult};
 pub use ledger::{
     LedgerEntry, LedgerHead, NewLedgerEntry, StoredCheckpoint, canonical_json, leaf_data,
+};
+pub use notification::{
+    Channel, DeliveryOutcome, DeliveryStatus, NewNotification, Notification, NotificationItem,
+    NotificationQuery,
 };
 pub use oversight_ledger::{ConsistencyProof, Hash, Hasher, InclusionProof};
 pub use query::{
@@ -228,6 +233,44 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
         after_size: u64,
         limit: u32,
     ) -> StoreResult<Vec<StoredCheckpoint>>;
+    // --- notifications -------------------------------------------------------
+
+    /// Queues notification items in one transaction. Each item joins the
+    /// pending, unclaimed notification of its recipient, channel and group
+    /// key, replacing an earlier item of the same alert and transition, or
+    /// starts a new notification sendable from its `send_after`. Returns the
+    /// notification id of each item, in order.
+    async fn queue_notifications(&self, items: &[NewNotification]) -> StoreResult<Vec<i64>>;
+
+    /// Claims up to `limit` pending notifications whose send time and next
+    /// attempt are at or before `now`, oldest first, by marking them
+    /// `sending`. Items queued afterwards start a new notification.
+    async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>>;
+
+    /// Records the outcome of an attempt on a claimed notification.
+    async fn record_delivery(&self, id: i64, outcome: DeliveryOutcome) -> StoreResult<()>;
+
+    /// Returns every claimed notification to `pending`, for a restart after
+    /// a crash during delivery. Returns how many were claimed.
+    async fn release_claimed_notifications(&self) -> StoreResult<u64>;
+
+    /// Returns notifications, newest first, filtered and paged.
+    async fn notifications(&self, query: &NotificationQuery) -> StoreResult<Page<Notification>>;
+
+    /// Returns one notification.
+    async fn notification(&self, id: i64) -> StoreResult<Option<Notification>>;
+
+    /// Makes a dead notification pending again with its attempts reset, due
+    /// at `now`. Fails with [`StoreError::Conflict`] unless it is dead.
+    async fn retry_notification(&self, id: i64, now: Timestamp) -> StoreResult<Notification>;
+
+    /// Marks the delivered inbox notifications `ids` of `owner` read at `at`,
+    /// leaving those already read. Returns how many changed.
+    async fn mark_inbox_read(&self, owner: &str, ids: &[i64], at: Timestamp) -> StoreResult<u64>;
 
     // --- housekeeping --------------------------------------------------------
 

@@ -14,6 +14,7 @@ mod alerts;
 mod areas;
 mod fixtures;
 mod ledger;
+mod notifications;
 mod points;
 mod quarantine;
 mod readings;
@@ -26,6 +27,7 @@ pub use accounts::*;
 pub use alerts::*;
 pub use areas::*;
 pub use ledger::*;
+pub use notifications::*;
 pub use points::*;
 pub use quarantine::*;
 pub use readings::*;
@@ -117,6 +119,11 @@ macro_rules! store_test_suite {
             ledger_records_state_changes,
             ledger_failed_write_appends_nothing,
             ledger_checkpoints_stored,
+            notifications_group_items,
+            notifications_claim_when_due,
+            notifications_retry_and_dead_letter,
+            notifications_release_claimed,
+            notifications_list_and_inbox,
             ping_returns_time,
             accounts_departments,
             accounts_users,
