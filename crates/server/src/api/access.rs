@@ -38,6 +38,7 @@ use Action as A;
 /// Every API route: method, path below [`API_PREFIX`] as in the router, access.
 pub(crate) const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/health", Public),
+    ("GET", "/openapi.json", Public),
     ("GET", "/summary", Requires(A::ReadMonitoring)),
     ("GET", "/areas", Requires(A::ReadMonitoring)),
     ("GET", "/areas/{code}", Requires(A::ReadMonitoring)),
