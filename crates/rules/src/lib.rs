@@ -23,6 +23,7 @@ pub mod noise;
 pub mod pack;
 mod rule;
 mod service;
+mod task_sink;
 mod window;
 
 pub use backtest::{Backtest, BacktestAlert};
@@ -37,5 +38,6 @@ pub use rule::{
 };
 pub use service::{
     AlertEventSink, Command, LogEventSink, ReadingBatch, RuleStatus, RulesHandle, RulesService,
-    StoreTaskSink, TaskSink,
+    TaskSink,
 };
+pub use task_sink::{RULE_ENGINE_PERSON, StoreTaskSink, default_task_engine};

@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::pack::{self, PackError};
+use crate::task_sink::{StoreTaskSink, default_task_engine};
 use crate::{
     Engine, EngineConfig, PackSummary, Rule, RuleErrors, RuleSet, RulesConfig, RulesError,
 };
@@ -67,34 +68,6 @@ pub trait TaskSink: Send + Sync + std::fmt::Debug {
     /// Creates `task` for its origin alert and records the alert's
     /// escalation, returning the alert's `Escalated` event.
     async fn create_task(&self, task: NewTask) -> Result<AlertChange, StoreError>;
-}
-
-/// The stored task sink: a row in the store's `tasks` table, written in the
-/// same transaction as the alert's escalation.
-#[derive(Debug, Clone)]
-pub struct StoreTaskSink {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-}
-
-impl StoreTaskSink {
-    /// Creates the sink.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-}
-
-#[async_trait]
-impl TaskSink for StoreTaskSink {
-    async fn create_task(&self, task: NewTask) -> Result<AlertChange, StoreError> {
-        let update = AlertUpdate::Escalate {
-            id: task.origin_alert,
-            at: self.clock.now(),
-            task,
-        };
-        let mut changes = self.store.apply_alert_updates(&[update]).await?;
-        Ok(changes.pop().flatten())
-    }
 }
 
 /// The rules as the API shows them.
@@ -240,8 +213,11 @@ impl RulesService {
             ..engine_config
         };
         let engine = Engine::new(Arc::new(rules), engine_config, Arc::clone(&clock));
-        let tasks: Arc<dyn TaskSink> =
-            Arc::new(StoreTaskSink::new(Arc::clone(&store), Arc::clone(&clock)));
+        let tasks: Arc<dyn TaskSink> = Arc::new(StoreTaskSink::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::new(default_task_engine()),
+        ));
         let loaded_files = config.dir.as_ref().and_then(|dir| files_digest(dir).ok());
         let service = Self {
             config,

@@ -15,6 +15,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use figment::Figment;
@@ -23,6 +24,7 @@ use jiff::tz::{Offset, TimeZone};
 use oversight_rules::RulesConfig;
 use oversight_source_hj212::Hj212Config;
 use oversight_store_sqlite::{SqliteOptions, Synchronous};
+use oversight_tasks::{Engine, FirstViolationList, Holidays, TasksConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::api::HttpLimits;
@@ -49,6 +51,8 @@ pub struct Config {
     pub rules: RulesConfig,
     /// The SQLite store.
     pub store: StoreConfig,
+    /// Supervision tasks.
+    pub tasks: TasksServerConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -62,6 +66,7 @@ impl Default for Config {
             hj212: Hj212Config::default(),
             rules: RulesConfig::default(),
             store: StoreConfig::default(),
+            tasks: TasksServerConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -112,6 +117,74 @@ impl Default for StoreConfig {
             readers: options.readers,
             cache_size_kib: options.cache_size_kib,
         }
+    }
+}
+
+/// Settings of supervision tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TasksServerConfig {
+    /// The task configuration file: workflow, deadlines, departments and
+    /// routing (docs/tasks.md). Default: none, which means the built-in
+    /// workflow and deadlines with no departments.
+    pub config_file: Option<PathBuf>,
+    /// A holiday calendar in the format of crates/tasks/data/holidays-cn.toml.
+    /// Default: none, which means the built-in calendar of China.
+    pub holidays_file: Option<PathBuf>,
+    /// The list of items eligible for no penalty on a first violation.
+    /// Default: none, which means an empty list.
+    pub first_violation_file: Option<PathBuf>,
+    /// How often the scheduler sends due reminders and escalations, in
+    /// seconds. Default 60.
+    pub scheduler_interval_secs: u64,
+    /// Largest evidence file accepted, in bytes. Default 52428800 (50 MiB).
+    pub evidence_max_bytes: u64,
+}
+
+impl Default for TasksServerConfig {
+    fn default() -> Self {
+        Self {
+            config_file: None,
+            holidays_file: None,
+            first_violation_file: None,
+            scheduler_interval_secs: 60,
+            evidence_max_bytes: 50 * 1024 * 1024,
+        }
+    }
+}
+
+impl TasksServerConfig {
+    /// Reads the configured files and builds the task engine.
+    fn engine(&self) -> Result<Engine, ConfigError> {
+        let read = |field: &'static str, path: &Path| {
+            std::fs::read_to_string(path).map_err(|error| {
+                invalid(
+                    field,
+                    &path.display().to_string(),
+                    &format!("cannot read the file: {error}"),
+                )
+            })
+        };
+        let section = |error: &dyn fmt::Display| ConfigError::Section {
+            section: "tasks",
+            message: error.to_string(),
+        };
+        let config = match &self.config_file {
+            Some(path) => TasksConfig::parse(&read("tasks.config_file", path)?)
+                .map_err(|error| section(&format!("{}: {error}", path.display())))?,
+            None => TasksConfig::default(),
+        };
+        let holidays = match &self.holidays_file {
+            Some(path) => Holidays::parse(&read("tasks.holidays_file", path)?)
+                .map_err(|error| section(&format!("{}: {error}", path.display())))?,
+            None => Holidays::china(),
+        };
+        let list = match &self.first_violation_file {
+            Some(path) => FirstViolationList::parse(&read("tasks.first_violation_file", path)?)
+                .map_err(|error| section(&format!("{}: {error}", path.display())))?,
+            None => FirstViolationList::empty(),
+        };
+        Engine::new(config, holidays, list).map_err(|error| section(&error))
     }
 }
 
@@ -222,8 +295,21 @@ pub struct Settings {
     pub rules: RulesConfig,
     /// The store.
     pub store: SqliteOptions,
+    /// Supervision tasks.
+    pub tasks: TaskSettings,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// The validated task settings.
+#[derive(Debug, Clone)]
+pub struct TaskSettings {
+    /// The task engine built from the configured files.
+    pub engine: Arc<Engine>,
+    /// How often the scheduler runs.
+    pub scheduler_interval: Duration,
+    /// Largest evidence file accepted, in bytes.
+    pub evidence_max_bytes: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -290,6 +376,21 @@ impl Config {
                 section: "rules",
                 message: error.to_string(),
             })?;
+        if self.tasks.scheduler_interval_secs == 0 {
+            return Err(invalid(
+                "tasks.scheduler_interval_secs",
+                "0",
+                "must be at least 1 second",
+            ));
+        }
+        if self.tasks.evidence_max_bytes == 0 {
+            return Err(invalid(
+                "tasks.evidence_max_bytes",
+                "0",
+                "must be at least 1 byte",
+            ));
+        }
+        let task_engine = Arc::new(self.tasks.engine()?);
         let store = SqliteOptions {
             synchronous: match self.store.synchronous {
                 SynchronousMode::Full => Synchronous::Full,
@@ -310,6 +411,11 @@ impl Config {
             hj212: self.hj212,
             rules: self.rules,
             store,
+            tasks: TaskSettings {
+                engine: task_engine,
+                scheduler_interval: Duration::from_secs(self.tasks.scheduler_interval_secs),
+                evidence_max_bytes: self.tasks.evidence_max_bytes,
+            },
             log: self.log,
         })
     }
@@ -355,6 +461,7 @@ const SECTIONS: &[&str] = &[
     "hj212",
     "rules",
     "store",
+    "tasks",
     "log",
 ];
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod import;
 pub mod runtime;
+pub mod tasks;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorCode};

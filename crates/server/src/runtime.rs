@@ -15,6 +15,7 @@ use oversight_core::AlertEvent;
 use oversight_core::{Clock, MonitoringPoint, Reading};
 use oversight_rules::{
     AlertEventSink, EngineConfig, ReadingBatch, RulesError, RulesHandle, RulesService,
+    StoreTaskSink,
 };
 use oversight_source_hj212::{Hj212Source, ReadingSink, SourceError};
 use oversight_store::Store;
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::assets;
 use crate::config::Settings;
+use crate::tasks::{EvidenceFiles, TaskService, run_scheduler};
 use crate::telemetry;
 
 /// The server could not start, or a part of it failed while running.
@@ -90,6 +92,18 @@ impl Server {
             Arc::clone(&events) as Arc<dyn AlertEventSink>,
             engine_config,
         )?;
+        let task_engine = Arc::clone(&settings.tasks.engine);
+        let rules = rules.with_task_sink(Arc::new(StoreTaskSink::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::clone(&task_engine),
+        )));
+        let task_service = TaskService::new(
+            task_engine,
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            EvidenceFiles::new(&settings.data_dir, settings.tasks.evidence_max_bytes),
+        );
         let sink: Arc<dyn ReadingSink> = Arc::new(RulesSink(rules_handle.clone()));
         let source_store = Arc::clone(&store);
         let source_clock = Arc::clone(&clock);
@@ -107,6 +121,7 @@ impl Server {
             metrics: telemetry::metrics_handle(),
             rules: Some(rules_handle),
             alert_events: Some(events.sender()),
+            tasks: Some(task_service.clone()),
         };
         let app = app(state, settings);
 
@@ -116,6 +131,11 @@ impl Server {
         tasks.spawn(run_rules(rules, CancellationToken::new()));
         tasks.spawn(run_source(source, cancel.clone()));
         tasks.spawn(serve_http(http, app, cancel.clone()));
+        tasks.spawn(run_task_scheduler(
+            task_service,
+            settings.tasks.scheduler_interval,
+            cancel.clone(),
+        ));
         tracing::info!(addr = %http_addr, "http listening");
 
         Ok(Self {
@@ -249,6 +269,15 @@ impl ReadingSink for RulesSink {
             tracing::warn!(error = %error, "rules stopped, stored readings not evaluated");
         }
     }
+}
+
+async fn run_task_scheduler(
+    service: TaskService,
+    interval: std::time::Duration,
+    cancel: CancellationToken,
+) -> Result<(), ServeError> {
+    run_scheduler(service, interval, cancel).await;
+    Ok(())
 }
 
 async fn run_rules(rules: RulesService, cancel: CancellationToken) -> Result<(), ServeError> {

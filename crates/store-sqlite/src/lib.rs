@@ -27,6 +27,7 @@ mod pool;
 mod read_ops;
 mod schema;
 mod store;
+mod tasks;
 mod write_ops;
 mod writer;
 

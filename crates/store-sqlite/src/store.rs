@@ -9,8 +9,10 @@ use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Readin
 use oversight_store::{
     AlertChange, AlertQuery, AlertUpdate, NewSilence, Page, PointQuery, PointStatus,
     QuarantineSummary, QuarantinedUpload, ReadingQuery, RuleChange, Silence, Store, StoreError,
-    StoreResult, Summary, SummaryQuery, Task, TransitionRecord,
+    StoreResult, Summary, SummaryQuery, TransitionRecord,
 };
+use oversight_store::{Escalation, TaskHistoryEntry, TaskQuery, TaskWrite};
+use oversight_tasks::{OutcomeRecord, SubjectId, TaskId};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
@@ -22,6 +24,7 @@ use crate::options::SqliteOptions;
 use crate::pool::ReaderPool;
 use crate::read_ops;
 use crate::schema;
+use crate::tasks;
 use crate::writer::{self, GroupLimits, WriteOp, WriteOutput, WriteRequest};
 
 /// The file name used when [`SqliteStore::open`] is given a directory.
@@ -387,9 +390,54 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn tasks(&self, limit: u32) -> StoreResult<Vec<Task>> {
+    async fn next_task_id(&self) -> StoreResult<TaskId> {
+        match self.write(WriteOp::NextTaskId).await? {
+            WriteOutput::TaskId(id) => Ok(id),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn write_tasks(
+        &self,
+        writes: &[TaskWrite],
+        escalation: Option<&Escalation>,
+    ) -> StoreResult<AlertChange> {
+        let op = WriteOp::WriteTasks(writes.to_vec(), escalation.cloned());
+        match self.write(op).await? {
+            WriteOutput::TasksWritten(change) => Ok(*change),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn task(&self, id: &TaskId) -> StoreResult<Option<oversight_tasks::Task>> {
+        let id = id.clone();
         self.readers
-            .run("list tasks", move |conn| alerts::tasks(conn, limit))
+            .run("look up task", move |conn| tasks::one(conn, &id))
+            .await
+    }
+
+    async fn task_history(&self, id: &TaskId) -> StoreResult<Vec<TaskHistoryEntry>> {
+        let id = id.clone();
+        self.readers
+            .run("list task transitions", move |conn| {
+                tasks::history(conn, &id)
+            })
+            .await
+    }
+
+    async fn tasks(&self, query: &TaskQuery) -> StoreResult<Page<oversight_tasks::Task>> {
+        let query = query.clone();
+        self.readers
+            .run("list tasks", move |conn| tasks::list(conn, &query))
+            .await
+    }
+
+    async fn outcome_records(&self, subject: &SubjectId) -> StoreResult<Vec<OutcomeRecord>> {
+        let subject = subject.clone();
+        self.readers
+            .run("list outcome records", move |conn| {
+                tasks::outcomes(conn, &subject)
+            })
             .await
     }
 

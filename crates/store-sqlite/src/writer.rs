@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{
-    AlertChange, AlertUpdate, NewSilence, QuarantinedUpload, RuleChange, Silence, StoreError,
-    StoreResult,
+    AlertChange, AlertUpdate, Escalation, NewSilence, QuarantinedUpload, RuleChange, Silence,
+    StoreError, StoreResult, TaskWrite,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +22,7 @@ use tracing::{debug, error, info};
 
 use crate::alerts;
 use crate::error::backend;
+use crate::tasks;
 use crate::write_ops::{self, Effects, IdCache};
 
 /// A change to the database.
@@ -37,6 +38,8 @@ pub(crate) enum WriteOp {
     CreateSilence(NewSilence),
     ExpireSilence(i64, jiff::Timestamp),
     RecordRuleChange(RuleChange),
+    NextTaskId,
+    WriteTasks(Vec<TaskWrite>, Option<Escalation>),
 }
 
 impl WriteOp {
@@ -48,11 +51,13 @@ impl WriteOp {
             Self::InsertReadings(readings) => readings.len(),
             Self::Quarantine(uploads) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
+            Self::WriteTasks(writes, _) => writes.len().max(1),
             Self::ReleaseQuarantine(_)
             | Self::DiscardQuarantine(_)
             | Self::CreateSilence(_)
             | Self::ExpireSilence(..)
-            | Self::RecordRuleChange(_) => 1,
+            | Self::RecordRuleChange(_)
+            | Self::NextTaskId => 1,
         }
     }
 }
@@ -65,6 +70,8 @@ pub(crate) enum WriteOutput {
     AlertChanges(Vec<AlertChange>),
     Silence(Silence),
     Id(i64),
+    TaskId(oversight_tasks::TaskId),
+    TasksWritten(Box<AlertChange>),
 }
 
 /// A write request and the channel its result goes to.
@@ -302,5 +309,8 @@ fn apply(
         WriteOp::RecordRuleChange(change) => {
             alerts::record_rule_change(conn, change).map(WriteOutput::Id)
         }
+        WriteOp::NextTaskId => tasks::next_id(conn).map(WriteOutput::TaskId),
+        WriteOp::WriteTasks(writes, escalation) => tasks::write(conn, writes, escalation.as_ref())
+            .map(|change| WriteOutput::TasksWritten(Box::new(change))),
     }
 }

@@ -11,19 +11,22 @@
 
 mod error;
 mod query;
+mod tasks;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
+use oversight_tasks::{OutcomeRecord, SubjectId, Task, TaskId};
 
 pub use error::{StoreError, StoreResult};
 pub use query::{
     AlertChange, AlertQuery, AlertUpdate, NewSilence, NewTask, Page, PointQuery, PointStatus,
     QuarantineSummary, QuarantinedUpload, ReadingQuery, RuleChange, Silence, SilenceMatcher,
-    SortOrder, Summary, SummaryQuery, Task, TransitionRecord, Trigger,
+    SortOrder, Summary, SummaryQuery, TransitionRecord, Trigger,
 };
+pub use tasks::{Escalation, TaskHistoryEntry, TaskQuery, TaskWrite};
 
 /// Persistent state of an Oversight instance.
 #[async_trait]
@@ -130,8 +133,37 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// by rule id, from the latest `enabled` or `disabled` change of each.
     async fn rule_switches(&self) -> StoreResult<Vec<(String, bool)>>;
 
-    /// Returns supervision tasks, newest first, at most `limit`.
-    async fn tasks(&self, limit: u32) -> StoreResult<Vec<Task>>;
+    // --- supervision tasks ---------------------------------------------------
+
+    /// Allocates a new task id, `T` followed by a number never handed out before.
+    async fn next_task_id(&self) -> StoreResult<TaskId>;
+
+    /// Stores task writes in order, in one transaction, and with them the
+    /// escalation of `escalation`'s alert, whose `Escalated` event it returns.
+    /// A write of version 1 inserts a task and fails with
+    /// [`StoreError::Conflict`] if the id exists. A later version replaces the
+    /// stored task only if that has the version before, and fails with
+    /// [`StoreError::Conflict`] otherwise, so two concurrent changes of one
+    /// task cannot both succeed. On any failure the call writes nothing.
+    async fn write_tasks(
+        &self,
+        writes: &[TaskWrite],
+        escalation: Option<&Escalation>,
+    ) -> StoreResult<AlertChange>;
+
+    /// Returns one task.
+    async fn task(&self, id: &TaskId) -> StoreResult<Option<Task>>;
+
+    /// Returns a task's history, oldest first.
+    async fn task_history(&self, id: &TaskId) -> StoreResult<Vec<TaskHistoryEntry>>;
+
+    /// Returns tasks in inbox order: by running deadline, earliest (most
+    /// overdue) first, tasks without a running deadline last, then by creation
+    /// time and id; filtered and paged.
+    async fn tasks(&self, query: &TaskQuery) -> StoreResult<Page<Task>>;
+
+    /// Returns the outcome records of a subject's closed tasks, oldest first.
+    async fn outcome_records(&self, subject: &SubjectId) -> StoreResult<Vec<OutcomeRecord>>;
 
     /// Returns alerts, newest first, filtered and paged.
     async fn alerts(&self, query: &AlertQuery) -> StoreResult<Page<Alert>>;

@@ -366,22 +366,3 @@ pub struct NewTask {
     /// When it is due.
     pub deadline: Timestamp,
 }
-
-/// A stored supervision task.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Task {
-    /// The store's identifier.
-    pub id: i64,
-    /// `alert:ID`.
-    pub origin: String,
-    /// The department it is assigned to.
-    pub department: String,
-    /// What to do.
-    pub title: String,
-    /// When it is due.
-    pub deadline: Timestamp,
-    /// `created` until the task system moves it on.
-    pub state: String,
-    /// When it was created.
-    pub created_at: Timestamp,
-}

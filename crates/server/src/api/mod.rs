@@ -13,6 +13,8 @@ mod quarantine;
 mod rules;
 mod silences;
 mod status;
+mod task_export;
+mod tasks;
 mod views;
 
 pub(crate) use views::check_password;
@@ -54,6 +56,8 @@ pub struct AppState {
     pub rules: Option<RulesHandle>,
     /// Alert events, for `GET /alerts/events`.
     pub alert_events: Option<tokio::sync::broadcast::Sender<oversight_core::AlertEvent>>,
+    /// The supervision-task operations; `None` where the API runs without them.
+    pub tasks: Option<crate::tasks::TaskService>,
 }
 
 impl AppState {
@@ -76,6 +80,15 @@ pub struct HttpLimits {
 
 /// Builds the API router: the route table of the HTTP API contract.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    // Multipart framing adds a little to the file itself.
+    let evidence_limit = state
+        .tasks
+        .as_ref()
+        .map_or(limits.body_limit_bytes, |tasks| {
+            usize::try_from(tasks.evidence().max_bytes())
+                .unwrap_or(usize::MAX)
+                .saturating_add(64 * 1024)
+        });
     let api = Router::new()
         .route("/health", get(status::health))
         .route("/summary", get(status::summary))
@@ -98,7 +111,16 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .route("/rules/{id}", get(rules::one))
         .route("/rules/{id}/enable", post(rules::enable))
         .route("/rules/{id}/disable", post(rules::disable))
-        .route("/tasks", get(rules::tasks))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/export.csv", get(task_export::csv))
+        .route("/tasks/export.xlsx", get(task_export::xlsx))
+        .route("/tasks/{id}", get(tasks::one))
+        .route("/tasks/{id}/actions/{action}", post(tasks::act))
+        .route(
+            "/tasks/{id}/evidence",
+            post(tasks::upload).layer(DefaultBodyLimit::max(evidence_limit)),
+        )
+        .route("/tasks/{id}/evidence/{sha256}", get(tasks::download))
         .route("/quarantine", get(quarantine::summaries))
         .route(
             "/quarantine/{mn}",

@@ -8,7 +8,7 @@ use axum::Json;
 use oversight_rules::{
     Backtest, BacktestAlert, Command, EngineConfig, Rule, RuleErrors, RuleSet, RuleStatus,
 };
-use oversight_store::{ReadingQuery, RuleChange, SortOrder, Task};
+use oversight_store::{ReadingQuery, RuleChange, SortOrder};
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
@@ -205,14 +205,6 @@ pub(super) async fn changes(
             .rule_changes(params.limit.unwrap_or(100))
             .await?,
     ))
-}
-
-/// Lists the latest supervision tasks.
-pub(super) async fn tasks(
-    state: SharedState,
-    ApiQuery(params): ApiQuery<LimitParams>,
-) -> Result<Json<Vec<Task>>, ApiError> {
-    Ok(Json(state.store.tasks(params.limit.unwrap_or(100)).await?))
 }
 
 /// The body of a backtest: a pack to try (the active rules when absent)

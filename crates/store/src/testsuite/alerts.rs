@@ -6,14 +6,20 @@ use oversight_core::{Actor, Alert, AlertEvent, AlertId, AlertStatus, AlertTransi
 
 use super::fixtures::{code, factor, minute, mn};
 use crate::{
-    AlertChange, AlertQuery, AlertUpdate, NewSilence, NewTask, RuleChange, SilenceMatcher, Store,
+    AlertChange, AlertQuery, AlertUpdate, NewSilence, RuleChange, SilenceMatcher, Store,
     StoreError, Trigger,
 };
 
-const UPPER: &str = "env.limit.upper";
+pub(super) const UPPER: &str = "env.limit.upper";
 const LOWER: &str = "env.limit.lower";
 
-fn trigger(rule: &str, mn_text: &str, area: &str, at_minute: i64, value: f64) -> AlertUpdate {
+pub(super) fn trigger(
+    rule: &str,
+    mn_text: &str,
+    area: &str,
+    at_minute: i64,
+    value: f64,
+) -> AlertUpdate {
     let point = mn(mn_text);
     let factor_code = factor("w01018");
     AlertUpdate::Trigger(Box::new(Trigger {
@@ -51,7 +57,7 @@ fn resolve(rule: &str, mn_text: &str, at_minute: i64) -> AlertUpdate {
     }
 }
 
-async fn apply_one(store: &Arc<dyn Store>, update: AlertUpdate) -> AlertChange {
+pub(super) async fn apply_one(store: &Arc<dyn Store>, update: AlertUpdate) -> AlertChange {
     let mut changes = store
         .apply_alert_updates(&[update])
         .await
@@ -61,7 +67,7 @@ async fn apply_one(store: &Arc<dyn Store>, update: AlertUpdate) -> AlertChange {
 }
 
 /// Returns the event of a change, failing when there is none or it is another transition.
-fn expect_event(change: AlertChange, transition: AlertTransition) -> AlertEvent {
+pub(super) fn expect_event(change: AlertChange, transition: AlertTransition) -> AlertEvent {
     let Some(event) = change else {
         panic!("expected a {transition} event, got none");
     };
@@ -430,38 +436,6 @@ pub async fn alerts_acknowledge_and_resolve(store: Arc<dyn Store>) {
     assert_eq!(last.actor, Actor::User("li.wei".to_owned()));
     assert_eq!(last.reason.as_deref(), Some("valve repaired"));
     assert_eq!(history.len(), 4);
-}
-
-/// Escalation creates one task and marks the alert; a second is rejected.
-pub async fn alerts_escalate_creates_task(store: Arc<dyn Store>) {
-    let alert = expect_event(
-        apply_one(&store, trigger(UPPER, "MN001", "350203", 1, 250.0)).await,
-        AlertTransition::Firing,
-    )
-    .alert;
-    let escalate = AlertUpdate::Escalate {
-        id: alert.id,
-        at: minute(2),
-        task: NewTask {
-            origin_alert: alert.id,
-            department: "ecology-environment".to_owned(),
-            title: "COD above limit".to_owned(),
-            deadline: minute(60),
-        },
-    };
-    let event = expect_event(
-        apply_one(&store, escalate.clone()).await,
-        AlertTransition::Escalated,
-    );
-    assert_eq!(event.alert.escalated_at, Some(minute(2)));
-    let tasks = store.tasks(10).await.expect("tasks");
-    assert_eq!(tasks.len(), 1);
-    assert_eq!(tasks[0].origin, format!("alert:{}", alert.id));
-    assert_eq!(tasks[0].state, "created");
-    assert_eq!(tasks[0].deadline, minute(60));
-    let again = store.apply_alert_updates(&[escalate]).await;
-    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    assert_eq!(store.tasks(10).await.expect("tasks").len(), 1);
 }
 
 /// Flapping is stored on the open alert.

@@ -15,6 +15,7 @@ mod fixtures;
 mod points;
 mod quarantine;
 mod readings;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use areas::*;
 pub use points::*;
 pub use quarantine::*;
 pub use readings::*;
+pub use tasks::*;
 
 /// A fresh, empty store for one test case, and whatever must live as long
 /// as it does (a temporary directory, a database connection).
@@ -99,10 +101,20 @@ macro_rules! store_test_suite {
             alerts_bad_cursor,
             alerts_pending_then_firing,
             alerts_acknowledge_and_resolve,
-            alerts_escalate_creates_task,
             alerts_flapping_flag,
             silences_create_list_expire,
             rule_changes_and_switches,
+            tasks_write_get_and_history,
+            tasks_ids_are_unique,
+            tasks_stale_version_rejected,
+            tasks_duplicate_insert_rejected,
+            tasks_failed_batch_writes_nothing,
+            tasks_inbox_order_and_paging,
+            tasks_inbox_filters,
+            tasks_bad_cursor,
+            tasks_escalation_marks_alert,
+            tasks_escalation_without_task_rejected,
+            tasks_outcome_records_by_subject,
             ping_returns_time,
         );
     };
