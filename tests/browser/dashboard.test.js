@@ -234,6 +234,44 @@ test('dashboard shows live data from the demo', { timeout: START_TIMEOUT_MS + DA
     await page.screenshot({ path: join(SCREENSHOTS, 'quarantine-zh-CN.png'), fullPage: true });
   });
 
+  await t.test('task inbox and detail show a task and act on it', async () => {
+    const response = await fetch(`${baseUrl}/api/v1/tasks`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        actor: { person: 'browser.dispatcher', role: 'dispatcher' },
+        area: '350203',
+        category: 'water',
+        title: '浏览器测试任务',
+        description: '排放口异味',
+      }),
+    });
+    assert.equal(response.status, 201, await response.text());
+    const created = await response.json();
+    const id = created.task.id;
+
+    await page.locator('[data-test=nav-tasks]').click();
+    await page.locator('[data-test=tasks]').waitFor();
+    await page.locator('[data-test=task-row]', { hasText: id }).waitFor();
+    await page.reload();
+    await page.locator('[data-test=task-row]', { hasText: id }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'tasks-zh-CN.png'), fullPage: true });
+
+    await page.getByRole('link', { name: id }).click();
+    await page.locator('[data-test=task-detail]').waitFor();
+    assert.equal(await page.locator('[data-test=task-title]').innerText(), '浏览器测试任务');
+    assert.equal(await page.locator('[data-test=history-entry]').count(), 1);
+
+    await page.locator('[data-test=actor-person]').fill('browser.dispatcher');
+    await page.locator('[data-test=actor-role]').selectOption('dispatcher');
+    await page.locator('[data-test=reason]').fill('重复工单');
+    await page.locator('[data-test=action-cancel]').click();
+    await page.locator('[data-test=history-entry]').nth(1).waitFor();
+    assert.equal(await page.locator('[data-test=task-state]').innerText(), '已撤销');
+    assert.match(await page.locator('[data-test=history]').innerText(), /重复工单/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'task-detail-zh-CN.png'), fullPage: true });
+  });
+
   await t.test('page logged no errors', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -4,12 +4,16 @@ import { createRouter, createWebHistory } from 'vue-router';
 
 import OverviewView from './views/OverviewView.vue';
 import QuarantineView from './views/QuarantineView.vue';
+import TaskDetailView from './views/TaskDetailView.vue';
+import TasksView from './views/TasksView.vue';
 
 export const router = createRouter({
   history: createWebHistory(),
   routes: [
     { path: '/', component: OverviewView },
     { path: '/quarantine', component: QuarantineView },
+    { path: '/tasks', component: TasksView },
+    { path: '/tasks/:id', component: TaskDetailView },
     { path: '/:unknown(.*)*', redirect: '/' },
   ],
 });

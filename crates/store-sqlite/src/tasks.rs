@@ -1,7 +1,8 @@
 //! Supervision tasks: the task rows, their transition history and outcome records.
 
 use oversight_store::{
-    AlertChange, Escalation, Page, StoreError, StoreResult, TaskHistoryEntry, TaskQuery, TaskWrite,
+    AlertChange, Escalation, NewLedgerEntry, Page, StoreError, StoreResult, TaskHistoryEntry,
+    TaskQuery, TaskWrite,
 };
 use oversight_tasks::{Assignee, OutcomeRecord, SubjectId, Task, TaskId, TransitionRecord};
 use rusqlite::types::ToSql;
@@ -10,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::alerts;
 use crate::codec::{area_range, micros, page_size};
 use crate::error::{SqliteError, backend};
+use crate::ledger;
 
 /// The `due_key` of a task without a running deadline: after every real one.
 const NO_DEADLINE: i64 = i64::MAX;
@@ -133,12 +135,26 @@ fn stale(conn: &Connection, task: &Task) -> StoreResult<StoreError> {
     })
 }
 
+/// Appends the record to the task's history and to the ledger.
 fn append_record(conn: &Connection, record: &TransitionRecord) -> StoreResult<()> {
     const OPERATION: &str = "append task transition";
-    let json = serde_json::to_string(record).map_err(backend(OPERATION))?;
+    let payload = serde_json::to_value(record).map_err(backend(OPERATION))?;
+    let actor = record
+        .actor
+        .as_ref()
+        .map_or_else(|| "scheduler".to_owned(), |actor| actor.person.to_string());
+    let ledger_index = ledger::append_one(
+        conn,
+        NewLedgerEntry::new(
+            format!("task.{}", record.action),
+            format!("task:{}", record.task),
+            actor,
+            payload.clone(),
+        ),
+    )?;
     conn.prepare_cached(
-        "INSERT INTO task_transitions (task_id, version, action, at, record) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO task_transitions (task_id, version, action, at, record, ledger_index) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
     .and_then(|mut statement| {
         statement.execute(params![
@@ -146,7 +162,8 @@ fn append_record(conn: &Connection, record: &TransitionRecord) -> StoreResult<()
             record.version,
             record.action,
             micros(record.at),
-            json
+            payload.to_string(),
+            i64::try_from(ledger_index).ok(),
         ])
     })
     .map_err(backend(OPERATION))?;
@@ -204,20 +221,24 @@ pub(crate) fn one(conn: &Connection, id: &TaskId) -> StoreResult<Option<Task>> {
 
 /// Returns a task's history, oldest first.
 pub(crate) fn history(conn: &Connection, id: &TaskId) -> StoreResult<Vec<TaskHistoryEntry>> {
-    let rows: Vec<(i64, String)> = conn
+    let rows: Vec<(i64, String, Option<i64>)> = conn
         .prepare_cached(
-            "SELECT seq, record FROM task_transitions WHERE task_id = ?1 ORDER BY version",
+            "SELECT seq, record, ledger_index FROM task_transitions WHERE task_id = ?1 \
+             ORDER BY version",
         )
         .and_then(|mut statement| {
             statement
-                .query_map([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .query_map([id.as_str()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
                 .collect()
         })
         .map_err(backend("list task transitions"))?;
     rows.into_iter()
-        .map(|(seq, record)| {
+        .map(|(seq, record, ledger_index)| {
             Ok(TaskHistoryEntry {
                 seq,
+                ledger_index: ledger_index.and_then(|index| u64::try_from(index).ok()),
                 record: decode("task transition", &record)?,
             })
         })

@@ -13,15 +13,17 @@ use std::time::{Duration, Instant};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{
-    AlertChange, AlertUpdate, Escalation, NewSilence, QuarantinedUpload, RuleChange, Silence,
-    StoreError, StoreResult, TaskWrite,
+    AlertChange, AlertUpdate, Escalation, NewLedgerEntry, NewSilence, QuarantinedUpload,
+    RuleChange, Silence, StoreError, StoreResult, StoredCheckpoint, TaskWrite,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info};
 
+use crate::accounts::{self, AccountOutput, AccountWrite};
 use crate::alerts;
 use crate::error::backend;
+use crate::ledger;
 use crate::tasks;
 use crate::write_ops::{self, Effects, IdCache};
 
@@ -40,6 +42,10 @@ pub(crate) enum WriteOp {
     RecordRuleChange(RuleChange),
     NextTaskId,
     WriteTasks(Vec<TaskWrite>, Option<Escalation>),
+    AppendLedger(Vec<NewLedgerEntry>),
+    AddCheckpoint(StoredCheckpoint),
+    ReplaceCheckpointNote(u64, String),
+    Account(AccountWrite),
 }
 
 impl WriteOp {
@@ -52,12 +58,16 @@ impl WriteOp {
             Self::Quarantine(uploads) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
             Self::WriteTasks(writes, _) => writes.len().max(1),
+            Self::AppendLedger(entries) => entries.len(),
             Self::ReleaseQuarantine(_)
             | Self::DiscardQuarantine(_)
             | Self::CreateSilence(_)
             | Self::ExpireSilence(..)
             | Self::RecordRuleChange(_)
-            | Self::NextTaskId => 1,
+            | Self::NextTaskId
+            | Self::Account(_)
+            | Self::AddCheckpoint(_)
+            | Self::ReplaceCheckpointNote(..) => 1,
         }
     }
 }
@@ -72,6 +82,8 @@ pub(crate) enum WriteOutput {
     Id(i64),
     TaskId(oversight_tasks::TaskId),
     TasksWritten(Box<AlertChange>),
+    Indexes(Vec<u64>),
+    Account(AccountOutput),
 }
 
 /// A write request and the channel its result goes to.
@@ -312,5 +324,13 @@ fn apply(
         WriteOp::NextTaskId => tasks::next_id(conn).map(WriteOutput::TaskId),
         WriteOp::WriteTasks(writes, escalation) => tasks::write(conn, writes, escalation.as_ref())
             .map(|change| WriteOutput::TasksWritten(Box::new(change))),
+        WriteOp::AppendLedger(entries) => ledger::append(conn, entries).map(WriteOutput::Indexes),
+        WriteOp::AddCheckpoint(checkpoint) => {
+            ledger::add_checkpoint(conn, checkpoint).map(|()| WriteOutput::Unit)
+        }
+        WriteOp::ReplaceCheckpointNote(size, note) => {
+            ledger::replace_checkpoint_note(conn, *size, note).map(|()| WriteOutput::Unit)
+        }
+        WriteOp::Account(write) => accounts::apply(conn, write).map(WriteOutput::Account),
     }
 }

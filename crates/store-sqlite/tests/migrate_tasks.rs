@@ -5,13 +5,15 @@ use oversight_store_sqlite::{SqliteOptions, SqliteStore};
 use oversight_tasks::{Origin, TaskId};
 use rusqlite::Connection;
 
-/// Builds a database at schema version 3 with one escalated alert and its task.
-fn version_3_database(path: &std::path::Path) {
+/// Builds a database at schema version 5 with one escalated alert and its task.
+fn version_5_database(path: &std::path::Path) {
     let conn = Connection::open(path).expect("create database");
     for sql in [
         include_str!("../migrations/0001_initial.sql"),
         include_str!("../migrations/0002_recent_uploads.sql"),
         include_str!("../migrations/0003_rule_engine.sql"),
+        include_str!("../migrations/0004_ledger.sql"),
+        include_str!("../migrations/0005_accounts.sql"),
     ] {
         conn.execute_batch(sql).expect("apply old migration");
     }
@@ -25,16 +27,16 @@ fn version_3_database(path: &std::path::Path) {
          INSERT INTO tasks (id, origin, department, title, deadline, state, created_at)
              VALUES (3, 'alert:7', 'ecology-environment', 'COD above limit', 1714780860000000,
                      'created', 1714521660000000);
-         PRAGMA user_version = 3;",
+         PRAGMA user_version = 5;",
     )
-    .expect("insert version 3 rows");
+    .expect("insert version 5 rows");
 }
 
 #[tokio::test]
 async fn legacy_task_becomes_workflow_task() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("oversight.db");
-    version_3_database(&path);
+    version_5_database(&path);
     let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open and migrate");
 
     let id = TaskId::parse("T3").expect("valid id");

@@ -84,6 +84,9 @@ pub struct TaskQuery {
 pub struct TaskHistoryEntry {
     /// The store's sequence number of the entry, increasing over all tasks.
     pub seq: i64,
+    /// The index of the record's ledger entry, whose inclusion proof shows
+    /// that the record is in the ledger; none for records older than the ledger.
+    pub ledger_index: Option<u64>,
     /// The record.
     #[serde(flatten)]
     pub record: TransitionRecord,

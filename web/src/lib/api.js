@@ -25,34 +25,44 @@ function queryString(params) {
   return text ? `?${text}` : '';
 }
 
-async function request(method, path, params) {
+// Sends a request; `body` is sent as JSON, or as is when it is FormData.
+async function request(method, path, params, body) {
   let response;
+  const headers = { Accept: 'application/json' };
+  let payload;
+  if (body instanceof FormData) {
+    payload = body;
+  } else if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
   try {
     response = await fetch(`${BASE}${path}${queryString(params)}`, {
       method,
-      headers: { Accept: 'application/json' },
+      headers,
+      body: payload,
     });
   } catch (error) {
     throw new ApiError(0, 'network', `${method} ${path} failed: ${error.message}`);
   }
   const text = await response.text();
-  let body = null;
+  let decoded = null;
   if (text) {
     try {
-      body = JSON.parse(text);
+      decoded = JSON.parse(text);
     } catch {
       throw new ApiError(response.status, 'invalid_response', `${method} ${path} returned status ${response.status} without JSON`);
     }
   }
   if (!response.ok) {
-    const error = body?.error;
+    const error = decoded?.error;
     throw new ApiError(
       response.status,
       error?.code ?? 'http',
       error?.message ?? `${method} ${path} returned status ${response.status}`,
     );
   }
-  return body;
+  return decoded;
 }
 
 const segment = encodeURIComponent;
@@ -72,6 +82,19 @@ export const api = {
   quarantinedUploads: (mn, limit) => request('GET', `/quarantine/${segment(mn)}`, { limit }),
   releaseQuarantine: (mn) => request('POST', `/quarantine/${segment(mn)}/release`),
   discardQuarantine: (mn) => request('DELETE', `/quarantine/${segment(mn)}`),
+  tasks: ({ department, assignee, state, overdue, limit, cursor }) =>
+    request('GET', '/tasks', { department, assignee, state, overdue, limit, cursor }),
+  task: (id) => request('GET', `/tasks/${segment(id)}`),
+  taskAction: (id, action, body) => request('POST', `/tasks/${segment(id)}/actions/${segment(action)}`, null, body),
+  uploadEvidence: (id, actor, file) => {
+    const form = new FormData();
+    form.append('actor', JSON.stringify(actor));
+    form.append('file', file, file.name);
+    return request('POST', `/tasks/${segment(id)}/evidence`, null, form);
+  },
+  evidenceUrl: (id, sha256) => `${BASE}/tasks/${segment(id)}/evidence/${segment(sha256)}`,
+  taskExportUrl: (format, { department, state, overdue }) =>
+    `${BASE}/tasks/export.${format}${queryString({ department, state, overdue })}`,
 };
 
 // Fetches pages until there are no more or `maxItems` items were read.

@@ -176,6 +176,20 @@ pub async fn tasks_write_get_and_history(store: Arc<dyn Store>) {
     assert_eq!(history[1].record.from.as_deref(), Some("created"));
     assert_eq!(history[1].record.to, "dispatched");
     assert_eq!(history[1].record.actor, Some(dispatcher()));
+    for entry in &history {
+        let index = entry
+            .ledger_index
+            .expect("every transition is in the ledger");
+        let ledger = store
+            .ledger_entry(index)
+            .await
+            .expect("read ledger entry")
+            .expect("ledger entry exists");
+        assert_eq!(ledger.kind, format!("task.{}", entry.record.action));
+        assert_eq!(ledger.subject, format!("task:{}", created.id));
+        assert_eq!(ledger.actor, "d1");
+        assert_eq!(ledger.payload["version"], entry.record.version);
+    }
 
     let missing = TaskId::parse("T999999").expect("valid id");
     assert_eq!(store.task(&missing).await.expect("get missing"), None);

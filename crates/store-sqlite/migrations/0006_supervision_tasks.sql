@@ -45,6 +45,8 @@ CREATE TABLE task_transitions (
     at INTEGER NOT NULL,
     -- JSON of oversight_tasks::TransitionRecord.
     record TEXT NOT NULL,
+    -- The ledger entry of the transition; NULL for the migrated creations.
+    ledger_index INTEGER,
     UNIQUE (task_id, version)
 );
 
