@@ -53,8 +53,10 @@ async fn overdue_task_is_escalated_to_supervisor() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let config_file = dir.path().join("tasks.toml");
     std::fs::write(&config_file, TASKS_CONFIG).expect("write task configuration");
-    let mut config = Config::default();
-    config.data_dir = dir.path().join("data");
+    let mut config = Config {
+        data_dir: dir.path().join("data"),
+        ..Config::default()
+    };
     config.http.listen = "127.0.0.1:0".parse().expect("literal address");
     config.hj212.listen = "127.0.0.1:0".parse().expect("literal address");
     config.tasks.config_file = Some(config_file);
