@@ -237,7 +237,7 @@ test('dashboard shows live data from the demo', { timeout: START_TIMEOUT_MS + DA
   await t.test('task inbox and detail show a task and act on it', async () => {
     const response = await fetch(`${baseUrl}/api/v1/tasks`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'X-Requested-With': 'oversight-browser-test' },
       body: JSON.stringify({
         actor: { person: 'browser.dispatcher', role: 'dispatcher' },
         area: '350203',

@@ -7,9 +7,12 @@
 
 pub mod api;
 pub mod assets;
+pub mod auth;
 pub mod config;
 pub mod error;
+pub mod guard;
 pub mod import;
+pub mod listener;
 pub mod runtime;
 pub mod tasks;
 pub mod telemetry;

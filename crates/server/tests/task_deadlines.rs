@@ -28,7 +28,13 @@ department = "ecology-environment"
 "#;
 
 async fn post(client: &reqwest::Client, url: String, body: &Value) -> (u16, Value) {
-    let response = client.post(url).json(body).send().await.expect("POST");
+    let response = client
+        .post(url)
+        .header("X-Requested-With", "oversight-test")
+        .json(body)
+        .send()
+        .await
+        .expect("POST");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

@@ -28,7 +28,9 @@ function queryString(params) {
 // Sends a request; `body` is sent as JSON, or as is when it is FormData.
 async function request(method, path, params, body) {
   let response;
-  const headers = { Accept: 'application/json' };
+  // The server rejects a state-changing request without X-Requested-With,
+  // which a cross-site form cannot send.
+  const headers = { Accept: 'application/json', 'X-Requested-With': 'oversight-dashboard' };
   let payload;
   if (body instanceof FormData) {
     payload = body;

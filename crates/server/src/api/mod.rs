@@ -5,12 +5,14 @@
 //! the parameter, the value and the fix, and they talk to the store only
 //! through `Arc<dyn Store>`.
 
+mod accounts;
 mod alerts;
 mod areas;
 mod params;
 mod points;
 mod quarantine;
 mod rules;
+mod session;
 mod silences;
 mod status;
 mod task_export;
@@ -24,19 +26,19 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
 use jiff::tz::TimeZone;
 use metrics_exporter_prometheus::PrometheusHandle;
 use oversight_core::Clock;
 use oversight_rules::RulesHandle;
 use oversight_store::Store;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::ApiError;
+use crate::auth::{AuthConfig, resolve_principal};
+use crate::error::{ApiError, ErrorCode};
 
 /// The shared state of every handler.
 #[derive(Debug, Clone)]
@@ -58,6 +60,8 @@ pub struct AppState {
     pub alert_events: Option<tokio::sync::broadcast::Sender<oversight_core::AlertEvent>>,
     /// The supervision-task operations; `None` where the API runs without them.
     pub tasks: Option<crate::tasks::TaskService>,
+    /// Settings of logins, sessions and API tokens.
+    pub auth: AuthConfig,
 }
 
 impl AppState {
@@ -89,6 +93,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
                 .unwrap_or(usize::MAX)
                 .saturating_add(64 * 1024)
         });
+    let state = Arc::new(state);
     let api = Router::new()
         .route("/health", get(status::health))
         .route("/summary", get(status::summary))
@@ -127,19 +132,48 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             get(quarantine::uploads).delete(quarantine::discard),
         )
         .route("/quarantine/{mn}/release", post(quarantine::release))
-        .fallback(unknown_route);
+        .route("/auth/login", post(session::login))
+        .route("/auth/logout", post(session::logout))
+        .route("/auth/me", get(session::me))
+        .route("/auth/totp", post(session::enrol_totp))
+        .route("/auth/totp/confirm", post(session::confirm_totp))
+        .route("/auth/totp/disable", post(session::disable_totp))
+        .route(
+            "/auth/tokens",
+            get(accounts::list_tokens).post(accounts::create_token),
+        )
+        .route("/auth/tokens/{id}", delete(accounts::revoke_token))
+        .route("/auth/events", get(accounts::events))
+        .route(
+            "/users",
+            get(accounts::list_users).post(accounts::create_user),
+        )
+        .route(
+            "/users/{id}",
+            get(accounts::get_user).patch(accounts::update_user),
+        )
+        .route("/users/{id}/password", post(accounts::set_password))
+        .route(
+            "/departments",
+            get(accounts::list_departments).post(accounts::create_department),
+        )
+        .route("/departments/{id}", put(accounts::update_department))
+        .fallback(unknown_route)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            resolve_principal,
+        ));
 
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(status::metrics))
         .layer(middleware::from_fn(count_requests))
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ))
+        .layer(middleware::from_fn(move |request, next| {
+            time_limit(limits.request_timeout, request, next)
+        }))
         .layer(TraceLayer::new_for_http())
-        .with_state(Arc::new(state))
+        .with_state(state)
 }
 
 async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
@@ -147,6 +181,58 @@ async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> ApiErro
         "no API route {method} {}; the routes are listed in docs/api.md",
         uri.path()
     ))
+}
+
+/// Ends a request that takes longer than `timeout` with a 408, reading of
+/// the body included, so a client that sends its body one byte a second
+/// holds the connection no longer than that.
+async fn time_limit(timeout: Duration, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::debug!(%method, path, "http request timed out");
+            ApiError {
+                code: ErrorCode::RequestTimeout,
+                message: format!(
+                    "{method} {path} took longer than {} s (http.request_timeout_secs); \
+                     send the body at once or narrow the request",
+                    timeout.as_secs()
+                ),
+            }
+            .into_response()
+        }
+    }
+}
+
+/// Gives the 405 responses that axum makes itself, without a body, the
+/// API's JSON error body, keeping their `Allow` header. axum adds that header
+/// outside every layer of a router, so this must wrap the whole router.
+pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut json = ApiError {
+        code: ErrorCode::MethodNotAllowed,
+        message: format!("method {method} is not allowed on {path}; use one of: {allow}"),
+    }
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        json.headers_mut().insert(header::ALLOW, value);
+    }
+    json
 }
 
 /// Counts requests by route pattern and status; both label sets are bounded.
@@ -165,5 +251,7 @@ async fn count_requests(request: Request, next: Next) -> Response {
 
 type SharedState = axum::extract::State<Arc<AppState>>;
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;

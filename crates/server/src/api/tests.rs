@@ -56,6 +56,7 @@ impl Fixture {
             rules: None,
             alert_events: None,
             tasks: None,
+            auth: AuthConfig::default(),
         };
         let limits = HttpLimits {
             body_limit_bytes: BODY_LIMIT,
