@@ -15,6 +15,11 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use oversight_server::config::{Config, ConfigOverrides, LogFormat, Settings};
 
+/// mimalloc replaces glibc malloc, which took about a sixth of the server's
+/// CPU time while it ingested HJ 212 uploads (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status when an import skipped bad rows but kept the good ones.
 const EXIT_ROWS_REJECTED: u8 = 2;
 

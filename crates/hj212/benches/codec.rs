@@ -117,7 +117,7 @@ fn bench_crc(c: &mut Criterion) {
     let (stream, _) = stream(&packets);
     let mut group = c.benchmark_group("crc");
     group.throughput(Throughput::Bytes(stream.len() as u64));
-    group.bench_function("hj212_sliced", |b| {
+    group.bench_function("hj212_folded", |b| {
         b.iter(|| crc::hj212(black_box(&stream)));
     });
     group.bench_function("hj212_bitwise", |b| {

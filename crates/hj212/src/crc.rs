@@ -10,11 +10,13 @@
 //! about as strong as an 8-bit checksum.
 //!
 //! Speed: let `U[x]` be the high byte of `T[x]`. The table is linear over GF(2)
-//! (`T[a ^ b] = T[a] ^ T[b]`), so `h_n = U[h_{n-1} ^ b_n] = U[h_{n-1}] ^ U[b_n]`.
-//! Unrolling sixteen steps gives
-//! `h_{n+16} = U^16[h_n ^ b_1] ^ U^15[b_2] ^ … ^ U^1[b_16]`, where `U^k` is `U`
-//! applied `k` times. [`hj212`] uses those sixteen 256-byte tables, so the sixteen
-//! lookups of a block are independent instead of one dependent lookup per byte.
+//! (`T[a ^ b] = T[a] ^ T[b]`), so `h_n = U[h_{n-1} ^ b_n] = U[h_{n-1}] ^ U[b_n]`,
+//! and after `m` bytes `h_m = U^m[h_0] ^ U^m[b_1] ^ U^(m-1)[b_2] ^ … ^ U^1[b_m]`,
+//! where `U^k` is `U` applied `k` times. `U^8` is the identity (the test
+//! `high_byte_map_has_order_8` checks it), so a byte's term depends only on its
+//! distance from the end modulo 8. [`hj212`] therefore XORs the input together
+//! in 8-byte words aligned to its end, which runs at memory speed, and then
+//! needs eight table lookups in all.
 
 /// The HJ 212 CRC of the empty input, which is also the initial register value.
 const INITIAL: u16 = 0xFFFF;
@@ -22,14 +24,15 @@ const INITIAL: u16 = 0xFFFF;
 /// The reflected form of the CRC-16 polynomial 0x8005, used by both variants.
 const POLYNOMIAL: u16 = 0xA001;
 
-/// How many bytes [`hj212`] folds into the state per step.
-const SLICE: usize = 16;
+/// The order of the high-byte map `U`: `U^PERIOD` is the identity.
+const PERIOD: usize = 8;
 
 /// `TABLE[x]` is the register after eight reflected shifts of `x`.
 static TABLE: [u16; 256] = build_table();
 
-/// `HIGH_POWERS[k - 1][x]` is `U` applied `k` times to `x` (see the module docs).
-static HIGH_POWERS: [[u8; 256]; SLICE] = build_high_powers();
+/// `HIGH_POWERS[k - 1][x]` is `U` applied `k` times to `x` (see the module docs),
+/// for `k` from 1 to [`PERIOD`].
+static HIGH_POWERS: [[u8; 256]; PERIOD] = build_high_powers();
 
 const fn build_table() -> [u16; 256] {
     let mut table = [0u16; 256];
@@ -51,16 +54,16 @@ const fn build_table() -> [u16; 256] {
     table
 }
 
-const fn build_high_powers() -> [[u8; 256]; SLICE] {
+const fn build_high_powers() -> [[u8; 256]; PERIOD] {
     let table = build_table();
-    let mut powers = [[0u8; 256]; SLICE];
+    let mut powers = [[0u8; 256]; PERIOD];
     let mut index = 0;
     while index < 256 {
         powers[0][index] = (table[index] >> 8) as u8;
         index += 1;
     }
     let mut power = 1;
-    while power < SLICE {
+    while power < PERIOD {
         let mut index = 0;
         while index < 256 {
             let previous = powers[power - 1][index];
@@ -113,25 +116,32 @@ pub fn hj212(data: &[u8]) -> u16 {
     let Some((&last, body)) = data.split_last() else {
         return INITIAL;
     };
-    let mut high = (INITIAL >> 8) as u8;
-    let mut blocks = body.chunks_exact(SLICE);
-    for block in &mut blocks {
-        high = fold_block(high, block);
-    }
-    for &byte in blocks.remainder() {
-        high = HIGH_POWERS[0][usize::from(high ^ byte)];
+    let initial_high = (INITIAL >> 8) as u8;
+    let mut high = match body.len() % PERIOD {
+        0 => initial_high,
+        power => HIGH_POWERS[power - 1][usize::from(initial_high)],
+    };
+    // The byte at index `j` of the folded word is `PERIOD - j` bytes (modulo
+    // PERIOD) from the end of `body`, so it takes the power `U^(PERIOD - j)`.
+    for (index, &byte) in fold_words(body).iter().enumerate() {
+        high ^= HIGH_POWERS[PERIOD - 1 - index][usize::from(byte)];
     }
     TABLE[usize::from(high ^ last)]
 }
 
-/// Folds one block of [`SLICE`] bytes into the high byte of the register.
-#[inline(always)]
-fn fold_block(high: u8, block: &[u8]) -> u8 {
-    let mut next = HIGH_POWERS[SLICE - 1][usize::from(high ^ block[0])];
-    for (position, &byte) in block.iter().enumerate().skip(1) {
-        next ^= HIGH_POWERS[SLICE - 1 - position][usize::from(byte)];
-    }
-    next
+/// XORs `data` together in [`PERIOD`]-byte words aligned to its end, with
+/// the bytes before the first whole word right-aligned in a zero-padded word.
+#[inline]
+fn fold_words(data: &[u8]) -> [u8; PERIOD] {
+    let (head, words) = data.as_rchunks::<PERIOD>();
+    let mut padded = [0u8; PERIOD];
+    padded[PERIOD - head.len()..].copy_from_slice(head);
+    let folded = words
+        .iter()
+        .fold(u64::from_le_bytes(padded), |folded, word| {
+            folded ^ u64::from_le_bytes(*word)
+        });
+    folded.to_le_bytes()
 }
 
 /// Computes the HJ 212 CRC one bit at a time, exactly as the C code in
@@ -207,9 +217,29 @@ MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
         }
     }
 
+    #[test]
+    fn folded_equals_bitwise_every_length() {
+        let data: Vec<u8> = (0..200u8).map(|i| i.wrapping_mul(89) ^ 0x5A).collect();
+        for length in 0..data.len() {
+            let input = &data[..length];
+            assert_eq!(hj212(input), hj212_bitwise(input), "length {length}");
+        }
+    }
+
+    #[test]
+    fn high_byte_map_has_order_8() {
+        for value in 0..=u8::MAX {
+            assert_eq!(
+                HIGH_POWERS[PERIOD - 1][usize::from(value)],
+                value,
+                "U^8({value:#04x})"
+            );
+        }
+    }
+
     proptest! {
         #[test]
-        fn sliced_equals_bitwise(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        fn folded_equals_bitwise(data in proptest::collection::vec(any::<u8>(), 0..600)) {
             prop_assert_eq!(hj212(&data), hj212_bitwise(&data));
         }
     }

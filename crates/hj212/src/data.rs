@@ -13,6 +13,7 @@ use jiff::tz::Offset;
 use oversight_core::{DataFlag, FactorValues};
 
 use crate::packet::excerpt;
+use crate::scan::find_any;
 
 /// The time zone HJ 212 devices in China report in: UTC+08:00.
 pub const CHINA_STANDARD_TIME: Offset = Offset::constant(8);
@@ -209,15 +210,10 @@ impl<'a> Items<'a> {
             if start >= bytes.len() {
                 return None;
             }
-            // Pieces are short, so a plain loop beats a vectorised search here.
-            let offset = bytes[start..]
-                .iter()
-                .position(|&byte| matches!(byte, b';' | b',' | b'='));
-            let Some(offset) = offset else {
+            let Some(stop) = find_any(bytes, start, [b';', b',', b'=']) else {
                 self.position = bytes.len();
                 return self.missing_equals(start, bytes.len());
             };
-            let stop = start + offset;
             if bytes[stop] != b'=' {
                 self.position = stop + 1;
                 match self.missing_equals(start, stop) {
@@ -274,10 +270,7 @@ fn find_value_end(bytes: &[u8], from: usize) -> usize {
     {
         scan_from = lead + 2 + close + 2;
     }
-    let rest = &bytes[scan_from..];
-    rest.iter()
-        .position(|&byte| byte == b';' || byte == b',')
-        .map_or(bytes.len(), |at| scan_from + at)
+    find_any(bytes, scan_from, [b';', b',']).unwrap_or(bytes.len())
 }
 
 /// Trims whitespace, checking the first and last byte before doing the full

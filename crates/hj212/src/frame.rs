@@ -612,13 +612,29 @@ fn check_crc(
             digits: escape(digits),
         });
     };
-    UnverifiedFrame {
+    // Checked here rather than through `UnverifiedFrame::verify`, which
+    // clones the reference-counted bytes.
+    let expected = variant.compute(&bytes[HEADER_LEN..HEADER_LEN + segment_len]);
+    if expected != crc {
+        return Err(FrameError::CrcMismatch {
+            variant,
+            expected,
+            received: crc,
+            frame: UnverifiedFrame {
+                bytes,
+                segment_len,
+                trailer,
+                crc,
+            },
+        });
+    }
+    Ok(Frame {
         bytes,
         segment_len,
         trailer,
         crc,
-    }
-    .verify(variant)
+        variant,
+    })
 }
 
 /// Returns true if the frame starting at the front of `buffer`, with a

@@ -51,6 +51,7 @@ mod encode;
 mod frame;
 mod packet;
 mod readings;
+mod scan;
 mod split;
 
 pub use crc::CrcVariant;

@@ -14,6 +14,7 @@ use jiff::tz::Offset;
 use oversight_core::Reading;
 
 use crate::data::{DataArea, FieldError, trim};
+use crate::scan::find_any;
 
 /// The HJ 212 version a [`Flag`] declares in its bits 2–7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -368,6 +369,9 @@ fn find_cp(bytes: &[u8]) -> Option<usize> {
 
 /// Finds the last `&&`, which is usually at the very end of the segment.
 fn rfind_double_ampersand(bytes: &[u8]) -> Option<usize> {
+    if bytes.ends_with(b"&&") {
+        return Some(bytes.len() - 2);
+    }
     let mut end = bytes.len();
     while let Some(at) = memchr::memrchr(b'&', &bytes[..end]) {
         if at > 0 && bytes[at - 1] == b'&' {
@@ -393,18 +397,24 @@ struct HeaderFields<'a> {
 impl<'a> HeaderFields<'a> {
     fn parse(header: &'a str) -> Result<Self, ParseError> {
         let mut fields = Self::default();
-        let pieces = header.split([';', ',']);
-        for piece in pieces {
-            let piece = trim(piece);
-            if piece.is_empty() {
+        let bytes = header.as_bytes();
+        let mut start = 0;
+        // Pieces run to the next `;` or `,`, and a piece's first `=` splits it.
+        while start < bytes.len() {
+            let stop = find_any(bytes, start, [b';', b',', b'=']).unwrap_or(bytes.len());
+            if bytes.get(stop) != Some(&b'=') {
+                let piece = trim(&header[start..stop]);
+                if !piece.is_empty() {
+                    return Err(ParseError::MalformedHeaderField {
+                        text: excerpt(piece),
+                    });
+                }
+                start = stop + 1;
                 continue;
             }
-            let Some((name, value)) = piece.split_once('=') else {
-                return Err(ParseError::MalformedHeaderField {
-                    text: excerpt(piece),
-                });
-            };
-            fields.set(name.trim_end(), value.trim_start())?;
+            let end = find_any(bytes, stop + 1, [b';', b',']).unwrap_or(bytes.len());
+            fields.set(trim(&header[start..stop]), trim(&header[stop + 1..end]))?;
+            start = end + 1;
         }
         if let (Some(pnum), Some(pno)) = (fields.pnum, fields.pno)
             && pno > pnum
