@@ -52,6 +52,12 @@ fn demo_runs_and_stores_readings() {
     assert!(output.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("dashboard: http://127.0.0.1:"), "{stdout}");
     assert!(stdout.contains("public sample packets"), "{stdout}");
+    for account in ["admin", "staff", "inspector", "enterprise"] {
+        assert!(
+            stdout.contains(&format!("login: {account} password: ")),
+            "{stdout}"
+        );
+    }
     let last = stdout
         .lines()
         .rfind(|line| line.starts_with("readings stored: "));
@@ -68,5 +74,10 @@ fn demo_runs_and_stores_readings() {
         again.status.success(),
         "{}",
         String::from_utf8_lossy(&again.stderr)
+    );
+    let again_stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again_stdout.contains("login: admin password: "),
+        "{again_stdout}"
     );
 }

@@ -57,7 +57,7 @@ fn get_with_host(host: &str, path: &str) -> String {
 #[tokio::test]
 async fn slow_header_is_cut_off() {
     let data = DataDir::new();
-    let server = Server::start(&data, &[("OVERSIGHT_HTTP__HEADER_TIMEOUT_SECS", "1")]);
+    let server = Server::start(&data, &[("OVERSIGHT_HTTP__HEADER_TIMEOUT_SECS", "1")]).await;
     let addr = server.http;
     let slow = tokio::spawn(async move {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
@@ -85,7 +85,7 @@ async fn slow_header_is_cut_off() {
 #[tokio::test]
 async fn idle_connection_is_closed() {
     let data = DataDir::new();
-    let server = Server::start(&data, &[("OVERSIGHT_HTTP__HEADER_TIMEOUT_SECS", "1")]);
+    let server = Server::start(&data, &[("OVERSIGHT_HTTP__HEADER_TIMEOUT_SECS", "1")]).await;
     let mut silent = TcpStream::connect(server.http).await.expect("connect");
     let closed = read_until_closed(&mut silent, Duration::from_secs(5)).await;
     assert!(closed.is_some(), "a silent connection stayed open");
@@ -104,10 +104,13 @@ async fn idle_connection_is_closed() {
 #[tokio::test]
 async fn slow_body_times_out_as_json() {
     let data = DataDir::new();
-    let server = Server::start(&data, &[("OVERSIGHT_HTTP__REQUEST_TIMEOUT_SECS", "1")]);
+    let server = Server::start(&data, &[("OVERSIGHT_HTTP__REQUEST_TIMEOUT_SECS", "1")]).await;
     let mut stream = TcpStream::connect(server.http).await.expect("connect");
-    let head = "POST /api/v1/points HTTP/1.1\r\nhost: 127.0.0.1\r\nx-requested-with: t\r\n\
-                content-type: application/json\r\ncontent-length: 100\r\n\r\n{";
+    let head = format!(
+        "POST /api/v1/points HTTP/1.1\r\nhost: 127.0.0.1\r\nx-requested-with: t\r\n{}\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{",
+        server.session_head_lines()
+    );
     stream.write_all(head.as_bytes()).await.expect("send head");
     let response = read_until_closed(&mut stream, Duration::from_secs(5))
         .await
@@ -126,7 +129,7 @@ async fn slow_body_times_out_as_json() {
 #[tokio::test]
 async fn connections_per_ip_are_capped() {
     let data = DataDir::new();
-    let server = Server::start(&data, &[("OVERSIGHT_HTTP__MAX_CONNECTIONS_PER_IP", "2")]);
+    let server = Server::start(&data, &[("OVERSIGHT_HTTP__MAX_CONNECTIONS_PER_IP", "2")]).await;
     let first = TcpStream::connect(server.http).await.expect("connect");
     let _second = TcpStream::connect(server.http).await.expect("connect");
     // The accept loop must have counted both before the third arrives.
@@ -152,7 +155,7 @@ async fn connections_per_ip_are_capped() {
 #[tokio::test]
 async fn foreign_host_is_rejected() {
     let data = DataDir::new();
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
     let port = server.http.port();
     for host in [
         format!("127.0.0.1:{port}"),
@@ -179,7 +182,8 @@ async fn allowed_hosts_are_configurable() {
     let server = Server::start(
         &data,
         &[("OVERSIGHT_HTTP__ALLOWED_HOSTS", r#"["oversight.example"]"#)],
-    );
+    )
+    .await;
     let named = raw_exchange(
         server.http,
         &get_with_host("oversight.example", "/api/v1/health"),
@@ -196,7 +200,7 @@ async fn allowed_hosts_are_configurable() {
 #[tokio::test]
 async fn state_change_needs_csrf_header() {
     let data = DataDir::new();
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
     let client = reqwest::Client::new();
     let url = server.url("/api/v1/quarantine/NOSUCHMN01");
 
@@ -219,8 +223,8 @@ async fn state_change_needs_csrf_header() {
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("evil.example"), "{message}");
 
-    let same = client
-        .delete(&url)
+    let same = server
+        .with_session(client.delete(&url))
         .header("x-requested-with", "t")
         .header("origin", format!("http://{}", server.http))
         .send()
@@ -228,8 +232,8 @@ async fn state_change_needs_csrf_header() {
         .expect("DELETE");
     assert_eq!(same.status(), 404, "passes the checks, finds nothing held");
 
-    let plain = client
-        .delete(&url)
+    let plain = server
+        .with_session(client.delete(&url))
         .header("x-requested-with", "t")
         .send()
         .await
@@ -240,7 +244,7 @@ async fn state_change_needs_csrf_header() {
 #[tokio::test]
 async fn responses_carry_security_headers() {
     let data = DataDir::new();
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
     let client = reqwest::Client::new();
     for path in ["/", "/api/v1/health", "/api/v1/nothing", "/metrics"] {
         let response = client.get(server.url(path)).send().await.expect("GET");
@@ -266,7 +270,7 @@ async fn responses_carry_security_headers() {
 #[tokio::test]
 async fn wrong_method_is_json_405() {
     let data = DataDir::new();
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
     let response = reqwest::Client::new()
         .put(server.url("/api/v1/points"))
         .header("x-requested-with", "t")

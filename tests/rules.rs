@@ -314,7 +314,7 @@ fn minute(minutes: i64) -> Timestamp {
 #[tokio::test]
 async fn test_replays_stored_readings() {
     let data = prepared(&[("RT00001", 60)]);
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
     let mut logger = Datalogger::connect(server.hj212, "RT00001", "123456").await;
     for (offset, cod) in [(0, 20.0), (1, 80.0), (2, 90.0), (3, 30.0)] {
         assert!(
@@ -391,7 +391,8 @@ async fn reload_applies_changes_and_rejects_broken_pack() {
             ("OVERSIGHT_RULES__RELOAD_INTERVAL_SECS", "1"),
             ("OVERSIGHT_RULES__TICK_INTERVAL_SECS", "1"),
         ],
-    );
+    )
+    .await;
     let (_, rules) = server.get("/api/v1/rules/site.cod").await;
     assert_eq!(rules["condition"], "value > 50.0", "{rules}");
 

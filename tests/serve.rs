@@ -27,7 +27,7 @@ fn alerts_of(body: &Value) -> &Vec<Value> {
 #[tokio::test]
 async fn upload_is_acked_and_stored() {
     let data = prepared(&[("E2E0001", 60)]);
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
     let mut logger = Datalogger::connect(server.hj212, "E2E0001", "123456").await;
     let time: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
     assert!(
@@ -62,7 +62,7 @@ async fn upload_is_acked_and_stored() {
 #[tokio::test]
 async fn exceedance_opens_one_alert_then_resolves() {
     let data = prepared(&[("E2E0002", 60)]);
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
     let mut logger = Datalogger::connect(server.hj212, "E2E0002", "123456").await;
     let start: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
     let at = |minutes: i64| {
@@ -117,7 +117,7 @@ async fn exceedance_opens_one_alert_then_resolves() {
 async fn silence_opens_offline_alert() {
     let data = prepared(&[("E2E0003", 1)]);
     let env = [("OVERSIGHT_RULES__TICK_INTERVAL_SECS", "1")];
-    let server = Server::start(&data, &env);
+    let server = Server::start(&data, &env).await;
     let mut logger = Datalogger::connect(server.hj212, "E2E0003", "123456").await;
     assert!(logger.send(Timestamp::now(), &[("w01018", 20.0)]).await);
 
@@ -162,7 +162,7 @@ async fn sigkill_loses_no_acked_reading() {
         .collect();
     let points: Vec<(&str, u32)> = mns.iter().map(|mn| (mn.as_str(), 60)).collect();
     let data = prepared(&points);
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
 
     let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
@@ -198,7 +198,7 @@ async fn sigkill_loses_no_acked_reading() {
         acknowledged.push(result.expect("logger task"));
     }
 
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
     let mut total = 0;
     for (mn, times) in acknowledged {
         let readings = server.readings(&mn).await;
@@ -270,7 +270,7 @@ async fn import_reports_bad_rows() {
 #[tokio::test]
 async fn unregistered_mn_is_quarantined() {
     let data = prepared(&[("E2E0005", 60)]);
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, &[]).await;
     let mut logger = Datalogger::connect(server.hj212, "NEWMN01", "123456").await;
     assert!(
         logger.send(Timestamp::now(), &[("w01018", 10.0)]).await,

@@ -135,8 +135,32 @@ after(async () => {
   }
 });
 
+// Returns the password the demo printed for `username`.
+function demoPassword(username) {
+  const match = readFileSync(logPath, 'utf8').match(new RegExp(`login: ${username} password: (\\S+)`));
+  assert.ok(match, `the demo printed no login for ${username}:\n${serverLog()}`);
+  return match[1];
+}
+
 test('dashboard shows live data from the demo', { timeout: START_TIMEOUT_MS + DATA_TIMEOUT_MS + 60_000 }, async (t) => {
-  await page.goto(`${baseUrl}/`);
+  await t.test('API needs a login', async () => {
+    const response = await fetch(`${baseUrl}/api/v1/summary`);
+    assert.equal(response.status, 401);
+  });
+
+  await t.test('login page rejects a wrong password, then logs in', async () => {
+    await page.goto(`${baseUrl}/login`);
+    await page.locator('[data-test=login-username]').fill('admin');
+    await page.locator('[data-test=login-password]').fill('wrong password here');
+    await page.locator('[data-test=login-submit]').click();
+    await page.locator('[data-test=login-error]').waitFor();
+    // The browser logs the rejected request as a console error; it is expected here.
+    pageErrors.length = 0;
+    await page.locator('[data-test=login-password]').fill(demoPassword('admin'));
+    await page.locator('[data-test=login-submit]').click();
+    await page.waitForURL(`${baseUrl}/`);
+  });
+
   assert.equal(await page.title(), 'Oversight · 在线监测监管平台');
 
   await t.test('counters become non-zero', async () => {

@@ -68,17 +68,50 @@ impl DataDir {
     }
 }
 
-/// A running `oversight serve`.
+/// Login name and password of the administrator every test server has.
+pub const ADMIN: (&str, &str) = ("root", "correct horse battery");
+
+impl DataDir {
+    /// Creates the administrator [`ADMIN`] unless it exists.
+    pub fn ensure_admin(&self) {
+        use std::io::Write;
+
+        let mut child = Command::new(BINARY)
+            .args(["user", "add", "--admin", ADMIN.0, "--data-dir"])
+            .arg(self.path().join("data"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run oversight user add");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        writeln!(stdin, "{}", ADMIN.1).expect("write password");
+        drop(stdin);
+        let output = child
+            .wait_with_output()
+            .expect("wait for oversight user add");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() || stderr.contains("exists already"),
+            "oversight user add failed: {stderr}"
+        );
+    }
+}
+
+/// A running `oversight serve`, with a logged-in administrator session.
 pub struct Server {
     child: Child,
     pub http: SocketAddr,
     pub hj212: SocketAddr,
     client: reqwest::Client,
+    /// The `Cookie` and `X-CSRF-Token` headers of the session.
+    session: Vec<(String, String)>,
 }
 
 impl Server {
     /// Starts `oversight serve` on free ports with `env` set, and waits until both listeners are up.
-    pub fn start(data: &DataDir, env: &[(&str, &str)]) -> Self {
+    pub async fn start(data: &DataDir, env: &[(&str, &str)]) -> Self {
+        data.ensure_admin();
         let mut command = Command::new(BINARY);
         command
             .args([
@@ -102,12 +135,64 @@ impl Server {
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || forward_log(stderr, &sender));
         let (http, hj212) = wait_for_listeners(&receiver);
-        Self {
+        let mut server = Self {
             child,
             http,
             hj212,
             client: reqwest::Client::new(),
+            session: Vec::new(),
+        };
+        server.session = server.login().await;
+        server
+    }
+
+    /// Logs in as [`ADMIN`] and returns the headers that carry the session.
+    async fn login(&self) -> Vec<(String, String)> {
+        let body = serde_json::json!({"username": ADMIN.0, "password": ADMIN.1});
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .header("x-requested-with", "oversight-tests")
+            .json(&body)
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "login as {} failed",
+            ADMIN.0
+        );
+        let cookie = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .filter_map(|value| value.split(';').next())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let json: Value = response.json().await.expect("login response");
+        let csrf = json["csrf_token"].as_str().expect("csrf_token").to_owned();
+        vec![
+            ("cookie".to_owned(), cookie),
+            ("x-csrf-token".to_owned(), csrf),
+        ]
+    }
+
+    /// Returns the session's headers as lines of a raw HTTP/1.1 request head.
+    pub fn session_head_lines(&self) -> String {
+        self.session
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect()
+    }
+
+    /// Adds the session's headers to a request.
+    pub fn with_session(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        for (name, value) in &self.session {
+            request = request.header(name, value);
         }
+        request
     }
 
     /// Kills the process with SIGKILL and reaps it.
@@ -134,8 +219,7 @@ impl Server {
     /// GETs an API path and returns status and JSON body.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self
-            .client
-            .get(self.url(path))
+            .with_session(self.client.get(self.url(path)))
             .send()
             .await
             .expect("GET request");
@@ -146,8 +230,7 @@ impl Server {
     /// POSTs JSON to an API path and returns status and JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let response = self
-            .client
-            .post(self.url(path))
+            .with_session(self.client.post(self.url(path)))
             .header("x-requested-with", "oversight-tests")
             .json(body)
             .send()

@@ -14,12 +14,13 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use jiff::Timestamp;
+use oversight_auth::{Role, password, secret};
 use oversight_core::{MonitoringPoint, SystemClock};
 use oversight_server::config::{ConfigOverrides, Settings};
 use oversight_server::import::{NoProgress, import_builtin_areas, import_point_file};
 use oversight_server::runtime::{Server, shutdown_signal};
 use oversight_simulate::{DeviceIdentity, Profile, SimulateConfig};
-use oversight_store::{PointQuery, Store, SummaryQuery};
+use oversight_store::{NewDepartment, NewUser, PointQuery, Store, SummaryQuery};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
@@ -81,10 +82,14 @@ pub(crate) async fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> 
     prepare_data_dir(&settings.data_dir)?;
     let store = open_store(&settings).await?;
     let points = load_demo_data(store.as_ref(), &settings.data_dir).await?;
+    let logins = create_demo_accounts(store.as_ref(), &points).await?;
 
     let started = Timestamp::now();
     let server = Server::start(&settings, Arc::clone(&store), Arc::new(SystemClock)).await?;
     print_banner(&server, &settings)?;
+    for (username, role, password) in &logins {
+        say(&format!("login: {username} password: {password} ({role})"))?;
+    }
     let (sent, acked) = replay_samples(server.hj212_addr()).await?;
     say(&format!(
         "replayed {sent} public sample packets, {acked} acknowledged"
@@ -162,6 +167,75 @@ async fn load_demo_data(store: &dyn Store, dir: &Path) -> anyhow::Result<Vec<Mon
     Ok(points)
 }
 
+/// Creates the demo accounts, or sets new passwords on those that exist,
+/// and returns each login name, role and password. The department covers
+/// the area of the first demo point, and the enterprise owns that point.
+async fn create_demo_accounts(
+    store: &dyn Store,
+    points: &[MonitoringPoint],
+) -> anyhow::Result<Vec<(String, Role, String)>> {
+    let Some(first) = points.first() else {
+        bail!("the demo has no points to create accounts for");
+    };
+    let department_id = match store.departments().await?.first() {
+        Some(department) => department.id,
+        None => {
+            let department = NewDepartment {
+                name: "Demo Ecology and Environment Bureau".to_owned(),
+                areas: vec![first.area.clone()],
+                categories: vec!["water".to_owned(), "air".to_owned()],
+            };
+            store.create_department(&department).await?.id
+        }
+    };
+    let accounts = [
+        ("admin", Role::SystemAdmin, None, Vec::new()),
+        (
+            "staff",
+            Role::DepartmentStaff,
+            Some(department_id),
+            Vec::new(),
+        ),
+        (
+            "inspector",
+            Role::Inspector,
+            Some(department_id),
+            Vec::new(),
+        ),
+        (
+            "enterprise",
+            Role::RegulatedParty,
+            None,
+            vec![first.mn.clone()],
+        ),
+    ];
+    let mut logins = Vec::new();
+    for (username, role, department_id, points) in accounts {
+        let password = secret::generate("")?.value[..16].to_owned();
+        let password_hash = tokio::task::spawn_blocking({
+            let password = password.clone();
+            move || password::hash(&password)
+        })
+        .await??;
+        match store.user_by_name(username).await? {
+            Some(user) => store.set_password_hash(user.id, &password_hash).await?,
+            None => {
+                let user = NewUser {
+                    username: username.to_owned(),
+                    display_name: username.to_owned(),
+                    role,
+                    department_id,
+                    points,
+                    password_hash,
+                };
+                store.create_user(&user).await?;
+            }
+        }
+        logins.push((username.to_owned(), role, password));
+    }
+    Ok(logins)
+}
+
 fn print_banner(server: &Server, settings: &Settings) -> anyhow::Result<()> {
     let mut http = server.http_addr();
     if http.ip().is_unspecified() {
@@ -170,7 +244,9 @@ fn print_banner(server: &Server, settings: &Settings) -> anyhow::Result<()> {
     say(&format!("dashboard: http://{http}/"))?;
     say(&format!("HJ 212 listener: {}", server.hj212_addr()))?;
     say(&format!("data directory: {}", settings.data_dir.display()))?;
-    say("no login: the API and dashboard are open to anyone who can reach the address")?;
+    say(
+        "log in to the dashboard with one of these demo accounts; their passwords change at every start:",
+    )?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod demo;
 mod import;
+mod ledger;
 mod rules;
 mod serve;
 mod simulate;
@@ -61,6 +62,9 @@ enum Command {
     /// Run device simulators against a server.
     #[command(subcommand)]
     Simulate(simulate::SimulateCommand),
+    /// Verify or export the tamper-evident ledger offline.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
     /// Check rule packs, or replay readings through them to see what would have fired.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -150,6 +154,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(command) => simulate::run(cli, command).await,
         Command::Rules(command) => rules::run(cli, command).await,
         Command::User(args) => user::run(cli, args).await,
+        Command::Ledger(command) => ledger::run(command),
     }
 }
 

@@ -95,7 +95,7 @@ pub struct NoteSignature {
 
 impl NoteSignature {
     /// Formats the signature line without its final newline.
-    fn to_line(&self) -> String {
+    pub fn to_line(&self) -> String {
         let mut bytes = self.key_id.to_be_bytes().to_vec();
         bytes.extend_from_slice(&self.signature);
         format!("{SIGNATURE_PREFIX}{} {}", self.name, BASE64.encode(bytes))

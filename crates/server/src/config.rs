@@ -21,6 +21,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use jiff::tz::{Offset, TimeZone};
+use oversight_ledger::{Hasher, SignatureAlgorithm, VerifierKey};
 use oversight_rules::RulesConfig;
 use oversight_source_hj212::Hj212Config;
 use oversight_store_sqlite::{SqliteOptions, Synchronous};
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::HttpLimits;
 use crate::auth::AuthConfig;
 use crate::guard::HostAllowList;
+use crate::ledger::LedgerSettings;
 use crate::listener::ListenerLimits;
 
 /// The environment variable prefix.
@@ -58,6 +60,8 @@ pub struct Config {
     pub tasks: TasksServerConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The tamper-evident ledger.
+    pub ledger: LedgerConfig,
     /// Logins, sessions and API tokens.
     pub auth: AuthConfig,
 }
@@ -73,8 +77,105 @@ impl Default for Config {
             store: StoreConfig::default(),
             tasks: TasksServerConfig::default(),
             log: LogConfig::default(),
+            ledger: LedgerConfig::default(),
             auth: AuthConfig::default(),
         }
+    }
+}
+
+/// Settings of the ledger and its signed checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// Hash function of the Merkle tree: `sha256` or `sm3`. It is fixed when
+    /// the first entry is appended. Default `sha256`.
+    pub hash: Hasher,
+    /// Signature algorithm of the checkpoint key generated on first start:
+    /// `ed25519` or `sm2`. Default `ed25519`.
+    pub signature: SignatureAlgorithm,
+    /// Identity of the log in its checkpoints and the name of its key, such
+    /// as `oversight.example.gov.cn/ledger`. Default `oversight.local/ledger`.
+    pub origin: String,
+    /// Longest time, in seconds, a new entry waits for a signed checkpoint. Default 10.
+    pub checkpoint_interval_secs: u64,
+    /// Number of new entries that trigger a checkpoint before the interval
+    /// ends. Default 1000.
+    pub checkpoint_entries: u64,
+    /// Verifier keys of witnesses whose cosignatures are accepted, in the
+    /// signed-note format `name+keyid+base64`. Default none.
+    pub witnesses: Vec<String>,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        Self {
+            hash: Hasher::Sha256,
+            signature: SignatureAlgorithm::Ed25519,
+            origin: "oversight.local/ledger".to_owned(),
+            checkpoint_interval_secs: 10,
+            checkpoint_entries: 1000,
+            witnesses: Vec::new(),
+        }
+    }
+}
+
+impl LedgerConfig {
+    fn validate(&self) -> Result<LedgerSettings, ConfigError> {
+        if self.signature == SignatureAlgorithm::Ed25519Cosignature {
+            return Err(invalid(
+                "ledger.signature",
+                self.signature.name(),
+                "a log signs with ed25519 or sm2; ed25519-cosignature is for witnesses",
+            ));
+        }
+        let origin_is_line = !self.origin.is_empty()
+            && !self
+                .origin
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '+');
+        if !origin_is_line {
+            return Err(invalid(
+                "ledger.origin",
+                &self.origin,
+                "expected a non-empty name without spaces, '+' or control characters, such as \
+                 oversight.example.gov.cn/ledger",
+            ));
+        }
+        if self.checkpoint_interval_secs == 0 {
+            return Err(invalid(
+                "ledger.checkpoint_interval_secs",
+                "0",
+                "must be at least 1 second",
+            ));
+        }
+        if self.checkpoint_entries == 0 {
+            return Err(invalid(
+                "ledger.checkpoint_entries",
+                "0",
+                "must be at least 1",
+            ));
+        }
+        let witnesses = self
+            .witnesses
+            .iter()
+            .map(|text| {
+                VerifierKey::parse(text).map_err(|error| {
+                    invalid(
+                        "ledger.witnesses",
+                        text,
+                        &format!("{error}; expected a verifier key such as name+1234abcd+BASE64"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LedgerSettings {
+            origin: self.origin.clone(),
+            hash: self.hash,
+            signature: self.signature,
+            checkpoint_interval: Duration::from_secs(self.checkpoint_interval_secs),
+            checkpoint_entries: self.checkpoint_entries,
+            witnesses,
+        })
     }
 }
 
@@ -330,6 +431,8 @@ pub struct Settings {
     pub tasks: TaskSettings,
     /// Logging.
     pub log: LogConfig,
+    /// The ledger.
+    pub ledger: LedgerSettings,
     /// Logins, sessions and API tokens.
     pub auth: AuthConfig,
 }
@@ -354,6 +457,7 @@ impl fmt::Debug for Settings {
             .field("hj212", &self.hj212)
             .field("rules", &self.rules)
             .field("log", &self.log)
+            .field("ledger", &self.ledger)
             .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
@@ -445,6 +549,7 @@ impl Config {
             ));
         }
         let task_engine = Arc::new(self.tasks.engine()?);
+        let ledger = self.ledger.validate()?;
         let store = SqliteOptions {
             synchronous: match self.store.synchronous {
                 SynchronousMode::Full => Synchronous::Full,
@@ -452,6 +557,7 @@ impl Config {
             },
             readers: self.store.readers,
             cache_size_kib: self.store.cache_size_kib,
+            ledger_hash: ledger.hash,
             ..SqliteOptions::default()
         };
         Ok(Settings {
@@ -478,6 +584,7 @@ impl Config {
                 evidence_max_bytes: self.tasks.evidence_max_bytes,
             },
             log: self.log,
+            ledger,
             auth: self.auth,
         })
     }
@@ -538,6 +645,7 @@ const SECTIONS: &[&str] = &[
     "store",
     "tasks",
     "log",
+    "ledger",
 ];
 
 fn is_config_section(key: &str) -> bool {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod guard;
 pub mod import;
+pub mod ledger;
 pub mod listener;
 pub mod runtime;
 pub mod tasks;

@@ -30,6 +30,7 @@ use crate::api::{self, AppState};
 use crate::assets;
 use crate::config::Settings;
 use crate::guard;
+use crate::ledger::{self, Checkpointer, LedgerKeyError, LedgerPublic};
 use crate::listener::{self, ListenerLimits};
 use crate::tasks::{EvidenceFiles, TaskService, run_scheduler};
 use crate::telemetry;
@@ -59,6 +60,9 @@ pub enum ServeError {
     /// The rules service failed.
     #[error(transparent)]
     Rules(#[from] RulesError),
+    /// The ledger's signing key could not be loaded or created.
+    #[error(transparent)]
+    LedgerKey(#[from] LedgerKeyError),
     /// A task panicked.
     #[error("a server task panicked: {0}")]
     Panicked(#[from] tokio::task::JoinError),
@@ -115,6 +119,19 @@ impl Server {
             Hj212Source::bind(&settings.hj212, source_store, source_clock, Some(sink)).await?;
         let hj212_addr = source.local_addr();
 
+        let key = ledger::load_or_generate_key(
+            &settings.data_dir,
+            &settings.ledger.origin,
+            settings.ledger.signature,
+        )?;
+        let ledger_public = Arc::new(LedgerPublic {
+            origin: settings.ledger.origin.clone(),
+            hash: settings.ledger.hash,
+            verifier_key: key.verifier_key().clone(),
+            witnesses: settings.ledger.witnesses.clone(),
+        });
+        let checkpointer = Checkpointer::new(Arc::clone(&store), key, &settings.ledger);
+
         let http = bind(settings.http_listen, "the HTTP API", "http").await?;
         let http_addr = local_addr(&http, settings.http_listen);
         let state = AppState {
@@ -126,6 +143,7 @@ impl Server {
             rules: Some(rules_handle),
             alert_events: Some(events.sender()),
             tasks: Some(task_service.clone()),
+            ledger: Some(ledger_public),
             auth: settings.auth.clone(),
         };
         let app = app(state, settings);
@@ -140,6 +158,11 @@ impl Server {
             settings.tasks.scheduler_interval,
             cancel.clone(),
         ));
+        let checkpoint_cancel = cancel.clone();
+        tasks.spawn(async move {
+            checkpointer.run(checkpoint_cancel).await;
+            Ok(())
+        });
         tasks.spawn(serve_http(
             http,
             app,

@@ -28,7 +28,7 @@ use crate::codec::{micros, timestamp};
 use crate::error::{SqliteError, backend, corrupt};
 
 /// The columns [`decode_entry`] reads, in order.
-const ENTRY_COLUMNS: &str = "idx, at, kind, subject, actor, payload, leaf_hash";
+pub(crate) const ENTRY_COLUMNS: &str = "idx, at, kind, subject, actor, payload, leaf_hash";
 
 /// Records the configured hash function on a new ledger, or checks it
 /// against the one an existing ledger uses.
@@ -206,7 +206,7 @@ pub(crate) fn head(conn: &Connection) -> StoreResult<LedgerHead> {
     })
 }
 
-fn decode_entry(row: &Row<'_>) -> rusqlite::Result<Result<LedgerEntry, SqliteError>> {
+pub(crate) fn decode_entry(row: &Row<'_>) -> rusqlite::Result<Result<LedgerEntry, SqliteError>> {
     let index: i64 = row.get(0)?;
     let at: i64 = row.get(1)?;
     let payload: String = row.get(5)?;

@@ -28,6 +28,7 @@ mod options;
 mod packed;
 mod pool;
 mod read_ops;
+mod reader;
 mod schema;
 mod store;
 mod tasks;
@@ -35,4 +36,5 @@ mod write_ops;
 mod writer;
 
 pub use options::{SqliteOptions, Synchronous};
+pub use reader::LedgerReader;
 pub use store::{DATABASE_FILE_NAME, SqliteStore};

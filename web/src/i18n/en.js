@@ -8,6 +8,15 @@ export default {
     updated: 'Updated {time}',
     offline: 'Cannot reach the server: {message}',
     storeDown: 'store unavailable',
+    logout: 'Log out',
+  },
+  login: {
+    title: 'Log in',
+    username: 'Login name',
+    password: 'Password',
+    totp: 'Authenticator code',
+    submit: 'Log in',
+    failed: 'Login failed: {message}',
   },
   nav: {
     tasks: 'Tasks',

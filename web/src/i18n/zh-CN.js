@@ -8,6 +8,15 @@ export default {
     updated: '更新于 {time}',
     offline: '无法连接服务：{message}',
     storeDown: '存储异常',
+    logout: '退出登录',
+  },
+  login: {
+    title: '登录',
+    username: '登录名',
+    password: '密码',
+    totp: '动态验证码',
+    submit: '登录',
+    failed: '登录失败：{message}',
   },
   nav: {
     tasks: '监管任务',

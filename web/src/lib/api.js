@@ -25,51 +25,71 @@ function queryString(params) {
   return text ? `?${text}` : '';
 }
 
-// Sends a request; `body` is sent as JSON, or as is when it is FormData.
+// Returns the value of a cookie, or null.
+function cookie(name) {
+  const prefix = `${name}=`;
+  const found = document.cookie.split('; ').find((item) => item.startsWith(prefix));
+  return found ? decodeURIComponent(found.slice(prefix.length)) : null;
+}
+
 async function request(method, path, params, body) {
-  let response;
   // The server rejects a state-changing request without X-Requested-With,
-  // which a cross-site form cannot send.
+  // which a cross-site form cannot send, and a state-changing request on a
+  // session without the session's CSRF token, which the login set in the
+  // oversight_csrf cookie.
   const headers = { Accept: 'application/json', 'X-Requested-With': 'oversight-dashboard' };
-  let payload;
-  if (body instanceof FormData) {
-    payload = body;
-  } else if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    payload = JSON.stringify(body);
+  if (method !== 'GET') {
+    const csrf = cookie('oversight_csrf');
+    if (csrf) {
+      headers['X-CSRF-Token'] = csrf;
+    }
   }
+  // FormData (an evidence upload) sets its own multipart Content-Type.
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) {
+    headers['Content-Type'] = 'application/json';
+  }
+  let response;
   try {
     response = await fetch(`${BASE}${path}${queryString(params)}`, {
       method,
       headers,
-      body: payload,
+      body: body === undefined || form ? body : JSON.stringify(body),
     });
   } catch (error) {
     throw new ApiError(0, 'network', `${method} ${path} failed: ${error.message}`);
   }
   const text = await response.text();
-  let decoded = null;
+  let reply = null;
   if (text) {
     try {
-      decoded = JSON.parse(text);
+      reply = JSON.parse(text);
     } catch {
       throw new ApiError(response.status, 'invalid_response', `${method} ${path} returned status ${response.status} without JSON`);
     }
   }
+  if (response.status === 401 && !path.startsWith('/auth/')) {
+    // The session expired or ended: the app shows the login page.
+    window.dispatchEvent(new CustomEvent('oversight:unauthorized'));
+  }
   if (!response.ok) {
-    const error = decoded?.error;
+    const error = reply?.error;
     throw new ApiError(
       response.status,
       error?.code ?? 'http',
       error?.message ?? `${method} ${path} returned status ${response.status}`,
     );
   }
-  return decoded;
+  return reply;
 }
 
 const segment = encodeURIComponent;
 
 export const api = {
+  login: (username, password, totpCode) =>
+    request('POST', '/auth/login', undefined, { username, password, totp_code: totpCode || undefined }),
+  logout: () => request('POST', '/auth/logout'),
+  me: () => request('GET', '/auth/me'),
   health: () => request('GET', '/health'),
   summary: (area) => request('GET', '/summary', { area }),
   areas: (parent) => request('GET', '/areas', { parent }),

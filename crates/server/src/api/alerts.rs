@@ -4,13 +4,15 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
+use axum::{Extension, Json};
+use oversight_auth::{Principal, Scope};
 use oversight_core::{Alert, AlertId, AlertStatus, Mn, Severity};
 use oversight_rules::Command;
 use oversight_store::{AlertQuery, Page, Store, TransitionRecord};
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
+use super::access::{scoped_area, scoped_point, visible_alert};
 use super::params::{
     ApiJson, ApiPath, ApiQuery, LIST_PAGE, check_range, parse_area, parse_limit, parse_mn,
     parse_time,
@@ -35,6 +37,7 @@ pub(super) struct ListParams {
 /// Returns a page of alerts.
 pub(super) async fn list(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Page<AlertView>>, ApiError> {
     let statuses = match params.status.as_deref() {
@@ -63,8 +66,11 @@ pub(super) async fn list(
         statuses,
         severity,
         rule_id: params.rule,
-        area: parse_area(params.area.as_deref())?,
-        mn: params.mn.as_deref().map(parse_mn).transpose()?,
+        area: match principal.scope() {
+            Scope::Points(_) => parse_area(params.area.as_deref())?,
+            _ => scoped_area(&principal, parse_area(params.area.as_deref())?)?,
+        },
+        mn: scoped_point(&principal, params.mn.as_deref().map(parse_mn).transpose()?)?,
         from,
         to,
         limit: parse_limit(params.limit.as_deref(), LIST_PAGE)?,
@@ -108,14 +114,11 @@ pub(super) struct AlertDetail {
 /// Returns one alert with its transitions and rule.
 pub(super) async fn one(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AlertDetail>, ApiError> {
     let id = parse_id(&id)?;
-    let Some(alert) = state.store.alert(id).await? else {
-        return Err(ApiError::not_found(format!(
-            "alert {id} not found; list alerts with GET /api/v1/alerts"
-        )));
-    };
+    let alert = visible_alert(&state, &principal, id).await?;
     let point_name = state.store.point(&alert.mn).await?.map(|point| point.name);
     let transitions = state.store.alert_transitions(id).await?;
     let rule_source = match &state.rules {
@@ -177,10 +180,12 @@ fn check_actor(actor: &str) -> Result<String, ApiError> {
 /// Acknowledges an open alert.
 pub(super) async fn acknowledge(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ActionBody>,
 ) -> Result<Json<Alert>, ApiError> {
     let id = parse_id(&id)?;
+    visible_alert(&state, &principal, id).await?;
     let actor = check_actor(&body.actor)?;
     let reason = body.reason;
     let alert = state
@@ -198,10 +203,12 @@ pub(super) async fn acknowledge(
 /// Resolves an open alert by hand; the reason is required.
 pub(super) async fn resolve(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ActionBody>,
 ) -> Result<Json<Alert>, ApiError> {
     let id = parse_id(&id)?;
+    visible_alert(&state, &principal, id).await?;
     let actor = check_actor(&body.actor)?;
     let Some(reason) = body.reason.filter(|reason| !reason.trim().is_empty()) else {
         return Err(ApiError::invalid(

@@ -83,6 +83,7 @@ impl Fixture {
             rules: None,
             alert_events: None,
             tasks: None,
+            ledger: None,
             auth,
         };
         let limits = HttpLimits {
@@ -655,4 +656,259 @@ async fn admin_manages_departments_and_users() {
         .send(Method::GET, "/api/v1/auth/events", None, &lin)
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
+}
+
+/// The records of the authorisation matrix: one point and alert in the
+/// department's jurisdiction and one outside it.
+struct MatrixWorld {
+    tokens: Vec<(Role, String)>,
+    staff_id: i64,
+    department_id: i64,
+    own_alert: i64,
+    other_alert: i64,
+}
+
+const OWN_MN: &str = "MNOWN01";
+const OTHER_MN: &str = "MNOTHER1";
+
+async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
+    use oversight_store::{NewApiToken, NewDepartment};
+
+    let store = fixture.store.clone();
+    store
+        .upsert_areas(&[Area::new(AreaCode::parse("350206").unwrap(), "湖里区").unwrap()])
+        .await
+        .unwrap();
+    let points: Vec<_> = [(OWN_MN, "350203"), (OTHER_MN, "350206")]
+        .iter()
+        .map(|(mn, area)| {
+            let body = tests::point_body(mn, area);
+            serde_json::from_value::<views::PointBody>(body)
+                .unwrap()
+                .into_point()
+                .unwrap()
+        })
+        .collect();
+    store.upsert_points(&points).await.unwrap();
+    let now = fixture.clock.now();
+    let mut other_trigger = tests::trigger(OTHER_MN, "w01018", 150.0, now);
+    if let oversight_store::AlertUpdate::Trigger(trigger) = &mut other_trigger {
+        trigger.area = AreaCode::parse("350206").unwrap();
+    }
+    store
+        .apply_alert_updates(&[tests::trigger(OWN_MN, "w01018", 150.0, now), other_trigger])
+        .await
+        .unwrap();
+    let alert_of = |mn: &str| {
+        let query = oversight_store::AlertQuery {
+            mn: Some(oversight_core::Mn::parse(mn).unwrap()),
+            ..oversight_store::AlertQuery::default()
+        };
+        let store = store.clone();
+        async move { store.alerts(&query).await.unwrap().items[0].id.0 }
+    };
+    let own_alert = alert_of(OWN_MN).await;
+    let other_alert = alert_of(OTHER_MN).await;
+    let department = store
+        .create_department(&NewDepartment {
+            name: "Siming EEB".to_owned(),
+            areas: vec![AreaCode::parse("350203").unwrap()],
+            categories: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let mut tokens = Vec::new();
+    let mut staff_id = 0;
+    for role in Role::ALL {
+        if role == Role::Public {
+            continue;
+        }
+        let department_id = role.needs_department().then_some(department.id);
+        let mut user = NewUser {
+            username: role.as_str().to_owned(),
+            display_name: role.as_str().to_owned(),
+            role,
+            department_id,
+            points: Vec::new(),
+            password_hash: password::hash(PASSWORD).unwrap(),
+        };
+        if role == Role::RegulatedParty {
+            user.points = vec![oversight_core::Mn::parse(OWN_MN).unwrap()];
+        }
+        let user = store.create_user(&user).await.unwrap();
+        if role == Role::DepartmentStaff {
+            staff_id = user.id;
+        }
+        let secret = oversight_auth::secret::generate("ovt_").unwrap();
+        store
+            .create_token(&NewApiToken {
+                user_id: user.id,
+                name: "matrix".to_owned(),
+                digest: secret.digest,
+                actions: Vec::new(),
+                created_at: now,
+                expires_at: now + jiff::SignedDuration::from_hours(24),
+            })
+            .await
+            .unwrap();
+        tokens.push((role, format!("Bearer {}", secret.value)));
+    }
+    MatrixWorld {
+        tokens,
+        staff_id,
+        department_id: department.id,
+        own_alert,
+        other_alert,
+    }
+}
+
+/// Fills the path parameters of a route with records inside (`own`) or
+/// outside the department's jurisdiction.
+fn concrete_path(path: &str, world: &MatrixWorld, own: bool) -> String {
+    let (mn, alert) = if own {
+        (OWN_MN, world.own_alert)
+    } else {
+        (OTHER_MN, world.other_alert)
+    };
+    let id = if path.starts_with("/alerts") {
+        alert.to_string()
+    } else if path.starts_with("/users") {
+        world.staff_id.to_string()
+    } else if path.starts_with("/departments") {
+        world.department_id.to_string()
+    } else if path.starts_with("/auth/tokens") {
+        // No such token, so revoking it leaves every role's token working.
+        "999".to_owned()
+    } else {
+        "1".to_owned()
+    };
+    let code = if own { "350203" } else { "350206" };
+    format!(
+        "/api/v1{}",
+        path.replace("{mn}", mn)
+            .replace("{id}", &id)
+            .replace("{code}", code)
+    )
+}
+
+/// Routes a role may use by its actions but whose records it never sees,
+/// which answer 403 even inside its jurisdiction.
+fn denied_by_scope(path: &str, role: Role) -> bool {
+    let everything = role == Role::SystemAdmin;
+    (path.starts_with("/quarantine") && !everything)
+        || (path == "/summary" && role == Role::RegulatedParty)
+}
+
+/// Runs every route of the access table as every role and without
+/// credentials, on records inside and outside the jurisdiction.
+#[tokio::test]
+async fn authorisation_matrix() {
+    use super::access::{Access, ROUTE_ACCESS};
+
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    let mut failures = Vec::new();
+    for (method, path, access) in ROUTE_ACCESS {
+        let method: Method = method.parse().unwrap();
+        let uri = concrete_path(path, &world, true);
+        let anonymous = fixture.send(method.clone(), &uri, None, &[]).await.status;
+        let anonymous_ok = match access {
+            Access::Public => !matches!(anonymous.as_u16(), 401 | 403),
+            Access::Requires(_) => anonymous == StatusCode::UNAUTHORIZED,
+        };
+        if !anonymous_ok {
+            failures.push(format!("{method} {uri} without credentials: {anonymous}"));
+        }
+        for (role, token) in &world.tokens {
+            let headers = [("authorization", token.as_str())];
+            let status = fixture
+                .send(method.clone(), &uri, None, &headers)
+                .await
+                .status;
+            let permitted = match access {
+                Access::Public => true,
+                Access::Requires(action) => role.permits(*action),
+            };
+            let ok = if !permitted || denied_by_scope(path, *role) {
+                status == StatusCode::FORBIDDEN
+            } else {
+                !matches!(status.as_u16(), 401 | 403)
+            };
+            if !ok {
+                failures.push(format!("{method} {uri} as {role}: {status}"));
+            }
+            // Records outside the jurisdiction must stay hidden from scoped roles.
+            let scoped_record = method == Method::GET
+                && (path.contains("{mn}") || path.starts_with("/alerts/{id}"));
+            if !scoped_record || !permitted || path.starts_with("/quarantine") {
+                continue;
+            }
+            let other = concrete_path(path, &world, false);
+            let status = fixture
+                .send(method.clone(), &other, None, &headers)
+                .await
+                .status;
+            let hidden = matches!(status.as_u16(), 403 | 404);
+            if hidden == (*role == Role::SystemAdmin) {
+                failures.push(format!("{method} {other} (other area) as {role}: {status}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn scoped_lists_hide_other_areas() {
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    let token = |role: Role| {
+        world
+            .tokens
+            .iter()
+            .find(|(candidate, _)| *candidate == role)
+            .unwrap()
+            .1
+            .clone()
+    };
+    let mns = |json: &Value| -> Vec<String> {
+        json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["mn"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for role in [Role::DepartmentStaff, Role::Inspector, Role::RegulatedParty] {
+        let auth = token(role);
+        let headers = [("authorization", auth.as_str())];
+        let points = fixture
+            .send(Method::GET, "/api/v1/points", None, &headers)
+            .await;
+        assert_eq!(points.status, StatusCode::OK, "{role}: {}", points.json);
+        assert_eq!(mns(&points.json), [OWN_MN], "{role}");
+        let alerts = fixture
+            .send(Method::GET, "/api/v1/alerts", None, &headers)
+            .await;
+        assert_eq!(alerts.status, StatusCode::OK, "{role}: {}", alerts.json);
+        assert_eq!(mns(&alerts.json), [OWN_MN], "{role}");
+    }
+    let staff = token(Role::DepartmentStaff);
+    let headers = [("authorization", staff.as_str())];
+    let summary = fixture
+        .send(Method::GET, "/api/v1/summary", None, &headers)
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.json);
+    assert_eq!(summary.json["points"], 1);
+    assert_eq!(summary.json["area"], "350203");
+    let outside = fixture
+        .send(Method::GET, "/api/v1/summary?area=350206", None, &headers)
+        .await;
+    assert_eq!(outside.status, StatusCode::FORBIDDEN);
+
+    let admin = token(Role::SystemAdmin);
+    let headers = [("authorization", admin.as_str())];
+    let all = fixture
+        .send(Method::GET, "/api/v1/points", None, &headers)
+        .await;
+    assert_eq!(mns(&all.json), [OTHER_MN, OWN_MN]);
 }

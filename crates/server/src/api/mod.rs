@@ -5,9 +5,11 @@
 //! the parameter, the value and the fix, and they talk to the store only
 //! through `Arc<dyn Store>`.
 
+mod access;
 mod accounts;
 mod alerts;
 mod areas;
+mod ledger;
 mod params;
 mod points;
 mod quarantine;
@@ -60,6 +62,8 @@ pub struct AppState {
     pub alert_events: Option<tokio::sync::broadcast::Sender<oversight_core::AlertEvent>>,
     /// The supervision-task operations; `None` where the API runs without them.
     pub tasks: Option<crate::tasks::TaskService>,
+    /// The ledger's origin and keys; `None` where no checkpoint signer runs.
+    pub ledger: Option<Arc<crate::ledger::LedgerPublic>>,
     /// Settings of logins, sessions and API tokens.
     pub auth: AuthConfig,
 }
@@ -132,6 +136,14 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             get(quarantine::uploads).delete(quarantine::discard),
         )
         .route("/quarantine/{mn}/release", post(quarantine::release))
+        .route("/ledger/entries", get(ledger::entries))
+        .route("/ledger/entries/{index}", get(ledger::entry))
+        .route("/ledger/proof/inclusion", get(ledger::inclusion))
+        .route("/ledger/proof/consistency", get(ledger::consistency))
+        .route("/ledger/checkpoint", get(ledger::checkpoint))
+        .route("/ledger/checkpoints", get(ledger::checkpoints))
+        .route("/ledger/cosignature", post(ledger::cosign))
+        .route("/ledger/key", get(ledger::key))
         .route("/auth/login", post(session::login))
         .route("/auth/logout", post(session::logout))
         .route("/auth/me", get(session::me))
@@ -158,6 +170,10 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             get(accounts::list_departments).post(accounts::create_department),
         )
         .route("/departments/{id}", put(accounts::update_department))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            access::authorize,
+        ))
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),

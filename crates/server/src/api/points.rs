@@ -1,12 +1,14 @@
 //! Monitoring points and their readings.
 
-use axum::Json;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
+use oversight_auth::{Action, Principal, Scope};
 use oversight_core::{DataKind, FactorCode, Mn};
 use oversight_store::{Page, PointQuery, ReadingQuery, SortOrder};
 use serde::Deserialize;
 
 use super::SharedState;
+use super::access::scoped_area;
 use super::params::{
     ApiJson, ApiPath, ApiQuery, LIST_PAGE, READING_PAGE, check_range, parse_area, parse_limit,
     parse_mn, parse_time,
@@ -26,10 +28,23 @@ pub(super) struct ListParams {
 /// Returns a page of points, ordered by MN.
 pub(super) async fn list(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Page<PointView>>, ApiError> {
+    if let Scope::Points(own) = principal.scope() {
+        let mut items = Vec::with_capacity(own.len());
+        for mn in own {
+            if let Some(point) = state.store.point(mn).await? {
+                items.push(PointView::new(point, None));
+            }
+        }
+        return Ok(Json(Page {
+            items,
+            next_cursor: None,
+        }));
+    }
     let query = PointQuery {
-        area: parse_area(params.area.as_deref())?,
+        area: scoped_area(&principal, parse_area(params.area.as_deref())?)?,
         limit: parse_limit(params.limit.as_deref(), LIST_PAGE)?,
         cursor: params.cursor,
     };
@@ -47,9 +62,14 @@ pub(super) async fn list(
 /// Creates a point, or replaces the point with the same MN, and returns 201.
 pub(super) async fn upsert(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<PointBody>,
 ) -> Result<(StatusCode, Json<PointView>), ApiError> {
     let point = body.into_point()?;
+    principal.require_area(Action::ManagePoints, &point.area)?;
+    if let Some(existing) = state.store.point(&point.mn).await? {
+        principal.require_area(Action::ManagePoints, &existing.area)?;
+    }
     if state.store.area(&point.area).await?.is_none() {
         return Err(ApiError::invalid(format!(
             "area {} not found: import the area first (oversight import areas) or use an \
@@ -68,12 +88,16 @@ pub(super) async fn upsert(
 /// Returns one point with its online status.
 pub(super) async fn one(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(mn): ApiPath<String>,
 ) -> Result<Json<PointView>, ApiError> {
     let mn = parse_mn(&mn)?;
     let Some(point) = state.store.point(&mn).await? else {
         return Err(point_not_found(&mn));
     };
+    if !principal.scope().contains_point(&mn, &point.area) {
+        return Err(point_not_found(&mn));
+    }
     let statuses = state.store.point_statuses(Some(&point.area)).await?;
     let status = statuses.iter().find(|status| status.mn == mn);
     let since = online_since(&state, point.interval_secs, state.clock.now());
@@ -96,12 +120,18 @@ pub(super) struct ReadingParams {
 /// Returns a page of one point's readings.
 pub(super) async fn readings(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(mn): ApiPath<String>,
     ApiQuery(params): ApiQuery<ReadingParams>,
 ) -> Result<Json<Page<ReadingView>>, ApiError> {
     let mn = parse_mn(&mn)?;
     let query = reading_query(mn, params)?;
-    if state.store.point(&query.mn).await?.is_none() {
+    let visible = state
+        .store
+        .point(&query.mn)
+        .await?
+        .is_some_and(|point| principal.scope().contains_point(&query.mn, &point.area));
+    if !visible {
         return Err(point_not_found(&query.mn));
     }
     let page = state.store.readings(&query).await?;

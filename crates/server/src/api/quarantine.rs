@@ -1,11 +1,13 @@
 //! Uploads from unregistered MNs: list, inspect, release after registration, discard.
 
-use axum::Json;
+use axum::{Extension, Json};
 use jiff::Timestamp;
+use oversight_auth::Principal;
 use oversight_store::{QuarantineSummary, QuarantinedUpload};
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
+use super::access::require_everything;
 use super::params::{ApiPath, ApiQuery, LIST_PAGE, parse_limit, parse_mn};
 use super::views::ReadingView;
 use crate::error::ApiError;
@@ -13,7 +15,9 @@ use crate::error::ApiError;
 /// Returns one line per quarantined MN.
 pub(super) async fn summaries(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
 ) -> Result<Json<Vec<QuarantineSummary>>, ApiError> {
+    require_everything(&principal, "quarantine")?;
     Ok(Json(state.store.quarantine_summaries().await?))
 }
 
@@ -47,9 +51,11 @@ impl From<QuarantinedUpload> for UploadView {
 /// Returns the held uploads of one MN, oldest first.
 pub(super) async fn uploads(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(mn): ApiPath<String>,
     ApiQuery(params): ApiQuery<UploadParams>,
 ) -> Result<Json<Vec<UploadView>>, ApiError> {
+    require_everything(&principal, "quarantine")?;
     let limit = parse_limit(params.limit.as_deref(), LIST_PAGE)?;
     let uploads = state.store.quarantined_uploads(&mn, limit).await?;
     if uploads.is_empty() {
@@ -66,8 +72,10 @@ pub(super) struct Released {
 /// Moves the held readings of a registered MN into its readings.
 pub(super) async fn release(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(mn): ApiPath<String>,
 ) -> Result<Json<Released>, ApiError> {
+    require_everything(&principal, "quarantine")?;
     let mn = parse_mn(&mn)?;
     if state.store.point(&mn).await?.is_none() {
         return Err(ApiError::conflict(format!(
@@ -88,8 +96,10 @@ pub(super) struct Discarded {
 /// Deletes the held uploads of an MN.
 pub(super) async fn discard(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(mn): ApiPath<String>,
 ) -> Result<Json<Discarded>, ApiError> {
+    require_everything(&principal, "quarantine")?;
     let discarded = state.store.discard_quarantine(&mn).await?;
     if discarded == 0 {
         return Err(nothing_held(&mn));

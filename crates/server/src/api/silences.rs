@@ -2,12 +2,14 @@
 //! as usual, but their events carry a suppression so that no notification
 //! is sent.
 
-use axum::Json;
+use axum::{Extension, Json};
 use jiff::{SignedDuration, Timestamp};
+use oversight_auth::{Principal, Scope};
 use oversight_store::{NewSilence, Silence, SilenceMatcher};
 use serde::Deserialize;
 
 use super::SharedState;
+use super::access::visible_alert;
 use super::params::{ApiJson, ApiPath, ApiQuery, parse_area_code, parse_mn};
 use crate::error::ApiError;
 
@@ -110,14 +112,44 @@ impl SilenceBody {
 /// Creates a silence.
 pub(super) async fn create(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<SilenceBody>,
 ) -> Result<Json<Silence>, ApiError> {
     let silence = body.into_silence(state.clock.now())?;
+    check_matcher_scope(&state, &principal, &silence.matcher).await?;
     let created = state.store.create_silence(&silence).await?;
     if let Some(rules) = &state.rules {
         rules.silences_changed().await;
     }
     Ok(Json(created))
+}
+
+/// Checks that a silence matches only alerts in the principal's scope: one
+/// of its points, or an area inside its jurisdiction. A silence of a rule
+/// on every area needs a scope of everything.
+async fn check_matcher_scope(
+    state: &SharedState,
+    principal: &Principal,
+    matcher: &SilenceMatcher,
+) -> Result<(), ApiError> {
+    if *principal.scope() == Scope::All {
+        return Ok(());
+    }
+    if let Some(mn) = &matcher.mn {
+        let area = state.store.point(mn).await?.map(|point| point.area);
+        if area.is_some_and(|area| principal.scope().contains_point(mn, &area)) {
+            return Ok(());
+        }
+    }
+    if let Some(area) = &matcher.area
+        && principal.scope().contains_area(area)
+    {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "{} {:?} may silence only points or areas in their jurisdiction: set mn or area",
+        principal.role, principal.username
+    )))
 }
 
 /// The body of `POST /alerts/{id}/silence`.
@@ -132,6 +164,7 @@ pub(super) struct AlertSilenceBody {
 /// Silences the rule of one alert on its point.
 pub(super) async fn for_alert(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<AlertSilenceBody>,
 ) -> Result<Json<Silence>, ApiError> {
@@ -142,9 +175,7 @@ pub(super) async fn for_alert(
             "expected an alert id, a whole number",
         ));
     };
-    let Some(alert) = state.store.alert(oversight_core::AlertId(number)).await? else {
-        return Err(ApiError::not_found(format!("alert {number} not found")));
-    };
+    let alert = visible_alert(&state, &principal, oversight_core::AlertId(number)).await?;
     let body = SilenceBody {
         mn: Some(alert.mn.to_string()),
         area: None,
@@ -154,7 +185,7 @@ pub(super) async fn for_alert(
         created_by: body.created_by,
         comment: body.comment,
     };
-    create(state, ApiJson(body)).await
+    create(state, Extension(principal), ApiJson(body)).await
 }
 
 /// Ends a silence now.

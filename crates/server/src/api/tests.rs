@@ -27,6 +27,8 @@ struct Fixture {
     store: Arc<SqliteStore>,
     clock: Arc<ManualClock>,
     app: Router,
+    /// The `Authorization` header of a system administrator's API token.
+    authorization: String,
 }
 
 impl Fixture {
@@ -56,22 +58,28 @@ impl Fixture {
             rules: None,
             alert_events: None,
             tasks: None,
+            ledger: None,
             auth: AuthConfig::default(),
         };
         let limits = HttpLimits {
             body_limit_bytes: BODY_LIMIT,
             request_timeout: Duration::from_secs(5),
         };
+        let authorization = admin_token(store.as_ref(), NOW.parse().unwrap()).await;
         Self {
             _dir: dir,
             store,
             clock,
             app: router(state, limits),
+            authorization,
         }
     }
 
     async fn send(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, &self.authorization);
         let body = match body {
             Some(json) => {
                 request = request.header(header::CONTENT_TYPE, "application/json");
@@ -129,7 +137,39 @@ impl Fixture {
     }
 }
 
-fn point_body(mn: &str, area: &str) -> Value {
+/// Creates a system administrator with an API token and returns the
+/// `Authorization` header value that sends the token.
+async fn admin_token(store: &SqliteStore, now: Timestamp) -> String {
+    use oversight_store::{AccountStore, NewApiToken, NewUser};
+
+    let user = store
+        .create_user(&NewUser {
+            username: "root".to_owned(),
+            display_name: "root".to_owned(),
+            role: oversight_auth::Role::SystemAdmin,
+            department_id: None,
+            points: Vec::new(),
+            password_hash: oversight_auth::password::hash("correct horse battery").unwrap(),
+        })
+        .await
+        .unwrap();
+    let secret =
+        oversight_auth::secret::generate(oversight_auth::secret::API_TOKEN_PREFIX).unwrap();
+    store
+        .create_token(&NewApiToken {
+            user_id: user.id,
+            name: "router tests".to_owned(),
+            digest: secret.digest,
+            actions: Vec::new(),
+            created_at: now,
+            expires_at: now + SignedDuration::from_hours(24 * 365),
+        })
+        .await
+        .unwrap();
+    format!("Bearer {}", secret.value)
+}
+
+pub(super) fn point_body(mn: &str, area: &str) -> Value {
     json!({
         "mn": mn,
         "name": format!("point {mn}"),
@@ -455,7 +495,7 @@ async fn readings_reject_bad_params() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-fn trigger(mn: &str, factor: &str, value: f64, at: Timestamp) -> AlertUpdate {
+pub(super) fn trigger(mn: &str, factor: &str, value: f64, at: Timestamp) -> AlertUpdate {
     let mn = Mn::parse(mn).unwrap();
     let factor = FactorCode::parse(factor).unwrap();
     AlertUpdate::Trigger(Box::new(oversight_store::Trigger {

@@ -1,0 +1,104 @@
+//! [`LedgerReader`]: read-only access to the ledger tables of a database
+//! file, for offline verification without starting a store.
+//!
+//! The reader opens the file read-only and applies no migrations, so it
+//! changes nothing on disk, also when the database is being examined after
+//! tampering.
+
+use std::path::Path;
+
+use oversight_ledger::{Hasher, NodeSource};
+use oversight_store::{LedgerEntry, StoreError, StoreResult, StoredCheckpoint};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{backend, corrupt};
+use crate::ledger::{self, StoredNodes};
+use crate::store::DATABASE_FILE_NAME;
+
+/// Read-only access to a database's ledger.
+#[derive(Debug)]
+pub struct LedgerReader {
+    conn: Connection,
+}
+
+impl LedgerReader {
+    /// Opens the database at `path`, or `oversight.db` inside it when `path`
+    /// is a directory, read-only.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        const OPERATION: &str = "open database read-only";
+        let file = if path.is_dir() {
+            path.join(DATABASE_FILE_NAME)
+        } else {
+            path.to_owned()
+        };
+        if !file.is_file() {
+            return Err(StoreError::NotFound {
+                what: "database file",
+                key: file.display().to_string(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            &file,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(backend(OPERATION))?;
+        let has_ledger: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_state'",
+                [],
+                |row| row.get::<_, i64>(0).map(|count| count > 0),
+            )
+            .map_err(backend(OPERATION))?;
+        if !has_ledger {
+            return Err(backend(OPERATION)(corrupt(
+                "database",
+                &file.display(),
+                &"it has no ledger tables: start `oversight serve` on it once, or pick the \
+                  data directory of an Oversight server",
+            )));
+        }
+        Ok(Self { conn })
+    }
+
+    /// Returns the ledger's hash function and its size according to `ledger_state`.
+    pub fn state(&self) -> StoreResult<(Hasher, u64)> {
+        let head = ledger::head(&self.conn)?;
+        Ok((head.hasher, head.size))
+    }
+
+    /// Calls `visit` with every row of `ledger_entries` in index order, or
+    /// with the decoding error of a row, until `visit` returns `false`.
+    pub fn for_each_entry(
+        &self,
+        mut visit: impl FnMut(Result<LedgerEntry, String>) -> bool,
+    ) -> StoreResult<()> {
+        const OPERATION: &str = "read ledger entries";
+        let mut statement = self
+            .conn
+            .prepare(&format!(
+                "SELECT {} FROM ledger_entries ORDER BY idx",
+                ledger::ENTRY_COLUMNS
+            ))
+            .map_err(backend(OPERATION))?;
+        let mut rows = statement.query([]).map_err(backend(OPERATION))?;
+        while let Some(row) = rows.next().map_err(backend(OPERATION))? {
+            let entry = ledger::decode_entry(row).map_err(backend(OPERATION))?;
+            if !visit(entry.map_err(|error| error.to_string())) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the stored tree nodes, leaf hashes included.
+    pub fn nodes(
+        &self,
+    ) -> impl NodeSource<Error = impl std::error::Error + Send + Sync + 'static> + '_ {
+        StoredNodes::new(&self.conn)
+    }
+
+    /// Returns every stored checkpoint, smallest size first.
+    pub fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+        ledger::checkpoints(&self.conn, 0, u32::MAX)
+    }
+}

@@ -1,0 +1,271 @@
+//! Tests that tamper with a real server's ledger and run `oversight ledger
+//! verify` on it: the command must name the first entry altered, removed,
+//! inserted or reordered, and reject a forged checkpoint.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{BINARY, DataDir, Server, points_csv};
+use rusqlite::{Connection, params};
+
+/// Points imported, each appending one ledger entry. The server appends
+/// more entries when it starts, such as the rule engine's load.
+const POINTS: usize = 12;
+
+/// A data directory whose ledger has `entries` entries and a signed
+/// checkpoint of all of them, and that checkpoint's signed note.
+struct Prepared {
+    data: DataDir,
+    checkpoint: PathBuf,
+    entries: u64,
+}
+
+async fn prepared() -> Prepared {
+    let data = DataDir::new();
+    let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let mns: Vec<String> = (0..POINTS)
+        .map(|number| format!("LEDGER{number:04}"))
+        .collect();
+    let points: Vec<(&str, u32)> = mns.iter().map(|mn| (mn.as_str(), 60)).collect();
+    let file = data.file("points.csv", &points_csv(&points));
+    let (code, stdout, stderr) = data.import(&["points", file.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    let server = Server::start(
+        &data,
+        &[("OVERSIGHT_LEDGER__CHECKPOINT_INTERVAL_SECS", "1")],
+    );
+    wait_for_checkpoint(&server, POINTS).await;
+    assert!(server.terminate().success(), "server exits cleanly");
+
+    // The server signs a last checkpoint of every entry when it stops.
+    let conn = Connection::open(data.path().join("data/oversight.db")).expect("open database");
+    let entries: u64 = conn
+        .query_row("SELECT size FROM ledger_state", [], |row| row.get(0))
+        .expect("ledger size");
+    let (size, note): (u64, String) = conn
+        .query_row(
+            "SELECT size, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .expect("latest checkpoint");
+    assert_eq!(size, entries, "the last checkpoint covers every entry");
+    let checkpoint = data.file("checkpoint.txt", &note);
+    Prepared {
+        data,
+        checkpoint,
+        entries,
+    }
+}
+
+/// Polls `GET /ledger/checkpoint` until it signs at least `size` entries.
+async fn wait_for_checkpoint(server: &Server, size: usize) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + common::SETTLE;
+    loop {
+        let response = client
+            .get(server.url("/api/v1/ledger/checkpoint"))
+            .send()
+            .await
+            .expect("GET checkpoint");
+        if response.status() == 200 {
+            let note = response.text().await.expect("checkpoint text");
+            let signed: usize = note
+                .lines()
+                .nth(1)
+                .and_then(|line| line.parse().ok())
+                .unwrap_or(0);
+            if signed >= size {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint of size {size} was signed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+impl Prepared {
+    fn data_dir(&self) -> PathBuf {
+        self.data.path().join("data")
+    }
+
+    fn database(&self) -> Connection {
+        Connection::open(self.data_dir().join("oversight.db")).expect("open database")
+    }
+
+    /// Runs `oversight ledger verify` with the checkpoint file and `extra` arguments.
+    fn verify(&self, extra: &[&str]) -> (i32, String) {
+        let output = Command::new(BINARY)
+            .args(["ledger", "verify", "--data-dir"])
+            .arg(self.data_dir())
+            .arg("--checkpoint")
+            .arg(&self.checkpoint)
+            .args(extra)
+            .output()
+            .expect("run oversight ledger verify");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code().unwrap_or(-1), text)
+    }
+}
+
+fn assert_tampered(prepared: &Prepared, expected: &str) {
+    let (code, output) = prepared.verify(&[]);
+    assert_eq!(code, 2, "{output}");
+    assert!(output.contains("TAMPERED"), "{output}");
+    assert!(
+        output.contains(expected),
+        "expected {expected:?} in {output}"
+    );
+}
+
+#[tokio::test]
+async fn intact_ledger_verifies() {
+    let prepared = prepared().await;
+    let (code, output) = prepared.verify(&[]);
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains(&format!("OK: {} entries", prepared.entries)),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("checkpoint of size {}", prepared.entries)),
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn altered_payload_is_named() {
+    let prepared = prepared().await;
+    prepared
+        .database()
+        .execute(
+            "UPDATE ledger_entries SET payload = replace(payload, 'LEDGER0007', 'LEDGER9999') \
+             WHERE idx = 7",
+            [],
+        )
+        .expect("alter payload");
+    assert_tampered(&prepared, "entry 7 was altered");
+}
+
+#[tokio::test]
+async fn altered_payload_and_leaf_hash_is_named() {
+    let prepared = prepared().await;
+    let conn = prepared.database();
+    // The attacker also rewrites the entry's own leaf hash column, but the
+    // tree nodes still hold the signed leaf hash.
+    conn.execute(
+        "UPDATE ledger_entries SET actor = 'user:mallory', leaf_hash = zeroblob(32) WHERE idx = 4",
+        [],
+    )
+    .expect("alter entry");
+    assert_tampered(&prepared, "entry 4 was altered");
+}
+
+#[tokio::test]
+async fn removed_entry_is_named() {
+    let prepared = prepared().await;
+    prepared
+        .database()
+        .execute("DELETE FROM ledger_entries WHERE idx = 5", [])
+        .expect("remove entry");
+    assert_tampered(&prepared, "1 entries were removed at entry 5");
+}
+
+#[tokio::test]
+async fn reordered_entries_are_named() {
+    let prepared = prepared().await;
+    let conn = prepared.database();
+    conn.execute_batch(
+        "UPDATE ledger_entries SET idx = -1 WHERE idx = 3; \
+         UPDATE ledger_entries SET idx = 3 WHERE idx = 8; \
+         UPDATE ledger_entries SET idx = 8 WHERE idx = -1;",
+    )
+    .expect("swap entries");
+    assert_tampered(&prepared, "entry 3 was moved: the log stored it at 8");
+}
+
+#[tokio::test]
+async fn inserted_entry_is_named() {
+    let prepared = prepared().await;
+    let conn = prepared.database();
+    conn.execute_batch(
+        "UPDATE ledger_entries SET idx = -idx - 1 WHERE idx >= 6; \
+         UPDATE ledger_entries SET idx = -idx WHERE idx < 0;",
+    )
+    .expect("shift entries");
+    conn.execute(
+        "INSERT INTO ledger_entries (idx, at, kind, subject, actor, payload, leaf_hash) \
+         SELECT 6, at, 'point.upserted', 'point:FORGED', actor, payload, leaf_hash \
+         FROM ledger_entries WHERE idx = 5",
+        params![],
+    )
+    .expect("insert entry");
+    assert_tampered(&prepared, "1 entries were inserted at entry 6");
+}
+
+#[tokio::test]
+async fn forged_checkpoint_is_rejected() {
+    let prepared = prepared().await;
+    let note = std::fs::read_to_string(&prepared.checkpoint).expect("checkpoint");
+    let mut lines: Vec<&str> = note.split('\n').collect();
+    // Claim a different root: the log's signature no longer covers the body.
+    let forged_root = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    lines[2] = forged_root;
+    std::fs::write(&prepared.checkpoint, lines.join("\n")).expect("write forged checkpoint");
+    assert_tampered(&prepared, "does not verify with the log's key");
+}
+
+#[tokio::test]
+async fn export_verifies_and_edit_is_caught() {
+    let prepared = prepared().await;
+    let export = prepared.data.path().join("export.jsonl");
+    let status = Command::new(BINARY)
+        .args(["ledger", "export", "--data-dir"])
+        .arg(prepared.data_dir())
+        .arg("--output")
+        .arg(&export)
+        .status()
+        .expect("run oversight ledger export");
+    assert!(status.success());
+    let key = prepared.data_dir().join("ledger-verifier.key");
+    let verify_export = |file: &Path| {
+        let output = Command::new(BINARY)
+            .args(["ledger", "verify", "--export"])
+            .arg(file)
+            .arg("--checkpoint")
+            .arg(&prepared.checkpoint)
+            .arg("--key")
+            .arg(&key)
+            .output()
+            .expect("run oversight ledger verify");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, output) = verify_export(&export);
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains(&format!("checkpoint of size {}", prepared.entries)),
+        "{output}"
+    );
+
+    let text = std::fs::read_to_string(&export).expect("export");
+    assert_eq!(text.lines().count() as u64, prepared.entries);
+    std::fs::write(&export, text.replacen("LEDGER0002", "LEDGER0003", 1)).expect("edit export");
+    let (code, output) = verify_export(&export);
+    assert_eq!(code, 2, "{output}");
+    assert!(output.contains("differs from the checkpoint"), "{output}");
+}
