@@ -72,7 +72,7 @@ fn history_actions(detail: &Value) -> Vec<String> {
 #[tokio::test]
 async fn exceedance_task_runs_to_close_with_evidence() {
     let (data, config) = prepared("E2ET001");
-    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]);
+    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
     let mut logger = Datalogger::connect(server.hj212, "E2ET001", "123456").await;
     let time: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
     // Twice the upper limit of 100 is critical, and critical alerts escalate.
@@ -145,8 +145,8 @@ async fn exceedance_task_runs_to_close_with_evidence() {
                 .expect("valid media type"),
         );
     let client = reqwest::Client::new();
-    let response = client
-        .post(server.url(&format!("/api/v1/tasks/{id}/evidence")))
+    let response = server
+        .with_session(client.post(server.url(&format!("/api/v1/tasks/{id}/evidence"))))
         .header("X-Requested-With", "oversight-test")
         .multipart(form)
         .send()
@@ -164,8 +164,8 @@ async fn exceedance_task_runs_to_close_with_evidence() {
         .join(&sha256[..2])
         .join(&sha256);
     assert_eq!(std::fs::read(&stored).expect("stored file"), photo);
-    let download = client
-        .get(server.url(&format!("/api/v1/tasks/{id}/evidence/{sha256}")))
+    let download = server
+        .with_session(client.get(server.url(&format!("/api/v1/tasks/{id}/evidence/{sha256}"))))
         .send()
         .await
         .expect("download evidence");
@@ -220,8 +220,8 @@ async fn exceedance_task_runs_to_close_with_evidence() {
 
     let (_, open) = server.get("/api/v1/tasks").await;
     assert_eq!(open["items"].as_array().map(Vec::len), Some(0), "{open}");
-    let csv = client
-        .get(server.url("/api/v1/tasks/export.csv?state=closed"))
+    let csv = server
+        .with_session(client.get(server.url("/api/v1/tasks/export.csv?state=closed")))
         .send()
         .await
         .expect("export CSV")
@@ -231,8 +231,8 @@ async fn exceedance_task_runs_to_close_with_evidence() {
     assert!(csv.starts_with("id,title,state"), "{csv}");
     assert!(csv.contains(&format!("{id},")), "{csv}");
     assert!(csv.contains(",closed,ecology-environment,"), "{csv}");
-    let xlsx = client
-        .get(server.url("/api/v1/tasks/export.xlsx?state=closed"))
+    let xlsx = server
+        .with_session(client.get(server.url("/api/v1/tasks/export.xlsx?state=closed")))
         .send()
         .await
         .expect("export XLSX");
@@ -244,7 +244,7 @@ async fn exceedance_task_runs_to_close_with_evidence() {
 #[tokio::test]
 async fn misrouted_task_is_returned_and_dispatched_again() {
     let (data, config) = prepared("E2ET002");
-    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]);
+    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
     let (status, created) = server
         .post(
             "/api/v1/tasks",

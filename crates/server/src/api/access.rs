@@ -64,7 +64,24 @@ pub(crate) const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/rules/{id}", Requires(A::ReadRules)),
     ("POST", "/rules/{id}/enable", Requires(A::ManageRules)),
     ("POST", "/rules/{id}/disable", Requires(A::ManageRules)),
+    // NOTE: the account model has no task actions yet, so task routes reuse
+    // the alert-handling and rule-reading actions.
     ("GET", "/tasks", Requires(A::ReadRules)),
+    ("POST", "/tasks", Requires(A::HandleAlerts)),
+    ("GET", "/tasks/export.csv", Requires(A::ReadRules)),
+    ("GET", "/tasks/export.xlsx", Requires(A::ReadRules)),
+    ("GET", "/tasks/{id}", Requires(A::ReadRules)),
+    (
+        "POST",
+        "/tasks/{id}/actions/{action}",
+        Requires(A::HandleAlerts),
+    ),
+    ("POST", "/tasks/{id}/evidence", Requires(A::HandleAlerts)),
+    (
+        "GET",
+        "/tasks/{id}/evidence/{sha256}",
+        Requires(A::ReadRules),
+    ),
     ("GET", "/quarantine", Requires(A::ManageQuarantine)),
     ("GET", "/quarantine/{mn}", Requires(A::ManageQuarantine)),
     ("DELETE", "/quarantine/{mn}", Requires(A::ManageQuarantine)),
