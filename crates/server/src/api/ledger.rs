@@ -412,6 +412,7 @@ mod tests {
                 metrics: telemetry::metrics_handle(),
                 rules: None,
                 alert_events: None,
+                tasks: None,
                 ledger: Some(public.clone()),
                 auth: crate::auth::AuthConfig::default(),
             };
