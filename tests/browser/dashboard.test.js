@@ -6,7 +6,7 @@
 // OVERSIGHT_BIN names the binary; run.sh sets it and installs Chromium.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,9 +87,17 @@ before(async () => {
   const [httpPort, hj212Port] = [await freePort(), await freePort()];
   baseUrl = `http://127.0.0.1:${httpPort}`;
   const log = openSync(logPath, 'a');
+  // The demo's rules route their alerts to this department, whose inbox the
+  // notifications page shows.
+  const configPath = join(dataDir, 'oversight.toml');
+  writeFileSync(
+    configPath,
+    '[notify]\ngroup_wait_secs = 0\n\n[[notify.recipients]]\nid = "ecology-environment"\nname = "生态环境局"\nkind = "department"\n',
+  );
   server = spawn(
     BINARY,
     [
+      '--config', configPath,
       'demo',
       '--duration', '600',
       '--data-dir', join(dataDir, 'data'),
@@ -232,6 +240,20 @@ test('dashboard shows live data from the demo', { timeout: START_TIMEOUT_MS + DA
     await page.locator('[data-test=quarantine]').waitFor();
     assert.equal(new URL(page.url()).pathname, '/quarantine');
     await page.screenshot({ path: join(SCREENSHOTS, 'quarantine-zh-CN.png'), fullPage: true });
+  });
+
+  await t.test('notifications page shows the inbox and marks it read', async () => {
+    await page.getByRole('link', { name: '预警通知' }).click();
+    await page.locator('[data-test=notifications]').waitFor();
+    await page.locator('[data-test=notification-row]').first().waitFor({ timeout: DATA_TIMEOUT_MS });
+    await page.locator('[data-test=inbox-recipient]').fill('ecology-environment');
+    await page.locator('[data-test=inbox-recipient]').press('Enter');
+    await page.locator('[data-test=inbox-entry]').first().waitFor({ timeout: DATA_TIMEOUT_MS });
+    const subject = await page.locator('[data-test=inbox-entry] strong').first().textContent();
+    assert.match(subject, /预警提醒/);
+    await page.locator('[data-test=inbox-read-all]').click();
+    await page.getByRole('status').filter({ hasText: '标为已读' }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'notifications-zh-CN.png'), fullPage: true });
   });
 
   await t.test('page logged no errors', () => {

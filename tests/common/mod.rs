@@ -79,7 +79,19 @@ pub struct Server {
 impl Server {
     /// Starts `oversight serve` on free ports with `env` set, and waits until both listeners are up.
     pub fn start(data: &DataDir, env: &[(&str, &str)]) -> Self {
+        Self::spawn(data, env, None)
+    }
+
+    /// Starts `oversight serve --config FILE` on free ports.
+    pub fn start_with_config(data: &DataDir, config: &str) -> Self {
+        Self::spawn(data, &[], Some(config))
+    }
+
+    fn spawn(data: &DataDir, env: &[(&str, &str)], config: Option<&str>) -> Self {
         let mut command = Command::new(BINARY);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
         command
             .args([
                 "serve",

@@ -3,6 +3,7 @@
 import { createRouter, createWebHistory } from 'vue-router';
 
 import OverviewView from './views/OverviewView.vue';
+import NotificationsView from './views/NotificationsView.vue';
 import QuarantineView from './views/QuarantineView.vue';
 
 export const router = createRouter({
@@ -10,6 +11,7 @@ export const router = createRouter({
   routes: [
     { path: '/', component: OverviewView },
     { path: '/quarantine', component: QuarantineView },
+    { path: '/notifications', component: NotificationsView },
     { path: '/:unknown(.*)*', redirect: '/' },
   ],
 });

@@ -38,7 +38,7 @@ use crate::plan::{Planner, Timings};
 use crate::routing::Routing;
 use crate::{NotifyError, webhook};
 
-/// Most events planned and queued in one store call.
+/// Maximum number of events planned and queued in one store call.
 const MAX_EVENTS_PER_BATCH: usize = 1024;
 
 /// Sends reminders for alert events.

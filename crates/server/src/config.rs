@@ -20,6 +20,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use jiff::tz::{Offset, TimeZone};
+use oversight_notify::NotifyConfig;
 use oversight_rules::RulesConfig;
 use oversight_source_hj212::Hj212Config;
 use oversight_store_sqlite::{SqliteOptions, Synchronous};
@@ -51,6 +52,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Reminders for alerts: channels, recipients and routes.
+    pub notify: NotifyConfig,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             rules: RulesConfig::default(),
             store: StoreConfig::default(),
             log: LogConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -224,6 +228,8 @@ pub struct Settings {
     pub store: SqliteOptions,
     /// Logging.
     pub log: LogConfig,
+    /// Reminders for alerts, checked by [`NotifyConfig::validate`].
+    pub notify: NotifyConfig,
 }
 
 impl fmt::Debug for Settings {
@@ -235,6 +241,7 @@ impl fmt::Debug for Settings {
             .field("hj212", &self.hj212)
             .field("rules", &self.rules)
             .field("log", &self.log)
+            .field("notify", &self.notify)
             .finish_non_exhaustive()
     }
 }
@@ -290,6 +297,12 @@ impl Config {
                 section: "rules",
                 message: error.to_string(),
             })?;
+        self.notify
+            .validate()
+            .map_err(|error| ConfigError::Section {
+                section: "notify",
+                message: error.to_string(),
+            })?;
         let store = SqliteOptions {
             synchronous: match self.store.synchronous {
                 SynchronousMode::Full => Synchronous::Full,
@@ -311,6 +324,7 @@ impl Config {
             rules: self.rules,
             store,
             log: self.log,
+            notify: self.notify,
         })
     }
 }
@@ -356,6 +370,7 @@ const SECTIONS: &[&str] = &[
     "rules",
     "store",
     "log",
+    "notify",
 ];
 
 fn is_config_section(key: &str) -> bool {

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use axum::Router;
 use oversight_core::AlertEvent;
 use oversight_core::{Clock, MonitoringPoint, Reading};
+use oversight_notify::{Notifier, NotifyError};
 use oversight_rules::{
     AlertEventSink, EngineConfig, ReadingBatch, RulesError, RulesHandle, RulesService,
 };
@@ -53,6 +54,9 @@ pub enum ServeError {
     /// The rules service failed.
     #[error(transparent)]
     Rules(#[from] RulesError),
+    /// Notification delivery could not start.
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
     /// A task panicked.
     #[error("a server task panicked: {0}")]
     Panicked(#[from] tokio::task::JoinError),
@@ -90,6 +94,18 @@ impl Server {
             Arc::clone(&events) as Arc<dyn AlertEventSink>,
             engine_config,
         )?;
+        // Subscribing before the rules start means no event is missed.
+        let notifier = if settings.notify.enabled {
+            let notifier = Notifier::new(
+                &settings.notify,
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                settings.time_zone.clone(),
+            )?;
+            Some((notifier, events.sender().subscribe()))
+        } else {
+            None
+        };
         let sink: Arc<dyn ReadingSink> = Arc::new(RulesSink(rules_handle.clone()));
         let source_store = Arc::clone(&store);
         let source_clock = Arc::clone(&clock);
@@ -115,6 +131,9 @@ impl Server {
         // stored during shutdown are still evaluated.
         tasks.spawn(run_rules(rules, CancellationToken::new()));
         tasks.spawn(run_source(source, cancel.clone()));
+        if let Some((notifier, receiver)) = notifier {
+            tasks.spawn(run_notifier(notifier, receiver, cancel.clone()));
+        }
         tasks.spawn(serve_http(http, app, cancel.clone()));
         tracing::info!(addr = %http_addr, "http listening");
 
@@ -249,6 +268,15 @@ impl ReadingSink for RulesSink {
             tracing::warn!(error = %error, "rules stopped, stored readings not evaluated");
         }
     }
+}
+
+async fn run_notifier(
+    notifier: Notifier,
+    events: broadcast::Receiver<AlertEvent>,
+    cancel: CancellationToken,
+) -> Result<(), ServeError> {
+    notifier.run(events, cancel).await?;
+    Ok(())
 }
 
 async fn run_rules(rules: RulesService, cancel: CancellationToken) -> Result<(), ServeError> {

@@ -25,12 +25,17 @@ function queryString(params) {
   return text ? `?${text}` : '';
 }
 
-async function request(method, path, params) {
+async function request(method, path, params, payload) {
   let response;
+  const headers = { Accept: 'application/json' };
+  if (payload !== undefined) {
+    headers['Content-Type'] = 'application/json';
+  }
   try {
     response = await fetch(`${BASE}${path}${queryString(params)}`, {
       method,
-      headers: { Accept: 'application/json' },
+      headers,
+      body: payload === undefined ? undefined : JSON.stringify(payload),
     });
   } catch (error) {
     throw new ApiError(0, 'network', `${method} ${path} failed: ${error.message}`);
@@ -72,6 +77,11 @@ export const api = {
   quarantinedUploads: (mn, limit) => request('GET', `/quarantine/${segment(mn)}`, { limit }),
   releaseQuarantine: (mn) => request('POST', `/quarantine/${segment(mn)}/release`),
   discardQuarantine: (mn) => request('DELETE', `/quarantine/${segment(mn)}`),
+  notifications: ({ status, recipient, channel, limit, cursor }) =>
+    request('GET', '/notifications', { status, recipient, channel, limit, cursor }),
+  retryNotification: (id) => request('POST', `/notifications/${segment(id)}/retry`),
+  inbox: ({ recipient, unread, limit, cursor }) => request('GET', '/inbox', { recipient, unread, limit, cursor }),
+  markInboxRead: (recipient, ids) => request('POST', '/inbox/read', undefined, { recipient, ids }),
 };
 
 // Fetches pages until there are no more or `maxItems` items were read.

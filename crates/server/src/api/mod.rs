@@ -7,6 +7,7 @@
 
 mod alerts;
 mod areas;
+mod notifications;
 mod params;
 mod points;
 mod quarantine;
@@ -99,6 +100,11 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .route("/rules/{id}/enable", post(rules::enable))
         .route("/rules/{id}/disable", post(rules::disable))
         .route("/tasks", get(rules::tasks))
+        .route("/notifications", get(notifications::list))
+        .route("/notifications/{id}", get(notifications::one))
+        .route("/notifications/{id}/retry", post(notifications::retry))
+        .route("/inbox", get(notifications::inbox))
+        .route("/inbox/read", post(notifications::mark_read))
         .route("/quarantine", get(quarantine::summaries))
         .route(
             "/quarantine/{mn}",
