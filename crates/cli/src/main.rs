@@ -4,6 +4,7 @@ mod demo;
 mod import;
 mod serve;
 mod simulate;
+mod user;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,6 +55,8 @@ enum Command {
     /// Run device simulators against a server.
     #[command(subcommand)]
     Simulate(simulate::SimulateCommand),
+    /// Create, list and reset accounts; `user add --admin NAME` creates the first administrator.
+    User(user::UserArgs),
 }
 
 /// The data directory and listen addresses of a server.
@@ -136,6 +139,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(cli, args).await,
         Command::Import(args) => import::run(cli, args).await,
         Command::Simulate(command) => simulate::run(cli, command).await,
+        Command::User(args) => user::run(cli, args).await,
     }
 }
 

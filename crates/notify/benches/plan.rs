@@ -35,7 +35,11 @@ fn planner() -> Planner {
 fn event(index: u64, transition: AlertTransition) -> AlertEvent {
     let mn = Mn::parse(&format!("MN{:08}", index % 10_000)).expect("MN");
     let at = Timestamp::UNIX_EPOCH + SignedDuration::from_secs(index as i64);
-    let area = if index.is_multiple_of(2) { "350203" } else { "350206" };
+    let area = if index.is_multiple_of(2) {
+        "350203"
+    } else {
+        "350206"
+    };
     AlertEvent {
         alert: Alert {
             id: AlertId(index as i64),

@@ -125,7 +125,9 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Invalid(error) => error.into(),
             StoreError::Conflict(message) => Self::conflict(message),
-            StoreError::InvalidCursor(_) => Self::invalid(error.to_string()),
+            StoreError::InvalidCursor(_) | StoreError::InvalidArgument(_) => {
+                Self::invalid(error.to_string())
+            }
             StoreError::Backend { .. } | StoreError::Closed => {
                 tracing::error!(error = %error, "store request failed");
                 metrics::counter!("oversight_http_store_errors_total").increment(1);

@@ -13,13 +13,14 @@ use oversight_core::{
     FactorCode, Mn, Severity,
 };
 use oversight_store::{
-    AlertChange, AlertUpdate, NewSilence, NewTask, RuleChange, Silence, SilenceMatcher, StoreError,
-    StoreResult, Task, TransitionRecord, Trigger,
+    AlertChange, AlertUpdate, NewLedgerEntry, NewSilence, NewTask, RuleChange, Silence,
+    SilenceMatcher, StoreError, StoreResult, Task, TransitionRecord, Trigger,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::codec::{micros, optional_timestamp, parse_stored, timestamp};
 use crate::error::{SqliteError, backend, corrupt};
+use crate::ledger;
 
 /// The columns [`decode_alert`] reads, in order.
 pub(crate) const ALERT_COLUMNS: &str = "id, fingerprint, mn, factor, rule_id, severity, status, \
@@ -141,11 +142,29 @@ fn apply_update(conn: &Connection, update: &AlertUpdate) -> StoreResult<AlertCha
             fingerprint,
             flapping,
         } => {
-            conn.prepare_cached(
-                "UPDATE alerts SET flapping = ?2 WHERE fingerprint = ?1 AND status <> 'resolved'",
-            )
-            .and_then(|mut statement| statement.execute(params![fingerprint, *flapping]))
-            .map_err(backend("set alert flapping"))?;
+            let id: Option<i64> = conn
+                .prepare_cached(
+                    "UPDATE alerts SET flapping = ?2 WHERE fingerprint = ?1 \
+                     AND status <> 'resolved' AND flapping <> ?2 RETURNING id",
+                )
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(params![fingerprint, *flapping], |row| row.get(0))
+                        .optional()
+                })
+                .map_err(backend("set alert flapping"))?;
+            if let Some(id) = id {
+                let kind = if *flapping {
+                    "alert.flapping_started"
+                } else {
+                    "alert.flapping_stopped"
+                };
+                let payload = serde_json::json!({"fingerprint": fingerprint, "flapping": flapping});
+                ledger::append_one(
+                    conn,
+                    NewLedgerEntry::new(kind, format!("alert:{id}"), "engine", payload),
+                )?;
+            }
             Ok(None)
         }
         AlertUpdate::Escalate { id, at, task } => escalate(conn, *id, *at, task).map(Some),
@@ -225,6 +244,21 @@ fn record(
         ])
     })
     .map_err(backend("record alert transition"))?;
+    let payload = serde_json::json!({
+        "transition": transition.as_str(),
+        "at": at,
+        "reason": reason,
+        "alert": alert,
+    });
+    ledger::append_one(
+        conn,
+        NewLedgerEntry::new(
+            format!("alert.{}", transition.as_str()),
+            format!("alert:{}", alert.id),
+            actor_text(actor),
+            payload,
+        ),
+    )?;
     Ok(AlertEvent {
         alert,
         transition,
@@ -545,7 +579,28 @@ pub(crate) fn create_silence(
             )
         })
         .map_err(backend(OPERATION))?;
-    decoded.map_err(backend(OPERATION))
+    let stored = decoded.map_err(backend(OPERATION))?;
+    record_silence(
+        conn,
+        "silence.created",
+        &format!("user:{}", stored.created_by),
+        &stored,
+    )?;
+    Ok(stored)
+}
+
+fn record_silence(
+    conn: &Connection,
+    kind: &str,
+    actor: &str,
+    silence: &Silence,
+) -> StoreResult<()> {
+    let payload = serde_json::to_value(silence).map_err(backend("record silence in ledger"))?;
+    ledger::append_one(
+        conn,
+        NewLedgerEntry::new(kind, format!("silence:{}", silence.id), actor, payload),
+    )
+    .map(drop)
 }
 
 /// Ends a silence at `at` unless it ends earlier.
@@ -563,7 +618,11 @@ pub(crate) fn expire_silence(conn: &Connection, id: i64, at: Timestamp) -> Store
         })
         .map_err(backend(OPERATION))?;
     match decoded {
-        Some(silence) => silence.map_err(backend(OPERATION)),
+        Some(silence) => {
+            let silence = silence.map_err(backend(OPERATION))?;
+            record_silence(conn, "silence.expired", "unattributed", &silence)?;
+            Ok(silence)
+        }
         None => Err(StoreError::NotFound {
             what: "silence",
             key: id.to_string(),
@@ -589,24 +648,44 @@ pub(crate) fn silences(conn: &Connection, after: Option<Timestamp>) -> StoreResu
 
 /// Records a rule change.
 pub(crate) fn record_rule_change(conn: &Connection, change: &RuleChange) -> StoreResult<i64> {
-    conn.prepare_cached(
-        "INSERT INTO rule_changes (at, action, rule_id, actor, digest, detail) \
+    let id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO rule_changes (at, action, rule_id, actor, digest, detail) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-    )
-    .and_then(|mut statement| {
-        statement.query_row(
-            params![
-                micros(change.at),
-                change.action,
-                change.rule_id,
-                change.actor,
-                change.digest,
-                change.detail
-            ],
-            |row| row.get(0),
         )
-    })
-    .map_err(backend("record rule change"))
+        .and_then(|mut statement| {
+            statement.query_row(
+                params![
+                    micros(change.at),
+                    change.action,
+                    change.rule_id,
+                    change.actor,
+                    change.digest,
+                    change.detail
+                ],
+                |row| row.get(0),
+            )
+        })
+        .map_err(backend("record rule change"))?;
+    let stored = RuleChange {
+        id,
+        ..change.clone()
+    };
+    let payload = serde_json::to_value(&stored).map_err(backend("record rule change"))?;
+    let subject = match &change.rule_id {
+        Some(rule_id) => format!("rule:{rule_id}"),
+        None => "rules".to_owned(),
+    };
+    ledger::append_one(
+        conn,
+        NewLedgerEntry::new(
+            format!("rule.{}", change.action),
+            subject,
+            change.actor.clone(),
+            payload,
+        ),
+    )?;
+    Ok(id)
 }
 
 /// Returns the latest rule changes.

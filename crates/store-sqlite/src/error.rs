@@ -16,6 +16,23 @@ pub(crate) enum SqliteError {
         /// The latest version this build supports.
         supported: u32,
     },
+    /// The ledger was created with another hash function than the configured one.
+    #[error(
+        "the ledger has {size} entries hashed with {stored}, but the configuration selects \
+         {configured}: set [ledger] hash = \"{stored}\", because a ledger's hash function \
+         cannot change"
+    )]
+    LedgerHashMismatch {
+        /// The hash function the ledger uses.
+        stored: String,
+        /// The hash function the configuration selects.
+        configured: &'static str,
+        /// Entries in the ledger.
+        size: u64,
+    },
+    /// A SQLite error inside a larger operation.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
     /// A stored value that this build cannot decode.
     #[error("stored {what} {value:?} is invalid: {reason}")]
     Corrupt {

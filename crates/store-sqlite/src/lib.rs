@@ -17,10 +17,13 @@
 //! counted per point and hour of receipt, so the dashboard summary does not
 //! scan readings.
 
+mod account_store;
+mod accounts;
 mod alerts;
 mod checkpoint;
 mod codec;
 mod error;
+mod ledger;
 mod notifications;
 mod options;
 mod packed;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use oversight_ledger::Hasher;
+
 /// The durability of each commit (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Synchronous {
@@ -54,6 +56,9 @@ pub struct SqliteOptions {
     /// pages written per upload but more rows for queries to scan in
     /// `recent_uploads`.
     pub move_interval: Duration,
+    /// Hash function of the ledger's Merkle tree. It applies when the ledger
+    /// is empty; opening a ledger with entries under another hash fails.
+    pub ledger_hash: Hasher,
 }
 
 impl Default for SqliteOptions {
@@ -69,6 +74,7 @@ impl Default for SqliteOptions {
             wal_autocheckpoint_pages: 10_000,
             checkpoint_interval: Some(Duration::from_millis(100)),
             move_interval: Duration::from_millis(500),
+            ledger_hash: Hasher::Sha256,
         }
     }
 }

@@ -16,7 +16,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_recent_uploads.sql"),
     include_str!("../migrations/0003_rule_engine.sql"),
-    include_str!("../migrations/0004_notifications.sql"),
+    include_str!("../migrations/0004_ledger.sql"),
+    include_str!("../migrations/0005_accounts.sql"),
+    include_str!("../migrations/0006_notifications.sql"),
 ];
 
 /// Returns the schema version this build writes.

@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
 use oversight_store::{
-    AlertChange, AlertQuery, AlertUpdate, DeliveryOutcome, NewNotification, NewSilence,
-    Notification, NotificationQuery, Page, PointQuery, PointStatus, QuarantineSummary,
-    QuarantinedUpload, ReadingQuery, RuleChange, Silence, Store, StoreError, StoreResult, Summary,
+    AlertChange, AlertQuery, AlertUpdate, ConsistencyProof, DeliveryOutcome, InclusionProof,
+    LedgerEntry, LedgerHead, NewLedgerEntry, NewNotification, NewSilence, Notification,
+    NotificationQuery, Page, PointQuery, PointStatus, QuarantineSummary, QuarantinedUpload,
+    ReadingQuery, RuleChange, Silence, Store, StoreError, StoreResult, StoredCheckpoint, Summary,
     SummaryQuery, Task, TransitionRecord,
 };
 use rusqlite::{Connection, OpenFlags};
@@ -19,6 +20,7 @@ use tracing::info;
 use crate::alerts;
 use crate::checkpoint;
 use crate::error::{SqliteError, backend};
+use crate::ledger;
 use crate::notifications;
 use crate::options::SqliteOptions;
 use crate::pool::ReaderPool;
@@ -53,6 +55,7 @@ impl SqliteStore {
         let path = resolve_path(path.as_ref()).map_err(backend(OPERATION))?;
         let mut conn = open_connection(&path, &options, false).map_err(backend(OPERATION))?;
         schema::migrate(&mut conn)?;
+        ledger::init(&conn, options.ledger_hash)?;
 
         let readers = (0..options.readers.max(1))
             .map(|_| open_connection(&path, &options, true))
@@ -103,8 +106,13 @@ impl SqliteStore {
         &self.options
     }
 
+    /// Returns the pool of read connections.
+    pub(crate) fn readers(&self) -> &Arc<ReaderPool> {
+        &self.readers
+    }
+
     /// Sends a write to the writer thread and waits until it is committed.
-    async fn write(&self, op: WriteOp) -> StoreResult<WriteOutput> {
+    pub(crate) async fn write(&self, op: WriteOp) -> StoreResult<WriteOutput> {
         let (reply, answer) = oneshot::channel();
         self.writer
             .send(WriteRequest { op, reply })
@@ -131,7 +139,7 @@ fn spawn_thread(name: &str, body: impl FnOnce() + Send + 'static) -> StoreResult
         .map_err(|error| backend("open database")(SqliteError::Io(error)))
 }
 
-fn unexpected_output<T>(output: &WriteOutput) -> StoreResult<T> {
+pub(crate) fn unexpected_output<T>(output: &WriteOutput) -> StoreResult<T> {
     Err(backend("write")(SqliteError::Corrupt {
         what: "writer output",
         value: format!("{output:?}"),
@@ -451,6 +459,81 @@ impl Store for SqliteStore {
     async fn tasks(&self, limit: u32) -> StoreResult<Vec<Task>> {
         self.readers
             .run("list tasks", move |conn| alerts::tasks(conn, limit))
+            .await
+    }
+
+    async fn append_ledger(&self, entries: &[NewLedgerEntry]) -> StoreResult<Vec<u64>> {
+        match self.write(WriteOp::AppendLedger(entries.to_vec())).await? {
+            WriteOutput::Indexes(indexes) => Ok(indexes),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn ledger_head(&self) -> StoreResult<LedgerHead> {
+        self.readers.run("get ledger head", ledger::head).await
+    }
+
+    async fn ledger_entry(&self, index: u64) -> StoreResult<Option<LedgerEntry>> {
+        self.readers
+            .run("get ledger entry", move |conn| ledger::entry(conn, index))
+            .await
+    }
+
+    async fn ledger_entries(&self, from: u64, limit: u32) -> StoreResult<Vec<LedgerEntry>> {
+        self.readers
+            .run("list ledger entries", move |conn| {
+                ledger::entries(conn, from, limit)
+            })
+            .await
+    }
+
+    async fn ledger_inclusion_proof(&self, index: u64, size: u64) -> StoreResult<InclusionProof> {
+        self.readers
+            .run("prove ledger inclusion", move |conn| {
+                ledger::inclusion_proof(conn, index, size)
+            })
+            .await
+    }
+
+    async fn ledger_consistency_proof(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> StoreResult<ConsistencyProof> {
+        self.readers
+            .run("prove ledger consistency", move |conn| {
+                ledger::consistency_proof(conn, first, second)
+            })
+            .await
+    }
+
+    async fn add_ledger_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()> {
+        self.write(WriteOp::AddCheckpoint(checkpoint.clone()))
+            .await
+            .map(drop)
+    }
+
+    async fn replace_ledger_checkpoint_note(&self, size: u64, note: &str) -> StoreResult<()> {
+        self.write(WriteOp::ReplaceCheckpointNote(size, note.to_owned()))
+            .await
+            .map(drop)
+    }
+
+    async fn latest_ledger_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+        self.readers
+            .run("get latest ledger checkpoint", ledger::latest_checkpoint)
+            .await
+    }
+
+    async fn ledger_checkpoints(
+        &self,
+        after_size: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredCheckpoint>> {
+        self.readers
+            .run("list ledger checkpoints", move |conn| {
+                ledger::checkpoints(conn, after_size, limit)
+            })
             .await
     }
 

@@ -8,11 +8,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
-use oversight_store::{QuarantinedUpload, StoreError, StoreResult};
+use oversight_store::{NewLedgerEntry, QuarantinedUpload, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{hour_of, kind_code, micros};
 use crate::error::{SqliteError, backend, corrupt};
+use crate::ledger;
 use crate::packed::{self, FactorEntry};
 
 /// Ids of points and factors already looked up, valid while no transaction
@@ -193,6 +194,7 @@ pub(crate) fn upsert_points(conn: &Connection, points: &[MonitoringPoint]) -> St
                 key: point.area.to_string(),
             });
         }
+        record_point(conn, point)?;
         let limits = serde_json::to_string(&point.limits).map_err(backend(OPERATION))?;
         let attributes = serde_json::to_string(&point.attributes).map_err(backend(OPERATION))?;
         upsert
@@ -211,6 +213,30 @@ pub(crate) fn upsert_points(conn: &Connection, points: &[MonitoringPoint]) -> St
             .map_err(backend(OPERATION))?;
     }
     Ok(to_u64(points.len()))
+}
+
+/// Appends a point's configuration to the ledger, with its HJ 212 password
+/// replaced by whether it is set, because the ledger is exported.
+fn record_point(conn: &Connection, point: &MonitoringPoint) -> StoreResult<()> {
+    const OPERATION: &str = "record monitoring point in ledger";
+    let mut payload = serde_json::to_value(point).map_err(backend(OPERATION))?;
+    if let Some(fields) = payload.as_object_mut() {
+        fields.remove("password");
+        fields.insert(
+            "password_set".to_owned(),
+            (!point.password.expose().is_empty()).into(),
+        );
+    }
+    ledger::append_one(
+        conn,
+        NewLedgerEntry::new(
+            "point.upserted",
+            format!("point:{}", point.mn),
+            "unattributed",
+            payload,
+        ),
+    )
+    .map(drop)
 }
 
 /// Inserts readings of registered points; see
@@ -440,9 +466,20 @@ pub(crate) fn release_quarantine(
         insert_readings(conn, ids, effects, &readings)?;
         moved += to_u64(readings.len());
     }
-    conn.prepare_cached("DELETE FROM quarantine WHERE mn = ?1")
+    let deleted = conn
+        .prepare_cached("DELETE FROM quarantine WHERE mn = ?1")
         .and_then(|mut statement| statement.execute([mn.as_str()]))
         .map_err(backend(OPERATION))?;
+    let payload = serde_json::json!({"uploads": deleted, "readings": moved});
+    ledger::append_one(
+        conn,
+        NewLedgerEntry::new(
+            "quarantine.released",
+            format!("point:{mn}"),
+            "unattributed",
+            payload,
+        ),
+    )?;
     Ok(moved)
 }
 
@@ -452,5 +489,17 @@ pub(crate) fn discard_quarantine(conn: &Connection, mn: &str) -> StoreResult<u64
         .prepare_cached("DELETE FROM quarantine WHERE mn = ?1")
         .and_then(|mut statement| statement.execute([mn]))
         .map_err(backend("discard quarantine"))?;
+    if deleted > 0 {
+        let payload = serde_json::json!({"uploads": deleted});
+        ledger::append_one(
+            conn,
+            NewLedgerEntry::new(
+                "quarantine.discarded",
+                format!("point:{mn}"),
+                "unattributed",
+                payload,
+            ),
+        )?;
+    }
     Ok(to_u64(deleted))
 }

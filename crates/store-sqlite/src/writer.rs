@@ -13,15 +13,18 @@ use std::time::{Duration, Instant};
 
 use oversight_core::{Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{
-    AlertChange, AlertUpdate, DeliveryOutcome, NewNotification, NewSilence, Notification,
-    QuarantinedUpload, RuleChange, Silence, StoreError, StoreResult,
+    AlertChange, AlertUpdate, DeliveryOutcome, NewLedgerEntry, NewNotification, NewSilence,
+    Notification, QuarantinedUpload, RuleChange, Silence, StoreError, StoreResult,
+    StoredCheckpoint,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info};
 
+use crate::accounts::{self, AccountOutput, AccountWrite};
 use crate::alerts;
 use crate::error::backend;
+use crate::ledger;
 use crate::notifications;
 use crate::write_ops::{self, Effects, IdCache};
 
@@ -44,6 +47,10 @@ pub(crate) enum WriteOp {
     ReleaseClaimedNotifications,
     RetryNotification(i64, jiff::Timestamp),
     MarkInboxRead(String, Vec<i64>, jiff::Timestamp),
+    AppendLedger(Vec<NewLedgerEntry>),
+    AddCheckpoint(StoredCheckpoint),
+    ReplaceCheckpointNote(u64, String),
+    Account(AccountWrite),
 }
 
 impl WriteOp {
@@ -58,11 +65,15 @@ impl WriteOp {
             Self::QueueNotifications(items) => items.len(),
             Self::MarkInboxRead(_, ids, _) => ids.len(),
             Self::ClaimNotifications(_, limit) => *limit as usize,
+            Self::AppendLedger(entries) => entries.len(),
             Self::ReleaseQuarantine(_)
             | Self::DiscardQuarantine(_)
             | Self::CreateSilence(_)
             | Self::ExpireSilence(..)
             | Self::RecordRuleChange(_)
+            | Self::Account(_)
+            | Self::AddCheckpoint(_)
+            | Self::ReplaceCheckpointNote(..)
             | Self::RecordDelivery(..)
             | Self::ReleaseClaimedNotifications
             | Self::RetryNotification(..) => 1,
@@ -81,6 +92,8 @@ pub(crate) enum WriteOutput {
     Ids(Vec<i64>),
     Notifications(Vec<Notification>),
     Notification(Box<Notification>),
+    Indexes(Vec<u64>),
+    Account(AccountOutput),
 }
 
 /// A write request and the channel its result goes to.
@@ -335,5 +348,13 @@ fn apply(
         WriteOp::MarkInboxRead(owner, ids, at) => {
             notifications::mark_read(conn, owner, ids, *at).map(WriteOutput::Count)
         }
+        WriteOp::AppendLedger(entries) => ledger::append(conn, entries).map(WriteOutput::Indexes),
+        WriteOp::AddCheckpoint(checkpoint) => {
+            ledger::add_checkpoint(conn, checkpoint).map(|()| WriteOutput::Unit)
+        }
+        WriteOp::ReplaceCheckpointNote(size, note) => {
+            ledger::replace_checkpoint_note(conn, *size, note).map(|()| WriteOutput::Unit)
+        }
+        WriteOp::Account(write) => accounts::apply(conn, write).map(WriteOutput::Account),
     }
 }

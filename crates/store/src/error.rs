@@ -21,6 +21,10 @@ pub enum StoreError {
     /// The input or a stored value broke a domain rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// A request argument is out of range for the stored data, such as a
+    /// proof for a tree size larger than the ledger.
+    #[error("{0}")]
+    InvalidArgument(String),
     /// A paging cursor that this store did not issue, or that belongs to another query.
     #[error("invalid cursor {0:?}: pass the next_cursor of the previous page unchanged")]
     InvalidCursor(String),

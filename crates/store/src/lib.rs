@@ -9,7 +9,9 @@
 //! survives a crash of the process. Sources rely on this to acknowledge
 //! device data only after it is stored.
 
+mod accounts;
 mod error;
+mod ledger;
 mod notification;
 mod query;
 #[cfg(feature = "testsuite")]
@@ -19,11 +21,19 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
 
+pub use accounts::{
+    AccountStore, ApiToken, AuthEvent, AuthEventKind, Department, LoginFailures, NewApiToken,
+    NewDepartment, NewUser, Session, TotpState, User, UserUpdate,
+};
 pub use error::{StoreError, StoreResult};
+pub use ledger::{
+    LedgerEntry, LedgerHead, NewLedgerEntry, StoredCheckpoint, canonical_json, leaf_data,
+};
 pub use notification::{
     Channel, DeliveryOutcome, DeliveryStatus, NewNotification, Notification, NotificationItem,
     NotificationQuery,
 };
+pub use oversight_ledger::{ConsistencyProof, Hash, Hasher, InclusionProof};
 pub use query::{
     AlertChange, AlertQuery, AlertUpdate, NewSilence, NewTask, Page, PointQuery, PointStatus,
     QuarantineSummary, QuarantinedUpload, ReadingQuery, RuleChange, Silence, SilenceMatcher,
@@ -32,7 +42,7 @@ pub use query::{
 
 /// Persistent state of an Oversight instance.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     // --- areas ---------------------------------------------------------------
 
     /// Inserts areas, or renames those whose code exists. Every area's parent
@@ -203,6 +213,54 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Marks the delivered inbox notifications `ids` of `owner` read at `at`,
     /// leaving those already read. Returns how many changed.
     async fn mark_inbox_read(&self, owner: &str, ids: &[i64], at: Timestamp) -> StoreResult<u64>;
+    // --- ledger --------------------------------------------------------------
+
+    /// Appends entries for state changes that no other store method records,
+    /// in one transaction, and returns their indexes. Store methods that
+    /// change state append their own entries in the transaction of the change.
+    async fn append_ledger(&self, entries: &[NewLedgerEntry]) -> StoreResult<Vec<u64>>;
+
+    /// Returns the ledger's size and root after the latest commit.
+    async fn ledger_head(&self) -> StoreResult<LedgerHead>;
+
+    /// Returns one ledger entry.
+    async fn ledger_entry(&self, index: u64) -> StoreResult<Option<LedgerEntry>>;
+
+    /// Returns up to `limit` ledger entries from index `from` on, in index order.
+    async fn ledger_entries(&self, from: u64, limit: u32) -> StoreResult<Vec<LedgerEntry>>;
+
+    /// Returns the RFC 9162 inclusion proof of entry `index` in the tree of
+    /// `size` entries. Fails with [`StoreError::InvalidArgument`] unless
+    /// `index < size <= ` the ledger's size.
+    async fn ledger_inclusion_proof(&self, index: u64, size: u64) -> StoreResult<InclusionProof>;
+
+    /// Returns the RFC 9162 consistency proof from the tree of `first` entries
+    /// to the tree of `second`. Fails with [`StoreError::InvalidArgument`]
+    /// unless `0 < first <= second <= ` the ledger's size.
+    async fn ledger_consistency_proof(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> StoreResult<ConsistencyProof>;
+
+    /// Stores a signed checkpoint. Fails with [`StoreError::Conflict`] if a
+    /// checkpoint of the same size with another root is stored.
+    async fn add_ledger_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()>;
+
+    /// Replaces the signed note of the checkpoint of `size`, to add witness
+    /// cosignatures. The caller verifies the note.
+    async fn replace_ledger_checkpoint_note(&self, size: u64, note: &str) -> StoreResult<()>;
+
+    /// Returns the checkpoint of the largest size.
+    async fn latest_ledger_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>>;
+
+    /// Returns up to `limit` checkpoints of size greater than `after_size`,
+    /// smallest first.
+    async fn ledger_checkpoints(
+        &self,
+        after_size: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredCheckpoint>>;
 
     // --- housekeeping --------------------------------------------------------
 

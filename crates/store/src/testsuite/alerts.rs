@@ -13,7 +13,13 @@ use crate::{
 const UPPER: &str = "env.limit.upper";
 const LOWER: &str = "env.limit.lower";
 
-fn trigger(rule: &str, mn_text: &str, area: &str, at_minute: i64, value: f64) -> AlertUpdate {
+pub(super) fn trigger(
+    rule: &str,
+    mn_text: &str,
+    area: &str,
+    at_minute: i64,
+    value: f64,
+) -> AlertUpdate {
     let point = mn(mn_text);
     let factor_code = factor("w01018");
     AlertUpdate::Trigger(Box::new(Trigger {

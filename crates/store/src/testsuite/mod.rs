@@ -9,9 +9,11 @@
 //! particular database. Timestamps are whole seconds, which every backend
 //! stores exactly.
 
+mod accounts;
 mod alerts;
 mod areas;
 mod fixtures;
+mod ledger;
 mod notifications;
 mod points;
 mod quarantine;
@@ -21,8 +23,10 @@ use std::sync::Arc;
 
 use crate::Store;
 
+pub use accounts::*;
 pub use alerts::*;
 pub use areas::*;
+pub use ledger::*;
 pub use notifications::*;
 pub use points::*;
 pub use quarantine::*;
@@ -110,7 +114,21 @@ macro_rules! store_test_suite {
             notifications_retry_and_dead_letter,
             notifications_release_claimed,
             notifications_list_and_inbox,
+            ledger_starts_empty,
+            ledger_append_and_read,
+            ledger_proofs_verify,
+            ledger_proof_sizes_rejected,
+            ledger_records_state_changes,
+            ledger_failed_write_appends_nothing,
+            ledger_checkpoints_stored,
             ping_returns_time,
+            accounts_departments,
+            accounts_users,
+            accounts_update_ends_sessions,
+            accounts_sessions_expire,
+            accounts_tokens,
+            accounts_totp_steps,
+            accounts_login_failures,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -1,0 +1,220 @@
+//! Ledger entries as the store keeps them, and their canonical encoding.
+//!
+//! Every state change a store records (alert transitions, silences, rule
+//! changes, point configuration, quarantine decisions, tasks) is appended to
+//! the ledger in the same transaction as the change. The leaf of the Merkle
+//! tree is the canonical encoding of the entry ([`LedgerEntry::leaf_data`]):
+//! one line of JSON with sorted keys and no spaces. Its position in the tree
+//! is its index, so the index itself is not part of the leaf data.
+
+use jiff::Timestamp;
+use oversight_ledger::{Hash, Hasher};
+use serde_json::Value;
+
+/// A state change to append to the ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLedgerEntry {
+    /// The kind of change, as `domain.action`, such as `alert.acknowledged` or `rule.enabled`.
+    pub kind: String,
+    /// The record that changed, as `type:id`, such as `alert:17` or `point:MN0001`.
+    pub subject: String,
+    /// The cause of the change: `engine`, `user:NAME`, or `unattributed` for a
+    /// store method that carries no actor.
+    pub actor: String,
+    /// The change itself. It must not contain secrets: the ledger is exported.
+    pub payload: Value,
+}
+
+impl NewLedgerEntry {
+    /// Builds an entry from its parts.
+    pub fn new(
+        kind: impl Into<String>,
+        subject: impl Into<String>,
+        actor: impl Into<String>,
+        payload: Value,
+    ) -> Self {
+        Self {
+            kind: kind.into(),
+            subject: subject.into(),
+            actor: actor.into(),
+            payload,
+        }
+    }
+}
+
+/// A stored ledger entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    /// Position in the log, from 0.
+    pub index: u64,
+    /// When the store appended the entry, in microsecond precision.
+    pub time: Timestamp,
+    /// The kind of change, as `domain.action`.
+    pub kind: String,
+    /// The record that changed, as `type:id`.
+    pub subject: String,
+    /// The cause of the change: `engine`, `user:NAME` or `unattributed`.
+    pub actor: String,
+    /// The change itself.
+    pub payload: Value,
+    /// The RFC 9162 leaf hash of [`LedgerEntry::leaf_data`], as stored.
+    pub leaf_hash: Hash,
+}
+
+impl LedgerEntry {
+    /// Returns the canonical encoding that the leaf hash covers.
+    pub fn leaf_data(&self) -> Vec<u8> {
+        leaf_data(
+            self.time,
+            &self.kind,
+            &self.subject,
+            &self.actor,
+            &self.payload,
+        )
+    }
+
+    /// Recomputes the leaf hash from the entry's fields.
+    pub fn computed_leaf_hash(&self, hasher: Hasher) -> Hash {
+        hasher.hash_leaf(&self.leaf_data())
+    }
+}
+
+/// Encodes an entry's fields as the leaf data of the Merkle tree.
+///
+/// The encoding is a JSON object with the keys `actor`, `kind`, `payload`,
+/// `subject` and `time` in that sorted order. Nested objects have sorted
+/// keys too, and there is no whitespace and no trailing newline. `time` is
+/// RFC 3339 in UTC.
+pub fn leaf_data(
+    time: Timestamp,
+    kind: &str,
+    subject: &str,
+    actor: &str,
+    payload: &Value,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"{\"actor\":");
+    write_string(&mut out, actor);
+    out.extend_from_slice(b",\"kind\":");
+    write_string(&mut out, kind);
+    out.extend_from_slice(b",\"payload\":");
+    write_canonical(&mut out, payload);
+    out.extend_from_slice(b",\"subject\":");
+    write_string(&mut out, subject);
+    out.extend_from_slice(b",\"time\":");
+    write_string(&mut out, &time.to_string());
+    out.push(b'}');
+    out
+}
+
+/// Encodes a JSON value as text with every object's keys sorted by their
+/// UTF-8 bytes and no whitespace. The stored payload text is this encoding,
+/// so decoding and encoding it again yields the same bytes.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = Vec::with_capacity(64);
+    write_canonical(&mut out, value);
+    String::from_utf8(out).expect("JSON text written from strings is UTF-8")
+}
+
+/// Writes `value` with sorted object keys. Keys are sorted here rather than
+/// by `serde_json::Map`, whose order depends on the `preserve_order` feature
+/// that any crate in a build may enable.
+fn write_canonical(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            let mut fields: Vec<(&String, &Value)> = map.iter().collect();
+            fields.sort_unstable_by(|left, right| left.0.cmp(right.0));
+            out.push(b'{');
+            for (position, (key, field)) in fields.into_iter().enumerate() {
+                if position > 0 {
+                    out.push(b',');
+                }
+                write_string(out, key);
+                out.push(b':');
+                write_canonical(out, field);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (position, item) in items.iter().enumerate() {
+                if position > 0 {
+                    out.push(b',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(b']');
+        }
+        scalar => {
+            serde_json::to_writer(&mut *out, scalar).expect("writing JSON to a Vec cannot fail");
+        }
+    }
+}
+
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(&mut *out, text).expect("writing JSON to a Vec cannot fail");
+}
+
+/// The size and root of the ledger after the latest committed append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerHead {
+    /// Number of entries.
+    pub size: u64,
+    /// Root hash of the tree of all entries (the hash of the empty string when empty).
+    pub root: Hash,
+    /// The hash function of the tree.
+    pub hasher: Hasher,
+}
+
+/// A signed checkpoint of the ledger, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size the checkpoint commits to.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+    /// When it was signed.
+    pub time: Timestamp,
+    /// The C2SP signed note: the checkpoint body, a blank line, the log's
+    /// signature line, and any witness cosignature lines added since.
+    pub note: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_nested_keys() {
+        let value = json!({"b": 1, "a": {"z": [true, null, {"y": 2.5, "x": "é\n"}], "c": -3}});
+        assert_eq!(
+            canonical_json(&value),
+            r#"{"a":{"c":-3,"z":[true,null,{"x":"é\n","y":2.5}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn canonical_json_round_trips() {
+        let text = canonical_json(&json!({"value": 1.0, "big": u64::MAX, "s": "\u{1}"}));
+        let parsed: Value = serde_json::from_str(&text).expect("canonical JSON parses");
+        assert_eq!(canonical_json(&parsed), text);
+    }
+
+    #[test]
+    fn leaf_data_has_fixed_layout() {
+        let time: Timestamp = "2026-12-04T08:00:00.25Z".parse().expect("valid time");
+        let data = leaf_data(
+            time,
+            "rule.enabled",
+            "rule:pm25",
+            "user:li",
+            &json!({"b": 2, "a": 1}),
+        );
+        assert_eq!(
+            String::from_utf8(data).expect("UTF-8"),
+            r#"{"actor":"user:li","kind":"rule.enabled","payload":{"a":1,"b":2},"subject":"rule:pm25","time":"2026-12-04T08:00:00.25Z"}"#
+        );
+    }
+}
