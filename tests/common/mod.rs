@@ -160,6 +160,7 @@ impl Server {
         let response = self
             .client
             .post(self.url(path))
+            .header("x-requested-with", "oversight-tests")
             .json(body)
             .send()
             .await

@@ -2,6 +2,7 @@
 
 mod demo;
 mod import;
+mod rules;
 mod serve;
 mod simulate;
 mod user;
@@ -55,6 +56,9 @@ enum Command {
     /// Run device simulators against a server.
     #[command(subcommand)]
     Simulate(simulate::SimulateCommand),
+    /// Check rule packs, or replay readings through them to see what would have fired.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Create, list and reset accounts; `user add --admin NAME` creates the first administrator.
     User(user::UserArgs),
 }
@@ -139,6 +143,7 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(cli, args).await,
         Command::Import(args) => import::run(cli, args).await,
         Command::Simulate(command) => simulate::run(cli, command).await,
+        Command::Rules(command) => rules::run(cli, command).await,
         Command::User(args) => user::run(cli, args).await,
     }
 }

@@ -376,9 +376,10 @@ impl Condition {
             }
         }
         if let Some(variable) = referenced_unknown(&program).into_iter().next() {
+            let (line, column) = word_position(source, &variable);
             return Err(CompileError {
-                line: 1,
-                column: 1,
+                line,
+                column,
                 message: format!(
                     "unknown variable {variable:?}; the variables are {}",
                     VARIABLES
@@ -425,6 +426,24 @@ impl Condition {
         }
         cel.eval(&self.program, vars).map(Outcome::Bool)
     }
+}
+
+/// Returns the 1-based line and column of the first whole-word `word` in
+/// `source`, or 1:1 when it is not found.
+fn word_position(source: &str, word: &str) -> (usize, usize) {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let found = source.match_indices(word).find(|(start, _)| {
+        let before = source[..*start].chars().next_back();
+        let after = source[start + word.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    });
+    let Some((start, _)) = found else {
+        return (1, 1);
+    };
+    let before = &source[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    (line, before[line_start..].chars().count() + 1)
 }
 
 /// Returns the identifiers a program reads that are neither variables nor
@@ -622,5 +641,8 @@ mod tests {
         assert!(error.column > 1, "{error:?}");
         let error = Condition::compile("valeu > upper").unwrap_err();
         assert!(error.message.contains("valeu"), "{}", error.message);
+        let error = Condition::compile("value > upper && x_value < lower").unwrap_err();
+        assert!(error.message.contains("x_value"), "{}", error.message);
+        assert_eq!((error.line, error.column), (1, 18));
     }
 }

@@ -18,6 +18,7 @@ mod config;
 mod engine;
 mod error;
 pub mod expr;
+mod factor_codes;
 mod flapping;
 pub mod noise;
 pub mod pack;

@@ -31,6 +31,8 @@ pub struct PackError {
     pub rule: Option<String>,
     /// The line, from 1, when known.
     pub line: Option<usize>,
+    /// The column on that line, from 1 and in characters, when known.
+    pub column: Option<usize>,
     /// What is wrong and how to fix it.
     pub message: String,
 }
@@ -40,6 +42,9 @@ impl fmt::Display for PackError {
         write!(f, "{}", self.file)?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
         }
         if let Some(rule) = &self.rule {
             write!(f, ": rule {rule}")?;
@@ -171,33 +176,64 @@ struct EscalateSpec {
 
 /// Returns the 1-based line of byte `offset` in `text`.
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&byte| byte == b'\n')
-        .count()
-        + 1
+    position_of(text, offset).0
 }
 
-/// Returns the text of the `[[rule]]` table starting at byte `start`: up to
-/// the next `[[rule]]` header or the end of the file.
-fn rule_text(text: &str, start: usize) -> String {
+/// Returns the 1-based line and column (in characters) of byte `offset` in `text`.
+fn position_of(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.bytes().filter(|&byte| byte == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// Returns the byte range of the `[[rule]]` table starting at byte `start`:
+/// up to the next `[[rule]]` header or the end of the file.
+fn rule_range(text: &str, start: usize) -> std::ops::Range<usize> {
     let rest = text.get(start..).unwrap_or_default();
     let body_start = rest.find('\n').map_or(rest.len(), |newline| newline + 1);
     let end = rest[body_start..]
         .find("\n[[rule]]")
         .map_or(rest.len(), |next| body_start + next);
-    rest[..end].trim().to_owned()
+    start..start + end
+}
+
+/// Returns the byte offset at which the text of a TOML string value starts,
+/// given the offset of its opening quote.
+fn string_content_start(text: &str, quote: usize) -> usize {
+    let raw = text.get(quote..).unwrap_or_default();
+    if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+        // TOML drops a newline that directly follows the opening delimiter.
+        let after = &raw[3..];
+        let newline = if after.starts_with("\r\n") {
+            2
+        } else {
+            usize::from(after.starts_with('\n'))
+        };
+        quote + 3 + newline
+    } else if raw.starts_with('"') || raw.starts_with('\'') {
+        quote + 1
+    } else {
+        quote
+    }
 }
 
 /// Parses and checks one pack file. `origin` names it in errors and in the
 /// loaded pack.
 pub fn parse_pack(origin: &str, text: &str) -> Result<RulePack, Vec<PackError>> {
     let file: PackFile = toml::from_str(text).map_err(|error| {
+        let position = error.span().map(|span| position_of(text, span.start));
         vec![PackError {
             file: origin.to_owned(),
             rule: None,
-            line: error.span().map(|span| line_of(text, span.start)),
-            message: error.message().trim().to_owned(),
+            line: position.map(|(line, _)| line),
+            column: position.map(|(_, column)| column),
+            message: format!("invalid TOML: {}", error.message().trim()),
         }]
     })?;
     let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
@@ -205,29 +241,34 @@ pub fn parse_pack(origin: &str, text: &str) -> Result<RulePack, Vec<PackError>> 
     let mut rules: Vec<Arc<Rule>> = Vec::new();
     let pack = &file.pack;
     if let Err(message) = check_identifier(&pack.id) {
-        errors.push(error(
-            origin,
-            None,
-            Some(1),
-            format!("pack id {:?} {message}", pack.id),
-        ));
+        let (line, column) = find_key(text, 0..text.len(), "id").unwrap_or((1, 1));
+        errors.push(PackError {
+            file: origin.to_owned(),
+            rule: None,
+            line: Some(line),
+            column: Some(column),
+            message: format!("pack id {:?} {message}", pack.id),
+        });
     }
     for spanned in &file.rules {
-        let line = line_of(text, spanned.span().start);
+        let range = rule_range(text, spanned.span().start);
         let spec = spanned.get_ref();
-        let source = rule_text(text, spanned.span().start);
+        let source = text[range.clone()].trim().to_owned();
         let context = RuleContext {
             origin,
             text,
             rule: &spec.id,
-            line,
+            range,
         };
         match build_rule(&context, spec, pack, source) {
             Ok(rule) => {
                 if rules.iter().any(|known| known.id == rule.id) {
-                    errors.push(context.error(
-                        line,
-                        "duplicate rule id in this pack; give each rule its own id".to_owned(),
+                    errors.push(context.at_key(
+                        "id",
+                        format!(
+                            "duplicate rule id {:?} in this pack; give each rule its own id",
+                            rule.id
+                        ),
                     ));
                 } else {
                     rules.push(Arc::new(rule));
@@ -249,13 +290,24 @@ pub fn parse_pack(origin: &str, text: &str) -> Result<RulePack, Vec<PackError>> 
     })
 }
 
-fn error(origin: &str, rule: Option<&str>, line: Option<usize>, message: String) -> PackError {
-    PackError {
-        file: origin.to_owned(),
-        rule: rule.map(str::to_owned),
-        line,
-        message,
+/// Returns the line and column of the first `key = ...` line inside `range`
+/// of `text`. A dotted key such as `window.size` is looked up by its last
+/// part, which also finds it under a `[rule.window]` header.
+fn find_key(text: &str, range: std::ops::Range<usize>, key: &str) -> Option<(usize, usize)> {
+    let key = key.rsplit('.').next().unwrap_or(key);
+    let body = text.get(range.clone())?;
+    let mut offset = range.start;
+    for line in body.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start().len();
+        let rest = line.trim_start();
+        if let Some(after) = rest.strip_prefix(key)
+            && after.trim_start().starts_with('=')
+        {
+            return Some(position_of(text, offset + indent));
+        }
+        offset += line.len();
     }
+    None
 }
 
 /// Where a rule sits, for its error messages.
@@ -263,19 +315,41 @@ struct RuleContext<'a> {
     origin: &'a str,
     text: &'a str,
     rule: &'a str,
-    line: usize,
+    /// The bytes of the rule's `[[rule]]` table in `text`.
+    range: std::ops::Range<usize>,
 }
 
 impl RuleContext<'_> {
-    fn error(&self, line: usize, message: String) -> PackError {
-        error(self.origin, Some(self.rule), Some(line), message)
+    /// Returns the line of the rule's `[[rule]]` header.
+    fn line(&self) -> usize {
+        line_of(self.text, self.range.start)
     }
 
+    fn error_at(&self, (line, column): (usize, usize), message: String) -> PackError {
+        PackError {
+            file: self.origin.to_owned(),
+            rule: Some(self.rule.to_owned()),
+            line: Some(line),
+            column: Some(column),
+            message,
+        }
+    }
+
+    /// Returns an error placed at the line of `key`, or at the rule's header
+    /// when the key is absent (a missing field).
+    fn at_key(&self, key: &str, message: String) -> PackError {
+        let position = find_key(self.text, self.range.clone(), key)
+            .unwrap_or_else(|| position_of(self.text, self.range.start));
+        self.error_at(position, message)
+    }
+
+    /// Returns an error placed at the rule's `[[rule]]` header.
     fn field(&self, message: String) -> PackError {
-        self.error(self.line, message)
+        self.error_at(position_of(self.text, self.range.start), message)
     }
 
-    /// Compiles a condition field, reporting CEL errors at their line and column.
+    /// Compiles a condition field, reporting CEL errors at their line and
+    /// column in the file.
     fn condition(
         &self,
         field: &str,
@@ -284,14 +358,20 @@ impl RuleContext<'_> {
         let Some(spanned) = spanned else {
             return Ok(None);
         };
-        let line = line_of(self.text, spanned.span().start);
         Condition::compile(spanned.get_ref())
             .map(Some)
             .map_err(|failure| {
-                self.error(
-                    line + failure.line - 1,
+                let content = string_content_start(self.text, spanned.span().start);
+                let (line, column) = position_of(self.text, content);
+                let position = if failure.line <= 1 {
+                    (line, column + failure.column - 1)
+                } else {
+                    (line + failure.line - 1, failure.column)
+                };
+                self.error_at(
+                    position,
                     format!(
-                        "{field} {:?}: CEL error at column {}: {}",
+                        "invalid {field} {:?}: CEL error at column {} of the expression: {}",
                         spanned.get_ref(),
                         failure.column,
                         failure.message
@@ -337,26 +417,31 @@ fn build_rule(
             errors.push(error);
         }
     };
-    check(check_identifier(&spec.id).map_err(|message| context.field(format!("id {message}"))));
     check(
-        check_identifier(&spec.category)
-            .map_err(|message| context.field(format!("category {:?} {message}", spec.category))),
+        check_identifier(&spec.id).map_err(|message| context.at_key("id", format!("id {message}"))),
     );
+    check(check_identifier(&spec.category).map_err(|message| {
+        context.at_key(
+            "category",
+            format!("category {:?} {message}", spec.category),
+        )
+    }));
     let kind = match spec.kind.as_deref().unwrap_or("threshold") {
         "threshold" => RuleKind::Threshold,
         "missing" => RuleKind::Missing,
         "flatline" => RuleKind::Flatline,
         other => {
-            errors.push(context.field(format!(
-                "invalid kind {other:?}: expected threshold, missing or flatline"
-            )));
+            errors.push(context.at_key(
+                "kind",
+                format!("invalid kind {other:?}: expected threshold, missing or flatline"),
+            ));
             RuleKind::Threshold
         }
     };
     if let Some(subject) = spec.subject.as_deref()
         && subject != "monitoring_point"
     {
-        errors.push(context.field(format!(
+        errors.push(context.at_key("subject", format!(
             "invalid subject {subject:?}: expected monitoring_point, the only subject kind so far"
         )));
     }
@@ -364,7 +449,7 @@ fn build_rule(
     let severity = match Severity::parse(spec.severity.as_deref().unwrap_or("warning")) {
         Ok(severity) => severity,
         Err(failure) => {
-            errors.push(context.field(failure.to_string()));
+            errors.push(context.at_key("severity", format!("invalid {failure}")));
             Severity::Warning
         }
     };
@@ -390,7 +475,7 @@ fn build_rule(
     let flags = match FlagFilter::parse(spec.flags.as_deref()) {
         Ok(flags) => flags,
         Err(message) => {
-            errors.push(context.field(message));
+            errors.push(context.at_key("flags", message));
             FlagFilter::default()
         }
     };
@@ -398,23 +483,30 @@ fn build_rule(
         "max" => Peak::Max,
         "min" => Peak::Min,
         other => {
-            errors.push(context.field(format!("invalid peak {other:?}: expected max or min")));
+            errors.push(context.at_key(
+                "peak",
+                format!("invalid peak {other:?}: expected max or min"),
+            ));
             Peak::Max
         }
     };
     for area in &spec.areas {
         if area.is_empty() || !area.bytes().all(|byte| byte.is_ascii_digit()) {
-            errors.push(context.field(format!(
-                "invalid area {area:?}: expected an area code prefix of digits, such as 3502"
-            )));
+            errors.push(context.at_key(
+                "areas",
+                format!(
+                    "invalid area {area:?}: expected an area code prefix of digits, such as 3502"
+                ),
+            ));
         }
     }
     if let Some(tolerance) = spec.tolerance
         && (!tolerance.is_finite() || tolerance < 0.0)
     {
-        errors.push(context.field(format!(
-            "invalid tolerance {tolerance}: expected a finite number of 0 or more"
-        )));
+        errors.push(context.at_key(
+            "tolerance",
+            format!("invalid tolerance {tolerance}: expected a finite number of 0 or more"),
+        ));
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -425,7 +517,7 @@ fn build_rule(
         description: spec.description.clone(),
         pack: pack.id.clone(),
         version: pack.version.clone(),
-        line: context.line,
+        line: context.line(),
         source,
         kind,
         factors,
@@ -457,9 +549,12 @@ fn parse_factors(
 ) -> Vec<FactorCode> {
     let mut parsed = Vec::new();
     for factor in factors {
-        match FactorCode::parse(factor) {
+        let checked = FactorCode::parse(factor)
+            .map_err(|failure| failure.to_string())
+            .and_then(|code| crate::factor_codes::check(factor).map(|()| code));
+        match checked {
             Ok(code) => parsed.push(code),
-            Err(failure) => errors.push(context.field(failure.to_string())),
+            Err(message) => errors.push(context.at_key("factors", message)),
         }
     }
     parsed
@@ -503,7 +598,7 @@ fn check_kind_fields(
                 ));
             }
             if spec.window.is_some() {
-                errors.push(context.field("a flatline rule takes no window".to_owned()));
+                errors.push(context.at_key("window", "a flatline rule takes no window".to_owned()));
             }
         }
         RuleKind::Threshold => {}
@@ -520,7 +615,7 @@ fn parse_optional_duration(
     match parse_duration(input) {
         Ok(duration) => Some(duration),
         Err(message) => {
-            errors.push(context.field(format!("{field}: {message}")));
+            errors.push(context.at_key(field, format!("{field}: {message}")));
             None
         }
     }
@@ -534,24 +629,31 @@ fn parse_window(
     let spec = spec?;
     let size = parse_optional_duration(context, "window.size", Some(&spec.size), errors)?;
     if size.is_zero() {
-        errors.push(context.field("window.size must be longer than 0s".to_owned()));
+        errors.push(context.at_key(
+            "window.size",
+            "window.size must be longer than 0s".to_owned(),
+        ));
         return None;
     }
     let mode = match spec.mode.as_deref().unwrap_or("sliding") {
         "sliding" => WindowMode::Sliding,
         "tumbling" => WindowMode::Tumbling,
         other => {
-            errors.push(context.field(format!(
-                "invalid window.mode {other:?}: expected sliding or tumbling"
-            )));
+            errors.push(context.at_key(
+                "window.mode",
+                format!("invalid window.mode {other:?}: expected sliding or tumbling"),
+            ));
             return None;
         }
     };
     let Some(aggregate) = Aggregate::parse(&spec.aggregate) else {
-        errors.push(context.field(format!(
-            "invalid window.aggregate {:?}: expected avg, min, max, sum, count or rate",
-            spec.aggregate
-        )));
+        errors.push(context.at_key(
+            "window.aggregate",
+            format!(
+                "invalid window.aggregate {:?}: expected avg, min, max, sum, count or rate",
+                spec.aggregate
+            ),
+        ));
         return None;
     };
     let filter = match context.condition("window.filter", spec.filter.as_ref()) {
@@ -605,7 +707,7 @@ fn parse_escalation(
     let severity = match spec.severity.as_deref().map(Severity::parse) {
         Some(Ok(severity)) => Some(severity),
         Some(Err(failure)) => {
-            errors.push(context.field(format!("escalate.{failure}")));
+            errors.push(context.at_key("escalate.severity", format!("invalid escalate.{failure}")));
             None
         }
         None => None,
@@ -644,6 +746,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<RulePack>, Vec<PackError>> {
             file: dir.display().to_string(),
             rule: None,
             line: None,
+            column: None,
             message,
         }]
     })?;
@@ -655,11 +758,41 @@ pub fn load_dir(dir: &Path) -> Result<Vec<RulePack>, Vec<PackError>> {
             Err(mut file_errors) => errors.append(&mut file_errors),
         }
     }
+    errors.extend(duplicates_across(&packs));
     if errors.is_empty() {
         Ok(packs)
     } else {
         Err(errors)
     }
+}
+
+/// Returns an error for each rule whose id an earlier pack already defines,
+/// placed at the later definition.
+fn duplicates_across(packs: &[RulePack]) -> Vec<PackError> {
+    let mut first: std::collections::HashMap<&str, (&str, usize)> =
+        std::collections::HashMap::new();
+    let mut errors = Vec::new();
+    for pack in packs {
+        for rule in &pack.rules {
+            match first.get(rule.id.as_str()) {
+                Some((origin, line)) => errors.push(PackError {
+                    file: pack.origin.clone(),
+                    rule: Some(rule.id.clone()),
+                    line: Some(rule.line),
+                    column: Some(1),
+                    message: format!(
+                        "duplicate rule id {:?}: {origin}:{line} defines it already; rename \
+                         one of them or remove one",
+                        rule.id
+                    ),
+                }),
+                None => {
+                    first.insert(&rule.id, (&pack.origin, rule.line));
+                }
+            }
+        }
+    }
+    errors
 }
 
 /// Loads one pack file.
@@ -670,6 +803,7 @@ pub fn load_file(path: &Path) -> Result<RulePack, Vec<PackError>> {
             file: origin.clone(),
             rule: None,
             line: None,
+            column: None,
             message: format!("cannot read the file: {failure}"),
         }]
     })?;
@@ -745,11 +879,47 @@ severity = "critical"
         assert_eq!(error.rule.as_deref(), Some("t.upper"));
         assert_eq!(error.line, Some(9));
         let text = error.to_string();
-        assert!(
-            text.starts_with("test.toml:9: rule t.upper: condition"),
-            "{text}"
-        );
+        assert!(text.starts_with("test.toml:9:"), "{text}");
+        assert!(text.contains("rule t.upper: invalid condition"), "{text}");
         assert!(text.contains("column"), "{text}");
+    }
+
+    #[test]
+    fn unknown_variable_points_at_it() {
+        let text = VALID.replace("value > upper", "value > uper");
+        let errors = parse_pack("test.toml", &text).unwrap_err();
+        assert_eq!(errors[0].line, Some(9), "{errors:?}");
+        // `condition = "` is 13 characters, so the expression starts at 14.
+        assert_eq!(errors[0].column, Some(14 + 8), "{errors:?}");
+        assert!(errors[0].message.contains("\"uper\""), "{errors:?}");
+    }
+
+    #[test]
+    fn toml_error_has_line_and_column() {
+        let text = VALID.replace("for = \"5m\"", "for = 5m");
+        let errors = parse_pack("test.toml", &text).unwrap_err();
+        assert_eq!(errors[0].line, Some(11), "{errors:?}");
+        assert_eq!(errors[0].column, Some(7), "{errors:?}");
+        assert!(errors[0].message.starts_with("invalid TOML"), "{errors:?}");
+    }
+
+    #[test]
+    fn field_errors_point_at_their_key() {
+        let text = VALID
+            .replace("for = \"5m\"", "for = \"5 parsecs\"")
+            .replace("condition =", "factors = [\"COD\"]\ncondition =");
+        let errors = parse_pack("test.toml", &text).unwrap_err();
+        let lines: Vec<_> = errors
+            .iter()
+            .map(|error| (error.line, error.column))
+            .collect();
+        assert_eq!(
+            lines,
+            [(Some(9), Some(1)), (Some(12), Some(1))],
+            "{errors:?}"
+        );
+        assert!(errors[0].message.contains("w01018"), "{errors:?}");
+        assert!(errors[1].message.contains("5 parsecs"), "{errors:?}");
     }
 
     #[test]

@@ -699,6 +699,7 @@ fn files_digest(dir: &std::path::Path) -> Result<String, PackError> {
         file: dir.display().to_string(),
         rule: None,
         line: None,
+        column: None,
         message,
     })?;
     let mut digest = String::new();

@@ -27,6 +27,8 @@ use oversight_store_sqlite::{SqliteOptions, Synchronous};
 use serde::{Deserialize, Serialize};
 
 use crate::api::HttpLimits;
+use crate::guard::HostAllowList;
+use crate::listener::ListenerLimits;
 
 /// The environment variable prefix.
 pub const ENV_PREFIX: &str = "OVERSIGHT_";
@@ -80,8 +82,23 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body, in bytes. Default 1048576 (1 MiB).
     pub body_limit_bytes: usize,
-    /// Time after which a request is cut off with 408, in seconds. Default 30.
+    /// Time after which a request, reading its body included, is cut off
+    /// with 408, in seconds. Default 30.
     pub request_timeout_secs: u64,
+    /// Time a connection has to send the headers of each request, in
+    /// seconds; a connection idle that long between requests is closed too.
+    /// Default 10.
+    pub header_timeout_secs: u64,
+    /// Open connections allowed at once; more get a 503. Default 1024.
+    pub max_connections: usize,
+    /// Open connections allowed at once from one IP address; more get a 503.
+    /// A reverse proxy on the same machine counts as one address. Default 256.
+    pub max_connections_per_ip: usize,
+    /// Host names and IP addresses that requests may address in their
+    /// `Host` header, without port; `*` allows any. The address of `listen`
+    /// is added unless it is 0.0.0.0 or `::`. A name not on the list gets a
+    /// 403, which stops DNS rebinding. Default `["localhost", "127.0.0.1", "::1"]`.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -90,6 +107,12 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            header_timeout_secs: 10,
+            max_connections: 1024,
+            max_connections_per_ip: 256,
+            allowed_hosts: ["localhost", "127.0.0.1", "::1"]
+                .map(str::to_owned)
+                .to_vec(),
         }
     }
 }
@@ -220,6 +243,10 @@ pub struct Settings {
     pub http_listen: SocketAddr,
     /// Request limits.
     pub http_limits: HttpLimits,
+    /// Connection limits.
+    pub http_listener: ListenerLimits,
+    /// Hosts that requests may address.
+    pub http_allowed_hosts: HostAllowList,
     /// The HJ 212 listener, checked by [`Hj212Config::validate`].
     pub hj212: Hj212Config,
     /// The early-warning rules.
@@ -274,6 +301,26 @@ impl Config {
                 "must be at least 1 second",
             ));
         }
+        let at_least_one: [(&'static str, u64); 3] = [
+            ("http.header_timeout_secs", self.http.header_timeout_secs),
+            ("http.max_connections", self.http.max_connections as u64),
+            (
+                "http.max_connections_per_ip",
+                self.http.max_connections_per_ip as u64,
+            ),
+        ];
+        for (field, value) in at_least_one {
+            if value == 0 {
+                return Err(invalid(field, "0", "must be at least 1"));
+            }
+        }
+        if self.http.allowed_hosts.is_empty() {
+            return Err(invalid(
+                "http.allowed_hosts",
+                "[]",
+                "list at least one host name, such as [\"localhost\"], or [\"*\"] for any",
+            ));
+        }
         if self.store.readers == 0 {
             return Err(invalid("store.readers", "0", "must be at least 1"));
         }
@@ -320,6 +367,13 @@ impl Config {
                 body_limit_bytes: self.http.body_limit_bytes,
                 request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             },
+            http_listener: ListenerLimits {
+                header_timeout: Duration::from_secs(self.http.header_timeout_secs),
+                max_connections: self.http.max_connections,
+                max_connections_per_ip: self.http.max_connections_per_ip,
+                shutdown_grace: SHUTDOWN_GRACE,
+            },
+            http_allowed_hosts: allowed_hosts(&self.http),
             hj212: self.hj212,
             rules: self.rules,
             store,
@@ -327,6 +381,19 @@ impl Config {
             notify: self.notify,
         })
     }
+}
+
+/// Time open HTTP connections get to finish after shutdown starts.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Returns the configured hosts plus the listen address, when it is a specific one.
+fn allowed_hosts(http: &HttpConfig) -> HostAllowList {
+    let mut hosts = http.allowed_hosts.clone();
+    let ip = http.listen.ip();
+    if !ip.is_unspecified() {
+        hosts.push(ip.to_string());
+    }
+    HostAllowList::new(&hosts)
 }
 
 /// Builds the layered provider.

@@ -24,8 +24,16 @@ pub enum ErrorCode {
     InvalidRequest,
     /// 409: the request conflicts with the current state.
     Conflict,
+    /// 403: the request's host, origin or missing CSRF header is rejected.
+    Forbidden,
+    /// 405: the route exists but not for this method.
+    MethodNotAllowed,
+    /// 408: the request took longer than `http.request_timeout_secs`.
+    RequestTimeout,
     /// 500: the server failed.
     Internal,
+    /// 503: the server is at a connection cap or a part of it is not running.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -34,7 +42,11 @@ impl ErrorCode {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -70,6 +82,14 @@ impl ApiError {
     pub fn conflict(message: impl Into<String>) -> Self {
         Self {
             code: ErrorCode::Conflict,
+            message: message.into(),
+        }
+    }
+
+    /// Creates a 403 error.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::Forbidden,
             message: message.into(),
         }
     }

@@ -9,7 +9,9 @@ pub mod api;
 pub mod assets;
 pub mod config;
 pub mod error;
+pub mod guard;
 pub mod import;
+pub mod listener;
 pub mod runtime;
 pub mod telemetry;
 

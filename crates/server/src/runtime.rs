@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
+use axum::middleware;
 use oversight_core::AlertEvent;
 use oversight_core::{Clock, MonitoringPoint, Reading};
 use oversight_notify::{Notifier, NotifyError};
@@ -23,10 +24,13 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tower::Layer;
 
 use crate::api::{self, AppState};
 use crate::assets;
 use crate::config::Settings;
+use crate::guard;
+use crate::listener::{self, ListenerLimits};
 use crate::telemetry;
 
 /// The server could not start, or a part of it failed while running.
@@ -134,7 +138,12 @@ impl Server {
         if let Some((notifier, receiver)) = notifier {
             tasks.spawn(run_notifier(notifier, receiver, cancel.clone()));
         }
-        tasks.spawn(serve_http(http, app, cancel.clone()));
+        tasks.spawn(serve_http(
+            http,
+            app,
+            settings.http_listener,
+            cancel.clone(),
+        ));
         tracing::info!(addr = %http_addr, "http listening");
 
         Ok(Self {
@@ -181,9 +190,15 @@ impl Server {
     }
 }
 
-/// Builds the HTTP application: the API, with the dashboard for every other path.
+/// Builds the HTTP application: the API, with the dashboard for every other
+/// path, behind the host, CSRF and header checks.
 fn app(state: AppState, settings: &Settings) -> Router {
-    api::router(state, settings.http_limits).merge(assets::router())
+    let routes = api::router(state, settings.http_limits).merge(assets::router());
+    let routes = middleware::from_fn(api::json_errors).layer(routes);
+    guard::protect(
+        Router::new().fallback_service(routes),
+        settings.http_allowed_hosts.clone(),
+    )
 }
 
 async fn bind(
@@ -208,10 +223,10 @@ fn local_addr(listener: &TcpListener, configured: SocketAddr) -> SocketAddr {
 async fn serve_http(
     listener: TcpListener,
     app: Router,
+    limits: ListenerLimits,
     cancel: CancellationToken,
 ) -> Result<(), ServeError> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(cancel.cancelled_owned())
+    listener::serve(listener, app, limits, cancel)
         .await
         .map_err(ServeError::Http)
 }

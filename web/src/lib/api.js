@@ -27,7 +27,9 @@ function queryString(params) {
 
 async function request(method, path, params, payload) {
   let response;
-  const headers = { Accept: 'application/json' };
+  // The server rejects a state-changing request without X-Requested-With,
+  // which a cross-site form cannot send.
+  const headers = { Accept: 'application/json', 'X-Requested-With': 'oversight-dashboard' };
   if (payload !== undefined) {
     headers['Content-Type'] = 'application/json';
   }

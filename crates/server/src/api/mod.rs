@@ -23,19 +23,18 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jiff::tz::TimeZone;
 use metrics_exporter_prometheus::PrometheusHandle;
 use oversight_core::Clock;
 use oversight_rules::RulesHandle;
 use oversight_store::Store;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The shared state of every handler.
 #[derive(Debug, Clone)]
@@ -118,10 +117,9 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .route("/metrics", get(status::metrics))
         .layer(middleware::from_fn(count_requests))
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ))
+        .layer(middleware::from_fn(move |request, next| {
+            time_limit(limits.request_timeout, request, next)
+        }))
         .layer(TraceLayer::new_for_http())
         .with_state(Arc::new(state))
 }
@@ -131,6 +129,58 @@ async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> ApiErro
         "no API route {method} {}; the routes are listed in docs/api.md",
         uri.path()
     ))
+}
+
+/// Ends a request that takes longer than `timeout` with a 408, reading of
+/// the body included, so a client that sends its body one byte a second
+/// holds the connection no longer than that.
+async fn time_limit(timeout: Duration, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::debug!(%method, path, "http request timed out");
+            ApiError {
+                code: ErrorCode::RequestTimeout,
+                message: format!(
+                    "{method} {path} took longer than {} s (http.request_timeout_secs); \
+                     send the body at once or narrow the request",
+                    timeout.as_secs()
+                ),
+            }
+            .into_response()
+        }
+    }
+}
+
+/// Gives the 405 responses that axum makes itself, without a body, the
+/// API's JSON error body, keeping their `Allow` header. axum adds that header
+/// outside every layer of a router, so this must wrap the whole router.
+pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut json = ApiError {
+        code: ErrorCode::MethodNotAllowed,
+        message: format!("method {method} is not allowed on {path}; use one of: {allow}"),
+    }
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        json.headers_mut().insert(header::ALLOW, value);
+    }
+    json
 }
 
 /// Counts requests by route pattern and status; both label sets are bounded.

@@ -1,0 +1,287 @@
+//! Tests of the HTTP listener's limits and checks through the real binary:
+//! slow and idle clients, connection caps, host and CSRF checks, security
+//! headers and JSON errors.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::{DataDir, Server};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends `request` on a new connection and returns everything the server
+/// sends back until it closes the connection, which must happen within 10 seconds.
+async fn raw_exchange(addr: SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send request");
+    read_until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("server closed the connection")
+}
+
+/// Reads until the peer closes the connection; `None` if it stays open past `limit`.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut received)).await;
+    match read {
+        Ok(_) => Some(String::from_utf8_lossy(&received).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// Returns the status code of a raw HTTP/1.1 response.
+fn status_of(response: &str) -> u16 {
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {response:?}"))
+}
+
+/// Returns the JSON body of a raw HTTP/1.1 response.
+fn json_of(response: &str) -> Value {
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    serde_json::from_str(body).unwrap_or_else(|error| panic!("{error}: {response:?}"))
+}
+
+fn get_with_host(host: &str, path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n")
+}
+
+#[tokio::test]
+async fn slow_header_is_cut_off() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[("OVERSIGHT_HTTP__HEADER_TIMEOUT_SECS", "1")]);
+    let addr = server.http;
+    let slow = tokio::spawn(async move {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let started = Instant::now();
+        for byte in b"GET /api/v1/health HTTP/1.1\r\nhost: 127.0.0.1\r\n" {
+            if stream.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        started.elapsed()
+    });
+
+    // Others are served at once while the slow client trickles.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let (status, _) = server.get("/api/v1/health").await;
+    assert_eq!(status, 200);
+    assert!(started.elapsed() < Duration::from_millis(900));
+
+    let held = slow.await.expect("slow client task");
+    assert!(held < Duration::from_secs(5), "slow client held {held:?}");
+}
+
+#[tokio::test]
+async fn idle_connection_is_closed() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[("OVERSIGHT_HTTP__HEADER_TIMEOUT_SECS", "1")]);
+    let mut silent = TcpStream::connect(server.http).await.expect("connect");
+    let closed = read_until_closed(&mut silent, Duration::from_secs(5)).await;
+    assert!(closed.is_some(), "a silent connection stayed open");
+
+    // A keep-alive connection that went quiet after one request is closed too.
+    let mut kept = TcpStream::connect(server.http).await.expect("connect");
+    kept.write_all(b"GET /api/v1/health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("send request");
+    let after_request = read_until_closed(&mut kept, Duration::from_secs(5))
+        .await
+        .expect("an idle keep-alive connection stayed open");
+    assert_eq!(status_of(&after_request), 200);
+}
+
+#[tokio::test]
+async fn slow_body_times_out_as_json() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[("OVERSIGHT_HTTP__REQUEST_TIMEOUT_SECS", "1")]);
+    let mut stream = TcpStream::connect(server.http).await.expect("connect");
+    let head = "POST /api/v1/points HTTP/1.1\r\nhost: 127.0.0.1\r\nx-requested-with: t\r\n\
+                content-type: application/json\r\ncontent-length: 100\r\n\r\n{";
+    stream.write_all(head.as_bytes()).await.expect("send head");
+    let response = read_until_closed(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("server answered a stalled body");
+    assert_eq!(status_of(&response), 408, "{response}");
+    let body = json_of(&response);
+    assert_eq!(body["error"]["code"], "request_timeout");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("http.request_timeout_secs")
+    );
+}
+
+#[tokio::test]
+async fn connections_per_ip_are_capped() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[("OVERSIGHT_HTTP__MAX_CONNECTIONS_PER_IP", "2")]);
+    let first = TcpStream::connect(server.http).await.expect("connect");
+    let _second = TcpStream::connect(server.http).await.expect("connect");
+    // The accept loop must have counted both before the third arrives.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let rejected = raw_exchange(server.http, &get_with_host("127.0.0.1", "/api/v1/health")).await;
+    assert_eq!(status_of(&rejected), 503, "{rejected}");
+    let body = json_of(&rejected);
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("http.max_connections_per_ip")
+    );
+
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let served = raw_exchange(server.http, &get_with_host("127.0.0.1", "/api/v1/health")).await;
+    assert_eq!(status_of(&served), 200, "{served}");
+}
+
+#[tokio::test]
+async fn foreign_host_is_rejected() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]);
+    let port = server.http.port();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "LOCALHOST".to_owned(),
+    ] {
+        let response = raw_exchange(server.http, &get_with_host(&host, "/api/v1/health")).await;
+        assert_eq!(status_of(&response), 200, "{host}: {response}");
+    }
+    for path in ["/api/v1/health", "/"] {
+        let response = raw_exchange(server.http, &get_with_host("rebound.example:80", path)).await;
+        assert_eq!(status_of(&response), 403, "{path}: {response}");
+        let body = json_of(&response);
+        assert_eq!(body["error"]["code"], "forbidden");
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(message.contains("rebound.example"), "{message}");
+        assert!(message.contains("http.allowed_hosts"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn allowed_hosts_are_configurable() {
+    let data = DataDir::new();
+    let server = Server::start(
+        &data,
+        &[("OVERSIGHT_HTTP__ALLOWED_HOSTS", r#"["oversight.example"]"#)],
+    );
+    let named = raw_exchange(
+        server.http,
+        &get_with_host("oversight.example", "/api/v1/health"),
+    )
+    .await;
+    assert_eq!(status_of(&named), 200, "{named}");
+    // The listen address stays allowed; localhost is no longer.
+    let (status, _) = server.get("/api/v1/health").await;
+    assert_eq!(status, 200);
+    let local = raw_exchange(server.http, &get_with_host("localhost", "/api/v1/health")).await;
+    assert_eq!(status_of(&local), 403, "{local}");
+}
+
+#[tokio::test]
+async fn state_change_needs_csrf_header() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]);
+    let client = reqwest::Client::new();
+    let url = server.url("/api/v1/quarantine/NOSUCHMN01");
+
+    let bare = client.delete(&url).send().await.expect("DELETE");
+    assert_eq!(bare.status(), 403);
+    let body: Value = bare.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "forbidden");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("X-Requested-With"), "{message}");
+
+    let cross = client
+        .delete(&url)
+        .header("x-requested-with", "t")
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(cross.status(), 403);
+    let body: Value = cross.json().await.expect("JSON error");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("evil.example"), "{message}");
+
+    let same = client
+        .delete(&url)
+        .header("x-requested-with", "t")
+        .header("origin", format!("http://{}", server.http))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(same.status(), 404, "passes the checks, finds nothing held");
+
+    let plain = client
+        .delete(&url)
+        .header("x-requested-with", "t")
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(plain.status(), 404);
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]);
+    let client = reqwest::Client::new();
+    for path in ["/", "/api/v1/health", "/api/v1/nothing", "/metrics"] {
+        let response = client.get(server.url(path)).send().await.expect("GET");
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        let policy = headers["content-security-policy"]
+            .to_str()
+            .expect("ASCII policy");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        if path == "/" {
+            assert!(policy.contains("script-src 'self'"), "{policy}");
+        } else {
+            assert!(policy.contains("default-src 'none'"), "{path}: {policy}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn wrong_method_is_json_405() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]);
+    let response = reqwest::Client::new()
+        .put(server.url("/api/v1/points"))
+        .header("x-requested-with", "t")
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(response.status(), 405);
+    let allow = response.headers()["allow"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow:?}");
+    let body: Value = response.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("PUT"), "{message}");
+    assert!(message.contains("/api/v1/points"), "{message}");
+}

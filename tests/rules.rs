@@ -1,0 +1,493 @@
+//! Tests that drive `oversight rules check`, `oversight rules test` and the
+//! reload of the operator's rule directory through the real binary.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{BINARY, DataDir, Datalogger, Server, points_csv};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+
+/// Runs the binary with `args` and returns its exit code, stdout and stderr.
+fn oversight(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .output()
+        .expect("run oversight");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+const PACK_HEADER: &str = "[pack]\nid = \"site\"\nversion = \"1\"\n\n";
+
+/// A valid rule: COD above 50 fires at once.
+const COD_RULE: &str = r#"[[rule]]
+id = "site.cod"
+category = "exceedance"
+factors = ["w01018"]
+condition = "value > 50.0"
+clear = "value <= 40.0"
+severity = "warning"
+"#;
+
+/// Writes `text` as `name` in a new directory of `data` and checks it.
+fn check_one(data: &DataDir, dir: &str, name: &str, text: &str) -> (i32, String, String) {
+    let dir = data.path().join(dir);
+    std::fs::create_dir_all(&dir).expect("create pack directory");
+    std::fs::write(dir.join(name), text).expect("write pack");
+    oversight(&["rules", "check", path_str(&dir)])
+}
+
+#[test]
+fn check_accepts_valid_and_builtin_packs() {
+    let data = DataDir::new();
+    let (code, stdout, stderr) = check_one(
+        &data,
+        "valid",
+        "site.toml",
+        &format!("{PACK_HEADER}{COD_RULE}"),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("1 packs with 1 rules"), "{stdout}");
+
+    let builtin = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules");
+    let (code, stdout, stderr) = oversight(&["rules", "check", builtin]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("ok:"), "{stdout}");
+}
+
+#[test]
+fn check_reports_each_broken_pack() {
+    let data = DataDir::new();
+    // Each case: a name, the pack text, and what stderr must contain: the
+    // position FILE:LINE:COLUMN and the message.
+    let cases: &[(&str, String, &[&str])] = &[
+        (
+            "bad-toml",
+            format!("{PACK_HEADER}[[rule]]\nid = \"site.cod\"\ncondition = value > 50\n"),
+            &["bad-toml.toml:7:13: invalid TOML"],
+        ),
+        (
+            "bad-cel",
+            format!("{PACK_HEADER}{COD_RULE}").replace("value > 50.0", "value >> 50.0"),
+            &[
+                "bad-cel.toml:9:",
+                "rule site.cod: invalid condition",
+                "CEL error",
+            ],
+        ),
+        (
+            "unknown-variable",
+            format!("{PACK_HEADER}{COD_RULE}").replace("value > 50.0", "valeu > 50.0"),
+            &[
+                "unknown-variable.toml:9:14: rule site.cod",
+                "unknown variable \"valeu\"",
+            ],
+        ),
+        (
+            "unknown-field",
+            format!("{PACK_HEADER}{COD_RULE}colour = \"red\"\n"),
+            &[
+                "unknown-field.toml:12:1: invalid TOML",
+                "unknown field `colour`",
+            ],
+        ),
+        (
+            "unknown-factor",
+            format!("{PACK_HEADER}{COD_RULE}").replace("[\"w01018\"]", "[\"COD\"]"),
+            &[
+                "unknown-factor.toml:8:1: rule site.cod: unknown factor \"COD\"",
+                "\"w01018\"",
+            ],
+        ),
+        (
+            "bad-duration",
+            format!("{PACK_HEADER}{COD_RULE}for = \"ten minutes\"\n"),
+            &["bad-duration.toml:12:1: rule site.cod: for: invalid duration \"ten minutes\""],
+        ),
+        (
+            "duplicate-id",
+            format!("{PACK_HEADER}{COD_RULE}\n{COD_RULE}"),
+            &["duplicate-id.toml:14:1: rule site.cod: duplicate rule id \"site.cod\""],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let (code, stdout, stderr) = check_one(&data, name, &format!("{name}.toml"), text);
+        assert_eq!(
+            code, 1,
+            "{name}: exit code; stdout {stdout} stderr {stderr}"
+        );
+        for needle in *expected {
+            assert!(
+                stderr.contains(needle),
+                "{name}: {needle:?} not in:\n{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn check_reports_duplicate_across_files() {
+    let data = DataDir::new();
+    let dir = data.path().join("two");
+    std::fs::create_dir_all(&dir).expect("create pack directory");
+    std::fs::write(dir.join("a.toml"), format!("{PACK_HEADER}{COD_RULE}")).expect("write a");
+    let second = format!("{PACK_HEADER}{COD_RULE}").replace("id = \"site\"", "id = \"other\"");
+    std::fs::write(dir.join("b.toml"), second).expect("write b");
+    let (code, _, stderr) = oversight(&["rules", "check", path_str(&dir)]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("b.toml:5:1: rule site.cod: duplicate rule id"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("a.toml:5 defines it already"), "{stderr}");
+}
+
+#[test]
+fn check_rejects_missing_directory() {
+    let data = DataDir::new();
+    let missing = data.path().join("absent");
+    let (code, _, stderr) = oversight(&["rules", "check", path_str(&missing)]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("cannot read rules directory"), "{stderr}");
+}
+
+fn pack_dir(data: &DataDir, text: &str) -> std::path::PathBuf {
+    let dir = data.path().join("pack");
+    std::fs::create_dir_all(&dir).expect("create pack directory");
+    std::fs::write(dir.join("site.toml"), text).expect("write pack");
+    dir
+}
+
+#[test]
+fn test_replays_csv_as_table_and_json() {
+    let data = DataDir::new();
+    let pack = pack_dir(&data, &format!("{PACK_HEADER}{COD_RULE}"));
+    let csv = data.file(
+        "readings.csv",
+        "mn,factor,time,value,area\n\
+         MN0001,w01018,2026-03-01T08:00:00+08:00,30,350203\n\
+         MN0001,w01018,2026-03-01T08:02:00+08:00,70,350203\n\
+         MN0001,w01018,2026-03-01T08:01:00+08:00,60,350203\n\
+         MN0001,w01018,2026-03-01T08:03:00+08:00,35,350203\n\
+         MN0002,w01018,2026-03-01T08:00:00+08:00,20,350203\n",
+    );
+    let args = [
+        "rules",
+        "test",
+        "--pack",
+        path_str(&pack),
+        "--csv",
+        path_str(&csv),
+    ];
+    let (code, stdout, stderr) = oversight(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("5 readings replayed, 1 alerts would have fired"),
+        "{stdout}"
+    );
+    let row = stdout
+        .lines()
+        .find(|line| line.starts_with("site.cod"))
+        .unwrap_or_else(|| panic!("no alert row in:\n{stdout}"));
+    assert!(row.contains("MN0001"), "{row}");
+    assert!(row.contains("2026-03-01T00:01:00Z"), "{row}");
+    assert!(row.contains("value > 50.0 with"), "{row}");
+
+    let (code, stdout, stderr) = oversight(&[&args[..], &["--json"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(report["readings"], 5);
+    let alerts = report["alerts"].as_array().expect("alerts");
+    assert_eq!(alerts.len(), 1, "{report}");
+    let alert = &alerts[0];
+    assert_eq!(alert["rule_id"], "site.cod");
+    assert_eq!(alert["fired_at"], "2026-03-01T00:01:00Z");
+    assert_eq!(alert["resolved_at"], "2026-03-01T00:03:00Z");
+    assert_eq!(alert["count"], 2);
+    assert_eq!(alert["peak"], 70.0);
+    assert_eq!(alert["explanation"]["values"]["value"], 60.0);
+}
+
+#[test]
+fn test_honours_time_range() {
+    let data = DataDir::new();
+    let pack = pack_dir(&data, &format!("{PACK_HEADER}{COD_RULE}"));
+    let csv = data.file(
+        "readings.csv",
+        "mn,factor,time,value,area\n\
+         MN0001,w01018,2026-03-01T00:00:00Z,70,350203\n\
+         MN0001,w01018,2026-03-02T00:00:00Z,30,350203\n",
+    );
+    let (code, stdout, stderr) = oversight(&[
+        "rules",
+        "test",
+        "--pack",
+        path_str(&pack),
+        "--csv",
+        path_str(&csv),
+        "--from",
+        "2026-03-01T12:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(report["readings"], 1, "{report}");
+    assert_eq!(
+        report["alerts"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
+}
+
+#[test]
+fn test_rejects_bad_csv_row() {
+    let data = DataDir::new();
+    let pack = pack_dir(&data, &format!("{PACK_HEADER}{COD_RULE}"));
+    let csv = data.file(
+        "readings.csv",
+        "mn,factor,time,value,area\nMN0001,w01018,2026-03-01T00:00:00Z,lots,350203\n",
+    );
+    let (code, _, stderr) = oversight(&[
+        "rules",
+        "test",
+        "--pack",
+        path_str(&pack),
+        "--csv",
+        path_str(&csv),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("readings.csv:2: invalid row"), "{stderr}");
+    assert!(
+        stderr.contains("column value: invalid number \"lots\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn test_rejects_broken_pack() {
+    let data = DataDir::new();
+    let pack = pack_dir(
+        &data,
+        &format!("{PACK_HEADER}{COD_RULE}").replace("50.0", "fifty"),
+    );
+    let csv = data.file("readings.csv", "mn,factor,time,value,area\n");
+    let (code, stdout, stderr) = oversight(&[
+        "rules",
+        "test",
+        "--pack",
+        path_str(&pack),
+        "--csv",
+        path_str(&csv),
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("site.toml:9:"), "{stderr}");
+}
+
+/// Imports Fujian's areas and the given points into a new data directory.
+fn prepared(points: &[(&str, u32)]) -> DataDir {
+    let data = DataDir::new();
+    let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let file = data.file("points.csv", &points_csv(points));
+    let (code, stdout, stderr) = data.import(&["points", path_str(&file)]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    data
+}
+
+fn minute(minutes: i64) -> Timestamp {
+    let start: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
+    start
+        .checked_add(SignedDuration::from_mins(minutes))
+        .expect("in range")
+}
+
+#[tokio::test]
+async fn test_replays_stored_readings() {
+    let data = prepared(&[("RT00001", 60)]);
+    let server = Server::start(&data, &[]);
+    let mut logger = Datalogger::connect(server.hj212, "RT00001", "123456").await;
+    for (offset, cod) in [(0, 20.0), (1, 80.0), (2, 90.0), (3, 30.0)] {
+        assert!(
+            logger.send(minute(offset), &[("w01018", cod)]).await,
+            "upload {offset}"
+        );
+    }
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+
+    let pack = pack_dir(&data, &format!("{PACK_HEADER}{COD_RULE}"));
+    let data_dir = data.path().join("data");
+    let (code, stdout, stderr) = oversight(&[
+        "rules",
+        "test",
+        "--pack",
+        path_str(&pack),
+        "--data-dir",
+        path_str(&data_dir),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(report["readings"], 4, "{report}");
+    let alerts = report["alerts"].as_array().expect("alerts");
+    assert_eq!(alerts.len(), 1, "{report}");
+    assert_eq!(alerts[0]["mn"], "RT00001");
+    assert_eq!(alerts[0]["fired_at"], "2026-12-04T08:01:00Z");
+    assert_eq!(alerts[0]["resolved_at"], "2026-12-04T08:03:00Z");
+    assert_eq!(alerts[0]["peak"], 90.0);
+}
+
+#[test]
+fn test_rejects_missing_data_dir() {
+    let data = DataDir::new();
+    let pack = pack_dir(&data, &format!("{PACK_HEADER}{COD_RULE}"));
+    let absent = data.path().join("absent");
+    let (code, _, stderr) = oversight(&[
+        "rules",
+        "test",
+        "--pack",
+        path_str(&pack),
+        "--data-dir",
+        path_str(&absent),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no database"), "{stderr}");
+    assert!(
+        !absent.exists(),
+        "a test run must not create the data directory"
+    );
+}
+
+fn open_alerts_of<'a>(body: &'a Value, rule: &str) -> Vec<&'a Value> {
+    body["items"]
+        .as_array()
+        .expect("alert page has items")
+        .iter()
+        .filter(|alert| alert["rule_id"] == rule && alert["status"] != "resolved")
+        .collect()
+}
+
+#[tokio::test]
+async fn reload_applies_changes_and_rejects_broken_pack() {
+    let data = prepared(&[("RL00001", 60), ("RL00002", 60), ("RL00003", 60)]);
+    let rules_dir = data.path().join("rules");
+    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
+    let pack_file = rules_dir.join("site.toml");
+    std::fs::write(&pack_file, format!("{PACK_HEADER}{COD_RULE}")).expect("write pack");
+    let server = Server::start(
+        &data,
+        &[
+            ("OVERSIGHT_RULES__DIR", path_str(&rules_dir)),
+            ("OVERSIGHT_RULES__RELOAD_INTERVAL_SECS", "1"),
+            ("OVERSIGHT_RULES__TICK_INTERVAL_SECS", "1"),
+        ],
+    );
+    let (_, rules) = server.get("/api/v1/rules/site.cod").await;
+    assert_eq!(rules["condition"], "value > 50.0", "{rules}");
+
+    // Edit: a second rule appears without a restart and fires.
+    let edited = format!(
+        "{PACK_HEADER}{COD_RULE}\n[[rule]]\nid = \"site.ph\"\ncategory = \"exceedance\"\n\
+         factors = [\"w01001\"]\ncondition = \"value > 8.0\"\nseverity = \"info\"\n"
+    );
+    std::fs::write(&pack_file, edited).expect("edit pack");
+    server
+        .wait_for("/api/v1/rules", "the edited pack active", |body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|rule| rule["id"] == "site.ph"))
+        })
+        .await;
+    let mut logger = Datalogger::connect(server.hj212, "RL00001", "123456").await;
+    assert!(
+        logger.send(minute(0), &[("w01001", 8.5)]).await,
+        "pH upload"
+    );
+    server
+        .wait_for("/api/v1/alerts?mn=RL00001", "the new rule firing", |body| {
+            !open_alerts_of(body, "site.ph").is_empty()
+        })
+        .await;
+    let (_, changes) = server.get("/api/v1/rules/changes").await;
+    let actions: Vec<&str> = changes
+        .as_array()
+        .expect("change list")
+        .iter()
+        .filter_map(|change| change["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"reloaded"), "{actions:?}");
+
+    // Break: the error is visible, the previous rules keep running.
+    std::fs::write(
+        &pack_file,
+        format!("{PACK_HEADER}{COD_RULE}").replace("50.0", "fifty"),
+    )
+    .expect("break pack");
+    let body = server
+        .wait_for("/api/v1/rules", "the broken pack rejected", |body| {
+            body["rejected"]
+                .as_array()
+                .is_some_and(|errors| !errors.is_empty())
+        })
+        .await;
+    let rejected = body["rejected"].to_string();
+    assert!(rejected.contains("site.toml:9:"), "{rejected}");
+    assert!(
+        body["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|rule| rule["id"] == "site.ph")),
+        "the previous rules must stay active: {body}"
+    );
+    let mut logger = Datalogger::connect(server.hj212, "RL00002", "123456").await;
+    assert!(
+        logger
+            .send(minute(0), &[("w01018", 70.0), ("w01001", 9.0)])
+            .await,
+        "upload"
+    );
+    let body = server
+        .wait_for(
+            "/api/v1/alerts?mn=RL00002",
+            "the old rules firing",
+            |body| {
+                !open_alerts_of(body, "site.cod").is_empty()
+                    && !open_alerts_of(body, "site.ph").is_empty()
+            },
+        )
+        .await;
+    assert_eq!(open_alerts_of(&body, "site.cod").len(), 1, "{body}");
+    let (_, changes) = server.get("/api/v1/rules/changes").await;
+    let rejected_change = changes
+        .as_array()
+        .expect("change list")
+        .iter()
+        .find(|change| change["action"] == "rejected")
+        .unwrap_or_else(|| panic!("no rejected change in {changes}"));
+    assert!(
+        rejected_change["detail"].to_string().contains("fifty"),
+        "{rejected_change}"
+    );
+
+    // Fix: the pack loads again and the rejection clears.
+    std::fs::write(&pack_file, format!("{PACK_HEADER}{COD_RULE}")).expect("fix pack");
+    server
+        .wait_for("/api/v1/rules", "the fixed pack active", |body| {
+            body["rejected"].as_array().is_some_and(Vec::is_empty)
+                && body["items"]
+                    .as_array()
+                    .is_some_and(|items| !items.iter().any(|rule| rule["id"] == "site.ph"))
+        })
+        .await;
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+}
