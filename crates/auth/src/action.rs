@@ -29,11 +29,13 @@ pub enum Action {
     ManageDepartments,
     /// Read one's own account, log out, enrol TOTP and manage one's own API tokens.
     ManageOwnAccount,
+    /// Read the authentication log of logins and permission changes.
+    ReadAuditLog,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::ReadMonitoring,
         Action::ReadRules,
         Action::HandleAlerts,
@@ -44,6 +46,7 @@ impl Action {
         Action::ManageUsers,
         Action::ManageDepartments,
         Action::ManageOwnAccount,
+        Action::ReadAuditLog,
     ];
 
     /// Returns the action's name, as used in error messages.
@@ -59,6 +62,7 @@ impl Action {
             Self::ManageUsers => "manage_users",
             Self::ManageDepartments => "manage_departments",
             Self::ManageOwnAccount => "manage_own_account",
+            Self::ReadAuditLog => "read_audit_log",
         }
     }
 
@@ -75,7 +79,10 @@ impl Role {
         use Action as A;
         match self {
             Role::SystemAdmin => true,
-            Role::DepartmentAdmin => !matches!(action, A::ManageRules | A::ManageDepartments),
+            Role::DepartmentAdmin => !matches!(
+                action,
+                A::ManageRules | A::ManageDepartments | A::ReadAuditLog
+            ),
             Role::DepartmentStaff => matches!(
                 action,
                 A::ReadMonitoring

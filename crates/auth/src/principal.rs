@@ -83,6 +83,9 @@ pub struct Principal {
     pub method: AuthMethod,
     /// The records the account may see.
     pub scope: Scope,
+    /// The actions an API token was limited to when it was created; empty
+    /// means every action the role permits.
+    pub token_actions: Vec<Action>,
 }
 
 /// A principal's attempt at an action its role or scope does not allow.
@@ -107,7 +110,14 @@ impl Principal {
             department_id: None,
             method: AuthMethod::Anonymous,
             scope: Scope::Nothing,
+            token_actions: Vec::new(),
         }
+    }
+
+    /// Returns true if the role permits `action` and no token limit excludes it.
+    pub fn may(&self, action: Action) -> bool {
+        self.role.permits(action)
+            && (self.token_actions.is_empty() || self.token_actions.contains(&action))
     }
 
     /// Returns the scope that storage queries for this principal take.
@@ -115,9 +125,9 @@ impl Principal {
         &self.scope
     }
 
-    /// Checks that the principal's role permits `action`.
+    /// Checks that the principal may take `action` at all.
     pub fn require(&self, action: Action) -> Result<(), Forbidden> {
-        if self.role.permits(action) {
+        if self.may(action) {
             return Ok(());
         }
         Err(self.forbidden(action.as_str().to_owned()))
@@ -170,6 +180,7 @@ mod tests {
             department_id: Some(1),
             method: AuthMethod::Session,
             scope: Scope::Areas(areas.iter().map(|code| area(code)).collect()),
+            token_actions: Vec::new(),
         }
     }
 
@@ -225,6 +236,16 @@ mod tests {
             .require_area(Action::ReadMonitoring, &area("350206"))
             .unwrap_err();
         assert!(error.action.contains("350206"), "{error}");
+    }
+
+    #[test]
+    fn token_actions_narrow_the_role() {
+        let mut principal = staff(&["350203"]);
+        principal.token_actions = vec![Action::ReadMonitoring];
+        assert!(principal.require(Action::ReadMonitoring).is_ok());
+        assert!(principal.require(Action::HandleAlerts).is_err());
+        principal.token_actions = vec![Action::ManageUsers];
+        assert!(principal.require(Action::ManageUsers).is_err());
     }
 
     #[test]

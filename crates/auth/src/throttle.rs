@@ -67,9 +67,14 @@ impl Locked {
 }
 
 impl LoginPolicy {
-    /// Returns the start of the window that failures are counted in.
+    /// Returns the earliest time of a failure that still counts at `now`.
+    /// A failure exactly `window` old no longer counts, so a client that
+    /// waits until the lock's end is let in.
     pub fn window_start(&self, now: Timestamp) -> Timestamp {
-        now.saturating_sub(self.window).unwrap_or(now)
+        let start = now.saturating_sub(self.window).unwrap_or(now);
+        start
+            .checked_add(SignedDuration::from_micros(1))
+            .unwrap_or(start)
     }
 
     /// Decides whether a login may be attempted, given the recent failures.
@@ -140,6 +145,8 @@ mod tests {
     #[test]
     fn window_start_is_window_before_now() {
         let policy = LoginPolicy::default();
-        assert_eq!(policy.window_start(at(10_000)), at(10_000 - 900));
+        let start = policy.window_start(at(10_000));
+        assert!(start > at(10_000 - 900));
+        assert!(start < at(10_000 - 899));
     }
 }

@@ -83,6 +83,12 @@ pub fn verify(
     Ok(None)
 }
 
+/// Returns the code of `secret` at Unix time `unix_secs`, as an
+/// authenticator app shows it.
+pub fn code_at(secret: &[u8], unix_secs: u64) -> Result<String, TotpError> {
+    Ok(totp(secret, "oversight", "account")?.generate(unix_secs))
+}
+
 /// Encodes a secret for storage.
 pub fn encode_secret(secret: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(secret)

@@ -27,6 +27,7 @@ use oversight_store_sqlite::{SqliteOptions, Synchronous};
 use serde::{Deserialize, Serialize};
 
 use crate::api::HttpLimits;
+use crate::auth::AuthConfig;
 use crate::guard::HostAllowList;
 use crate::listener::ListenerLimits;
 
@@ -56,6 +57,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Reminders for alerts: channels, recipients and routes.
     pub notify: NotifyConfig,
+    /// Logins, sessions and API tokens.
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             log: LogConfig::default(),
             notify: NotifyConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -257,6 +261,8 @@ pub struct Settings {
     pub log: LogConfig,
     /// Reminders for alerts, checked by [`NotifyConfig::validate`].
     pub notify: NotifyConfig,
+    /// Logins, sessions and API tokens.
+    pub auth: AuthConfig,
 }
 
 impl fmt::Debug for Settings {
@@ -269,6 +275,7 @@ impl fmt::Debug for Settings {
             .field("rules", &self.rules)
             .field("log", &self.log)
             .field("notify", &self.notify)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
@@ -379,6 +386,7 @@ impl Config {
             store,
             log: self.log,
             notify: self.notify,
+            auth: self.auth,
         })
     }
 }

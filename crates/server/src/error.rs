@@ -24,12 +24,19 @@ pub enum ErrorCode {
     InvalidRequest,
     /// 409: the request conflicts with the current state.
     Conflict,
-    /// 403: the request's host, origin or missing CSRF header is rejected.
+    /// 401: the request has no valid session or API token.
+    Unauthorized,
+    /// 401: the password was right but the account's TOTP code is missing.
+    TotpRequired,
+    /// 403: the caller may not take this action or see this record, or the
+    /// request's host, origin or CSRF header is rejected.
     Forbidden,
     /// 405: the route exists but not for this method.
     MethodNotAllowed,
     /// 408: the request took longer than `http.request_timeout_secs`.
     RequestTimeout,
+    /// 429: too many failed logins; the `Retry-After` header says when to retry.
+    TooManyRequests,
     /// 500: the server failed.
     Internal,
     /// 503: the server is at a connection cap or a part of it is not running.
@@ -42,9 +49,11 @@ impl ErrorCode {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::Unauthorized | Self::TotpRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -82,6 +91,14 @@ impl ApiError {
     pub fn conflict(message: impl Into<String>) -> Self {
         Self {
             code: ErrorCode::Conflict,
+            message: message.into(),
+        }
+    }
+
+    /// Creates a 401 error.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::Unauthorized,
             message: message.into(),
         }
     }
@@ -128,6 +145,12 @@ impl IntoResponse for ApiError {
             },
         };
         (self.code.status(), Json(body)).into_response()
+    }
+}
+
+impl From<oversight_auth::Forbidden> for ApiError {
+    fn from(error: oversight_auth::Forbidden) -> Self {
+        Self::forbidden(error.to_string())
     }
 }
 
@@ -231,6 +254,13 @@ mod tests {
         assert_eq!(ErrorCode::NotFound.status(), StatusCode::NOT_FOUND);
         assert_eq!(ErrorCode::InvalidRequest.status(), StatusCode::BAD_REQUEST);
         assert_eq!(ErrorCode::Conflict.status(), StatusCode::CONFLICT);
+        assert_eq!(ErrorCode::Unauthorized.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ErrorCode::TotpRequired.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(ErrorCode::Forbidden.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            ErrorCode::TooManyRequests.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
         assert_eq!(
             ErrorCode::Internal.status(),
             StatusCode::INTERNAL_SERVER_ERROR

@@ -127,6 +127,7 @@ impl Server {
             metrics: telemetry::metrics_handle(),
             rules: Some(rules_handle),
             alert_events: Some(events.sender()),
+            auth: settings.auth.clone(),
         };
         let app = app(state, settings);
 

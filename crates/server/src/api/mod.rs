@@ -5,6 +5,7 @@
 //! the parameter, the value and the fix, and they talk to the store only
 //! through `Arc<dyn Store>`.
 
+mod accounts;
 mod alerts;
 mod areas;
 mod notifications;
@@ -12,6 +13,7 @@ mod params;
 mod points;
 mod quarantine;
 mod rules;
+mod session;
 mod silences;
 mod status;
 mod views;
@@ -26,7 +28,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use jiff::tz::TimeZone;
 use metrics_exporter_prometheus::PrometheusHandle;
 use oversight_core::Clock;
@@ -34,6 +36,7 @@ use oversight_rules::RulesHandle;
 use oversight_store::Store;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{AuthConfig, resolve_principal};
 use crate::error::{ApiError, ErrorCode};
 
 /// The shared state of every handler.
@@ -54,6 +57,8 @@ pub struct AppState {
     pub rules: Option<RulesHandle>,
     /// Alert events, for `GET /alerts/events`.
     pub alert_events: Option<tokio::sync::broadcast::Sender<oversight_core::AlertEvent>>,
+    /// Settings of logins, sessions and API tokens.
+    pub auth: AuthConfig,
 }
 
 impl AppState {
@@ -76,6 +81,7 @@ pub struct HttpLimits {
 
 /// Builds the API router: the route table of the HTTP API contract.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    let state = Arc::new(state);
     let api = Router::new()
         .route("/health", get(status::health))
         .route("/summary", get(status::summary))
@@ -110,7 +116,37 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             get(quarantine::uploads).delete(quarantine::discard),
         )
         .route("/quarantine/{mn}/release", post(quarantine::release))
-        .fallback(unknown_route);
+        .route("/auth/login", post(session::login))
+        .route("/auth/logout", post(session::logout))
+        .route("/auth/me", get(session::me))
+        .route("/auth/totp", post(session::enrol_totp))
+        .route("/auth/totp/confirm", post(session::confirm_totp))
+        .route("/auth/totp/disable", post(session::disable_totp))
+        .route(
+            "/auth/tokens",
+            get(accounts::list_tokens).post(accounts::create_token),
+        )
+        .route("/auth/tokens/{id}", delete(accounts::revoke_token))
+        .route("/auth/events", get(accounts::events))
+        .route(
+            "/users",
+            get(accounts::list_users).post(accounts::create_user),
+        )
+        .route(
+            "/users/{id}",
+            get(accounts::get_user).patch(accounts::update_user),
+        )
+        .route("/users/{id}/password", post(accounts::set_password))
+        .route(
+            "/departments",
+            get(accounts::list_departments).post(accounts::create_department),
+        )
+        .route("/departments/{id}", put(accounts::update_department))
+        .fallback(unknown_route)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            resolve_principal,
+        ));
 
     Router::new()
         .nest("/api/v1", api)
@@ -121,7 +157,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             time_limit(limits.request_timeout, request, next)
         }))
         .layer(TraceLayer::new_for_http())
-        .with_state(Arc::new(state))
+        .with_state(state)
 }
 
 async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
@@ -199,5 +235,7 @@ async fn count_requests(request: Request, next: Next) -> Response {
 
 type SharedState = axum::extract::State<Arc<AppState>>;
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;

@@ -55,6 +55,7 @@ impl Fixture {
             metrics: telemetry::metrics_handle(),
             rules: None,
             alert_events: None,
+            auth: AuthConfig::default(),
         };
         let limits = HttpLimits {
             body_limit_bytes: BODY_LIMIT,
