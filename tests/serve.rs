@@ -114,28 +114,28 @@ async fn exceedance_opens_one_alert_then_resolves() {
 }
 
 #[tokio::test]
-async fn silence_opens_data_missing_alert() {
+async fn silence_opens_offline_alert() {
     let data = prepared(&[("E2E0003", 1)]);
     let env = [("OVERSIGHT_RULES__TICK_INTERVAL_SECS", "1")];
     let server = Server::start(&data, &env);
     let mut logger = Datalogger::connect(server.hj212, "E2E0003", "123456").await;
     assert!(logger.send(Timestamp::now(), &[("w01018", 20.0)]).await);
 
-    // The interval is one second, so three silent seconds make the data missing.
+    // The interval is one second, so three silent seconds make the point offline.
     let body = server
         .wait_for(
             "/api/v1/alerts?mn=E2E0003&status=open",
-            "a data_missing alert",
+            "an offline alert",
             |body| {
                 alerts_of(body)
                     .iter()
-                    .any(|alert| alert["rule_id"] == "env.data_missing")
+                    .any(|alert| alert["rule_id"] == "env.offline")
             },
         )
         .await;
     let alert = alerts_of(&body)
         .iter()
-        .find(|a| a["rule_id"] == "env.data_missing")
+        .find(|a| a["rule_id"] == "env.offline")
         .expect("found");
     assert_eq!(alert["factor"], Value::Null);
 
@@ -143,11 +143,11 @@ async fn silence_opens_data_missing_alert() {
     server
         .wait_for(
             "/api/v1/alerts?mn=E2E0003&status=resolved",
-            "data_missing resolved",
+            "offline resolved",
             |body| {
                 alerts_of(body)
                     .iter()
-                    .any(|alert| alert["rule_id"] == "env.data_missing")
+                    .any(|alert| alert["rule_id"] == "env.offline")
             },
         )
         .await;

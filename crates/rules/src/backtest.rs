@@ -2,7 +2,7 @@
 //!
 //! The engine runs as in the server, and a map of open alerts stands in for
 //! the store, so a backtest writes nothing.
-// NOTE: missing rules are not replayed: they run on the server's timer
+// NOTE: missing and offline rules are not replayed: they run on the server's timer
 // against the points' last-upload times, which a replay does not have.
 
 use std::collections::BTreeMap;

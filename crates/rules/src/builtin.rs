@@ -61,6 +61,7 @@ mod tests {
             "env.limit.upper",
             "env.limit.lower",
             "env.data_missing",
+            "env.offline",
             "env.flatline",
             "env.jump",
             "env.noise.limit",

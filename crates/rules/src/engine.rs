@@ -275,7 +275,7 @@ impl Engine {
         };
         let kind = rule.kind;
         let point = self.points.entry(alert.mn.clone()).or_default();
-        let state = if kind == RuleKind::Missing {
+        let state = if kind.watches_silence() {
             missing_state(point, index, alert.factor.clone())
         } else {
             let Some(factor) = &alert.factor else {
@@ -431,6 +431,16 @@ impl Engine {
                     .points
                     .get_mut(&status.mn)
                     .expect("the point's state was just created");
+                let threshold = rule.missing_after.map_or(SignedDuration::ZERO, |after| {
+                    after.threshold(status.interval_secs)
+                });
+                // A factor is missing only while its point still uploads:
+                // a silent point is offline, which its offline rule reports.
+                let point_silent =
+                    point_received.is_none_or(|received| now.duration_since(received) > threshold);
+                if rule.kind == RuleKind::Missing && point_silent {
+                    continue;
+                }
                 for factor in missing_factors(rule, &point) {
                     let since = match &factor {
                         None => point_received,
@@ -441,9 +451,6 @@ impl Engine {
                     }
                     .unwrap_or(first_seen);
                     let rule_state = missing_state(state, index, factor.clone());
-                    let threshold = rule.missing_after.map_or(SignedDuration::ZERO, |after| {
-                        after.threshold(status.interval_secs)
-                    });
                     let silence = now.duration_since(since);
                     if silence <= threshold || rule_state.phase != Phase::Idle {
                         continue;
@@ -541,7 +548,7 @@ impl Engine {
 
     fn state_of(&mut self, index: usize, kind: RuleKind, alert: &Alert) -> Option<&mut RuleState> {
         let point = self.points.get_mut(&alert.mn)?;
-        if kind == RuleKind::Missing {
+        if kind.watches_silence() {
             return Some(missing_state(point, index, alert.factor.clone()));
         }
         let series = point.series.get_mut(alert.factor.as_ref()?)?;
@@ -590,11 +597,19 @@ fn missing_state(
     &mut point.missing[position].2
 }
 
-/// The factors a missing rule watches on `point`: the point as a whole when
-/// the rule names no factor, else each named factor.
+/// The subjects a missing or offline rule watches on `point`: the point as
+/// a whole for an offline rule, and for a missing rule each named factor or,
+/// when it names none, each factor the point has a limit for.
 fn missing_factors(rule: &Rule, point: &MonitoringPoint) -> Vec<Option<FactorCode>> {
-    if rule.factors.is_empty() {
+    if rule.kind == RuleKind::Offline {
         return vec![None];
+    }
+    if rule.factors.is_empty() {
+        return point
+            .limits
+            .iter()
+            .map(|limit| Some(limit.factor.clone()))
+            .collect();
     }
     rule.factors
         .iter()
@@ -611,6 +626,12 @@ fn missing_trigger(
     silence: SignedDuration,
     threshold: SignedDuration,
 ) -> AlertUpdate {
+    let condition = match &factor {
+        Some(factor) => {
+            format!("no {factor} value for more than {threshold:#} while the point uploads")
+        }
+        None => format!("no upload from the point for more than {threshold:#}"),
+    };
     let mut values = BTreeMap::new();
     values.insert("silence_secs".to_owned(), silence.as_secs_f64());
     values.insert("after_secs".to_owned(), threshold.as_secs_f64());
@@ -630,7 +651,7 @@ fn missing_trigger(
         peak_is_max: true,
         firing: true,
         explanation: Some(Explanation {
-            condition: format!("no data for more than {threshold:#}"),
+            condition,
             clear: Some("data arrives".to_owned()),
             values,
             flag: None,
@@ -1330,7 +1351,7 @@ for = "2m"
     }
 
     #[test]
-    fn missing_data_fires_and_data_resolves() {
+    fn offline_fires_and_data_resolves() {
         let (mut engine, clock) = engine();
         engine.register_points([Arc::new(point())]);
         clock.set(at(180));
@@ -1340,7 +1361,7 @@ for = "2m"
         );
         clock.set(at(181));
         let updates = engine.check_missing(&[status(Some(0))]);
-        assert_eq!(summary(&updates), ["fire env.data_missing:MN0001"]);
+        assert_eq!(summary(&updates), ["fire env.offline:MN0001"]);
         assert_eq!(trigger(&updates).at, at(180));
         clock.set(at(300));
         assert!(
@@ -1351,10 +1372,48 @@ for = "2m"
             engine
                 .inhibitor(&Mn::parse("MN0001").unwrap(), "env.flatline")
                 .as_deref(),
-            Some("env.data_missing:MN0001")
+            Some("env.offline:MN0001")
         );
         let updates = engine.evaluate(&point(), &[reading("w21003", 310, 1.0, None)]);
-        assert_eq!(summary(&updates), ["resolve env.data_missing:MN0001"]);
+        assert_eq!(summary(&updates), ["resolve env.offline:MN0001"]);
+    }
+
+    #[test]
+    fn offline_point_has_no_missing_factors() {
+        let (mut engine, clock) = engine();
+        engine.register_points([Arc::new(point())]);
+        clock.set(at(0));
+        engine.check_missing(&[status(None)]);
+        engine.evaluate(&point(), &[reading("w01018", 0, 10.0, None)]);
+        clock.set(at(600));
+        let updates = engine.check_missing(&[status(Some(0))]);
+        assert_eq!(
+            summary(&updates),
+            ["fire env.offline:MN0001"],
+            "a silent point is offline, not missing each factor"
+        );
+    }
+
+    #[test]
+    fn offline_inhibits_sensor_alerts_only() {
+        let (mut engine, clock) = engine();
+        engine.register_points([Arc::new(point())]);
+        let mn = Mn::parse("MN0001").unwrap();
+        let updates = engine.evaluate(&point(), &[reading("w01018", 0, 150.0, None)]);
+        assert_eq!(summary(&updates), ["fire env.limit.upper:MN0001:w01018"]);
+        assert_eq!(engine.inhibitor(&mn, "env.limit.upper"), None);
+        clock.set(at(400));
+        let updates = engine.check_missing(&[status(Some(0))]);
+        assert_eq!(summary(&updates), ["fire env.offline:MN0001"]);
+        assert_eq!(
+            engine.inhibitor(&mn, "env.limit.upper").as_deref(),
+            Some("env.offline:MN0001")
+        );
+        assert_eq!(
+            engine.inhibitor(&mn, "env.offline"),
+            None,
+            "the offline alert must not inhibit itself"
+        );
     }
 
     #[test]
@@ -1367,7 +1426,20 @@ for = "2m"
         let updates = engine.check_missing(&[status(Some(360))]);
         assert_eq!(
             summary(&updates),
-            ["fire env.factor_missing.wastewater:MN0001:w01018"]
+            ["fire env.data_missing:MN0001:w01018"],
+            "w01001 was never sent but the point was first seen just now"
+        );
+        let explanation = trigger(&updates).explanation.as_ref().unwrap();
+        assert!(
+            explanation.condition.contains("while the point uploads"),
+            "{}",
+            explanation.condition
+        );
+        let mn = Mn::parse("MN0001").unwrap();
+        assert_eq!(
+            engine.inhibitor(&mn, "env.limit.upper"),
+            None,
+            "a missing factor does not inhibit the point's other alerts"
         );
     }
 

@@ -137,7 +137,7 @@ struct RuleSpec {
     #[serde(default)]
     tolerance: Option<f64>,
     #[serde(default)]
-    inhibits: bool,
+    inhibits: Option<bool>,
     #[serde(default)]
     escalate: Option<EscalateSpec>,
 }
@@ -429,11 +429,12 @@ fn build_rule(
     let kind = match spec.kind.as_deref().unwrap_or("threshold") {
         "threshold" => RuleKind::Threshold,
         "missing" => RuleKind::Missing,
+        "offline" => RuleKind::Offline,
         "flatline" => RuleKind::Flatline,
         other => {
             errors.push(context.at_key(
                 "kind",
-                format!("invalid kind {other:?}: expected threshold, missing or flatline"),
+                format!("invalid kind {other:?}: expected threshold, missing, offline or flatline"),
             ));
             RuleKind::Threshold
         }
@@ -537,7 +538,9 @@ fn build_rule(
         missing_after,
         repeats: spec.repeats.unwrap_or(0),
         tolerance: spec.tolerance.unwrap_or(0.0),
-        inhibits: spec.inhibits,
+        // An offline point sends nothing, so its other alerts are stale by
+        // default.
+        inhibits: spec.inhibits.unwrap_or(kind == RuleKind::Offline),
         escalation,
     })
 }
@@ -578,12 +581,22 @@ fn check_kind_fields(
                 ),
             );
         }
-        RuleKind::Missing => {
+        RuleKind::Missing | RuleKind::Offline => {
             if spec.condition.is_some() || spec.window.is_some() || spec.clear.is_some() {
                 errors.push(
                     context.field(
-                        "a missing rule takes no condition, clear or window: it fires on silence \
-                     and resolves when data arrives"
+                        "a missing or offline rule takes no condition, clear or window: it fires \
+                     on silence and resolves when data arrives"
+                            .to_owned(),
+                    ),
+                );
+            }
+            if kind == RuleKind::Offline && !spec.factors.is_empty() {
+                errors.push(
+                    context.at_key(
+                        "factors",
+                        "an offline rule takes no factors: it watches every upload of the point; \
+                     use kind = \"missing\" for a factor"
                             .to_owned(),
                     ),
                 );
@@ -678,7 +691,7 @@ fn parse_missing_after(
     kind: RuleKind,
     errors: &mut Vec<PackError>,
 ) -> Option<MissingAfter> {
-    if kind != RuleKind::Missing {
+    if !matches!(kind, RuleKind::Missing | RuleKind::Offline) {
         return None;
     }
     match (spec.after.as_deref(), spec.after_intervals) {
@@ -688,7 +701,7 @@ fn parse_missing_after(
         _ => {
             errors.push(
                 context.field(
-                    "a missing rule needs either after = DURATION (such as \"30m\") or \
+                    "a missing or offline rule needs either after = DURATION (such as \"30m\") or \
                  after_intervals = N (N of 1 or more upload intervals), not both"
                         .to_owned(),
                 ),

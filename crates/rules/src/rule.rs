@@ -17,8 +17,12 @@ use crate::pack::RulePack;
 pub enum RuleKind {
     /// A CEL condition over each reading, or over a window aggregate.
     Threshold,
-    /// No data from the point (no factors named) or for a factor for a period.
+    /// A factor missing for a period while its point still uploads other
+    /// data: every factor the point has a limit for, or the factors named.
     Missing,
+    /// No upload at all from the point for a period: the device or its
+    /// connection is down.
+    Offline,
     /// The same value `repeats` times in a row.
     Flatline,
 }
@@ -253,7 +257,7 @@ pub struct Rule {
     pub peak: Peak,
     /// Whether the rule runs unless an operator changes it.
     pub enabled: bool,
-    /// For missing rules: the silence that fires.
+    /// For missing and offline rules: the silence that fires.
     pub missing_after: Option<MissingAfter>,
     /// For flatline rules: equal values in a row that fire.
     pub repeats: u32,
@@ -264,6 +268,13 @@ pub struct Rule {
     pub inhibits: bool,
     /// When its alerts become supervision tasks.
     pub escalation: Option<Escalation>,
+}
+
+impl RuleKind {
+    /// Returns true for the kinds that fire on silence rather than on readings.
+    pub fn watches_silence(self) -> bool {
+        matches!(self, Self::Missing | Self::Offline)
+    }
 }
 
 impl Rule {
@@ -404,7 +415,7 @@ impl RuleSet {
     fn add(&mut self, rule: Arc<Rule>) {
         let index = self.rules.len();
         match (rule.kind, rule.factors.is_empty()) {
-            (RuleKind::Missing, _) => self.missing.push(index),
+            (RuleKind::Missing | RuleKind::Offline, _) => self.missing.push(index),
             (_, true) => self.any_factor.push(index),
             (_, false) => {
                 for factor in &rule.factors {
@@ -446,7 +457,7 @@ impl RuleSet {
             .copied()
     }
 
-    /// Returns the indexes of the missing rules.
+    /// Returns the indexes of the missing and offline rules.
     pub(crate) fn missing_rules(&self) -> &[usize] {
         &self.missing
     }
