@@ -66,7 +66,9 @@ echo "registering areas and $CONNECTIONS simulated points in $data" >&2
 "$oversight" --log-level warn import --data-dir "$data" points "$work/points.csv" >/dev/null
 
 echo "starting the server" >&2
-"$oversight" --log-level warn serve --data-dir "$data" \
+# Every simulated datalogger connects from 127.0.0.1, so the per-address
+# connection cap is raised to let all of them in.
+OVERSIGHT_HJ212__MAX_CONNECTIONS_PER_ADDRESS=$((CONNECTIONS + 100)) "$oversight" --log-level warn serve --data-dir "$data" \
     --http "127.0.0.1:$HTTP_PORT" --hj212 "127.0.0.1:$HJ212_PORT" 2>"$work/serve.log" &
 server_pid=$!
 for _ in $(seq 1 100); do
