@@ -53,7 +53,7 @@ impl Scope {
     }
 }
 
-/// How a request proved who it is.
+/// The credential a request authenticated with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuthMethod {
@@ -79,7 +79,7 @@ pub struct Principal {
     pub role: Role,
     /// The department the account belongs to.
     pub department_id: Option<i64>,
-    /// How the request authenticated.
+    /// The credential the request authenticated with.
     pub method: AuthMethod,
     /// The records the account may see.
     pub scope: Scope,

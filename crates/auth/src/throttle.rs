@@ -40,7 +40,7 @@ pub struct FailureCounts {
     pub latest: Option<Timestamp>,
 }
 
-/// Why a login attempt is rejected before its password is checked.
+/// The reason a login attempt is rejected before its password is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Locked {
     /// Too many failures for this account.

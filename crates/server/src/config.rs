@@ -91,7 +91,7 @@ pub struct LedgerConfig {
     /// Identity of the log in its checkpoints and the name of its key, such
     /// as `oversight.example.gov.cn/ledger`. Default `oversight.local/ledger`.
     pub origin: String,
-    /// Longest time, in seconds, a new entry waits for a signed checkpoint. Default 10.
+    /// Maximum time, in seconds, a new entry waits for a signed checkpoint. Default 10.
     pub checkpoint_interval_secs: u64,
     /// Number of new entries that trigger a checkpoint before the interval
     /// ends. Default 1000.

@@ -230,7 +230,7 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that holds its [`InFlight`] until dropped.
+/// A response body that keeps its [`InFlight`] until it is dropped.
 struct TrackedBody {
     body: Body,
     /// Held only for its drop.
@@ -355,7 +355,7 @@ async fn accept_failed(error: &io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-/// Why a connection was turned away.
+/// The reason a connection was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
     /// `max_connections` are open.

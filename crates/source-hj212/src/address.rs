@@ -44,7 +44,7 @@ pub(crate) struct ConnectionSlot {
     ip: IpAddr,
 }
 
-/// Why a connection from an address is not served.
+/// The reason a connection from an address is rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
     /// The address has `max_connections_per_address` connections open.

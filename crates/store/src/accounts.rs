@@ -67,7 +67,7 @@ pub struct User {
     pub username: String,
     /// The name shown in the dashboard.
     pub display_name: String,
-    /// What the account may do.
+    /// The role, which sets the actions the account may take.
     pub role: Role,
     /// Its department; set exactly for the roles that need one.
     pub department_id: Option<i64>,
@@ -160,7 +160,7 @@ pub struct ApiToken {
     pub id: i64,
     /// The account the token acts as.
     pub user_id: i64,
-    /// What the token is for, as its owner named it.
+    /// The token's purpose, as its owner named it.
     pub name: String,
     /// The actions the token may take, within its account's permissions;
     /// empty means every action the account may take.
@@ -178,7 +178,7 @@ pub struct ApiToken {
 pub struct NewApiToken {
     /// The account the token acts as.
     pub user_id: i64,
-    /// What the token is for.
+    /// The token's purpose.
     pub name: String,
     /// The SHA-256 digest of the token.
     pub digest: String,
@@ -190,7 +190,7 @@ pub struct NewApiToken {
     pub expires_at: Timestamp,
 }
 
-/// What an authentication event records.
+/// The kind of an authentication event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthEventKind {
