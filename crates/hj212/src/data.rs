@@ -13,7 +13,7 @@ use jiff::tz::Offset;
 use oversight_core::{DataFlag, FactorValues};
 
 use crate::packet::excerpt;
-use crate::scan::find_any;
+use crate::scan::Separators;
 
 /// The time zone HJ 212 devices in China report in: UTC+08:00.
 pub const CHINA_STANDARD_TIME: Offset = Offset::constant(8);
@@ -132,6 +132,7 @@ impl<'a> DataArea<'a> {
         Items {
             text: self.text,
             position: 0,
+            separators: Separators::new(self.text.as_bytes()),
         }
     }
 
@@ -175,21 +176,51 @@ pub struct Item<'a> {
     pub value: &'a str,
 }
 
-/// A piece of the data area between separators: its byte range and its item,
-/// or `None` for non-blank text without `=`. Small and `Copy`, because the
-/// factor iterator moves pieces around on every item.
+/// A piece of the data area between separators, as byte offsets into the
+/// text. Offsets instead of string slices, because the factor iterator reads
+/// most pieces as bytes and each `str` slice costs two boundary checks.
 #[derive(Debug, Clone, Copy)]
-struct Piece<'a> {
+struct Piece {
+    /// The offset of the first byte.
     start: usize,
+    /// The offset just past the last byte, before the `;` or `,` that ends it.
     end: usize,
-    item: Option<Item<'a>>,
+    /// The offset of the first `=`, or `None` for non-blank text without `=`.
+    equals: Option<usize>,
 }
 
-impl<'a> Piece<'a> {
+impl Piece {
+    /// Returns the trimmed key range, which is empty for a piece without `=`.
     #[inline]
-    fn into_result(self, text: &str) -> Result<Item<'a>, FieldError> {
-        self.item.ok_or_else(|| FieldError::MissingEquals {
+    fn key(&self, text: &str) -> (usize, usize) {
+        trim_range(text, self.start, self.equals.unwrap_or(self.start))
+    }
+
+    /// Returns the trimmed value range.
+    #[inline]
+    fn value(&self, text: &str) -> (usize, usize) {
+        let from = self.equals.map_or(self.end, |equals| equals + 1);
+        trim_range(text, from, self.end)
+    }
+
+    /// Returns the error for a piece without `=`.
+    #[cold]
+    fn missing_equals_error(&self, text: &str) -> FieldError {
+        FieldError::MissingEquals {
             text: excerpt(trim(&text[self.start..self.end])),
+        }
+    }
+
+    #[inline]
+    fn into_result<'a>(self, text: &'a str) -> Result<Item<'a>, FieldError> {
+        if self.equals.is_none() {
+            return Err(self.missing_equals_error(text));
+        }
+        let (key_start, key_end) = self.key(text);
+        let (value_start, value_end) = self.value(text);
+        Ok(Item {
+            key: &text[key_start..key_end],
+            value: &text[value_start..value_end],
         })
     }
 }
@@ -198,19 +229,22 @@ impl<'a> Piece<'a> {
 #[derive(Debug, Clone)]
 pub struct Items<'a> {
     text: &'a str,
+    /// The start of the next piece.
     position: usize,
+    /// The separators at or after `position`.
+    separators: Separators<'a>,
 }
 
 impl<'a> Items<'a> {
-    #[inline]
-    fn next_piece(&mut self) -> Option<Piece<'a>> {
+    #[inline(always)]
+    fn next_piece(&mut self) -> Option<Piece> {
         let bytes = self.text.as_bytes();
         loop {
             let start = self.position;
             if start >= bytes.len() {
                 return None;
             }
-            let Some(stop) = find_any(bytes, start, [b';', b',', b'=']) else {
+            let Some(stop) = self.separators.next() else {
                 self.position = bytes.len();
                 return self.missing_equals(start, bytes.len());
             };
@@ -221,29 +255,46 @@ impl<'a> Items<'a> {
                     None => continue,
                 }
             }
-            let value_end = find_value_end(bytes, stop + 1);
-            self.position = value_end + 1;
-            let item = Item {
-                key: trim(&self.text[start..stop]),
-                value: trim(&self.text[stop + 1..value_end]),
-            };
+            let end = self.find_value_end(stop + 1);
+            self.position = end + 1;
             return Some(Piece {
                 start,
-                end: value_end,
-                item: Some(item),
+                end,
+                equals: Some(stop),
             });
         }
     }
 
-    /// Returns a piece without item for non-blank text, or `None` for blank text.
-    fn missing_equals(&self, start: usize, end: usize) -> Option<Piece<'a>> {
+    /// Finds the end of the value starting at `from`: the next `;` or `,`, or
+    /// for a value that starts with `//`, the first one after the closing `//`.
+    #[inline(always)]
+    fn find_value_end(&mut self, from: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        if matches!(bytes.get(from), Some(b'/' | b' '))
+            && let Some(close) = find_log_text_end(bytes, from)
+        {
+            self.separators.seek(close);
+        }
+        // A value may contain `=`, so only `;` and `,` end it.
+        loop {
+            match self.separators.next() {
+                Some(position) if bytes[position] == b'=' => continue,
+                Some(position) => return position,
+                None => return bytes.len(),
+            }
+        }
+    }
+
+    /// Returns a piece without `=` for non-blank text, or `None` for blank text.
+    #[cold]
+    fn missing_equals(&self, start: usize, end: usize) -> Option<Piece> {
         if trim(&self.text[start..end]).is_empty() {
             return None;
         }
         Some(Piece {
             start,
             end,
-            item: None,
+            equals: None,
         })
     }
 }
@@ -256,21 +307,20 @@ impl<'a> Iterator for Items<'a> {
     }
 }
 
-/// Finds the end of the value starting at `from`: the next `;` or `,`, or for
-/// a value that starts with `//`, the first separator after the closing `//`.
-fn find_value_end(bytes: &[u8], from: usize) -> usize {
-    let mut scan_from = from;
+/// Returns the position just after the closing `//` of a value at `from`
+/// that starts with `//` after optional spaces, or `None` for any other value
+/// and for log text without its closing `//`.
+fn find_log_text_end(bytes: &[u8], from: usize) -> Option<usize> {
     let lead = from
         + bytes[from..]
             .iter()
             .take_while(|&&byte| byte == b' ')
             .count();
-    if bytes[lead..].starts_with(b"//")
-        && let Some(close) = memchr::memmem::find(&bytes[lead + 2..], b"//")
-    {
-        scan_from = lead + 2 + close + 2;
+    if !bytes[lead..].starts_with(b"//") {
+        return None;
     }
-    find_any(bytes, scan_from, [b';', b',']).unwrap_or(bytes.len())
+    let close = memchr::memmem::find(&bytes[lead + 2..], b"//")?;
+    Some(lead + 2 + close + 2)
 }
 
 /// Trims whitespace, checking the first and last byte before doing the full
@@ -283,22 +333,29 @@ pub(crate) fn trim(text: &str) -> &str {
     }
 }
 
+/// Returns the range of `text[start..end]` after [`trim`]. Both ends must be
+/// character boundaries, as separator positions are.
+#[inline(always)]
+fn trim_range(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let bytes = text.as_bytes();
+    if start < end && bytes[start].is_ascii_graphic() && bytes[end - 1].is_ascii_graphic() {
+        return (start, end);
+    }
+    trim_range_slow(text, start, end)
+}
+
+#[cold]
+fn trim_range_slow(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let piece = &text[start..end];
+    let trimmed_start = start + (piece.len() - piece.trim_start().len());
+    (trimmed_start, trimmed_start + piece.trim().len())
+}
+
 /// Splits `CODE-Suffix` at the first `-`.
 #[inline]
 fn split_factor_key(key: &str) -> Option<(&str, &str)> {
     let dash = key.bytes().position(|byte| byte == b'-')?;
     Some((&key[..dash], &key[dash + 1..]))
-}
-
-/// Returns true if `key` is `code-Suffix`, for a `code` without `-`.
-#[inline]
-fn has_factor_code(key: &str, code: &str) -> bool {
-    let (key, code) = (key.as_bytes(), code.as_bytes());
-    // A byte loop, because codes are a few bytes long and a `memcmp` call
-    // costs more than comparing them.
-    key.len() > code.len()
-        && key[code.len()] == b'-'
-        && key.iter().zip(code).all(|(left, right)| left == right)
 }
 
 /// One factor of the data area: its code, values and data flag.
@@ -357,38 +414,91 @@ impl<'a> Factor<'a> {
 pub struct Factors<'a> {
     text: &'a str,
     items: Items<'a>,
-    pending: Option<Piece<'a>>,
+    pending: Option<Piece>,
+}
+
+impl<'a> Factors<'a> {
+    /// Splits the trimmed key of an item piece at its first `-`; returns
+    /// `None` for keys without `-`.
+    #[inline(always)]
+    fn split_key(&self, piece: &Piece) -> Option<FactorKey> {
+        let (key_start, key_end) = piece.key(self.text);
+        let dash = self.text.as_bytes()[key_start..key_end]
+            .iter()
+            .position(|&byte| byte == b'-')?;
+        Some(FactorKey {
+            key_start,
+            dash: key_start + dash,
+            key_end,
+        })
+    }
+
+    /// Splits the key of an item piece whose key is `code-Suffix`; returns
+    /// `None` for any other piece.
+    #[inline(always)]
+    fn has_code(&self, piece: &Piece, code: &[u8]) -> Option<FactorKey> {
+        piece.equals?;
+        let (key_start, key_end) = piece.key(self.text);
+        let bytes = self.text.as_bytes();
+        let dash = key_start + code.len();
+        // A byte loop, because codes are a few bytes long and a `memcmp` call
+        // costs more than comparing them.
+        let matches = dash < key_end
+            && bytes[dash] == b'-'
+            && bytes[key_start..dash]
+                .iter()
+                .zip(code)
+                .all(|(left, right)| left == right);
+        matches.then_some(FactorKey {
+            key_start,
+            dash,
+            key_end,
+        })
+    }
+}
+
+/// The parts of a `CODE-Suffix` key, as byte offsets into the data area.
+#[derive(Debug, Clone, Copy)]
+struct FactorKey {
+    key_start: usize,
+    /// The offset of the first `-`.
+    dash: usize,
+    key_end: usize,
 }
 
 impl<'a> Iterator for Factors<'a> {
     type Item = Result<Factor<'a>, FieldError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let text = self.text;
         loop {
-            let piece = self.pending.take().or_else(|| self.items.next_piece())?;
-            let item = match piece.into_result(self.text) {
-                Ok(item) => item,
-                Err(error) => return Some(Err(error)),
+            let piece = match self.pending.take() {
+                Some(piece) => piece,
+                None => self.items.next_piece()?,
             };
-            let Some((code, suffix)) = split_factor_key(item.key) else {
+            if piece.equals.is_none() {
+                return Some(Err(piece.missing_equals_error(text)));
+            }
+            let Some(key) = self.split_key(&piece) else {
                 continue;
             };
+            let code = &text[key.key_start..key.dash];
             let mut group = FactorBuilder::new(code);
-            group.add(item, suffix);
+            group.add(text, &piece, key);
             let mut group_end = piece.end;
             while let Some(next_piece) = self.items.next_piece() {
-                match next_piece.item {
-                    Some(next) if has_factor_code(next.key, code) => {
-                        group.add(next, &next.key[code.len() + 1..]);
+                match self.has_code(&next_piece, code.as_bytes()) {
+                    Some(next_key) => {
+                        group.add(text, &next_piece, next_key);
                         group_end = next_piece.end;
                     }
-                    _ => {
+                    None => {
                         self.pending = Some(next_piece);
                         break;
                     }
                 }
             }
-            return Some(group.finish(&self.text[piece.start..group_end]));
+            return Some(group.finish(&text[piece.start..group_end]));
         }
     }
 }
@@ -410,6 +520,7 @@ struct FactorBuilder<'a> {
 }
 
 impl<'a> FactorBuilder<'a> {
+    #[inline(always)]
     fn new(code: &'a str) -> Self {
         Self {
             code,
@@ -420,59 +531,57 @@ impl<'a> FactorBuilder<'a> {
         }
     }
 
-    fn add(&mut self, item: Item<'a>, suffix: &str) {
+    #[inline(always)]
+    fn add(&mut self, text: &str, piece: &Piece, key: FactorKey) {
         if self.error.is_some() {
             return;
         }
-        let (bit, slot) = match suffix {
-            "Rtd" => (RTD, &mut self.values.rtd),
-            "Avg" | "Data" => (AVG, &mut self.values.avg),
-            "Min" => (MIN, &mut self.values.min),
-            "Max" => (MAX, &mut self.values.max),
-            "Cou" => (COU, &mut self.values.cou),
-            "Flag" => {
-                self.add_flag(item);
+        let bytes = text.as_bytes();
+        let (bit, slot) = match &bytes[key.dash + 1..key.key_end] {
+            b"Rtd" => (RTD, &mut self.values.rtd),
+            b"Avg" | b"Data" => (AVG, &mut self.values.avg),
+            b"Min" => (MIN, &mut self.values.min),
+            b"Max" => (MAX, &mut self.values.max),
+            b"Cou" => (COU, &mut self.values.cou),
+            b"Flag" => {
+                self.add_flag(text, piece, key);
                 return;
             }
             _ => return,
         };
         if self.seen & bit != 0 {
-            self.error = Some(FieldError::DuplicateKey {
-                key: item.key.to_owned(),
-            });
+            self.error = Some(duplicate_key(text, key));
             return;
         }
         self.seen |= bit;
-        match parse_number(item.value) {
+        let (value_start, value_end) = piece.value(text);
+        match parse_number_bytes(&bytes[value_start..value_end]) {
             Some(number) => *slot = Some(number),
-            None => {
-                self.error = Some(FieldError::InvalidNumber {
-                    key: item.key.to_owned(),
-                    value: excerpt(item.value),
-                });
-            }
+            None => self.error = Some(invalid_number(text, key, value_start, value_end)),
         }
     }
 
-    fn add_flag(&mut self, item: Item<'a>) {
+    #[inline(always)]
+    fn add_flag(&mut self, text: &str, piece: &Piece, key: FactorKey) {
         if self.seen & FLAG != 0 {
-            self.error = Some(FieldError::DuplicateKey {
-                key: item.key.to_owned(),
-            });
+            self.error = Some(duplicate_key(text, key));
             return;
         }
         self.seen |= FLAG;
-        match DataFlag::parse(item.value) {
+        let (value_start, value_end) = piece.value(text);
+        let value = &text[value_start..value_end];
+        match DataFlag::parse(value) {
             Ok(flag) => self.flag = Some(flag),
             Err(_) => {
                 self.error = Some(FieldError::InvalidFlag {
-                    key: item.key.to_owned(),
-                    value: excerpt(item.value),
+                    key: text[key.key_start..key.key_end].to_owned(),
+                    value: excerpt(value),
                 });
             }
         }
     }
 
+    #[inline(always)]
     fn finish(self, text: &'a str) -> Result<Factor<'a>, FieldError> {
         match self.error {
             Some(error) => Err(error),
@@ -483,6 +592,21 @@ impl<'a> FactorBuilder<'a> {
                 text,
             }),
         }
+    }
+}
+
+#[cold]
+fn duplicate_key(text: &str, key: FactorKey) -> FieldError {
+    FieldError::DuplicateKey {
+        key: text[key.key_start..key.key_end].to_owned(),
+    }
+}
+
+#[cold]
+fn invalid_number(text: &str, key: FactorKey, value_start: usize, value_end: usize) -> FieldError {
+    FieldError::InvalidNumber {
+        key: text[key.key_start..key.key_end].to_owned(),
+        value: excerpt(&text[value_start..value_end]),
     }
 }
 
@@ -501,35 +625,60 @@ const POWERS_OF_TEN: [f64; 23] = [
 /// (exponents, long mantissas) goes through `str::parse`. Infinity and NaN are
 /// rejected.
 pub fn parse_number(text: &str) -> Option<f64> {
-    let bytes = text.as_bytes();
+    parse_number_bytes(text.as_bytes())
+}
+
+/// Parses a finite decimal number, as [`parse_number`] does, from the bytes
+/// of a string.
+#[inline]
+fn parse_number_bytes(bytes: &[u8]) -> Option<f64> {
     let (negative, unsigned) = match bytes.first()? {
         b'-' => (true, &bytes[1..]),
         b'+' => (false, &bytes[1..]),
         _ => (false, bytes),
     };
-    let mut mantissa: u64 = 0;
-    let mut digits = 0usize;
-    let mut fraction_digits = 0usize;
-    let mut seen_point = false;
-    for &byte in unsigned {
-        match byte {
-            b'0'..=b'9' if digits < 19 => {
-                mantissa = mantissa * 10 + u64::from(byte - b'0');
-                digits += 1;
-                fraction_digits += usize::from(seen_point);
-            }
-            b'.' if !seen_point => seen_point = true,
-            _ => return parse_number_slow(text),
-        }
+    let (mut mantissa, integer_digits) = accumulate_digits(0, unsigned);
+    let mut end = integer_digits;
+    let mut fraction_digits = 0;
+    if unsigned.get(end) == Some(&b'.') {
+        let fraction = &unsigned[end + 1..];
+        (mantissa, fraction_digits) = accumulate_digits(mantissa, fraction);
+        end += 1 + fraction_digits;
+    }
+    let digits = integer_digits + fraction_digits;
+    if end != unsigned.len() || digits > 19 {
+        return parse_number_slow_bytes(bytes);
     }
     if digits == 0 {
         return None;
     }
     if mantissa > 1 << 53 || fraction_digits >= POWERS_OF_TEN.len() {
-        return parse_number_slow(text);
+        return parse_number_slow_bytes(bytes);
     }
     let magnitude = mantissa as f64 / POWERS_OF_TEN[fraction_digits];
     Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Appends the leading ASCII digits of `bytes` to `mantissa` in base ten;
+/// returns the new mantissa and the number of digits. The mantissa wraps
+/// past 19 digits, so callers must not use it then.
+#[inline(always)]
+fn accumulate_digits(mut mantissa: u64, bytes: &[u8]) -> (u64, usize) {
+    let mut count = 0;
+    while let Some(&byte) = bytes.get(count) {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        count += 1;
+    }
+    (mantissa, count)
+}
+
+#[cold]
+fn parse_number_slow_bytes(bytes: &[u8]) -> Option<f64> {
+    parse_number_slow(std::str::from_utf8(bytes).ok()?)
 }
 
 fn parse_number_slow(text: &str) -> Option<f64> {
@@ -743,7 +892,55 @@ w01001-Min=7.0,w01001-Max=7.3,w01001-Cou=1.5,w01001-Flag=D,w01001-ZsAvg=7.2";
         }
     }
 
+    /// The number parser before digits were accumulated in runs, kept to
+    /// prove that the current one returns bit-identical values.
+    fn parse_number_reference(text: &str) -> Option<f64> {
+        let bytes = text.as_bytes();
+        let (negative, unsigned) = match bytes.first()? {
+            b'-' => (true, &bytes[1..]),
+            b'+' => (false, &bytes[1..]),
+            _ => (false, bytes),
+        };
+        let mut mantissa: u64 = 0;
+        let mut digits = 0usize;
+        let mut fraction_digits = 0usize;
+        let mut seen_point = false;
+        for &byte in unsigned {
+            match byte {
+                b'0'..=b'9' if digits < 19 => {
+                    mantissa = mantissa * 10 + u64::from(byte - b'0');
+                    digits += 1;
+                    fraction_digits += usize::from(seen_point);
+                }
+                b'.' if !seen_point => seen_point = true,
+                _ => return parse_number_slow(text),
+            }
+        }
+        if digits == 0 {
+            return None;
+        }
+        if mantissa > 1 << 53 || fraction_digits >= POWERS_OF_TEN.len() {
+            return parse_number_slow(text);
+        }
+        let magnitude = mantissa as f64 / POWERS_OF_TEN[fraction_digits];
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
+    fn same_bits(left: Option<f64>, right: Option<f64>) -> bool {
+        left.map(f64::to_bits) == right.map(f64::to_bits)
+    }
+
     proptest! {
+        #[test]
+        fn number_parse_matches_reference_on_decimals(text in "[-+]?[0-9]{0,24}(\\.[0-9]{0,24})?") {
+            prop_assert!(same_bits(parse_number(&text), parse_number_reference(&text)), "{text:?}");
+        }
+
+        #[test]
+        fn number_parse_matches_reference_on_any_text(text in "[-+.0-9eE ]{0,26}") {
+            prop_assert!(same_bits(parse_number(&text), parse_number_reference(&text)), "{text:?}");
+        }
+
         #[test]
         fn number_parse_matches_std(integer in 0u64..10_000_000_000, fraction in 0u32..1_000_000, width in 0usize..7, negative: bool) {
             let sign = if negative { "-" } else { "" };

@@ -14,7 +14,7 @@ use jiff::tz::Offset;
 use oversight_core::Reading;
 
 use crate::data::{DataArea, FieldError, trim};
-use crate::scan::find_any;
+use crate::scan::Separators;
 
 /// The HJ 212 version a [`Flag`] declares in its bits 2–7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -398,10 +398,11 @@ impl<'a> HeaderFields<'a> {
     fn parse(header: &'a str) -> Result<Self, ParseError> {
         let mut fields = Self::default();
         let bytes = header.as_bytes();
+        let mut separators = Separators::new(bytes);
         let mut start = 0;
         // Pieces run to the next `;` or `,`, and a piece's first `=` splits it.
         while start < bytes.len() {
-            let stop = find_any(bytes, start, [b';', b',', b'=']).unwrap_or(bytes.len());
+            let stop = separators.next().unwrap_or(bytes.len());
             if bytes.get(stop) != Some(&b'=') {
                 let piece = trim(&header[start..stop]);
                 if !piece.is_empty() {
@@ -412,7 +413,9 @@ impl<'a> HeaderFields<'a> {
                 start = stop + 1;
                 continue;
             }
-            let end = find_any(bytes, stop + 1, [b';', b',']).unwrap_or(bytes.len());
+            let end = separators
+                .find(|&position| bytes[position] != b'=')
+                .unwrap_or(bytes.len());
             fields.set(trim(&header[start..stop]), trim(&header[stop + 1..end]))?;
             start = end + 1;
         }
