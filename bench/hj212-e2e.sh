@@ -13,6 +13,10 @@
 #   MAX_IN_FLIGHT uploads a connection may send before waiting for their
 #                acknowledgements (default 16)
 #   DURATION     seconds the simulator runs (default 30)
+#   EXCEEDANCE_SHARE share of values, 0 to 1, sent above their upper limit
+#                (default 0). Above 0 the run also reports the detection
+#                latency: the time from a reading's receipt until its alert is
+#                stored and handed to notification delivery.
 #   HJ212_PORT, HTTP_PORT  ports on 127.0.0.1 (default: free ports)
 #   KEEP_DATA=1  keep the data directory and logs after the run
 #
@@ -25,6 +29,7 @@ CONNECTIONS=${CONNECTIONS:-1000}
 RATE=${RATE:-20}
 MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-16}
 DURATION=${DURATION:-30}
+EXCEEDANCE_SHARE=${EXCEEDANCE_SHARE:-0}
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -100,7 +105,13 @@ echo "simulating $CONNECTIONS dataloggers at $RATE uploads/s each for ${DURATION
 /usr/bin/time -o "$work/simulate.time" -f "%U %S" \
     "$oversight" --log-level warn simulate hj212 --target "127.0.0.1:$HJ212_PORT" \
     --connections "$CONNECTIONS" --rate "$RATE" --max-in-flight "$MAX_IN_FLIGHT" \
+    --exceedance-share "$EXCEEDANCE_SHARE" \
     --duration "$DURATION" --report-interval 5 --json >"$work/reports.jsonl"
+
+# The server keeps latency quantiles over its last minute, so they are read
+# before it stops.
+curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" |
+    awk '$1 ~ /^oversight_detection_latency_seconds/' >"$work/detection.txt"
 
 stored_after=$(stored_counter)
 stored_after=${stored_after:-0}
@@ -108,7 +119,7 @@ cpu_after=$(server_cpu)
 tail -n 1 "$work/reports.jsonl"
 
 python3 - "$work/reports.jsonl" "$stored_before" "$stored_after" "$cpu_before" "$cpu_after" \
-    "$work/simulate.time" <<'PY'
+    "$work/simulate.time" "$work/detection.txt" <<'PY'
 import json
 import sys
 
@@ -137,4 +148,16 @@ if stored > 0:
         f"server CPU {server_cpu:.1f} s, {server_cpu / stored * 1e6:.2f} us per stored reading; "
         f"simulator CPU {user + system:.1f} s"
     )
+detection = {}
+for line in open(sys.argv[7]):
+    name, value = line.split()
+    detection[name] = float(value)
+count = detection.get("oversight_detection_latency_seconds_count", 0)
+if count:
+    key = 'oversight_detection_latency_seconds{quantile="%s"}'
+    quantiles = " ".join(
+        f"{label} {detection[key % q] * 1e3:.1f}"
+        for label, q in (("p50", "0.5"), ("p90", "0.9"), ("p99", "0.99"), ("max", "1"))
+    )
+    print(f"detection latency ms (last minute) {quantiles}; {count:.0f} triggering uploads in all")
 PY

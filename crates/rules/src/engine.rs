@@ -153,7 +153,9 @@ struct Verdict {
     cleared: bool,
     severity: Severity,
     value: f64,
-    explanation: Explanation,
+    /// Built only when the condition is met, the one case an alert is
+    /// opened or updated with it.
+    explanation: Option<Explanation>,
 }
 
 impl Engine {
@@ -321,54 +323,69 @@ impl Engine {
             if !priming {
                 self.resolve_missing(point, reading, updates);
             }
-            let state = self.points.entry(point.mn.clone()).or_default();
-            let series = state.series.entry(reading.factor.clone()).or_default();
+            let Self {
+                points,
+                switches,
+                config,
+                cel,
+                errors,
+                ..
+            } = self;
+            // Looked up before inserting, so that known points and factors
+            // cost no clone of their key.
+            if !points.contains_key(&point.mn) {
+                points.insert(point.mn.clone(), PointState::default());
+            }
+            let state = points
+                .get_mut(&point.mn)
+                .expect("the point's state was just created");
+            if !state.series.contains_key(&reading.factor) {
+                state
+                    .series
+                    .insert(reading.factor.clone(), Series::default());
+            }
+            let series = state
+                .series
+                .get_mut(&reading.factor)
+                .expect("the series was just created");
             let late = series
                 .newest
                 .is_some_and(|newest| reading.data_time <= newest);
+            let mut hour = None;
             for index in rules.for_factor(&reading.factor) {
                 let rule = &rules.rules()[index];
-                let enabled = self.switches.get(&rule.id).copied().unwrap_or(rule.enabled);
+                let enabled = if switches.is_empty() {
+                    rule.enabled
+                } else {
+                    switches.get(&rule.id).copied().unwrap_or(rule.enabled)
+                };
                 if !enabled
                     || !rule.flags.accepts(reading.flag)
                     || !rule.applies_to(point, &point.attributes)
                 {
                     continue;
                 }
+                let hour = *hour.get_or_insert_with(|| {
+                    reading.data_time.to_zoned(config.time_zone.clone()).hour()
+                });
                 let context = Evaluation {
                     rule,
                     point,
                     reading,
+                    hour,
                     late,
                     priming,
                 };
-                let state = self
-                    .points
-                    .get_mut(&point.mn)
-                    .expect("the point's state was just created");
-                let series = state
-                    .series
-                    .get_mut(&reading.factor)
-                    .expect("the series was just created");
                 let prev = series.prev;
                 let rule_state = series.rule(index);
-                match context.verdict(rule_state, prev, &self.cel, &self.config.time_zone) {
+                match context.verdict(rule_state, prev, cel) {
                     Ok(Some(verdict)) if !priming && !late => {
-                        let update = step(&context, rule_state, &verdict, &self.config);
-                        updates.extend(update);
+                        updates.extend(step(&context, rule_state, &verdict, config));
                     }
                     Ok(_) => {}
-                    Err(message) => record_error(&mut self.errors, &rule.id, &point.mn, message),
+                    Err(message) => record_error(errors, &rule.id, &point.mn, message),
                 }
             }
-            let state = self
-                .points
-                .get_mut(&point.mn)
-                .expect("the point's state was just created");
-            let series = state
-                .series
-                .get_mut(&reading.factor)
-                .expect("the series was just created");
             if !late {
                 series.newest = Some(reading.data_time);
                 if let Some(value) = reading.values.primary().filter(|value| value.is_finite()) {
@@ -718,6 +735,8 @@ struct Evaluation<'a> {
     rule: &'a Rule,
     point: &'a MonitoringPoint,
     reading: &'a Reading,
+    /// The hour of the reading's data time in the engine's zone.
+    hour: i8,
     late: bool,
     priming: bool,
 }
@@ -730,7 +749,6 @@ impl Evaluation<'_> {
         state: &mut RuleState,
         prev: Option<f64>,
         cel: &CelRuntime,
-        time_zone: &TimeZone,
     ) -> Result<Option<Verdict>, String> {
         let reading = self.reading;
         let raw = reading.values.primary().filter(|value| value.is_finite());
@@ -739,7 +757,6 @@ impl Evaluation<'_> {
             return Ok(None);
         };
         let limit = self.point.limit(&reading.factor);
-        let hour = reading.data_time.to_zoned(time_zone.clone()).hour();
         let flag = reading.flag.map(|flag| flag.as_char());
         let mut flag_buffer = [0u8; 4];
         let flag_text = flag.map_or("", |flag| flag.encode_utf8(&mut flag_buffer));
@@ -749,7 +766,7 @@ impl Evaluation<'_> {
             lower: limit.and_then(|limit| limit.lower),
             prev,
             count: None,
-            hour: f64::from(hour),
+            hour: f64::from(self.hour),
             flag: flag_text,
             factor: reading.factor.as_str(),
             mn: self.point.mn.as_str(),
@@ -803,7 +820,7 @@ impl Evaluation<'_> {
         } else {
             self.rule.severity
         };
-        let explanation = self.explain(&vars, window_used);
+        let explanation = met.then(|| self.explain(&vars, window_used));
         Ok(Some(Verdict {
             met,
             cleared,
@@ -991,7 +1008,7 @@ fn trigger(context: &Evaluation<'_>, verdict: &Verdict, firing: bool) -> AlertUp
         limit,
         peak_is_max: rule.peak == crate::rule::Peak::Max,
         firing,
-        explanation: Some(verdict.explanation.clone()),
+        explanation: verdict.explanation.clone(),
     }))
 }
 
@@ -1020,6 +1037,7 @@ mod tests {
             area: AreaCode::parse("350203").unwrap(),
             system_code: SystemCode::parse("32").unwrap(),
             password: Secret::new("123456".to_owned()),
+            previous_password: None,
             location: None,
             limits: vec![
                 FactorLimit::new(

@@ -349,7 +349,9 @@ pub(crate) enum Outcome {
 #[derive(Debug)]
 pub struct Condition {
     source: String,
-    program: Program,
+    /// Boxed: the interpreter's program is large and only the slow path
+    /// reads it, so rules stay small and more of them share the cache.
+    program: Box<Program>,
     fast: Option<Fast>,
     /// Bits of [`NumVar`] the condition references.
     needs: u8,
@@ -393,7 +395,7 @@ impl Condition {
         let fast = Fast::compile(&program.expression().expr);
         Ok(Self {
             source: source.to_owned(),
-            program,
+            program: Box::new(program),
             fast,
             needs,
         })

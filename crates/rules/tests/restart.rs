@@ -54,6 +54,7 @@ fn point() -> MonitoringPoint {
         area: AreaCode::parse("350203").expect("valid area"),
         system_code: SystemCode::parse("32").expect("valid system code"),
         password: Secret::new("123456".to_owned()),
+        previous_password: None,
         location: None,
         limits: vec![
             FactorLimit::new(
