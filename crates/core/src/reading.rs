@@ -95,6 +95,7 @@ impl DataFlag {
     pub const COMMUNICATION: Self = Self('B');
 
     /// Parses a one-letter flag.
+    #[inline]
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let mut chars = input.chars();
         match (chars.next(), chars.next()) {

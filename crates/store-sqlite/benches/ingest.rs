@@ -138,6 +138,7 @@ async fn open_store(
             area: area.code.clone(),
             system_code: SystemCode::parse("32").expect("valid system code"),
             password: Secret::new("123456".to_owned()),
+            previous_password: None,
             location: None,
             limits: Vec::new(),
             interval_secs: 60,

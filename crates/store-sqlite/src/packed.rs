@@ -124,30 +124,67 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Vec<FactorEntry>, SqliteError> {
     Ok(entries)
 }
 
-/// Sorts entries by factor id and keeps only the last entry of each factor,
-/// because a later reading of the same factor replaces an earlier one.
-pub(crate) fn sort_keep_last(entries: Vec<FactorEntry>) -> Vec<FactorEntry> {
-    let mut indexed: Vec<(usize, FactorEntry)> = entries.into_iter().enumerate().collect();
-    indexed.sort_by_key(|(position, entry)| (entry.factor_id, std::cmp::Reverse(*position)));
-    indexed.dedup_by_key(|(_, entry)| entry.factor_id);
-    indexed.into_iter().map(|(_, entry)| entry).collect()
+impl FactorEntry {
+    /// Returns true if both entries carry the same values and flag, so one
+    /// is an identical resend of the other whatever their receive times.
+    fn same_content(&self, other: &Self) -> bool {
+        self.values == other.values && self.flag == other.flag
+    }
 }
 
-/// Merges `new` entries into `stored`, replacing entries of the same factor.
-/// Both must be sorted by factor id. Returns the receive times of the
-/// entries whose factor was not stored before.
-pub(crate) fn merge(stored: &mut Vec<FactorEntry>, new: Vec<FactorEntry>) -> Vec<i64> {
-    let mut added = Vec::new();
+/// The outcome of merging new entries into an upload.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Merged {
+    /// Receive times of the entries whose factor was not stored before.
+    pub(crate) added: Vec<i64>,
+    /// Later entries of a stored factor whose values or flag differ from the
+    /// stored ones, in arrival order. The stored entry is kept and these are
+    /// kept as revisions.
+    pub(crate) revisions: Vec<FactorEntry>,
+}
+
+/// Sorts entries by factor id and keeps the first entry of each factor,
+/// because the first value a device sent for a data time wins. Later entries
+/// of a factor that differ from the first are returned as revisions, and
+/// identical ones are dropped.
+pub(crate) fn sort_keep_first(entries: Vec<FactorEntry>) -> (Vec<FactorEntry>, Vec<FactorEntry>) {
+    let mut indexed: Vec<(usize, FactorEntry)> = entries.into_iter().enumerate().collect();
+    indexed.sort_by_key(|(position, entry)| (entry.factor_id, *position));
+    let mut kept: Vec<FactorEntry> = Vec::with_capacity(indexed.len());
+    let mut revisions = Vec::new();
+    for (position, entry) in indexed {
+        match kept.last() {
+            Some(first) if first.factor_id == entry.factor_id => {
+                if !first.same_content(&entry) {
+                    revisions.push((position, entry));
+                }
+            }
+            _ => kept.push(entry),
+        }
+    }
+    revisions.sort_by_key(|(position, _)| *position);
+    let revisions = revisions.into_iter().map(|(_, entry)| entry).collect();
+    (kept, revisions)
+}
+
+/// Merges `new` entries into `stored`, keeping the stored entry of a factor
+/// that is already there. Both must be sorted by factor id.
+pub(crate) fn merge(stored: &mut Vec<FactorEntry>, new: Vec<FactorEntry>) -> Merged {
+    let mut merged = Merged::default();
     for entry in new {
         match stored.binary_search_by_key(&entry.factor_id, |stored| stored.factor_id) {
-            Ok(index) => stored[index] = entry,
+            Ok(index) => {
+                if !stored[index].same_content(&entry) {
+                    merged.revisions.push(entry);
+                }
+            }
             Err(index) => {
-                added.push(entry.received_at);
+                merged.added.push(entry.received_at);
                 stored.insert(index, entry);
             }
         }
     }
-    added
+    merged
 }
 
 #[cfg(test)]
@@ -198,28 +235,50 @@ mod tests {
     }
 
     #[test]
-    fn sort_keep_last_drops_earlier_repeats() {
+    fn sort_keep_first_keeps_first_of_factor() {
         let entries = vec![
             entry(5, Some(1.0), None),
             entry(2, Some(2.0), None),
             entry(5, Some(3.0), None),
+            entry(5, Some(1.0), None),
         ];
-        let kept = sort_keep_last(entries);
+        let (kept, revisions) = sort_keep_first(entries);
         let ids: Vec<u32> = kept.iter().map(|entry| entry.factor_id).collect();
         assert_eq!(ids, [2, 5]);
-        assert_eq!(kept[1].values.avg, Some(3.0));
+        assert_eq!(kept[1].values.avg, Some(1.0));
+        assert_eq!(revisions.len(), 1, "the identical resend is dropped");
+        assert_eq!(revisions[0].values.avg, Some(3.0));
     }
 
     #[test]
-    fn merge_replaces_and_counts_new() {
+    fn merge_keeps_stored_and_collects_revisions() {
         let mut stored = vec![entry(1, Some(1.0), None), entry(5, Some(5.0), None)];
-        let added = merge(
+        let merged = merge(
             &mut stored,
-            vec![entry(3, Some(3.0), None), entry(5, Some(50.0), None)],
+            vec![
+                entry(1, Some(1.0), None),
+                entry(3, Some(3.0), None),
+                entry(5, Some(50.0), None),
+            ],
         );
-        assert_eq!(added, [entry(3, None, None).received_at]);
+        assert_eq!(merged.added, [entry(3, None, None).received_at]);
         let ids: Vec<u32> = stored.iter().map(|entry| entry.factor_id).collect();
         assert_eq!(ids, [1, 3, 5]);
-        assert_eq!(stored[2].values.avg, Some(50.0));
+        assert_eq!(stored[2].values.avg, Some(5.0), "the first value wins");
+        assert_eq!(
+            merged.revisions.len(),
+            1,
+            "identical factor 1 is no revision"
+        );
+        assert_eq!(merged.revisions[0].values.avg, Some(50.0));
+    }
+
+    #[test]
+    fn merge_treats_flag_change_as_revision() {
+        let mut stored = vec![entry(1, Some(1.0), Some('N'))];
+        let merged = merge(&mut stored, vec![entry(1, Some(1.0), Some('D'))]);
+        assert!(merged.added.is_empty());
+        assert_eq!(merged.revisions.len(), 1);
+        assert_eq!(stored[0].flag.map(DataFlag::as_char), Some('N'));
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use oversight_core::{
     Alert, AlertId, Area, AreaCode, FactorCode, FactorLimit, GeoPoint, Mn, MonitoringPoint,
-    Reading, Secret, SystemCode,
+    PreviousPassword, Reading, Secret, SystemCode,
 };
 use oversight_store::{
     AlertQuery, Page, PointQuery, PointStatus, QuarantineQuery, QuarantineReason,
@@ -121,7 +121,7 @@ pub(crate) fn area_children(
 // --- points ------------------------------------------------------------------
 
 const POINT_COLUMNS: &str = "mn, name, area, system_code, password, longitude, latitude, limits, interval_secs, \
-     attributes";
+     attributes, previous_password, previous_password_until";
 
 fn decode_point(row: &Row<'_>) -> rusqlite::Result<Result<MonitoringPoint, SqliteError>> {
     let mn: String = row.get(0)?;
@@ -134,7 +134,16 @@ fn decode_point(row: &Row<'_>) -> rusqlite::Result<Result<MonitoringPoint, Sqlit
     let limits: String = row.get(7)?;
     let interval_secs: u32 = row.get(8)?;
     let attributes: String = row.get(9)?;
+    let previous_password: Option<String> = row.get(10)?;
+    let previous_password_until: Option<i64> = row.get(11)?;
     Ok((|| {
+        let previous_password = match (previous_password, previous_password_until) {
+            (Some(password), Some(until)) => Some(PreviousPassword {
+                password: Secret::new(password),
+                valid_until: timestamp(until)?,
+            }),
+            _ => None,
+        };
         let location = match (longitude, latitude) {
             (Some(longitude), Some(latitude)) => Some(
                 GeoPoint::new(longitude, latitude)
@@ -150,6 +159,7 @@ fn decode_point(row: &Row<'_>) -> rusqlite::Result<Result<MonitoringPoint, Sqlit
             area: parse_stored("point area", &area, AreaCode::parse)?,
             system_code: parse_stored("system code", &system_code, SystemCode::parse)?,
             password: Secret::new(password),
+            previous_password,
             location,
             limits,
             interval_secs,

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::codec::{hour_of, kind_code, micros};
 use crate::error::{SqliteError, backend, corrupt};
 use crate::ledger;
-use crate::packed::{self, FactorEntry};
+use crate::packed::{self, FactorEntry, Merged};
 
 /// Ids of points and factors already looked up, valid while no transaction
 /// that created one of them was rolled back.
@@ -183,7 +183,11 @@ pub(crate) fn upsert_points(conn: &Connection, points: &[MonitoringPoint]) -> St
              system_code = excluded.system_code, password = excluded.password, \
              longitude = excluded.longitude, latitude = excluded.latitude, \
              limits = excluded.limits, interval_secs = excluded.interval_secs, \
-             attributes = excluded.attributes",
+             attributes = excluded.attributes, \
+             previous_password = CASE WHEN password = excluded.password \
+             THEN previous_password END, \
+             previous_password_until = CASE WHEN password = excluded.password \
+             THEN previous_password_until END",
         )
         .map_err(backend(OPERATION))?;
     for point in points {
@@ -217,6 +221,74 @@ pub(crate) fn upsert_points(conn: &Connection, points: &[MonitoringPoint]) -> St
     Ok(to_u64(points.len()))
 }
 
+/// Replaces a point's HJ 212 password; see
+/// [`oversight_store::Store::set_point_password`].
+pub(crate) fn set_point_password(
+    conn: &Connection,
+    ids: &mut IdCache,
+    mn: &Mn,
+    password: &str,
+    previous_valid_until: Option<i64>,
+) -> StoreResult<()> {
+    const OPERATION: &str = "set point password";
+    if ids.point_id(conn, mn)?.is_none() {
+        return Err(StoreError::NotFound {
+            what: "monitoring point",
+            key: mn.to_string(),
+        });
+    }
+    // The right-hand sides read the row as it was before the update, so
+    // `password` there is the replaced one.
+    conn.prepare_cached(
+        "UPDATE points SET password = ?2, \
+         previous_password = CASE WHEN ?3 IS NULL OR password = ?2 THEN NULL ELSE password END, \
+         previous_password_until = CASE WHEN ?3 IS NULL OR password = ?2 THEN NULL ELSE ?3 END \
+         WHERE mn = ?1",
+    )
+    .and_then(|mut statement| {
+        statement.execute(params![mn.as_str(), password, previous_valid_until])
+    })
+    .map_err(backend(OPERATION))?;
+    let payload = serde_json::json!({
+        "previous_valid_until": previous_valid_until.map(crate::codec::timestamp).transpose().map_err(backend(OPERATION))?,
+    });
+    ledger::append_one(
+        conn,
+        NewLedgerEntry::new(
+            "point.password_changed",
+            format!("point:{mn}"),
+            "unattributed",
+            payload,
+        ),
+    )
+    .map(drop)
+}
+
+/// Ends the validity of a point's replaced password; see
+/// [`oversight_store::Store::retire_previous_password`].
+pub(crate) fn retire_previous_password(conn: &Connection, mn: &Mn) -> StoreResult<u64> {
+    const OPERATION: &str = "retire previous point password";
+    let changed = conn
+        .prepare_cached(
+            "UPDATE points SET previous_password = NULL, previous_password_until = NULL \
+             WHERE mn = ?1 AND previous_password IS NOT NULL",
+        )
+        .and_then(|mut statement| statement.execute([mn.as_str()]))
+        .map_err(backend(OPERATION))?;
+    if changed > 0 {
+        ledger::append_one(
+            conn,
+            NewLedgerEntry::new(
+                "point.previous_password_retired",
+                format!("point:{mn}"),
+                "unattributed",
+                serde_json::json!({}),
+            ),
+        )?;
+    }
+    Ok(to_u64(changed))
+}
+
 /// Appends a point's configuration to the ledger, with its HJ 212 password
 /// replaced by whether it is set, because the ledger is exported.
 fn record_point(conn: &Connection, point: &MonitoringPoint) -> StoreResult<()> {
@@ -224,6 +296,7 @@ fn record_point(conn: &Connection, point: &MonitoringPoint) -> StoreResult<()> {
     let mut payload = serde_json::to_value(point).map_err(backend(OPERATION))?;
     if let Some(fields) = payload.as_object_mut() {
         fields.remove("password");
+        fields.remove("previous_password");
         fields.insert(
             "password_set".to_owned(),
             (!point.password.expose().is_empty()).into(),
@@ -280,14 +353,49 @@ pub(crate) fn insert_readings(
 
     let mut new = 0;
     for (key, entries) in uploads {
-        let added = write_upload(conn, &key, packed::sort_keep_last(entries))
-            .map_err(backend("insert readings"))?;
-        for received_at in &added {
+        let (first, mut revisions) = packed::sort_keep_first(entries);
+        let merged = write_upload(conn, &key, first).map_err(backend("insert readings"))?;
+        for received_at in &merged.added {
             effects.count_new(key.point_id, *received_at);
         }
-        new += to_u64(added.len());
+        new += to_u64(merged.added.len());
+        revisions.extend(merged.revisions);
+        insert_revisions(conn, &key, &revisions).map_err(backend("insert reading revisions"))?;
     }
     Ok(new)
+}
+
+/// Appends resent entries that differ from the stored reading of their
+/// factor to `reading_revisions`.
+fn insert_revisions(
+    conn: &Connection,
+    key: &UploadKey,
+    revisions: &[FactorEntry],
+) -> rusqlite::Result<()> {
+    if revisions.is_empty() {
+        return Ok(());
+    }
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO reading_revisions (point_id, data_time, kind, factor_id, received_at, \
+         rtd, avg, min, max, cou, flag) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for entry in revisions {
+        let values = &entry.values;
+        insert.execute(params![
+            key.point_id,
+            key.data_time,
+            key.kind,
+            entry.factor_id,
+            entry.received_at,
+            values.rtd,
+            values.avg,
+            values.min,
+            values.max,
+            values.cou,
+            entry.flag.map(|flag| flag.as_char().to_string()),
+        ])?;
+    }
+    Ok(())
 }
 
 /// The unique key of a row of `uploads`.
@@ -299,13 +407,13 @@ struct UploadKey {
 }
 
 /// Inserts one upload's entries into `recent_uploads`, or merges them into
-/// the stored upload with the same key in either table. Returns the receive
-/// times of the entries that were new.
+/// the stored upload with the same key in either table, where stored
+/// factors keep their values.
 fn write_upload(
     conn: &Connection,
     key: &UploadKey,
     entries: Vec<FactorEntry>,
-) -> Result<Vec<i64>, WriteUploadError> {
+) -> Result<Merged, WriteUploadError> {
     if let Some(blob) = stored_factors(conn, UploadTable::Moved, key)? {
         return merge_upload(conn, UploadTable::Moved, key, &blob, entries);
     }
@@ -321,7 +429,10 @@ fn write_upload(
             packed::encode(&entries)
         ])?;
     if inserted == 1 {
-        return Ok(entries.iter().map(|entry| entry.received_at).collect());
+        return Ok(Merged {
+            added: entries.iter().map(|entry| entry.received_at).collect(),
+            revisions: Vec::new(),
+        });
     }
     let blob = stored_factors(conn, UploadTable::Recent, key)?.ok_or_else(|| {
         corrupt(
@@ -369,16 +480,18 @@ fn stored_factors(
 }
 
 /// Merges `entries` into the stored upload `blob` under `key` in `table`.
-/// Returns the receive times of the entries whose factor was not stored.
 fn merge_upload(
     conn: &Connection,
     table: UploadTable,
     key: &UploadKey,
     blob: &[u8],
     entries: Vec<FactorEntry>,
-) -> Result<Vec<i64>, WriteUploadError> {
+) -> Result<Merged, WriteUploadError> {
     let mut stored = packed::decode(blob)?;
-    let added = packed::merge(&mut stored, entries);
+    let merged = packed::merge(&mut stored, entries);
+    if merged.added.is_empty() {
+        return Ok(merged);
+    }
     let sql = format!(
         "UPDATE {} SET factors = ?4 WHERE point_id = ?1 AND data_time = ?2 AND kind = ?3",
         table.name()
@@ -389,7 +502,7 @@ fn merge_upload(
         key.kind,
         packed::encode(&stored)
     ])?;
-    Ok(added)
+    Ok(merged)
 }
 
 /// Moves every row of `recent_uploads` into `uploads`, in key order so that

@@ -11,11 +11,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use oversight_core::{Area, Mn, MonitoringPoint, Reading};
+use oversight_core::{Area, Mn, MonitoringPoint, Reading, Secret};
 use oversight_store::{
-    AlertChange, AlertUpdate, DeliveryOutcome, NewLedgerEntry, NewNotification, NewSilence,
-    Notification, QuarantineLimits, QuarantineOutcome, QuarantinedUpload, RuleChange, Silence,
-    StoreError, StoreResult, StoredCheckpoint,
+    AlertChange, AlertUpdate, DeliveryOutcome, Escalation, NewLedgerEntry, NewNotification,
+    NewSilence, Notification, QuarantineLimits, QuarantineOutcome, QuarantinedUpload, RuleChange,
+    Silence, StoreError, StoreResult, StoredCheckpoint, TaskWrite,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +26,7 @@ use crate::alerts;
 use crate::error::backend;
 use crate::ledger;
 use crate::notifications;
+use crate::tasks;
 use crate::write_ops::{self, Effects, IdCache};
 
 /// A change to the database.
@@ -33,6 +34,8 @@ use crate::write_ops::{self, Effects, IdCache};
 pub(crate) enum WriteOp {
     UpsertAreas(Vec<Area>),
     UpsertPoints(Vec<MonitoringPoint>),
+    SetPointPassword(Mn, Secret<String>, Option<jiff::Timestamp>),
+    RetirePreviousPassword(Mn),
     InsertReadings(Vec<Reading>),
     Quarantine(Vec<QuarantinedUpload>, QuarantineLimits),
     ReleaseQuarantine(Mn),
@@ -41,6 +44,8 @@ pub(crate) enum WriteOp {
     CreateSilence(NewSilence),
     ExpireSilence(i64, jiff::Timestamp),
     RecordRuleChange(RuleChange),
+    NextTaskId,
+    WriteTasks(Vec<TaskWrite>, Option<Escalation>),
     AppendLedger(Vec<NewLedgerEntry>),
     AddCheckpoint(StoredCheckpoint),
     ReplaceCheckpointNote(u64, String),
@@ -62,15 +67,19 @@ impl WriteOp {
             Self::InsertReadings(readings) => readings.len(),
             Self::Quarantine(uploads, _) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
+            Self::WriteTasks(writes, _) => writes.len().max(1),
             Self::AppendLedger(entries) => entries.len(),
             Self::QueueNotifications(items) => items.len(),
             Self::MarkInboxRead(_, ids, _) => ids.len(),
             Self::ClaimNotifications(_, limit) => *limit as usize,
             Self::ReleaseQuarantine(_)
+            | Self::SetPointPassword(..)
+            | Self::RetirePreviousPassword(_)
             | Self::DiscardQuarantine(_)
             | Self::CreateSilence(_)
             | Self::ExpireSilence(..)
             | Self::RecordRuleChange(_)
+            | Self::NextTaskId
             | Self::Account(_)
             | Self::AddCheckpoint(_)
             | Self::ReplaceCheckpointNote(..)
@@ -90,6 +99,8 @@ pub(crate) enum WriteOutput {
     AlertChanges(Vec<AlertChange>),
     Silence(Silence),
     Id(i64),
+    TaskId(oversight_tasks::TaskId),
+    TasksWritten(Box<AlertChange>),
     Indexes(Vec<u64>),
     Account(AccountOutput),
     Ids(Vec<i64>),
@@ -308,6 +319,17 @@ fn apply(
         WriteOp::UpsertPoints(points) => {
             write_ops::upsert_points(conn, points).map(WriteOutput::Count)
         }
+        WriteOp::SetPointPassword(mn, password, until) => write_ops::set_point_password(
+            conn,
+            ids,
+            mn,
+            password.expose(),
+            until.map(crate::codec::micros),
+        )
+        .map(|()| WriteOutput::Unit),
+        WriteOp::RetirePreviousPassword(mn) => {
+            write_ops::retire_previous_password(conn, mn).map(WriteOutput::Count)
+        }
         WriteOp::InsertReadings(readings) => {
             write_ops::insert_readings(conn, ids, effects, readings).map(WriteOutput::Count)
         }
@@ -332,6 +354,9 @@ fn apply(
         WriteOp::RecordRuleChange(change) => {
             alerts::record_rule_change(conn, change).map(WriteOutput::Id)
         }
+        WriteOp::NextTaskId => tasks::next_id(conn).map(WriteOutput::TaskId),
+        WriteOp::WriteTasks(writes, escalation) => tasks::write(conn, writes, escalation.as_ref())
+            .map(|change| WriteOutput::TasksWritten(Box::new(change))),
         WriteOp::AppendLedger(entries) => ledger::append(conn, entries).map(WriteOutput::Indexes),
         WriteOp::AddCheckpoint(checkpoint) => {
             ledger::add_checkpoint(conn, checkpoint).map(|()| WriteOutput::Unit)

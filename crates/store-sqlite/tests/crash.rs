@@ -81,6 +81,7 @@ async fn register(store: &SqliteStore) {
             area: code("3502"),
             system_code: SystemCode::parse("32").expect("valid system code"),
             password: Secret::new("123456".to_owned()),
+            previous_password: None,
             location: None,
             limits: Vec::new(),
             interval_secs: 60,

@@ -1,5 +1,5 @@
 //! Readings split between `recent_uploads` and `uploads`: queries merge the
-//! two tables, and retransmissions replace readings in either of them.
+//! two tables, and retransmissions keep the first reading in either of them.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use oversight_core::{
     Area, AreaCode, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint, Reading, Secret,
     SystemCode,
 };
-use oversight_store::{ReadingQuery, SortOrder, Store, SummaryQuery};
+use oversight_store::{ReadingQuery, RevisionQuery, SortOrder, Store, SummaryQuery};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore};
 
 fn minute(minutes: i64) -> Timestamp {
@@ -52,6 +52,7 @@ async fn store_with_point(dir: &tempfile::TempDir) -> SqliteStore {
         area: code("35"),
         system_code: SystemCode::parse("32").expect("valid system code"),
         password: Secret::new("123456".to_owned()),
+        previous_password: None,
         location: None,
         limits: Vec::new(),
         interval_secs: 60,
@@ -161,7 +162,7 @@ async fn pages_merge_both_tables() {
 }
 
 #[tokio::test]
-async fn retransmissions_replace_in_both_tables() {
+async fn retransmissions_keep_first_in_both_tables() {
     let dir = tempfile::tempdir().expect("create temporary directory");
     let store = split_store(&dir).await;
 
@@ -177,7 +178,13 @@ async fn retransmissions_replace_in_both_tables() {
 
     let readings = all_pages(&store, SortOrder::Ascending).await;
     assert_eq!(readings.len(), 14);
-    for expected in &again {
+    let expected = [
+        reading("w01018", 2, 2.0),
+        reading("w01018", 3, 3.0),
+        reading("w00000", 2, 1.0),
+        reading("w00000", 3, 1.0),
+    ];
+    for expected in &expected {
         let stored: Vec<&Reading> = readings
             .iter()
             .filter(|reading| {
@@ -186,6 +193,19 @@ async fn retransmissions_replace_in_both_tables() {
             .collect();
         assert_eq!(stored, [expected], "{expected:?}");
     }
+    let revisions = store
+        .reading_revisions(&RevisionQuery {
+            mn: mn(),
+            factor: None,
+            kind: None,
+            from: None,
+            to: None,
+            limit: 100,
+            cursor: None,
+        })
+        .await
+        .expect("revisions");
+    assert_eq!(revisions.items, again[..2].to_vec());
     let summary = store
         .summary(&SummaryQuery {
             area: None,

@@ -59,6 +59,38 @@ pub struct ReadingQuery {
     pub cursor: Option<String>,
 }
 
+/// A filter over the revisions of one point's readings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevisionQuery {
+    /// The point.
+    pub mn: Mn,
+    /// Only revisions of this factor.
+    pub factor: Option<FactorCode>,
+    /// Only revisions of this kind of data.
+    pub kind: Option<DataKind>,
+    /// Only revisions of readings with data time at or after this.
+    pub from: Option<Timestamp>,
+    /// Only revisions of readings with data time before this.
+    pub to: Option<Timestamp>,
+    /// Page size; 0 or more than 10,000 means 10,000.
+    pub limit: u32,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The number of revisions of one stored reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevisionCount {
+    /// The reading's kind of data.
+    pub kind: DataKind,
+    /// The reading's factor.
+    pub factor: FactorCode,
+    /// The reading's data time.
+    pub data_time: Timestamp,
+    /// How many differing resends are stored for it.
+    pub revisions: u64,
+}
+
 /// A filter over alerts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlertQuery {
@@ -440,23 +472,4 @@ pub struct NewTask {
     pub title: String,
     /// When it is due.
     pub deadline: Timestamp,
-}
-
-/// A stored supervision task.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Task {
-    /// The store's identifier.
-    pub id: i64,
-    /// `alert:ID`.
-    pub origin: String,
-    /// The department it is assigned to.
-    pub department: String,
-    /// What to do.
-    pub title: String,
-    /// When it is due.
-    pub deadline: Timestamp,
-    /// `created` until the task system moves it on.
-    pub state: String,
-    /// When it was created.
-    pub created_at: Timestamp,
 }

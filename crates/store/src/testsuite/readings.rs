@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use oversight_core::{DataKind, Reading};
+use oversight_core::{DataFlag, DataKind, Reading};
 
 use super::fixtures::{at, code, factor, minute, mn, reading, seed_points};
-use crate::{AlertUpdate, Page, ReadingQuery, SortOrder, Store, StoreError, SummaryQuery};
+use crate::{
+    AlertUpdate, Page, ReadingQuery, RevisionQuery, SortOrder, Store, StoreError, SummaryQuery,
+};
 
 fn query(mn_text: &str) -> ReadingQuery {
     ReadingQuery {
@@ -244,9 +246,9 @@ pub async fn readings_paging_survives_inserts(store: Arc<dyn Store>) {
     assert_eq!(rest, expected);
 }
 
-/// A retransmission of the same (MN, kind, factor, data time) replaces the
-/// stored reading and is not counted again.
-pub async fn readings_retransmission_replaces(store: Arc<dyn Store>) {
+/// A retransmission of the same (MN, kind, factor, data time) keeps the
+/// first stored reading and is not counted again.
+pub async fn readings_retransmission_first_wins(store: Arc<dyn Store>) {
     seed_points(&store, &[("MN001", "350203")]).await;
     let original = reading("MN001", "w01018", 0, 50.0);
     assert_eq!(
@@ -272,12 +274,8 @@ pub async fn readings_retransmission_replaces(store: Arc<dyn Store>) {
         .expect("duplicate in batch");
     assert_eq!(new, 0);
 
-    store
-        .insert_readings(&[again.clone()])
-        .await
-        .expect("retransmit the latest");
     let page = store.readings(&query("MN001")).await.expect("query");
-    assert_eq!(page.items, vec![again]);
+    assert_eq!(page.items, vec![original]);
 
     let summary = store
         .summary(&SummaryQuery {
@@ -288,6 +286,129 @@ pub async fn readings_retransmission_replaces(store: Arc<dyn Store>) {
         .await
         .expect("summary");
     assert_eq!(summary.readings, 1);
+}
+
+fn revision_query(mn_text: &str) -> RevisionQuery {
+    RevisionQuery {
+        mn: mn(mn_text),
+        factor: None,
+        kind: None,
+        from: None,
+        to: None,
+        limit: 100,
+        cursor: None,
+    }
+}
+
+/// A resend with other values or flag is kept as a revision, and an
+/// identical resend is not.
+pub async fn readings_revisions_kept(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203"), ("MN002", "350203")]).await;
+    let cod = reading("MN001", "w01018", 0, 50.0);
+    let ph = reading("MN001", "w01001", 0, 7.0);
+    store
+        .insert_readings(&[cod.clone(), ph.clone()])
+        .await
+        .expect("insert");
+
+    let mut identical = cod.clone();
+    identical.received_at = minute(3);
+    let mut changed = reading("MN001", "w01018", 0, 55.0);
+    changed.received_at = minute(4);
+    let mut flagged = ph.clone();
+    flagged.flag = Some(DataFlag::FAULT);
+    flagged.received_at = minute(5);
+    // The same change twice in one batch is stored once per arrival.
+    let mut changed_again = changed.clone();
+    changed_again.received_at = minute(6);
+    let new = store
+        .insert_readings(&[
+            identical,
+            changed.clone(),
+            flagged.clone(),
+            changed_again.clone(),
+        ])
+        .await
+        .expect("resend");
+    assert_eq!(new, 0);
+
+    let page = store
+        .readings(&query("MN001"))
+        .await
+        .expect("query readings");
+    assert_eq!(page.items.len(), 2);
+    assert!(page.items.contains(&cod), "first COD value kept");
+    assert!(page.items.contains(&ph), "first pH flag kept");
+
+    let revisions = store
+        .reading_revisions(&revision_query("MN001"))
+        .await
+        .expect("query revisions");
+    assert_eq!(revisions.items.len(), 3, "{:?}", revisions.items);
+    assert!(revisions.items.contains(&changed));
+    assert!(revisions.items.contains(&changed_again));
+    assert!(revisions.items.contains(&flagged));
+    assert_eq!(revisions.next_cursor, None);
+
+    let cod_only = RevisionQuery {
+        factor: Some(factor("w01018")),
+        ..revision_query("MN001")
+    };
+    let page = store.reading_revisions(&cod_only).await.expect("filter");
+    assert_eq!(page.items, vec![changed.clone(), changed_again.clone()]);
+
+    let other = store
+        .reading_revisions(&revision_query("MN002"))
+        .await
+        .expect("other point");
+    assert!(other.items.is_empty());
+
+    let counts = store
+        .revision_counts(&mn("MN001"), minute(0), minute(0))
+        .await
+        .expect("count revisions");
+    let mut counts: Vec<(String, u64)> = counts
+        .into_iter()
+        .map(|count| (count.factor.as_str().to_owned(), count.revisions))
+        .collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        vec![("w01001".to_owned(), 1), ("w01018".to_owned(), 2)]
+    );
+
+    // Paging walks every revision once.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .reading_revisions(&RevisionQuery {
+                limit: 1,
+                cursor,
+                ..revision_query("MN001")
+            })
+            .await
+            .expect("page");
+        seen.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3);
+}
+
+/// Checks that a revision cursor the store did not issue is rejected.
+pub async fn readings_revisions_bad_cursor(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203")]).await;
+    let error = store
+        .reading_revisions(&RevisionQuery {
+            cursor: Some("junk".to_owned()),
+            ..revision_query("MN001")
+        })
+        .await
+        .expect_err("bad cursor");
+    assert!(matches!(error, StoreError::InvalidCursor(_)), "{error}");
 }
 
 /// A batch with an unregistered MN fails, names the MN and writes nothing.
