@@ -16,7 +16,10 @@ pub use alert::{Alert, AlertId, AlertStatus, Explanation, Severity, WindowExplan
 pub use alert_event::{Actor, AlertEvent, AlertTransition, Suppression};
 pub use area::{Area, AreaCode, AreaLevel};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use point::{FactorCode, FactorLimit, GeoPoint, Mn, MonitoringPoint, SystemCode};
+pub use point::{
+    FactorCode, FactorLimit, GeoPoint, Mn, MonitoringPoint, PasswordMatch, PreviousPassword,
+    SystemCode,
+};
 pub use reading::{DataFlag, DataKind, FactorValues, Reading};
 pub use secret::Secret;
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::{AreaCode, Secret, ValidationError};
@@ -289,6 +290,31 @@ pub struct MonitoringPoint {
     /// `tags = "key-polluter,river"`.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// The password that `password` replaced, while the datalogger may still
+    /// send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_password: Option<PreviousPassword>,
+}
+
+/// A replaced HJ 212 password that stays valid for a while, so that a
+/// datalogger can be switched to the new one without rejected uploads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviousPassword {
+    /// The replaced password.
+    pub password: Secret<String>,
+    /// The end of its validity.
+    pub valid_until: Timestamp,
+}
+
+/// Which of a point's passwords an upload's PW matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordMatch {
+    /// The current password.
+    Current,
+    /// The previous password, still within its validity.
+    Previous,
+    /// Neither, or the previous password after its validity ended.
+    Wrong,
 }
 
 impl MonitoringPoint {
@@ -298,6 +324,20 @@ impl MonitoringPoint {
     /// Returns the limit configured for `factor`, if any.
     pub fn limit(&self, factor: &FactorCode) -> Option<&FactorLimit> {
         self.limits.iter().find(|limit| &limit.factor == factor)
+    }
+
+    /// Checks the PW a datalogger sent at `now` against the current password
+    /// and against the previous one while it is valid.
+    pub fn check_password(&self, sent: &str, now: Timestamp) -> PasswordMatch {
+        if sent == self.password.expose() {
+            return PasswordMatch::Current;
+        }
+        match &self.previous_password {
+            Some(previous) if now < previous.valid_until && sent == previous.password.expose() => {
+                PasswordMatch::Previous
+            }
+            _ => PasswordMatch::Wrong,
+        }
     }
 }
 
@@ -365,5 +405,34 @@ mod tests {
         assert!(GeoPoint::new(118.08, 24.48).is_ok());
         assert!(GeoPoint::new(181.0, 24.48).is_err());
         assert!(GeoPoint::new(118.08, f64::INFINITY).is_err());
+    }
+
+    #[test]
+    fn previous_password_valid_until_expiry() {
+        let mut point = MonitoringPoint {
+            mn: Mn::parse("MN001").unwrap(),
+            name: "outlet".to_owned(),
+            area: AreaCode::parse("350203").unwrap(),
+            system_code: SystemCode::parse("32").unwrap(),
+            password: Secret::new("new-pw".to_owned()),
+            location: None,
+            limits: Vec::new(),
+            interval_secs: 60,
+            attributes: BTreeMap::new(),
+            previous_password: None,
+        };
+        let now: Timestamp = "2026-12-04T08:00:00Z".parse().unwrap();
+        assert_eq!(point.check_password("new-pw", now), PasswordMatch::Current);
+        assert_eq!(point.check_password("old-pw", now), PasswordMatch::Wrong);
+
+        let until: Timestamp = "2026-12-05T00:00:00Z".parse().unwrap();
+        point.previous_password = Some(PreviousPassword {
+            password: Secret::new("old-pw".to_owned()),
+            valid_until: until,
+        });
+        assert_eq!(point.check_password("old-pw", now), PasswordMatch::Previous);
+        assert_eq!(point.check_password("new-pw", now), PasswordMatch::Current);
+        assert_eq!(point.check_password("other", now), PasswordMatch::Wrong);
+        assert_eq!(point.check_password("old-pw", until), PasswordMatch::Wrong);
     }
 }

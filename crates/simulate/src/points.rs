@@ -21,6 +21,7 @@ pub fn points(
                 area: area.clone(),
                 system_code: system_code.clone(),
                 password: Secret::new(identity.password),
+                previous_password: None,
                 location: None,
                 limits: limits.clone(),
                 interval_secs: config.upload_interval_secs(),

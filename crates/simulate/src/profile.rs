@@ -42,8 +42,21 @@ pub struct FactorModel {
 }
 
 impl FactorModel {
+    /// Returns the range a value of the factor can physically take: pH 0 to
+    /// 14, a percentage 0 to 100, a temperature above absolute zero, and any
+    /// other quantity (concentration, flow, pressure, level) from 0 up.
+    pub fn physical_range(&self) -> (f64, f64) {
+        match (self.code, self.unit) {
+            ("w01001", _) => (0.0, 14.0),
+            (_, "%") => (0.0, 100.0),
+            (_, "°C") => (-273.15, f64::INFINITY),
+            _ => (0.0, f64::INFINITY),
+        }
+    }
+
     /// Returns the model value at `time`: the daily mean, a cycle that peaks
-    /// at 14:00 China Standard Time, and normal noise, never below zero.
+    /// at 14:00 China Standard Time, and normal noise, kept within the
+    /// physical range.
     pub fn sample(&self, time: Timestamp, rng: &mut impl Rng) -> f64 {
         let seconds_of_day = (time.as_second() + 8 * 3600).rem_euclid(86_400) as f64;
         let phase = TAU * (seconds_of_day - 8.0 * 3600.0) / 86_400.0;
@@ -52,14 +65,17 @@ impl FactorModel {
             Ok(normal) => normal.sample(rng),
             Err(_) => 0.0,
         };
-        round(f64::max(cycle + noise, 0.0))
+        let (low, high) = self.physical_range();
+        round((cycle + noise).clamp(low, high))
     }
 
-    /// Returns a value above the upper limit, 1.05 to 2.5 times it, or
-    /// `None` when the factor has no upper limit.
+    /// Returns a value above the upper limit, 1.05 to 2.5 times it but
+    /// within the physical range, or `None` when the factor has no upper
+    /// limit.
     pub fn exceeding(&self, rng: &mut impl Rng) -> Option<f64> {
         let upper = self.upper?;
-        Some(round(upper * rng.random_range(1.05..2.5)))
+        let (_, high) = self.physical_range();
+        Some(round(f64::min(upper * rng.random_range(1.05..2.5), high)))
     }
 }
 
@@ -231,6 +247,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn values_stay_within_physical_range() {
+        let mut rng = SmallRng::seed_from_u64(11);
+        let start: Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
+        let profiles = [
+            Profile::Wastewater,
+            Profile::AirSource,
+            Profile::AmbientAir,
+            Profile::Noise,
+        ];
+        for profile in profiles {
+            for model in profile.factors() {
+                let (low, high) = model.physical_range();
+                // Ten times the noise reaches the range's edges.
+                let noisy = FactorModel {
+                    noise: model.noise * 10.0,
+                    ..*model
+                };
+                for minute in (0..1440).step_by(7) {
+                    let time = start
+                        .checked_add(jiff::SignedDuration::from_mins(minute))
+                        .unwrap();
+                    let value = noisy.sample(time, &mut rng);
+                    assert!(value >= low, "{} {value} below {low}", model.code);
+                    assert!(value <= high, "{} {value} above {high}", model.code);
+                }
+                for _ in 0..100 {
+                    if let Some(value) = model.exceeding(&mut rng) {
+                        assert!(value <= high, "{} {value} above {high}", model.code);
+                        assert!(value > model.upper.unwrap(), "{} {value}", model.code);
+                    }
+                }
+            }
+        }
+        let ph = WASTEWATER[1];
+        assert_eq!(ph.physical_range(), (0.0, 14.0));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use oversight_hj212::{CrcVariant, DEFAULT_MAX_SEGMENT_LEN, MAX_SEGMENT_LEN, Trai
 use serde::{Deserialize, Serialize};
 
 use oversight_store::QuarantineLimits;
+use oversight_tls::{TlsConfig, TlsFiles};
 
 use crate::SourceError;
 
@@ -99,6 +100,8 @@ pub struct Hj212Config {
     /// Rejected frames logged per connection; later ones are only counted.
     /// Default 5.
     pub logged_rejections_per_connection: u32,
+    /// TLS for every connection (`[hj212.tls]`). Default none: plain TCP.
+    pub tls: TlsConfig,
 }
 
 impl Default for Hj212Config {
@@ -122,6 +125,7 @@ impl Default for Hj212Config {
             crc_overrides: BTreeMap::new(),
             point_cache_secs: 5,
             logged_rejections_per_connection: 5,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -146,6 +150,7 @@ pub struct Hj212Settings {
     pub(crate) crc_overrides: BTreeMap<String, CrcVariant>,
     pub(crate) point_cache_ttl: Duration,
     pub(crate) logged_rejections: u32,
+    pub(crate) tls: Option<TlsFiles>,
 }
 
 impl Hj212Config {
@@ -251,6 +256,7 @@ impl Hj212Config {
             crc_overrides,
             point_cache_ttl: Duration::from_secs(self.point_cache_secs),
             logged_rejections: self.logged_rejections_per_connection,
+            tls: self.tls.validate("hj212.tls")?,
         })
     }
 }

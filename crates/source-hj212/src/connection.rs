@@ -12,17 +12,15 @@ use std::fmt::Display;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use oversight_core::{DataKind, Mn, MonitoringPoint, Reading};
+use oversight_core::{DataKind, Mn, MonitoringPoint, PasswordMatch, Reading};
 use oversight_hj212::{
     CrcVariant, Frame, FrameError, Framer, FramerConfig, Packet, UnverifiedFrame, ack_9014_with,
 };
 use oversight_store::{QuarantineReason, QuarantinedUpload, StoreError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::listener::Shared;
 use crate::metrics;
@@ -56,11 +54,17 @@ struct RejectionLog {
     suppressed: u64,
 }
 
+/// The receiving half of a connection, plain TCP or TLS.
+pub(crate) type Reader = Box<dyn AsyncRead + Send + Sync + Unpin>;
+
+/// The sending half of a connection, plain TCP or TLS.
+pub(crate) type Writer = Box<dyn AsyncWrite + Send + Sync + Unpin>;
+
 /// The state of one connection.
 struct Connection {
     shared: Arc<Shared>,
     peer: SocketAddr,
-    writer: OwnedWriteHalf,
+    writer: Writer,
     framer: Framer,
     rejections: RejectionLog,
     /// The MN of the latest parsed frame, for log lines about the connection.
@@ -77,12 +81,10 @@ struct Connection {
 /// a write fails, or `cancel` fires.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
-    stream: TcpStream,
+    (mut reader, writer): (Reader, Writer),
     peer: SocketAddr,
     cancel: CancellationToken,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (mut reader, writer) = stream.into_split();
     let framer = Framer::with_config(FramerConfig {
         max_segment_len: shared.settings.max_segment_len,
         ..FramerConfig::default()
@@ -257,9 +259,10 @@ impl Connection {
                 .quarantine(frame, packet, received_at, QuarantineReason::Unregistered)
                 .await;
         };
-        if packet.pw() != point.password.expose() {
-            return self.reject_password(&point);
-        }
+        let point = match self.check_password(point, packet.pw(), received_at).await {
+            Some(point) => point,
+            None => return self.reject_password(packet.mn()),
+        };
         let (readings, errors) = packet.readings(received_at, self.shared.settings.offset);
         let latest_allowed = received_at.saturating_add(self.shared.settings.future_tolerance);
         if let Ok(latest_allowed) = latest_allowed
@@ -383,6 +386,9 @@ impl Connection {
     }
 
     /// Passes stored readings to the sink, one call per upload.
+    // NOTE: a resend is handed over as received, although the store keeps
+    // the first value of each reading, so the rules also see the values of
+    // a revision.
     async fn hand_over(&self, uploads: Vec<PendingUpload>) {
         let Some(sink) = &self.shared.sink else {
             return;
@@ -394,14 +400,67 @@ impl Connection {
         }
     }
 
+    /// Returns the point if `sent` is its current password, or its previous
+    /// one while that is valid. A wrong password is checked once more
+    /// against the store, because the cached point may predate a password
+    /// change. The first upload with the current password ends the validity
+    /// of the previous one.
+    async fn check_password(
+        &self,
+        point: Arc<MonitoringPoint>,
+        sent: &str,
+        now: jiff::Timestamp,
+    ) -> Option<Arc<MonitoringPoint>> {
+        let mut point = point;
+        let mut matched = point.check_password(sent, now);
+        if matched == PasswordMatch::Wrong {
+            self.shared.cache.invalidate(&point.mn);
+            match self.shared.cache.point(&point.mn).await {
+                Ok(Some(fresh)) => {
+                    matched = fresh.check_password(sent, now);
+                    point = fresh;
+                }
+                Ok(None) => return None,
+                Err(error) => {
+                    warn!(mn = %point.mn, error = %error, "failed to reload hj212 point after a wrong password");
+                    return None;
+                }
+            }
+        }
+        match matched {
+            PasswordMatch::Wrong => None,
+            PasswordMatch::Previous => Some(point),
+            PasswordMatch::Current => {
+                if point.previous_password.is_some() {
+                    self.retire_previous_password(&point.mn).await;
+                }
+                Some(point)
+            }
+        }
+    }
+
+    /// Ends the validity of a point's previous password after its device
+    /// sent the current one. A failure is logged and retried on the next
+    /// upload, because the previous password expires on its own anyway.
+    async fn retire_previous_password(&self, mn: &Mn) {
+        match self.shared.store.retire_previous_password(mn).await {
+            Ok(retired) => {
+                if retired {
+                    info!(mn = %mn, peer = %self.peer, "hj212 device sent its new password, previous password retired");
+                }
+                self.shared.cache.invalidate(mn);
+            }
+            Err(error) => {
+                warn!(mn = %mn, error = %error, "failed to retire previous hj212 password");
+            }
+        }
+    }
+
     /// Rejects an upload with a wrong password, counts the failure against
     /// the peer's address, and closes the connection when that blocks the
     /// address.
-    fn reject_password(&mut self, point: &MonitoringPoint) -> Result<(), Closed> {
-        let detail = format!(
-            "wrong password (PW) for MN {}; the upload was not stored",
-            point.mn
-        );
+    fn reject_password(&mut self, mn: &str) -> Result<(), Closed> {
+        let detail = format!("wrong password (PW) for MN {mn}; the upload was not stored");
         self.reject("wrong_password", &detail);
         if !self.shared.addresses.record_failure(self.peer.ip()) {
             return Ok(());
@@ -409,7 +468,7 @@ impl Connection {
         ::metrics::counter!(metrics::ADDRESSES_BLOCKED).increment(1);
         warn!(
             peer = %self.peer,
-            mn = %point.mn,
+            mn = %mn,
             block_secs = self.shared.settings.auth_block.as_secs(),
             "hj212 address blocked after repeated wrong passwords, connection closed"
         );
@@ -507,7 +566,11 @@ impl Connection {
         if count == 0 {
             return Ok(());
         }
-        let write = self.writer.write_all(acks.as_bytes());
+        // TLS keeps written bytes in its record buffer until flushed. TCP sends them at once.
+        let write = async {
+            self.writer.write_all(acks.as_bytes()).await?;
+            self.writer.flush().await
+        };
         match tokio::time::timeout(self.shared.settings.write_timeout, write).await {
             Ok(Ok(())) => {
                 ::metrics::counter!(metrics::ACKNOWLEDGED).increment(count as u64);
@@ -604,6 +667,7 @@ Flag=5;CP=&&RtdInterval=30&&1C80\r\n",
             area: AreaCode::parse("35").unwrap(),
             system_code: SystemCode::parse("32").unwrap(),
             password: Secret::new("123456".to_owned()),
+            previous_password: None,
             location: None,
             limits: Vec::new(),
             interval_secs: 60,

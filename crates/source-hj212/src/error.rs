@@ -22,4 +22,13 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS settings or files cannot be used.
+    #[error("cannot serve TLS on the HJ 212 listener: {0}")]
+    Tls(oversight_tls::TlsError),
+}
+
+impl From<oversight_tls::TlsError> for SourceError {
+    fn from(error: oversight_tls::TlsError) -> Self {
+        Self::Tls(error)
+    }
 }

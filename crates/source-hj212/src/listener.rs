@@ -1,6 +1,11 @@
 //! The HJ 212 listener: accepts connections up to the configured maximum,
 //! in total and per IP address, refuses addresses blocked for wrong
 //! passwords, and runs a task per connection until shutdown.
+//!
+//! With `[hj212.tls]` set, every connection must complete a TLS handshake
+//! within `frame_timeout_secs`, inside its own task so a client that never
+//! finishes one holds only its own slot. A client that sends plain HJ 212
+//! to the TLS port is closed without a reply.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +14,8 @@ use std::time::Duration;
 use oversight_core::Clock;
 use oversight_hj212::ParseOptions;
 use oversight_store::Store;
-use tokio::net::TcpListener;
+use oversight_tls::{Accepted, TlsAcceptor};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,6 +23,7 @@ use tracing::{debug, info, warn};
 
 use crate::address::AddressBook;
 use crate::cache::PointCache;
+use crate::connection::{Reader, Writer};
 use crate::{Hj212Config, Hj212Settings, ReadingSink, SourceError, connection, metrics};
 
 /// How long to pause accepting after an accept error, such as running out
@@ -33,6 +40,7 @@ pub(crate) struct Shared {
     pub(crate) sink: Option<Arc<dyn ReadingSink>>,
     pub(crate) parse_options: ParseOptions,
     pub(crate) addresses: Arc<AddressBook>,
+    pub(crate) tls: Option<TlsAcceptor>,
 }
 
 /// A bound HJ 212 listener; [`Hj212Source::run`] serves it.
@@ -53,6 +61,10 @@ impl Hj212Source {
         sink: Option<Arc<dyn ReadingSink>>,
     ) -> Result<Self, SourceError> {
         let settings = config.validate()?;
+        let tls = match &settings.tls {
+            Some(files) => Some(TlsAcceptor::load(files, &[])?),
+            None => None,
+        };
         let addr = settings.listen;
         let listener = TcpListener::bind(addr)
             .await
@@ -78,6 +90,7 @@ impl Hj212Source {
             sink,
             parse_options,
             addresses,
+            tls,
         });
         Ok(Self {
             listener,
@@ -91,12 +104,23 @@ impl Hj212Source {
         self.local_addr
     }
 
+    /// Returns the TLS acceptor, whose certificate can be reloaded while
+    /// the listener runs, or `None` for plain TCP.
+    pub fn tls(&self) -> Option<TlsAcceptor> {
+        self.shared.tls.clone()
+    }
+
     /// Accepts connections until `cancel` fires, then waits for every
     /// connection to finish the frame it is handling and close.
     pub async fn run(self, cancel: CancellationToken) {
         let limit = Arc::new(Semaphore::new(self.shared.settings.max_connections));
         let tracker = TaskTracker::new();
-        info!(addr = %self.local_addr, max_connections = self.shared.settings.max_connections, "hj212 listening");
+        info!(
+            addr = %self.local_addr,
+            max_connections = self.shared.settings.max_connections,
+            tls = self.shared.tls.is_some(),
+            "hj212 listening"
+        );
         loop {
             let accepted = tokio::select! {
                 () = cancel.cancelled() => break,
@@ -131,7 +155,9 @@ impl Hj212Source {
             let cancel = cancel.clone();
             tracker.spawn(async move {
                 ::metrics::gauge!(metrics::CONNECTIONS).increment(1.0);
-                connection::serve(shared, stream, peer, cancel).await;
+                if let Some(halves) = open(&shared, stream, peer).await {
+                    connection::serve(shared, halves, peer, cancel).await;
+                }
                 ::metrics::gauge!(metrics::CONNECTIONS).decrement(1.0);
                 drop(slot);
                 drop(permit);
@@ -142,4 +168,32 @@ impl Hj212Source {
         tracker.wait().await;
         info!(addr = %self.local_addr, "hj212 stopped");
     }
+}
+
+/// Splits an accepted connection into its halves, after the TLS handshake
+/// when the listener serves TLS. Returns `None` when the handshake fails or
+/// times out, or the client speaks plain text to the TLS port.
+async fn open(shared: &Shared, stream: TcpStream, peer: SocketAddr) -> Option<(Reader, Writer)> {
+    // Without TCP_NODELAY small acknowledgements wait for the device's delayed ACK.
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = &shared.tls else {
+        let (reader, writer) = stream.into_split();
+        return Some((Box::new(reader), Box::new(writer)));
+    };
+    let timeout = shared.settings.frame_timeout;
+    let reason = match tokio::time::timeout(timeout, tls.accept(stream)).await {
+        Ok(Ok(Accepted::Tls(stream))) => {
+            let (reader, writer) = tokio::io::split(*stream);
+            return Some((Box::new(reader), Box::new(writer)));
+        }
+        Ok(Ok(Accepted::PlainText(_))) => "plain_text",
+        Ok(Err(error)) => {
+            debug!(peer = %peer, error = %error, "hj212 tls handshake failed");
+            "failed"
+        }
+        Err(_) => "timeout",
+    };
+    ::metrics::counter!(metrics::TLS_HANDSHAKES_FAILED, "reason" => reason).increment(1);
+    debug!(peer = %peer, reason, "hj212 connection closed before a tls handshake completed");
+    None
 }

@@ -36,6 +36,9 @@ pub(crate) const STORE_FAILURES: &str = "oversight_hj212_store_failures_total";
 /// Counter, label `kind` (`heartbeat`, `reply`, `other`): frames of commands
 /// that carry no readings.
 pub(crate) const OTHER_COMMANDS: &str = "oversight_hj212_other_commands_total";
+/// Counter, label `reason` (`plain_text`, `timeout`, `failed`): connections
+/// to a TLS listener closed before or during the handshake.
+pub(crate) const TLS_HANDSHAKES_FAILED: &str = "oversight_hj212_tls_handshakes_failed_total";
 
 /// Registers the descriptions shown in the Prometheus output.
 pub(crate) fn describe() {
@@ -85,5 +88,9 @@ pub(crate) fn describe() {
     metrics::describe_counter!(
         OTHER_COMMANDS,
         "HJ 212 frames of commands without readings, by kind"
+    );
+    metrics::describe_counter!(
+        TLS_HANDSHAKES_FAILED,
+        "HJ 212 connections closed before a TLS handshake completed, by reason"
     );
 }

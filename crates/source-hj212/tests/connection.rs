@@ -10,7 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::{Harness, readings, time, upload};
 use oversight_core::{
-    AlertStatus, DataFlag, FactorValues, Mn, MonitoringPoint, Reading, Severity, SystemClock,
+    AlertStatus, DataFlag, FactorValues, Mn, MonitoringPoint, Reading, Secret, Severity,
+    SystemClock,
 };
 use oversight_hj212::{CHINA_STANDARD_TIME, Flag, SegmentBuilder, Version, encode_frame};
 use oversight_rules::{ReadingBatch, RulesConfig, RulesHandle, RulesService};
@@ -212,6 +213,54 @@ async fn wrong_password_is_rejected() {
         quarantine.is_empty(),
         "a registered MN is never quarantined: {quarantine:?}"
     );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_rotation_without_rejections() {
+    // A long cache time shows that a password change takes effect at once.
+    let harness = Harness::start(|config| config.point_cache_secs = 3600, None).await;
+    harness.register(MN, PW).await;
+    let mn = Mn::parse(MN).expect("valid MN");
+    let mut client = harness.connect().await;
+    client
+        .send(upload(MN, PW, "20260301000000000", time(0), 20.0).as_bytes())
+        .await;
+    client.acks_until("20260301000000000").await;
+
+    let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+    harness
+        .store
+        .set_point_password(&mn, &Secret::new("654321".to_owned()), Some(until))
+        .await
+        .expect("set new password");
+    // The device still sends the old password, then switches to the new one.
+    client
+        .send(upload(MN, PW, "20260301000000001", time(30), 21.0).as_bytes())
+        .await;
+    client
+        .send(upload(MN, "654321", "20260301000000002", time(60), 22.0).as_bytes())
+        .await;
+    let acks = client.acks_until("20260301000000002").await;
+    assert_eq!(acks, ["20260301000000001", "20260301000000002"]);
+    let point = harness.store.point(&mn).await.expect("get").expect("point");
+    assert_eq!(
+        point.previous_password, None,
+        "the new password retires the old one"
+    );
+
+    // After that the old password is wrong.
+    client
+        .send(upload(MN, PW, "20260301000000003", time(90), 23.0).as_bytes())
+        .await;
+    client
+        .send(upload(MN, "654321", "20260301000000004", time(120), 24.0).as_bytes())
+        .await;
+    let acks = client.acks_until("20260301000000004").await;
+    assert_eq!(acks, ["20260301000000004"], "the old password is rejected");
+    let stored = readings(&*harness.store, MN).await;
+    assert_eq!(stored.len(), 8, "four uploads of two factors stored");
+    assert!(stored.iter().all(|reading| reading.data_time != time(90)));
     harness.stop().await;
 }
 

@@ -137,6 +137,7 @@ pub(crate) fn point(mn: &str, password: &str) -> MonitoringPoint {
         area: AreaCode::parse(AREA).expect("area code"),
         system_code: SystemCode::parse("32").expect("system code"),
         password: Secret::new(password.to_owned()),
+        previous_password: None,
         location: None,
         limits: vec![
             FactorLimit::new(

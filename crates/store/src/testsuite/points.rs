@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use super::fixtures::{code, mn, point, seed_points, seed_tree};
+use oversight_core::{PasswordMatch, Secret};
+
+use super::fixtures::{at, code, mn, point, seed_points, seed_tree};
 use crate::{PointQuery, Store, StoreError};
 
 /// Points round-trip with every field, including limits and location.
@@ -141,4 +143,96 @@ pub async fn points_bad_cursor(store: Arc<dyn Store>) {
             "{cursor:?}: {error:?}"
         );
     }
+}
+
+/// A new password can keep the replaced one valid until an expiry, which
+/// retiring ends early, and re-registering with another password ends.
+pub async fn points_password_rotation(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203001")]).await;
+    let until = at("2026-12-11T00:00:00Z");
+    let before = at("2026-12-10T00:00:00Z");
+    store
+        .set_point_password(
+            &mn("MN001"),
+            &Secret::new("next-pw".to_owned()),
+            Some(until),
+        )
+        .await
+        .expect("set password");
+    let stored = store
+        .point(&mn("MN001"))
+        .await
+        .expect("get")
+        .expect("point");
+    assert_eq!(stored.password.expose(), "next-pw");
+    let previous = stored.previous_password.clone().expect("previous kept");
+    assert_eq!(previous.password.expose(), "123456");
+    assert_eq!(previous.valid_until, until);
+    assert_eq!(
+        stored.check_password("123456", before),
+        PasswordMatch::Previous
+    );
+    assert_eq!(stored.check_password("123456", until), PasswordMatch::Wrong);
+
+    assert!(
+        store
+            .retire_previous_password(&mn("MN001"))
+            .await
+            .expect("retire")
+    );
+    assert!(
+        !store
+            .retire_previous_password(&mn("MN001"))
+            .await
+            .expect("retire again")
+    );
+    let stored = store
+        .point(&mn("MN001"))
+        .await
+        .expect("get")
+        .expect("point");
+    assert_eq!(stored.previous_password, None);
+    assert_eq!(
+        stored.check_password("123456", before),
+        PasswordMatch::Wrong
+    );
+
+    // Without an expiry the replaced password stops at once.
+    store
+        .set_point_password(&mn("MN001"), &Secret::new("third-pw".to_owned()), None)
+        .await
+        .expect("set password");
+    let stored = store
+        .point(&mn("MN001"))
+        .await
+        .expect("get")
+        .expect("point");
+    assert_eq!(stored.previous_password, None);
+
+    // Registering the point again with another password ends a rotation.
+    store
+        .set_point_password(
+            &mn("MN001"),
+            &Secret::new("fourth-pw".to_owned()),
+            Some(until),
+        )
+        .await
+        .expect("set password");
+    store
+        .upsert_points(&[point("MN001", "350203001")])
+        .await
+        .expect("re-register");
+    let stored = store
+        .point(&mn("MN001"))
+        .await
+        .expect("get")
+        .expect("point");
+    assert_eq!(stored.password.expose(), "123456");
+    assert_eq!(stored.previous_password, None);
+
+    let error = store
+        .set_point_password(&mn("MN404"), &Secret::new("x".to_owned()), None)
+        .await
+        .expect_err("unknown point");
+    assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
 }
