@@ -48,6 +48,10 @@ pub struct SqliteOptions {
     /// the database file itself (`PRAGMA wal_autocheckpoint`). It bounds the
     /// WAL when the background checkpointer falls behind.
     pub wal_autocheckpoint_pages: u32,
+    /// Size in bytes that the WAL file is truncated to when SQLite restarts
+    /// it after a complete checkpoint (`PRAGMA journal_size_limit`). Without
+    /// it the file keeps the largest size it ever reached.
+    pub wal_size_limit_bytes: u64,
     /// How often a background thread checkpoints the WAL; `None` leaves
     /// all checkpoints to the writer.
     pub checkpoint_interval: Option<Duration>,
@@ -74,6 +78,7 @@ impl Default for SqliteOptions {
             max_group_records: 100_000,
             queue_capacity: 8192,
             wal_autocheckpoint_pages: 10_000,
+            wal_size_limit_bytes: 64 * 1024 * 1024,
             checkpoint_interval: Some(Duration::from_millis(100)),
             move_interval: Duration::from_millis(250),
             ledger_hash: Hasher::Sha256,

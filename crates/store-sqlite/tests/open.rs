@@ -74,3 +74,49 @@ async fn newer_schema_rejected() {
         "the rejected database is left unchanged"
     );
 }
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+fn sibling(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn new_database_files_are_private() {
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
+    store.upsert_areas(&[province()]).await.expect("store area");
+    let path = store.path().to_owned();
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&sibling(&path, "-wal")), 0o600);
+    assert_eq!(mode(&sibling(&path, "-shm")), 0o600);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn existing_database_is_restricted() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open");
+    store.upsert_areas(&[province()]).await.expect("store area");
+    let path = store.path().to_owned();
+    drop(store);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("reopen");
+    assert_eq!(mode(&path), 0o600);
+    let area = store.area(&province().code).await.expect("get area");
+    assert_eq!(area, Some(province()), "data kept");
+}
