@@ -8,6 +8,12 @@
 //! address; a connection over either cap gets a 503 and is closed at once.
 //! Request bodies and handlers are bounded by the request timeout of the API
 //! router, not here.
+//!
+//! With `[http.tls]` set the listener serves HTTPS only. The TLS handshake
+//! runs in the connection's task and must finish within the header timeout.
+//! A plain HTTP request to the TLS port gets a 400 that names the fix, and
+//! connections over a cap are closed without the 503, which a TLS client
+//! could not read.
 
 use std::collections::HashMap;
 use std::io;
@@ -27,7 +33,8 @@ use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use oversight_tls::{Accepted, TlsAcceptor};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -47,16 +54,41 @@ pub struct ListenerLimits {
     pub shutdown_grace: Duration,
 }
 
-/// Serves `app` on `listener` until `cancel` fires, then waits up to
-/// `limits.shutdown_grace` for open connections to finish.
+/// ALPN protocols offered over TLS, most preferred first.
+const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// Loads the TLS acceptor of the HTTP listener, with ALPN for HTTP/2 and HTTP/1.1.
+pub fn load_tls(files: &oversight_tls::TlsFiles) -> Result<TlsAcceptor, oversight_tls::TlsError> {
+    TlsAcceptor::load(files, &ALPN_PROTOCOLS)
+}
+
+/// The state every connection task of a listener shares.
+#[derive(Clone)]
+struct ConnectionContext {
+    builder: auto::Builder<TokioExecutor>,
+    app: Router,
+    idle_timeout: Duration,
+    cancel: CancellationToken,
+    tls: Option<TlsAcceptor>,
+}
+
+/// Serves `app` on `listener`, over TLS when `tls` is given, until `cancel`
+/// fires, then waits up to `limits.shutdown_grace` for open connections to finish.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ListenerLimits,
+    tls: Option<TlsAcceptor>,
     cancel: CancellationToken,
 ) -> io::Result<()> {
     let admission = Arc::new(Admission::new(limits));
-    let builder = connection_builder(limits.header_timeout);
+    let context = ConnectionContext {
+        builder: connection_builder(limits.header_timeout),
+        app,
+        idle_timeout: limits.header_timeout,
+        cancel: cancel.clone(),
+        tls,
+    };
     let connections = TaskTracker::new();
     let rejections = LogEvery::new(Duration::from_secs(10));
     loop {
@@ -79,7 +111,9 @@ pub async fn serve(
                 if let Some(count) = rejections.tick() {
                     tracing::warn!(peer = %peer, reason = refusal.label(), rejected = count, "http connection rejected");
                 }
-                tokio::spawn(reject(stream, refusal));
+                if context.tls.is_none() {
+                    tokio::spawn(reject(stream, refusal));
+                }
                 continue;
             }
         };
@@ -87,15 +121,7 @@ pub async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(error = %error, peer = %peer, "cannot set TCP_NODELAY");
         }
-        connections.spawn(serve_connection(
-            builder.clone(),
-            stream,
-            peer,
-            app.clone(),
-            limits.header_timeout,
-            cancel.clone(),
-            slot,
-        ));
+        connections.spawn(open_connection(context.clone(), stream, peer, slot));
     }
     drop(listener);
     connections.close();
@@ -112,23 +138,62 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves one connection until it ends, the server shuts down or it stays
-/// idle (no request in progress, no bytes moving) for `idle_timeout`.
-async fn serve_connection(
-    builder: auto::Builder<TokioExecutor>,
+/// Serves one accepted connection, after the TLS handshake when the
+/// listener serves TLS, and frees its slot when it ends.
+async fn open_connection(
+    context: ConnectionContext,
     stream: TcpStream,
     peer: SocketAddr,
-    app: Router,
-    idle_timeout: Duration,
-    cancel: CancellationToken,
     slot: Slot,
 ) {
+    let Some(tls) = &context.tls else {
+        serve_connection(&context, stream, peer).await;
+        drop(slot);
+        return;
+    };
+    let handshake = tokio::time::timeout(context.idle_timeout, tls.accept(stream));
+    let accepted = tokio::select! {
+        () = context.cancel.cancelled() => return,
+        accepted = handshake => accepted,
+    };
+    let reason = match accepted {
+        Ok(Ok(Accepted::Tls(stream))) => {
+            serve_connection(&context, *stream, peer).await;
+            drop(slot);
+            return;
+        }
+        Ok(Ok(Accepted::PlainText(stream))) => {
+            reject_plain_text(stream).await;
+            "plain_text"
+        }
+        Ok(Err(error)) => {
+            tracing::debug!(error = %error, peer = %peer, "http tls handshake failed");
+            "failed"
+        }
+        Err(_) => "timeout",
+    };
+    metrics::counter!("oversight_http_tls_handshakes_failed_total", "reason" => reason)
+        .increment(1);
+    drop(slot);
+}
+
+/// Serves one connection until it ends, the server shuts down or it stays
+/// idle (no request in progress, no bytes moving) for the idle timeout.
+async fn serve_connection<S>(context: &ConnectionContext, stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let idle_timeout = context.idle_timeout;
+    let cancel = &context.cancel;
     let activity = Arc::new(Activity::new());
     let request_activity = Arc::clone(&activity);
-    let service = app.map_request(move |mut request: Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        request
-    });
+    let service = context
+        .app
+        .clone()
+        .map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        });
     let service = service.map_response(move |response: Response| {
         let in_flight = InFlight::start(Arc::clone(&request_activity));
         response.map(|body| {
@@ -142,7 +207,9 @@ async fn serve_connection(
         stream,
         activity: Arc::clone(&activity),
     });
-    let connection = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
+    let connection = context
+        .builder
+        .serve_connection_with_upgrades(io, TowerToHyperService::new(service));
     let mut connection = std::pin::pin!(connection);
     let mut closing = false;
     loop {
@@ -164,7 +231,6 @@ async fn serve_connection(
             }
         }
     }
-    drop(slot);
 }
 
 /// When a connection last moved bytes, and how many responses are still
@@ -257,14 +323,14 @@ impl HttpBody for TrackedBody {
     }
 }
 
-/// A TCP stream that records in [`Activity`] every read or write that moves bytes.
+/// A stream that records in [`Activity`] every read or write that moves bytes.
 #[derive(Debug)]
-struct TrackedStream {
-    stream: TcpStream,
+struct TrackedStream<S> {
+    stream: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for TrackedStream {
+impl<S: AsyncRead + Unpin> AsyncRead for TrackedStream<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -280,7 +346,7 @@ impl AsyncRead for TrackedStream {
     }
 }
 
-impl AsyncWrite for TrackedStream {
+impl<S: AsyncWrite + Unpin> AsyncWrite for TrackedStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -371,6 +437,43 @@ impl Refusal {
             Self::PerAddress => "max_connections_per_ip",
         }
     }
+}
+
+/// Rejects a plain HTTP request on the TLS port with a 400 and closes the
+/// connection.
+async fn reject_plain_text(stream: TcpStream) {
+    let body = serde_json::json!({"error": {
+        "code": "tls_required",
+        "message": "this port serves HTTPS only; use an https:// URL",
+    }})
+    .to_string();
+    let response = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    write_and_close(stream, &response).await;
+}
+
+/// Writes `response`, closes the sending side and reads what the client
+/// still sends for up to one second. Closing with unread request bytes would
+/// make the kernel reset the connection, and the client could lose the
+/// response before reading it.
+async fn write_and_close(mut stream: TcpStream, response: &str) {
+    let exchange = async {
+        stream.write_all(response.as_bytes()).await?;
+        stream.shutdown().await?;
+        let mut sink = [0_u8; 4096];
+        let mut drained = 0;
+        while drained < 64 * 1024 {
+            match stream.read(&mut sink).await? {
+                0 => break,
+                count => drained += count,
+            }
+        }
+        io::Result::Ok(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), exchange).await;
 }
 
 /// Sends a 503 to a connection over a cap and closes it. The request is not
