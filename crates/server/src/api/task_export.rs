@@ -1,0 +1,197 @@
+//! Task lists exported as CSV and XLSX, with the filters of the task list.
+
+use axum::Extension;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use oversight_auth::Principal;
+use oversight_tasks::{Assignee, Origin, Task, Workflow, active_deadline, is_overdue};
+use rust_xlsxwriter::Workbook;
+
+use super::SharedState;
+use super::params::ApiQuery;
+use super::tasks::{ListParams, service};
+use crate::error::ApiError;
+
+/// At most this many tasks are exported; narrow the filters for more.
+const MAX_ROWS: usize = 100_000;
+
+const COLUMNS: [&str; 13] = [
+    "id",
+    "title",
+    "state",
+    "lead_department",
+    "assignee",
+    "area",
+    "category",
+    "subject",
+    "origin",
+    "created_at",
+    "due_at",
+    "overdue",
+    "outcome",
+];
+
+/// Returns the export's cells of one task, in [`COLUMNS`] order.
+fn row(workflow: &Workflow, task: &Task, now: Timestamp) -> [String; 13] {
+    let assignee = match &task.assignee {
+        Some(Assignee::Person(person)) => format!("person:{person}"),
+        Some(Assignee::Group(group)) => format!("group:{group}"),
+        None => String::new(),
+    };
+    let origin = match &task.origin {
+        Origin::Alert { alert_id } => format!("alert:{alert_id}"),
+        Origin::PublicReport { report_id } => format!("public_report:{report_id}"),
+        Origin::InspectionPlan { plan_id } => format!("inspection_plan:{plan_id}"),
+        Origin::HigherAssignment { reference } => format!("higher_assignment:{reference}"),
+        Origin::CoOperation { parent } => format!("co_operation:{parent}"),
+        Origin::Recheck { parent } => format!("recheck:{parent}"),
+        Origin::Manual => "manual".to_owned(),
+    };
+    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    [
+        task.id.to_string(),
+        task.title.clone(),
+        task.state.clone(),
+        text(task.lead_department.as_ref().map(|d| d.as_str())),
+        assignee,
+        task.area.to_string(),
+        task.category.to_string(),
+        text(task.subject.as_ref().map(|s| s.as_str())),
+        origin,
+        task.created_at.to_string(),
+        active_deadline(workflow, task).map_or_else(String::new, |t| t.to_string()),
+        is_overdue(workflow, task, now).to_string(),
+        task.outcome.as_ref().map_or_else(String::new, |outcome| {
+            format!("{:?}", outcome.kind()).to_lowercase()
+        }),
+    ]
+}
+
+/// Reads every task the filters select, up to [`MAX_ROWS`].
+async fn rows(
+    state: &SharedState,
+    principal: &Principal,
+    params: &ListParams,
+) -> Result<Vec<[String; 13]>, ApiError> {
+    let service = service(state)?;
+    let workflow = service.engine().workflow();
+    let now = service.now();
+    let mut query = params.scoped_query(principal, workflow, now)?;
+    query.limit = 1000;
+    let mut rows = Vec::new();
+    loop {
+        let page = state.store.tasks(&query).await?;
+        rows.extend(page.items.iter().map(|task| row(workflow, task, now)));
+        if rows.len() > MAX_ROWS {
+            return Err(ApiError::invalid(format!(
+                "the filters select more than {MAX_ROWS} tasks; narrow them by department, \
+                 state, area or category"
+            )));
+        }
+        let Some(cursor) = page.next_cursor else {
+            break;
+        };
+        query.cursor = Some(cursor);
+    }
+    Ok(rows)
+}
+
+/// Exports the selected tasks as CSV (RFC 4180, UTF-8).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/export.csv",
+    tag = "tasks",
+    params(ListParams),
+    responses(
+        (status = 200, description = "The tasks in scope that the filters select, one row each.", content_type = "text/csv", body = String),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
+pub(super) async fn csv(
+    state: SharedState,
+    Extension(principal): Extension<Principal>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Response, ApiError> {
+    let rows = rows(&state, &principal, &params).await?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let failed = |error: csv::Error| {
+        tracing::error!(error = %error, "failed to write task CSV");
+        ApiError::internal("writing the CSV failed; the server log has the cause")
+    };
+    writer.write_record(COLUMNS).map_err(failed)?;
+    for row in &rows {
+        writer.write_record(row).map_err(failed)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|error| failed(error.into_error().into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"tasks.csv\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Exports the selected tasks as an XLSX workbook with one sheet.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/export.xlsx",
+    tag = "tasks",
+    params(ListParams),
+    responses(
+        (status = 200, description = "The tasks in scope that the filters select, in one sheet.", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
+        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
+    )
+)]
+pub(super) async fn xlsx(
+    state: SharedState,
+    Extension(principal): Extension<Principal>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Response, ApiError> {
+    let rows = rows(&state, &principal, &params).await?;
+    let bytes = tokio::task::spawn_blocking(move || workbook(&rows))
+        .await
+        .map_err(|error| ApiError::internal(format!("building the workbook failed: {error}")))?
+        .map_err(|error| {
+            tracing::error!(error = %error, "failed to build task workbook");
+            ApiError::internal("building the workbook failed; the server log has the cause")
+        })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"tasks.xlsx\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn workbook(rows: &[[String; 13]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("tasks")?;
+    for (column, name) in (0u16..).zip(COLUMNS) {
+        sheet.write_string(0, column, name)?;
+    }
+    for (line, row) in (1u32..).zip(rows) {
+        for (column, cell) in (0u16..).zip(row) {
+            sheet.write_string(line, column, cell)?;
+        }
+    }
+    workbook.save_to_buffer()
+}

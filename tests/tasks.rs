@@ -1,0 +1,386 @@
+//! Supervision tasks through the `oversight` binary: an exceedance becomes a
+//! task, the task goes through its workflow with evidence, and a misrouted
+//! task is returned and dispatched again. Every action is taken by a
+//! logged-in account: the administrator `root` dispatches and reviews, and
+//! department staff sign for and handle the tasks.
+
+mod common;
+
+use common::{ADMIN, DataDir, Datalogger, Server, points_csv};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const TASKS_CONFIG: &str = r#"
+[[departments]]
+id = "city-supervision"
+name = "市政府督查室"
+
+[[departments]]
+id = "ecology-environment"
+name = "生态环境局"
+supervisor = "city-supervision"
+
+[[departments]]
+id = "urban"
+name = "城市管理局"
+
+[[routing]]
+area = "35"
+department = "ecology-environment"
+"#;
+
+fn prepared(mn: &str) -> (DataDir, String) {
+    let data = DataDir::new();
+    let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let file = data.file("points.csv", &points_csv(&[(mn, 60)]));
+    let (code, stdout, stderr) = data.import(&["points", file.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let config = data.file("tasks.toml", TASKS_CONFIG);
+    let config = config.to_str().expect("utf-8 path").to_owned();
+    (data, config)
+}
+
+/// Password of the department staff accounts that [`add_staff`] creates.
+const STAFF_PASSWORD: &str = "staff password 12345";
+
+/// Staff of the task department 生态环境局 (ecology-environment).
+const ECOLOGY_STAFF: &str = "s.li";
+/// Staff of the task department 城市管理局 (urban).
+const URBAN_STAFF: &str = "u.zhao";
+
+/// Creates, as the administrator, the account departments whose names match
+/// the task departments, and one staff account in each.
+async fn add_staff(server: &Server) {
+    for (department, user) in [("生态环境局", ECOLOGY_STAFF), ("城市管理局", URBAN_STAFF)]
+    {
+        let (status, created) = server
+            .post(
+                "/api/v1/departments",
+                &json!({"name": department, "areas": ["35"]}),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let (status, body) = server
+            .post(
+                "/api/v1/users",
+                &json!({
+                    "username": user,
+                    "password": STAFF_PASSWORD,
+                    "role": "department_staff",
+                    "department_id": created["id"],
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+}
+
+async fn as_admin(server: &mut Server) {
+    server.switch_user(ADMIN.0, ADMIN.1).await;
+}
+
+async fn as_staff(server: &mut Server, username: &str) {
+    server.switch_user(username, STAFF_PASSWORD).await;
+}
+
+/// Performs `action` on task `id` and returns the new task, failing unless it succeeds.
+async fn act(server: &Server, id: &str, action: &str, body: Value) -> Value {
+    let path = format!("/api/v1/tasks/{id}/actions/{action}");
+    let (status, result) = server.post(&path, &body).await;
+    assert_eq!(status, 200, "{action} on {id}: {result}");
+    result["task"].clone()
+}
+
+fn history_actions(detail: &Value) -> Vec<String> {
+    detail["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|entry| entry["action"].as_str().expect("action").to_owned())
+        .collect()
+}
+
+/// Returns the person recorded for the `return` step of a task.
+async fn returned_person(server: &Server, id: &str) -> String {
+    let (status, detail) = server.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(status, 200, "{detail}");
+    let history = detail["history"].as_array().expect("history");
+    let entry = history
+        .iter()
+        .find(|entry| entry["action"] == "return")
+        .expect("a return step");
+    entry["actor"]["person"]
+        .as_str()
+        .expect("person")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn exceedance_task_runs_to_close_with_evidence() {
+    let (data, config) = prepared("E2ET001");
+    let mut server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    add_staff(&server).await;
+    let mut logger = Datalogger::connect(server.hj212, "E2ET001", "123456").await;
+    let time: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
+    // Twice the upper limit of 100 is critical, and critical alerts escalate.
+    assert!(logger.send(time, &[("w01018", 250.0)]).await, "not acked");
+
+    let page = server
+        .wait_for("/api/v1/tasks", "the escalation's task", |body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|items| !items.is_empty())
+        })
+        .await;
+    let task = &page["items"][0];
+    let id = task["id"].as_str().expect("task id").to_owned();
+    assert_eq!(task["origin"]["kind"], "alert");
+    assert_eq!(task["state"], "created");
+    assert_eq!(task["lead_department"], "ecology-environment");
+    assert_eq!(task["subject"], "E2ET001");
+    let alert_id = task["origin"]["alert_id"].as_i64().expect("alert id");
+    let (_, alert) = server.get(&format!("/api/v1/alerts/{alert_id}")).await;
+    assert!(alert["escalated_at"].is_string(), "{alert}");
+
+    act(&server, &id, "dispatch", json!({})).await;
+    // Staff of another department may not sign for it.
+    as_staff(&mut server, URBAN_STAFF).await;
+    let (status, body) = server
+        .post(&format!("/api/v1/tasks/{id}/actions/sign"), &json!({}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    as_staff(&mut server, ECOLOGY_STAFF).await;
+    let signed = act(&server, &id, "sign", json!({})).await;
+    assert!(signed["deadlines"]["handle_by"].is_string(), "{signed}");
+    // Staff may not act in a task role their account lacks.
+    let (status, body) = server
+        .post(&format!("/api/v1/tasks/{id}/actions/close"), &json!({}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/tasks/{id}/actions/sign"),
+            &json!({"role": "dispatcher"}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    // An action the state does not allow is rejected and names the allowed ones.
+    as_admin(&mut server).await;
+    let (status, body) = server
+        .post(&format!("/api/v1/tasks/{id}/actions/close"), &json!({}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("start")),
+        "{body}"
+    );
+    as_staff(&mut server, ECOLOGY_STAFF).await;
+    act(&server, &id, "start", json!({})).await;
+
+    let photo = b"\xff\xd8\xff\xe0 site photo of the outlet".to_vec();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(photo.clone())
+            .file_name("outlet.jpg")
+            .mime_str("image/jpeg")
+            .expect("valid media type"),
+    );
+    let client = reqwest::Client::new();
+    let response = server
+        .with_session(client.post(server.url(&format!("/api/v1/tasks/{id}/evidence"))))
+        .header("X-Requested-With", "oversight-test")
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload evidence");
+    assert_eq!(response.status().as_u16(), 201);
+    let uploaded: Value = response.json().await.expect("upload JSON");
+    let sha256 = hex::encode(Sha256::digest(&photo));
+    assert_eq!(uploaded["sha256"], sha256);
+    assert_eq!(uploaded["size"], photo.len());
+    assert_eq!(uploaded["media_type"], "image/jpeg");
+    let stored = data
+        .path()
+        .join("data/evidence/sha256")
+        .join(&sha256[..2])
+        .join(&sha256);
+    assert_eq!(std::fs::read(&stored).expect("stored file"), photo);
+    let download = server
+        .with_session(client.get(server.url(&format!("/api/v1/tasks/{id}/evidence/{sha256}"))))
+        .send()
+        .await
+        .expect("download evidence");
+    assert_eq!(download.status().as_u16(), 200);
+    assert_eq!(
+        download.headers()["content-type"].to_str().expect("ascii"),
+        "image/jpeg"
+    );
+    assert_eq!(download.bytes().await.expect("body").to_vec(), photo);
+
+    let site_check = json!({
+        "kind": "site_check",
+        "location": "厦门市思明区 outlet E2ET001",
+        "position": {"longitude": 118.08, "latitude": 24.45},
+        "checked_at": "2026-12-04T08:30:00Z",
+        "inspectors": ["s.li", "s.chen"],
+        "findings": "COD analyser drifted; recalibrated on site",
+    });
+    act(
+        &server,
+        &id,
+        "reply",
+        json!({
+            "outcome": {"kind": "no_violation", "findings": "analyser drift, no excess discharge"},
+            "evidence": [site_check],
+        }),
+    )
+    .await;
+    as_admin(&mut server).await;
+    act(&server, &id, "review", json!({})).await;
+    let closed = act(&server, &id, "close", json!({})).await;
+    assert_eq!(closed["state"], "closed");
+    assert_eq!(closed["overdue"], false);
+
+    let (status, detail) = server.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(
+        history_actions(&detail),
+        [
+            "create",
+            "dispatch",
+            "sign",
+            "start",
+            "add_evidence",
+            "reply",
+            "review",
+            "close"
+        ]
+    );
+    assert_eq!(detail["task"]["evidence"].as_array().map(Vec::len), Some(2));
+    assert_eq!(detail["allowed_actions"], json!(["reopen"]));
+    // The ledger names the account behind each step.
+    let mut actors = Vec::new();
+    for entry in detail["history"].as_array().expect("history") {
+        let index = entry["ledger_index"].as_u64().expect("ledger index");
+        let (status, ledger_entry) = server.get(&format!("/api/v1/ledger/entries/{index}")).await;
+        assert_eq!(status, 200, "{ledger_entry}");
+        assert_eq!(ledger_entry["subject"], format!("task:{id}"));
+        actors.push(ledger_entry["actor"].as_str().expect("actor").to_owned());
+    }
+    let signer = format!("user:{ECOLOGY_STAFF}");
+    assert_eq!(
+        actors,
+        [
+            "engine",
+            "user:root",
+            signer.as_str(),
+            signer.as_str(),
+            signer.as_str(),
+            signer.as_str(),
+            "user:root",
+            "user:root"
+        ]
+    );
+
+    let (_, open) = server.get("/api/v1/tasks").await;
+    assert_eq!(open["items"].as_array().map(Vec::len), Some(0), "{open}");
+    let csv = server
+        .with_session(client.get(server.url("/api/v1/tasks/export.csv?state=closed")))
+        .send()
+        .await
+        .expect("export CSV")
+        .text()
+        .await
+        .expect("CSV text");
+    assert!(csv.starts_with("id,title,state"), "{csv}");
+    assert!(csv.contains(&format!("{id},")), "{csv}");
+    assert!(csv.contains(",closed,ecology-environment,"), "{csv}");
+    let xlsx = server
+        .with_session(client.get(server.url("/api/v1/tasks/export.xlsx?state=closed")))
+        .send()
+        .await
+        .expect("export XLSX");
+    assert_eq!(xlsx.status().as_u16(), 200);
+    let bytes = xlsx.bytes().await.expect("XLSX body");
+    assert!(bytes.starts_with(b"PK"), "an XLSX file is a ZIP archive");
+}
+
+#[tokio::test]
+async fn misrouted_task_is_returned_and_dispatched_again() {
+    let (data, config) = prepared("E2ET002");
+    let mut server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    add_staff(&server).await;
+    let (status, created) = server
+        .post(
+            "/api/v1/tasks",
+            &json!({
+                "origin": {"kind": "public_report", "report_id": "12345-2026-0042"},
+                "area": "350203",
+                "category": "water",
+                "title": "河道排污",
+                "description": "群众反映河道有排污口",
+                "lead_department": "urban",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["task"]["id"].as_str().expect("task id").to_owned();
+    act(&server, &id, "dispatch", json!({})).await;
+
+    let (_, inbox) = server.get("/api/v1/tasks?department=urban").await;
+    assert_eq!(inbox["items"][0]["id"], id.as_str(), "{inbox}");
+    // Returning needs a reason.
+    as_staff(&mut server, URBAN_STAFF).await;
+    let (status, body) = server
+        .post(&format!("/api/v1/tasks/{id}/actions/return"), &json!({}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let returned = act(
+        &server,
+        &id,
+        "return",
+        json!({"reason": "water pollution is not urban management's duty"}),
+    )
+    .await;
+    assert_eq!(returned["state"], "returned");
+    assert_eq!(returned_person(&server, &id).await, URBAN_STAFF);
+
+    as_admin(&mut server).await;
+
+    let redispatched = act(
+        &server,
+        &id,
+        "dispatch",
+        json!({"department": "ecology-environment"}),
+    )
+    .await;
+    assert_eq!(redispatched["state"], "dispatched");
+    assert_eq!(redispatched["lead_department"], "ecology-environment");
+    let (_, urban) = server.get("/api/v1/tasks?department=urban").await;
+    assert_eq!(urban["items"].as_array().map(Vec::len), Some(0), "{urban}");
+
+    let (_, detail) = server.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(
+        history_actions(&detail),
+        ["create", "dispatch", "return", "dispatch"]
+    );
+    let returned_entry = &detail["history"][2];
+    assert_eq!(returned_entry["actor"]["department"], "urban");
+    assert_eq!(
+        returned_entry["reason"],
+        "water pollution is not urban management's duty"
+    );
+    // A stale version is rejected.
+    as_staff(&mut server, ECOLOGY_STAFF).await;
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/tasks/{id}/actions/sign"),
+            &json!({"version": 1}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+}
