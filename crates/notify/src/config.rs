@@ -192,6 +192,13 @@ pub struct RecipientConfig {
     /// Deliver to the in-app inbox.
     #[serde(default = "default_true")]
     pub inbox: bool,
+    /// The login name of the account that reads this person's inbox.
+    /// Without one, only system administrators read the inbox.
+    pub account: Option<String>,
+    /// The id of the account department this recipient belongs to. The
+    /// department's accounts read a department recipient's inbox, and its
+    /// administrators see the delivery status of either kind.
+    pub department_id: Option<i64>,
 }
 
 fn default_true() -> bool {
@@ -299,6 +306,22 @@ impl NotifyConfig {
                     "must be non-empty and unique",
                 ));
             }
+            if let Some(account) = &recipient.account {
+                if recipient.kind == RecipientKind::Department {
+                    return Err(NotifyError::config(
+                        "recipients.account",
+                        account,
+                        "is for a person; a department's inbox is read through department_id",
+                    ));
+                }
+                if account.trim().is_empty() {
+                    return Err(NotifyError::config(
+                        "recipients.account",
+                        &recipient.id,
+                        "is empty; give the login name of the person's account",
+                    ));
+                }
+            }
             if let Some(webhook) = &recipient.webhook
                 && !webhooks.contains(webhook.as_str())
             {
@@ -332,6 +355,33 @@ impl NotifyConfig {
             positive("smtp.timeout_secs", smtp.timeout_secs)?;
         }
         Ok(())
+    }
+}
+
+impl NotifyConfig {
+    /// Returns the ids of the recipients whose inbox the account reads: the
+    /// persons linked to `username` and the departments with `department_id`.
+    pub fn inbox_recipients(&self, username: &str, department_id: Option<i64>) -> Vec<String> {
+        self.recipients
+            .iter()
+            .filter(|recipient| match recipient.kind {
+                RecipientKind::Person => recipient.account.as_deref() == Some(username),
+                RecipientKind::Department => {
+                    department_id.is_some() && recipient.department_id == department_id
+                }
+            })
+            .map(|recipient| recipient.id.clone())
+            .collect()
+    }
+
+    /// Returns the ids of the recipients of either kind that belong to the
+    /// account department `department_id`.
+    pub fn department_recipients(&self, department_id: i64) -> Vec<String> {
+        self.recipients
+            .iter()
+            .filter(|recipient| recipient.department_id == Some(department_id))
+            .map(|recipient| recipient.id.clone())
+            .collect()
     }
 }
 
@@ -469,6 +519,52 @@ mod tests {
     fn repeat_shorter_than_group_interval_rejected() {
         let error = rejected("group_interval_secs = 600\nrepeat_interval_secs = 60");
         assert!(error.contains("repeat_interval_secs"), "{error}");
+    }
+
+    #[test]
+    fn account_on_department_rejected() {
+        let error =
+            rejected("[[recipients]]\nid = \"d\"\nkind = \"department\"\naccount = \"chen\"");
+        assert!(error.contains("is for a person"), "{error}");
+        let error = rejected("[[recipients]]\nid = \"p\"\naccount = \" \"");
+        assert!(error.contains("is empty"), "{error}");
+    }
+
+    #[test]
+    fn inbox_recipients_by_account_and_department() {
+        let config: NotifyConfig = toml::from_str(
+            r#"
+[[recipients]]
+id = "chen-desk"
+account = "chen"
+department_id = 1
+
+[[recipients]]
+id = "siming-bureau"
+kind = "department"
+department_id = 1
+
+[[recipients]]
+id = "huli-bureau"
+kind = "department"
+department_id = 2
+
+[[recipients]]
+id = "unlinked"
+"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            config.inbox_recipients("chen", Some(1)),
+            ["chen-desk", "siming-bureau"]
+        );
+        assert_eq!(config.inbox_recipients("li", Some(2)), ["huli-bureau"]);
+        assert!(config.inbox_recipients("li", None).is_empty());
+        assert_eq!(
+            config.department_recipients(1),
+            ["chen-desk", "siming-bureau"]
+        );
+        assert!(config.department_recipients(3).is_empty());
     }
 
     #[test]

@@ -321,9 +321,6 @@ pub(crate) fn list(
     if let Some(status) = query.status {
         filter("status =", status.as_str().to_owned().into());
     }
-    if let Some(recipient) = &query.recipient {
-        filter("recipient =", recipient.clone().into());
-    }
     if let Some(channel) = query.channel {
         filter("channel =", channel.as_str().to_owned().into());
     }
@@ -333,6 +330,18 @@ pub(crate) fn list(
             alert.0.into(),
         );
         sql.push(')');
+    }
+    if let Some(recipients) = &query.recipients {
+        let mut placeholders = Vec::with_capacity(recipients.len());
+        for recipient in recipients {
+            values.push(recipient.clone().into());
+            placeholders.push(format!("?{}", values.len()));
+        }
+        if placeholders.is_empty() {
+            sql.push_str(" AND 0");
+        } else {
+            sql.push_str(&format!(" AND recipient IN ({})", placeholders.join(", ")));
+        }
     }
     if query.unread {
         sql.push_str(" AND read_at IS NULL");

@@ -205,8 +205,9 @@ pub enum DeliveryOutcome {
 pub struct NotificationQuery {
     /// Only this delivery status.
     pub status: Option<DeliveryStatus>,
-    /// Only this recipient.
-    pub recipient: Option<String>,
+    /// Only these recipients; `None` means every recipient, and an empty
+    /// list matches nothing.
+    pub recipients: Option<Vec<String>>,
     /// Only this channel.
     pub channel: Option<Channel>,
     /// Only notifications listing this alert.

@@ -407,13 +407,32 @@ pub async fn notifications_list_and_inbox(store: Arc<dyn Store>) {
     let unread = store
         .notifications(&NotificationQuery {
             channel: Some(Channel::Inbox),
-            recipient: Some("wang".to_owned()),
+            recipients: Some(vec!["wang".to_owned()]),
             unread: true,
             ..NotificationQuery::default()
         })
         .await
         .expect("list");
     assert_eq!(unread.items.len(), 2);
+    let of_nobody = store
+        .notifications(&NotificationQuery {
+            recipients: Some(Vec::new()),
+            ..NotificationQuery::default()
+        })
+        .await
+        .expect("list");
+    assert!(
+        of_nobody.items.is_empty(),
+        "an empty recipient list matches nothing"
+    );
+    let of_two = store
+        .notifications(&NotificationQuery {
+            recipients: Some(vec!["li".to_owned(), "wang".to_owned()]),
+            ..NotificationQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(of_two.items.len(), 5, "every notification is wang's");
     let read = store
         .notification(ids[0])
         .await
