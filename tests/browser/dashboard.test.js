@@ -1,7 +1,9 @@
 // Drives the dashboard of a real `oversight demo` in headless Chromium: the
 // counters fill, alerts arrive, the chart draws readings, the language
-// switches, and the client-side routes survive a reload. Screenshots are
-// written to screenshots/.
+// switches, the client-side routes survive a reload, rules are switched and
+// backtested, an alert is explained, acknowledged, silenced and resolved,
+// and the inbox and a dead notification are handled. Screenshots are written
+// to screenshots/.
 //
 // OVERSIGHT_BIN names the binary; run.sh sets it and installs Chromium.
 import assert from 'node:assert/strict';
@@ -23,6 +25,9 @@ const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
 // a loaded 2-core machine.
 const START_TIMEOUT_MS = 60_000;
 const DATA_TIMEOUT_MS = 120_000;
+// How long a new ledger entry may wait for a signed checkpoint: the demo
+// signs one every 10 seconds while the ledger grows.
+const CHECKPOINT_TIMEOUT_MS = 60_000;
 
 let server;
 let dataDir;
@@ -142,7 +147,7 @@ function demoPassword(username) {
   return match[1];
 }
 
-test('dashboard shows live data from the demo', { timeout: START_TIMEOUT_MS + DATA_TIMEOUT_MS + 60_000 }, async (t) => {
+test('dashboard shows live data from the demo', { timeout: START_TIMEOUT_MS + DATA_TIMEOUT_MS + CHECKPOINT_TIMEOUT_MS + 60_000 }, async (t) => {
   await t.test('API needs a login', async () => {
     const response = await fetch(`${baseUrl}/api/v1/summary`);
     assert.equal(response.status, 401);
@@ -256,6 +261,190 @@ test('dashboard shows live data from the demo', { timeout: START_TIMEOUT_MS + DA
     await page.locator('[data-test=quarantine]').waitFor();
     assert.equal(new URL(page.url()).pathname, '/quarantine');
     await page.screenshot({ path: join(SCREENSHOTS, 'quarantine-zh-CN.png'), fullPage: true });
+  });
+
+  await t.test('rules page shows a rule, switches it and runs a backtest', async () => {
+    await page.getByRole('link', { name: '预警规则' }).click();
+    const rows = page.locator('[data-test=rule-row]');
+    await rows.first().waitFor({ timeout: 15_000 });
+    const limitRule = rows.filter({ hasText: 'env.limit.upper' });
+    await ((await limitRule.count()) > 0 ? limitRule.first() : rows.first()).click();
+    const source = page.locator('[data-test=rule-source]');
+    await source.waitFor();
+    assert.match(await source.innerText(), /condition|kind/, 'the rule text is shown');
+
+    await page.locator('[data-test=rule-disable]').click();
+    await page.locator('[data-test=rule-enable]').waitFor({ timeout: 10_000 });
+    assert.match(await page.locator('[data-test=rules-notice]').innerText(), /已停用/);
+    await page.locator('[data-test=rule-enable]').click();
+    await page.locator('[data-test=rule-disable]').waitFor({ timeout: 10_000 });
+    assert.match(await page.locator('[data-test=rules-notice]').innerText(), /已启用/);
+
+    await page.waitForFunction(() => document.querySelector('[data-test=backtest-point]')?.value, null, { timeout: 15_000 });
+    await page.locator('[data-test=backtest-run]').click();
+    const result = page.locator('[data-test=backtest-result]');
+    await result.waitFor({ timeout: 30_000 });
+    assert.match(await result.innerText(), /重放 [\d,]+ 条数据/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'rules-zh-CN.png'), fullPage: true });
+  });
+
+  await t.test('alerts page explains an alert and handles it', async () => {
+    await page.getByRole('link', { name: '预警处置' }).click();
+    const rows = page.locator('[data-test=alerts-page-row]');
+    await rows.first().waitFor({ timeout: 15_000 });
+    const limitAlerts = rows.filter({ hasText: 'env.limit' });
+    await ((await limitAlerts.count()) > 0 ? limitAlerts.first() : rows.first()).click();
+    const panel = page.locator('[data-test=alert-explanation]');
+    await panel.waitFor();
+    await panel.locator('[data-test=alert-rule-source]').waitFor();
+    const link = panel.locator('[data-test=alert-chart-link]');
+    const href = await link.getAttribute('href');
+    assert.match(href, /[?&]mn=/, `chart link ${href}`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'alert-explanation-zh-CN.png'), fullPage: true });
+
+    const acknowledge = panel.locator('[data-test=alert-acknowledge]');
+    if ((await acknowledge.count()) > 0) {
+      await acknowledge.click();
+      await page.locator('[data-test=alert-notice]').filter({ hasText: '已确认' }).waitFor({ timeout: 10_000 });
+    }
+    await panel.locator('[data-test=alert-silence-comment]').fill('检修至中午');
+    await panel.locator('[data-test=alert-silence]').click();
+    await page.locator('[data-test=alert-notice]').filter({ hasText: '已静默' }).waitFor({ timeout: 10_000 });
+    await panel.locator('[data-test=alert-reason]').fill('阀门已修复');
+    await panel.locator('[data-test=alert-resolve]').click();
+    await page.locator('[data-test=alert-notice]').filter({ hasText: '已解除' }).waitFor({ timeout: 10_000 });
+
+    const mn = new URL(href, baseUrl).searchParams.get('mn');
+    await link.click();
+    await page.waitForFunction(
+      (expected) => {
+        const select = document.querySelector('[data-test=chart-panel] select');
+        return select?.value === expected;
+      },
+      mn,
+      { timeout: 30_000 },
+    );
+  });
+
+  await t.test('notifications page shows the inbox and retries a dead letter', async () => {
+    await page.getByRole('link', { name: '提醒通知' }).click();
+    await page.locator('[data-test=inbox-entry]').first().waitFor({ timeout: 60_000 });
+    const dead = page.locator('[data-test=notification-retry]');
+    const deadline = Date.now() + 60_000;
+    while ((await dead.count()) === 0 && Date.now() < deadline) {
+      await page.locator('[data-test=notification-status]').selectOption('dead');
+      await page.waitForTimeout(2000);
+    }
+    assert.ok((await dead.count()) > 0, 'no dead letter appeared within 60 s');
+    await page.screenshot({ path: join(SCREENSHOTS, 'notifications-zh-CN.png'), fullPage: true });
+    await dead.first().click();
+    await page.locator('[data-test=notifications-notice]').filter({ hasText: '已重新排队' }).waitFor({ timeout: 10_000 });
+
+    const unread = await page.locator('[data-test=inbox-read]').count();
+    if (unread > 0) {
+      await page.locator('[data-test=inbox-read-all]').click();
+      await page.locator('[data-test=notifications-notice]').filter({ hasText: '标为已读' }).waitFor({ timeout: 10_000 });
+    }
+  });
+
+  await t.test('task inbox and detail show a task and act on it', async () => {
+    // The task is created with the page's session, as the logged-in administrator.
+    const created = await page.evaluate(async () => {
+      const csrf = document.cookie
+        .split('; ')
+        .find((item) => item.startsWith('oversight_csrf='))
+        ?.slice('oversight_csrf='.length);
+      const response = await fetch('/api/v1/tasks', {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          'X-Requested-With': 'oversight-browser-test',
+          'X-CSRF-Token': decodeURIComponent(csrf ?? ''),
+        },
+        body: JSON.stringify({
+          area: '350203',
+          category: 'water',
+          title: '浏览器测试任务',
+          description: '排放口异味',
+        }),
+      });
+      return { status: response.status, body: await response.json() };
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.task.id;
+
+    await page.locator('[data-test=nav-tasks]').click();
+    await page.locator('[data-test=tasks]').waitFor();
+    await page.locator('[data-test=task-row]', { hasText: id }).waitFor();
+    await page.reload();
+    await page.locator('[data-test=task-row]', { hasText: id }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'tasks-zh-CN.png'), fullPage: true });
+
+    await page.getByRole('link', { name: id }).click();
+    await page.locator('[data-test=task-detail]').waitFor();
+    assert.equal(await page.locator('[data-test=task-title]').innerText(), '浏览器测试任务');
+    assert.equal(await page.locator('[data-test=history-entry]').count(), 1);
+
+    await page.locator('[data-test=reason]').fill('重复工单');
+    await page.locator('[data-test=action-cancel]').click();
+    await page.locator('[data-test=history-entry]').nth(1).waitFor();
+    assert.equal(await page.locator('[data-test=task-state]').innerText(), '已撤销');
+    const history = await page.locator('[data-test=history]').innerText();
+    assert.match(history, /重复工单/);
+    assert.match(history, /admin/, 'the step names the logged-in account');
+
+    // Each step verifies once a signed checkpoint covers its ledger entry;
+    // the demo signs one every 10 seconds while the ledger grows.
+    const marks = page.locator('[data-test=history-verified]');
+    const deadline = Date.now() + CHECKPOINT_TIMEOUT_MS;
+    let statuses = [];
+    while (Date.now() < deadline) {
+      await page.reload();
+      await page.locator('[data-test=history-entry]').nth(1).waitFor();
+      await page.waitForFunction(
+        () => {
+        const marks = [...document.querySelectorAll('[data-test=history-verified]')];
+        return marks.length > 0 && marks.every((mark) => mark.dataset.status !== 'checking');
+      },
+      );
+      statuses = await marks.evaluateAll((items) => items.map((mark) => mark.dataset.status));
+      if (statuses.every((status) => status === 'verified')) {
+        break;
+      }
+      assert.ok(!statuses.includes('failed'), `a step failed verification: ${await marks.allInnerTexts()}`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    assert.deepEqual(statuses, ['verified', 'verified'], `marks: ${await marks.allInnerTexts()}`);
+    assert.match(await marks.first().innerText(), /已在账本检查点 \d+ 中核验/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'task-detail-zh-CN.png'), fullPage: true });
+  });
+
+  await t.test('task history shows a failed verification clearly', async () => {
+    // A proof altered in transit must fail, not pass silently.
+    await page.route('**/api/v1/ledger/proof/inclusion*', async (route) => {
+      const response = await route.fetch();
+      const proof = await response.json();
+      if (proof.path.length > 0) {
+        proof.path[0] = 'ff'.repeat(32);
+      } else {
+        proof.leaf_hash = '00'.repeat(32);
+      }
+      await route.fulfill({ response, json: proof });
+    });
+    await page.reload();
+    await page.locator('[data-test=history-entry]').nth(1).waitFor();
+    const marks = page.locator('[data-test=history-verified]');
+    await page.waitForFunction(
+      () => {
+        const marks = [...document.querySelectorAll('[data-test=history-verified]')];
+        return marks.length > 0 && marks.every((mark) => mark.dataset.status !== 'checking');
+      },
+    );
+    const statuses = await marks.evaluateAll((items) => items.map((mark) => mark.dataset.status));
+    assert.deepEqual(statuses, ['failed', 'failed']);
+    assert.match(await marks.first().innerText(), /账本核验失败/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'task-detail-failed-zh-CN.png'), fullPage: true });
+    await page.unroute('**/api/v1/ledger/proof/inclusion*');
   });
 
   await t.test('page logged no errors', () => {

@@ -55,6 +55,16 @@ export const selection = reactive({
   focus: 0,
 });
 
+// The logged-in account and its principal (role, department, scope), as
+// GET /api/v1/auth/me returns them; both null before the first check.
+export const session = reactive({ user: null, principal: null });
+
+// Returns true if the logged-in account administers notifications: the
+// roles that GET /api/v1/notifications accepts.
+export function managesNotifications() {
+  return ['system_admin', 'department_admin'].includes(session.principal?.role);
+}
+
 // Whether the latest counter refresh reached the server, shown in the top bar.
 export const connection = reactive({ ok: null, message: null, at: null });
 
