@@ -270,3 +270,111 @@ async fn export_verifies_and_edit_is_caught() {
     assert_eq!(code, 2, "{output}");
     assert!(output.contains("differs from the checkpoint"), "{output}");
 }
+
+/// Returns every ledger entry through the API, following the pages.
+async fn ledger_entries(server: &Server) -> Vec<serde_json::Value> {
+    let mut entries = Vec::new();
+    let mut from = 0;
+    loop {
+        let (status, page) = server
+            .get(&format!("/api/v1/ledger/entries?from={from}&limit=1000"))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        entries.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["next_from"].as_u64() {
+            Some(next) => from = next,
+            None => return entries,
+        }
+    }
+}
+
+#[tokio::test]
+async fn auth_events_reach_ledger() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]).await;
+
+    let user_password = "inspector password 1";
+    let new_user = serde_json::json!({
+        "username": "wang",
+        "password": user_password,
+        "role": "system_admin",
+    });
+    let (status, user) = server.post("/api/v1/users", &new_user).await;
+    assert_eq!(status, 201, "{user}");
+    let user_id = user["id"].as_i64().expect("user id");
+    let (status, changed) = server
+        .patch(
+            &format!("/api/v1/users/{user_id}"),
+            &serde_json::json!({"disabled": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+
+    let body = serde_json::json!({"name": "ci", "expires_in_days": 1});
+    let (status, token) = server.post("/api/v1/auth/tokens", &body).await;
+    assert_eq!(status, 201, "{token}");
+    let secret = token["token"].as_str().expect("token secret").to_owned();
+    let token_id = token["id"].as_i64().expect("token id");
+    let (status, revoked) = server
+        .delete(&format!("/api/v1/auth/tokens/{token_id}"))
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+
+    // Five wrong passwords lock the login name (auth.max_account_failures).
+    let client = reqwest::Client::new();
+    let wrong = serde_json::json!({"username": "wang", "password": "not the password"});
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = client
+            .post(server.url("/api/v1/auth/login"))
+            .header("x-requested-with", "oversight-tests")
+            .json(&wrong)
+            .send()
+            .await
+            .expect("login request");
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+
+    let entries = ledger_entries(&server).await;
+    let of_kind = |kind: &str| -> Vec<&serde_json::Value> {
+        entries
+            .iter()
+            .filter(|entry| entry["kind"] == kind)
+            .collect()
+    };
+    let login = of_kind("auth.login_succeeded");
+    assert!(!login.is_empty(), "no login in the ledger");
+    assert_eq!(login[0]["subject"], "user:root");
+    assert_eq!(login[0]["actor"], "user:root");
+
+    // `oversight user add` created root before the server started.
+    let created = of_kind("auth.user_created");
+    assert_eq!(created.len(), 2);
+    assert_eq!(created[0]["subject"], "user:root");
+    assert_eq!(created[1]["subject"], "user:wang");
+    assert_eq!(created[1]["actor"], "user:root");
+    assert_eq!(of_kind("auth.user_changed").len(), 1);
+
+    let token_created = of_kind("auth.token_created");
+    assert_eq!(token_created.len(), 1);
+    assert_eq!(token_created[0]["subject"], format!("token:{token_id}"));
+    assert_eq!(of_kind("auth.token_revoked").len(), 1);
+
+    let failed = of_kind("auth.login_failed");
+    assert_eq!(failed.len(), 5, "the locked attempt is not a failure");
+    assert_eq!(failed[0]["actor"], "unauthenticated");
+    assert_eq!(failed[0]["subject"], "user:wang");
+    assert_eq!(failed[0]["payload"]["address"], "127.0.0.1");
+    let locked = of_kind("auth.login_locked");
+    assert_eq!(locked.len(), 1, "one lockout, recorded once");
+    assert_eq!(locked[0]["subject"], "user:wang");
+
+    let text = serde_json::to_string(&entries).expect("entries as JSON");
+    assert!(!text.contains(&secret), "the ledger holds an API token");
+    assert!(!text.contains(user_password), "the ledger holds a password");
+    assert!(
+        !text.contains("not the password"),
+        "the ledger holds a tried password"
+    );
+}

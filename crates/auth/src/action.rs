@@ -10,8 +10,14 @@ use crate::Role;
 pub enum Action {
     /// Read areas, points, readings, the summary and alerts, within the scope.
     ReadMonitoring,
-    /// Read rules, rule changes, silences and tasks, and backtest rules.
+    /// Read rules, rule changes and silences, and backtest rules.
     ReadRules,
+    /// Read supervision tasks within the scope: a regulated party only those
+    /// about its own monitoring points.
+    ReadTasks,
+    /// Create supervision tasks and act on them within the scope, in the task
+    /// roles the account's role grants.
+    HandleTasks,
     /// Acknowledge, resolve or silence an alert within the scope.
     HandleAlerts,
     /// Create or expire silences that match any alert.
@@ -31,13 +37,22 @@ pub enum Action {
     ManageOwnAccount,
     /// Read the authentication log of logins and permission changes.
     ReadAuditLog,
+    /// Read one's own in-app inbox and one's department's, and mark their
+    /// notifications read.
+    ReadInbox,
+    /// Read notifications with their delivery status and retry dead
+    /// letters; a department administrator only those of the department's
+    /// recipients.
+    ManageNotifications,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 15] = [
         Action::ReadMonitoring,
         Action::ReadRules,
+        Action::ReadTasks,
+        Action::HandleTasks,
         Action::HandleAlerts,
         Action::ManageSilences,
         Action::ManageRules,
@@ -47,6 +62,8 @@ impl Action {
         Action::ManageDepartments,
         Action::ManageOwnAccount,
         Action::ReadAuditLog,
+        Action::ReadInbox,
+        Action::ManageNotifications,
     ];
 
     /// Returns the action's name, as used in error messages.
@@ -54,6 +71,8 @@ impl Action {
         match self {
             Self::ReadMonitoring => "read_monitoring",
             Self::ReadRules => "read_rules",
+            Self::ReadTasks => "read_tasks",
+            Self::HandleTasks => "handle_tasks",
             Self::HandleAlerts => "handle_alerts",
             Self::ManageSilences => "manage_silences",
             Self::ManageRules => "manage_rules",
@@ -63,6 +82,8 @@ impl Action {
             Self::ManageDepartments => "manage_departments",
             Self::ManageOwnAccount => "manage_own_account",
             Self::ReadAuditLog => "read_audit_log",
+            Self::ReadInbox => "read_inbox",
+            Self::ManageNotifications => "manage_notifications",
         }
     }
 
@@ -87,15 +108,27 @@ impl Role {
                 action,
                 A::ReadMonitoring
                     | A::ReadRules
+                    | A::ReadTasks
+                    | A::HandleTasks
                     | A::HandleAlerts
                     | A::ManageSilences
                     | A::ManageOwnAccount
+                    | A::ReadInbox
             ),
             Role::Inspector => matches!(
                 action,
-                A::ReadMonitoring | A::ReadRules | A::HandleAlerts | A::ManageOwnAccount
+                A::ReadMonitoring
+                    | A::ReadRules
+                    | A::ReadTasks
+                    | A::HandleTasks
+                    | A::HandleAlerts
+                    | A::ManageOwnAccount
+                    | A::ReadInbox
             ),
-            Role::RegulatedParty => matches!(action, A::ReadMonitoring | A::ManageOwnAccount),
+            Role::RegulatedParty => matches!(
+                action,
+                A::ReadMonitoring | A::ReadTasks | A::ManageOwnAccount | A::ReadInbox
+            ),
             Role::Public => false,
         }
     }
@@ -147,7 +180,12 @@ mod tests {
             .collect();
         assert_eq!(
             allowed,
-            vec![Action::ReadMonitoring, Action::ManageOwnAccount]
+            vec![
+                Action::ReadMonitoring,
+                Action::ReadTasks,
+                Action::ManageOwnAccount,
+                Action::ReadInbox
+            ]
         );
     }
 }

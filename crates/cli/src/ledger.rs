@@ -39,10 +39,11 @@ pub(crate) enum LedgerCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// Data directory (or database file) whose ledger to verify.
+    /// Data directory (or database file) whose ledger to verify. This or --export is required.
     #[arg(long, value_name = "DIR", required_unless_present = "export")]
     data_dir: Option<PathBuf>,
     /// An exported log (from `oversight ledger export`) to verify instead of a data directory.
+    /// This or --data-dir is required.
     #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
     export: Option<PathBuf>,
     /// A signed checkpoint (C2SP note) obtained earlier, such as from a witness. Repeatable.
@@ -59,10 +60,10 @@ pub(crate) struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
-    /// Data directory (or database file) whose ledger to export.
+    /// Data directory (or database file) whose ledger to export (required).
     #[arg(long, value_name = "DIR")]
     data_dir: PathBuf,
-    /// Output file; standard output when absent.
+    /// Output file. Default: standard output.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
 }

@@ -19,7 +19,8 @@ use crate::import::open_store;
 
 #[derive(Debug, Args)]
 pub(crate) struct UserArgs {
-    /// Data directory whose accounts to manage.
+    /// Data directory whose accounts to manage. Default: ./oversight-data, or `data_dir` of
+    /// the configuration.
     #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
 
@@ -51,16 +52,16 @@ struct AddArgs {
     #[arg(long, conflicts_with = "role")]
     admin: bool,
     /// The role: system_admin, department_admin, department_staff, inspector or
-    /// regulated_party.
+    /// regulated_party. Required unless --admin is given.
     #[arg(long, value_name = "ROLE")]
     role: Option<Role>,
-    /// The department id, required for department roles.
+    /// The department id, required for department roles. Default: none.
     #[arg(long, value_name = "ID")]
     department: Option<i64>,
-    /// A monitoring point the regulated party owns, by MN; repeat for several.
+    /// A monitoring point the regulated party owns, by MN; repeat for several. Default: none.
     #[arg(long = "point", value_name = "MN")]
     points: Vec<String>,
-    /// The name shown in the dashboard; the login name when absent.
+    /// The name shown in the dashboard. Default: the login name.
     #[arg(long, value_name = "TEXT")]
     display_name: Option<String>,
 }

@@ -52,7 +52,8 @@ pub struct AuthConfig {
     pub session_minutes: u32,
     /// Mark session cookies Secure, so browsers send them only over HTTPS.
     /// Set this when a TLS proxy is in front of the server. Default false;
-    /// cookies are also Secure for requests with `X-Forwarded-Proto: https`.
+    /// cookies are also Secure when `[http.tls]` is set and for requests
+    /// with `X-Forwarded-Proto: https`.
     pub secure_cookies: bool,
     /// Maximum lifetime of an API token, in days. Default 365.
     pub max_token_days: u32,

@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::codec::{micros, optional_timestamp, parse_stored, timestamp};
 use crate::error::{SqliteError, backend, corrupt};
+use crate::ledger;
 
 /// A change to accounts or credentials, run by the writer thread.
 #[derive(Debug)]
@@ -795,6 +796,8 @@ pub(crate) fn tokens(conn: &Connection, user_id: Option<i64>) -> StoreResult<Vec
 
 // --- authentication log -----------------------------------------------------
 
+/// Records `event` in the authentication log and appends it to the ledger,
+/// in the caller's transaction.
 fn record_event(conn: &Connection, event: &AuthEvent) -> StoreResult<()> {
     execute(
         conn,
@@ -809,8 +812,8 @@ fn record_event(conn: &Connection, event: &AuthEvent) -> StoreResult<()> {
             event.address,
             event.detail,
         ],
-    )
-    .map(drop)
+    )?;
+    ledger::append_one(conn, event.ledger_entry()).map(drop)
 }
 
 /// Returns the latest events, newest first.

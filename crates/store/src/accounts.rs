@@ -10,7 +10,7 @@ use oversight_auth::{Action, Role};
 use oversight_core::{AreaCode, Mn};
 use serde::Serialize;
 
-use crate::StoreResult;
+use crate::{NewLedgerEntry, StoreResult};
 
 /// A regulator unit and the areas and categories it is responsible for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -214,11 +214,13 @@ pub enum AuthEventKind {
     TokenRevoked,
     /// A TOTP second factor was confirmed or removed.
     TotpChanged,
+    /// A failed login locked a login name or an address for the lockout window.
+    LoginLocked,
 }
 
 impl AuthEventKind {
     /// Every kind.
-    pub const ALL: [AuthEventKind; 10] = [
+    pub const ALL: [AuthEventKind; 11] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::Logout,
@@ -229,6 +231,7 @@ impl AuthEventKind {
         Self::TokenCreated,
         Self::TokenRevoked,
         Self::TotpChanged,
+        Self::LoginLocked,
     ];
 
     /// Returns the kind's stored name.
@@ -244,6 +247,7 @@ impl AuthEventKind {
             Self::TokenCreated => "token_created",
             Self::TokenRevoked => "token_revoked",
             Self::TotpChanged => "totp_changed",
+            Self::LoginLocked => "login_locked",
         }
     }
 
@@ -268,6 +272,51 @@ pub struct AuthEvent {
     pub address: Option<String>,
     /// A short free-text detail such as the reason of a failure; never a secret.
     pub detail: Option<String>,
+}
+
+impl AuthEvent {
+    /// Builds the ledger entry that records this event, `auth.KIND` on the
+    /// account, department or token it concerns. Failed and locked logins
+    /// have no authenticated actor, so their actor is `unauthenticated`.
+    pub fn ledger_entry(&self) -> NewLedgerEntry {
+        let target = self.target.as_deref().unwrap_or_default();
+        let subject = match self.kind {
+            AuthEventKind::LoginSucceeded
+            | AuthEventKind::LoginFailed
+            | AuthEventKind::LoginLocked
+            | AuthEventKind::Logout => format!("user:{}", self.actor),
+            AuthEventKind::UserCreated
+            | AuthEventKind::UserChanged
+            | AuthEventKind::PasswordChanged
+            | AuthEventKind::TotpChanged => format!("user:{target}"),
+            AuthEventKind::DepartmentChanged => format!("department:{target}"),
+            AuthEventKind::TokenCreated | AuthEventKind::TokenRevoked => {
+                let id = target.strip_prefix("token ").unwrap_or(target);
+                format!("token:{id}")
+            }
+        };
+        let actor = match self.kind {
+            AuthEventKind::LoginFailed | AuthEventKind::LoginLocked => "unauthenticated".to_owned(),
+            _ if self.actor.is_empty() => "unattributed".to_owned(),
+            _ => format!("user:{}", self.actor),
+        };
+        let mut payload = serde_json::Map::new();
+        for (key, value) in [
+            ("address", &self.address),
+            ("detail", &self.detail),
+            ("target", &self.target),
+        ] {
+            if let Some(value) = value {
+                payload.insert(key.to_owned(), serde_json::Value::from(value.as_str()));
+            }
+        }
+        NewLedgerEntry::new(
+            format!("auth.{}", self.kind.as_str()),
+            subject,
+            actor,
+            serde_json::Value::Object(payload),
+        )
+    }
 }
 
 /// Failed logins counted for the throttling policy.

@@ -53,7 +53,7 @@ pub struct LedgerEntry {
     pub kind: String,
     /// The record that changed, as `type:id`.
     pub subject: String,
-    /// The cause of the change: `engine`, `user:NAME` or `unattributed`.
+    /// The cause of the change: `engine`, `user:NAME`, `system` or `unattributed`.
     pub actor: String,
     /// The change itself.
     pub payload: Value,

@@ -46,6 +46,8 @@ pub(crate) const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/points", Requires(A::ManagePoints)),
     ("GET", "/points/{mn}", Requires(A::ReadMonitoring)),
     ("GET", "/points/{mn}/readings", Requires(A::ReadMonitoring)),
+    ("GET", "/points/{mn}/revisions", Requires(A::ReadMonitoring)),
+    ("POST", "/points/{mn}/password", Requires(A::ManagePoints)),
     ("GET", "/alerts", Requires(A::ReadMonitoring)),
     ("GET", "/alerts/{id}", Requires(A::ReadMonitoring)),
     (
@@ -65,7 +67,38 @@ pub(crate) const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     ("GET", "/rules/{id}", Requires(A::ReadRules)),
     ("POST", "/rules/{id}/enable", Requires(A::ManageRules)),
     ("POST", "/rules/{id}/disable", Requires(A::ManageRules)),
-    ("GET", "/tasks", Requires(A::ReadRules)),
+    // Delivery status: every notification for a system administrator, the
+    // department's recipients for a department administrator.
+    ("GET", "/notifications", Requires(A::ManageNotifications)),
+    (
+        "GET",
+        "/notifications/{id}",
+        Requires(A::ManageNotifications),
+    ),
+    (
+        "POST",
+        "/notifications/{id}/retry",
+        Requires(A::ManageNotifications),
+    ),
+    // The inbox: the caller's own notifications and the department's.
+    ("GET", "/inbox", Requires(A::ReadInbox)),
+    ("POST", "/inbox/read", Requires(A::ReadInbox)),
+    ("GET", "/tasks", Requires(A::ReadTasks)),
+    ("POST", "/tasks", Requires(A::HandleTasks)),
+    ("GET", "/tasks/export.csv", Requires(A::ReadTasks)),
+    ("GET", "/tasks/export.xlsx", Requires(A::ReadTasks)),
+    ("GET", "/tasks/{id}", Requires(A::ReadTasks)),
+    (
+        "POST",
+        "/tasks/{id}/actions/{action}",
+        Requires(A::HandleTasks),
+    ),
+    ("POST", "/tasks/{id}/evidence", Requires(A::HandleTasks)),
+    (
+        "GET",
+        "/tasks/{id}/evidence/{sha256}",
+        Requires(A::ReadTasks),
+    ),
     ("GET", "/quarantine", Requires(A::ManageQuarantine)),
     ("GET", "/quarantine/{mn}", Requires(A::ManageQuarantine)),
     ("DELETE", "/quarantine/{mn}", Requires(A::ManageQuarantine)),

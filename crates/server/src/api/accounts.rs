@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use jiff::SignedDuration;
 use oversight_auth::secret::{self, API_TOKEN_PREFIX};
 use oversight_auth::{Action, Principal, Role, password};
-use oversight_core::{AreaCode, Mn};
+use oversight_core::{AreaCode, Mn, Secret};
 use oversight_store::{
     ApiToken, AuthEvent, AuthEventKind, Department, NewApiToken, NewDepartment, NewUser, User,
     UserUpdate,
@@ -134,7 +134,7 @@ pub(super) struct NewUserBody {
     username: String,
     #[serde(default)]
     display_name: Option<String>,
-    password: String,
+    password: Secret<String>,
     role: Role,
     #[serde(default)]
     department_id: Option<i64>,
@@ -142,8 +142,8 @@ pub(super) struct NewUserBody {
     points: Vec<Mn>,
 }
 
-async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
+async fn hash_password(password: Secret<String>) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || password::hash(password.expose()))
         .await
         .map_err(|error| ApiError::internal(format!("password hashing failed: {error}")))?
         .map_err(|error| match error {
@@ -297,7 +297,8 @@ pub(super) async fn update_user(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PasswordBody {
-    password: String,
+    #[schema(value_type = String)]
+    password: Secret<String>,
 }
 
 /// Sets an account's password and ends its sessions.

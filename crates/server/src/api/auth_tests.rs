@@ -27,6 +27,7 @@ struct Fixture {
     _dir: TempDir,
     store: Arc<SqliteStore>,
     clock: Arc<ManualClock>,
+    tasks: crate::tasks::TaskService,
     app: Router,
 }
 
@@ -74,6 +75,12 @@ impl Fixture {
             .map(|(code, name)| Area::new(AreaCode::parse(code).unwrap(), name).unwrap())
             .collect();
         store.upsert_areas(&areas).await.unwrap();
+        let tasks = crate::tasks::TaskService::new(
+            Arc::new(oversight_rules::default_task_engine()),
+            store.clone(),
+            clock.clone(),
+            crate::tasks::EvidenceFiles::new(dir.path(), 1024 * 1024),
+        );
         let state = AppState {
             store: store.clone(),
             clock: clock.clone(),
@@ -82,8 +89,10 @@ impl Fixture {
             metrics: telemetry::metrics_handle(),
             rules: None,
             alert_events: None,
+            tasks: Some(tasks.clone()),
             ledger: None,
             auth,
+            notify: Arc::new(notify_config()),
         };
         let limits = HttpLimits {
             body_limit_bytes: 4096,
@@ -93,6 +102,7 @@ impl Fixture {
             _dir: dir,
             store,
             clock,
+            tasks,
             app: router(state, limits),
         }
     }
@@ -665,6 +675,8 @@ struct MatrixWorld {
     department_id: i64,
     own_alert: i64,
     other_alert: i64,
+    own_task: String,
+    other_task: String,
 }
 
 const OWN_MN: &str = "MNOWN01";
@@ -716,6 +728,8 @@ async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
         })
         .await
         .unwrap();
+    let own_task = matrix_task(fixture, OWN_MN, "350203").await;
+    let other_task = matrix_task(fixture, OTHER_MN, "350206").await;
     let mut tokens = Vec::new();
     let mut staff_id = 0;
     for role in Role::ALL {
@@ -758,19 +772,56 @@ async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
         department_id: department.id,
         own_alert,
         other_alert,
+        own_task,
+        other_task,
     }
+}
+
+/// Creates a task about point `mn` in `area` and returns its id.
+async fn matrix_task(fixture: &Fixture, mn: &str, area: &str) -> String {
+    use oversight_tasks::{
+        Actor, Category, NewTask, Origin, PersonId, Role as TaskRole, SubjectId,
+    };
+
+    let actor = Actor {
+        person: PersonId::parse("dispatcher").unwrap(),
+        role: TaskRole::Dispatcher,
+        department: None,
+    };
+    let created = fixture
+        .tasks
+        .create(
+            |id| NewTask {
+                id,
+                origin: Origin::Manual,
+                subject: Some(SubjectId::parse(mn).unwrap()),
+                area: AreaCode::parse(area).unwrap(),
+                category: Category::parse("water").unwrap(),
+                title: format!("check {mn}"),
+                description: "a task of the authorisation matrix".to_owned(),
+                lead_department: None,
+                co_departments: Vec::new(),
+                evidence: Vec::new(),
+            },
+            &actor,
+        )
+        .await
+        .unwrap();
+    created.lead.task.id.to_string()
 }
 
 /// Fills the path parameters of a route with records inside (`own`) or
 /// outside the department's jurisdiction.
 fn concrete_path(path: &str, world: &MatrixWorld, own: bool) -> String {
-    let (mn, alert) = if own {
-        (OWN_MN, world.own_alert)
+    let (mn, alert, task) = if own {
+        (OWN_MN, world.own_alert, &world.own_task)
     } else {
-        (OTHER_MN, world.other_alert)
+        (OTHER_MN, world.other_alert, &world.other_task)
     };
     let id = if path.starts_with("/alerts") {
         alert.to_string()
+    } else if path.starts_with("/tasks") {
+        task.clone()
     } else if path.starts_with("/users") {
         world.staff_id.to_string()
     } else if path.starts_with("/departments") {
@@ -838,7 +889,9 @@ async fn authorisation_matrix() {
             }
             // Records outside the jurisdiction must stay hidden from scoped roles.
             let scoped_record = method == Method::GET
-                && (path.contains("{mn}") || path.starts_with("/alerts/{id}"));
+                && (path.contains("{mn}")
+                    || path.starts_with("/alerts/{id}")
+                    || path.starts_with("/tasks/{id}"));
             if !scoped_record || !permitted || path.starts_with("/quarantine") {
                 continue;
             }
@@ -910,4 +963,284 @@ async fn scoped_lists_hide_other_areas() {
         .send(Method::GET, "/api/v1/points", None, &headers)
         .await;
     assert_eq!(mns(&all.json), [OTHER_MN, OWN_MN]);
+}
+
+#[tokio::test]
+async fn task_lists_follow_the_scope() {
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    let token = |role: Role| {
+        world
+            .tokens
+            .iter()
+            .find(|(candidate, _)| *candidate == role)
+            .unwrap()
+            .1
+            .clone()
+    };
+    let ids = |json: &Value| -> Vec<String> {
+        json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for role in [Role::DepartmentStaff, Role::Inspector, Role::RegulatedParty] {
+        let auth = token(role);
+        let headers = [("authorization", auth.as_str())];
+        let tasks = fixture
+            .send(Method::GET, "/api/v1/tasks", None, &headers)
+            .await;
+        assert_eq!(tasks.status, StatusCode::OK, "{role}: {}", tasks.json);
+        assert_eq!(ids(&tasks.json), [world.own_task.as_str()], "{role}");
+    }
+    let admin = token(Role::SystemAdmin);
+    let headers = [("authorization", admin.as_str())];
+    let all = fixture
+        .send(Method::GET, "/api/v1/tasks", None, &headers)
+        .await;
+    assert_eq!(ids(&all.json).len(), 2, "{}", all.json);
+}
+
+#[tokio::test]
+async fn task_actions_outside_scope_are_not_found() {
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    let staff = world
+        .tokens
+        .iter()
+        .find(|(role, _)| *role == Role::DepartmentStaff)
+        .unwrap()
+        .1
+        .clone();
+    let headers = [("authorization", staff.as_str())];
+    let other = format!("/api/v1/tasks/{}/actions/sign", world.other_task);
+    let reply = fixture
+        .send(Method::POST, &other, Some(json!({})), &headers)
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.json);
+    // Department staff may not dispatch, which needs the dispatcher role.
+    let own = format!("/api/v1/tasks/{}/actions/dispatch", world.own_task);
+    let reply = fixture
+        .send(Method::POST, &own, Some(json!({})), &headers)
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.json);
+    let message = reply.json["error"]["message"].as_str().unwrap();
+    assert!(message.contains("dispatcher"), "{message}");
+    // Creating a task outside the jurisdiction is forbidden.
+    let body = json!({
+        "area": "350206",
+        "category": "water",
+        "title": "outside",
+        "description": "a task outside the jurisdiction",
+    });
+    let reply = fixture
+        .send(Method::POST, "/api/v1/tasks", Some(body), &headers)
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.json);
+}
+
+/// Returns the `[notify]` recipients of the fixtures: a person and a
+/// department recipient of department 1, the department recipient of
+/// department 2, and a person linked to no account in the matrix.
+fn notify_config() -> NotifyConfig {
+    toml::from_str(
+        r#"
+[[recipients]]
+id = "staff-desk"
+account = "department_staff"
+department_id = 1
+
+[[recipients]]
+id = "siming-eeb"
+kind = "department"
+department_id = 1
+
+[[recipients]]
+id = "huli-eeb"
+kind = "department"
+department_id = 2
+
+[[recipients]]
+id = "unlinked"
+account = "nobody"
+"#,
+    )
+    .expect("valid recipients")
+}
+
+/// Queues and delivers one inbox notification for each recipient, and
+/// returns their ids by recipient.
+async fn delivered_inbox(fixture: &Fixture) -> std::collections::HashMap<String, i64> {
+    use oversight_core::{AlertId, AlertTransition, Severity};
+    use oversight_store::{Channel, DeliveryOutcome, NewNotification, NotificationItem};
+
+    let now = fixture.clock.now();
+    let mut ids = std::collections::HashMap::new();
+    for (alert, recipient) in ["staff-desk", "siming-eeb", "huli-eeb", "unlinked"]
+        .into_iter()
+        .enumerate()
+    {
+        let item = NotificationItem {
+            alert_id: AlertId(alert as i64 + 1),
+            fingerprint: format!("env.limit.upper:{OWN_MN}:{alert}"),
+            transition: AlertTransition::Firing,
+            rule_id: "env.limit.upper".to_owned(),
+            category: "exceedance".to_owned(),
+            severity: Severity::Warning,
+            mn: OWN_MN.to_owned(),
+            factor: Some("w01018".to_owned()),
+            area: AreaCode::parse("350203").unwrap(),
+            department: Some("ecology-environment".to_owned()),
+            value: Some(150.0),
+            limit: Some(100.0),
+            count: 1,
+            at: now,
+        };
+        let queued = NewNotification {
+            recipient: recipient.to_owned(),
+            channel: Channel::Inbox,
+            target: recipient.to_owned(),
+            group_key: format!("group-{alert}"),
+            item,
+            send_after: now,
+            queued_at: now,
+        };
+        let id = fixture.store.queue_notifications(&[queued]).await.unwrap()[0];
+        ids.insert(recipient.to_owned(), id);
+    }
+    for claimed in fixture.store.claim_notifications(now, 10).await.unwrap() {
+        fixture
+            .store
+            .record_delivery(claimed.id, DeliveryOutcome::Delivered { at: now })
+            .await
+            .unwrap();
+    }
+    ids
+}
+
+#[tokio::test]
+async fn inbox_and_delivery_status_are_scoped() {
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    assert_eq!(world.department_id, 1, "the recipients name department 1");
+    let ids = delivered_inbox(&fixture).await;
+    let token = |role: Role| {
+        world
+            .tokens
+            .iter()
+            .find(|(candidate, _)| *candidate == role)
+            .unwrap()
+            .1
+            .clone()
+    };
+    let recipients = |json: &Value| -> Vec<String> {
+        let mut names: Vec<String> = json["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no items in {json}"))
+            .iter()
+            .map(|item| item["recipient"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let get = |role: Role, uri: &'static str| {
+        let auth = token(role);
+        let fixture = &fixture;
+        async move {
+            fixture
+                .send(Method::GET, uri, None, &[("authorization", auth.as_str())])
+                .await
+        }
+    };
+
+    let staff = get(Role::DepartmentStaff, "/api/v1/inbox").await;
+    assert_eq!(staff.status, StatusCode::OK, "{}", staff.json);
+    assert_eq!(recipients(&staff.json), ["siming-eeb", "staff-desk"]);
+    let inspector = get(Role::Inspector, "/api/v1/inbox").await;
+    assert_eq!(recipients(&inspector.json), ["siming-eeb"]);
+    let party = get(Role::RegulatedParty, "/api/v1/inbox").await;
+    assert_eq!(party.status, StatusCode::OK, "{}", party.json);
+    assert!(recipients(&party.json).is_empty(), "{}", party.json);
+    let other_department = get(Role::Inspector, "/api/v1/inbox?recipient=huli-eeb").await;
+    assert_eq!(other_department.status, StatusCode::FORBIDDEN);
+    assert!(
+        other_department.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("siming-eeb"),
+        "{}",
+        other_department.json
+    );
+    let admin_reads_any = get(Role::SystemAdmin, "/api/v1/inbox?recipient=huli-eeb").await;
+    assert_eq!(recipients(&admin_reads_any.json), ["huli-eeb"]);
+
+    let department_admin = get(Role::DepartmentAdmin, "/api/v1/notifications").await;
+    assert_eq!(
+        department_admin.status,
+        StatusCode::OK,
+        "{}",
+        department_admin.json
+    );
+    assert_eq!(
+        recipients(&department_admin.json),
+        ["siming-eeb", "staff-desk"]
+    );
+    let foreign = get(
+        Role::DepartmentAdmin,
+        "/api/v1/notifications?recipient=huli-eeb",
+    )
+    .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN, "{}", foreign.json);
+    let admin_token = token(Role::DepartmentAdmin);
+    let hidden = fixture
+        .send(
+            Method::GET,
+            &format!("/api/v1/notifications/{}", ids["huli-eeb"]),
+            None,
+            &[("authorization", admin_token.as_str())],
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.json);
+    let everything = get(Role::SystemAdmin, "/api/v1/notifications").await;
+    assert_eq!(
+        recipients(&everything.json),
+        ["huli-eeb", "siming-eeb", "staff-desk", "unlinked"]
+    );
+    let staff_status = get(Role::DepartmentStaff, "/api/v1/notifications").await;
+    assert_eq!(staff_status.status, StatusCode::FORBIDDEN);
+
+    let inspector_token = token(Role::Inspector);
+    let marked = fixture
+        .send(
+            Method::POST,
+            "/api/v1/inbox/read",
+            Some(json!({"ids": [ids["staff-desk"], ids["siming-eeb"], ids["huli-eeb"]]})),
+            &[("authorization", inspector_token.as_str())],
+        )
+        .await;
+    assert_eq!(marked.status, StatusCode::OK, "{}", marked.json);
+    assert_eq!(
+        marked.json["marked"], 1,
+        "only the department's notification is the inspector's"
+    );
+    let unread = get(Role::DepartmentStaff, "/api/v1/inbox?unread=true").await;
+    assert_eq!(recipients(&unread.json), ["staff-desk"]);
+    let empty = fixture
+        .send(
+            Method::POST,
+            "/api/v1/inbox/read",
+            Some(json!({"ids": []})),
+            &[("authorization", inspector_token.as_str())],
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.json);
+    let bad_flag = get(Role::Inspector, "/api/v1/inbox?unread=yes").await;
+    assert_eq!(
+        bad_flag.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        bad_flag.json
+    );
 }

@@ -504,8 +504,10 @@ mod tests {
                 metrics: telemetry::metrics_handle(),
                 rules: None,
                 alert_events: None,
+                tasks: None,
                 ledger: Some(public.clone()),
                 auth: crate::auth::AuthConfig::default(),
+                notify: Arc::default(),
             };
             let limits = HttpLimits {
                 body_limit_bytes: 65536,

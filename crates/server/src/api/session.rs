@@ -6,8 +6,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use oversight_auth::secret::{self, SESSION_PREFIX};
-use oversight_auth::throttle::{FailureCounts, Locked};
+use oversight_auth::throttle::{FailureCounts, Locked, LoginPolicy};
 use oversight_auth::{Action, AuthMethod, Principal, password, totp};
+use oversight_core::Secret;
 use oversight_store::{AuthEventKind, TotpState, User};
 use serde::{Deserialize, Serialize};
 
@@ -27,9 +28,11 @@ const TOTP_ISSUER: &str = "Oversight";
 #[serde(deny_unknown_fields)]
 pub(super) struct LoginBody {
     username: String,
-    password: String,
+    #[schema(value_type = String)]
+    password: Secret<String>,
     #[serde(default)]
-    totp_code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    totp_code: Option<Secret<String>>,
 }
 
 /// An account as the API shows it, without its secrets.
@@ -162,15 +165,24 @@ async fn try_login(
         return Err(LoginError::Locked(locked, now));
     }
 
-    let fail = |reason: &'static str| record_failure(store, now, &body.username, address, reason);
+    let fail = |reason: &'static str| {
+        let attempt = Attempt {
+            now,
+            username: &body.username,
+            address,
+            policy: &policy,
+            counts,
+        };
+        record_failure(store, attempt, reason)
+    };
 
     let user = store.user_by_name(&body.username).await?;
     let password = body.password.clone();
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let matches = tokio::task::spawn_blocking(move || match stored_hash {
-        Some(stored) => password::verify(&password, &stored),
+        Some(stored) => password::verify(password.expose(), &stored),
         None => {
-            password::verify_nothing(&password);
+            password::verify_nothing(password.expose());
             Ok(false)
         }
     })
@@ -194,7 +206,7 @@ async fn try_login(
         .into());
     }
     if let Some(state_totp) = user.totp.as_ref().filter(|totp| totp.confirmed) {
-        let Some(code) = body.totp_code.as_deref() else {
+        let Some(code) = body.totp_code.as_ref().map(|code| code.expose().as_str()) else {
             return Err(ApiError {
                 code: ErrorCode::TotpRequired,
                 message: "this account needs a TOTP code: send totp_code from the \
@@ -250,14 +262,30 @@ async fn try_login(
     Ok(response)
 }
 
-/// Counts, logs and records a failed login.
+/// A login attempt, with the failures counted before it.
+struct Attempt<'a> {
+    now: Timestamp,
+    username: &'a str,
+    address: Option<std::net::IpAddr>,
+    policy: &'a LoginPolicy,
+    counts: FailureCounts,
+}
+
+/// Counts, logs and records a failed login, and records a lockout when this
+/// failure starts one. Later attempts are rejected before they can fail, so
+/// each lockout is recorded once.
 async fn record_failure(
     store: &dyn oversight_store::Store,
-    now: Timestamp,
-    username: &str,
-    address: Option<std::net::IpAddr>,
+    attempt: Attempt<'_>,
     reason: &'static str,
 ) -> Result<(), ApiError> {
+    let Attempt {
+        now,
+        username,
+        address,
+        policy,
+        counts,
+    } = attempt;
     metrics::counter!("oversight_logins_total", "outcome" => "failed").increment(1);
     tracing::info!(username, address = ?address, reason, "login failed");
     record_event(
@@ -268,6 +296,26 @@ async fn record_failure(
         None,
         address,
         Some(reason.to_owned()),
+    )
+    .await?;
+    let after = FailureCounts {
+        account: counts.account + 1,
+        address: counts.address + u32::from(address.is_some()),
+        latest: Some(now),
+    };
+    let Err(locked) = policy.check(after, now) else {
+        return Ok(());
+    };
+    metrics::counter!("oversight_login_lockouts_total").increment(1);
+    tracing::warn!(username, address = ?address, until = %locked.until(), "login locked after repeated failures");
+    record_event(
+        store,
+        now,
+        AuthEventKind::LoginLocked,
+        username,
+        None,
+        address,
+        Some(locked.to_string()),
     )
     .await
 }

@@ -169,6 +169,7 @@ pub async fn ledger_records_state_changes(store: Arc<dyn Store>) {
     let point_entry = store.ledger_entry(0).await.expect("get").expect("entry 0");
     assert_eq!(point_entry.kind, "point.upserted");
     assert_eq!(point_entry.subject, "point:MN001");
+    assert_eq!(point_entry.actor, "unattributed");
     assert!(
         point_entry.payload.get("password").is_none(),
         "{:?}",
