@@ -60,6 +60,48 @@ async fn upload_is_acked_and_stored() {
 }
 
 #[tokio::test]
+async fn retransmission_keeps_first_value() {
+    let data = prepared(&[("E2E0002", 60)]);
+    let server = Server::start(&data, &[]).await;
+    let mut logger = Datalogger::connect(server.hj212, "E2E0002", "123456").await;
+    let time: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
+    let (qn, frame) = logger.upload(time, &[("w01018", 42.5)]);
+    assert!(
+        logger.send_and_ack(&qn, &frame).await,
+        "first upload not acked"
+    );
+    // A device that missed the acknowledgement resends the same frame.
+    assert!(
+        logger.send_and_ack(&qn, &frame).await,
+        "identical resend not acked"
+    );
+    assert!(
+        logger.send(time, &[("w01018", 47.0)]).await,
+        "changed resend not acked"
+    );
+
+    let readings = server.readings("E2E0002").await;
+    assert_eq!(readings.len(), 1, "{readings:?}");
+    assert_eq!(readings[0]["rtd"], 42.5, "the first value wins");
+    assert_eq!(readings[0]["revisions"], 1);
+
+    let (status, page) = server
+        .get("/api/v1/points/E2E0002/revisions?factor=w01018")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let revisions = page["items"].as_array().expect("items");
+    assert_eq!(revisions.len(), 1, "{page}");
+    assert_eq!(revisions[0]["rtd"], 47.0);
+    assert_eq!(revisions[0]["data_time"], "2026-12-04T08:00:00Z");
+    assert!(revisions[0]["received_at"].is_string(), "{page}");
+
+    let (_, summary) = server.get("/api/v1/summary").await;
+    assert_eq!(summary["readings_today"], 1);
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+}
+
+#[tokio::test]
 async fn exceedance_opens_one_alert_then_resolves() {
     let data = prepared(&[("E2E0002", 60)]);
     let server = Server::start(&data, &[]).await;
@@ -327,4 +369,169 @@ async fn unregistered_mn_is_quarantined() {
     assert_eq!(body["discarded"], 1);
     let (_, body) = server.get("/api/v1/quarantine").await;
     assert_eq!(body["items"], serde_json::json!([]), "{body}");
+}
+
+#[tokio::test]
+async fn log_holds_no_secrets() {
+    let data = DataDir::new();
+    let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let point_password = "PwRedact7319";
+    let points = format!(
+        "mn,name,area,st,password,interval_secs,limits\n\
+         REDACT01,outlet,350203001,32,{point_password},60,w01018::100:mg/L\n"
+    );
+    let file = data.file("points.csv", &points);
+    let (code, stdout, stderr) = data.import(&["points", file.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let server = Server::start(&data, &[("OVERSIGHT_LOG__LEVEL", "debug")]).await;
+
+    let wrong_password = "WrongLogin5521 guess";
+    let client = reqwest::Client::new();
+    let response = client
+        .post(server.url("/api/v1/auth/login"))
+        .header("x-requested-with", "oversight-tests")
+        .json(&serde_json::json!({"username": common::ADMIN.0, "password": wrong_password}))
+        .send()
+        .await
+        .expect("login request");
+    assert_eq!(response.status().as_u16(), 401);
+
+    let body = serde_json::json!({"name": "redaction", "expires_in_days": 1});
+    let (status, token) = server.post("/api/v1/auth/tokens", &body).await;
+    assert_eq!(status, 201, "{token}");
+    let token = token["token"].as_str().expect("token secret").to_owned();
+    let response = client
+        .get(server.url("/api/v1/points"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request with the token");
+    assert_eq!(response.status().as_u16(), 200);
+
+    let time: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
+    let mut logger = Datalogger::connect(server.hj212, "REDACT01", point_password).await;
+    assert!(
+        logger.send(time, &[("w01018", 20.0)]).await,
+        "upload not acked"
+    );
+    let wrong_pw = "PwWrong8846";
+    let mut impostor = Datalogger::connect(server.hj212, "REDACT01", wrong_pw).await;
+    assert!(
+        !impostor.send(time, &[("w01018", 20.0)]).await,
+        "wrong PW acked"
+    );
+
+    let log = server.log_lines().join("\n");
+    assert!(
+        log.contains("login failed"),
+        "the failed login was not logged"
+    );
+    assert!(
+        log.contains("hj212 input rejected"),
+        "the wrong PW was not logged"
+    );
+    let secrets = [
+        ("administrator password", common::ADMIN.1),
+        ("tried password", wrong_password),
+        ("API token", token.as_str()),
+        ("point password", point_password),
+        ("wrong point password", wrong_pw),
+    ];
+    for (what, secret) in secrets {
+        assert!(!log.contains(secret), "the log holds the {what}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn data_dir_is_private_and_checked() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let data = DataDir::new();
+    let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let dir = data.path().join("data");
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("oversight.db")), 0o600);
+
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let (code, _, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&dir.display().to_string()), "{stderr}");
+    assert!(stderr.contains("mode 0777"), "{stderr}");
+    assert!(stderr.contains("chmod 700"), "{stderr}");
+}
+
+/// Runs `oversight point password` on `data` with `password` on standard input.
+fn set_point_password(data: &DataDir, mn: &str, password: &str, extra: &[&str]) -> (i32, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(common::BINARY)
+        .args(["point", "password", mn, "--data-dir"])
+        .arg(data.path().join("data"))
+        .args(extra)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run oversight point password");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    writeln!(stdin, "{password}").expect("write password");
+    drop(stdin);
+    let output = child
+        .wait_with_output()
+        .expect("wait for oversight point password");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn point_password_rotation_from_cli() {
+    let data = prepared(&[("E2E0003", 60)]);
+    let (code, output) = set_point_password(
+        &data,
+        "E2E0003",
+        "654321",
+        &["--previous-valid-until", "2099-01-01T00:00:00Z"],
+    );
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("stays valid until"), "{output}");
+    let (code, output) = set_point_password(&data, "E2E0404", "654321", &[]);
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("E2E0404 not found"), "{output}");
+    let (code, output) = set_point_password(&data, "E2E0003", "bad pass", &[]);
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("invalid password"), "{output}");
+
+    let server = Server::start(&data, &[]).await;
+    let time: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
+    let mut old = Datalogger::connect(server.hj212, "E2E0003", "123456").await;
+    assert!(
+        old.send(time, &[("w01018", 40.0)]).await,
+        "old password rejected"
+    );
+    let mut new = Datalogger::connect(server.hj212, "E2E0003", "654321").await;
+    let next = time + SignedDuration::from_mins(1);
+    assert!(
+        new.send(next, &[("w01018", 41.0)]).await,
+        "new password rejected"
+    );
+    let later = time + SignedDuration::from_mins(2);
+    assert!(
+        !old.send(later, &[("w01018", 42.0)]).await,
+        "old password accepted after the new one arrived"
+    );
+    assert_eq!(server.readings("E2E0003").await.len(), 2);
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
 }

@@ -12,14 +12,14 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use oversight_core::{DataFlag, FactorValues};
 use oversight_hj212::{CHINA_STANDARD_TIME, Flag, SegmentBuilder, Version, encode_frame};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The binary under test, built by cargo for integration tests.
@@ -104,15 +104,48 @@ pub struct Server {
     pub http: SocketAddr,
     pub hj212: SocketAddr,
     client: reqwest::Client,
+    /// `http`, or `https` when the server serves TLS.
+    scheme: &'static str,
     /// The `Cookie` and `X-CSRF-Token` headers of the session.
     session: Vec<(String, String)>,
+    /// Every line the server wrote to standard error so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts `oversight serve` on free ports with `env` set, and waits until both listeners are up.
     pub async fn start(data: &DataDir, env: &[(&str, &str)]) -> Self {
+        Self::spawn(data, env, None, reqwest::Client::new(), "http").await
+    }
+
+    /// Starts `oversight serve --config FILE` on free ports.
+    pub async fn start_with_config(data: &DataDir, config: &Path) -> Self {
+        Self::spawn(data, &[], Some(config), reqwest::Client::new(), "http").await
+    }
+
+    /// Starts the server like [`Server::start`], and reaches its HTTP API
+    /// with `client` by `scheme` (`http` or `https`).
+    pub async fn start_with_client(
+        data: &DataDir,
+        env: &[(&str, &str)],
+        client: reqwest::Client,
+        scheme: &'static str,
+    ) -> Self {
+        Self::spawn(data, env, None, client, scheme).await
+    }
+
+    async fn spawn(
+        data: &DataDir,
+        env: &[(&str, &str)],
+        config: Option<&Path>,
+        client: reqwest::Client,
+        scheme: &'static str,
+    ) -> Self {
         data.ensure_admin();
         let mut command = Command::new(BINARY);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
         command
             .args([
                 "serve",
@@ -133,14 +166,18 @@ impl Server {
         let mut child = command.spawn().expect("start oversight serve");
         let stderr = child.stderr.take().expect("piped stderr");
         let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || forward_log(stderr, &sender));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log_lines = Arc::clone(&log);
+        std::thread::spawn(move || forward_log(stderr, &sender, &log_lines));
         let (http, hj212) = wait_for_listeners(&receiver);
         let mut server = Self {
             child,
             http,
             hj212,
-            client: reqwest::Client::new(),
+            client,
+            scheme,
             session: Vec::new(),
+            log,
         };
         server.session = server.login().await;
         server
@@ -148,7 +185,16 @@ impl Server {
 
     /// Logs in as [`ADMIN`] and returns the headers that carry the session.
     async fn login(&self) -> Vec<(String, String)> {
-        let body = serde_json::json!({"username": ADMIN.0, "password": ADMIN.1});
+        self.login_as(ADMIN.0, ADMIN.1).await
+    }
+
+    /// Makes the requests that follow act as another account.
+    pub async fn switch_user(&mut self, username: &str, password: &str) {
+        self.session = self.login_as(username, password).await;
+    }
+
+    async fn login_as(&self, username: &str, password: &str) -> Vec<(String, String)> {
+        let body = serde_json::json!({"username": username, "password": password});
         let response = self
             .client
             .post(self.url("/api/v1/auth/login"))
@@ -160,8 +206,7 @@ impl Server {
         assert_eq!(
             response.status().as_u16(),
             200,
-            "login as {} failed",
-            ADMIN.0
+            "login as {username} failed"
         );
         let cookie = response
             .headers()
@@ -195,6 +240,19 @@ impl Server {
         request
     }
 
+    /// Returns the log lines the server has written so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Returns the process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process with SIGKILL and reaps it.
     pub fn kill(mut self) {
         self.child.kill().expect("kill oversight");
@@ -213,7 +271,7 @@ impl Server {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.http)
+        format!("{}://{}{path}", self.scheme, self.http)
     }
 
     /// GETs an API path and returns status and JSON body.
@@ -236,6 +294,19 @@ impl Server {
             .send()
             .await
             .expect("POST request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// PATCHes JSON to an API path and returns status and JSON body.
+    pub async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .with_session(self.client.patch(self.url(path)))
+            .header("x-requested-with", "oversight-tests")
+            .json(body)
+            .send()
+            .await
+            .expect("PATCH request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -292,15 +363,22 @@ impl Drop for Server {
     }
 }
 
-/// Copies the server's log lines to the test's output and sends each to `sender`.
+/// Copies the server's log lines to the test's output and to `log`, and sends each to `sender`.
 #[expect(
     clippy::print_stderr,
     reason = "the test harness captures eprintln output per test"
 )]
-fn forward_log(stderr: impl std::io::Read, sender: &mpsc::Sender<String>) {
+fn forward_log(
+    stderr: impl std::io::Read,
+    sender: &mpsc::Sender<String>,
+    log: &Mutex<Vec<String>>,
+) {
     for line in BufReader::new(stderr).lines() {
         let Ok(line) = line else { break };
         eprintln!("server: {line}");
+        log.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(line.clone());
         // The receiver stops listening once both listeners are known.
         let _ = sender.send(line);
     }
@@ -328,9 +406,14 @@ fn wait_for_listeners(lines: &mpsc::Receiver<String>) -> (SocketAddr, SocketAddr
     (http.expect("http address"), hj212.expect("hj212 address"))
 }
 
+/// A byte stream a datalogger talks over: plain TCP or TLS.
+pub trait DeviceStream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin> DeviceStream for S {}
+
 /// A simulated datalogger on one TCP connection.
 pub struct Datalogger {
-    stream: TcpStream,
+    stream: Box<dyn DeviceStream>,
     mn: String,
     password: String,
     buffer: Vec<u8>,
@@ -342,8 +425,13 @@ impl Datalogger {
         let stream = TcpStream::connect(target)
             .await
             .expect("connect to the HJ 212 listener");
+        Self::over(stream, mn, password)
+    }
+
+    /// Returns a datalogger that talks over an open `stream`.
+    pub fn over(stream: impl DeviceStream + 'static, mn: &str, password: &str) -> Self {
         Self {
-            stream,
+            stream: Box::new(stream),
             mn: mn.to_owned(),
             password: password.to_owned(),
             buffer: Vec::new(),
@@ -378,6 +466,10 @@ impl Datalogger {
     /// the connection closed or no acknowledgement came within 10 seconds.
     pub async fn send_and_ack(&mut self, qn: &str, frame: &str) -> bool {
         if self.stream.write_all(frame.as_bytes()).await.is_err() {
+            return false;
+        }
+        // A TLS stream keeps written bytes until flushed.
+        if self.stream.flush().await.is_err() {
             return false;
         }
         let wanted = format!("QN={qn};");

@@ -59,13 +59,15 @@ pub(crate) struct DemoArgs {
     /// Data directory; must be new, empty or a previous demo's.
     #[arg(long, value_name = "DIR", default_value = "./oversight-demo")]
     data_dir: PathBuf,
-    /// Address of the HTTP API and dashboard, such as 127.0.0.1:8080.
+    /// Address of the HTTP API and dashboard. Default: 127.0.0.1:8080, or `http.listen` of
+    /// the configuration.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
-    /// Address of the HJ 212 TCP listener, such as 127.0.0.1:9212.
+    /// Address of the HJ 212 TCP listener. Default: 127.0.0.1:9212, or `hj212.listen` of the
+    /// configuration.
     #[arg(long, value_name = "ADDR")]
     hj212: Option<SocketAddr>,
-    /// Stop after this many seconds; without it the demo runs until Ctrl-C or SIGTERM.
+    /// Stop after this many seconds. Default: run until Ctrl-C or SIGTERM.
     #[arg(long, value_name = "SECONDS")]
     duration: Option<u64>,
 }
@@ -77,12 +79,15 @@ pub(crate) async fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> 
         hj212_listen: args.hj212,
         ..cli.overrides(None)
     };
-    let settings = cli.settings(&overrides)?;
+    let mut settings = cli.settings(&overrides)?;
     oversight_server::telemetry::init_logging(&settings.log)?;
     prepare_data_dir(&settings.data_dir)?;
     let store = open_store(&settings).await?;
     let points = load_demo_data(store.as_ref(), &settings.data_dir).await?;
-    let logins = create_demo_accounts(store.as_ref(), &points).await?;
+    let (logins, department_id) = create_demo_accounts(store.as_ref(), &points).await?;
+    if settings.notify.enabled && settings.notify.recipients.is_empty() {
+        add_demo_recipients(&mut settings.notify, department_id)?;
+    }
 
     let started = Timestamp::now();
     let server = Server::start(&settings, Arc::clone(&store), Arc::new(SystemClock)).await?;
@@ -127,8 +132,7 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
             );
         }
     }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    oversight_server::data_dir::prepare_data_dir(dir)?;
     std::fs::write(&marker, "created by oversight demo\n")
         .with_context(|| format!("cannot write {}", marker.display()))?;
     Ok(())
@@ -168,12 +172,13 @@ async fn load_demo_data(store: &dyn Store, dir: &Path) -> anyhow::Result<Vec<Mon
 }
 
 /// Creates the demo accounts, or sets new passwords on those that exist,
-/// and returns each login name, role and password. The department covers
-/// the area of the first demo point, and the enterprise owns that point.
+/// and returns each login name, role and password, and the department's id.
+/// The department covers the area of the first demo point, and the
+/// enterprise owns that point.
 async fn create_demo_accounts(
     store: &dyn Store,
     points: &[MonitoringPoint],
-) -> anyhow::Result<Vec<(String, Role, String)>> {
+) -> anyhow::Result<(Vec<(String, Role, String)>, i64)> {
     let Some(first) = points.first() else {
         bail!("the demo has no points to create accounts for");
     };
@@ -233,7 +238,56 @@ async fn create_demo_accounts(
         }
         logins.push((username.to_owned(), role, password));
     }
-    Ok(logins)
+    Ok((logins, department_id))
+}
+
+/// Adds the demo's notification recipients. The department that the
+/// built-in rules route to has its inbox read by the demo department. The
+/// `admin` account reads the duty officer's inbox, and the duty officer's
+/// webhook endpoint refuses connections, so its notifications become dead
+/// letters for the dashboard to show and retry.
+fn add_demo_recipients(
+    notify: &mut oversight_notify::NotifyConfig,
+    department_id: i64,
+) -> anyhow::Result<()> {
+    // A port that was free a moment ago refuses connections once released.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .context("cannot pick a closed port for the demo webhook")?
+        .port();
+    let demo: oversight_notify::NotifyConfig = toml::from_str(&format!(
+        r#"
+group_wait_secs = 5
+max_attempts = 2
+retry_initial_ms = 1000
+
+[[webhooks]]
+id = "duty-webhook"
+url = "http://127.0.0.1:{closed_port}/oversight"
+secret = "demo-secret-not-for-production"
+timeout_secs = 2
+
+[[recipients]]
+id = "ecology-environment"
+name = "Demo Ecology and Environment Bureau"
+kind = "department"
+department_id = {department_id}
+
+[[recipients]]
+id = "duty-officer"
+name = "Duty officer"
+account = "admin"
+webhook = "duty-webhook"
+
+[[routes]]
+recipients = ["duty-officer"]
+"#
+    ))
+    .context("the demo's notification settings are invalid")?;
+    demo.validate()
+        .context("the demo's notification settings are invalid")?;
+    *notify = demo;
+    Ok(())
 }
 
 fn print_banner(server: &Server, settings: &Settings) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use oversight_server::config::{ConfigOverrides, Settings};
 use oversight_server::import::{
-    ImportReport, Progress, import_area_file, import_builtin_areas, import_point_file,
+    FileEncoding, ImportReport, Progress, import_area_file, import_builtin_areas, import_point_file,
 };
 use oversight_store::Store;
 use oversight_store_sqlite::SqliteStore;
@@ -19,7 +19,8 @@ use crate::{Cli, EXIT_ROWS_REJECTED};
 
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
-    /// Data directory to import into; created if missing.
+    /// Data directory to import into; created if missing. Default: ./oversight-data, or
+    /// `data_dir` of the configuration.
     #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
 
@@ -58,7 +59,7 @@ struct AreaArgs {
     #[command(flatten)]
     source: AreaSource,
     /// With --builtin: import only this province, by 2-digit code (35 Fujian, 50 Chongqing);
-    /// repeat for several. Without it every province is imported.
+    /// repeat for several. Default: every province.
     #[arg(long = "province", value_name = "CODE", requires = "builtin")]
     provinces: Vec<String>,
 }
@@ -101,8 +102,7 @@ pub(crate) async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode
 /// Creates the data directory if needed and opens its store.
 pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let dir = settings.data_dir.clone();
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    oversight_server::data_dir::prepare_data_dir(&dir)?;
     let options = settings.store.clone();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir, options))
         .await
@@ -118,6 +118,9 @@ fn print_report(report: &ImportReport) -> anyhow::Result<()> {
         writeln!(stderr, "rejected: {error}")?;
     }
     let mut stdout = std::io::stdout().lock();
+    if report.encoding == Some(FileEncoding::Gb18030) {
+        writeln!(stdout, "the file is not UTF-8; read it as GB18030 (GBK)")?;
+    }
     writeln!(
         stdout,
         "imported {} of {} rows; {} rejected",

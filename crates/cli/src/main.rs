@@ -1,8 +1,10 @@
 //! The `oversight` binary: a thin command-line layer over `oversight-server`.
 
+mod backup;
 mod demo;
 mod import;
 mod ledger;
+mod point;
 mod rules;
 mod serve;
 mod simulate;
@@ -30,15 +32,16 @@ const EXIT_ROWS_REJECTED: u8 = 2;
 #[command(name = "oversight", version, propagate_version = true)]
 struct Cli {
     /// TOML configuration file; environment variables OVERSIGHT_* and flags override it
-    /// (see docs/configuration.md).
+    /// (see docs/configuration.md). Default: none, the built-in defaults apply.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Log line format on standard error.
+    /// Log line format on standard error. Default: text, or `log.format` of the configuration.
     #[arg(long, global = true, value_enum, value_name = "FORMAT")]
     log_format: Option<LogFormatArg>,
 
-    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives.
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives. Default:
+    /// info, or `log.level` of the configuration.
     #[arg(long, global = true, value_name = "FILTER")]
     log_level: Option<String>,
 
@@ -70,18 +73,25 @@ enum Command {
     Rules(rules::RulesCommand),
     /// Create, list and reset accounts; `user add --admin NAME` creates the first administrator.
     User(user::UserArgs),
+    /// Change a monitoring point, such as its HJ 212 password.
+    Point(point::PointArgs),
+    /// Copy the database to a new file while a server may keep writing, and check the copy.
+    Backup(backup::BackupArgs),
 }
 
 /// The data directory and listen addresses of a server.
 #[derive(Debug, Clone, Args)]
 struct ListenArgs {
-    /// Data directory (database and state); created if missing.
+    /// Data directory (database and state); created if missing. Default: ./oversight-data,
+    /// or `data_dir` of the configuration.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Address of the HTTP API and dashboard, such as 127.0.0.1:8080.
+    /// Address of the HTTP API and dashboard. Default: 127.0.0.1:8080, or `http.listen` of
+    /// the configuration.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
-    /// Address of the HJ 212 TCP listener, such as 127.0.0.1:9212.
+    /// Address of the HJ 212 TCP listener. Default: 127.0.0.1:9212, or `hj212.listen` of the
+    /// configuration.
     #[arg(long, value_name = "ADDR")]
     hj212: Option<SocketAddr>,
 }
@@ -154,6 +164,8 @@ async fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(command) => simulate::run(cli, command).await,
         Command::Rules(command) => rules::run(cli, command).await,
         Command::User(args) => user::run(cli, args).await,
+        Command::Point(args) => point::run(cli, args).await,
+        Command::Backup(args) => backup::run(cli, args).await,
         Command::Ledger(command) => ledger::run(command),
     }
 }

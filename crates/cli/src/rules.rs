@@ -46,28 +46,31 @@ pub(crate) struct CheckArgs {
 #[derive(Debug, Args)]
 #[group(id = "readings", required = true, multiple = false)]
 struct ReadingSource {
-    /// Data directory of a server whose stored readings and points are replayed.
+    /// Data directory of a server whose stored readings and points are replayed. This or
+    /// --csv is required.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// CSV file of readings with a header and the columns mn,factor,time,value,area and
     /// optionally flag,upper,lower,st. time is RFC 3339 with offset; upper and lower are
-    /// the point's limits for the factor; st is the HJ 212 system code (default 32).
+    /// the point's limits for the factor; st is the HJ 212 system code (default 32). This or
+    /// --data-dir is required.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct TestArgs {
-    /// Directory of the rule packs to test.
+    /// Directory of the rule packs to test. Default: the built-in packs.
     #[arg(long = "pack", value_name = "DIR")]
     pack: PathBuf,
     #[command(flatten)]
     source: ReadingSource,
     /// Replay only readings whose data time is at or after this RFC 3339 time, such as
-    /// 2026-03-01T00:00:00+08:00.
+    /// 2026-03-01T00:00:00+08:00. Default: from the earliest reading.
     #[arg(long, value_name = "TIME")]
     from: Option<Timestamp>,
-    /// Replay only readings whose data time is before this RFC 3339 time.
+    /// Replay only readings whose data time is before this RFC 3339 time. Default: up to the
+    /// latest reading.
     #[arg(long, value_name = "TIME")]
     to: Option<Timestamp>,
     /// Print one JSON object instead of a table.
@@ -313,6 +316,7 @@ fn parse_csv_row(
         area,
         system_code,
         password: Secret::new(String::new()),
+        previous_password: None,
         location: None,
         limits: Vec::new(),
         interval_secs: MonitoringPoint::DEFAULT_INTERVAL_SECS,

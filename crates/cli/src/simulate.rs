@@ -43,7 +43,7 @@ pub(crate) struct Hj212Args {
     #[arg(long, value_enum, default_value_t = ProfileArg::Wastewater)]
     profile: ProfileArg,
     /// CSV file with mn and password columns (a point import file works) naming the
-    /// dataloggers; without it MNs SIM000…0 upward are generated.
+    /// dataloggers. Default: MNs SIM000…0 upward are generated.
     #[arg(long, value_name = "FILE")]
     devices: Option<PathBuf>,
     /// Number of the first generated MN.
@@ -88,10 +88,11 @@ pub(crate) struct Hj212Args {
     /// Print reports as JSON, one object per line.
     #[arg(long)]
     json: bool,
-    /// Write the simulated points as a point import CSV to FILE and exit.
+    /// Write the simulated points as a point import CSV to FILE and exit. Default: run the
+    /// simulation.
     #[arg(long, value_name = "FILE", requires = "area")]
     write_points: Option<PathBuf>,
-    /// With --write-points: the area code the points are registered in.
+    /// The area code the points are registered in; required with --write-points.
     #[arg(long, value_name = "CODE")]
     area: Option<String>,
 }

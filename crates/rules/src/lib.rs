@@ -24,6 +24,7 @@ pub mod noise;
 pub mod pack;
 mod rule;
 mod service;
+mod task_sink;
 mod window;
 
 pub use backtest::{Backtest, BacktestAlert};
@@ -38,5 +39,6 @@ pub use rule::{
 };
 pub use service::{
     AlertEventSink, Command, LogEventSink, ReadingBatch, RuleStatus, RulesHandle, RulesService,
-    StoreTaskSink, TaskSink,
+    TaskSink,
 };
+pub use task_sink::{StoreTaskSink, default_task_engine};

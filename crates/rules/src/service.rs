@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::pack::{self, PackError};
+use crate::task_sink::{StoreTaskSink, default_task_engine};
 use crate::{
     Engine, EngineConfig, PackSummary, Rule, RuleErrors, RuleSet, RulesConfig, RulesError,
 };
@@ -67,34 +68,6 @@ pub trait TaskSink: Send + Sync + std::fmt::Debug {
     /// Creates `task` for its origin alert and records the alert's
     /// escalation, returning the alert's `Escalated` event.
     async fn create_task(&self, task: NewTask) -> Result<AlertChange, StoreError>;
-}
-
-/// The stored task sink: a row in the store's `tasks` table, written in the
-/// same transaction as the alert's escalation.
-#[derive(Debug, Clone)]
-pub struct StoreTaskSink {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-}
-
-impl StoreTaskSink {
-    /// Creates the sink.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-}
-
-#[async_trait]
-impl TaskSink for StoreTaskSink {
-    async fn create_task(&self, task: NewTask) -> Result<AlertChange, StoreError> {
-        let update = AlertUpdate::Escalate {
-            id: task.origin_alert,
-            at: self.clock.now(),
-            task,
-        };
-        let mut changes = self.store.apply_alert_updates(&[update]).await?;
-        Ok(changes.pop().flatten())
-    }
 }
 
 /// The rules as the API shows them.
@@ -240,8 +213,11 @@ impl RulesService {
             ..engine_config
         };
         let engine = Engine::new(Arc::new(rules), engine_config, Arc::clone(&clock));
-        let tasks: Arc<dyn TaskSink> =
-            Arc::new(StoreTaskSink::new(Arc::clone(&store), Arc::clone(&clock)));
+        let tasks: Arc<dyn TaskSink> = Arc::new(StoreTaskSink::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::new(default_task_engine()),
+        ));
         let loaded_files = config.dir.as_ref().and_then(|dir| files_digest(dir).ok());
         let service = Self {
             config,
@@ -400,19 +376,34 @@ impl RulesService {
     /// [`MAX_BATCHES_PER_WRITE`], and applies the updates in one call.
     async fn evaluate_queued(&mut self, first: ReadingBatch) {
         let mut updates = Vec::new();
+        // Receive times of the batches that met a rule, for the detection latency.
+        let mut triggered = Vec::new();
         let mut batch = Some(first);
         let mut batches = 0;
         while let Some(current) = batch.take() {
             metrics::counter!("oversight_rules_readings_evaluated_total")
                 .increment(current.readings.len() as u64);
             self.prime_if_needed(&current).await;
+            let before = updates.len();
             updates.extend(self.engine.evaluate(&current.point, &current.readings));
+            let met = updates[before..]
+                .iter()
+                .any(|update| matches!(update, AlertUpdate::Trigger(_)));
+            if met && let Some(received) = current.readings.iter().map(|r| r.received_at).min() {
+                triggered.push(received);
+            }
             batches += 1;
             if batches < MAX_BATCHES_PER_WRITE {
                 batch = self.receiver.try_recv().ok();
             }
         }
-        self.apply(updates).await;
+        if self.apply(updates).await {
+            let now = self.clock.now();
+            for received in triggered {
+                let latency = now.duration_since(received).as_secs_f64().max(0.0);
+                metrics::histogram!("oversight_detection_latency_seconds").record(latency);
+            }
+        }
     }
 
     /// Replays the point's stored readings before its first evaluation since
@@ -457,10 +448,11 @@ impl RulesService {
         self.escalate(escalations).await;
     }
 
-    /// Applies updates, records what they did and emits the events.
-    async fn apply(&mut self, updates: Vec<AlertUpdate>) {
+    /// Applies updates, records what they did and emits the events. Returns
+    /// false when the store refused the updates.
+    async fn apply(&mut self, updates: Vec<AlertUpdate>) -> bool {
         if updates.is_empty() {
-            return;
+            return true;
         }
         match self.store.apply_alert_updates(&updates).await {
             Ok(changes) => {
@@ -468,6 +460,7 @@ impl RulesService {
                 let escalations = self.engine.observe(&events);
                 self.emit(events).await;
                 self.escalate(escalations).await;
+                true
             }
             Err(failure) => {
                 metrics::counter!("oversight_rules_store_failures_total").increment(1);
@@ -476,6 +469,7 @@ impl RulesService {
                     Ok(open) => self.engine.restore(&open),
                     Err(failure) => error!(error = %failure, "failed to reload open alerts"),
                 }
+                false
             }
         }
     }

@@ -15,15 +15,19 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use jiff::tz::{Offset, TimeZone};
 use oversight_ledger::{Hasher, SignatureAlgorithm, VerifierKey};
+use oversight_notify::NotifyConfig;
 use oversight_rules::RulesConfig;
 use oversight_source_hj212::Hj212Config;
 use oversight_store_sqlite::{SqliteOptions, Synchronous};
+use oversight_tasks::{Engine, FirstViolationList, Holidays, TasksConfig};
+use oversight_tls::{TlsConfig, TlsFiles};
 use serde::{Deserialize, Serialize};
 
 use crate::api::HttpLimits;
@@ -54,12 +58,16 @@ pub struct Config {
     pub rules: RulesConfig,
     /// The SQLite store.
     pub store: StoreConfig,
+    /// Supervision tasks.
+    pub tasks: TasksServerConfig,
     /// Logging.
     pub log: LogConfig,
     /// The tamper-evident ledger.
     pub ledger: LedgerConfig,
     /// Logins, sessions and API tokens.
     pub auth: AuthConfig,
+    /// Reminders for alerts: channels, recipients and routes.
+    pub notify: NotifyConfig,
 }
 
 impl Default for Config {
@@ -71,9 +79,11 @@ impl Default for Config {
             hj212: Hj212Config::default(),
             rules: RulesConfig::default(),
             store: StoreConfig::default(),
+            tasks: TasksServerConfig::default(),
             log: LogConfig::default(),
             ledger: LedgerConfig::default(),
             auth: AuthConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -200,6 +210,9 @@ pub struct HttpConfig {
     /// is added unless it is 0.0.0.0 or `::`. A name not on the list gets a
     /// 403, which stops DNS rebinding. Default `["localhost", "127.0.0.1", "::1"]`.
     pub allowed_hosts: Vec<String>,
+    /// HTTPS on `listen` (`[http.tls]`); session cookies are then Secure.
+    /// Default none: plain HTTP.
+    pub tls: TlsConfig,
 }
 
 impl Default for HttpConfig {
@@ -214,6 +227,7 @@ impl Default for HttpConfig {
             allowed_hosts: ["localhost", "127.0.0.1", "::1"]
                 .map(str::to_owned)
                 .to_vec(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -240,6 +254,74 @@ impl Default for StoreConfig {
             readers: options.readers,
             cache_size_kib: options.cache_size_kib,
         }
+    }
+}
+
+/// Settings of supervision tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TasksServerConfig {
+    /// The task configuration file: workflow, deadlines, departments and
+    /// routing (docs/tasks.md). Default: none, which means the built-in
+    /// workflow and deadlines with no departments.
+    pub config_file: Option<PathBuf>,
+    /// A holiday calendar in the format of crates/tasks/data/holidays-cn.toml.
+    /// Default: none, which means the built-in calendar of China.
+    pub holidays_file: Option<PathBuf>,
+    /// The list of items eligible for no penalty on a first violation.
+    /// Default: none, which means an empty list.
+    pub first_violation_file: Option<PathBuf>,
+    /// How often the scheduler sends due reminders and escalations, in
+    /// seconds. Default 60.
+    pub scheduler_interval_secs: u64,
+    /// Largest evidence file accepted, in bytes. Default 52428800 (50 MiB).
+    pub evidence_max_bytes: u64,
+}
+
+impl Default for TasksServerConfig {
+    fn default() -> Self {
+        Self {
+            config_file: None,
+            holidays_file: None,
+            first_violation_file: None,
+            scheduler_interval_secs: 60,
+            evidence_max_bytes: 50 * 1024 * 1024,
+        }
+    }
+}
+
+impl TasksServerConfig {
+    /// Reads the configured files and builds the task engine.
+    fn engine(&self) -> Result<Engine, ConfigError> {
+        let read = |field: &'static str, path: &Path| {
+            std::fs::read_to_string(path).map_err(|error| {
+                invalid(
+                    field,
+                    &path.display().to_string(),
+                    &format!("cannot read the file: {error}"),
+                )
+            })
+        };
+        let section = |error: &dyn fmt::Display| ConfigError::Section {
+            section: "tasks",
+            message: error.to_string(),
+        };
+        let config = match &self.config_file {
+            Some(path) => TasksConfig::parse(&read("tasks.config_file", path)?)
+                .map_err(|error| section(&format!("{}: {error}", path.display())))?,
+            None => TasksConfig::default(),
+        };
+        let holidays = match &self.holidays_file {
+            Some(path) => Holidays::parse(&read("tasks.holidays_file", path)?)
+                .map_err(|error| section(&format!("{}: {error}", path.display())))?,
+            None => Holidays::china(),
+        };
+        let list = match &self.first_violation_file {
+            Some(path) => FirstViolationList::parse(&read("tasks.first_violation_file", path)?)
+                .map_err(|error| section(&format!("{}: {error}", path.display())))?,
+            None => FirstViolationList::empty(),
+        };
+        Engine::new(config, holidays, list).map_err(|error| section(&error))
     }
 }
 
@@ -348,18 +430,35 @@ pub struct Settings {
     pub http_listener: ListenerLimits,
     /// Hosts that requests may address.
     pub http_allowed_hosts: HostAllowList,
+    /// The certificate and key of HTTPS, or `None` for plain HTTP.
+    pub http_tls: Option<TlsFiles>,
     /// The HJ 212 listener, checked by [`Hj212Config::validate`].
     pub hj212: Hj212Config,
     /// The early-warning rules.
     pub rules: RulesConfig,
     /// The store.
     pub store: SqliteOptions,
+    /// Supervision tasks.
+    pub tasks: TaskSettings,
     /// Logging.
     pub log: LogConfig,
     /// The ledger.
     pub ledger: LedgerSettings,
     /// Logins, sessions and API tokens.
     pub auth: AuthConfig,
+    /// Reminders for alerts, checked by [`NotifyConfig::validate`].
+    pub notify: NotifyConfig,
+}
+
+/// The validated task settings.
+#[derive(Debug, Clone)]
+pub struct TaskSettings {
+    /// The task engine built from the configured files.
+    pub engine: Arc<Engine>,
+    /// How often the scheduler runs.
+    pub scheduler_interval: Duration,
+    /// Largest evidence file accepted, in bytes.
+    pub evidence_max_bytes: u64,
 }
 
 impl fmt::Debug for Settings {
@@ -368,11 +467,13 @@ impl fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("time_zone", &self.time_zone)
             .field("http_listen", &self.http_listen)
+            .field("http_tls", &self.http_tls)
             .field("hj212", &self.hj212)
             .field("rules", &self.rules)
             .field("log", &self.log)
             .field("ledger", &self.ledger)
             .field("auth", &self.auth)
+            .field("notify", &self.notify)
             .finish_non_exhaustive()
     }
 }
@@ -425,6 +526,14 @@ impl Config {
                 "list at least one host name, such as [\"localhost\"], or [\"*\"] for any",
             ));
         }
+        let http_tls =
+            self.http
+                .tls
+                .validate("http.tls")
+                .map_err(|error| ConfigError::Section {
+                    section: "http",
+                    message: error.to_string(),
+                })?;
         if self.store.readers == 0 {
             return Err(invalid("store.readers", "0", "must be at least 1"));
         }
@@ -448,6 +557,27 @@ impl Config {
                 section: "rules",
                 message: error.to_string(),
             })?;
+        self.notify
+            .validate()
+            .map_err(|error| ConfigError::Section {
+                section: "notify",
+                message: error.to_string(),
+            })?;
+        if self.tasks.scheduler_interval_secs == 0 {
+            return Err(invalid(
+                "tasks.scheduler_interval_secs",
+                "0",
+                "must be at least 1 second",
+            ));
+        }
+        if self.tasks.evidence_max_bytes == 0 {
+            return Err(invalid(
+                "tasks.evidence_max_bytes",
+                "0",
+                "must be at least 1 byte",
+            ));
+        }
+        let task_engine = Arc::new(self.tasks.engine()?);
         let ledger = self.ledger.validate()?;
         let store = SqliteOptions {
             synchronous: match self.store.synchronous {
@@ -474,12 +604,22 @@ impl Config {
                 shutdown_grace: SHUTDOWN_GRACE,
             },
             http_allowed_hosts: allowed_hosts(&self.http),
+            auth: AuthConfig {
+                secure_cookies: self.auth.secure_cookies || http_tls.is_some(),
+                ..self.auth
+            },
+            http_tls,
             hj212: self.hj212,
             rules: self.rules,
             store,
+            tasks: TaskSettings {
+                engine: task_engine,
+                scheduler_interval: Duration::from_secs(self.tasks.scheduler_interval_secs),
+                evidence_max_bytes: self.tasks.evidence_max_bytes,
+            },
             log: self.log,
             ledger,
-            auth: self.auth,
+            notify: self.notify,
         })
     }
 }
@@ -537,8 +677,11 @@ const SECTIONS: &[&str] = &[
     "hj212",
     "rules",
     "store",
+    "tasks",
     "log",
     "ledger",
+    "auth",
+    "notify",
 ];
 
 fn is_config_section(key: &str) -> bool {

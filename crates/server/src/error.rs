@@ -12,6 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use oversight_core::ValidationError;
 use oversight_store::StoreError;
+use oversight_tasks::TaskError;
+
+use crate::tasks::TaskServiceError;
 use serde::Serialize;
 
 /// The error codes of the API contract.
@@ -177,6 +180,48 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %error, "store request failed");
                 metrics::counter!("oversight_http_store_errors_total").increment(1);
                 Self::internal("the store failed; the server log has the cause, retry later")
+            }
+        }
+    }
+}
+
+impl From<TaskError> for ApiError {
+    fn from(error: TaskError) -> Self {
+        let code = match &error {
+            TaskError::RoleNotPermitted { .. } | TaskError::WrongDepartment { .. } => {
+                ErrorCode::Forbidden
+            }
+            TaskError::IllegalTransition { .. }
+            | TaskError::ChildrenNotDone { .. }
+            | TaskError::ChildrenMismatch { .. }
+            | TaskError::ExtensionLimit { .. }
+            | TaskError::NoDeadline { .. }
+            | TaskError::NoRoute { .. }
+            | TaskError::YearNotCovered { .. }
+            | TaskError::NotFirstViolation { .. } => ErrorCode::Conflict,
+            TaskError::History(_) | TaskError::DateOverflow { .. } => {
+                tracing::error!(error = %error, "task operation failed");
+                return Self::internal("the task operation failed; the server log has the cause");
+            }
+            _ => ErrorCode::InvalidRequest,
+        };
+        Self {
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<TaskServiceError> for ApiError {
+    fn from(error: TaskServiceError) -> Self {
+        match error {
+            TaskServiceError::Rejected(error) => error.into(),
+            TaskServiceError::Store(error) => error.into(),
+            TaskServiceError::NotFound(id) => Self::not_found(format!(
+                "task {id:?} not found; GET /api/v1/tasks lists the tasks"
+            )),
+            mismatch @ TaskServiceError::VersionMismatch { .. } => {
+                Self::conflict(mismatch.to_string())
             }
         }
     }

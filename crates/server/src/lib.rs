@@ -9,12 +9,14 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod config;
+pub mod data_dir;
 pub mod error;
 pub mod guard;
 pub mod import;
 pub mod ledger;
 pub mod listener;
 pub mod runtime;
+pub mod tasks;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorCode};

@@ -14,11 +14,14 @@ use axum::Router;
 use axum::middleware;
 use oversight_core::AlertEvent;
 use oversight_core::{Clock, MonitoringPoint, Reading};
+use oversight_notify::{Notifier, NotifyError};
 use oversight_rules::{
     AlertEventSink, EngineConfig, ReadingBatch, RulesError, RulesHandle, RulesService,
+    StoreTaskSink,
 };
 use oversight_source_hj212::{Hj212Source, ReadingSink, SourceError};
 use oversight_store::Store;
+use oversight_tls::TlsAcceptor;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
@@ -31,6 +34,7 @@ use crate::config::Settings;
 use crate::guard;
 use crate::ledger::{self, Checkpointer, LedgerKeyError, LedgerPublic};
 use crate::listener::{self, ListenerLimits};
+use crate::tasks::{EvidenceFiles, TaskService, run_scheduler};
 use crate::telemetry;
 
 /// The server could not start, or a part of it failed while running.
@@ -58,6 +62,12 @@ pub enum ServeError {
     /// The rules service failed.
     #[error(transparent)]
     Rules(#[from] RulesError),
+    /// The HTTPS certificate or key cannot be used.
+    #[error("cannot serve TLS on the HTTP listener: {0}")]
+    Tls(oversight_tls::TlsError),
+    /// Notification delivery could not start or failed while running.
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
     /// The ledger's signing key could not be loaded or created.
     #[error(transparent)]
     LedgerKey(#[from] LedgerKeyError),
@@ -98,6 +108,30 @@ impl Server {
             Arc::clone(&events) as Arc<dyn AlertEventSink>,
             engine_config,
         )?;
+        // Subscribing before the rules start means no event is missed.
+        let notifier = if settings.notify.enabled {
+            let notifier = Notifier::new(
+                &settings.notify,
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                settings.time_zone.clone(),
+            )?;
+            Some((notifier, events.sender().subscribe()))
+        } else {
+            None
+        };
+        let task_engine = Arc::clone(&settings.tasks.engine);
+        let rules = rules.with_task_sink(Arc::new(StoreTaskSink::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::clone(&task_engine),
+        )));
+        let task_service = TaskService::new(
+            task_engine,
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            EvidenceFiles::new(&settings.data_dir, settings.tasks.evidence_max_bytes),
+        );
         let sink: Arc<dyn ReadingSink> = Arc::new(RulesSink(rules_handle.clone()));
         let source_store = Arc::clone(&store);
         let source_clock = Arc::clone(&clock);
@@ -118,6 +152,15 @@ impl Server {
         });
         let checkpointer = Checkpointer::new(Arc::clone(&store), key, &settings.ledger);
 
+        let http_tls = match &settings.http_tls {
+            Some(files) => Some(listener::load_tls(files).map_err(ServeError::Tls)?),
+            None => None,
+        };
+        let reloadable: Vec<(&'static str, TlsAcceptor)> =
+            [("http", http_tls.clone()), ("hj212", source.tls())]
+                .into_iter()
+                .filter_map(|(name, tls)| Some((name, tls?)))
+                .collect();
         let http = bind(settings.http_listen, "the HTTP API", "http").await?;
         let http_addr = local_addr(&http, settings.http_listen);
         let state = AppState {
@@ -128,8 +171,10 @@ impl Server {
             metrics: telemetry::metrics_handle(),
             rules: Some(rules_handle),
             alert_events: Some(events.sender()),
+            tasks: Some(task_service.clone()),
             ledger: Some(ledger_public),
             auth: settings.auth.clone(),
+            notify: Arc::new(settings.notify.clone()),
         };
         let app = app(state, settings);
 
@@ -138,18 +183,31 @@ impl Server {
         // stored during shutdown are still evaluated.
         tasks.spawn(run_rules(rules, CancellationToken::new()));
         tasks.spawn(run_source(source, cancel.clone()));
+        if let Some((notifier, receiver)) = notifier {
+            tasks.spawn(run_notifier(notifier, receiver, cancel.clone()));
+        }
+        tasks.spawn(run_task_scheduler(
+            task_service,
+            settings.tasks.scheduler_interval,
+            cancel.clone(),
+        ));
         let checkpoint_cancel = cancel.clone();
         tasks.spawn(async move {
             checkpointer.run(checkpoint_cancel).await;
             Ok(())
         });
+        let https = http_tls.is_some();
         tasks.spawn(serve_http(
             http,
             app,
             settings.http_listener,
+            http_tls,
             cancel.clone(),
         ));
-        tracing::info!(addr = %http_addr, "http listening");
+        if !reloadable.is_empty() {
+            tasks.spawn(reload_tls_on_hangup(reloadable, cancel.clone()));
+        }
+        tracing::info!(addr = %http_addr, tls = https, "http listening");
 
         Ok(Self {
             http_addr,
@@ -229,11 +287,57 @@ async fn serve_http(
     listener: TcpListener,
     app: Router,
     limits: ListenerLimits,
+    tls: Option<TlsAcceptor>,
     cancel: CancellationToken,
 ) -> Result<(), ServeError> {
-    listener::serve(listener, app, limits, cancel)
+    listener::serve(listener, app, limits, tls, cancel)
         .await
         .map_err(ServeError::Http)
+}
+
+/// Reads the TLS certificates and keys again on each SIGHUP, so a renewed
+/// certificate is used without a restart. A file that cannot be used is
+/// logged and the listener keeps its previous certificate.
+async fn reload_tls_on_hangup(
+    acceptors: Vec<(&'static str, TlsAcceptor)>,
+    cancel: CancellationToken,
+) -> Result<(), ServeError> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::error!(error = %error, "cannot listen for SIGHUP, tls certificates will not be reloaded");
+                return Ok(());
+            }
+        };
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                received = hangups.recv() => if received.is_none() { break },
+            }
+            for (listener, acceptor) in &acceptors {
+                let cert_file = acceptor.files().cert_file.display();
+                match acceptor.reload() {
+                    Ok(()) => {
+                        tracing::info!(listener, cert_file = %cert_file, "tls certificate reloaded");
+                    }
+                    Err(error) => tracing::error!(
+                        listener,
+                        error = %error,
+                        "tls certificate reload failed, keeping the previous certificate"
+                    ),
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = acceptors;
+        cancel.cancelled().await;
+    }
+    Ok(())
 }
 
 async fn run_source(source: Hj212Source, cancel: CancellationToken) -> Result<(), ServeError> {
@@ -288,6 +392,24 @@ impl ReadingSink for RulesSink {
             tracing::warn!(error = %error, "rules stopped, stored readings not evaluated");
         }
     }
+}
+
+async fn run_notifier(
+    notifier: Notifier,
+    events: broadcast::Receiver<AlertEvent>,
+    cancel: CancellationToken,
+) -> Result<(), ServeError> {
+    notifier.run(events, cancel).await?;
+    Ok(())
+}
+
+async fn run_task_scheduler(
+    service: TaskService,
+    interval: std::time::Duration,
+    cancel: CancellationToken,
+) -> Result<(), ServeError> {
+    run_scheduler(service, interval, cancel).await;
+    Ok(())
 }
 
 async fn run_rules(rules: RulesService, cancel: CancellationToken) -> Result<(), ServeError> {

@@ -13,8 +13,8 @@ use oversight_core::{
     FactorCode, Mn, Severity,
 };
 use oversight_store::{
-    AlertChange, AlertUpdate, NewLedgerEntry, NewSilence, NewTask, RuleChange, Silence,
-    SilenceMatcher, StoreError, StoreResult, Task, TransitionRecord, Trigger,
+    AlertChange, AlertUpdate, NewLedgerEntry, NewSilence, RuleChange, Silence, SilenceMatcher,
+    StoreError, StoreResult, TransitionRecord, Trigger,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -167,7 +167,10 @@ fn apply_update(conn: &Connection, update: &AlertUpdate) -> StoreResult<AlertCha
             }
             Ok(None)
         }
-        AlertUpdate::Escalate { id, at, task } => escalate(conn, *id, *at, task).map(Some),
+        AlertUpdate::Escalate { id, .. } => Err(StoreError::Conflict(format!(
+            "alert {id} cannot be escalated without its task: store the task and the \
+             escalation together with write_tasks"
+        ))),
     }
 }
 
@@ -442,11 +445,13 @@ fn acknowledge(
     )
 }
 
-fn escalate(
+/// Marks an open alert escalated and records the transition; `reason`
+/// names the tasks created for it.
+pub(crate) fn escalate(
     conn: &Connection,
     id: AlertId,
     at: Timestamp,
-    task: &NewTask,
+    reason: &str,
 ) -> StoreResult<AlertEvent> {
     let mut alert = open_by_id(conn, id, "escalate")?;
     if alert.escalated_at.is_some() {
@@ -454,36 +459,17 @@ fn escalate(
             "alert {id} is already escalated"
         )));
     }
-    let task_id: i64 = conn
-        .prepare_cached(
-            "INSERT INTO tasks (origin, department, title, deadline, state, created_at) \
-             VALUES (?1, ?2, ?3, ?4, 'created', ?5) RETURNING id",
-        )
-        .and_then(|mut statement| {
-            statement.query_row(
-                params![
-                    format!("alert:{}", task.origin_alert),
-                    task.department,
-                    task.title,
-                    micros(task.deadline),
-                    micros(at)
-                ],
-                |row| row.get(0),
-            )
-        })
-        .map_err(backend("create task"))?;
     alert.escalated_at = Some(at);
     conn.prepare_cached("UPDATE alerts SET escalated_at = ?2 WHERE id = ?1")
         .and_then(|mut statement| statement.execute(params![id.0, micros(at)]))
         .map_err(backend("escalate alert"))?;
-    let reason = format!("task {task_id} for {}", task.department);
     record(
         conn,
         alert,
         AlertTransition::Escalated,
         at,
         &Actor::Engine,
-        Some(&reason),
+        Some(reason),
     )
 }
 
@@ -745,48 +731,6 @@ pub(crate) fn rule_switches(conn: &Connection) -> StoreResult<Vec<(String, bool)
             .collect()
     })
     .map_err(backend("list rule switches"))
-}
-
-/// Returns the latest tasks.
-pub(crate) fn tasks(conn: &Connection, limit: u32) -> StoreResult<Vec<Task>> {
-    const OPERATION: &str = "list tasks";
-    type TaskRow = (i64, String, String, String, i64, String, i64);
-    let rows: Vec<TaskRow> = conn
-        .prepare_cached(
-            "SELECT id, origin, department, title, deadline, state, created_at FROM tasks \
-             ORDER BY id DESC LIMIT ?1",
-        )
-        .and_then(|mut statement| {
-            statement
-                .query_map([limit.clamp(1, 1000)], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                    ))
-                })?
-                .collect()
-        })
-        .map_err(backend(OPERATION))?;
-    rows.into_iter()
-        .map(
-            |(id, origin, department, title, deadline, state, created_at)| {
-                Ok(Task {
-                    id,
-                    origin,
-                    department,
-                    title,
-                    deadline: timestamp(deadline).map_err(backend(OPERATION))?,
-                    state,
-                    created_at: timestamp(created_at).map_err(backend(OPERATION))?,
-                })
-            },
-        )
-        .collect()
 }
 
 #[cfg(test)]

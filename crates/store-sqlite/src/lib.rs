@@ -20,6 +20,7 @@
 mod account_store;
 mod accounts;
 mod alerts;
+mod backup;
 mod checkpoint;
 mod codec;
 mod error;
@@ -30,11 +31,14 @@ mod packed;
 mod pool;
 mod read_ops;
 mod reader;
+mod revisions;
 mod schema;
 mod store;
+mod tasks;
 mod write_ops;
 mod writer;
 
+pub use backup::{BackupReport, backup_database};
 pub use options::{SqliteOptions, Synchronous};
 pub use reader::LedgerReader;
 pub use store::{DATABASE_FILE_NAME, SqliteStore};

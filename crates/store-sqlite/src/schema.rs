@@ -20,6 +20,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_accounts.sql"),
     include_str!("../migrations/0006_quarantine_reason.sql"),
     include_str!("../migrations/0007_notifications.sql"),
+    include_str!("../migrations/0008_supervision_tasks.sql"),
+    include_str!("../migrations/0009_reading_revisions.sql"),
+    include_str!("../migrations/0010_point_password_rotation.sql"),
 ];
 
 /// Returns the schema version this build writes.

@@ -5,28 +5,33 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
+use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading, Secret};
 use oversight_store::{
     AlertChange, AlertQuery, AlertUpdate, ConsistencyProof, DeliveryOutcome, InclusionProof,
     LedgerEntry, LedgerHead, NewLedgerEntry, NewNotification, NewSilence, Notification,
     NotificationQuery, Page, PointQuery, PointStatus, QuarantineLimits, QuarantineOutcome,
-    QuarantineQuery, QuarantineSummary, QuarantinedUpload, ReadingQuery, RuleChange, Silence,
-    Store, StoreError, StoreResult, StoredCheckpoint, Summary, SummaryQuery, Task,
-    TransitionRecord,
+    QuarantineQuery, QuarantineSummary, QuarantinedUpload, ReadingQuery, RevisionCount,
+    RevisionQuery, RuleChange, Silence, Store, StoreError, StoreResult, StoredCheckpoint, Summary,
+    SummaryQuery, TransitionRecord,
 };
+use oversight_store::{Escalation, TaskHistoryEntry, TaskQuery, TaskWrite};
+use oversight_tasks::{OutcomeRecord, SubjectId, TaskId};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
 use crate::alerts;
 use crate::checkpoint;
+use crate::codec;
 use crate::error::{SqliteError, backend};
 use crate::ledger;
 use crate::notifications;
 use crate::options::SqliteOptions;
 use crate::pool::ReaderPool;
 use crate::read_ops;
+use crate::revisions;
 use crate::schema;
+use crate::tasks;
 use crate::writer::{self, GroupLimits, WriteOp, WriteOutput, WriteRequest};
 
 /// The file name used when [`SqliteStore::open`] is given a directory.
@@ -54,6 +59,7 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> StoreResult<Self> {
         const OPERATION: &str = "open database";
         let path = resolve_path(path.as_ref()).map_err(backend(OPERATION))?;
+        restrict_files(&path).map_err(backend(OPERATION))?;
         let mut conn = open_connection(&path, &options, false).map_err(backend(OPERATION))?;
         schema::migrate(&mut conn)?;
         ledger::init(&conn, options.ledger_hash)?;
@@ -163,6 +169,48 @@ fn resolve_path(path: &Path) -> Result<PathBuf, SqliteError> {
     Ok(path.to_owned())
 }
 
+/// Creates the database file readable and writable by its owner only, or
+/// restricts an existing one and its WAL and shared-memory files to that.
+/// SQLite creates the WAL and shared-memory files with the permissions of
+/// the database file (`findCreateFileMode` in SQLite's `os_unix.c`), so they
+/// stay private too.
+fn restrict_files(path: &Path) -> Result<(), SqliteError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(_) => return Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(SqliteError::Io(error)),
+        }
+        let mut files = vec![path.to_owned()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            files.push(PathBuf::from(name));
+        }
+        for file in files {
+            let mode = match std::fs::metadata(&file) {
+                Ok(metadata) => metadata.permissions().mode() & 0o777,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(SqliteError::Io(error)),
+            };
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+                info!(path = %file.display(), from = format!("{mode:04o}"), "restricted database file to mode 0600");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 fn open_connection(
     path: &Path,
     options: &SqliteOptions,
@@ -185,6 +233,8 @@ fn open_connection(
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "wal_autocheckpoint", options.wal_autocheckpoint_pages)?;
+    let size_limit = i64::try_from(options.wal_size_limit_bytes).unwrap_or(i64::MAX);
+    conn.pragma_update(None, "journal_size_limit", size_limit)?;
     conn.pragma_update(None, "cache_size", -i64::from(options.cache_size_kib))?;
     conn.set_prepared_statement_cache_capacity(64);
     if read_only {
@@ -247,6 +297,32 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_point_password(
+        &self,
+        mn: &Mn,
+        password: &Secret<String>,
+        previous_valid_until: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        match self
+            .write(WriteOp::SetPointPassword(
+                mn.clone(),
+                password.clone(),
+                previous_valid_until,
+            ))
+            .await?
+        {
+            WriteOutput::Unit => Ok(()),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn retire_previous_password(&self, mn: &Mn) -> StoreResult<bool> {
+        let changed = self
+            .write_count(WriteOp::RetirePreviousPassword(mn.clone()))
+            .await?;
+        Ok(changed > 0)
+    }
+
     async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64> {
         if readings.is_empty() {
             return Ok(0);
@@ -261,6 +337,32 @@ impl Store for SqliteStore {
         self.readers
             .run(OPERATION, move |conn| {
                 read_ops::in_snapshot(conn, OPERATION, |conn| read_ops::readings(conn, &query))
+            })
+            .await
+    }
+
+    async fn reading_revisions(&self, query: &RevisionQuery) -> StoreResult<Page<Reading>> {
+        const OPERATION: &str = "query reading revisions";
+        let query = query.clone();
+        self.readers
+            .run(OPERATION, move |conn| {
+                revisions::reading_revisions(conn, &query)
+            })
+            .await
+    }
+
+    async fn revision_counts(
+        &self,
+        mn: &Mn,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<RevisionCount>> {
+        const OPERATION: &str = "count reading revisions";
+        let mn = mn.clone();
+        let (from, to) = (codec::micros(from), codec::micros(to));
+        self.readers
+            .run(OPERATION, move |conn| {
+                revisions::revision_counts(conn, &mn, from, to)
             })
             .await
     }
@@ -471,9 +573,54 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn tasks(&self, limit: u32) -> StoreResult<Vec<Task>> {
+    async fn next_task_id(&self) -> StoreResult<TaskId> {
+        match self.write(WriteOp::NextTaskId).await? {
+            WriteOutput::TaskId(id) => Ok(id),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn write_tasks(
+        &self,
+        writes: &[TaskWrite],
+        escalation: Option<&Escalation>,
+    ) -> StoreResult<AlertChange> {
+        let op = WriteOp::WriteTasks(writes.to_vec(), escalation.cloned());
+        match self.write(op).await? {
+            WriteOutput::TasksWritten(change) => Ok(*change),
+            other => unexpected_output(&other),
+        }
+    }
+
+    async fn task(&self, id: &TaskId) -> StoreResult<Option<oversight_tasks::Task>> {
+        let id = id.clone();
         self.readers
-            .run("list tasks", move |conn| alerts::tasks(conn, limit))
+            .run("look up task", move |conn| tasks::one(conn, &id))
+            .await
+    }
+
+    async fn task_history(&self, id: &TaskId) -> StoreResult<Vec<TaskHistoryEntry>> {
+        let id = id.clone();
+        self.readers
+            .run("list task transitions", move |conn| {
+                tasks::history(conn, &id)
+            })
+            .await
+    }
+
+    async fn tasks(&self, query: &TaskQuery) -> StoreResult<Page<oversight_tasks::Task>> {
+        let query = query.clone();
+        self.readers
+            .run("list tasks", move |conn| tasks::list(conn, &query))
+            .await
+    }
+
+    async fn outcome_records(&self, subject: &SubjectId) -> StoreResult<Vec<OutcomeRecord>> {
+        let subject = subject.clone();
+        self.readers
+            .run("list outcome records", move |conn| {
+                tasks::outcomes(conn, &subject)
+            })
             .await
     }
 

@@ -14,12 +14,14 @@ mod error;
 mod ledger;
 mod notification;
 mod query;
+mod tasks;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading};
+use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading, Secret};
+use oversight_tasks::{OutcomeRecord, SubjectId, Task, TaskId};
 
 pub use accounts::{
     AccountStore, ApiToken, AuthEvent, AuthEventKind, Department, LoginFailures, NewApiToken,
@@ -37,9 +39,10 @@ pub use oversight_ledger::{ConsistencyProof, Hash, Hasher, InclusionProof};
 pub use query::{
     AlertChange, AlertQuery, AlertUpdate, NewSilence, NewTask, Page, PointQuery, PointStatus,
     QuarantineLimits, QuarantineOutcome, QuarantineQuery, QuarantineReason, QuarantineSummary,
-    QuarantinedUpload, ReadingQuery, RuleChange, Silence, SilenceMatcher, SortOrder, Summary,
-    SummaryQuery, Task, TransitionRecord, Trigger,
+    QuarantinedUpload, ReadingQuery, RevisionCount, RevisionQuery, RuleChange, Silence,
+    SilenceMatcher, SortOrder, Summary, SummaryQuery, TransitionRecord, Trigger,
 };
+pub use tasks::{Escalation, RULE_ENGINE_PERSON, TaskHistoryEntry, TaskQuery, TaskWrite};
 
 /// Persistent state of an Oversight instance.
 #[async_trait]
@@ -67,6 +70,23 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// Returns one point.
     async fn point(&self, mn: &Mn) -> StoreResult<Option<MonitoringPoint>>;
 
+    /// Replaces the HJ 212 password of `mn`. With `previous_valid_until`,
+    /// the replaced password stays valid until then or until
+    /// [`Store::retire_previous_password`], whichever comes first; without
+    /// it, the replaced password stops at once. Fails with
+    /// [`StoreError::NotFound`] when the point is not registered.
+    async fn set_point_password(
+        &self,
+        mn: &Mn,
+        password: &Secret<String>,
+        previous_valid_until: Option<Timestamp>,
+    ) -> StoreResult<()>;
+
+    /// Ends the validity of the replaced password of `mn`, once its
+    /// datalogger sent the new one. Returns whether a replaced password was
+    /// stored.
+    async fn retire_previous_password(&self, mn: &Mn) -> StoreResult<bool>;
+
     /// Returns points ordered by MN, filtered and paged.
     async fn points(&self, query: &PointQuery) -> StoreResult<Page<MonitoringPoint>>;
 
@@ -76,14 +96,33 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     // --- readings ------------------------------------------------------------
 
     /// Stores readings of registered points durably and updates each point's
-    /// last-seen times. A reading whose (MN, kind, factor, data time) is
-    /// already stored replaces the stored one, so a device's retransmission
-    /// is not counted twice. Fails without writing anything if a reading's
-    /// MN is not registered. Returns how many readings were new.
+    /// last-seen times. The first reading stored for an (MN, kind, factor,
+    /// data time) wins: a later one with the same values and flag, as a
+    /// device resends after a lost acknowledgement, is dropped, and one with
+    /// other values or flag is kept as a revision (see
+    /// [`Store::reading_revisions`]). Neither is counted as new. Fails
+    /// without writing anything if a reading's MN is not registered. Returns
+    /// how many readings were new.
     async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64>;
 
     /// Returns one point's readings, filtered and paged.
     async fn readings(&self, query: &ReadingQuery) -> StoreResult<Page<Reading>>;
+
+    /// Returns the revisions of one point's readings, filtered and paged:
+    /// each is a resend whose values or flag differ from the stored reading
+    /// with the same (MN, kind, factor, data time), with its own receive
+    /// time. They are ordered by data time, then by the order they were
+    /// stored in.
+    async fn reading_revisions(&self, query: &RevisionQuery) -> StoreResult<Page<Reading>>;
+
+    /// Returns how many revisions each reading of `mn` with data time in
+    /// `from..=to` has, leaving out readings without revisions.
+    async fn revision_counts(
+        &self,
+        mn: &Mn,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<RevisionCount>>;
 
     /// Returns the dashboard's counters.
     async fn summary(&self, query: &SummaryQuery) -> StoreResult<Summary>;
@@ -155,8 +194,37 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// by rule id, from the latest `enabled` or `disabled` change of each.
     async fn rule_switches(&self) -> StoreResult<Vec<(String, bool)>>;
 
-    /// Returns supervision tasks, newest first, at most `limit`.
-    async fn tasks(&self, limit: u32) -> StoreResult<Vec<Task>>;
+    // --- supervision tasks ---------------------------------------------------
+
+    /// Allocates a new task id, `T` followed by a number never handed out before.
+    async fn next_task_id(&self) -> StoreResult<TaskId>;
+
+    /// Stores task writes in order, in one transaction, and with them the
+    /// escalation of `escalation`'s alert, whose `Escalated` event it returns.
+    /// A write of version 1 inserts a task and fails with
+    /// [`StoreError::Conflict`] if the id exists. A later version replaces the
+    /// stored task only if that has the version before, and fails with
+    /// [`StoreError::Conflict`] otherwise, so two concurrent changes of one
+    /// task cannot both succeed. On any failure the call writes nothing.
+    async fn write_tasks(
+        &self,
+        writes: &[TaskWrite],
+        escalation: Option<&Escalation>,
+    ) -> StoreResult<AlertChange>;
+
+    /// Returns one task.
+    async fn task(&self, id: &TaskId) -> StoreResult<Option<Task>>;
+
+    /// Returns a task's history, oldest first.
+    async fn task_history(&self, id: &TaskId) -> StoreResult<Vec<TaskHistoryEntry>>;
+
+    /// Returns tasks in inbox order: by running deadline, earliest (most
+    /// overdue) first, tasks without a running deadline last, then by creation
+    /// time and id; filtered and paged.
+    async fn tasks(&self, query: &TaskQuery) -> StoreResult<Page<Task>>;
+
+    /// Returns the outcome records of a subject's closed tasks, oldest first.
+    async fn outcome_records(&self, subject: &SubjectId) -> StoreResult<Vec<OutcomeRecord>>;
 
     /// Returns alerts, newest first, filtered and paged.
     async fn alerts(&self, query: &AlertQuery) -> StoreResult<Page<Alert>>;

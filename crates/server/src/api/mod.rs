@@ -10,6 +10,7 @@ mod accounts;
 mod alerts;
 mod areas;
 mod ledger;
+mod notifications;
 pub(crate) mod openapi;
 mod params;
 mod points;
@@ -18,9 +19,12 @@ mod rules;
 mod session;
 mod silences;
 mod status;
+mod task_access;
+mod task_export;
+mod tasks;
 mod views;
 
-pub(crate) use views::check_password;
+pub use views::check_password;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +38,7 @@ use axum::routing::{delete, get, post, put};
 use jiff::tz::TimeZone;
 use metrics_exporter_prometheus::PrometheusHandle;
 use oversight_core::Clock;
+use oversight_notify::NotifyConfig;
 use oversight_rules::RulesHandle;
 use oversight_store::Store;
 use tower_http::trace::TraceLayer;
@@ -59,10 +64,14 @@ pub struct AppState {
     pub rules: Option<RulesHandle>,
     /// Alert events, for `GET /alerts/events`.
     pub alert_events: Option<tokio::sync::broadcast::Sender<oversight_core::AlertEvent>>,
+    /// The supervision-task operations; `None` where the API runs without them.
+    pub tasks: Option<crate::tasks::TaskService>,
     /// The ledger's origin and keys; `None` where no checkpoint signer runs.
     pub ledger: Option<Arc<crate::ledger::LedgerPublic>>,
     /// Settings of logins, sessions and API tokens.
     pub auth: AuthConfig,
+    /// The notification recipients, which decide whose inbox an account reads.
+    pub notify: Arc<NotifyConfig>,
 }
 
 impl AppState {
@@ -85,6 +94,15 @@ pub struct HttpLimits {
 
 /// Builds the API router: the route table of the HTTP API contract.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    // Multipart framing adds a little to the file itself.
+    let evidence_limit = state
+        .tasks
+        .as_ref()
+        .map_or(limits.body_limit_bytes, |tasks| {
+            usize::try_from(tasks.evidence().max_bytes())
+                .unwrap_or(usize::MAX)
+                .saturating_add(64 * 1024)
+        });
     let state = Arc::new(state);
     let api = Router::new()
         .route("/openapi.json", get(status::openapi))
@@ -95,6 +113,8 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .route("/points", get(points::list).post(points::upsert))
         .route("/points/{mn}", get(points::one))
         .route("/points/{mn}/readings", get(points::readings))
+        .route("/points/{mn}/revisions", get(points::revisions))
+        .route("/points/{mn}/password", post(points::set_password))
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::one))
         .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
@@ -109,7 +129,21 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .route("/rules/{id}", get(rules::one))
         .route("/rules/{id}/enable", post(rules::enable))
         .route("/rules/{id}/disable", post(rules::disable))
-        .route("/tasks", get(rules::tasks))
+        .route("/notifications", get(notifications::list))
+        .route("/notifications/{id}", get(notifications::one))
+        .route("/notifications/{id}/retry", post(notifications::retry))
+        .route("/inbox", get(notifications::inbox))
+        .route("/inbox/read", post(notifications::mark_read))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/export.csv", get(task_export::csv))
+        .route("/tasks/export.xlsx", get(task_export::xlsx))
+        .route("/tasks/{id}", get(tasks::one))
+        .route("/tasks/{id}/actions/{action}", post(tasks::act))
+        .route(
+            "/tasks/{id}/evidence",
+            post(tasks::upload).layer(DefaultBodyLimit::max(evidence_limit)),
+        )
+        .route("/tasks/{id}/evidence/{sha256}", get(tasks::download))
         .route("/quarantine", get(quarantine::summaries))
         .route(
             "/quarantine/{mn}",

@@ -39,7 +39,7 @@ impl ToSchema for JsonValue {}
 #[openapi(
     info(
         title = "Oversight API",
-        description = "Monitoring points, readings, alerts, rules and quarantined uploads. \
+        description = "Monitoring points, readings, alerts, rules, supervision tasks and quarantined uploads. \
                        Errors are {\"error\": {\"code\", \"message\"}}. Requests other than \
                        GET, HEAD and OPTIONS must carry the header X-Requested-With."
     ),
@@ -52,6 +52,8 @@ impl ToSchema for JsonValue {}
         super::points::upsert,
         super::points::one,
         super::points::readings,
+        super::points::revisions,
+        super::points::set_password,
         super::alerts::list,
         super::alerts::one,
         super::alerts::acknowledge,
@@ -67,7 +69,19 @@ impl ToSchema for JsonValue {}
         super::rules::one,
         super::rules::enable,
         super::rules::disable,
-        super::rules::tasks,
+        super::notifications::list,
+        super::notifications::one,
+        super::notifications::retry,
+        super::notifications::inbox,
+        super::notifications::mark_read,
+        super::tasks::list,
+        super::tasks::create,
+        super::task_export::csv,
+        super::task_export::xlsx,
+        super::tasks::one,
+        super::tasks::act,
+        super::tasks::upload,
+        super::tasks::download,
         super::quarantine::summaries,
         super::quarantine::uploads,
         super::quarantine::discard,

@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use axum::Json;
+use axum::{Extension, Json};
+use oversight_auth::Principal;
 use oversight_rules::{
     Backtest, BacktestAlert, Command, EngineConfig, Rule, RuleErrors, RuleSet, RuleStatus,
 };
-use oversight_store::{ReadingQuery, RuleChange, SortOrder, Task};
+use oversight_store::{ReadingQuery, RuleChange, SortOrder};
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
@@ -274,25 +275,6 @@ pub(super) async fn changes(
     ))
 }
 
-/// Lists the latest supervision tasks.
-#[utoipa::path(
-    get,
-    path = "/api/v1/tasks",
-    tag = "rules",
-    params(LimitParams),
-    responses(
-        (status = 200, description = "Supervision tasks that escalations created.", body = super::openapi::JsonValue),
-        (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
-        (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
-    )
-)]
-pub(super) async fn tasks(
-    state: SharedState,
-    ApiQuery(params): ApiQuery<LimitParams>,
-) -> Result<Json<Vec<Task>>, ApiError> {
-    Ok(Json(state.store.tasks(params.limit.unwrap_or(100)).await?))
-}
-
 /// The body of a backtest: a pack to try (the active rules when absent)
 /// and the readings to replay.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -330,6 +312,7 @@ const BACKTEST_READINGS: u64 = 1_000_000;
 )]
 pub(super) async fn backtest(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<BacktestBody>,
 ) -> Result<Json<BacktestResult>, ApiError> {
     let mn = parse_mn(&body.mn)?;
@@ -357,7 +340,13 @@ pub(super) async fn backtest(
                 .map_err(|error| ApiError::internal(error.to_string()))?
         }
     };
-    let Some(point) = state.store.point(&mn).await? else {
+    // A point outside the caller's scope looks missing, as in the point routes.
+    let point = state
+        .store
+        .point(&mn)
+        .await?
+        .filter(|point| principal.scope().contains_point(&point.mn, &point.area));
+    let Some(point) = point else {
         return Err(ApiError::not_found(format!(
             "monitoring point {mn} not found"
         )));

@@ -57,8 +57,10 @@ impl Fixture {
             metrics: telemetry::metrics_handle(),
             rules: None,
             alert_events: None,
+            tasks: None,
             ledger: None,
             auth: AuthConfig::default(),
+            notify: Arc::default(),
         };
         let limits = HttpLimits {
             body_limit_bytes: BODY_LIMIT,
@@ -442,7 +444,7 @@ async fn readings_filter_and_order() {
         items[0],
         json!({
             "factor": "w01018", "kind": "realtime", "data_time": "2026-12-04T07:55:00Z",
-            "received_at": "2026-12-04T07:55:00Z", "rtd": 5.0, "flag": "N"
+            "received_at": "2026-12-04T07:55:00Z", "rtd": 5.0, "flag": "N", "revisions": 0
         })
     );
 
@@ -465,6 +467,108 @@ async fn readings_filter_and_order() {
         .map(|r| r["data_time"].as_str().unwrap())
         .collect();
     assert_eq!(times, ["2026-12-04T07:57:00Z", "2026-12-04T07:56:00Z"]);
+}
+
+#[tokio::test]
+async fn revisions_listed_and_counted() {
+    let fixture = Fixture::new().await;
+    fixture.register("MN001", "350203001").await;
+    fixture.insert("MN001", "w01018", 2, 50.0).await;
+    fixture.insert("MN001", "w01018", 2, 50.0).await;
+    fixture.insert("MN001", "w01018", 2, 55.0).await;
+    fixture.insert("MN001", "w01018", 1, 60.0).await;
+
+    let (status, json) = fixture.get("/api/v1/points/MN001/readings").await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let items = json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["rtd"], 50.0, "the first value wins");
+    assert_eq!(items[0]["revisions"], 1);
+    assert_eq!(items[1]["revisions"], 0);
+
+    let (status, json) = fixture
+        .get("/api/v1/points/MN001/revisions?factor=w01018")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(
+        json["items"],
+        json!([{
+            "factor": "w01018", "kind": "realtime", "data_time": "2026-12-04T07:58:00Z",
+            "received_at": "2026-12-04T07:58:00Z", "rtd": 55.0, "flag": "N"
+        }])
+    );
+    assert_eq!(json["next_cursor"], Value::Null);
+
+    let (status, json) = fixture
+        .get("/api/v1/points/MN001/revisions?kind=weekly")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_message(&json).contains("kind=\"weekly\""), "{json}");
+    let (status, json) = fixture
+        .get("/api/v1/points/MN001/revisions?order=desc")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    let (status, _) = fixture.get("/api/v1/points/NOPE/revisions").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn point_password_change() {
+    let fixture = Fixture::new().await;
+    fixture.register("MN001", "350203001").await;
+    let mn = Mn::parse("MN001").unwrap();
+    let until = "2026-12-05T08:00:00Z";
+    let body = json!({"password": "next-pw", "previous_valid_until": until});
+    let (status, json) = fixture
+        .send(Method::POST, "/api/v1/points/MN001/password", Some(body))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{json}");
+    let point = fixture.store.point(&mn).await.unwrap().unwrap();
+    assert_eq!(point.password.expose(), "next-pw");
+    let previous = point.previous_password.expect("previous password kept");
+    assert_eq!(previous.valid_until, until.parse::<Timestamp>().unwrap());
+
+    let (_, json) = fixture.get("/api/v1/points/MN001").await;
+    assert!(!json.to_string().contains("next-pw"), "{json}");
+
+    let cases = [
+        (json!({"password": "bad pass"}), "invalid password"),
+        (
+            json!({"password": "ok-pw", "previous_valid_until": "2026-12-04T07:00:00Z"}),
+            "must be in the future",
+        ),
+        (
+            json!({"password": "ok-pw", "previous_valid_until": "tomorrow"}),
+            "previous_valid_until=\"tomorrow\"",
+        ),
+        (json!({"password": "ok-pw", "expires": 1}), "expires"),
+    ];
+    for (body, expected) in cases {
+        let (status, json) = fixture
+            .send(
+                Method::POST,
+                "/api/v1/points/MN001/password",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(error_message(&json).contains(expected), "{body}: {json}");
+    }
+    let point = fixture.store.point(&mn).await.unwrap().unwrap();
+    assert_eq!(
+        point.password.expose(),
+        "next-pw",
+        "rejected bodies change nothing"
+    );
+
+    let (status, _) = fixture
+        .send(
+            Method::POST,
+            "/api/v1/points/NOPE/password",
+            Some(json!({"password": "x1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -182,6 +182,7 @@ impl PointBody {
             area: AreaCode::parse(&self.area)?,
             system_code: SystemCode::parse(&self.system_code)?,
             password: self.password,
+            previous_password: None,
             location,
             limits,
             interval_secs,
@@ -192,7 +193,7 @@ impl PointBody {
 
 /// Checks an HJ 212 access password (PW): 1 to 64 printable ASCII characters
 /// other than the data segment separators.
-pub(crate) fn check_password(password: &str) -> Result<(), ApiError> {
+pub fn check_password(password: &str) -> Result<(), ApiError> {
     let valid = !password.is_empty()
         && password.len() <= 64
         && password
@@ -208,17 +209,22 @@ pub(crate) fn check_password(password: &str) -> Result<(), ApiError> {
     ))
 }
 
-/// A reading as the readings route returns it: values flattened, absent ones omitted.
+/// A reading or revision as the readings and revisions routes return it:
+/// values flattened, absent ones omitted.
 #[derive(Debug, Serialize)]
 pub(super) struct ReadingView {
-    factor: FactorCode,
-    kind: DataKind,
-    data_time: Timestamp,
+    pub(super) factor: FactorCode,
+    pub(super) kind: DataKind,
+    pub(super) data_time: Timestamp,
     received_at: Timestamp,
     #[serde(flatten)]
     values: FactorValues,
     #[serde(skip_serializing_if = "Option::is_none")]
     flag: Option<DataFlag>,
+    /// How many differing resends of this reading are stored; present on
+    /// readings, absent on revisions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) revisions: Option<u64>,
 }
 
 impl From<Reading> for ReadingView {
@@ -230,6 +236,7 @@ impl From<Reading> for ReadingView {
             received_at: reading.received_at,
             values: reading.values,
             flag: reading.flag,
+            revisions: None,
         }
     }
 }

@@ -32,6 +32,7 @@ pub async fn import_builtin_areas(
         rows,
         imported,
         errors: Vec::new(),
+        encoding: None,
     })
 }
 
@@ -41,11 +42,14 @@ pub async fn import_area_file(
     path: &Path,
     progress: &mut dyn Progress,
 ) -> Result<ImportReport, ImportError> {
-    let (mut reader, headers) = open_csv(path, REQUIRED, &[])?;
+    let (mut reader, headers, encoding) = open_csv(path, REQUIRED, &[])?;
     let code_index = column_index(&headers, "code");
     let name_index = column_index(&headers, "name");
 
-    let mut report = ImportReport::default();
+    let mut report = ImportReport {
+        encoding: Some(encoding),
+        ..ImportReport::default()
+    };
     let mut good: Vec<Area> = Vec::new();
     let mut in_file: HashSet<AreaCode> = HashSet::new();
     for record in reader.records() {

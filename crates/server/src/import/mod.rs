@@ -22,6 +22,14 @@ pub use points::{POINT_COLUMNS, import_point_file, parse_limits};
 /// Rows written to the store per transaction.
 const BATCH_ROWS: usize = 1000;
 
+/// Largest import file, in bytes. The whole file is read and checked before
+/// anything is written, so the limit bounds memory.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Largest row, in bytes of its fields. A point row with limits on every
+/// factor of HJ 212-2017 stays far below it.
+pub const MAX_ROW_BYTES: usize = 16 * 1024;
+
 /// One rejected row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
@@ -66,6 +74,8 @@ pub struct ImportReport {
     pub imported: u64,
     /// Rows rejected, in file order.
     pub errors: Vec<RowError>,
+    /// The encoding the file was read in; `None` for the built-in lists.
+    pub encoding: Option<FileEncoding>,
 }
 
 impl ImportReport {
@@ -103,6 +113,33 @@ pub enum ImportError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_FILE_BYTES`].
+    #[error(
+        "{path} is {bytes} bytes, more than the import limit of {limit} bytes; split it into \
+         smaller files and import each",
+        path = path.display(),
+        limit = MAX_FILE_BYTES
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
+    /// The file is neither UTF-8 nor GB18030.
+    #[error(
+        "{path} is not UTF-8 (invalid byte 0x{byte:02X} at offset {offset}) and not GB18030 \
+         or GBK either; save it as UTF-8 (in Excel: \"CSV UTF-8\") and import it again",
+        path = path.display()
+    )]
+    Encoding {
+        /// The file.
+        path: PathBuf,
+        /// The first byte that is not valid UTF-8.
+        byte: u8,
+        /// Its offset in the file.
+        offset: usize,
     },
     /// The header row lacks a required column or has an unknown one.
     #[error("invalid header in {path}: {message}")]
@@ -152,26 +189,82 @@ fn check_header(
     Ok(())
 }
 
+/// The text encoding an import file was read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileEncoding {
+    /// UTF-8, with or without a byte order mark.
+    Utf8,
+    /// GB18030, which includes GBK and GB 2312, converted to UTF-8. Excel
+    /// and registry exports on Chinese-language systems use it.
+    Gb18030,
+}
+
+/// Reads an import file of at most [`MAX_FILE_BYTES`] and returns its text
+/// without a UTF-8 byte order mark. A file that is not UTF-8 but decodes as
+/// GB18030 without error is converted; any other file is rejected.
+fn read_text(path: &std::path::Path) -> Result<(String, FileEncoding), ImportError> {
+    let read_error = |source| ImportError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let bytes = std::fs::metadata(path).map_err(read_error)?.len();
+    if bytes > MAX_FILE_BYTES {
+        return Err(ImportError::TooLarge {
+            path: path.to_owned(),
+            bytes,
+        });
+    }
+    let raw = std::fs::read(path).map_err(read_error)?;
+    decode_text(path, raw)
+}
+
+fn decode_text(
+    path: &std::path::Path,
+    raw: Vec<u8>,
+) -> Result<(String, FileEncoding), ImportError> {
+    let raw = match raw.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => rest.to_vec(),
+        None => raw,
+    };
+    let utf8_error = match String::from_utf8(raw) {
+        Ok(text) => return Ok((text, FileEncoding::Utf8)),
+        Err(error) => error,
+    };
+    let offset = utf8_error.utf8_error().valid_up_to();
+    let raw = utf8_error.into_bytes();
+    match encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(&raw) {
+        Some(text) => Ok((text.into_owned(), FileEncoding::Gb18030)),
+        None => Err(ImportError::Encoding {
+            path: path.to_owned(),
+            byte: raw[offset],
+            offset,
+        }),
+    }
+}
+
+/// An import file's rows, read into memory.
+type CsvReader = csv::Reader<std::io::Cursor<String>>;
+
 /// Opens a CSV file and checks its header row. Fields are trimmed and rows may vary in length.
 fn open_csv(
     path: &std::path::Path,
     required: &[&str],
     optional: &[&str],
-) -> Result<(csv::Reader<std::fs::File>, csv::StringRecord), ImportError> {
-    let file = std::fs::File::open(path).map_err(|source| ImportError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+) -> Result<(CsvReader, csv::StringRecord, FileEncoding), ImportError> {
+    let (text, encoding) = read_text(path)?;
+    if encoding == FileEncoding::Gb18030 {
+        tracing::info!(path = %path.display(), "import file is not UTF-8, read it as GB18030");
+    }
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
-        .from_reader(file);
+        .from_reader(std::io::Cursor::new(text));
     let headers = reader
         .headers()
         .map_err(|error| header_error(path, error))?
         .clone();
     check_header(path, &headers, required, optional)?;
-    Ok((reader, headers))
+    Ok((reader, headers, encoding))
 }
 
 /// Counts a record in `report` and returns it, or records it as unreadable.
@@ -181,6 +274,18 @@ fn readable(
 ) -> Option<csv::StringRecord> {
     report.rows += 1;
     match record {
+        Ok(record) if record.as_slice().len() > MAX_ROW_BYTES => {
+            let message = format!(
+                "row is {} bytes, more than the limit of {MAX_ROW_BYTES}; check for a missing \
+                 closing quote or split the row's values",
+                record.as_slice().len()
+            );
+            let value = record.get(0).unwrap_or("");
+            report
+                .errors
+                .push(RowError::new(line_of(&record), "row", value, message));
+            None
+        }
         Ok(record) => Some(record),
         Err(error) => {
             let line = error.position().map_or(0, csv::Position::line);

@@ -50,7 +50,7 @@ pub async fn import_point_file(
     path: &Path,
     progress: &mut dyn Progress,
 ) -> Result<ImportReport, ImportError> {
-    let (mut reader, headers) =
+    let (mut reader, headers, encoding) =
         open_csv(path, &POINT_COLUMNS[..REQUIRED], &POINT_COLUMNS[REQUIRED..])?;
     let columns: HashMap<&str, usize> = POINT_COLUMNS
         .iter()
@@ -62,7 +62,10 @@ pub async fn import_point_file(
         })
         .collect();
 
-    let mut report = ImportReport::default();
+    let mut report = ImportReport {
+        encoding: Some(encoding),
+        ..ImportReport::default()
+    };
     let mut good = Vec::new();
     let mut first_line: HashMap<Mn, u64> = HashMap::new();
     let mut areas = AreaCheck::default();
@@ -177,6 +180,7 @@ fn parse_point<'a>(
         area,
         system_code,
         password: Secret::new(password.to_owned()),
+        previous_password: None,
         location,
         limits,
         interval_secs,

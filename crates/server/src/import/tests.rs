@@ -242,3 +242,111 @@ fn limits_cell_parses() {
         assert!(parse_limits(bad).is_err(), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn gb18030_file_is_converted() {
+    let fixture = Fixture::new().with_fujian().await;
+    let text = "code,name\n350203012001,鼓浪屿社区\n";
+    let (encoded, _, unmappable) = encoding_rs::GB18030.encode(text);
+    assert!(!unmappable);
+    assert!(
+        std::str::from_utf8(&encoded).is_err(),
+        "the test file must not be UTF-8"
+    );
+    let path = fixture.dir.path().join("gbk.csv");
+    std::fs::write(&path, &encoded).unwrap();
+    let report = import_area_file(&fixture.store, &path, &mut NoProgress)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.encoding, Some(FileEncoding::Gb18030));
+    let area = fixture
+        .store
+        .area(&code("350203012001"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(area.name, "鼓浪屿社区");
+}
+
+#[tokio::test]
+async fn utf8_bom_is_accepted() {
+    let fixture = Fixture::new().with_fujian().await;
+    let path = fixture.file("bom.csv", "\u{feff}code,name\n350203012001,鼓浪屿社区\n");
+    let report = import_area_file(&fixture.store, &path, &mut NoProgress)
+        .await
+        .unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.encoding, Some(FileEncoding::Utf8));
+    assert!(
+        fixture
+            .store
+            .area(&code("350203012001"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn undecodable_file_is_rejected() {
+    let fixture = Fixture::new().with_fujian().await;
+    let path = fixture.dir.path().join("binary.csv");
+    // 0xFF is neither UTF-8 nor part of any GB18030 sequence.
+    std::fs::write(&path, b"code,name\n350203012001,\xFF\xFE\n").unwrap();
+    let error = import_area_file(&fixture.store, &path, &mut NoProgress)
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("not UTF-8"), "{message}");
+    assert!(message.contains("0xFF"), "{message}");
+    assert!(message.contains("GB18030"), "{message}");
+    assert!(message.contains("CSV UTF-8"), "{message}");
+    assert!(
+        fixture
+            .store
+            .area(&code("350203012001"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn oversized_file_and_row_are_rejected() {
+    let fixture = Fixture::new().with_fujian().await;
+    let path = fixture.dir.path().join("huge.csv");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(MAX_FILE_BYTES + 1).unwrap();
+    let error = import_area_file(&fixture.store, &path, &mut NoProgress)
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains(&(MAX_FILE_BYTES + 1).to_string()),
+        "{message}"
+    );
+    assert!(message.contains("split it"), "{message}");
+
+    let long_name = "名".repeat(MAX_ROW_BYTES);
+    let text = format!("code,name\n350203012001,{long_name}\n350203012002,第二社区\n");
+    let path = fixture.file("long.csv", &text);
+    let report = import_area_file(&fixture.store, &path, &mut NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(report.imported, 1, "{report:?}");
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].line, 2);
+    assert!(
+        report.errors[0].message.contains("more than the limit"),
+        "{report:?}"
+    );
+    assert!(
+        fixture
+            .store
+            .area(&code("350203012002"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

@@ -6,11 +6,11 @@ use oversight_core::{Actor, Alert, AlertEvent, AlertId, AlertStatus, AlertTransi
 
 use super::fixtures::{code, factor, minute, mn};
 use crate::{
-    AlertChange, AlertQuery, AlertUpdate, NewSilence, NewTask, RuleChange, SilenceMatcher, Store,
+    AlertChange, AlertQuery, AlertUpdate, NewSilence, RuleChange, SilenceMatcher, Store,
     StoreError, Trigger,
 };
 
-const UPPER: &str = "env.limit.upper";
+pub(super) const UPPER: &str = "env.limit.upper";
 const LOWER: &str = "env.limit.lower";
 
 pub(super) fn trigger(
@@ -57,7 +57,7 @@ fn resolve(rule: &str, mn_text: &str, at_minute: i64) -> AlertUpdate {
     }
 }
 
-async fn apply_one(store: &Arc<dyn Store>, update: AlertUpdate) -> AlertChange {
+pub(super) async fn apply_one(store: &Arc<dyn Store>, update: AlertUpdate) -> AlertChange {
     let mut changes = store
         .apply_alert_updates(&[update])
         .await
@@ -67,7 +67,7 @@ async fn apply_one(store: &Arc<dyn Store>, update: AlertUpdate) -> AlertChange {
 }
 
 /// Returns the event of a change, failing when there is none or it is another transition.
-fn expect_event(change: AlertChange, transition: AlertTransition) -> AlertEvent {
+pub(super) fn expect_event(change: AlertChange, transition: AlertTransition) -> AlertEvent {
     let Some(event) = change else {
         panic!("expected a {transition} event, got none");
     };
@@ -438,38 +438,6 @@ pub async fn alerts_acknowledge_and_resolve(store: Arc<dyn Store>) {
     assert_eq!(history.len(), 4);
 }
 
-/// Escalation creates one task and marks the alert; a second is rejected.
-pub async fn alerts_escalate_creates_task(store: Arc<dyn Store>) {
-    let alert = expect_event(
-        apply_one(&store, trigger(UPPER, "MN001", "350203", 1, 250.0)).await,
-        AlertTransition::Firing,
-    )
-    .alert;
-    let escalate = AlertUpdate::Escalate {
-        id: alert.id,
-        at: minute(2),
-        task: NewTask {
-            origin_alert: alert.id,
-            department: "ecology-environment".to_owned(),
-            title: "COD above limit".to_owned(),
-            deadline: minute(60),
-        },
-    };
-    let event = expect_event(
-        apply_one(&store, escalate.clone()).await,
-        AlertTransition::Escalated,
-    );
-    assert_eq!(event.alert.escalated_at, Some(minute(2)));
-    let tasks = store.tasks(10).await.expect("tasks");
-    assert_eq!(tasks.len(), 1);
-    assert_eq!(tasks[0].origin, format!("alert:{}", alert.id));
-    assert_eq!(tasks[0].state, "created");
-    assert_eq!(tasks[0].deadline, minute(60));
-    let again = store.apply_alert_updates(&[escalate]).await;
-    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    assert_eq!(store.tasks(10).await.expect("tasks").len(), 1);
-}
-
 /// Flapping is stored on the open alert.
 pub async fn alerts_flapping_flag(store: Arc<dyn Store>) {
     apply_one(&store, trigger(UPPER, "MN001", "350203", 1, 150.0)).await;
@@ -517,6 +485,11 @@ pub async fn silences_create_list_expire(store: Arc<dyn Store>) {
         .await
         .expect("expire");
     assert_eq!(expired.ends_at, minute(10));
+    // Expiry through the store carries no user.
+    assert_eq!(
+        super::fixtures::last_ledger_entry(&store).await,
+        ("silence.expired".to_owned(), "unattributed".to_owned())
+    );
     assert!(
         store
             .silences(Some(minute(30)))

@@ -63,6 +63,7 @@ pub(super) fn point(mn_text: &str, area_code: &str) -> MonitoringPoint {
         area: code(area_code),
         system_code: SystemCode::parse("32").expect("valid system code"),
         password: Secret::new("123456".to_owned()),
+        previous_password: None,
         location: Some(GeoPoint::new(118.08, 24.48).expect("valid location")),
         limits: vec![
             FactorLimit::new(factor("w01018"), None, Some(100.0), Some("mg/L".to_owned()))
@@ -101,4 +102,16 @@ pub(super) fn reading(mn_text: &str, factor_code: &str, data_minute: i64, value:
         },
         flag: Some(DataFlag::NORMAL),
     }
+}
+
+/// Returns the kind and actor of the newest ledger entry.
+pub(super) async fn last_ledger_entry(store: &Arc<dyn Store>) -> (String, String) {
+    let head = store.ledger_head().await.expect("ledger head");
+    assert!(head.size > 0, "the ledger is empty");
+    let entry = store
+        .ledger_entry(head.size - 1)
+        .await
+        .expect("read ledger entry")
+        .expect("the newest ledger entry exists");
+    (entry.kind, entry.actor)
 }

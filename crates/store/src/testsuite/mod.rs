@@ -18,6 +18,7 @@ mod notifications;
 mod points;
 mod quarantine;
 mod readings;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub use notifications::*;
 pub use points::*;
 pub use quarantine::*;
 pub use readings::*;
+pub use tasks::*;
 
 /// A fresh, empty store for one test case, and whatever must live as long
 /// as it does (a temporary directory, a database connection).
@@ -76,6 +78,7 @@ macro_rules! store_test_suite {
             areas_missing_parent_rejected,
             points_upsert_and_get,
             points_replace,
+            points_password_rotation,
             points_area_must_exist,
             points_paging,
             points_area_filter_includes_sub_areas,
@@ -85,7 +88,9 @@ macro_rules! store_test_suite {
             readings_descending_order,
             readings_paging_splits_one_time,
             readings_paging_survives_inserts,
-            readings_retransmission_replaces,
+            readings_retransmission_first_wins,
+            readings_revisions_kept,
+            readings_revisions_bad_cursor,
             readings_unregistered_mn_writes_nothing,
             readings_failure_spares_concurrent_batches,
             readings_last_seen_times,
@@ -108,10 +113,20 @@ macro_rules! store_test_suite {
             alerts_bad_cursor,
             alerts_pending_then_firing,
             alerts_acknowledge_and_resolve,
-            alerts_escalate_creates_task,
             alerts_flapping_flag,
             silences_create_list_expire,
             rule_changes_and_switches,
+            tasks_write_get_and_history,
+            tasks_ids_are_unique,
+            tasks_stale_version_rejected,
+            tasks_duplicate_insert_rejected,
+            tasks_failed_batch_writes_nothing,
+            tasks_inbox_order_and_paging,
+            tasks_inbox_filters,
+            tasks_bad_cursor,
+            tasks_escalation_marks_alert,
+            tasks_escalation_without_task_rejected,
+            tasks_outcome_records_by_subject,
             ledger_starts_empty,
             ledger_append_and_read,
             ledger_proofs_verify,

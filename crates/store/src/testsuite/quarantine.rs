@@ -117,6 +117,10 @@ pub async fn quarantine_release_after_registration(store: Arc<dyn Store>) {
         .await
         .expect("release");
     assert_eq!(moved, 3);
+    assert_eq!(
+        super::fixtures::last_ledger_entry(&store).await,
+        ("quarantine.released".to_owned(), "unattributed".to_owned())
+    );
 
     let query = ReadingQuery {
         mn: mn("MNQ1"),
@@ -182,6 +186,10 @@ pub async fn quarantine_discard(store: Arc<dyn Store>) {
     ];
     hold(&store, &uploads).await;
     assert_eq!(store.discard_quarantine("MNQ1").await.expect("discard"), 2);
+    assert_eq!(
+        super::fixtures::last_ledger_entry(&store).await,
+        ("quarantine.discarded".to_owned(), "unattributed".to_owned())
+    );
     assert_eq!(
         store
             .discard_quarantine("MNQ1")
