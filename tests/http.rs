@@ -313,7 +313,11 @@ async fn bearer_change_needs_no_csrf_token() {
         .send()
         .await
         .expect("DELETE");
-    assert_eq!(response.status(), 404, "passes the checks, finds nothing held");
+    assert_eq!(
+        response.status(),
+        404,
+        "passes the checks, finds nothing held"
+    );
 }
 
 #[tokio::test]
