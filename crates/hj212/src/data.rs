@@ -470,6 +470,8 @@ impl<'a> Factors<'a> {
             Some(word) if first_byte_equal(word, b'-') < 8 => {
                 key_start + first_byte_equal(word, b'-')
             }
+            // A key such as `DataTime` that fits the word has no dash.
+            Some(_) if key_end - key_start <= 8 => return None,
             _ => {
                 key_start
                     + bytes[key_start..key_end]
@@ -845,9 +847,11 @@ fn parse_decimal_word(word: u64, length: usize) -> Option<f64> {
     // `first_byte_equal`), so a second flag sends the value elsewhere.
     let difference = (word ^ (ONES * u64::from(b'.'))) | !value_mask;
     let dots = difference.wrapping_sub(ONES) & !difference & HIGH_BITS;
-    let (digits, digit_count, fraction_digits) = match dots.count_ones() {
+    // `count_ones` would be a long sequence without the POPCNT instruction,
+    // which the baseline x86_64 target lacks, so test for one set bit.
+    let (digits, digit_count, fraction_digits) = match dots {
         0 => (word, length, 0),
-        1 => {
+        _ if dots & (dots - 1) == 0 => {
             let dot = dots.trailing_zeros() as usize / 8;
             let before = word & ((1u64 << (8 * dot)) - 1);
             // A dot in the last byte leaves nothing after it.

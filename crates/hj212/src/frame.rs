@@ -129,11 +129,24 @@ impl Frame {
 
     /// Parses the data segment with the given options.
     pub fn parse_with(&self, options: &ParseOptions) -> Result<Packet<'_>, ParseError> {
-        let segment = std::str::from_utf8(self.segment()).map_err(|error| ParseError::NotUtf8 {
-            valid_up_to: error.valid_up_to(),
-        })?;
+        // simdutf8 checks 64 bytes at a time, several times as fast as the
+        // standard library on segments of a few hundred ASCII bytes. Its
+        // `basic` error carries no position, so the standard library finds it.
+        let segment = simdutf8::basic::from_utf8(self.segment())
+            .map_err(|_| not_utf8_error(self.segment()))?;
         Packet::parse_with(segment, options)
     }
+}
+
+/// Returns the error for a segment that is not UTF-8, with the position of
+/// the first invalid byte.
+#[cold]
+fn not_utf8_error(segment: &[u8]) -> ParseError {
+    let valid_up_to = match std::str::from_utf8(segment) {
+        Ok(_) => segment.len(),
+        Err(error) => error.valid_up_to(),
+    };
+    ParseError::NotUtf8 { valid_up_to }
 }
 
 /// A frame whose length and trailer verified but whose CRC did not match.
