@@ -873,6 +873,8 @@ MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
         assert_ne!(segment.len(), segment.chars().count());
         let decoded = decode_frame(frame.as_bytes(), CrcVariant::Hj212).expect("verifies");
         assert_eq!(decoded.text(), segment);
+        let packet = decoded.parse().expect("UTF-8 with Chinese text parses");
+        assert_eq!(packet.get("i11001-Info"), Some("//清洗管路//"));
     }
 
     #[test]
@@ -883,7 +885,11 @@ MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
         frame.extend_from_slice(&gbk);
         frame.extend(format!("{:04X}\r\n", crate::crc::hj212(&gbk)).bytes());
         let decoded = decode_frame(&frame, CrcVariant::Hj212).expect("verifies over GBK bytes");
-        assert_eq!(decoded.parse().expect_err("not UTF-8").reason(), "not_utf8");
+        let error = decoded.parse().expect_err("not UTF-8");
+        assert_eq!(error.reason(), "not_utf8");
+        // The first GBK byte follows the ASCII text up to `//`.
+        let valid_up_to = "ST=32;CN=3020;PW=1;MN=A1;CP=&&i11001-Info=//".len();
+        assert_eq!(error, ParseError::NotUtf8 { valid_up_to });
         let text = decoded.text();
         let packet = Packet::parse(&text).expect("GBK text parses");
         assert_eq!(packet.get("i11001-Info"), Some("//清洗//"));
