@@ -496,7 +496,7 @@ impl<'a> Factors<'a> {
         let dash = key_start + code.length;
         let matches = dash < key_end
             && match (code.word, load_word(bytes, key_start)) {
-                // The pattern word holds the code and its dash.
+                // The pattern word contains the code and its dash.
                 (Some((pattern, mask)), Some(word)) => word & mask == pattern,
                 _ => {
                     bytes[dash] == b'-'
@@ -635,8 +635,8 @@ impl Slot {
 /// The bit of `-Flag` in `seen`, after those of the value slots.
 const FLAG: u8 = 1 << 5;
 
-/// The suffixes that carry a factor's values and flag, as little-endian
-/// words of their first four bytes with the bytes past a 3-byte suffix clear.
+/// Returns a suffix of at most four bytes as a little-endian word, with the
+/// bytes past a 3-byte suffix clear, to compare with four bytes of a key.
 const fn suffix_word(suffix: &[u8]) -> u32 {
     let mut bytes = [0u8; 4];
     let mut index = 0;
@@ -831,7 +831,7 @@ fn parse_number_at(bytes: &[u8], start: usize, end: usize) -> Option<f64> {
 }
 
 /// Parses the first `length` bytes (1 to 8) of `word`, read little-endian
-/// from the text, as digits with at most one `.`; returns `None` for
+/// from the text, as digits with at most one `.`. Returns `None` for
 /// anything else, including text without digits.
 ///
 /// The mantissa and the count of fraction digits are the same as
@@ -881,7 +881,7 @@ fn parse_decimal_word(word: u64, length: usize) -> Option<f64> {
 fn eight_digits_value(word: u64) -> u32 {
     const PAIRS: u64 = 0x0000_00FF_0000_00FF;
     let digits = word.wrapping_sub(0x3030_3030_3030_3030);
-    // Each byte pair now holds its 2-digit number in the low byte.
+    // The low byte of each byte pair is now its 2-digit number.
     let pairs = digits.wrapping_mul(10).wrapping_add(digits >> 8);
     let high = (pairs & PAIRS).wrapping_mul(100 + (1_000_000 << 32));
     let low = ((pairs >> 16) & PAIRS).wrapping_mul(1 + (10_000 << 32));
