@@ -53,7 +53,10 @@ impl World {
         .unwrap()
         .into_point()
         .unwrap();
-        store.upsert_points(&[point]).await.unwrap();
+        store
+            .upsert_points(&[point], &oversight_core::Actor::System)
+            .await
+            .unwrap();
         let department = |name: &str| NewDepartment {
             name: name.to_owned(),
             areas: vec![AreaCode::parse("350203").unwrap()],

@@ -24,7 +24,6 @@ const MAX_ROWS: usize = 100_000;
 const COLUMNS: [&str; 17] = [
     "id",
     "title",
-    "description",
     "state",
     "lead_department",
     "assignee",
@@ -36,6 +35,7 @@ const COLUMNS: [&str; 17] = [
     "due_at",
     "overdue",
     "outcome",
+    "description",
     "reporter_name",
     "reporter_phone",
     "reporter_id_number",
@@ -66,7 +66,6 @@ fn row(workflow: &Workflow, task: &Task, now: Timestamp, disclosure: Disclosure)
     [
         task.id.to_string(),
         task.title.shown(disclosure).into_owned(),
-        task.description.shown(disclosure).into_owned(),
         task.state.clone(),
         text(task.lead_department.as_ref().map(|d| d.as_str())),
         assignee,
@@ -80,6 +79,7 @@ fn row(workflow: &Workflow, task: &Task, now: Timestamp, disclosure: Disclosure)
         task.outcome.as_ref().map_or_else(String::new, |outcome| {
             format!("{:?}", outcome.kind()).to_lowercase()
         }),
+        task.description.shown(disclosure).into_owned(),
         text(reporter.map(|r| r.name.shown(disclosure)).as_deref()),
         text(reporter.map(|r| r.phone.shown(disclosure)).as_deref()),
         text(
