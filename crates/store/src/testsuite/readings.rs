@@ -412,7 +412,7 @@ pub async fn readings_revisions_kept(store: Arc<dyn Store>) {
     assert_eq!(seen.len(), 3);
 }
 
-/// A revision records the address of the connection that sent it.
+/// Checks that a revision records the address of the connection that sent it.
 pub async fn readings_revision_peer_kept(store: Arc<dyn Store>) {
     seed_points(&store, &[("MN001", "350203")]).await;
     let first = reading("MN001", "w01018", 0, 50.0);
