@@ -539,6 +539,8 @@ pub(super) async fn act(
     );
     let personal =
         has_personal_data(&task.fields.task) || record_has_personal_data(&applied.record);
+    // NOTE: the action is already stored here, so a failed append answers
+    // 500 for an action that took effect; reloading the task shows it.
     if task.disclosure() == Disclosure::Full && personal {
         let route = "POST /api/v1/tasks/{id}/actions/{action}";
         record_full_view(&state, &principal, route, vec![id.to_string()]).await?;
