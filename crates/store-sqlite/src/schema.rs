@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_point_password_rotation.sql"),
     include_str!("../migrations/0011_revision_peer.sql"),
     include_str!("../migrations/0012_task_reporters.sql"),
+    include_str!("../migrations/0013_task_state_index.sql"),
 ];
 
 /// Returns the schema version this build writes.
