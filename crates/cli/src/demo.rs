@@ -433,6 +433,7 @@ async fn wait_for_stop(store: &dyn Store, started: Timestamp, deadline: Option<D
 async fn print_summary(store: &dyn Store, started: Timestamp) {
     let query = SummaryQuery {
         area: None,
+        points: None,
         readings_since: started,
         online_since: started,
     };

@@ -498,6 +498,14 @@ pub(crate) fn summary(conn: &Connection, query: &SummaryQuery) -> StoreResult<Su
         Some(area) => area_range(area),
         None => (String::new(), ":".to_owned()),
     };
+    // The point filter goes in as a JSON array so that the statements stay
+    // cacheable; NULL means every point.
+    let points = query
+        .points
+        .as_ref()
+        .map(|points| serde_json::to_string(&points.iter().map(Mn::as_str).collect::<Vec<_>>()))
+        .transpose()
+        .map_err(backend(OPERATION))?;
     let count = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> StoreResult<u64> {
         let value: i64 = conn
             .prepare_cached(sql)
@@ -505,26 +513,30 @@ pub(crate) fn summary(conn: &Connection, query: &SummaryQuery) -> StoreResult<Su
             .map_err(backend(OPERATION))?;
         Ok(u64::try_from(value).unwrap_or(0))
     };
-    let points = count(
-        "SELECT count(*) FROM points WHERE area >= ?1 AND area < ?2",
-        params![lower, upper],
+    let point_count = count(
+        "SELECT count(*) FROM points WHERE area >= ?1 AND area < ?2 \
+         AND (?3 IS NULL OR mn IN (SELECT value FROM json_each(?3)))",
+        params![lower, upper, points],
     )?;
     let points_online = count(
-        "SELECT count(*) FROM points WHERE area >= ?1 AND area < ?2 AND last_received_at >= ?3",
-        params![lower, upper, micros(query.online_since)],
+        "SELECT count(*) FROM points WHERE area >= ?1 AND area < ?2 AND last_received_at >= ?3 \
+         AND (?4 IS NULL OR mn IN (SELECT value FROM json_each(?4)))",
+        params![lower, upper, micros(query.online_since), points],
     )?;
     let readings = count(
         "SELECT coalesce(sum(c.readings), 0) FROM reading_counts c \
          JOIN points p ON p.id = c.point_id \
-         WHERE c.hour >= ?3 AND p.area >= ?1 AND p.area < ?2",
-        params![lower, upper, hour_of(micros(query.readings_since))],
+         WHERE c.hour >= ?3 AND p.area >= ?1 AND p.area < ?2 \
+         AND (?4 IS NULL OR p.mn IN (SELECT value FROM json_each(?4)))",
+        params![lower, upper, hour_of(micros(query.readings_since)), points],
     )?;
     let open_alerts = count(
-        "SELECT count(*) FROM alerts WHERE status <> 'resolved' AND area >= ?1 AND area < ?2",
-        params![lower, upper],
+        "SELECT count(*) FROM alerts WHERE status <> 'resolved' AND area >= ?1 AND area < ?2 \
+         AND (?3 IS NULL OR mn IN (SELECT value FROM json_each(?3)))",
+        params![lower, upper, points],
     )?;
     Ok(Summary {
-        points,
+        points: point_count,
         points_online,
         readings,
         open_alerts,

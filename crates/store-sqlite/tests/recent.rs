@@ -217,6 +217,7 @@ async fn retransmissions_keep_first_in_both_tables() {
     let summary = store
         .summary(&SummaryQuery {
             area: None,
+            points: None,
             readings_since: minute(-60),
             online_since: minute(0),
         })

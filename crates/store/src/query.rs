@@ -145,6 +145,9 @@ pub struct PointStatus {
 pub struct SummaryQuery {
     /// Only this area and below it; all areas when `None`.
     pub area: Option<AreaCode>,
+    /// Only these points, such as a regulated party's own; all points when
+    /// `None`. With `area`, a point must match both.
+    pub points: Option<Vec<Mn>>,
     /// Readings received at or after this count as "today". Backends count
     /// by hour of receipt, so all of the hour containing this time counts.
     /// A time on the hour, such as local midnight in UTC+8, counts exactly.

@@ -856,8 +856,7 @@ fn concrete_path(path: &str, world: &MatrixWorld, own: bool) -> String {
 /// which answer 403 even inside its jurisdiction.
 fn denied_by_scope(path: &str, role: Role) -> bool {
     let everything = role == Role::SystemAdmin;
-    (path.starts_with("/quarantine") && !everything)
-        || (path == "/summary" && role == Role::RegulatedParty)
+    path.starts_with("/quarantine") && !everything
 }
 
 /// Runs every route of the access table as every role and without
@@ -967,6 +966,19 @@ async fn scoped_lists_hide_other_areas() {
         .send(Method::GET, "/api/v1/summary?area=350206", None, &headers)
         .await;
     assert_eq!(outside.status, StatusCode::FORBIDDEN);
+
+    let party = token(Role::RegulatedParty);
+    let headers = [("authorization", party.as_str())];
+    let own = fixture
+        .send(Method::GET, "/api/v1/summary", None, &headers)
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.json);
+    assert_eq!(own.json["points"], 1, "the party's own point");
+    assert_eq!(own.json["area"], Value::Null);
+    let by_area = fixture
+        .send(Method::GET, "/api/v1/summary?area=350203", None, &headers)
+        .await;
+    assert_eq!(by_area.status, StatusCode::FORBIDDEN);
 
     let admin = token(Role::SystemAdmin);
     let headers = [("authorization", admin.as_str())];

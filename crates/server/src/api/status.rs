@@ -4,7 +4,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use jiff::{SignedDuration, Timestamp};
-use oversight_auth::Principal;
+use oversight_auth::{Principal, Scope};
 use oversight_store::{PointStatus, SummaryQuery};
 use serde::{Deserialize, Serialize};
 
@@ -88,8 +88,17 @@ pub(super) async fn summary(
     Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<SummaryParams>,
 ) -> Result<Json<SummaryView>, ApiError> {
-    // TODO: a regulated party gets 403 here until the store counts by point.
-    let area = scoped_area(&principal, parse_area(params.area.as_deref())?)?;
+    let requested = parse_area(params.area.as_deref())?;
+    // A regulated party's summary counts its own points, wherever they lie.
+    let own_points = match principal.scope() {
+        Scope::Points(points) if requested.is_none() => Some(points.clone()),
+        _ => None,
+    };
+    let area = if own_points.is_some() {
+        None
+    } else {
+        scoped_area(&principal, requested)?
+    };
     if let Some(code) = &area
         && state.store.area(code).await?.is_none()
     {
@@ -100,11 +109,15 @@ pub(super) async fn summary(
     let now = state.clock.now();
     let query = SummaryQuery {
         area: area.clone(),
+        points: own_points.clone(),
         readings_since: start_of_day(&state, now),
         online_since: now,
     };
     let summary = state.store.summary(&query).await?;
-    let statuses = state.store.point_statuses(area.as_ref()).await?;
+    let mut statuses = state.store.point_statuses(area.as_ref()).await?;
+    if let Some(points) = &own_points {
+        statuses.retain(|status| points.contains(&status.mn));
+    }
     let online = statuses
         .iter()
         .filter(|status| is_online(&state, status, now))

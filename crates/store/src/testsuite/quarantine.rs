@@ -154,6 +154,7 @@ pub async fn quarantine_release_after_registration(store: Arc<dyn Store>) {
     let counted = store
         .summary(&SummaryQuery {
             area: None,
+            points: None,
             readings_since: minute(0),
             online_since: minute(0),
         })

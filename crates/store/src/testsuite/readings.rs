@@ -282,6 +282,7 @@ pub async fn readings_retransmission_first_wins(store: Arc<dyn Store>) {
     let summary = store
         .summary(&SummaryQuery {
             area: None,
+            points: None,
             readings_since: at("2024-05-01T00:00:00Z"),
             online_since: at("2024-05-01T00:00:00Z"),
         })
@@ -480,6 +481,7 @@ pub async fn readings_unregistered_mn_writes_nothing(store: Arc<dyn Store>) {
     let summary = store
         .summary(&SummaryQuery {
             area: None,
+            points: None,
             readings_since: minute(-600),
             online_since: minute(-600),
         })
@@ -645,6 +647,7 @@ pub async fn summary_counts(store: Arc<dyn Store>) {
     let day = at("2024-05-01T00:00:00Z");
     let whole = SummaryQuery {
         area: None,
+        points: None,
         readings_since: day,
         online_since: minute(3),
     };
@@ -662,6 +665,7 @@ pub async fn summary_counts(store: Arc<dyn Store>) {
 
     let xiamen = SummaryQuery {
         area: Some(code("3502")),
+        points: None,
         ..whole.clone()
     };
     let summary = store.summary(&xiamen).await.expect("summary of Xiamen");
@@ -672,10 +676,34 @@ pub async fn summary_counts(store: Arc<dyn Store>) {
 
     let siming = SummaryQuery {
         area: Some(code("350203")),
+        points: None,
         ..whole.clone()
     };
     let summary = store.summary(&siming).await.expect("summary of Siming");
     assert_eq!(summary.points, 1);
+    assert_eq!(summary.readings, 2);
+    assert_eq!(summary.open_alerts, 0);
+
+    let own = SummaryQuery {
+        points: Some(vec![mn("MN002")]),
+        ..whole.clone()
+    };
+    let summary = store.summary(&own).await.expect("summary of MN002");
+    assert_eq!(summary.points, 1);
+    assert_eq!(summary.points_online, 1);
+    assert_eq!(summary.readings, 1);
+    assert_eq!(summary.open_alerts, 1);
+
+    let own_in_siming = SummaryQuery {
+        area: Some(code("350203")),
+        points: Some(vec![mn("MN001"), mn("MN002")]),
+        ..whole.clone()
+    };
+    let summary = store
+        .summary(&own_in_siming)
+        .await
+        .expect("summary of two points in Siming");
+    assert_eq!(summary.points, 1, "MN002 lies outside Siming");
     assert_eq!(summary.readings, 2);
     assert_eq!(summary.open_alerts, 0);
 
