@@ -492,3 +492,156 @@ async fn reload_applies_changes_and_rejects_broken_pack() {
     let status = server.terminate();
     assert!(status.success(), "serve exited with {status}");
 }
+
+/// Login name and password of a second administrator, who acts in
+/// [`actions_record_signed_in_account`].
+const OPERATOR: (&str, &str) = ("ops.wang", "operator password 12345");
+
+/// Returns the ledger entries of `kind`, newest last.
+async fn ledger_of_kind(server: &Server, kind: &str) -> Vec<Value> {
+    let (status, page) = server.get("/api/v1/ledger/entries?limit=1000").await;
+    assert_eq!(status, 200, "{page}");
+    page["items"]
+        .as_array()
+        .expect("ledger items")
+        .iter()
+        .filter(|entry| entry["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn actions_record_signed_in_account() {
+    let data = prepared(&[("AC00001", 60)]);
+    let rules_dir = data.path().join("rules");
+    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
+    std::fs::write(rules_dir.join("site.toml"), format!("{PACK_HEADER}{COD_RULE}"))
+        .expect("write pack");
+    let mut server = Server::start(&data, &[("OVERSIGHT_RULES__DIR", path_str(&rules_dir))]).await;
+    let operator = serde_json::json!({
+        "username": OPERATOR.0,
+        "password": OPERATOR.1,
+        "role": "system_admin",
+    });
+    let (status, body) = server.post("/api/v1/users", &operator).await;
+    assert_eq!(status, 201, "{body}");
+    server.switch_user(OPERATOR.0, OPERATOR.1).await;
+
+    let mut logger = Datalogger::connect(server.hj212, "AC00001", "123456").await;
+    assert!(logger.send(minute(0), &[("w01018", 80.0)]).await, "upload");
+    let body = server
+        .wait_for("/api/v1/alerts?mn=AC00001", "the COD alert", |body| {
+            !open_alerts_of(body, "site.cod").is_empty()
+        })
+        .await;
+    let id = open_alerts_of(&body, "site.cod")[0]["id"]
+        .as_i64()
+        .expect("alert id");
+
+    // A body naming another person is rejected and changes nothing.
+    let acknowledge = format!("/api/v1/alerts/{id}/acknowledge");
+    let (status, body) = server
+        .post(&acknowledge, &serde_json::json!({"actor": "root"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("\"root\""), "{message}");
+    assert!(message.contains("ops.wang"), "{message}");
+    let (_, alert) = server.get(&format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(alert["status"], "firing", "{alert}");
+
+    // Without a name, and with one's own name, the signed-in account acts.
+    let (status, body) = server.post(&acknowledge, &serde_json::json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["acknowledged_by"], OPERATOR.0, "{body}");
+    let resolve = format!("/api/v1/alerts/{id}/resolve");
+    let (status, body) = server
+        .post(&resolve, &serde_json::json!({"actor": "root", "reason": "fixed"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = server
+        .post(
+            &resolve,
+            &serde_json::json!({"actor": OPERATOR.0, "reason": "valve repaired"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, alert) = server.get(&format!("/api/v1/alerts/{id}")).await;
+    let people: Vec<(&str, &str)> = alert["transitions"]
+        .as_array()
+        .expect("transitions")
+        .iter()
+        .filter(|step| step["actor"]["kind"] == "user")
+        .map(|step| {
+            (
+                step["transition"].as_str().unwrap_or_default(),
+                step["actor"]["name"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        people,
+        [("acknowledged", OPERATOR.0), ("resolved", OPERATOR.0)],
+        "{alert}"
+    );
+    let acknowledged = ledger_of_kind(&server, "alert.acknowledged").await;
+    assert_eq!(acknowledged.len(), 1, "{acknowledged:?}");
+    assert_eq!(acknowledged[0]["actor"], "user:ops.wang");
+    let resolved = ledger_of_kind(&server, "alert.resolved").await;
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert_eq!(resolved[0]["actor"], "user:ops.wang");
+
+    // Rule switches.
+    let (status, body) = server
+        .post(
+            "/api/v1/rules/site.cod/disable",
+            &serde_json::json!({"actor": "root"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, rule) = server.get("/api/v1/rules/site.cod").await;
+    assert_eq!(rule["enabled"], true, "{rule}");
+    let (status, body) = server
+        .post("/api/v1/rules/site.cod/disable", &serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["enabled"], false, "{body}");
+    let (_, changes) = server.get("/api/v1/rules/changes").await;
+    let disabled = changes
+        .as_array()
+        .expect("change list")
+        .iter()
+        .find(|change| change["action"] == "disabled")
+        .unwrap_or_else(|| panic!("no disabled change in {changes}"));
+    assert_eq!(disabled["actor"], OPERATOR.0, "{disabled}");
+    let ledger = ledger_of_kind(&server, "rule.disabled").await;
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger[0]["actor"], OPERATOR.0);
+
+    // Silences.
+    let ends_at = Timestamp::now()
+        .checked_add(SignedDuration::from_hours(1))
+        .expect("in range")
+        .to_string();
+    let silence = serde_json::json!({
+        "mn": "AC00001", "ends_at": ends_at, "created_by": "root", "comment": "maintenance",
+    });
+    let (status, body) = server.post("/api/v1/silences", &silence).await;
+    assert_eq!(status, 400, "{body}");
+    let (_, silences) = server.get("/api/v1/silences").await;
+    assert_eq!(silences, serde_json::json!([]), "a rejected silence was stored");
+    let silence = serde_json::json!({"mn": "AC00001", "ends_at": ends_at, "comment": "maintenance"});
+    let (status, body) = server.post("/api/v1/silences", &silence).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["created_by"], OPERATOR.0, "{body}");
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/alerts/{id}/silence"),
+            &serde_json::json!({"ends_at": ends_at, "created_by": "root", "comment": "again"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+}

@@ -76,7 +76,7 @@ impl fmt::Display for AlertTransition {
 pub enum Actor {
     /// The rule engine, evaluating readings or timers.
     Engine,
-    /// A person, by the name they gave the API.
+    /// A person, by the login name of the account that acted.
     User(String),
 }
 

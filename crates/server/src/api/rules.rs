@@ -13,6 +13,7 @@ use oversight_store::{ReadingQuery, RuleChange, SortOrder};
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
+use super::access::acting_user;
 use super::params::{ApiJson, ApiPath, ApiQuery, parse_mn, parse_time};
 use crate::error::ApiError;
 
@@ -144,25 +145,23 @@ pub(super) async fn one(
     Ok(Json(RuleView::new(rule, &status, true)))
 }
 
-/// The body of enable and disable.
+/// The body of enable and disable. The actor is the signed-in account,
+/// and `actor`, when given, must be its login name.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SwitchBody {
-    actor: String,
+    #[serde(default)]
+    actor: Option<String>,
 }
 
 async fn switch(
     state: &SharedState,
+    principal: &Principal,
     rule_id: String,
     enabled: bool,
-    actor: &str,
+    body: &SwitchBody,
 ) -> Result<(), ApiError> {
-    let actor = actor.trim().to_owned();
-    if actor.is_empty() {
-        return Err(ApiError::invalid(
-            "missing actor: give the name of the person switching the rule",
-        ));
-    }
+    let actor = acting_user(principal, "actor", body.actor.as_deref())?;
     state
         .rules()?
         .request(|reply| Command::SetEnabled {
@@ -190,10 +189,11 @@ async fn switch(
 )]
 pub(super) async fn enable(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<SwitchBody>,
 ) -> Result<Json<RuleView>, ApiError> {
-    switch(&state, id.clone(), true, &body.actor).await?;
+    switch(&state, &principal, id.clone(), true, &body).await?;
     one(state, ApiPath(id)).await
 }
 
@@ -212,10 +212,11 @@ pub(super) async fn enable(
 )]
 pub(super) async fn disable(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<SwitchBody>,
 ) -> Result<Json<RuleView>, ApiError> {
-    switch(&state, id.clone(), false, &body.actor).await?;
+    switch(&state, &principal, id.clone(), false, &body).await?;
     one(state, ApiPath(id)).await
 }
 
