@@ -645,3 +645,69 @@ async fn actions_record_signed_in_account() {
     let status = server.terminate();
     assert!(status.success(), "serve exited with {status}");
 }
+
+/// COD over a 10-minute sliding average, and pH above 8 at once. A pH
+/// alert marks that the readings sent before it were evaluated.
+const RESEND_PACK: &str = r#"[[rule]]
+id = "site.cod.avg"
+category = "exceedance"
+factors = ["w01018"]
+window = { size = "10m", aggregate = "avg" }
+condition = "value > 50.0"
+
+[[rule]]
+id = "site.ph"
+category = "exceedance"
+factors = ["w01001"]
+condition = "value > 8.0"
+"#;
+
+#[tokio::test]
+async fn resend_with_other_values_changes_no_alert() {
+    let data = prepared(&[("RS00001", 60), ("RS00002", 60)]);
+    let rules_dir = data.path().join("rules");
+    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
+    std::fs::write(rules_dir.join("site.toml"), format!("{PACK_HEADER}{RESEND_PACK}"))
+        .expect("write pack");
+    let server = Server::start(&data, &[("OVERSIGHT_RULES__DIR", path_str(&rules_dir))]).await;
+
+    // RS00001 stays below the limit. If the rules saw its resend of 200, the
+    // average at the next reading would exceed 50 and open an alert.
+    let mut logger = Datalogger::connect(server.hj212, "RS00001", "123456").await;
+    assert!(logger.send(minute(0), &[("w01018", 20.0)]).await, "first upload");
+    assert!(logger.send(minute(0), &[("w01018", 200.0)]).await, "resend");
+    assert!(logger.send(minute(1), &[("w01018", 20.0)]).await, "next upload");
+    assert!(logger.send(minute(2), &[("w01001", 9.0)]).await, "pH upload");
+    let body = server
+        .wait_for("/api/v1/alerts?mn=RS00001", "the pH alert", |body| {
+            !open_alerts_of(body, "site.ph").is_empty()
+        })
+        .await;
+    assert!(
+        open_alerts_of(&body, "site.cod.avg").is_empty(),
+        "the resend opened an alert: {body}"
+    );
+
+    // RS00002 exceeds the limit. If the rules saw its resend of 0, the
+    // average at the next reading would fall below 50 and resolve the alert.
+    let mut logger = Datalogger::connect(server.hj212, "RS00002", "123456").await;
+    assert!(logger.send(minute(0), &[("w01018", 80.0)]).await, "first upload");
+    assert!(logger.send(minute(0), &[("w01018", 0.0)]).await, "resend");
+    assert!(logger.send(minute(1), &[("w01018", 60.0)]).await, "next upload");
+    assert!(logger.send(minute(2), &[("w01001", 9.0)]).await, "pH upload");
+    let body = server
+        .wait_for("/api/v1/alerts?mn=RS00002", "the pH alert", |body| {
+            !open_alerts_of(body, "site.ph").is_empty()
+        })
+        .await;
+    let cod = open_alerts_of(&body, "site.cod.avg");
+    assert_eq!(cod.len(), 1, "the resend resolved the alert: {body}");
+    assert_eq!(cod[0]["last_value"], 70.0, "{body}");
+
+    // The resends are kept as revisions all the same.
+    let (status, revisions) = server.get("/api/v1/points/RS00002/revisions").await;
+    assert_eq!(status, 200, "{revisions}");
+    assert_eq!(revisions["items"].as_array().map(Vec::len), Some(1), "{revisions}");
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+}

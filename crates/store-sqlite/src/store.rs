@@ -324,11 +324,21 @@ impl Store for SqliteStore {
     }
 
     async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64> {
+        let new = self.insert_readings_new_mask(readings).await?;
+        Ok(new.iter().filter(|new| **new).count() as u64)
+    }
+
+    async fn insert_readings_new_mask(&self, readings: &[Reading]) -> StoreResult<Vec<bool>> {
         if readings.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
-        self.write_count(WriteOp::InsertReadings(readings.to_vec()))
-            .await
+        match self
+            .write(WriteOp::InsertReadings(readings.to_vec()))
+            .await?
+        {
+            WriteOutput::NewMask(new) => Ok(new),
+            other => unexpected_output(&other),
+        }
     }
 
     async fn readings(&self, query: &ReadingQuery) -> StoreResult<Page<Reading>> {

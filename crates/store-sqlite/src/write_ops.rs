@@ -322,6 +322,19 @@ pub(crate) fn insert_readings(
     effects: &mut Effects,
     readings: &[Reading],
 ) -> StoreResult<u64> {
+    let new = insert_readings_new_mask(conn, ids, effects, readings)?;
+    Ok(to_u64(new.iter().filter(|new| **new).count()))
+}
+
+/// Inserts readings of registered points; see
+/// [`oversight_store::Store::insert_readings_new_mask`]. Returns whether
+/// each reading, in the order given, was new.
+pub(crate) fn insert_readings_new_mask(
+    conn: &Connection,
+    ids: &mut IdCache,
+    effects: &mut Effects,
+    readings: &[Reading],
+) -> StoreResult<Vec<bool>> {
     let mut point_ids = Vec::with_capacity(readings.len());
     for reading in readings {
         let id = ids
@@ -334,7 +347,10 @@ pub(crate) fn insert_readings(
     }
 
     let mut uploads: BTreeMap<UploadKey, Vec<FactorEntry>> = BTreeMap::new();
-    for (reading, point_id) in readings.iter().zip(point_ids) {
+    // The first reading given for an upload and factor is the one that can
+    // be new, because later ones are resends of it.
+    let mut first_of: HashMap<(UploadKey, u32), usize> = HashMap::new();
+    for (index, (reading, point_id)) in readings.iter().zip(point_ids).enumerate() {
         let factor_id = ids.factor_id(conn, reading.factor.as_str())?;
         let key = UploadKey {
             point_id,
@@ -343,6 +359,7 @@ pub(crate) fn insert_readings(
         };
         let received_at = micros(reading.received_at);
         effects.seen(point_id, key.data_time, received_at);
+        first_of.entry((key, factor_id)).or_insert(index);
         uploads.entry(key).or_default().push(FactorEntry {
             factor_id,
             received_at,
@@ -351,14 +368,16 @@ pub(crate) fn insert_readings(
         });
     }
 
-    let mut new = 0;
+    let mut new = vec![false; readings.len()];
     for (key, entries) in uploads {
         let (first, mut revisions) = packed::sort_keep_first(entries);
         let merged = write_upload(conn, &key, first).map_err(backend("insert readings"))?;
-        for received_at in &merged.added {
+        for (factor_id, received_at) in &merged.added {
             effects.count_new(key.point_id, *received_at);
+            if let Some(index) = first_of.get(&(key, *factor_id)) {
+                new[*index] = true;
+            }
         }
-        new += to_u64(merged.added.len());
         revisions.extend(merged.revisions);
         insert_revisions(conn, &key, &revisions).map_err(backend("insert reading revisions"))?;
     }
@@ -399,7 +418,7 @@ fn insert_revisions(
 }
 
 /// The unique key of a row of `uploads`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct UploadKey {
     point_id: i64,
     data_time: i64,
@@ -430,7 +449,10 @@ fn write_upload(
         ])?;
     if inserted == 1 {
         return Ok(Merged {
-            added: entries.iter().map(|entry| entry.received_at).collect(),
+            added: entries
+                .iter()
+                .map(|entry| (entry.factor_id, entry.received_at))
+                .collect(),
             revisions: Vec::new(),
         });
     }

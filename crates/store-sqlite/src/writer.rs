@@ -94,6 +94,8 @@ impl WriteOp {
 #[derive(Debug)]
 pub(crate) enum WriteOutput {
     Count(u64),
+    /// Whether each inserted reading was new.
+    NewMask(Vec<bool>),
     Unit,
     Quarantined(QuarantineOutcome),
     AlertChanges(Vec<AlertChange>),
@@ -331,7 +333,8 @@ fn apply(
             write_ops::retire_previous_password(conn, mn).map(WriteOutput::Count)
         }
         WriteOp::InsertReadings(readings) => {
-            write_ops::insert_readings(conn, ids, effects, readings).map(WriteOutput::Count)
+            write_ops::insert_readings_new_mask(conn, ids, effects, readings)
+                .map(WriteOutput::NewMask)
         }
         WriteOp::Quarantine(uploads, limits) => {
             write_ops::quarantine(conn, uploads, limits).map(WriteOutput::Quarantined)

@@ -105,6 +105,12 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// how many readings were new.
     async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64>;
 
+    /// Stores readings as [`Store::insert_readings`] does and returns, for
+    /// each reading in the order given, whether it was new. A reading
+    /// dropped as an identical resend or kept as a revision is `false`, so
+    /// the caller can pass on only the values the store kept.
+    async fn insert_readings_new_mask(&self, readings: &[Reading]) -> StoreResult<Vec<bool>>;
+
     /// Returns one point's readings, filtered and paged.
     async fn readings(&self, query: &ReadingQuery) -> StoreResult<Page<Reading>>;
 
