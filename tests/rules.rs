@@ -711,3 +711,67 @@ async fn resend_with_other_values_changes_no_alert() {
     let status = server.terminate();
     assert!(status.success(), "serve exited with {status}");
 }
+
+/// Returns the rule ids of the alerts in a backtest report, sorted.
+fn backtest_rules(report: &Value) -> Vec<String> {
+    let mut rules: Vec<String> = report["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(|alert| alert["rule_id"].as_str().map(str::to_owned))
+        .collect();
+    rules.sort();
+    rules
+}
+
+#[tokio::test]
+async fn backtest_defaults_to_active_rules() {
+    let data = prepared(&[("BT00001", 60)]);
+    let rules_dir = data.path().join("rules");
+    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
+    std::fs::write(rules_dir.join("site.toml"), format!("{PACK_HEADER}{COD_RULE}"))
+        .expect("write pack");
+    let env = [("OVERSIGHT_RULES__DIR", path_str(&rules_dir))];
+    let server = Server::start(&data, &env).await;
+    let (status, body) = server
+        .post("/api/v1/rules/env.limit.upper/disable", &serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // COD exceeds the operator rule's 50 and, at 120, the disabled built-in
+    // upper limit of 100. pH 5 is below the built-in lower limit of 6. No
+    // value jumps enough for env.jump.
+    let mut logger = Datalogger::connect(server.hj212, "BT00001", "123456").await;
+    for (offset, cod, ph) in [(0, 60.0, 7.0), (1, 120.0, 5.0), (2, 60.0, 7.0)] {
+        assert!(
+            logger
+                .send(minute(offset), &[("w01018", cod), ("w01001", ph)])
+                .await,
+            "upload {offset}"
+        );
+    }
+    let expected = ["env.limit.lower", "site.cod"];
+
+    let body = serde_json::json!({
+        "mn": "BT00001",
+        "from": minute(0).to_string(),
+        "to": minute(10).to_string(),
+    });
+    let (status, report) = server.post("/api/v1/rules/backtest", &body).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["readings"], 6, "{report}");
+    assert_eq!(backtest_rules(&report), expected, "{report}");
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+
+    let data_dir = data.path().join("data");
+    let output = Command::new(BINARY)
+        .args(["rules", "test", "--json", "--data-dir", path_str(&data_dir)])
+        .envs(env)
+        .output()
+        .expect("run oversight rules test");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["readings"], 6, "{report}");
+    assert_eq!(backtest_rules(&report), expected, "{report}");
+}

@@ -2,6 +2,7 @@
 //! backtests over stored readings, rule changes and the tasks that
 //! escalations created.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::{Extension, Json};
@@ -276,8 +277,8 @@ pub(super) async fn changes(
     ))
 }
 
-/// The body of a backtest: a pack to try (the active rules when absent)
-/// and the readings to replay.
+/// The body of a backtest: a pack to try (the server's active rules, with
+/// their switches, when absent) and the readings to replay.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BacktestBody {
@@ -293,7 +294,7 @@ pub(super) struct BacktestBody {
 pub(super) struct BacktestResult {
     readings: u64,
     alerts: Vec<BacktestAlert>,
-    errors: std::collections::BTreeMap<String, RuleErrors>,
+    errors: BTreeMap<String, RuleErrors>,
 }
 
 /// The most readings one backtest request replays.
@@ -319,7 +320,9 @@ pub(super) async fn backtest(
     let mn = parse_mn(&body.mn)?;
     let from = parse_time("from", Some(&body.from))?;
     let to = parse_time("to", Some(&body.to))?;
-    let rules = match &body.pack {
+    // The active rules run with their switches, and a pack in the body runs
+    // as written.
+    let (rules, switches) = match &body.pack {
         Some(text) => {
             let pack =
                 oversight_rules::pack::parse_pack("request body", text).map_err(|errors| {
@@ -331,14 +334,13 @@ pub(super) async fn backtest(
                             .join("\n"),
                     )
                 })?;
-            RuleSet::build(Vec::new(), vec![pack])
-                .map_err(|error| ApiError::invalid(error.to_string()))?
+            let rules = RuleSet::build(Vec::new(), vec![pack])
+                .map_err(|error| ApiError::invalid(error.to_string()))?;
+            (Arc::new(rules), BTreeMap::new())
         }
         None => {
-            let builtin = oversight_rules::builtin_packs()
-                .map_err(|_| ApiError::internal("the built-in rule packs are invalid"))?;
-            RuleSet::build(builtin, Vec::new())
-                .map_err(|error| ApiError::internal(error.to_string()))?
+            let status = status(&state).await?;
+            (status.rule_set, status.enabled)
         }
     };
     // A point outside the caller's scope looks missing, as in the point routes.
@@ -356,7 +358,8 @@ pub(super) async fn backtest(
         time_zone: state.time_zone.clone(),
         ..EngineConfig::default()
     };
-    let mut run = Backtest::new(Arc::new(rules), config);
+    let mut run = Backtest::new(rules, config);
+    run.set_switches(switches);
     let mut query = ReadingQuery {
         mn,
         factor: None,
