@@ -107,7 +107,7 @@ async fn slow_body_times_out_as_json() {
     let server = Server::start(&data, &[("OVERSIGHT_HTTP__REQUEST_TIMEOUT_SECS", "1")]).await;
     let mut stream = TcpStream::connect(server.http).await.expect("connect");
     let head = format!(
-        "POST /api/v1/points HTTP/1.1\r\nhost: 127.0.0.1\r\nx-requested-with: t\r\n{}\
+        "POST /api/v1/points HTTP/1.1\r\nhost: 127.0.0.1\r\n{}\
          content-type: application/json\r\ncontent-length: 100\r\n\r\n{{",
         server.session_head_lines()
     );
@@ -197,48 +197,127 @@ async fn allowed_hosts_are_configurable() {
     assert_eq!(status_of(&local), 403, "{local}");
 }
 
+/// Returns the error message of a JSON error response, after checking its code.
+async fn forbidden_message(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "forbidden");
+    body["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned()
+}
+
 #[tokio::test]
-async fn state_change_needs_csrf_header() {
+async fn session_change_needs_csrf_token() {
     let data = DataDir::new();
     let server = Server::start(&data, &[]).await;
     let client = reqwest::Client::new();
     let url = server.url("/api/v1/quarantine/NOSUCHMN01");
 
-    let bare = client.delete(&url).send().await.expect("DELETE");
-    assert_eq!(bare.status(), 403);
-    let body: Value = bare.json().await.expect("JSON error");
-    assert_eq!(body["error"]["code"], "forbidden");
-    let message = body["error"]["message"].as_str().expect("message");
-    assert!(message.contains("X-Requested-With"), "{message}");
-
-    let cross = client
+    let missing = client
         .delete(&url)
-        .header("x-requested-with", "t")
+        .header("cookie", server.session_cookie())
+        .send()
+        .await
+        .expect("DELETE");
+    let message = forbidden_message(missing).await;
+    assert!(message.contains("missing X-CSRF-Token"), "{message}");
+
+    let forged = client
+        .delete(&url)
+        .header("cookie", server.session_cookie())
+        .header("x-csrf-token", "forged")
+        .send()
+        .await
+        .expect("DELETE");
+    let message = forbidden_message(forged).await;
+    assert!(message.contains("invalid X-CSRF-Token"), "{message}");
+
+    let plain = server
+        .with_session(client.delete(&url))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(plain.status(), 404, "passes the checks, finds nothing held");
+
+    // Without credentials the request is not forbidden but unauthenticated.
+    let bare = client.delete(&url).send().await.expect("DELETE");
+    assert_eq!(bare.status(), 401);
+}
+
+#[tokio::test]
+async fn cross_origin_change_is_rejected() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]).await;
+    let client = reqwest::Client::new();
+    let url = server.url("/api/v1/quarantine/NOSUCHMN01");
+
+    let cross = server
+        .with_session(client.delete(&url))
         .header("origin", "http://evil.example")
         .send()
         .await
         .expect("DELETE");
-    assert_eq!(cross.status(), 403);
-    let body: Value = cross.json().await.expect("JSON error");
-    let message = body["error"]["message"].as_str().expect("message");
+    let message = forbidden_message(cross).await;
     assert!(message.contains("evil.example"), "{message}");
+
+    for site in ["cross-site", "same-site"] {
+        let response = server
+            .with_session(client.delete(&url))
+            .header("sec-fetch-site", site)
+            .send()
+            .await
+            .expect("DELETE");
+        let message = forbidden_message(response).await;
+        assert!(message.contains(site), "{message}");
+        assert!(message.contains("Sec-Fetch-Site"), "{message}");
+    }
+
+    // A login form posted from another site is rejected before the password check.
+    let login = client
+        .post(server.url("/api/v1/auth/login"))
+        .header("origin", "http://evil.example")
+        .json(&serde_json::json!({"username": "root", "password": "anything at all"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 403);
 
     let same = server
         .with_session(client.delete(&url))
-        .header("x-requested-with", "t")
         .header("origin", format!("http://{}", server.http))
+        .header("sec-fetch-site", "same-origin")
         .send()
         .await
         .expect("DELETE");
     assert_eq!(same.status(), 404, "passes the checks, finds nothing held");
+}
 
-    let plain = server
-        .with_session(client.delete(&url))
-        .header("x-requested-with", "t")
+#[tokio::test]
+async fn bearer_change_needs_no_csrf_token() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]).await;
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({"name": "csrf", "expires_in_days": 1});
+    let (status, token) = server.post("/api/v1/auth/tokens", &body).await;
+    assert_eq!(status, 201, "{token}");
+    let token = token["token"].as_str().expect("token secret");
+
+    let url = server.url("/api/v1/quarantine/NOSUCHMN01");
+    let response = client
+        .delete(&url)
+        .bearer_auth(token)
+        .header("origin", "http://elsewhere.example")
+        .header("sec-fetch-site", "cross-site")
         .send()
         .await
         .expect("DELETE");
-    assert_eq!(plain.status(), 404);
+    assert_eq!(
+        response.status(),
+        404,
+        "passes the checks, finds nothing held"
+    );
 }
 
 #[tokio::test]
@@ -273,7 +352,6 @@ async fn wrong_method_is_json_405() {
     let server = Server::start(&data, &[]).await;
     let response = reqwest::Client::new()
         .put(server.url("/api/v1/points"))
-        .header("x-requested-with", "t")
         .send()
         .await
         .expect("PUT");

@@ -327,7 +327,6 @@ async fn auth_events_reach_ledger() {
     for _ in 0..6 {
         let response = client
             .post(server.url("/api/v1/auth/login"))
-            .header("x-requested-with", "oversight-tests")
             .json(&wrong)
             .send()
             .await

@@ -390,7 +390,6 @@ async fn log_holds_no_secrets() {
     let client = reqwest::Client::new();
     let response = client
         .post(server.url("/api/v1/auth/login"))
-        .header("x-requested-with", "oversight-tests")
         .json(&serde_json::json!({"username": common::ADMIN.0, "password": wrong_password}))
         .send()
         .await

@@ -192,7 +192,6 @@ async fn exceedance_task_runs_to_close_with_evidence() {
     let client = reqwest::Client::new();
     let response = server
         .with_session(client.post(server.url(&format!("/api/v1/tasks/{id}/evidence"))))
-        .header("X-Requested-With", "oversight-test")
         .multipart(form)
         .send()
         .await

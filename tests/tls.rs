@@ -132,7 +132,6 @@ async fn tls_clients_are_served() {
     let response = identity
         .https_client()
         .post(server.url("/api/v1/auth/login"))
-        .header("x-requested-with", "oversight-tests")
         .json(&login)
         .send()
         .await

@@ -62,7 +62,6 @@ fi
 base="http://$address"
 st run "$base/api/v1/openapi.json" \
   --url "$base" \
-  --header "X-Requested-With: schemathesis" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
   --phases examples,coverage,fuzzing \
   --max-examples "${ST_MAX_EXAMPLES:-25}" \

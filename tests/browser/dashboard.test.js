@@ -358,7 +358,6 @@ test('dashboard shows live data from the demo', { timeout: START_TIMEOUT_MS + DA
         method: 'POST',
         headers: {
           'Content-Type': 'application/json',
-          'X-Requested-With': 'oversight-browser-test',
           'X-CSRF-Token': decodeURIComponent(csrf ?? ''),
         },
         body: JSON.stringify({

@@ -198,7 +198,6 @@ impl Server {
         let response = self
             .client
             .post(self.url("/api/v1/auth/login"))
-            .header("x-requested-with", "oversight-tests")
             .json(&body)
             .send()
             .await
@@ -230,6 +229,15 @@ impl Server {
             .iter()
             .map(|(name, value)| format!("{name}: {value}\r\n"))
             .collect()
+    }
+
+    /// Returns the session's `Cookie` header value, without its CSRF token.
+    pub fn session_cookie(&self) -> &str {
+        self.session
+            .iter()
+            .find(|(name, _)| name == "cookie")
+            .map(|(_, value)| value.as_str())
+            .expect("the session has a cookie")
     }
 
     /// Adds the session's headers to a request.
@@ -289,7 +297,6 @@ impl Server {
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let response = self
             .with_session(self.client.post(self.url(path)))
-            .header("x-requested-with", "oversight-tests")
             .json(body)
             .send()
             .await
@@ -302,7 +309,6 @@ impl Server {
     pub async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
         let response = self
             .with_session(self.client.patch(self.url(path)))
-            .header("x-requested-with", "oversight-tests")
             .json(body)
             .send()
             .await
@@ -315,7 +321,6 @@ impl Server {
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         let response = self
             .with_session(self.client.delete(self.url(path)))
-            .header("x-requested-with", "oversight-tests")
             .send()
             .await
             .expect("DELETE request");

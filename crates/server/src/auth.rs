@@ -14,6 +14,8 @@
 //! but GET, HEAD and OPTIONS) on a session must also send the session's CSRF
 //! token in the `X-CSRF-Token` header. The token is derived from the session
 //! id, so a cross-site page, which cannot read the cookie, cannot compute it.
+//! `crate::guard` also rejects unsafe requests that browsers mark as coming
+//! from another origin.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -237,18 +239,33 @@ pub async fn authenticate(
     };
     let principal = authenticate_session(state, &session, now).await?;
     if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        let sent = headers
-            .get(CSRF_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
-        if !constant_time_eq(sent, &csrf_token(&session)) {
-            return Err(ApiError::forbidden(
-                "missing or invalid X-CSRF-Token header: send the csrf_token from the login \
-                 response or the oversight_csrf cookie",
-            ));
-        }
+        check_csrf_token(method, headers, &session)?;
     }
     Ok(principal)
+}
+
+/// Checks the `X-CSRF-Token` header of an unsafe request on a session
+/// against the token derived from the session's cookie.
+fn check_csrf_token(method: &Method, headers: &HeaderMap, session: &str) -> Result<(), ApiError> {
+    let Some(sent) = headers.get(CSRF_HEADER) else {
+        metrics::counter!("oversight_http_requests_rejected_total", "reason" => "csrf")
+            .increment(1);
+        return Err(ApiError::forbidden(format!(
+            "missing X-CSRF-Token header: {method} requests on a session must send the \
+             csrf_token of the login response (also in the oversight_csrf cookie) in the \
+             X-CSRF-Token header"
+        )));
+    };
+    let sent = sent.to_str().unwrap_or_default();
+    if !constant_time_eq(sent, &csrf_token(session)) {
+        metrics::counter!("oversight_http_requests_rejected_total", "reason" => "csrf")
+            .increment(1);
+        return Err(ApiError::forbidden(
+            "invalid X-CSRF-Token header: it does not belong to this session; send the \
+             csrf_token of the latest login response or GET /api/v1/auth/me",
+        ));
+    }
+    Ok(())
 }
 
 async fn authenticate_token(

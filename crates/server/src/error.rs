@@ -32,7 +32,7 @@ pub enum ErrorCode {
     /// 401: the password was right but the account's TOTP code is missing.
     TotpRequired,
     /// 403: the caller may not take this action or see this record, or the
-    /// request's host, origin or CSRF header is rejected.
+    /// request's host, origin or CSRF token is rejected.
     Forbidden,
     /// 405: the route exists but not for this method.
     MethodNotAllowed,

@@ -4,11 +4,14 @@
 //! - The `Host` header must name an allowed host ([`HostAllowList`]), so a
 //!   web page whose DNS name was rebound to this server's address cannot
 //!   read the API from a browser.
-//! - A request with a method other than GET, HEAD or OPTIONS must carry an
-//!   `X-Requested-With` header, and its `Origin`, when sent, must match its
-//!   `Host`. Browsers do not let a page of another origin set that header
-//!   without a CORS preflight, which this server never approves, so a
-//!   cross-site form or script cannot change state.
+//! - A request with a method other than GET, HEAD or OPTIONS and without a
+//!   bearer token must come from the server's own origin. Its `Origin`, when
+//!   sent, must match its `Host`, and its `Sec-Fetch-Site`, when sent, must
+//!   be `same-origin` or `none`. Requests on a session must also carry the
+//!   session's CSRF token, which `crate::auth` checks. Bearer-token requests
+//!   need neither check, because browsers attach no bearer token by
+//!   themselves and a cross-origin script cannot add one without a CORS
+//!   preflight, which this server never approves.
 //! - Every response carries `X-Content-Type-Options`, `Referrer-Policy`,
 //!   `X-Frame-Options` and, unless the handler set its own, a
 //!   `Content-Security-Policy` that allows nothing to load.
@@ -20,15 +23,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
 
-/// The header a state-changing request must carry. Any value is accepted.
-pub const CSRF_HEADER: &str = "x-requested-with";
+/// The Fetch Metadata header in which browsers state how the request's
+/// initiator relates to its target: `same-origin`, `same-site`, `cross-site`
+/// or `none` (typed by the user).
+const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
 /// The policy of responses that set none: they are data, not documents.
 const DEFAULT_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
@@ -66,7 +71,7 @@ impl HostAllowList {
 /// Adds the checks and headers of this module to `router`.
 pub fn protect(router: Router, hosts: HostAllowList) -> Router {
     router
-        .layer(middleware::from_fn(check_csrf))
+        .layer(middleware::from_fn(check_origin))
         .layer(middleware::from_fn(move |request, next| {
             check_host(hosts.clone(), request, next)
         }))
@@ -106,21 +111,27 @@ async fn check_host(hosts: HostAllowList, request: Request, next: Next) -> Respo
     next.run(request).await
 }
 
-/// Rejects a state-changing request without the CSRF header or from another origin.
-async fn check_csrf(request: Request, next: Next) -> Response {
-    if is_safe(request.method()) {
+/// Rejects a state-changing request that a browser marks as coming from
+/// another origin. Bearer-token requests and requests without browser
+/// headers (curl, scripts) pass.
+async fn check_origin(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if is_safe(request.method()) || has_bearer_token(headers) {
         return next.run(request).await;
     }
-    let headers = request.headers();
-    if !headers.contains_key(HeaderName::from_static(CSRF_HEADER)) {
-        metrics::counter!("oversight_http_requests_rejected_total", "reason" => "csrf")
-            .increment(1);
-        return ApiError::forbidden(format!(
-            "{} requests must carry the header X-Requested-With (any value, such as \
-             X-Requested-With: oversight) to show they are not a cross-site form",
-            request.method()
-        ))
-        .into_response();
+    if let Some(site) = headers.get(SEC_FETCH_SITE) {
+        let site = site.to_str().unwrap_or_default();
+        if !matches!(site, "same-origin" | "none") {
+            metrics::counter!("oversight_http_requests_rejected_total", "reason" => "fetch_site")
+                .increment(1);
+            return ApiError::forbidden(format!(
+                "{} request with Sec-Fetch-Site {site:?} rejected: state-changing requests \
+                 must come from the dashboard's own origin (Sec-Fetch-Site: same-origin) \
+                 or carry an API token in the Authorization header",
+                request.method()
+            ))
+            .into_response();
+        }
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
@@ -129,13 +140,21 @@ async fn check_csrf(request: Request, next: Next) -> Response {
             metrics::counter!("oversight_http_requests_rejected_total", "reason" => "origin")
                 .increment(1);
             return ApiError::forbidden(format!(
-                "cross-origin request from Origin {origin:?} to host {host:?} rejected; \
-                 send it from the dashboard's own origin or without an Origin header"
+                "cross-origin request from Origin {origin:?} to host {host:?} rejected: \
+                 send it from the dashboard's own origin, without an Origin header, or \
+                 with an API token in the Authorization header"
             ))
             .into_response();
         }
     }
     next.run(request).await
+}
+
+fn has_bearer_token(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("Bearer "))
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -41,7 +41,6 @@ impl Session {
         let client = reqwest::Client::new();
         let response = client
             .post(format!("{base}/auth/login"))
-            .header("X-Requested-With", "oversight-test")
             .json(&json!({"username": username, "password": password}))
             .send()
             .await
@@ -76,7 +75,6 @@ impl Session {
     async fn post(&self, url: String, body: &Value) -> (u16, Value) {
         let response = self
             .with_headers(self.client.post(url))
-            .header("X-Requested-With", "oversight-test")
             .json(body)
             .send()
             .await

@@ -33,11 +33,9 @@ function cookie(name) {
 }
 
 async function request(method, path, params, body) {
-  // The server rejects a state-changing request without X-Requested-With,
-  // which a cross-site form cannot send, and a state-changing request on a
-  // session without the session's CSRF token, which the login set in the
-  // oversight_csrf cookie.
-  const headers = { Accept: 'application/json', 'X-Requested-With': 'oversight-dashboard' };
+  // The server rejects a state-changing request on a session without the
+  // session's CSRF token, which the login set in the oversight_csrf cookie.
+  const headers = { Accept: 'application/json' };
   if (method !== 'GET') {
     const csrf = cookie('oversight_csrf');
     if (csrf) {

@@ -41,7 +41,9 @@ impl ToSchema for JsonValue {}
         title = "Oversight API",
         description = "Monitoring points, readings, alerts, rules, supervision tasks and quarantined uploads. \
                        Errors are {\"error\": {\"code\", \"message\"}}. Requests other than \
-                       GET, HEAD and OPTIONS must carry the header X-Requested-With."
+                       GET, HEAD and OPTIONS on a session must carry the session's CSRF token \
+                       in the header X-CSRF-Token; requests with an API token in \
+                       Authorization: Bearer need no CSRF token."
     ),
     paths(
         super::status::health,
