@@ -515,8 +515,11 @@ async fn actions_record_signed_in_account() {
     let data = prepared(&[("AC00001", 60)]);
     let rules_dir = data.path().join("rules");
     std::fs::create_dir_all(&rules_dir).expect("create rules directory");
-    std::fs::write(rules_dir.join("site.toml"), format!("{PACK_HEADER}{COD_RULE}"))
-        .expect("write pack");
+    std::fs::write(
+        rules_dir.join("site.toml"),
+        format!("{PACK_HEADER}{COD_RULE}"),
+    )
+    .expect("write pack");
     let mut server = Server::start(&data, &[("OVERSIGHT_RULES__DIR", path_str(&rules_dir))]).await;
     let operator = serde_json::json!({
         "username": OPERATOR.0,
@@ -556,7 +559,10 @@ async fn actions_record_signed_in_account() {
     assert_eq!(body["acknowledged_by"], OPERATOR.0, "{body}");
     let resolve = format!("/api/v1/alerts/{id}/resolve");
     let (status, body) = server
-        .post(&resolve, &serde_json::json!({"actor": "root", "reason": "fixed"}))
+        .post(
+            &resolve,
+            &serde_json::json!({"actor": "root", "reason": "fixed"}),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = server
@@ -629,8 +635,13 @@ async fn actions_record_signed_in_account() {
     let (status, body) = server.post("/api/v1/silences", &silence).await;
     assert_eq!(status, 400, "{body}");
     let (_, silences) = server.get("/api/v1/silences").await;
-    assert_eq!(silences, serde_json::json!([]), "a rejected silence was stored");
-    let silence = serde_json::json!({"mn": "AC00001", "ends_at": ends_at, "comment": "maintenance"});
+    assert_eq!(
+        silences,
+        serde_json::json!([]),
+        "a rejected silence was stored"
+    );
+    let silence =
+        serde_json::json!({"mn": "AC00001", "ends_at": ends_at, "comment": "maintenance"});
     let (status, body) = server.post("/api/v1/silences", &silence).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["created_by"], OPERATOR.0, "{body}");
@@ -667,17 +678,29 @@ async fn resend_with_other_values_changes_no_alert() {
     let data = prepared(&[("RS00001", 60), ("RS00002", 60)]);
     let rules_dir = data.path().join("rules");
     std::fs::create_dir_all(&rules_dir).expect("create rules directory");
-    std::fs::write(rules_dir.join("site.toml"), format!("{PACK_HEADER}{RESEND_PACK}"))
-        .expect("write pack");
+    std::fs::write(
+        rules_dir.join("site.toml"),
+        format!("{PACK_HEADER}{RESEND_PACK}"),
+    )
+    .expect("write pack");
     let server = Server::start(&data, &[("OVERSIGHT_RULES__DIR", path_str(&rules_dir))]).await;
 
     // RS00001 stays below the limit. If the rules saw its resend of 200, the
     // average at the next reading would exceed 50 and open an alert.
     let mut logger = Datalogger::connect(server.hj212, "RS00001", "123456").await;
-    assert!(logger.send(minute(0), &[("w01018", 20.0)]).await, "first upload");
+    assert!(
+        logger.send(minute(0), &[("w01018", 20.0)]).await,
+        "first upload"
+    );
     assert!(logger.send(minute(0), &[("w01018", 200.0)]).await, "resend");
-    assert!(logger.send(minute(1), &[("w01018", 20.0)]).await, "next upload");
-    assert!(logger.send(minute(2), &[("w01001", 9.0)]).await, "pH upload");
+    assert!(
+        logger.send(minute(1), &[("w01018", 20.0)]).await,
+        "next upload"
+    );
+    assert!(
+        logger.send(minute(2), &[("w01001", 9.0)]).await,
+        "pH upload"
+    );
     let body = server
         .wait_for("/api/v1/alerts?mn=RS00001", "the pH alert", |body| {
             !open_alerts_of(body, "site.ph").is_empty()
@@ -691,10 +714,19 @@ async fn resend_with_other_values_changes_no_alert() {
     // RS00002 exceeds the limit. If the rules saw its resend of 0, the
     // average at the next reading would fall below 50 and resolve the alert.
     let mut logger = Datalogger::connect(server.hj212, "RS00002", "123456").await;
-    assert!(logger.send(minute(0), &[("w01018", 80.0)]).await, "first upload");
+    assert!(
+        logger.send(minute(0), &[("w01018", 80.0)]).await,
+        "first upload"
+    );
     assert!(logger.send(minute(0), &[("w01018", 0.0)]).await, "resend");
-    assert!(logger.send(minute(1), &[("w01018", 60.0)]).await, "next upload");
-    assert!(logger.send(minute(2), &[("w01001", 9.0)]).await, "pH upload");
+    assert!(
+        logger.send(minute(1), &[("w01018", 60.0)]).await,
+        "next upload"
+    );
+    assert!(
+        logger.send(minute(2), &[("w01001", 9.0)]).await,
+        "pH upload"
+    );
     let body = server
         .wait_for("/api/v1/alerts?mn=RS00002", "the pH alert", |body| {
             !open_alerts_of(body, "site.ph").is_empty()
@@ -707,7 +739,11 @@ async fn resend_with_other_values_changes_no_alert() {
     // The resends are kept as revisions all the same.
     let (status, revisions) = server.get("/api/v1/points/RS00002/revisions").await;
     assert_eq!(status, 200, "{revisions}");
-    assert_eq!(revisions["items"].as_array().map(Vec::len), Some(1), "{revisions}");
+    assert_eq!(
+        revisions["items"].as_array().map(Vec::len),
+        Some(1),
+        "{revisions}"
+    );
     let status = server.terminate();
     assert!(status.success(), "serve exited with {status}");
 }
@@ -729,12 +765,18 @@ async fn backtest_defaults_to_active_rules() {
     let data = prepared(&[("BT00001", 60)]);
     let rules_dir = data.path().join("rules");
     std::fs::create_dir_all(&rules_dir).expect("create rules directory");
-    std::fs::write(rules_dir.join("site.toml"), format!("{PACK_HEADER}{COD_RULE}"))
-        .expect("write pack");
+    std::fs::write(
+        rules_dir.join("site.toml"),
+        format!("{PACK_HEADER}{COD_RULE}"),
+    )
+    .expect("write pack");
     let env = [("OVERSIGHT_RULES__DIR", path_str(&rules_dir))];
     let server = Server::start(&data, &env).await;
     let (status, body) = server
-        .post("/api/v1/rules/env.limit.upper/disable", &serde_json::json!({}))
+        .post(
+            "/api/v1/rules/env.limit.upper/disable",
+            &serde_json::json!({}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     // COD exceeds the operator rule's 50 and, at 120, the disabled built-in

@@ -222,7 +222,11 @@ async fn active_rules(
 }
 
 /// Replays every point's stored readings in data-time order; returns how many.
-async fn replay_store(store: &dyn Store, args: &TestArgs, run: &mut Backtest) -> anyhow::Result<u64> {
+async fn replay_store(
+    store: &dyn Store,
+    args: &TestArgs,
+    run: &mut Backtest,
+) -> anyhow::Result<u64> {
     let mut readings = 0;
     for point in all_points(store).await? {
         let mut query = ReadingQuery {
