@@ -321,6 +321,54 @@ async fn bearer_change_needs_no_csrf_token() {
 }
 
 #[tokio::test]
+async fn logout_is_documented_204() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]).await;
+    let client = reqwest::Client::new();
+    let (status, document) = server.get("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    let responses = &document["paths"]["/api/v1/auth/logout"]["post"]["responses"];
+    assert!(responses["204"].is_object(), "{responses}");
+    assert!(responses["204"].get("content").is_none(), "{responses}");
+
+    let logout = server
+        .with_session(client.post(server.url("/api/v1/auth/logout")))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(logout.status(), 204);
+    assert!(logout.headers().get("content-type").is_none());
+    assert!(logout.text().await.expect("body").is_empty());
+}
+
+#[tokio::test]
+async fn invalid_multipart_is_json_400() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]).await;
+    let client = reqwest::Client::new();
+    let url = server.url("/api/v1/tasks/T1/evidence");
+    let content_types = [
+        "multipart/form-data",
+        "multipart/form-data; boundary=\"\"",
+        "text/plain",
+    ];
+    for content_type in content_types {
+        let response = server
+            .with_session(client.post(&url))
+            .header("content-type", content_type)
+            .body("file")
+            .send()
+            .await
+            .expect("POST evidence");
+        assert_eq!(response.status(), 400, "{content_type}");
+        let body: Value = response.json().await.expect("JSON error");
+        assert_eq!(body["error"]["code"], "invalid_request", "{content_type}");
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(message.contains("multipart"), "{content_type}: {message}");
+    }
+}
+
+#[tokio::test]
 async fn responses_carry_security_headers() {
     let data = DataDir::new();
     let server = Server::start(&data, &[]).await;

@@ -7,8 +7,10 @@
 # generated requests to every operation and fails on a 5xx, a response that
 # breaks its documented schema, status code or content type. The server runs
 # on a fresh data directory with Fujian's areas and demo points imported, on
-# free ports on 127.0.0.1. ST_MAX_EXAMPLES (default 25) bounds the requests
-# per operation; the seed is fixed so a failure can be replayed.
+# free ports on 127.0.0.1. Every request carries the API token of a system
+# administrator, so each operation runs with rights instead of stopping at
+# 401. ST_MAX_EXAMPLES (default 25) bounds the requests per operation; the
+# seed is fixed so a failure can be replayed.
 set -euo pipefail
 
 if [[ -z "${OVERSIGHT_BIN:-}" ]]; then
@@ -16,6 +18,10 @@ if [[ -z "${OVERSIGHT_BIN:-}" ]]; then
   exit 2
 fi
 OVERSIGHT_BIN="$(realpath "$OVERSIGHT_BIN")"
+if ! command -v curl >/dev/null; then
+  echo "error: curl is missing; install it (apt-get install curl) to log in and create the API token" >&2
+  exit 2
+fi
 
 # Pinned so that CI runs the same checks on every machine.
 schemathesis_version=4.32.5
@@ -42,6 +48,10 @@ ST000000000001,outlet 1,350203001,32,123456,60,w01018::100:mg/L|w01001:6:9:
 CSV
 "$OVERSIGHT_BIN" import --data-dir "$work/data" points "$work/points.csv" >/dev/null
 
+admin=schemathesis-admin
+password="schemathesis password $RANDOM$RANDOM"
+printf '%s\n' "$password" | "$OVERSIGHT_BIN" user add --admin "$admin" --data-dir "$work/data" >/dev/null
+
 "$OVERSIGHT_BIN" serve --data-dir "$work/data" --http 127.0.0.1:0 --hj212 127.0.0.1:0 \
   --log-format json >"$work/server.log" 2>&1 &
 server_pid=$!
@@ -60,10 +70,36 @@ if [[ -z "$address" ]]; then
 fi
 
 base="http://$address"
-st run "$base/api/v1/openapi.json" \
-  --url "$base" \
-  --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
-  --phases examples,coverage,fuzzing \
-  --max-examples "${ST_MAX_EXAMPLES:-25}" \
-  --seed 20261204 \
-  --no-color
+
+# Logs in as the administrator and creates an API token with all of its
+# actions. The session's CSRF token goes with the token request.
+login=$(python3 -c 'import json, sys; print(json.dumps({"username": sys.argv[1], "password": sys.argv[2]}))' \
+  "$admin" "$password")
+csrf=$(curl --silent --show-error --fail-with-body --cookie-jar "$work/cookies" \
+  --header 'Content-Type: application/json' --data "$login" "$base/api/v1/auth/login" \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["csrf_token"])')
+token=$(curl --silent --show-error --fail-with-body --cookie "$work/cookies" \
+  --header 'Content-Type: application/json' --header "X-CSRF-Token: $csrf" \
+  --data '{"name": "schemathesis", "expires_in_days": 1, "actions": []}' \
+  "$base/api/v1/auth/tokens" \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+
+# Revoking a token can hit the run's own token (ids start at 1), after which
+# every request would be rejected with 401, so that operation runs alone,
+# after all the others.
+revoke='DELETE /api/v1/auth/tokens/{id}'
+fuzz() {
+  st run "$base/api/v1/openapi.json" \
+    --url "$base" \
+    --header "Authorization: Bearer $token" \
+    --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
+    --phases examples,coverage,fuzzing \
+    --max-examples "${ST_MAX_EXAMPLES:-25}" \
+    --seed 20261204 \
+    --no-color \
+    "$@"
+}
+status=0
+fuzz --exclude-name "$revoke" || status=$?
+fuzz --include-name "$revoke" || status=$?
+exit "$status"

@@ -446,6 +446,28 @@ test('dashboard shows live data from the demo', { timeout: START_TIMEOUT_MS + DA
     await page.unroute('**/api/v1/ledger/proof/inclusion*');
   });
 
+  await t.test('task history rejects a checkpoint with a forged root', async () => {
+    // A root the ledger key never signed must not vouch for any step.
+    await page.route('**/api/v1/ledger/checkpoint', async (route) => {
+      const response = await route.fetch();
+      const lines = (await response.text()).split('\n');
+      lines[2] = Buffer.alloc(32, 7).toString('base64');
+      await route.fulfill({ response, body: lines.join('\n') });
+    });
+    await page.reload();
+    await page.locator('[data-test=history-entry]').nth(1).waitFor();
+    const marks = page.locator('[data-test=history-verified]');
+    await page.waitForFunction(
+      () => {
+        const marks = [...document.querySelectorAll('[data-test=history-verified]')];
+        return marks.length > 0 && marks.every((mark) => mark.dataset.status !== 'checking');
+      },
+    );
+    const statuses = await marks.evaluateAll((items) => items.map((mark) => mark.dataset.status));
+    assert.deepEqual(statuses, ['failed', 'failed']);
+    await page.unroute('**/api/v1/ledger/checkpoint');
+  });
+
   await t.test('page logged no errors', () => {
     assert.deepEqual(pageErrors, []);
   });

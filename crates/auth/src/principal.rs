@@ -1,6 +1,6 @@
 //! The caller of a request and the data it may see.
 
-use oversight_core::{AreaCode, Mn};
+use oversight_core::{Actor, AreaCode, Mn};
 use serde::Serialize;
 
 use crate::{Action, Role};
@@ -111,6 +111,17 @@ impl Principal {
             method: AuthMethod::Anonymous,
             scope: Scope::Nothing,
             token_actions: Vec::new(),
+        }
+    }
+
+    /// Returns who the ledger and alert history record for this principal's
+    /// changes: the account, or the system for the public, which changes
+    /// nothing through the API.
+    pub fn actor(&self) -> Actor {
+        if self.username.is_empty() {
+            Actor::System
+        } else {
+            Actor::User(self.username.clone())
         }
     }
 

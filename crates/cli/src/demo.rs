@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use jiff::Timestamp;
 use oversight_auth::{Role, password, secret};
-use oversight_core::{MonitoringPoint, SystemClock};
+use oversight_core::{Actor, MonitoringPoint, SystemClock};
 use oversight_server::config::{ConfigOverrides, Settings};
 use oversight_server::import::{NoProgress, import_builtin_areas, import_point_file};
 use oversight_server::runtime::{Server, shutdown_signal};
@@ -145,7 +145,8 @@ async fn load_demo_data(store: &dyn Store, dir: &Path) -> anyhow::Result<Vec<Mon
     let csv_path = dir.join("demo-points.csv");
     std::fs::write(&csv_path, POINTS_CSV)
         .with_context(|| format!("cannot write {}", csv_path.display()))?;
-    let report = import_point_file(store, &csv_path, &mut NoProgress).await?;
+    let report =
+        import_point_file(store, &csv_path, &Actor::command_line(), &mut NoProgress).await?;
     if let Some(error) = report.errors.first() {
         bail!("the built-in demo points are invalid: {error}");
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use oversight_core::Actor;
 use oversight_server::config::{ConfigOverrides, Settings};
 use oversight_server::import::{
     FileEncoding, ImportReport, Progress, import_area_file, import_builtin_areas, import_point_file,
@@ -86,7 +87,13 @@ pub(crate) async fn run(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode
             None => import_builtin_areas(store.as_ref(), &areas.provinces, &mut progress).await,
         },
         ImportCommand::Points(points) => {
-            import_point_file(store.as_ref(), &points.file, &mut progress).await
+            import_point_file(
+                store.as_ref(),
+                &points.file,
+                &Actor::command_line(),
+                &mut progress,
+            )
+            .await
         }
     };
     progress.finish();

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
-use oversight_core::{Mn, Secret};
+use oversight_core::{Actor, Mn, Secret};
 use oversight_server::config::ConfigOverrides;
 
 use crate::Cli;
@@ -72,7 +72,12 @@ pub(crate) async fn run(cli: &Cli, args: &PointArgs) -> anyhow::Result<ExitCode>
             }
             let password = read_point_password(&mn)?;
             store
-                .set_point_password(&mn, &password, password_args.previous_valid_until)
+                .set_point_password(
+                    &mn,
+                    &password,
+                    password_args.previous_valid_until,
+                    &Actor::command_line(),
+                )
                 .await
                 .with_context(|| format!("cannot set the password of {mn}"))?;
             let mut stdout = std::io::stdout().lock();

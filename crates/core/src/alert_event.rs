@@ -70,14 +70,33 @@ impl fmt::Display for AlertTransition {
     }
 }
 
-/// The cause of a transition: the engine or a person.
+/// The cause of a change, as alert transitions and the ledger record it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum Actor {
     /// The rule engine, evaluating readings or timers.
     Engine,
-    /// A person, by the login name of the account that acted.
+    /// A person signed in to the API, by account name.
     User(String),
+    /// An `oversight` command run on the server's machine, by the name of the
+    /// operating-system user who ran it.
+    CommandLine(String),
+    /// A device, by its identifier, such as the MN of an HJ 212 datalogger.
+    Device(String),
+    /// The server's own housekeeping, such as the expiry of a silence.
+    System,
+}
+
+impl Actor {
+    /// Returns the actor of an `oversight` command: the operating-system user named
+    /// by `USER` or `LOGNAME`, or `unknown` when neither is set.
+    pub fn command_line() -> Self {
+        let name = ["USER", "LOGNAME"]
+            .into_iter()
+            .find_map(|variable| std::env::var(variable).ok().filter(|name| !name.is_empty()))
+            .unwrap_or_else(|| "unknown".to_owned());
+        Self::CommandLine(name)
+    }
 }
 
 impl fmt::Display for Actor {
@@ -85,6 +104,28 @@ impl fmt::Display for Actor {
         match self {
             Self::Engine => f.write_str("engine"),
             Self::User(name) => write!(f, "user:{name}"),
+            Self::CommandLine(name) => write!(f, "cli:{name}"),
+            Self::Device(id) => write!(f, "device:{id}"),
+            Self::System => f.write_str("system"),
+        }
+    }
+}
+
+impl Actor {
+    /// Parses the form [`Actor`]'s `Display` writes.
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let (kind, name) = input.split_once(':').unwrap_or((input, ""));
+        match (kind, name) {
+            ("engine", "") => Ok(Self::Engine),
+            ("system", "") => Ok(Self::System),
+            ("user", name) if !name.is_empty() => Ok(Self::User(name.to_owned())),
+            ("cli", name) if !name.is_empty() => Ok(Self::CommandLine(name.to_owned())),
+            ("device", id) if !id.is_empty() => Ok(Self::Device(id.to_owned())),
+            _ => Err(ValidationError::new(
+                "actor",
+                input,
+                "expected engine, system, user:NAME, cli:NAME or device:ID",
+            )),
         }
     }
 }
@@ -138,6 +179,27 @@ impl AlertEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn actors_round_trip_through_their_text() {
+        for actor in [
+            Actor::Engine,
+            Actor::System,
+            Actor::User("li.wei".to_owned()),
+            Actor::CommandLine("root".to_owned()),
+            Actor::Device("88888880000001".to_owned()),
+        ] {
+            assert_eq!(Actor::parse(&actor.to_string()).unwrap(), actor);
+        }
+    }
+
+    #[test]
+    fn actor_text_without_a_name_is_rejected() {
+        for text in ["user:", "cli:", "device:", "admin", "engine:x", ""] {
+            let error = Actor::parse(text).unwrap_err();
+            assert!(error.to_string().contains("user:NAME"), "{text:?}: {error}");
+        }
+    }
 
     #[test]
     fn transition_names_round_trip() {

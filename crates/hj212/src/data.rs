@@ -14,6 +14,7 @@ use oversight_core::{DataFlag, FactorValues};
 
 use crate::packet::excerpt;
 use crate::scan::Separators;
+use crate::time::{are_eight_digits, parse_time};
 
 /// The time zone HJ 212 devices in China report in: UTC+08:00.
 pub const CHINA_STANDARD_TIME: Offset = Offset::constant(8);
@@ -146,9 +147,34 @@ impl<'a> DataArea<'a> {
 
     /// Parses `DataTime` in the fixed UTC `offset`; `Ok(None)` if absent.
     pub fn data_time(&self, offset: Offset) -> Result<Option<Timestamp>, FieldError> {
-        self.get("DataTime")
+        self.leading_data_time()
+            .or_else(|| self.get("DataTime"))
             .map(|value| parse_time("DataTime", value, offset))
             .transpose()
+    }
+
+    /// Returns the value of a first item `DataTime=DIGITS` with 14 or 17
+    /// digits, which is where uploads put it, or `None` for any other text,
+    /// which [`get`] then reads.
+    ///
+    /// [`get`]: DataArea::get
+    #[inline]
+    fn leading_data_time(&self) -> Option<&'a str> {
+        const PREFIX: &str = "DataTime=";
+        let value = self.text.strip_prefix(PREFIX)?;
+        let bytes = value.as_bytes();
+        let digits: &[u8; 14] = bytes.first_chunk()?;
+        if !(are_eight_digits(&digits[..8]) && are_eight_digits(&digits[6..])) {
+            return None;
+        }
+        let length = match bytes.get(14..17) {
+            Some(milliseconds) if milliseconds.iter().all(u8::is_ascii_digit) => 17,
+            _ => 14,
+        };
+        match bytes.get(length) {
+            None | Some(b';' | b',') => value.get(..length),
+            Some(_) => None,
+        }
     }
 
     /// Iterates over the factors: runs of adjacent `CODE-Suffix` items with
@@ -362,7 +388,13 @@ fn split_factor_key(key: &str) -> Option<(&str, &str)> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Factor<'a> {
     code: &'a str,
-    values: FactorValues,
+    /// The numbers of `-Rtd`, `-Avg` (or `-Data`), `-Min`, `-Max` and
+    /// `-Cou` in this order, each valid only where its bit of `present` is
+    /// set. Kept as plain numbers rather than a [`FactorValues`] of five
+    /// `Option<f64>`, which is twice as large and so costs a memory copy each
+    /// time the iterator returns a factor.
+    numbers: [f64; 5],
+    present: u8,
     flag: Option<DataFlag>,
     text: &'a str,
 }
@@ -381,7 +413,15 @@ impl<'a> Factor<'a> {
     ///
     /// [`get`]: Factor::get
     pub fn values(&self) -> FactorValues {
-        self.values
+        let number =
+            |slot: Slot| (self.present & slot.bit() != 0).then_some(self.numbers[slot as usize]);
+        FactorValues {
+            rtd: number(Slot::Rtd),
+            avg: number(Slot::Avg),
+            min: number(Slot::Min),
+            max: number(Slot::Max),
+            cou: number(Slot::Cou),
+        }
     }
 
     /// Returns the instrument data flag (`-Flag`), if sent.
@@ -423,12 +463,25 @@ impl<'a> Factors<'a> {
     #[inline(always)]
     fn split_key(&self, piece: &Piece) -> Option<FactorKey> {
         let (key_start, key_end) = piece.key(self.text);
-        let dash = self.text.as_bytes()[key_start..key_end]
-            .iter()
-            .position(|&byte| byte == b'-')?;
-        Some(FactorKey {
+        let bytes = self.text.as_bytes();
+        // Codes are short, so the dash is nearly always within the key's
+        // first eight bytes, which one word test searches.
+        let dash = match load_word(bytes, key_start) {
+            Some(word) if first_byte_equal(word, b'-') < 8 => {
+                key_start + first_byte_equal(word, b'-')
+            }
+            // A key such as `DataTime` that fits the word has no dash.
+            Some(_) if key_end - key_start <= 8 => return None,
+            _ => {
+                key_start
+                    + bytes[key_start..key_end]
+                        .iter()
+                        .position(|&byte| byte == b'-')?
+            }
+        };
+        (dash < key_end).then_some(FactorKey {
             key_start,
-            dash: key_start + dash,
+            dash,
             key_end,
         })
     }
@@ -436,25 +489,80 @@ impl<'a> Factors<'a> {
     /// Splits the key of an item piece whose key is `code-Suffix`; returns
     /// `None` for any other piece.
     #[inline(always)]
-    fn has_code(&self, piece: &Piece, code: &[u8]) -> Option<FactorKey> {
+    fn has_code(&self, piece: &Piece, code: &CodePattern) -> Option<FactorKey> {
         piece.equals?;
         let (key_start, key_end) = piece.key(self.text);
         let bytes = self.text.as_bytes();
-        let dash = key_start + code.len();
-        // A byte loop, because codes are a few bytes long and a `memcmp` call
-        // costs more than comparing them.
+        let dash = key_start + code.length;
         let matches = dash < key_end
-            && bytes[dash] == b'-'
-            && bytes[key_start..dash]
-                .iter()
-                .zip(code)
-                .all(|(left, right)| left == right);
+            && match (code.word, load_word(bytes, key_start)) {
+                // The pattern word contains the code and its dash.
+                (Some((pattern, mask)), Some(word)) => word & mask == pattern,
+                _ => {
+                    bytes[dash] == b'-'
+                        && bytes[key_start..dash]
+                            .iter()
+                            .zip(code.bytes)
+                            .all(|(left, right)| left == right)
+                }
+            };
         matches.then_some(FactorKey {
             key_start,
             dash,
             key_end,
         })
     }
+}
+
+/// A factor code to compare keys against.
+struct CodePattern<'a> {
+    bytes: &'a [u8],
+    length: usize,
+    /// The code followed by `-` as a little-endian word, and the mask of its
+    /// bytes, for codes of at most seven bytes.
+    word: Option<(u64, u64)>,
+}
+
+impl<'a> CodePattern<'a> {
+    #[inline(always)]
+    fn new(text: &'a [u8], key: &FactorKey) -> Self {
+        let length = key.dash - key.key_start;
+        let word = match load_word(text, key.key_start) {
+            Some(word) if length < 8 => {
+                let mask = u64::MAX >> (8 * (7 - length));
+                Some((word & mask, mask))
+            }
+            _ => None,
+        };
+        Self {
+            bytes: &text[key.key_start..key.dash],
+            length,
+            word,
+        }
+    }
+}
+
+/// Returns the eight bytes at `at` as a little-endian word, or `None` when
+/// fewer than eight bytes remain.
+#[inline(always)]
+fn load_word(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk = bytes.get(at..)?.first_chunk::<8>()?;
+    Some(u64::from_le_bytes(*chunk))
+}
+
+/// Returns the index of the first byte of `word` equal to `byte`, or 8.
+///
+/// A byte of `word ^ splat(byte)` is zero where `word` has `byte`.
+/// Subtracting 1 from every byte sets the high bit of a zero byte. A borrow
+/// can also flag the byte after a zero byte, but never one before the first,
+/// so the lowest flag is exact.
+#[inline(always)]
+fn first_byte_equal(word: u64, byte: u8) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let difference = word ^ (ONES * u64::from(byte));
+    let zeros = difference.wrapping_sub(ONES) & !difference & HIGH_BITS;
+    zeros.trailing_zeros() as usize / 8
 }
 
 /// The parts of a `CODE-Suffix` key, as byte offsets into the data area.
@@ -482,12 +590,12 @@ impl<'a> Iterator for Factors<'a> {
             let Some(key) = self.split_key(&piece) else {
                 continue;
             };
-            let code = &text[key.key_start..key.dash];
-            let mut group = FactorBuilder::new(code);
+            let code = CodePattern::new(text.as_bytes(), &key);
+            let mut group = FactorBuilder::default();
             group.add(text, &piece, key);
             let mut group_end = piece.end;
             while let Some(next_piece) = self.items.next_piece() {
-                match self.has_code(&next_piece, code.as_bytes()) {
+                match self.has_code(&next_piece, &code) {
                     Some(next_key) => {
                         group.add(text, &next_piece, next_key);
                         group_end = next_piece.end;
@@ -498,65 +606,104 @@ impl<'a> Iterator for Factors<'a> {
                     }
                 }
             }
-            return Some(group.finish(&text[piece.start..group_end]));
+            return Some(group.finish(
+                &text[key.key_start..key.dash],
+                &text[piece.start..group_end],
+            ));
         }
     }
 }
 
-/// Bits of the suffixes a factor has seen, to catch duplicates.
-const RTD: u8 = 1;
-const AVG: u8 = 1 << 1;
-const MIN: u8 = 1 << 2;
-const MAX: u8 = 1 << 3;
-const COU: u8 = 1 << 4;
+/// The value slots of a factor, in the order of [`Factor`]'s numbers.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Rtd,
+    Avg,
+    Min,
+    Max,
+    Cou,
+}
+
+impl Slot {
+    /// Returns the bit of the slot in `present` and `seen`.
+    #[inline(always)]
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// The bit of `-Flag` in `seen`, after those of the value slots.
 const FLAG: u8 = 1 << 5;
 
-struct FactorBuilder<'a> {
-    code: &'a str,
-    values: FactorValues,
+/// Returns a suffix of at most four bytes as a little-endian word, with the
+/// bytes past a 3-byte suffix clear, to compare with four bytes of a key.
+const fn suffix_word(suffix: &[u8]) -> u32 {
+    let mut bytes = [0u8; 4];
+    let mut index = 0;
+    while index < suffix.len() {
+        bytes[index] = suffix[index];
+        index += 1;
+    }
+    u32::from_le_bytes(bytes)
+}
+const RTD: u32 = suffix_word(b"Rtd");
+const AVG: u32 = suffix_word(b"Avg");
+const MIN: u32 = suffix_word(b"Min");
+const MAX: u32 = suffix_word(b"Max");
+const COU: u32 = suffix_word(b"Cou");
+const DATA: u32 = suffix_word(b"Data");
+const FLAG_SUFFIX: u32 = suffix_word(b"Flag");
+
+#[derive(Default)]
+struct FactorBuilder {
+    numbers: [f64; 5],
+    present: u8,
     flag: Option<DataFlag>,
+    /// The suffixes seen so far: the slot bits and [`FLAG`], to catch duplicates.
     seen: u8,
     error: Option<FieldError>,
 }
 
-impl<'a> FactorBuilder<'a> {
-    #[inline(always)]
-    fn new(code: &'a str) -> Self {
-        Self {
-            code,
-            values: FactorValues::default(),
-            flag: None,
-            seen: 0,
-            error: None,
-        }
-    }
-
+impl FactorBuilder {
     #[inline(always)]
     fn add(&mut self, text: &str, piece: &Piece, key: FactorKey) {
         if self.error.is_some() {
             return;
         }
         let bytes = text.as_bytes();
-        let (bit, slot) = match &bytes[key.dash + 1..key.key_end] {
-            b"Rtd" => (RTD, &mut self.values.rtd),
-            b"Avg" | b"Data" => (AVG, &mut self.values.avg),
-            b"Min" => (MIN, &mut self.values.min),
-            b"Max" => (MAX, &mut self.values.max),
-            b"Cou" => (COU, &mut self.values.cou),
-            b"Flag" => {
+        // A suffix of at most four bytes ends at or before the `=`, so its
+        // first four bytes are in the text.
+        let Some(&suffix) = bytes[key.dash + 1..].first_chunk::<4>() else {
+            return;
+        };
+        let suffix = u32::from_le_bytes(suffix);
+        let slot = match key.key_end - key.dash - 1 {
+            3 => match suffix & 0x00FF_FFFF {
+                RTD => Slot::Rtd,
+                AVG => Slot::Avg,
+                MIN => Slot::Min,
+                MAX => Slot::Max,
+                COU => Slot::Cou,
+                _ => return,
+            },
+            4 if suffix == DATA => Slot::Avg,
+            4 if suffix == FLAG_SUFFIX => {
                 self.add_flag(text, piece, key);
                 return;
             }
             _ => return,
         };
-        if self.seen & bit != 0 {
+        if self.seen & slot.bit() != 0 {
             self.error = Some(duplicate_key(text, key));
             return;
         }
-        self.seen |= bit;
+        self.seen |= slot.bit();
         let (value_start, value_end) = piece.value(text);
-        match parse_number_bytes(&bytes[value_start..value_end]) {
-            Some(number) => *slot = Some(number),
+        match parse_number_at(bytes, value_start, value_end) {
+            Some(number) => {
+                self.numbers[slot as usize] = number;
+                self.present |= slot.bit();
+            }
             None => self.error = Some(invalid_number(text, key, value_start, value_end)),
         }
     }
@@ -582,12 +729,13 @@ impl<'a> FactorBuilder<'a> {
     }
 
     #[inline(always)]
-    fn finish(self, text: &'a str) -> Result<Factor<'a>, FieldError> {
+    fn finish<'a>(self, code: &'a str, text: &'a str) -> Result<Factor<'a>, FieldError> {
         match self.error {
             Some(error) => Err(error),
             None => Ok(Factor {
-                code: self.code,
-                values: self.values,
+                code,
+                numbers: self.numbers,
+                present: self.present,
                 flag: self.flag,
                 text,
             }),
@@ -659,6 +807,87 @@ fn parse_number_bytes(bytes: &[u8]) -> Option<f64> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
+/// Parses the number at `bytes[start..end]`, as [`parse_number`] does.
+///
+/// A value of at most eight bytes after its sign, with eight bytes of
+/// `bytes` readable from its start, is parsed as one word (SWAR). Anything
+/// else, and any value that the word path cannot read as a plain decimal,
+/// goes through [`parse_number_bytes`].
+#[inline(always)]
+fn parse_number_at(bytes: &[u8], start: usize, end: usize) -> Option<f64> {
+    let (negative, digits_start) = match bytes.get(start) {
+        Some(b'-') => (true, start + 1),
+        Some(b'+') => (false, start + 1),
+        _ => (false, start),
+    };
+    let length = end.saturating_sub(digits_start);
+    if (1..=8).contains(&length)
+        && let Some(word) = load_word(bytes, digits_start)
+        && let Some(magnitude) = parse_decimal_word(word, length)
+    {
+        return Some(if negative { -magnitude } else { magnitude });
+    }
+    parse_number_bytes(bytes.get(start..end)?)
+}
+
+/// Parses the first `length` bytes (1 to 8) of `word`, read little-endian
+/// from the text, as digits with at most one `.`. Returns `None` for
+/// anything else, including text without digits.
+///
+/// The mantissa and the count of fraction digits are the same as
+/// [`parse_number_bytes`] computes, and so is the division that follows, so
+/// the result is bit-identical.
+#[inline(always)]
+fn parse_decimal_word(word: u64, length: usize) -> Option<f64> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let value_mask = u64::MAX >> (8 * (8 - length));
+    let word = word & value_mask;
+    // Flags a byte equal to '.', and possibly a '/' after one (see
+    // `first_byte_equal`), so a second flag sends the value elsewhere.
+    let difference = (word ^ (ONES * u64::from(b'.'))) | !value_mask;
+    let dots = difference.wrapping_sub(ONES) & !difference & HIGH_BITS;
+    // `count_ones` would be a long sequence without the POPCNT instruction,
+    // which the baseline x86_64 target lacks, so test for one set bit.
+    let (digits, digit_count, fraction_digits) = match dots {
+        0 => (word, length, 0),
+        _ if dots & (dots - 1) == 0 => {
+            let dot = dots.trailing_zeros() as usize / 8;
+            let before = word & ((1u64 << (8 * dot)) - 1);
+            // A dot in the last byte leaves nothing after it.
+            let after = word.checked_shr(8 * dot as u32 + 8).unwrap_or(0) << (8 * dot);
+            (before | after, length - 1, length - 1 - dot)
+        }
+        _ => return None,
+    };
+    if digit_count == 0 {
+        return None;
+    }
+    // Shift the digits to the end of the word, behind leading zeros, so
+    // that the first digit is the most significant of eight.
+    let shift = 8 * (8 - digit_count);
+    let padded = (digits << shift) | ((ONES * u64::from(b'0')) & !(u64::MAX << shift));
+    if !are_eight_digits(&padded.to_le_bytes()) {
+        return None;
+    }
+    let mantissa = eight_digits_value(padded);
+    Some(f64::from(mantissa) / POWERS_OF_TEN[fraction_digits])
+}
+
+/// Returns the value of eight ASCII digits in a little-endian word, the
+/// first byte most significant, by combining neighbours into 2-, 4- and then
+/// 8-digit numbers with three multiplications.
+#[inline(always)]
+fn eight_digits_value(word: u64) -> u32 {
+    const PAIRS: u64 = 0x0000_00FF_0000_00FF;
+    let digits = word.wrapping_sub(0x3030_3030_3030_3030);
+    // The low byte of each byte pair is now its 2-digit number.
+    let pairs = digits.wrapping_mul(10).wrapping_add(digits >> 8);
+    let high = (pairs & PAIRS).wrapping_mul(100 + (1_000_000 << 32));
+    let low = ((pairs >> 16) & PAIRS).wrapping_mul(1 + (10_000 << 32));
+    (high.wrapping_add(low) >> 32) as u32
+}
+
 /// Appends the leading ASCII digits of `bytes` to `mantissa` in base ten;
 /// returns the new mantissa and the number of digits. The mantissa wraps
 /// past 19 digits, so callers must not use it then.
@@ -686,42 +915,6 @@ fn parse_number_slow(text: &str) -> Option<f64> {
     text.parse::<f64>()
         .ok()
         .filter(|number| has_digit && number.is_finite())
-}
-
-/// Parses an HJ 212 time (`YYYYMMDDhhmmss`, or 17 digits with milliseconds)
-/// given in the fixed UTC `offset`. `key` names the field in the error.
-pub fn parse_time(key: &str, value: &str, offset: Offset) -> Result<Timestamp, FieldError> {
-    let error = |detail: String| FieldError::InvalidTime {
-        key: key.to_owned(),
-        value: excerpt(value),
-        detail,
-    };
-    let bytes = value.as_bytes();
-    if !matches!(bytes.len(), 14 | 17) || !bytes.iter().all(u8::is_ascii_digit) {
-        return Err(error(
-            "expected 14 digits YYYYMMDDhhmmss, or 17 with milliseconds".to_owned(),
-        ));
-    }
-    let number = |from: usize, to: usize| -> i32 {
-        bytes[from..to]
-            .iter()
-            .fold(0, |total, &byte| total * 10 + i32::from(byte - b'0'))
-    };
-    let millisecond = if bytes.len() == 17 { number(14, 17) } else { 0 };
-    // Every part fits its type: at most 4 digits for the year, 2 for the others.
-    let civil = jiff::civil::DateTime::new(
-        number(0, 4) as i16,
-        number(4, 6) as i8,
-        number(6, 8) as i8,
-        number(8, 10) as i8,
-        number(10, 12) as i8,
-        number(12, 14) as i8,
-        millisecond * 1_000_000,
-    )
-    .map_err(|source| error(source.to_string()))?;
-    offset
-        .to_timestamp(civil)
-        .map_err(|source| error(source.to_string()))
 }
 
 #[cfg(test)]
@@ -844,32 +1037,6 @@ w01001-Min=7.0,w01001-Max=7.3,w01001-Cou=1.5,w01001-Flag=D,w01001-ZsAvg=7.2";
     }
 
     #[test]
-    fn data_time_14_and_17_digits() {
-        let seconds = parse_time("DataTime", "20160801085857", CHINA_STANDARD_TIME).expect("valid");
-        assert_eq!(seconds.to_string(), "2016-08-01T00:58:57Z");
-        let millis =
-            parse_time("DataTime", "20160801085857223", CHINA_STANDARD_TIME).expect("valid");
-        assert_eq!(millis.to_string(), "2016-08-01T00:58:57.223Z");
-        let utc = parse_time("DataTime", "20160801085857", Offset::UTC).expect("valid");
-        assert_eq!(utc.to_string(), "2016-08-01T08:58:57Z");
-    }
-
-    #[test]
-    fn data_time_invalid_named() {
-        for value in [
-            "2016080108585",
-            "2016112320423050",
-            "20161301085857",
-            "2016080108585x",
-            "20160230000000",
-        ] {
-            let error = parse_time("DataTime", value, CHINA_STANDARD_TIME).expect_err(value);
-            assert_eq!(error.reason(), "invalid_time", "{value}");
-            assert!(error.to_string().contains(value), "{error}");
-        }
-    }
-
-    #[test]
     fn numbers_parsed_exactly() {
         let cases = [
             ("0", 0.0),
@@ -950,6 +1117,36 @@ w01001-Min=7.0,w01001-Max=7.3,w01001-Cou=1.5,w01001-Flag=D,w01001-ZsAvg=7.2";
                 format!("{sign}{integer}.{:0width$}", fraction % 10u32.pow(width as u32))
             };
             prop_assert_eq!(parse_number(&text), text.parse::<f64>().ok());
+        }
+
+        #[test]
+        fn leading_data_time_matches_get(value in "[0-9]{0,18}[0-9;,= /a]{0,3}", rest in "[a-z0-9=;,/ -]{0,12}") {
+            let text = format!("DataTime={value}{rest}");
+            let area = DataArea::new(&text);
+            if let Some(leading) = area.leading_data_time() {
+                prop_assert_eq!(Some(leading), area.get("DataTime"));
+            }
+        }
+
+        #[test]
+        fn number_word_path_matches_parse_number(
+            value in "[-+]?[0-9.]{0,9}|[-+]?[0-9]{0,4}[./:a ,\u{e9}][0-9]{0,4}",
+            prefix in "[0-9a-z=;,.]{0,3}",
+            suffix in "[0-9;,.=&/]{0,10}",
+        ) {
+            // The bytes around the value are what the word path loads past
+            // its end, and they must not change the result.
+            let text = format!("{prefix}{value}{suffix}");
+            let start = prefix.len();
+            let parsed = parse_number_at(text.as_bytes(), start, start + value.len());
+            prop_assert!(same_bits(parsed, parse_number(&value)), "{value:?} in {text:?}");
+        }
+
+        #[test]
+        fn eight_digits_value_matches_loop(number in 0u32..100_000_000) {
+            let text = format!("{number:08}");
+            let word = u64::from_le_bytes(text.as_bytes().try_into().expect("8 bytes"));
+            prop_assert_eq!(eight_digits_value(word), number);
         }
 
         #[test]

@@ -129,11 +129,24 @@ impl Frame {
 
     /// Parses the data segment with the given options.
     pub fn parse_with(&self, options: &ParseOptions) -> Result<Packet<'_>, ParseError> {
-        let segment = std::str::from_utf8(self.segment()).map_err(|error| ParseError::NotUtf8 {
-            valid_up_to: error.valid_up_to(),
-        })?;
+        // simdutf8 checks 64 bytes at a time, several times as fast as the
+        // standard library on segments of a few hundred ASCII bytes. Its
+        // `basic` error carries no position, so the standard library finds it.
+        let segment = simdutf8::basic::from_utf8(self.segment())
+            .map_err(|_| not_utf8_error(self.segment()))?;
         Packet::parse_with(segment, options)
     }
+}
+
+/// Returns the error for a segment that is not UTF-8, with the position of
+/// the first invalid byte.
+#[cold]
+fn not_utf8_error(segment: &[u8]) -> ParseError {
+    let valid_up_to = match std::str::from_utf8(segment) {
+        Ok(_) => segment.len(),
+        Err(error) => error.valid_up_to(),
+    };
+    ParseError::NotUtf8 { valid_up_to }
 }
 
 /// A frame whose length and trailer verified but whose CRC did not match.
@@ -860,6 +873,8 @@ MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
         assert_ne!(segment.len(), segment.chars().count());
         let decoded = decode_frame(frame.as_bytes(), CrcVariant::Hj212).expect("verifies");
         assert_eq!(decoded.text(), segment);
+        let packet = decoded.parse().expect("UTF-8 with Chinese text parses");
+        assert_eq!(packet.get("i11001-Info"), Some("//清洗管路//"));
     }
 
     #[test]
@@ -870,7 +885,11 @@ MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
         frame.extend_from_slice(&gbk);
         frame.extend(format!("{:04X}\r\n", crate::crc::hj212(&gbk)).bytes());
         let decoded = decode_frame(&frame, CrcVariant::Hj212).expect("verifies over GBK bytes");
-        assert_eq!(decoded.parse().expect_err("not UTF-8").reason(), "not_utf8");
+        let error = decoded.parse().expect_err("not UTF-8");
+        assert_eq!(error.reason(), "not_utf8");
+        // The first GBK byte follows the ASCII text up to `//`.
+        let valid_up_to = "ST=32;CN=3020;PW=1;MN=A1;CP=&&i11001-Info=//".len();
+        assert_eq!(error, ParseError::NotUtf8 { valid_up_to });
         let text = decoded.text();
         let packet = Packet::parse(&text).expect("GBK text parses");
         assert_eq!(packet.get("i11001-Info"), Some("//清洗//"));

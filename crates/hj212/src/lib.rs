@@ -53,11 +53,11 @@ mod packet;
 mod readings;
 mod scan;
 mod split;
+mod time;
 
 pub use crc::CrcVariant;
 pub use data::{
     CHINA_STANDARD_TIME, DataArea, Factor, Factors, FieldError, Item, Items, parse_number,
-    parse_time,
 };
 pub use encode::{
     EncodeError, SegmentBuilder, ack_9014, ack_9014_with, encode_frame, encode_frame_with,
@@ -69,3 +69,4 @@ pub use frame::{
 };
 pub use packet::{Flag, Packet, ParseError, ParseOptions, TrailingText, Version};
 pub use split::{Inserted, Part, PartKey, Reassembled, Reassembler, ReassemblerConfig, SplitError};
+pub use time::parse_time;

@@ -14,7 +14,7 @@ use jiff::tz::Offset;
 use oversight_core::Reading;
 
 use crate::data::{DataArea, FieldError, trim};
-use crate::scan::Separators;
+use crate::scan::{Separators, find_cp};
 
 /// The HJ 212 version a [`Flag`] declares in its bits 2–7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -351,20 +351,6 @@ fn split_segment(segment: &str) -> Result<(&str, &str, &str), ParseError> {
         });
     };
     Ok((header, &body[..close], &body[close + 2..]))
-}
-
-/// Finds the first `CP=`. A plain scan, because the header before it is short
-/// and building a substring searcher per packet costs more than the scan.
-fn find_cp(bytes: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(offset) = memchr::memchr(b'C', &bytes[from..]) {
-        let at = from + offset;
-        if bytes[at..].starts_with(b"CP=") {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
 }
 
 /// Finds the last `&&`, which is usually at the very end of the segment.

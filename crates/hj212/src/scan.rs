@@ -169,6 +169,40 @@ fn block_mask_swar(block: &[u8; BLOCK]) -> u64 {
     mask
 }
 
+/// Returns the position of the first `CP=` in `bytes`, the start of the
+/// data area field.
+pub(crate) fn find_cp(bytes: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    // Each step tests the 16 positions whose `CP=` lies within 18 bytes.
+    #[cfg(target_arch = "x86_64")]
+    while let Some(window) = bytes.get(start..).and_then(<[u8]>::first_chunk::<18>) {
+        let mask = cp_mask_sse2(window);
+        if mask != 0 {
+            return Some(start + mask.trailing_zeros() as usize);
+        }
+        start += 16;
+    }
+    (start..bytes.len()).find(|&at| bytes[at..].starts_with(b"CP="))
+}
+
+/// Returns bit `i` set where `CP=` starts at `window[i]`, for `i` below 16.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn cp_mask_sse2(window: &[u8; 18]) -> u32 {
+    use safe_arch::{
+        bitand_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i,
+    };
+    let lane = |offset: usize, byte: u8| {
+        let bytes: &[u8; 16] = window[offset..offset + 16]
+            .try_into()
+            .expect("an 18-byte window has 16 bytes at offsets 0 to 2");
+        cmp_eq_mask_i8_m128i(load_unaligned_m128i(bytes), set_splat_i8_m128i(byte as i8))
+    };
+    let matches = bitand_m128i(bitand_m128i(lane(0, b'C'), lane(1, b'P')), lane(2, b'='));
+    move_mask_i8_m128i(matches) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,7 +250,27 @@ mod tests {
         assert_eq!(separators.next(), None);
     }
 
+    #[test]
+    fn cp_found_at_every_offset() {
+        for length in [3, 17, 18, 19, 33, 40] {
+            for at in 0..=length - 3 {
+                let mut bytes = vec![b'C'; length];
+                bytes[at..at + 3].copy_from_slice(b"CP=");
+                assert_eq!(find_cp(&bytes), Some(at), "{length} {at}");
+            }
+            assert_eq!(find_cp(&vec![b'C'; length]), None);
+        }
+        assert_eq!(find_cp(b""), None);
+        assert_eq!(find_cp(b"CP"), None);
+    }
+
     proptest! {
+        #[test]
+        fn cp_search_matches_byte_loop(bytes in proptest::collection::vec(prop_oneof![Just(b'C'), Just(b'P'), Just(b'='), any::<u8>()], 0..80)) {
+            let expected = (0..bytes.len()).find(|&at| bytes[at..].starts_with(b"CP="));
+            prop_assert_eq!(find_cp(&bytes), expected);
+        }
+
         #[test]
         fn separators_match_byte_loop(
             bytes in proptest::collection::vec(prop_oneof![any::<u8>(), Just(b';'), Just(b'=')], 0..300),

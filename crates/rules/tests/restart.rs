@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use oversight_core::{
-    AlertStatus, Area, AreaCode, DataKind, FactorCode, FactorLimit, FactorValues, ManualClock, Mn,
-    MonitoringPoint, Reading, Secret, SystemCode,
+    Actor, AlertStatus, Area, AreaCode, DataKind, FactorCode, FactorLimit, FactorValues,
+    ManualClock, Mn, MonitoringPoint, Reading, Secret, SystemCode,
 };
 use oversight_rules::{
     EngineConfig, LogEventSink, ReadingBatch, RulesConfig, RulesHandle, RulesService,
@@ -175,7 +175,10 @@ async fn open_store(dir: &std::path::Path) -> Arc<dyn Store> {
         Area::new(AreaCode::parse(code).expect("valid area"), name).expect("valid area name")
     });
     store.upsert_areas(&areas).await.expect("areas stored");
-    store.upsert_points(&[point()]).await.expect("point stored");
+    store
+        .upsert_points(&[point()], &Actor::System)
+        .await
+        .expect("point stored");
     store
 }
 

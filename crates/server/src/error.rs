@@ -7,6 +7,7 @@
 //! a client.
 
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -247,6 +248,16 @@ impl From<JsonRejection> for ApiError {
             ));
         }
         Self::invalid(format!("invalid JSON body: {text}"))
+    }
+}
+
+impl From<MultipartRejection> for ApiError {
+    fn from(rejection: MultipartRejection) -> Self {
+        Self::invalid(format!(
+            "invalid multipart body: {}; send Content-Type: multipart/form-data with a \
+             boundary, such as curl -F file=@photo.jpg",
+            rejection.body_text()
+        ))
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::{Harness, readings, time, upload};
 use oversight_core::{
-    AlertStatus, DataFlag, FactorValues, Mn, MonitoringPoint, Reading, Secret, Severity,
+    Actor, AlertStatus, DataFlag, FactorValues, Mn, MonitoringPoint, Reading, Secret, Severity,
     SystemClock,
 };
 use oversight_hj212::{CHINA_STANDARD_TIME, Flag, SegmentBuilder, Version, encode_frame};
@@ -231,7 +231,12 @@ async fn password_rotation_without_rejections() {
     let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
     harness
         .store
-        .set_point_password(&mn, &Secret::new("654321".to_owned()), Some(until))
+        .set_point_password(
+            &mn,
+            &Secret::new("654321".to_owned()),
+            Some(until),
+            &Actor::System,
+        )
         .await
         .expect("set new password");
     // The device still sends the old password, then switches to the new one.
@@ -298,7 +303,7 @@ async fn unregistered_mn_is_quarantined() {
     harness.register(MN, PW).await;
     let moved = harness
         .store
-        .release_quarantine(&Mn::parse(MN).expect("MN"))
+        .release_quarantine(&Mn::parse(MN).expect("MN"), &Actor::System)
         .await
         .expect("release");
     assert_eq!(moved, 2);
@@ -531,7 +536,7 @@ async fn simulator_uploads_are_acknowledged() {
     let points = oversight_simulate::points(&config, &area).expect("simulated points");
     harness
         .store
-        .upsert_points(&points)
+        .upsert_points(&points, &Actor::System)
         .await
         .expect("points stored");
 

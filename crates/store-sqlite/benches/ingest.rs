@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use jiff::{SignedDuration, Timestamp};
 use oversight_core::{
-    Area, AreaCode, DataFlag, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint, Reading,
-    Secret, SystemCode,
+    Actor, Area, AreaCode, DataFlag, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint,
+    Reading, Secret, SystemCode,
 };
 use oversight_store::{ReadingQuery, SortOrder, Store, SummaryQuery};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -145,7 +145,10 @@ async fn open_store(
             attributes: Default::default(),
         })
         .collect();
-    store.upsert_points(&points).await.expect("store points");
+    store
+        .upsert_points(&points, &Actor::System)
+        .await
+        .expect("store points");
     (Arc::new(store), dir)
 }
 

@@ -213,17 +213,6 @@ fn open_by_id(conn: &Connection, id: AlertId, action: &str) -> StoreResult<Alert
     Ok(alert)
 }
 
-fn actor_text(actor: &Actor) -> String {
-    actor.to_string()
-}
-
-fn parse_actor(text: &str) -> Actor {
-    match text.strip_prefix("user:") {
-        Some(name) => Actor::User(name.to_owned()),
-        None => Actor::Engine,
-    }
-}
-
 /// Inserts the transition row and returns the event.
 fn record(
     conn: &Connection,
@@ -242,7 +231,7 @@ fn record(
             alert.id.0,
             transition.as_str(),
             micros(at),
-            actor_text(actor),
+            actor.to_string(),
             reason
         ])
     })
@@ -258,7 +247,7 @@ fn record(
         NewLedgerEntry::new(
             format!("alert.{}", transition.as_str()),
             format!("alert:{}", alert.id),
-            actor_text(actor),
+            actor.to_string(),
             payload,
         ),
     )?;
@@ -424,7 +413,7 @@ fn acknowledge(
     }
     let name = match actor {
         Actor::User(name) => name.clone(),
-        Actor::Engine => "engine".to_owned(),
+        other => other.to_string(),
     };
     alert.status = AlertStatus::Acknowledged;
     alert.acknowledged_at = Some(at);
@@ -496,7 +485,7 @@ pub(crate) fn transitions(conn: &Connection, id: AlertId) -> StoreResult<Vec<Tra
                 transition: parse_stored("alert transition", &transition, AlertTransition::parse)
                     .map_err(backend(OPERATION))?,
                 at: timestamp(at).map_err(backend(OPERATION))?,
-                actor: parse_actor(&actor),
+                actor: parse_stored("actor", &actor, Actor::parse).map_err(backend(OPERATION))?,
                 reason,
             })
         })
@@ -606,7 +595,12 @@ pub(crate) fn expire_silence(conn: &Connection, id: i64, at: Timestamp) -> Store
     match decoded {
         Some(silence) => {
             let silence = silence.map_err(backend(OPERATION))?;
-            record_silence(conn, "silence.expired", "unattributed", &silence)?;
+            record_silence(
+                conn,
+                "silence.expired",
+                &Actor::System.to_string(),
+                &silence,
+            )?;
             Ok(silence)
         }
         None => Err(StoreError::NotFound {
@@ -745,12 +739,5 @@ mod tests {
         assert_eq!(peak(false, Some(3.0), Some(5.0)), Some(3.0));
         assert_eq!(peak(true, None, Some(5.0)), Some(5.0));
         assert_eq!(peak(true, Some(5.0), None), Some(5.0));
-    }
-
-    #[test]
-    fn actor_round_trips() {
-        let user = Actor::User("li.wei".to_owned());
-        assert_eq!(parse_actor(&actor_text(&user)), user);
-        assert_eq!(parse_actor(&actor_text(&Actor::Engine)), Actor::Engine);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading, Secret};
+use oversight_core::{Actor, Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading, Secret};
 use oversight_store::{
     AlertChange, AlertQuery, AlertUpdate, ConsistencyProof, DeliveryOutcome, InclusionProof,
     LedgerEntry, LedgerHead, NewLedgerEntry, NewNotification, NewSilence, Notification,
@@ -265,8 +265,8 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn upsert_points(&self, points: &[MonitoringPoint]) -> StoreResult<u64> {
-        self.write_count(WriteOp::UpsertPoints(points.to_vec()))
+    async fn upsert_points(&self, points: &[MonitoringPoint], actor: &Actor) -> StoreResult<u64> {
+        self.write_count(WriteOp::UpsertPoints(points.to_vec(), actor.clone()))
             .await
     }
 
@@ -302,12 +302,14 @@ impl Store for SqliteStore {
         mn: &Mn,
         password: &Secret<String>,
         previous_valid_until: Option<Timestamp>,
+        actor: &Actor,
     ) -> StoreResult<()> {
         match self
             .write(WriteOp::SetPointPassword(
                 mn.clone(),
                 password.clone(),
                 previous_valid_until,
+                actor.clone(),
             ))
             .await?
         {
@@ -430,13 +432,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn release_quarantine(&self, mn: &Mn) -> StoreResult<u64> {
-        self.write_count(WriteOp::ReleaseQuarantine(mn.clone()))
+    async fn release_quarantine(&self, mn: &Mn, actor: &Actor) -> StoreResult<u64> {
+        self.write_count(WriteOp::ReleaseQuarantine(mn.clone(), actor.clone()))
             .await
     }
 
-    async fn discard_quarantine(&self, mn: &str) -> StoreResult<u64> {
-        self.write_count(WriteOp::DiscardQuarantine(mn.to_owned()))
+    async fn discard_quarantine(&self, mn: &str, actor: &Actor) -> StoreResult<u64> {
+        self.write_count(WriteOp::DiscardQuarantine(mn.to_owned(), actor.clone()))
             .await
     }
 

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use oversight_core::{Area, Mn, MonitoringPoint, Reading};
+use oversight_core::{Actor, Area, Mn, MonitoringPoint, Reading};
 use oversight_store::{
     NewLedgerEntry, QuarantineLimits, QuarantineOutcome, QuarantinedUpload, StoreError, StoreResult,
 };
@@ -170,7 +170,11 @@ pub(crate) fn upsert_areas(conn: &Connection, areas: &[Area]) -> StoreResult<u64
 }
 
 /// Inserts or replaces points; see [`oversight_store::Store::upsert_points`].
-pub(crate) fn upsert_points(conn: &Connection, points: &[MonitoringPoint]) -> StoreResult<u64> {
+pub(crate) fn upsert_points(
+    conn: &Connection,
+    points: &[MonitoringPoint],
+    actor: &Actor,
+) -> StoreResult<u64> {
     const OPERATION: &str = "upsert monitoring points";
     let mut area_exists = conn
         .prepare_cached("SELECT 1 FROM areas WHERE code = ?1")
@@ -200,7 +204,7 @@ pub(crate) fn upsert_points(conn: &Connection, points: &[MonitoringPoint]) -> St
                 key: point.area.to_string(),
             });
         }
-        record_point(conn, point)?;
+        record_point(conn, point, actor)?;
         let limits = serde_json::to_string(&point.limits).map_err(backend(OPERATION))?;
         let attributes = serde_json::to_string(&point.attributes).map_err(backend(OPERATION))?;
         upsert
@@ -229,6 +233,7 @@ pub(crate) fn set_point_password(
     mn: &Mn,
     password: &str,
     previous_valid_until: Option<i64>,
+    actor: &Actor,
 ) -> StoreResult<()> {
     const OPERATION: &str = "set point password";
     if ids.point_id(conn, mn)?.is_none() {
@@ -257,7 +262,7 @@ pub(crate) fn set_point_password(
         NewLedgerEntry::new(
             "point.password_changed",
             format!("point:{mn}"),
-            "unattributed",
+            actor.to_string(),
             payload,
         ),
     )
@@ -281,7 +286,7 @@ pub(crate) fn retire_previous_password(conn: &Connection, mn: &Mn) -> StoreResul
             NewLedgerEntry::new(
                 "point.previous_password_retired",
                 format!("point:{mn}"),
-                "unattributed",
+                Actor::Device(mn.to_string()).to_string(),
                 serde_json::json!({}),
             ),
         )?;
@@ -291,7 +296,7 @@ pub(crate) fn retire_previous_password(conn: &Connection, mn: &Mn) -> StoreResul
 
 /// Appends a point's configuration to the ledger, with its HJ 212 password
 /// replaced by whether it is set, because the ledger is exported.
-fn record_point(conn: &Connection, point: &MonitoringPoint) -> StoreResult<()> {
+fn record_point(conn: &Connection, point: &MonitoringPoint, actor: &Actor) -> StoreResult<()> {
     const OPERATION: &str = "record monitoring point in ledger";
     let mut payload = serde_json::to_value(point).map_err(backend(OPERATION))?;
     if let Some(fields) = payload.as_object_mut() {
@@ -307,7 +312,7 @@ fn record_point(conn: &Connection, point: &MonitoringPoint) -> StoreResult<()> {
         NewLedgerEntry::new(
             "point.upserted",
             format!("point:{}", point.mn),
-            "unattributed",
+            actor.to_string(),
             payload,
         ),
     )
@@ -609,6 +614,7 @@ pub(crate) fn release_quarantine(
     ids: &mut IdCache,
     effects: &mut Effects,
     mn: &Mn,
+    actor: &Actor,
 ) -> StoreResult<u64> {
     const OPERATION: &str = "release quarantine";
     if ids.point_id(conn, mn)?.is_none() {
@@ -641,7 +647,7 @@ pub(crate) fn release_quarantine(
         NewLedgerEntry::new(
             "quarantine.released",
             format!("point:{mn}"),
-            "unattributed",
+            actor.to_string(),
             payload,
         ),
     )?;
@@ -649,7 +655,7 @@ pub(crate) fn release_quarantine(
 }
 
 /// Deletes the quarantine entries of `mn`. Returns how many uploads were deleted.
-pub(crate) fn discard_quarantine(conn: &Connection, mn: &str) -> StoreResult<u64> {
+pub(crate) fn discard_quarantine(conn: &Connection, mn: &str, actor: &Actor) -> StoreResult<u64> {
     let deleted = conn
         .prepare_cached("DELETE FROM quarantine WHERE mn = ?1")
         .and_then(|mut statement| statement.execute([mn]))
@@ -661,7 +667,7 @@ pub(crate) fn discard_quarantine(conn: &Connection, mn: &str) -> StoreResult<u64
             NewLedgerEntry::new(
                 "quarantine.discarded",
                 format!("point:{mn}"),
-                "unattributed",
+                actor.to_string(),
                 payload,
             ),
         )?;

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use oversight_core::{Area, Mn, MonitoringPoint, Reading, Secret};
+use oversight_core::{Actor, Area, Mn, MonitoringPoint, Reading, Secret};
 use oversight_store::{
     AlertChange, AlertUpdate, DeliveryOutcome, Escalation, NewLedgerEntry, NewNotification,
     NewSilence, Notification, QuarantineLimits, QuarantineOutcome, QuarantinedUpload, RuleChange,
@@ -33,13 +33,13 @@ use crate::write_ops::{self, Effects, IdCache};
 #[derive(Debug)]
 pub(crate) enum WriteOp {
     UpsertAreas(Vec<Area>),
-    UpsertPoints(Vec<MonitoringPoint>),
-    SetPointPassword(Mn, Secret<String>, Option<jiff::Timestamp>),
+    UpsertPoints(Vec<MonitoringPoint>, Actor),
+    SetPointPassword(Mn, Secret<String>, Option<jiff::Timestamp>, Actor),
     RetirePreviousPassword(Mn),
     InsertReadings(Vec<Reading>),
     Quarantine(Vec<QuarantinedUpload>, QuarantineLimits),
-    ReleaseQuarantine(Mn),
-    DiscardQuarantine(String),
+    ReleaseQuarantine(Mn, Actor),
+    DiscardQuarantine(String, Actor),
     ApplyAlertUpdates(Vec<AlertUpdate>),
     CreateSilence(NewSilence),
     ExpireSilence(i64, jiff::Timestamp),
@@ -63,7 +63,7 @@ impl WriteOp {
     fn records(&self) -> usize {
         match self {
             Self::UpsertAreas(areas) => areas.len(),
-            Self::UpsertPoints(points) => points.len(),
+            Self::UpsertPoints(points, _) => points.len(),
             Self::InsertReadings(readings) => readings.len(),
             Self::Quarantine(uploads, _) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
@@ -72,10 +72,10 @@ impl WriteOp {
             Self::QueueNotifications(items) => items.len(),
             Self::MarkInboxRead(_, ids, _) => ids.len(),
             Self::ClaimNotifications(_, limit) => *limit as usize,
-            Self::ReleaseQuarantine(_)
+            Self::ReleaseQuarantine(..)
             | Self::SetPointPassword(..)
             | Self::RetirePreviousPassword(_)
-            | Self::DiscardQuarantine(_)
+            | Self::DiscardQuarantine(..)
             | Self::CreateSilence(_)
             | Self::ExpireSilence(..)
             | Self::RecordRuleChange(_)
@@ -318,15 +318,16 @@ fn apply(
 ) -> StoreResult<WriteOutput> {
     match op {
         WriteOp::UpsertAreas(areas) => write_ops::upsert_areas(conn, areas).map(WriteOutput::Count),
-        WriteOp::UpsertPoints(points) => {
-            write_ops::upsert_points(conn, points).map(WriteOutput::Count)
+        WriteOp::UpsertPoints(points, actor) => {
+            write_ops::upsert_points(conn, points, actor).map(WriteOutput::Count)
         }
-        WriteOp::SetPointPassword(mn, password, until) => write_ops::set_point_password(
+        WriteOp::SetPointPassword(mn, password, until, actor) => write_ops::set_point_password(
             conn,
             ids,
             mn,
             password.expose(),
             until.map(crate::codec::micros),
+            actor,
         )
         .map(|()| WriteOutput::Unit),
         WriteOp::RetirePreviousPassword(mn) => {
@@ -339,11 +340,11 @@ fn apply(
         WriteOp::Quarantine(uploads, limits) => {
             write_ops::quarantine(conn, uploads, limits).map(WriteOutput::Quarantined)
         }
-        WriteOp::ReleaseQuarantine(mn) => {
-            write_ops::release_quarantine(conn, ids, effects, mn).map(WriteOutput::Count)
+        WriteOp::ReleaseQuarantine(mn, actor) => {
+            write_ops::release_quarantine(conn, ids, effects, mn, actor).map(WriteOutput::Count)
         }
-        WriteOp::DiscardQuarantine(mn) => {
-            write_ops::discard_quarantine(conn, mn).map(WriteOutput::Count)
+        WriteOp::DiscardQuarantine(mn, actor) => {
+            write_ops::discard_quarantine(conn, mn, actor).map(WriteOutput::Count)
         }
         WriteOp::ApplyAlertUpdates(updates) => {
             alerts::apply_updates(conn, updates).map(WriteOutput::AlertChanges)

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use oversight_core::{
-    Area, AreaCode, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint, Reading, Secret,
-    SystemCode,
+    Actor, Area, AreaCode, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint, Reading,
+    Secret, SystemCode,
 };
 use oversight_store::{ReadingQuery, SortOrder, Store};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -88,7 +88,10 @@ async fn register(store: &SqliteStore) {
             attributes: Default::default(),
         })
         .collect();
-    store.upsert_points(&points).await.expect("store points");
+    store
+        .upsert_points(&points, &Actor::System)
+        .await
+        .expect("store points");
 }
 
 /// The child process: writes until it is killed. Does nothing when run

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use oversight_core::{
-    Area, AreaCode, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint, Reading, Secret,
-    SystemCode,
+    Actor, Area, AreaCode, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint, Reading,
+    Secret, SystemCode,
 };
 use oversight_store::{ReadingQuery, RevisionQuery, SortOrder, Store, SummaryQuery};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore};
@@ -62,7 +62,10 @@ async fn store_with_point(dir: &tempfile::TempDir) -> SqliteStore {
         .upsert_areas(&[Area::new(code("35"), "福建省").expect("area")])
         .await
         .expect("area");
-    store.upsert_points(&[point]).await.expect("point");
+    store
+        .upsert_points(&[point], &Actor::System)
+        .await
+        .expect("point");
     store
 }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use oversight_core::{
-    Area, AreaCode, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint, Reading, Secret,
-    SystemCode,
+    Actor, Area, AreaCode, DataKind, FactorCode, FactorValues, Mn, MonitoringPoint, Reading,
+    Secret, SystemCode,
 };
 use oversight_store::Store;
 use oversight_store_sqlite::{SqliteOptions, SqliteStore};
@@ -72,7 +72,10 @@ async fn wal_stays_bounded_under_steady_ingest() {
             attributes: Default::default(),
         })
         .collect();
-    store.upsert_points(&points).await.expect("points");
+    store
+        .upsert_points(&points, &Actor::System)
+        .await
+        .expect("points");
 
     let mut peak = 0;
     for minute in 0..300 {

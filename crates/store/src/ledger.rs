@@ -18,8 +18,8 @@ pub struct NewLedgerEntry {
     pub kind: String,
     /// The record that changed, as `type:id`, such as `alert:17` or `point:MN0001`.
     pub subject: String,
-    /// The cause of the change: `engine`, `user:NAME`, or `unattributed` for a
-    /// store method that carries no actor.
+    /// The cause of the change, as [`oversight_core::Actor`] writes it, such
+    /// as `engine`, `user:NAME` or `system`.
     pub actor: String,
     /// The change itself. It must not contain secrets: the ledger is exported.
     pub payload: Value,
@@ -53,7 +53,8 @@ pub struct LedgerEntry {
     pub kind: String,
     /// The record that changed, as `type:id`.
     pub subject: String,
-    /// The cause of the change: `engine`, `user:NAME`, `system` or `unattributed`.
+    /// The cause of the change, as [`oversight_core::Actor`] writes it;
+    /// entries written before actors were typed may carry `unattributed`.
     pub actor: String,
     /// The change itself.
     pub payload: Value,

@@ -20,7 +20,7 @@ pub mod testsuite;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use oversight_core::{Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading, Secret};
+use oversight_core::{Actor, Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading, Secret};
 use oversight_tasks::{OutcomeRecord, SubjectId, Task, TaskId};
 
 pub use accounts::{
@@ -63,9 +63,10 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
 
     // --- monitoring points ---------------------------------------------------
 
-    /// Inserts points, or replaces those whose MN exists. Each point's area
-    /// must exist. Returns how many points were written.
-    async fn upsert_points(&self, points: &[MonitoringPoint]) -> StoreResult<u64>;
+    /// Inserts points, or replaces those whose MN exists, and records each in
+    /// the ledger as changed by `actor`. Each point's area must exist. Returns
+    /// how many points were written.
+    async fn upsert_points(&self, points: &[MonitoringPoint], actor: &Actor) -> StoreResult<u64>;
 
     /// Returns one point.
     async fn point(&self, mn: &Mn) -> StoreResult<Option<MonitoringPoint>>;
@@ -73,13 +74,15 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// Replaces the HJ 212 password of `mn`. With `previous_valid_until`,
     /// the replaced password stays valid until then or until
     /// [`Store::retire_previous_password`], whichever comes first; without
-    /// it, the replaced password stops at once. Fails with
-    /// [`StoreError::NotFound`] when the point is not registered.
+    /// it, the replaced password stops at once. The ledger records the change
+    /// as made by `actor`. Fails with [`StoreError::NotFound`] when the point
+    /// is not registered.
     async fn set_point_password(
         &self,
         mn: &Mn,
         password: &Secret<String>,
         previous_valid_until: Option<Timestamp>,
+        actor: &Actor,
     ) -> StoreResult<()>;
 
     /// Ends the validity of the replaced password of `mn`, once its
@@ -159,11 +162,13 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
 
     /// Moves the quarantined readings of `mn`, which must now be registered,
     /// into its readings, and removes its quarantine entries, in one
-    /// transaction. Returns how many readings were moved.
-    async fn release_quarantine(&self, mn: &Mn) -> StoreResult<u64>;
+    /// transaction recorded in the ledger as done by `actor`. Returns how many
+    /// readings were moved.
+    async fn release_quarantine(&self, mn: &Mn, actor: &Actor) -> StoreResult<u64>;
 
-    /// Deletes the quarantine entries of `mn`. Returns how many uploads were deleted.
-    async fn discard_quarantine(&self, mn: &str) -> StoreResult<u64>;
+    /// Deletes the quarantine entries of `mn`, recorded in the ledger as done
+    /// by `actor`. Returns how many uploads were deleted.
+    async fn discard_quarantine(&self, mn: &str, actor: &Actor) -> StoreResult<u64>;
 
     // --- alerts --------------------------------------------------------------
 

@@ -309,7 +309,7 @@ pub(super) struct PasswordBody {
     params(("id" = i64, Path, description = "The record's id.")),
     request_body = PasswordBody,
     responses(
-        (status = "2XX", description = "The password has been set.", body = super::openapi::JsonValue),
+        (status = 204, description = "The password has been set."),
         (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
         (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
     )

@@ -10,7 +10,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use jiff::tz::TimeZone;
 use oversight_auth::{Role, password, totp};
-use oversight_core::{Area, AreaCode, ManualClock};
+use oversight_core::{Actor, Area, AreaCode, ManualClock};
 use oversight_store::{AccountStore, AuthEventKind, NewUser, Store};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::{Value, json};
@@ -700,7 +700,7 @@ async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
                 .unwrap()
         })
         .collect();
-    store.upsert_points(&points).await.unwrap();
+    store.upsert_points(&points, &Actor::System).await.unwrap();
     let now = fixture.clock.now();
     let mut other_trigger = tests::trigger(OTHER_MN, "w01018", 150.0, now);
     if let oversight_store::AlertUpdate::Trigger(trigger) = &mut other_trigger {

@@ -290,6 +290,31 @@ mod tests {
     }
 
     #[test]
+    fn no_content_routes_document_204() {
+        let json = serde_json::to_value(openapi()).expect("document serializes");
+        let routes = [
+            ("/api/v1/auth/logout", "post"),
+            ("/api/v1/auth/totp/confirm", "post"),
+            ("/api/v1/auth/totp/disable", "post"),
+            ("/api/v1/users/{id}/password", "post"),
+            ("/api/v1/points/{mn}/password", "post"),
+        ];
+        for (path, method) in routes {
+            let responses = &json["paths"][path][method]["responses"];
+            let no_content = &responses["204"];
+            assert!(no_content.is_object(), "{method} {path}: {responses}");
+            assert!(
+                no_content.get("content").is_none(),
+                "{method} {path} documents a body: {no_content}"
+            );
+            assert!(
+                responses.get("2XX").is_none(),
+                "{method} {path} documents 2XX: {responses}"
+            );
+        }
+    }
+
+    #[test]
     fn query_names_are_decoded() {
         let names: Vec<String> = form_names("a=1&b%5Fc=2&&d&e+f=3").collect();
         assert_eq!(names, ["a", "b_c", "d", "e f"]);

@@ -4,7 +4,7 @@
 //! by `deny_unknown_fields` on each query type), then parsed here so that the
 //! error names the parameter, the value and the expected form.
 
-use axum::extract::{FromRequest, FromRequestParts, Json, Path, Query};
+use axum::extract::{FromRequest, FromRequestParts, Json, Multipart, Path, Query, Request};
 use jiff::Timestamp;
 use oversight_core::{AreaCode, Mn};
 
@@ -24,6 +24,21 @@ pub(super) struct ApiPath<T>(pub(super) T);
 #[derive(Debug, FromRequest)]
 #[from_request(via(Json), rejection(ApiError))]
 pub(super) struct ApiJson<T>(pub(super) T);
+
+/// A `multipart/form-data` body whose rejection, such as a missing or
+/// invalid boundary, is an [`ApiError`] instead of axum's plain-text response.
+pub(super) struct ApiMultipart(pub(super) Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Multipart::from_request(request, state)
+            .await
+            .map(Self)
+            .map_err(ApiError::from)
+    }
+}
 
 /// Page sizes of list routes.
 #[derive(Debug, Clone, Copy)]

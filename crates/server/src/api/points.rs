@@ -105,7 +105,7 @@ pub(super) async fn upsert(
     }
     state
         .store
-        .upsert_points(std::slice::from_ref(&point))
+        .upsert_points(std::slice::from_ref(&point), &principal.actor())
         .await?;
     tracing::info!(mn = %point.mn, area = %point.area, "point registered");
     Ok((StatusCode::CREATED, Json(PointView::new(point, None))))
@@ -392,7 +392,7 @@ pub(super) async fn set_password(
     }
     state
         .store
-        .set_point_password(&mn, &body.password, until)
+        .set_point_password(&mn, &body.password, until, &principal.actor())
         .await?;
     tracing::info!(mn = %mn, previous_valid_until = ?until, "point password changed");
     Ok(StatusCode::NO_CONTENT)

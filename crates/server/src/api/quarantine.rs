@@ -154,7 +154,10 @@ pub(super) async fn release(
              release its quarantine"
         )));
     }
-    let moved = state.store.release_quarantine(&mn).await?;
+    let moved = state
+        .store
+        .release_quarantine(&mn, &principal.actor())
+        .await?;
     tracing::info!(mn = %mn, moved, "quarantine released");
     Ok(Json(Released { moved }))
 }
@@ -182,7 +185,10 @@ pub(super) async fn discard(
     ApiPath(mn): ApiPath<String>,
 ) -> Result<Json<Discarded>, ApiError> {
     require_everything(&principal, "quarantine")?;
-    let discarded = state.store.discard_quarantine(&mn).await?;
+    let discarded = state
+        .store
+        .discard_quarantine(&mn, &principal.actor())
+        .await?;
     if discarded == 0 {
         return Err(nothing_held(&mn));
     }

@@ -349,7 +349,7 @@ async fn accept_totp(
     path = "/api/v1/auth/logout",
     tag = "auth",
     responses(
-        (status = "2XX", description = "The session has ended.", body = super::openapi::JsonValue),
+        (status = 204, description = "The session has ended."),
         (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
         (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
     )
@@ -487,7 +487,7 @@ pub(super) struct TotpCodeBody {
     tag = "auth",
     request_body = TotpCodeBody,
     responses(
-        (status = "2XX", description = "TOTP is required from now on.", body = super::openapi::JsonValue),
+        (status = 204, description = "TOTP is required from now on."),
         (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
         (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
     )
@@ -508,7 +508,7 @@ pub(super) async fn confirm_totp(
     tag = "auth",
     request_body = TotpCodeBody,
     responses(
-        (status = "2XX", description = "TOTP is no longer required.", body = super::openapi::JsonValue),
+        (status = 204, description = "TOTP is no longer required."),
         (status = "4XX", description = "The request is invalid, unauthenticated, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
         (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
     )

@@ -6,7 +6,6 @@
 //! department staff act only on their own department's tasks.
 
 use axum::body::Body;
-use axum::extract::Multipart;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -21,7 +20,7 @@ use oversight_tasks::{
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
-use super::params::{ApiJson, ApiPath, ApiQuery, LIST_PAGE, parse_area, parse_limit};
+use super::params::{ApiJson, ApiMultipart, ApiPath, ApiQuery, LIST_PAGE, parse_area, parse_limit};
 use super::task_access::{scope_task_query, session_actor, task_not_found, task_visible};
 use crate::error::ApiError;
 use crate::tasks::{TaskService, TaskServiceError};
@@ -512,7 +511,7 @@ pub(super) async fn upload(
     state: SharedState,
     Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
-    mut multipart: Multipart,
+    ApiMultipart(mut multipart): ApiMultipart,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
     let service = service(&state)?;
     let id = parse_task_id(&id)?;

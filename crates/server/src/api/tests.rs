@@ -111,6 +111,13 @@ impl Fixture {
         self.send(Method::GET, uri, None).await
     }
 
+    /// Returns the kind and actor of the newest ledger entry.
+    async fn last_ledger_entry(&self) -> (String, String) {
+        let size = self.store.ledger_head().await.unwrap().size;
+        let entry = self.store.ledger_entry(size - 1).await.unwrap().unwrap();
+        (entry.kind, entry.actor)
+    }
+
     async fn register(&self, mn: &str, area: &str) {
         let body = point_body(mn, area);
         let (status, json) = self.send(Method::POST, "/api/v1/points", Some(body)).await;
@@ -292,6 +299,10 @@ async fn point_create_hides_password() {
     assert_eq!(json["interval_secs"], 60);
     assert!(json.get("password").is_none(), "{json}");
     assert!(!json.to_string().contains("secret-pw"), "{json}");
+    assert_eq!(
+        fixture.last_ledger_entry().await,
+        ("point.upserted".to_owned(), "user:root".to_owned())
+    );
 
     let stored = fixture
         .store
@@ -523,6 +534,10 @@ async fn point_password_change() {
         .send(Method::POST, "/api/v1/points/MN001/password", Some(body))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{json}");
+    assert_eq!(
+        fixture.last_ledger_entry().await,
+        ("point.password_changed".to_owned(), "user:root".to_owned())
+    );
     let point = fixture.store.point(&mn).await.unwrap().unwrap();
     assert_eq!(point.password.expose(), "next-pw");
     let previous = point.previous_password.expect("previous password kept");
@@ -773,6 +788,10 @@ async fn quarantine_release_after_registration() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json, json!({"moved": 1}));
+    assert_eq!(
+        fixture.last_ledger_entry().await,
+        ("quarantine.released".to_owned(), "user:root".to_owned())
+    );
     let (_, readings) = fixture.get("/api/v1/points/NEW01/readings").await;
     assert_eq!(readings["items"].as_array().unwrap().len(), 1);
 
@@ -781,6 +800,10 @@ async fn quarantine_release_after_registration() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json, json!({"discarded": 1}));
+    assert_eq!(
+        fixture.last_ledger_entry().await,
+        ("quarantine.discarded".to_owned(), "user:root".to_owned())
+    );
     let (_, json) = fixture.get("/api/v1/quarantine").await;
     assert_eq!(json, json!({"items": [], "next_cursor": null}));
 

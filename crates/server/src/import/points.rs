@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use oversight_core::{
-    AreaCode, FactorCode, FactorLimit, GeoPoint, Mn, MonitoringPoint, Secret, SystemCode,
+    Actor, AreaCode, FactorCode, FactorLimit, GeoPoint, Mn, MonitoringPoint, Secret, SystemCode,
 };
 use oversight_store::Store;
 
@@ -44,10 +44,12 @@ pub const POINT_COLUMNS: &[&str] = &[
 
 const REQUIRED: usize = 5;
 
-/// Imports the points of a CSV file; rows whose MN exists replace the stored point.
+/// Imports the points of a CSV file; rows whose MN exists replace the stored
+/// point. The ledger records each point as written by `actor`.
 pub async fn import_point_file(
     store: &dyn Store,
     path: &Path,
+    actor: &Actor,
     progress: &mut dyn Progress,
 ) -> Result<ImportReport, ImportError> {
     let (mut reader, headers, encoding) =
@@ -110,7 +112,7 @@ pub async fn import_point_file(
 
     progress.start(good.len() as u64);
     for batch in good.chunks(BATCH_ROWS) {
-        store.upsert_points(batch).await?;
+        store.upsert_points(batch, actor).await?;
         report.imported += batch.len() as u64;
         progress.advance(report.imported);
     }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use oversight_core::{AreaCode, Mn};
+use oversight_core::{Actor, AreaCode, Mn};
 use oversight_store::{PointQuery, Store};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore};
 use tempfile::TempDir;
@@ -132,7 +132,7 @@ async fn area_file_rejects_unknown_column() {
 async fn missing_file_is_a_read_error() {
     let fixture = Fixture::new();
     let path = fixture.dir.path().join("absent.csv");
-    let error = import_point_file(&fixture.store, &path, &mut NoProgress)
+    let error = import_point_file(&fixture.store, &path, &Actor::System, &mut NoProgress)
         .await
         .unwrap_err();
     assert!(matches!(error, ImportError::Read { .. }), "{error}");
@@ -156,7 +156,7 @@ async fn point_file_keeps_good_rows() {
          MN0010,bad pw,350203001,32,12 34,,,,\n\
          MN0011,inverted,350203001,32,123456,,,,w01001:9:6:\n",
     );
-    let report = import_point_file(&fixture.store, &path, &mut NoProgress)
+    let report = import_point_file(&fixture.store, &path, &Actor::System, &mut NoProgress)
         .await
         .unwrap();
     assert_eq!(report.rows, 11);
@@ -215,7 +215,7 @@ async fn point_file_keeps_good_rows() {
 async fn point_file_requires_columns() {
     let fixture = Fixture::new();
     let path = fixture.file("points.csv", "mn,name,area,password\nA,b,35,1\n");
-    let error = import_point_file(&fixture.store, &path, &mut NoProgress)
+    let error = import_point_file(&fixture.store, &path, &Actor::System, &mut NoProgress)
         .await
         .unwrap_err();
     assert!(

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use oversight_core::{
-    Area, AreaCode, DataFlag, FactorCode, FactorLimit, FactorValues, Mn, MonitoringPoint, Secret,
-    SystemClock, SystemCode,
+    Actor, Area, AreaCode, DataFlag, FactorCode, FactorLimit, FactorValues, Mn, MonitoringPoint,
+    Secret, SystemClock, SystemCode,
 };
 use oversight_hj212::{CHINA_STANDARD_TIME, Flag, Framer, SegmentBuilder, Version, encode_frame};
 use oversight_source_hj212::{Hj212Config, Hj212Source, ReadingSink};
@@ -82,7 +82,7 @@ impl Harness {
     pub(crate) async fn register(&self, mn: &str, password: &str) -> MonitoringPoint {
         let point = point(mn, password);
         self.store
-            .upsert_points(std::slice::from_ref(&point))
+            .upsert_points(std::slice::from_ref(&point), &Actor::System)
             .await
             .expect("point stored");
         point

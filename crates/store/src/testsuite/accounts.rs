@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use jiff::SignedDuration;
 use oversight_auth::{Action, Role};
+use oversight_core::Actor;
 
 use super::fixtures::{code, minute, mn, point, seed_tree};
 use crate::{
@@ -77,7 +78,7 @@ pub async fn accounts_departments(store: Arc<dyn Store>) {
 pub async fn accounts_users(store: Arc<dyn Store>) {
     seed_tree(&store).await;
     store
-        .upsert_points(&[point("MNACC1", "350203")])
+        .upsert_points(&[point("MNACC1", "350203")], &Actor::System)
         .await
         .expect("seed point");
     let department = store

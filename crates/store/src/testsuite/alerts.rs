@@ -485,10 +485,10 @@ pub async fn silences_create_list_expire(store: Arc<dyn Store>) {
         .await
         .expect("expire");
     assert_eq!(expired.ends_at, minute(10));
-    // Expiry through the store carries no user.
+    // Expiry is the server's own housekeeping.
     assert_eq!(
         super::fixtures::last_ledger_entry(&store).await,
-        ("silence.expired".to_owned(), "unattributed".to_owned())
+        ("silence.expired".to_owned(), "system".to_owned())
     );
     assert!(
         store

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use oversight_core::{
-    Area, AreaCode, DataFlag, DataKind, FactorCode, FactorLimit, FactorValues, GeoPoint, Mn,
+    Actor, Area, AreaCode, DataFlag, DataKind, FactorCode, FactorLimit, FactorValues, GeoPoint, Mn,
     MonitoringPoint, Reading, Secret, SystemCode,
 };
 
@@ -82,7 +82,10 @@ pub(super) async fn seed_points(store: &Arc<dyn Store>, points: &[(&str, &str)])
         .iter()
         .map(|(mn_text, area)| point(mn_text, area))
         .collect();
-    store.upsert_points(&points).await.expect("seed points");
+    store
+        .upsert_points(&points, &Actor::System)
+        .await
+        .expect("seed points");
 }
 
 /// Builds a minute reading received one minute after its data time.

@@ -169,7 +169,7 @@ pub async fn ledger_records_state_changes(store: Arc<dyn Store>) {
     let point_entry = store.ledger_entry(0).await.expect("get").expect("entry 0");
     assert_eq!(point_entry.kind, "point.upserted");
     assert_eq!(point_entry.subject, "point:MN001");
-    assert_eq!(point_entry.actor, "unattributed");
+    assert_eq!(point_entry.actor, "system");
     assert!(
         point_entry.payload.get("password").is_none(),
         "{:?}",
@@ -204,7 +204,7 @@ pub async fn ledger_records_state_changes(store: Arc<dyn Store>) {
         .await
         .expect("rule change");
     store
-        .discard_quarantine("MN999")
+        .discard_quarantine("MN999", &Actor::System)
         .await
         .expect("discard nothing");
 
@@ -252,7 +252,10 @@ pub async fn ledger_failed_write_appends_nothing(store: Arc<dyn Store>) {
         .expect_err("missing alert");
     assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
     let error = store
-        .upsert_points(&[point("MN002", "350203"), point("MN003", "999999")])
+        .upsert_points(
+            &[point("MN002", "350203"), point("MN003", "999999")],
+            &Actor::System,
+        )
         .await
         .expect_err("missing area");
     assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use oversight_core::{PasswordMatch, Secret};
+use oversight_core::{Actor, PasswordMatch, Secret};
 
 use super::fixtures::{at, code, mn, point, seed_points, seed_tree};
 use crate::{PointQuery, Store, StoreError};
@@ -11,7 +11,10 @@ use crate::{PointQuery, Store, StoreError};
 pub async fn points_upsert_and_get(store: Arc<dyn Store>) {
     seed_tree(&store).await;
     let points = [point("MN001", "350203001"), point("MN002", "350206")];
-    let written = store.upsert_points(&points).await.expect("upsert points");
+    let written = store
+        .upsert_points(&points, &Actor::System)
+        .await
+        .expect("upsert points");
     assert_eq!(written, 2);
     for expected in points {
         let stored = store.point(&expected.mn).await.expect("get point");
@@ -31,7 +34,7 @@ pub async fn points_replace(store: Arc<dyn Store>) {
     changed.location = None;
     changed.interval_secs = 300;
     store
-        .upsert_points(std::slice::from_ref(&changed))
+        .upsert_points(std::slice::from_ref(&changed), &Actor::System)
         .await
         .expect("replace point");
 
@@ -48,7 +51,10 @@ pub async fn points_replace(store: Arc<dyn Store>) {
 pub async fn points_area_must_exist(store: Arc<dyn Store>) {
     seed_tree(&store).await;
     let batch = [point("MN001", "350203"), point("MN002", "350299")];
-    let error = store.upsert_points(&batch).await.expect_err("unknown area");
+    let error = store
+        .upsert_points(&batch, &Actor::System)
+        .await
+        .expect_err("unknown area");
     match &error {
         StoreError::NotFound { key, .. } => assert_eq!(key, "350299", "{error}"),
         other => panic!("expected NotFound, got {other:?}"),
@@ -156,6 +162,7 @@ pub async fn points_password_rotation(store: Arc<dyn Store>) {
             &mn("MN001"),
             &Secret::new("next-pw".to_owned()),
             Some(until),
+            &Actor::System,
         )
         .await
         .expect("set password");
@@ -199,7 +206,12 @@ pub async fn points_password_rotation(store: Arc<dyn Store>) {
 
     // Without an expiry the replaced password stops at once.
     store
-        .set_point_password(&mn("MN001"), &Secret::new("third-pw".to_owned()), None)
+        .set_point_password(
+            &mn("MN001"),
+            &Secret::new("third-pw".to_owned()),
+            None,
+            &Actor::System,
+        )
         .await
         .expect("set password");
     let stored = store
@@ -215,11 +227,12 @@ pub async fn points_password_rotation(store: Arc<dyn Store>) {
             &mn("MN001"),
             &Secret::new("fourth-pw".to_owned()),
             Some(until),
+            &Actor::System,
         )
         .await
         .expect("set password");
     store
-        .upsert_points(&[point("MN001", "350203001")])
+        .upsert_points(&[point("MN001", "350203001")], &Actor::System)
         .await
         .expect("re-register");
     let stored = store
@@ -231,7 +244,12 @@ pub async fn points_password_rotation(store: Arc<dyn Store>) {
     assert_eq!(stored.previous_password, None);
 
     let error = store
-        .set_point_password(&mn("MN404"), &Secret::new("x".to_owned()), None)
+        .set_point_password(
+            &mn("MN404"),
+            &Secret::new("x".to_owned()),
+            None,
+            &Actor::System,
+        )
         .await
         .expect_err("unknown point");
     assert!(matches!(error, StoreError::NotFound { .. }), "{error}");

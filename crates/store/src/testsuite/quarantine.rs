@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use oversight_core::Actor;
+
 use super::fixtures::{minute, mn, point, reading, seed_tree};
 use crate::{
     QuarantineLimits, QuarantineOutcome, QuarantineQuery, QuarantineReason, QuarantineSummary,
@@ -108,18 +110,18 @@ pub async fn quarantine_release_after_registration(store: Arc<dyn Store>) {
     hold(&store, &uploads).await;
     seed_tree(&store).await;
     store
-        .upsert_points(&[point("MNQ1", "350203")])
+        .upsert_points(&[point("MNQ1", "350203")], &Actor::System)
         .await
         .expect("register");
 
     let moved = store
-        .release_quarantine(&mn("MNQ1"))
+        .release_quarantine(&mn("MNQ1"), &Actor::User("li".to_owned()))
         .await
         .expect("release");
     assert_eq!(moved, 3);
     assert_eq!(
         super::fixtures::last_ledger_entry(&store).await,
-        ("quarantine.released".to_owned(), "unattributed".to_owned())
+        ("quarantine.released".to_owned(), "user:li".to_owned())
     );
 
     let query = ReadingQuery {
@@ -165,7 +167,7 @@ pub async fn quarantine_release_after_registration(store: Arc<dyn Store>) {
 pub async fn quarantine_release_before_registration_fails(store: Arc<dyn Store>) {
     hold(&store, &[upload("MNQ1", 1, "127.0.0.1:5001", &["w01018"])]).await;
     let error = store
-        .release_quarantine(&mn("MNQ1"))
+        .release_quarantine(&mn("MNQ1"), &Actor::System)
         .await
         .expect_err("not registered");
     match &error {
@@ -185,21 +187,28 @@ pub async fn quarantine_discard(store: Arc<dyn Store>) {
         upload("", 3, "127.0.0.1:7001", &[]),
     ];
     hold(&store, &uploads).await;
-    assert_eq!(store.discard_quarantine("MNQ1").await.expect("discard"), 2);
+    let operator = Actor::User("li".to_owned());
+    assert_eq!(
+        store
+            .discard_quarantine("MNQ1", &operator)
+            .await
+            .expect("discard"),
+        2
+    );
     assert_eq!(
         super::fixtures::last_ledger_entry(&store).await,
-        ("quarantine.discarded".to_owned(), "unattributed".to_owned())
+        ("quarantine.discarded".to_owned(), "user:li".to_owned())
     );
     assert_eq!(
         store
-            .discard_quarantine("MNQ1")
+            .discard_quarantine("MNQ1", &Actor::System)
             .await
             .expect("discard again"),
         0
     );
     assert_eq!(
         store
-            .discard_quarantine("")
+            .discard_quarantine("", &Actor::System)
             .await
             .expect("discard empty MN"),
         1
@@ -247,7 +256,10 @@ pub async fn quarantine_limits(store: Arc<dyn Store>) {
     assert_eq!(held_mns, ["MNQ2", "MNQ1"]);
 
     // Discarding frees room under the total cap.
-    store.discard_quarantine("MNQ1").await.expect("discard");
+    store
+        .discard_quarantine("MNQ1", &Actor::System)
+        .await
+        .expect("discard");
     let outcome = store
         .quarantine(&second[1..], &limits)
         .await
@@ -322,7 +334,7 @@ pub async fn quarantine_paging(store: Arc<dyn Store>) {
 pub async fn quarantine_future_data_time(store: Arc<dyn Store>) {
     seed_tree(&store).await;
     store
-        .upsert_points(&[point("MNQ1", "350203")])
+        .upsert_points(&[point("MNQ1", "350203")], &Actor::System)
         .await
         .expect("register");
     let mut future = upload("MNQ1", 1, "127.0.0.1:5001", &["w01018"]);
@@ -333,7 +345,7 @@ pub async fn quarantine_future_data_time(store: Arc<dyn Store>) {
     assert_eq!(listed[0].reasons, [QuarantineReason::FutureDataTime]);
     assert_eq!(held(&store, "MNQ1", 10).await, vec![future]);
     let moved = store
-        .release_quarantine(&mn("MNQ1"))
+        .release_quarantine(&mn("MNQ1"), &Actor::System)
         .await
         .expect("release");
     assert_eq!(moved, 1);
