@@ -817,3 +817,73 @@ async fn backtest_defaults_to_active_rules() {
     assert_eq!(report["readings"], 6, "{report}");
     assert_eq!(backtest_rules(&report), expected, "{report}");
 }
+
+/// Builds an HJ 212 heartbeat (CN 9015) of `mn` with `password`.
+fn heartbeat(mn: &str, password: &str, sequence: u32) -> String {
+    let segment = oversight_hj212::SegmentBuilder::new("32", 9015, password, mn)
+        .qn(&format!("20261204080000{sequence:03}"))
+        .build()
+        .expect("valid heartbeat segment");
+    oversight_hj212::encode_frame(&segment).expect("heartbeat fits a frame")
+}
+
+#[tokio::test]
+async fn heartbeat_keeps_point_online() {
+    use tokio::io::AsyncWriteExt;
+
+    // Upload interval 4 s: the built-in rules fire after 3 intervals, 12 s.
+    let data = prepared(&[("HB00001", 4), ("HB00002", 4)]);
+    let server = Server::start(&data, &[("OVERSIGHT_RULES__TICK_INTERVAL_SECS", "1")]).await;
+    let now = Timestamp::now();
+    let mut logger = Datalogger::connect(server.hj212, "HB00001", "123456").await;
+    assert!(
+        logger.send(now, &[("w01018", 10.0)]).await,
+        "HB00001 upload"
+    );
+    let mut other = Datalogger::connect(server.hj212, "HB00002", "123456").await;
+    assert!(other.send(now, &[("w01018", 10.0)]).await, "HB00002 upload");
+
+    // HB00001 sends heartbeats with its password, HB00002 with a wrong one.
+    let mut good = tokio::net::TcpStream::connect(server.hj212)
+        .await
+        .expect("connect");
+    let mut wrong = tokio::net::TcpStream::connect(server.hj212)
+        .await
+        .expect("connect");
+    let started = std::time::Instant::now();
+    let mut sequence = 0;
+    let body = loop {
+        sequence += 1;
+        good.write_all(heartbeat("HB00001", "123456", sequence).as_bytes())
+            .await
+            .expect("send heartbeat");
+        wrong
+            .write_all(heartbeat("HB00002", "654321", sequence).as_bytes())
+            .await
+            .expect("send heartbeat");
+        let (_, body) = server.get("/api/v1/alerts?status=open").await;
+        let opened = |rule: &str, mn: &str| {
+            open_alerts_of(&body, rule)
+                .iter()
+                .any(|alert| alert["mn"] == mn)
+        };
+        if opened("env.data_missing", "HB00001") && opened("env.offline", "HB00002") {
+            break body;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(40),
+            "timed out waiting for the missing and offline alerts: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
+    let offline: Vec<&Value> = open_alerts_of(&body, "env.offline")
+        .into_iter()
+        .filter(|alert| alert["mn"] == "HB00001")
+        .collect();
+    assert!(
+        offline.is_empty(),
+        "a point sending heartbeats is online: {offline:?}"
+    );
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+}

@@ -227,6 +227,7 @@ impl Connection {
                 let ack = ack_9014_with(&packet, frame.crc_variant());
                 self.write_acks(&ack, 1).await?;
             }
+            self.record_contact(&packet).await;
             return Ok(());
         }
         let kind = if (9011..=9014).contains(&cn) {
@@ -236,7 +237,28 @@ impl Connection {
         };
         ::metrics::counter!(metrics::OTHER_COMMANDS, "kind" => kind).increment(1);
         debug!(peer = %self.peer, mn = packet.mn(), cn, "hj212 command without readings ignored");
+        self.record_contact(&packet).await;
         Ok(())
+    }
+
+    /// Records contact from a command without readings, when its MN is
+    /// registered and its password valid, so that the point counts as online.
+    async fn record_contact(&self, packet: &Packet<'_>) {
+        let Ok(mn) = Mn::parse(packet.mn()) else {
+            return;
+        };
+        let point = match self.shared.cache.point(&mn).await {
+            Ok(Some(point)) => point,
+            Ok(None) => return,
+            Err(error) => {
+                debug!(mn = %mn, error = %error, "failed to look up hj212 point of a heartbeat");
+                return;
+            }
+        };
+        let now = self.shared.clock.now();
+        if self.check_password(point, packet.pw(), now).await.is_some() {
+            self.shared.contacts.record(mn, now);
+        }
     }
 
     async fn handle_upload(&mut self, frame: &Frame, packet: &Packet<'_>) -> Result<(), Closed> {

@@ -325,6 +325,14 @@ impl Store for SqliteStore {
         Ok(changed > 0)
     }
 
+    async fn record_contacts(&self, contacts: &[(Mn, Timestamp)]) -> StoreResult<u64> {
+        if contacts.is_empty() {
+            return Ok(0);
+        }
+        self.write_count(WriteOp::RecordContacts(contacts.to_vec()))
+            .await
+    }
+
     async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64> {
         let new = self.insert_readings_new_mask(readings).await?;
         Ok(new.iter().filter(|new| **new).count() as u64)

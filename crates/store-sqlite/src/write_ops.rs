@@ -269,6 +269,27 @@ pub(crate) fn set_point_password(
     .map(drop)
 }
 
+/// Records contact times; see [`oversight_store::Store::record_contacts`].
+pub(crate) fn record_contacts(
+    conn: &Connection,
+    contacts: &[(Mn, jiff::Timestamp)],
+) -> StoreResult<u64> {
+    const OPERATION: &str = "record point contacts";
+    let mut update = conn
+        .prepare_cached(
+            "UPDATE points SET last_contact_at = ?2 \
+             WHERE mn = ?1 AND (last_contact_at IS NULL OR last_contact_at < ?2)",
+        )
+        .map_err(backend(OPERATION))?;
+    let mut changed = 0;
+    for (mn, at) in contacts {
+        changed += update
+            .execute(params![mn.as_str(), micros(*at)])
+            .map_err(backend(OPERATION))?;
+    }
+    Ok(to_u64(changed))
+}
+
 /// Ends the validity of a point's replaced password; see
 /// [`oversight_store::Store::retire_previous_password`].
 pub(crate) fn retire_previous_password(conn: &Connection, mn: &Mn) -> StoreResult<u64> {

@@ -36,6 +36,7 @@ pub(crate) enum WriteOp {
     UpsertPoints(Vec<MonitoringPoint>, Actor),
     SetPointPassword(Mn, Secret<String>, Option<jiff::Timestamp>, Actor),
     RetirePreviousPassword(Mn),
+    RecordContacts(Vec<(Mn, jiff::Timestamp)>),
     InsertReadings(Vec<Reading>),
     Quarantine(Vec<QuarantinedUpload>, QuarantineLimits),
     ReleaseQuarantine(Mn, Actor),
@@ -65,6 +66,7 @@ impl WriteOp {
             Self::UpsertAreas(areas) => areas.len(),
             Self::UpsertPoints(points, _) => points.len(),
             Self::InsertReadings(readings) => readings.len(),
+            Self::RecordContacts(contacts) => contacts.len(),
             Self::Quarantine(uploads, _) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
             Self::WriteTasks(writes, _) => writes.len().max(1),
@@ -330,6 +332,9 @@ fn apply(
             actor,
         )
         .map(|()| WriteOutput::Unit),
+        WriteOp::RecordContacts(contacts) => {
+            write_ops::record_contacts(conn, contacts).map(WriteOutput::Count)
+        }
         WriteOp::RetirePreviousPassword(mn) => {
             write_ops::retire_previous_password(conn, mn).map(WriteOutput::Count)
         }

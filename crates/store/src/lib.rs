@@ -93,7 +93,14 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// Returns points ordered by MN, filtered and paged.
     async fn points(&self, query: &PointQuery) -> StoreResult<Page<MonitoringPoint>>;
 
-    /// Returns when each point (in `area`, or all) last sent data.
+    /// Records when points made contact without data, such as an HJ 212
+    /// heartbeat: each point keeps the later of its stored and the given
+    /// time. MNs that are not registered are skipped. Returns how many
+    /// points changed.
+    async fn record_contacts(&self, contacts: &[(Mn, Timestamp)]) -> StoreResult<u64>;
+
+    /// Returns when each point (in `area`, or all) last sent data and last
+    /// made contact.
     async fn point_statuses(&self, area: Option<&AreaCode>) -> StoreResult<Vec<PointStatus>>;
 
     // --- readings ------------------------------------------------------------

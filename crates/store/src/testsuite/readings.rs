@@ -324,6 +324,38 @@ pub async fn readings_new_mask_marks_kept(store: Arc<dyn Store>) {
     assert!(page.items.contains(&new_factor));
 }
 
+/// Checks that a contact time is kept per point, only moves forward, and
+/// skips MNs that are not registered.
+pub async fn points_contact_times(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203"), ("MN002", "350203")]).await;
+    let changed = store
+        .record_contacts(&[(mn("MN001"), minute(5)), (mn("UNKNOWN"), minute(5))])
+        .await
+        .expect("record contacts");
+    assert_eq!(changed, 1, "the unregistered MN is skipped");
+    let changed = store
+        .record_contacts(&[(mn("MN001"), minute(3))])
+        .await
+        .expect("record older contact");
+    assert_eq!(changed, 0, "an older contact keeps the stored one");
+
+    let statuses = store.point_statuses(None).await.expect("statuses");
+    let contact_of = |text: &str| {
+        statuses
+            .iter()
+            .find(|status| status.mn == mn(text))
+            .expect("status of a seeded point")
+            .last_contact_at
+    };
+    assert_eq!(contact_of("MN001"), Some(minute(5)));
+    assert_eq!(contact_of("MN002"), None);
+    let first = statuses
+        .iter()
+        .find(|status| status.mn == mn("MN001"))
+        .expect("status");
+    assert_eq!(first.last_received_at, None, "contact is no data");
+}
+
 fn revision_query(mn_text: &str) -> RevisionQuery {
     RevisionQuery {
         mn: mn(mn_text),
