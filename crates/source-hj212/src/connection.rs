@@ -338,7 +338,12 @@ impl Connection {
         }
         let result = match readings.is_empty() {
             true => Ok(Vec::new()),
-            false => self.shared.store.insert_readings_new_mask(&readings).await,
+            false => {
+                let store = &self.shared.store;
+                store
+                    .insert_readings_new_mask(&readings, Some(self.peer))
+                    .await
+            }
         };
         split_readings(&mut uploads, readings, &lengths);
         match result {
@@ -375,12 +380,12 @@ impl Connection {
     async fn store_each(&mut self, uploads: Vec<PendingUpload>) -> Result<(), Closed> {
         for upload in uploads {
             let mut upload = upload;
-            match self
+            let stored = self
                 .shared
                 .store
-                .insert_readings_new_mask(&upload.readings)
-                .await
-            {
+                .insert_readings_new_mask(&upload.readings, Some(self.peer))
+                .await;
+            match stored {
                 Ok(new) => {
                     let count = upload.readings.len() as u64;
                     ::metrics::counter!(metrics::READINGS_STORED).increment(count);

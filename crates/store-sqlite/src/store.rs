@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: opening the database and implementing [`Store`].
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use oversight_store::{
     AlertChange, AlertQuery, AlertUpdate, ConsistencyProof, DeliveryOutcome, InclusionProof,
     LedgerEntry, LedgerHead, NewLedgerEntry, NewNotification, NewSilence, Notification,
     NotificationQuery, Page, PointQuery, PointStatus, QuarantineLimits, QuarantineOutcome,
-    QuarantineQuery, QuarantineSummary, QuarantinedUpload, ReadingQuery, RevisionCount,
+    QuarantineQuery, QuarantineSummary, QuarantinedUpload, ReadingQuery, Revision, RevisionCount,
     RevisionQuery, RuleChange, Silence, Store, StoreError, StoreResult, StoredCheckpoint, Summary,
     SummaryQuery, TransitionRecord,
 };
@@ -333,17 +334,26 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64> {
-        let new = self.insert_readings_new_mask(readings).await?;
+    async fn insert_readings_from(
+        &self,
+        readings: &[Reading],
+        peer: Option<SocketAddr>,
+    ) -> StoreResult<u64> {
+        let new = self.insert_readings_new_mask(readings, peer).await?;
         Ok(new.iter().filter(|new| **new).count() as u64)
     }
 
-    async fn insert_readings_new_mask(&self, readings: &[Reading]) -> StoreResult<Vec<bool>> {
+    async fn insert_readings_new_mask(
+        &self,
+        readings: &[Reading],
+        peer: Option<SocketAddr>,
+    ) -> StoreResult<Vec<bool>> {
         if readings.is_empty() {
             return Ok(Vec::new());
         }
+        let peer = peer.map(|address| address.to_string());
         match self
-            .write(WriteOp::InsertReadings(readings.to_vec()))
+            .write(WriteOp::InsertReadings(readings.to_vec(), peer))
             .await?
         {
             WriteOutput::NewMask(new) => Ok(new),
@@ -361,7 +371,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn reading_revisions(&self, query: &RevisionQuery) -> StoreResult<Page<Reading>> {
+    async fn reading_revisions(&self, query: &RevisionQuery) -> StoreResult<Page<Revision>> {
         const OPERATION: &str = "query reading revisions";
         let query = query.clone();
         self.readers

@@ -37,7 +37,8 @@ pub(crate) enum WriteOp {
     SetPointPassword(Mn, Secret<String>, Option<jiff::Timestamp>, Actor),
     RetirePreviousPassword(Mn),
     RecordContacts(Vec<(Mn, jiff::Timestamp)>),
-    InsertReadings(Vec<Reading>),
+    /// Readings and the address (IP:port) of the connection that sent them.
+    InsertReadings(Vec<Reading>, Option<String>),
     Quarantine(Vec<QuarantinedUpload>, QuarantineLimits),
     ReleaseQuarantine(Mn, Actor),
     DiscardQuarantine(String, Actor),
@@ -65,7 +66,7 @@ impl WriteOp {
         match self {
             Self::UpsertAreas(areas) => areas.len(),
             Self::UpsertPoints(points, _) => points.len(),
-            Self::InsertReadings(readings) => readings.len(),
+            Self::InsertReadings(readings, _) => readings.len(),
             Self::RecordContacts(contacts) => contacts.len(),
             Self::Quarantine(uploads, _) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
@@ -338,8 +339,8 @@ fn apply(
         WriteOp::RetirePreviousPassword(mn) => {
             write_ops::retire_previous_password(conn, mn).map(WriteOutput::Count)
         }
-        WriteOp::InsertReadings(readings) => {
-            write_ops::insert_readings_new_mask(conn, ids, effects, readings)
+        WriteOp::InsertReadings(readings, peer) => {
+            write_ops::insert_readings_new_mask(conn, ids, effects, readings, peer.as_deref())
                 .map(WriteOutput::NewMask)
         }
         WriteOp::Quarantine(uploads, limits) => {
