@@ -516,3 +516,47 @@ async fn create_rejects_claimed_origins_and_unknown_areas() {
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["task"]["origin"]["kind"], "higher_assignment");
 }
+
+#[tokio::test]
+async fn evidence_upload_rejects_two_files() {
+    let (data, config) = prepared("E2ET005");
+    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let (status, created) = server
+        .post(
+            "/api/v1/tasks",
+            &json!({
+                "area": "350203",
+                "category": "water",
+                "title": "two files",
+                "description": "an upload with two file parts",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["task"]["id"].as_str().expect("task id").to_owned();
+    let part = |bytes: &'static [u8], name: &str| {
+        reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_owned())
+            .mime_str("text/plain")
+            .expect("valid media type")
+    };
+    let form = reqwest::multipart::Form::new()
+        .part("file", part(b"first file", "first.txt"))
+        .part("file", part(b"second file", "second.txt"));
+    let response = server
+        .with_session(
+            reqwest::Client::new().post(server.url(&format!("/api/v1/tasks/{id}/evidence"))),
+        )
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload evidence");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.expect("error JSON");
+    let message = body["error"]["message"].as_str().expect("error message");
+    assert!(message.contains("one file per request"), "{message}");
+
+    let (_, detail) = server.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(detail["task"]["evidence"], json!([]), "{detail}");
+    assert_eq!(detail["task"]["version"], 1, "{detail}");
+}

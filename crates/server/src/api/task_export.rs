@@ -71,8 +71,8 @@ fn row(workflow: &Workflow, task: &Task, now: Timestamp) -> [String; 13] {
 /// Prefixes a CSV cell that a spreadsheet would run as a formula with `'`.
 ///
 /// Excel and LibreOffice treat a cell starting with `=`, `+`, `-` or `@` as a
-/// formula, and a leading tab or carriage return can hide such a start, so a
-/// task title such as `=HYPERLINK(...)` would run on the reader's machine. The
+/// formula, and a leading tab or carriage return can hide such a start. A task
+/// title such as `=HYPERLINK(...)` would then run on the reader's machine. The
 /// quote makes the spreadsheet show the text as it is. The XLSX export needs no
 /// prefix because it writes every cell as a string.
 fn neutralise_formula(cell: &str) -> String {

@@ -560,6 +560,11 @@ pub(super) async fn upload(
     let mut stored = None;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name() {
+            Some("file") if stored.is_some() => {
+                return Err(ApiError::invalid(
+                    "the body has several parts named file; upload one file per request",
+                ));
+            }
             Some("file") => {
                 let file_name = field
                     .file_name()
