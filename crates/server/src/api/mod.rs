@@ -9,6 +9,7 @@ mod access;
 mod accounts;
 mod alerts;
 mod areas;
+mod disclosure;
 mod ledger;
 mod notifications;
 pub(crate) mod openapi;
@@ -284,5 +285,7 @@ type SharedState = axum::extract::State<Arc<AppState>>;
 
 #[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod privacy_tests;
 #[cfg(test)]
 mod tests;
