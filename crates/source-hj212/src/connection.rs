@@ -316,7 +316,10 @@ impl Connection {
         }
         let result = match readings.is_empty() {
             true => Ok(0),
-            false => self.shared.store.insert_readings(&readings).await,
+            false => {
+                let store = &self.shared.store;
+                store.insert_readings_from(&readings, Some(self.peer)).await
+            }
         };
         split_readings(&mut uploads, readings, &lengths);
         match result {
@@ -352,7 +355,12 @@ impl Connection {
     /// Stores uploads one at a time, quarantining those whose point is gone.
     async fn store_each(&mut self, uploads: Vec<PendingUpload>) -> Result<(), Closed> {
         for upload in uploads {
-            match self.shared.store.insert_readings(&upload.readings).await {
+            let stored = self
+                .shared
+                .store
+                .insert_readings_from(&upload.readings, Some(self.peer))
+                .await;
+            match stored {
                 Ok(_) => {
                     let count = upload.readings.len() as u64;
                     ::metrics::counter!(metrics::READINGS_STORED).increment(count);

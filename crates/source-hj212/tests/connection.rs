@@ -17,7 +17,7 @@ use oversight_hj212::{CHINA_STANDARD_TIME, Flag, SegmentBuilder, Version, encode
 use oversight_rules::{ReadingBatch, RulesConfig, RulesHandle, RulesService};
 use oversight_simulate::SimulateConfig;
 use oversight_source_hj212::ReadingSink;
-use oversight_store::{AlertQuery, Store};
+use oversight_store::{AlertQuery, RevisionQuery, Store};
 use tokio_util::sync::CancellationToken;
 
 const MN: &str = "010000A8900016F000169DC0";
@@ -559,6 +559,53 @@ async fn simulator_uploads_are_acknowledged() {
     assert!(
         stored >= counters.acks * 10,
         "every acknowledged upload stored: {stored} readings, {report}"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_revision_records_sender_address() {
+    let harness = Harness::start(|_| {}, None).await;
+    harness.register(MN, PW).await;
+    let from = std::net::IpAddr::from([127, 0, 0, 2]);
+    let mut client = common::Client::connect_from(harness.addr, from).await;
+    let sender = client.stream.local_addr().expect("client address");
+
+    client
+        .send(upload(MN, PW, "20260301000000001", time(0), 20.0).as_bytes())
+        .await;
+    client.acks_until("20260301000000001").await;
+    // The device missed the acknowledgement and resends with another value.
+    client
+        .send(upload(MN, PW, "20260301000000002", time(0), 25.0).as_bytes())
+        .await;
+    client.acks_until("20260301000000002").await;
+
+    let revisions = harness
+        .store
+        .reading_revisions(&RevisionQuery {
+            mn: Mn::parse(MN).expect("test MN is valid"),
+            factor: None,
+            kind: None,
+            from: None,
+            to: None,
+            limit: 100,
+            cursor: None,
+        })
+        .await
+        .expect("query revisions");
+    assert_eq!(revisions.items.len(), 1, "{:?}", revisions.items);
+    let revision = &revisions.items[0];
+    assert_eq!(revision.reading.factor.as_str(), "w01018");
+    assert_eq!(revision.reading.values.rtd, Some(25.0));
+    assert_eq!(revision.peer, Some(sender.to_string()));
+    assert!(
+        revision
+            .peer
+            .as_deref()
+            .is_some_and(|peer| peer.starts_with("127.0.0.2:")),
+        "{:?}",
+        revision.peer
     );
     harness.stop().await;
 }

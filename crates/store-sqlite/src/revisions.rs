@@ -2,7 +2,7 @@
 //! the stored reading.
 
 use oversight_core::{DataFlag, FactorCode, FactorValues, Mn, Reading};
-use oversight_store::{Page, RevisionCount, RevisionQuery, StoreError, StoreResult};
+use oversight_store::{Page, Revision, RevisionCount, RevisionQuery, StoreError, StoreResult};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
@@ -45,7 +45,7 @@ fn decode_flag(text: Option<String>) -> Result<Option<DataFlag>, SqliteError> {
 struct RevisionRow {
     id: i64,
     data_time: i64,
-    reading: Reading,
+    revision: Revision,
 }
 
 fn decode_revision(mn: &Mn, row: &Row<'_>) -> rusqlite::Result<Result<RevisionRow, SqliteError>> {
@@ -62,6 +62,7 @@ fn decode_revision(mn: &Mn, row: &Row<'_>) -> rusqlite::Result<Result<RevisionRo
         cou: row.get(9)?,
     };
     let flag: Option<String> = row.get(10)?;
+    let peer: Option<String> = row.get(11)?;
     Ok((|| {
         let reading = Reading {
             mn: mn.clone(),
@@ -75,7 +76,7 @@ fn decode_revision(mn: &Mn, row: &Row<'_>) -> rusqlite::Result<Result<RevisionRo
         Ok(RevisionRow {
             id,
             data_time,
-            reading,
+            revision: Revision { reading, peer },
         })
     })())
 }
@@ -84,7 +85,7 @@ fn decode_revision(mn: &Mn, row: &Row<'_>) -> rusqlite::Result<Result<RevisionRo
 pub(crate) fn reading_revisions(
     conn: &Connection,
     query: &RevisionQuery,
-) -> StoreResult<Page<Reading>> {
+) -> StoreResult<Page<Revision>> {
     const OPERATION: &str = "query reading revisions";
     let limit = page_size(query.limit, MAX_REVISION_PAGE);
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
@@ -96,7 +97,7 @@ pub(crate) fn reading_revisions(
     };
     let mut sql = String::from(
         "SELECT r.id, r.data_time, r.kind, f.code, r.received_at, \
-         r.rtd, r.avg, r.min, r.max, r.cou, r.flag \
+         r.rtd, r.avg, r.min, r.max, r.cou, r.flag, r.peer \
          FROM reading_revisions r JOIN factors f ON f.id = r.factor_id \
          WHERE r.point_id = ?",
     );
@@ -150,7 +151,7 @@ pub(crate) fn reading_revisions(
         None
     };
     Ok(Page {
-        items: rows.into_iter().map(|row| row.reading).collect(),
+        items: rows.into_iter().map(|row| row.revision).collect(),
         next_cursor,
     })
 }

@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: opening the database and implementing [`Store`].
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use oversight_store::{
     AlertChange, AlertQuery, AlertUpdate, ConsistencyProof, DeliveryOutcome, InclusionProof,
     LedgerEntry, LedgerHead, NewLedgerEntry, NewNotification, NewSilence, Notification,
     NotificationQuery, Page, PointQuery, PointStatus, QuarantineLimits, QuarantineOutcome,
-    QuarantineQuery, QuarantineSummary, QuarantinedUpload, ReadingQuery, RevisionCount,
+    QuarantineQuery, QuarantineSummary, QuarantinedUpload, ReadingQuery, Revision, RevisionCount,
     RevisionQuery, RuleChange, Silence, Store, StoreError, StoreResult, StoredCheckpoint, Summary,
     SummaryQuery, TransitionRecord,
 };
@@ -325,11 +326,16 @@ impl Store for SqliteStore {
         Ok(changed > 0)
     }
 
-    async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64> {
+    async fn insert_readings_from(
+        &self,
+        readings: &[Reading],
+        peer: Option<SocketAddr>,
+    ) -> StoreResult<u64> {
         if readings.is_empty() {
             return Ok(0);
         }
-        self.write_count(WriteOp::InsertReadings(readings.to_vec()))
+        let peer = peer.map(|address| address.to_string());
+        self.write_count(WriteOp::InsertReadings(readings.to_vec(), peer))
             .await
     }
 
@@ -343,7 +349,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn reading_revisions(&self, query: &RevisionQuery) -> StoreResult<Page<Reading>> {
+    async fn reading_revisions(&self, query: &RevisionQuery) -> StoreResult<Page<Revision>> {
         const OPERATION: &str = "query reading revisions";
         let query = query.clone();
         self.readers

@@ -319,13 +319,15 @@ fn record_point(conn: &Connection, point: &MonitoringPoint, actor: &Actor) -> St
     .map(drop)
 }
 
-/// Inserts readings of registered points; see
-/// [`oversight_store::Store::insert_readings`]. Returns how many were new.
+/// Inserts readings of registered points, recording `peer` with each
+/// revision; see [`oversight_store::Store::insert_readings_from`]. Returns
+/// how many were new.
 pub(crate) fn insert_readings(
     conn: &Connection,
     ids: &mut IdCache,
     effects: &mut Effects,
     readings: &[Reading],
+    peer: Option<&str>,
 ) -> StoreResult<u64> {
     let mut point_ids = Vec::with_capacity(readings.len());
     for reading in readings {
@@ -365,24 +367,27 @@ pub(crate) fn insert_readings(
         }
         new += to_u64(merged.added.len());
         revisions.extend(merged.revisions);
-        insert_revisions(conn, &key, &revisions).map_err(backend("insert reading revisions"))?;
+        insert_revisions(conn, &key, &revisions, peer)
+            .map_err(backend("insert reading revisions"))?;
     }
     Ok(new)
 }
 
 /// Appends resent entries that differ from the stored reading of their
-/// factor to `reading_revisions`.
+/// factor to `reading_revisions`, with the address of the sender.
 fn insert_revisions(
     conn: &Connection,
     key: &UploadKey,
     revisions: &[FactorEntry],
+    peer: Option<&str>,
 ) -> rusqlite::Result<()> {
     if revisions.is_empty() {
         return Ok(());
     }
     let mut insert = conn.prepare_cached(
         "INSERT INTO reading_revisions (point_id, data_time, kind, factor_id, received_at, \
-         rtd, avg, min, max, cou, flag) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         rtd, avg, min, max, cou, flag, peer) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     for entry in revisions {
         let values = &entry.values;
@@ -398,6 +403,7 @@ fn insert_revisions(
             values.max,
             values.cou,
             entry.flag.map(|flag| flag.as_char().to_string()),
+            peer,
         ])?;
     }
     Ok(())
@@ -601,18 +607,21 @@ pub(crate) fn release_quarantine(
             key: mn.to_string(),
         });
     }
-    let batches: Vec<String> = conn
-        .prepare_cached("SELECT readings FROM quarantine WHERE mn = ?1 ORDER BY received_at, id")
+    // Each upload's revisions keep the address it was received from.
+    let batches: Vec<(String, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT readings, peer FROM quarantine WHERE mn = ?1 ORDER BY received_at, id",
+        )
         .and_then(|mut statement| {
             statement
-                .query_map([mn.as_str()], |row| row.get(0))?
+                .query_map([mn.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect()
         })
         .map_err(backend(OPERATION))?;
     let mut moved = 0;
-    for batch in batches {
+    for (batch, peer) in batches {
         let readings: Vec<Reading> = serde_json::from_str(&batch).map_err(backend(OPERATION))?;
-        insert_readings(conn, ids, effects, &readings)?;
+        insert_readings(conn, ids, effects, &readings, peer.as_deref())?;
         moved += to_u64(readings.len());
     }
     let deleted = conn

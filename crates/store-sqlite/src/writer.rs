@@ -36,7 +36,8 @@ pub(crate) enum WriteOp {
     UpsertPoints(Vec<MonitoringPoint>, Actor),
     SetPointPassword(Mn, Secret<String>, Option<jiff::Timestamp>, Actor),
     RetirePreviousPassword(Mn),
-    InsertReadings(Vec<Reading>),
+    /// Readings and the address (IP:port) of the connection that sent them.
+    InsertReadings(Vec<Reading>, Option<String>),
     Quarantine(Vec<QuarantinedUpload>, QuarantineLimits),
     ReleaseQuarantine(Mn, Actor),
     DiscardQuarantine(String, Actor),
@@ -64,7 +65,7 @@ impl WriteOp {
         match self {
             Self::UpsertAreas(areas) => areas.len(),
             Self::UpsertPoints(points, _) => points.len(),
-            Self::InsertReadings(readings) => readings.len(),
+            Self::InsertReadings(readings, _) => readings.len(),
             Self::Quarantine(uploads, _) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
             Self::WriteTasks(writes, _) => writes.len().max(1),
@@ -331,8 +332,9 @@ fn apply(
         WriteOp::RetirePreviousPassword(mn) => {
             write_ops::retire_previous_password(conn, mn).map(WriteOutput::Count)
         }
-        WriteOp::InsertReadings(readings) => {
-            write_ops::insert_readings(conn, ids, effects, readings).map(WriteOutput::Count)
+        WriteOp::InsertReadings(readings, peer) => {
+            write_ops::insert_readings(conn, ids, effects, readings, peer.as_deref())
+                .map(WriteOutput::Count)
         }
         WriteOp::Quarantine(uploads, limits) => {
             write_ops::quarantine(conn, uploads, limits).map(WriteOutput::Quarantined)

@@ -208,7 +208,12 @@ async fn retransmissions_keep_first_in_both_tables() {
         })
         .await
         .expect("revisions");
-    assert_eq!(revisions.items, again[..2].to_vec());
+    let revised: Vec<Reading> = revisions
+        .items
+        .into_iter()
+        .map(|revision| revision.reading)
+        .collect();
+    assert_eq!(revised, again[..2].to_vec());
     let summary = store
         .summary(&SummaryQuery {
             area: None,

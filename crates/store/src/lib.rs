@@ -18,6 +18,8 @@ mod tasks;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+use std::net::SocketAddr;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use oversight_core::{Actor, Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint, Reading, Secret};
@@ -39,7 +41,7 @@ pub use oversight_ledger::{ConsistencyProof, Hash, Hasher, InclusionProof};
 pub use query::{
     AlertChange, AlertQuery, AlertUpdate, NewSilence, NewTask, Page, PointQuery, PointStatus,
     QuarantineLimits, QuarantineOutcome, QuarantineQuery, QuarantineReason, QuarantineSummary,
-    QuarantinedUpload, ReadingQuery, RevisionCount, RevisionQuery, RuleChange, Silence,
+    QuarantinedUpload, ReadingQuery, Revision, RevisionCount, RevisionQuery, RuleChange, Silence,
     SilenceMatcher, SortOrder, Summary, SummaryQuery, TransitionRecord, Trigger,
 };
 pub use tasks::{Escalation, RULE_ENGINE_PERSON, TaskHistoryEntry, TaskQuery, TaskWrite};
@@ -106,7 +108,20 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// [`Store::reading_revisions`]). Neither is counted as new. Fails
     /// without writing anything if a reading's MN is not registered. Returns
     /// how many readings were new.
-    async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64>;
+    ///
+    /// Revisions stored by this call record no sender address; use
+    /// [`Store::insert_readings_from`] for readings received over a connection.
+    async fn insert_readings(&self, readings: &[Reading]) -> StoreResult<u64> {
+        self.insert_readings_from(readings, None).await
+    }
+
+    /// Stores readings as [`Store::insert_readings`] does, and records `peer`,
+    /// the address of the connection that sent them, with each revision.
+    async fn insert_readings_from(
+        &self,
+        readings: &[Reading],
+        peer: Option<SocketAddr>,
+    ) -> StoreResult<u64>;
 
     /// Returns one point's readings, filtered and paged.
     async fn readings(&self, query: &ReadingQuery) -> StoreResult<Page<Reading>>;
@@ -116,7 +131,7 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// with the same (MN, kind, factor, data time), with its own receive
     /// time. They are ordered by data time, then by the order they were
     /// stored in.
-    async fn reading_revisions(&self, query: &RevisionQuery) -> StoreResult<Page<Reading>>;
+    async fn reading_revisions(&self, query: &RevisionQuery) -> StoreResult<Page<Revision>>;
 
     /// Returns how many revisions each reading of `mn` with data time in
     /// `from..=to` has, leaving out readings without revisions.

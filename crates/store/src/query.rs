@@ -78,6 +78,17 @@ pub struct RevisionQuery {
     pub cursor: Option<String>,
 }
 
+/// A resend whose values or flag differ from the stored reading with the
+/// same (MN, kind, factor, data time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    /// The resent reading, with its own receive time.
+    pub reading: Reading,
+    /// The address (IP:port) of the connection that sent it; `None` when it
+    /// was stored without one.
+    pub peer: Option<String>,
+}
+
 /// The number of revisions of one stored reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevisionCount {

@@ -17,7 +17,7 @@ use super::params::{
     parse_mn, parse_time,
 };
 use super::status::online_since;
-use super::views::{PointBody, PointView, ReadingView, StatusView, check_password};
+use super::views::{PointBody, PointView, ReadingView, RevisionView, StatusView, check_password};
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -246,7 +246,7 @@ pub(super) struct RevisionParams {
     tag = "points",
     params(("mn" = String, Path, description = "The monitoring point's MN."), RevisionParams),
     responses(
-        (status = 200, description = "A page of revisions, each with its own receive time and values.", body = super::openapi::JsonValue),
+        (status = 200, description = "A page of revisions, each with its own receive time and values and the address (IP:port) of the connection that sent it.", body = super::openapi::JsonValue),
         (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
         (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
     )
@@ -256,7 +256,7 @@ pub(super) async fn revisions(
     Extension(principal): Extension<Principal>,
     ApiPath(mn): ApiPath<String>,
     ApiQuery(params): ApiQuery<RevisionParams>,
-) -> Result<Json<Page<ReadingView>>, ApiError> {
+) -> Result<Json<Page<RevisionView>>, ApiError> {
     let mn = parse_mn(&mn)?;
     let filter = reading_query(
         mn,
@@ -289,7 +289,7 @@ pub(super) async fn revisions(
     };
     let page = state.store.reading_revisions(&query).await?;
     Ok(Json(Page {
-        items: page.items.into_iter().map(ReadingView::from).collect(),
+        items: page.items.into_iter().map(RevisionView::from).collect(),
         next_cursor: page.next_cursor,
     }))
 }

@@ -126,6 +126,18 @@ impl Fixture {
     }
 
     async fn insert(&self, mn: &str, factor: &str, minutes_ago: i64, rtd: f64) {
+        self.insert_from(mn, factor, minutes_ago, rtd, None).await;
+    }
+
+    /// Stores a reading as received over a connection from `peer`.
+    async fn insert_from(
+        &self,
+        mn: &str,
+        factor: &str,
+        minutes_ago: i64,
+        rtd: f64,
+        peer: Option<&str>,
+    ) {
         let now = self.clock.now();
         let data_time = now
             .checked_sub(SignedDuration::from_mins(minutes_ago))
@@ -142,7 +154,11 @@ impl Fixture {
             },
             flag: Some(DataFlag::NORMAL),
         };
-        self.store.insert_readings(&[reading]).await.unwrap();
+        let peer = peer.map(|address| address.parse().unwrap());
+        self.store
+            .insert_readings_from(&[reading], peer)
+            .await
+            .unwrap();
     }
 }
 
@@ -487,7 +503,10 @@ async fn revisions_listed_and_counted() {
     fixture.register("MN001", "350203001").await;
     fixture.insert("MN001", "w01018", 2, 50.0).await;
     fixture.insert("MN001", "w01018", 2, 50.0).await;
-    fixture.insert("MN001", "w01018", 2, 55.0).await;
+    fixture
+        .insert_from("MN001", "w01018", 2, 55.0, Some("198.51.100.4:5100"))
+        .await;
+    fixture.insert("MN001", "w01018", 2, 57.0).await;
     fixture.insert("MN001", "w01018", 1, 60.0).await;
 
     let (status, json) = fixture.get("/api/v1/points/MN001/readings").await;
@@ -495,7 +514,7 @@ async fn revisions_listed_and_counted() {
     let items = json["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["rtd"], 50.0, "the first value wins");
-    assert_eq!(items[0]["revisions"], 1);
+    assert_eq!(items[0]["revisions"], 2);
     assert_eq!(items[1]["revisions"], 0);
 
     let (status, json) = fixture
@@ -504,10 +523,18 @@ async fn revisions_listed_and_counted() {
     assert_eq!(status, StatusCode::OK, "{json}");
     assert_eq!(
         json["items"],
-        json!([{
-            "factor": "w01018", "kind": "realtime", "data_time": "2026-12-04T07:58:00Z",
-            "received_at": "2026-12-04T07:58:00Z", "rtd": 55.0, "flag": "N"
-        }])
+        json!([
+            {
+                "factor": "w01018", "kind": "realtime", "data_time": "2026-12-04T07:58:00Z",
+                "received_at": "2026-12-04T07:58:00Z", "rtd": 55.0, "flag": "N",
+                "peer": "198.51.100.4:5100"
+            },
+            {
+                "factor": "w01018", "kind": "realtime", "data_time": "2026-12-04T07:58:00Z",
+                "received_at": "2026-12-04T07:58:00Z", "rtd": 57.0, "flag": "N",
+                "peer": null
+            }
+        ])
     );
     assert_eq!(json["next_cursor"], Value::Null);
 

@@ -9,7 +9,7 @@ use oversight_core::{
     Alert, Area, AreaCode, AreaLevel, DataFlag, DataKind, FactorCode, FactorLimit, FactorValues,
     GeoPoint, Mn, MonitoringPoint, Reading, Secret, SystemCode,
 };
-use oversight_store::PointStatus;
+use oversight_store::{PointStatus, Revision};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -237,6 +237,26 @@ impl From<Reading> for ReadingView {
             values: reading.values,
             flag: reading.flag,
             revisions: None,
+        }
+    }
+}
+
+/// A revision as the revisions route returns it: the reading format without
+/// `revisions`, and the address of the connection that sent it.
+#[derive(Debug, Serialize)]
+pub(super) struct RevisionView {
+    #[serde(flatten)]
+    reading: ReadingView,
+    /// The sender's address (IP:port), or null when it was stored without
+    /// one, as revisions stored before addresses were recorded are.
+    peer: Option<String>,
+}
+
+impl From<Revision> for RevisionView {
+    fn from(revision: Revision) -> Self {
+        Self {
+            reading: ReadingView::from(revision.reading),
+            peer: revision.peer,
         }
     }
 }

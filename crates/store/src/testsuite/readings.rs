@@ -1,12 +1,14 @@
 //! Cases for readings, last-seen times and the summary.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use oversight_core::{DataFlag, DataKind, Reading};
 
 use super::fixtures::{at, code, factor, minute, mn, reading, seed_points};
 use crate::{
-    AlertUpdate, Page, ReadingQuery, RevisionQuery, SortOrder, Store, StoreError, SummaryQuery,
+    AlertUpdate, Page, ReadingQuery, Revision, RevisionQuery, SortOrder, Store, StoreError,
+    SummaryQuery,
 };
 
 fn query(mn_text: &str) -> ReadingQuery {
@@ -344,18 +346,30 @@ pub async fn readings_revisions_kept(store: Arc<dyn Store>) {
         .reading_revisions(&revision_query("MN001"))
         .await
         .expect("query revisions");
-    assert_eq!(revisions.items.len(), 3, "{:?}", revisions.items);
-    assert!(revisions.items.contains(&changed));
-    assert!(revisions.items.contains(&changed_again));
-    assert!(revisions.items.contains(&flagged));
     assert_eq!(revisions.next_cursor, None);
+    assert!(
+        revisions
+            .items
+            .iter()
+            .all(|revision| revision.peer.is_none()),
+        "stored without a connection: {:?}",
+        revisions.items
+    );
+    let revised = revision_readings(revisions.items);
+    assert_eq!(revised.len(), 3, "{revised:?}");
+    assert!(revised.contains(&changed));
+    assert!(revised.contains(&changed_again));
+    assert!(revised.contains(&flagged));
 
     let cod_only = RevisionQuery {
         factor: Some(factor("w01018")),
         ..revision_query("MN001")
     };
     let page = store.reading_revisions(&cod_only).await.expect("filter");
-    assert_eq!(page.items, vec![changed.clone(), changed_again.clone()]);
+    assert_eq!(
+        revision_readings(page.items),
+        vec![changed.clone(), changed_again.clone()]
+    );
 
     let other = store
         .reading_revisions(&revision_query("MN002"))
@@ -396,6 +410,38 @@ pub async fn readings_revisions_kept(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(seen.len(), 3);
+}
+
+/// Checks that a revision records the address of the connection that sent it.
+pub async fn readings_revision_peer_kept(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203")]).await;
+    let first = reading("MN001", "w01018", 0, 50.0);
+    let mut resent = reading("MN001", "w01018", 0, 55.0);
+    resent.received_at = minute(4);
+    let peer: SocketAddr = "192.0.2.7:40001".parse().expect("literal address");
+    store
+        .insert_readings_from(&[first], Some(peer))
+        .await
+        .expect("insert");
+    store
+        .insert_readings_from(&[resent.clone()], Some(peer))
+        .await
+        .expect("resend");
+
+    let revisions = store
+        .reading_revisions(&revision_query("MN001"))
+        .await
+        .expect("query revisions");
+    assert_eq!(revisions.items.len(), 1, "{:?}", revisions.items);
+    assert_eq!(revisions.items[0].reading, resent);
+    assert_eq!(revisions.items[0].peer.as_deref(), Some("192.0.2.7:40001"));
+}
+
+fn revision_readings(revisions: Vec<Revision>) -> Vec<Reading> {
+    revisions
+        .into_iter()
+        .map(|revision| revision.reading)
+        .collect()
 }
 
 /// Checks that a revision cursor the store did not issue is rejected.
