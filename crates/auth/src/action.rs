@@ -44,11 +44,16 @@ pub enum Action {
     /// letters; a department administrator only those of the department's
     /// recipients.
     ManageNotifications,
+    /// See personal data in full: a public-report task's reporter contact and
+    /// the phone and ID numbers in task text. No route requires it, and
+    /// without it those values are masked. A department role sees them in
+    /// full only on its own department's tasks.
+    ReadPersonalData,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::ReadMonitoring,
         Action::ReadRules,
         Action::ReadTasks,
@@ -64,6 +69,7 @@ impl Action {
         Action::ReadAuditLog,
         Action::ReadInbox,
         Action::ManageNotifications,
+        Action::ReadPersonalData,
     ];
 
     /// Returns the action's name, as used in error messages.
@@ -84,6 +90,7 @@ impl Action {
             Self::ReadAuditLog => "read_audit_log",
             Self::ReadInbox => "read_inbox",
             Self::ManageNotifications => "manage_notifications",
+            Self::ReadPersonalData => "read_personal_data",
         }
     }
 
@@ -114,6 +121,7 @@ impl Role {
                     | A::ManageSilences
                     | A::ManageOwnAccount
                     | A::ReadInbox
+                    | A::ReadPersonalData
             ),
             Role::Inspector => matches!(
                 action,

@@ -8,6 +8,7 @@ mod alert;
 mod alert_event;
 mod area;
 mod clock;
+pub mod personal;
 mod point;
 mod reading;
 mod secret;

@@ -83,6 +83,7 @@ impl StoreTaskSink {
             lead_department,
             co_departments: Vec::new(),
             evidence: Vec::new(),
+            reporter: None,
         }
     }
 }

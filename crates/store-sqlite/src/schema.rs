@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_reading_revisions.sql"),
     include_str!("../migrations/0010_point_password_rotation.sql"),
     include_str!("../migrations/0011_revision_peer.sql"),
+    include_str!("../migrations/0012_task_reporters.sql"),
 ];
 
 /// Returns the schema version this build writes.

@@ -1,5 +1,6 @@
 //! Supervision tasks: the task rows, their transition history and outcome records.
 
+use oversight_core::personal::{Contact, Disclosure, IdNumber, PersonName, PhoneNumber, disclosed};
 use oversight_store::{
     AlertChange, Escalation, NewLedgerEntry, Page, RULE_ENGINE_PERSON, StoreError, StoreResult,
     TaskHistoryEntry, TaskQuery, TaskWrite,
@@ -56,7 +57,8 @@ fn write_one(conn: &Connection, write: &TaskWrite) -> StoreResult<()> {
             write.record.task, write.record.version, task.id, task.version
         )));
     }
-    let body = serde_json::to_string(task).map_err(backend(OPERATION))?;
+    let body =
+        disclosed(Disclosure::Full, || serde_json::to_string(task)).map_err(backend(OPERATION))?;
     let due_key = write.due_at.map_or(NO_DEADLINE, micros);
     let assignee = task.assignee.as_ref().map(assignee_key);
     let columns = params![
@@ -90,6 +92,9 @@ fn write_one(conn: &Connection, write: &TaskWrite) -> StoreResult<()> {
                 "task {} already exists",
                 task.id
             )));
+        }
+        if let Some(reporter) = &task.reporter {
+            insert_reporter(conn, &task.id, reporter)?;
         }
     } else {
         let updated = conn
@@ -138,7 +143,8 @@ fn stale(conn: &Connection, task: &Task) -> StoreResult<StoreError> {
 /// Appends the record to the task's history and to the ledger.
 fn append_record(conn: &Connection, record: &TransitionRecord) -> StoreResult<()> {
     const OPERATION: &str = "append task transition";
-    let payload = serde_json::to_value(record).map_err(backend(OPERATION))?;
+    let payload =
+        disclosed(Disclosure::Full, || serde_json::to_value(record)).map_err(backend(OPERATION))?;
     let actor = ledger_actor(record);
     let ledger_index = ledger::append_one(
         conn,
@@ -180,7 +186,8 @@ fn ledger_actor(record: &TransitionRecord) -> String {
 
 fn append_outcome(conn: &Connection, outcome: &OutcomeRecord) -> StoreResult<()> {
     const OPERATION: &str = "store outcome record";
-    let json = serde_json::to_string(outcome).map_err(backend(OPERATION))?;
+    let json = disclosed(Disclosure::Full, || serde_json::to_string(outcome))
+        .map_err(backend(OPERATION))?;
     conn.prepare_cached(
         "INSERT INTO task_outcomes (task_id, subject, decided_at, record) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (task_id) DO UPDATE SET subject = ?2, decided_at = ?3, record = ?4",
@@ -195,6 +202,58 @@ fn append_outcome(conn: &Connection, outcome: &OutcomeRecord) -> StoreResult<()>
     })
     .map_err(backend(OPERATION))?;
     Ok(())
+}
+
+fn insert_reporter(conn: &Connection, task: &TaskId, reporter: &Contact) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO task_reporters (task_id, name, phone, id_number) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut statement| {
+        statement.execute(params![
+            task.as_str(),
+            reporter.name.as_str(),
+            reporter.phone.as_str(),
+            reporter.id_number.as_ref().map(IdNumber::as_str),
+        ])
+    })
+    .map_err(backend("store task reporter"))?;
+    Ok(())
+}
+
+/// The columns of a task's reporter, all NULL when it has none.
+type ReporterColumns = (Option<String>, Option<String>, Option<String>);
+
+/// The join that reads each task's reporter beside its body.
+const REPORTER_JOIN: &str = "LEFT JOIN task_reporters r ON r.task_id = t.id";
+
+fn reporter_columns(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ReporterColumns> {
+    Ok((row.get(first)?, row.get(first + 1)?, row.get(first + 2)?))
+}
+
+/// Decodes a task's body and attaches its reporter.
+fn decode_task(body: &str, reporter: ReporterColumns) -> StoreResult<Task> {
+    let mut task: Task = decode("task", body)?;
+    let (Some(name), Some(phone), id_number) = reporter else {
+        return Ok(task);
+    };
+    let corrupt = |error: oversight_core::ValidationError| {
+        backend("decode stored task")(SqliteError::Corrupt {
+            what: "task reporter",
+            value: task.id.to_string(),
+            reason: error.to_string(),
+        })
+    };
+    let contact = Contact {
+        name: PersonName::parse(&name).map_err(corrupt)?,
+        phone: PhoneNumber::parse(&phone).map_err(corrupt)?,
+        id_number: id_number
+            .as_deref()
+            .map(IdNumber::parse)
+            .transpose()
+            .map_err(corrupt)?,
+    };
+    task.reporter = Some(contact);
+    Ok(task)
 }
 
 fn assignee_key(assignee: &Assignee) -> String {
@@ -216,15 +275,21 @@ fn decode<T: serde::de::DeserializeOwned>(what: &'static str, json: &str) -> Sto
 
 /// Returns one task.
 pub(crate) fn one(conn: &Connection, id: &TaskId) -> StoreResult<Option<Task>> {
-    let body: Option<String> = conn
-        .prepare_cached("SELECT body FROM tasks WHERE id = ?1")
+    let sql = format!(
+        "SELECT t.body, r.name, r.phone, r.id_number FROM tasks t {REPORTER_JOIN} WHERE t.id = ?1"
+    );
+    let row: Option<(String, ReporterColumns)> = conn
+        .prepare_cached(&sql)
         .and_then(|mut statement| {
             statement
-                .query_row([id.as_str()], |row| row.get(0))
+                .query_row([id.as_str()], |row| {
+                    Ok((row.get(0)?, reporter_columns(row, 1)?))
+                })
                 .optional()
         })
         .map_err(backend("look up task"))?;
-    body.map(|body| decode("task", &body)).transpose()
+    row.map(|(body, reporter)| decode_task(&body, reporter))
+        .transpose()
 }
 
 /// Returns a task's history, oldest first.
@@ -380,12 +445,13 @@ pub(crate) fn list(conn: &Connection, query: &TaskQuery) -> StoreResult<Page<Tas
     }
     let limit_param = filter.param(i64::from(limit) + 1);
     let sql = format!(
-        "SELECT due_key, created_at, id, body FROM tasks WHERE {} \
-         ORDER BY due_key, created_at, id LIMIT {limit_param}",
+        "SELECT t.due_key, t.created_at, t.id, t.body, r.name, r.phone, r.id_number \
+         FROM tasks t {REPORTER_JOIN} WHERE {} \
+         ORDER BY t.due_key, t.created_at, t.id LIMIT {limit_param}",
         filter.conditions.join(" AND "),
     );
     let params: Vec<&dyn ToSql> = filter.values.iter().map(|value| value.as_ref()).collect();
-    let rows: Vec<(TaskCursor, String)> = conn
+    let rows: Vec<(TaskCursor, String, ReporterColumns)> = conn
         .prepare_cached(&sql)
         .and_then(|mut statement| {
             statement
@@ -397,6 +463,7 @@ pub(crate) fn list(conn: &Connection, query: &TaskQuery) -> StoreResult<Page<Tas
                             id: row.get(2)?,
                         },
                         row.get(3)?,
+                        reporter_columns(row, 4)?,
                     ))
                 })?
                 .collect()
@@ -407,7 +474,7 @@ pub(crate) fn list(conn: &Connection, query: &TaskQuery) -> StoreResult<Page<Tas
     let items = rows
         .iter()
         .take(limit)
-        .map(|(_, body)| decode("task", body))
+        .map(|(_, body, reporter)| decode_task(body, reporter.clone()))
         .collect::<StoreResult<Vec<Task>>>()?;
     Ok(Page { items, next_cursor })
 }

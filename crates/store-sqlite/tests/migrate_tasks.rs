@@ -59,7 +59,7 @@ async fn legacy_task_becomes_workflow_task() {
     assert!(
         task.description.contains("2024-05-04T00:01:00Z"),
         "{}",
-        task.description
+        task.description.as_str()
     );
     assert_eq!(
         task.lead_department.as_ref().map(|d| d.as_str()),

@@ -61,6 +61,7 @@ fn new_task(n: usize) -> NewTask {
         lead_department: None,
         co_departments: Vec::new(),
         evidence: Vec::new(),
+        reporter: None,
     }
 }
 

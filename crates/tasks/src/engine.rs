@@ -13,6 +13,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 use oversight_core::AreaCode;
+use oversight_core::personal::{Contact, Text};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Holidays, WorkCalendar};
@@ -126,6 +127,8 @@ pub struct NewTask {
     pub co_departments: Vec<DepartmentId>,
     /// Evidence that came with the task, such as the photos of a public report.
     pub evidence: Vec<EvidenceKind>,
+    /// The reporter's contact; only a task whose origin is a public report has one.
+    pub reporter: Option<Contact>,
 }
 
 /// The validated configuration, holiday calendar and first-violation list.
@@ -215,6 +218,13 @@ impl Engine {
         }
         validate_text("title", &new.title, MAX_NAME_CHARS)?;
         validate_text("description", &new.description, MAX_TEXT_CHARS)?;
+        if new.reporter.is_some() && !matches!(new.origin, Origin::PublicReport { .. }) {
+            return Err(TaskError::invalid(
+                "reporter",
+                "",
+                "only a task whose origin is public_report has a reporter; leave reporter out",
+            ));
+        }
         if let Some(lead) = &new.lead_department {
             self.directory.department(lead)?;
         }
@@ -246,6 +256,7 @@ impl Engine {
         lead.lead_department = new.lead_department.clone();
         lead.co_departments = new.co_departments.clone();
         lead.children = child_ids;
+        lead.reporter = new.reporter.clone();
         if !evidence.is_empty() {
             lead.evidence = evidence.clone();
             changes.push(Change::EvidenceAdded { evidence });
@@ -289,8 +300,9 @@ impl Engine {
             subject: new.subject.clone(),
             area: new.area.clone(),
             category: new.category.clone(),
-            title: new.title.clone(),
-            description: new.description.clone(),
+            title: Text::from(new.title.as_str()),
+            description: Text::from(new.description.as_str()),
+            reporter: None,
             lead_department: None,
             co_departments: Vec::new(),
             parent: None,
@@ -397,7 +409,7 @@ impl Engine {
             to: task.state.clone(),
             actor: Some(ctx.actor.clone()),
             at: ctx.now,
-            reason: command.reason.clone(),
+            reason: command.reason.as_deref().map(Text::from),
             changes,
         };
         Ok(Applied {

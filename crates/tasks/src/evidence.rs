@@ -7,6 +7,7 @@
 
 use jiff::Timestamp;
 use oversight_core::GeoPoint;
+use oversight_core::personal::Text;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
@@ -157,7 +158,7 @@ pub enum EvidenceKind {
     /// A written note.
     Note {
         /// The note's text.
-        text: String,
+        text: Text,
     },
     /// An on-site check.
     SiteCheck(SiteCheck),

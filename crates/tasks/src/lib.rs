@@ -47,6 +47,7 @@
 //!         lead_department: None,
 //!         co_departments: vec![],
 //!         evidence: vec![],
+//!         reporter: None,
 //!     },
 //!     &dispatcher,
 //!     now,

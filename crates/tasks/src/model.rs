@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use jiff::Timestamp;
+use oversight_core::personal::{Contact, Text};
 use oversight_core::{AlertId, AreaCode};
 use serde::{Deserialize, Serialize};
 
@@ -249,7 +250,7 @@ pub struct PendingExtension {
     /// When it was requested.
     pub requested_at: Timestamp,
     /// The reason more time is needed.
-    pub reason: String,
+    pub reason: Text,
 }
 
 /// An approved extension, kept so the history of the deadline can be shown.
@@ -311,9 +312,14 @@ pub struct Task {
     /// The category; routing and the handling deadline use it.
     pub category: Category,
     /// A short title.
-    pub title: String,
+    pub title: Text,
     /// The full description.
-    pub description: String,
+    pub description: Text,
+    /// The reporter's contact, for a task whose origin is a public report.
+    /// The store keeps it apart from the task's record, so it is never
+    /// written to the ledger; serialization skips it.
+    #[serde(skip)]
+    pub reporter: Option<Contact>,
     /// The lead department (主办), once routed.
     pub lead_department: Option<DepartmentId>,
     /// The co-operating departments (协办); each has a child task.

@@ -2,6 +2,7 @@
 //! every change of a task.
 
 use jiff::Timestamp;
+use oversight_core::personal::Text;
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Recipient;
@@ -109,7 +110,7 @@ pub struct TransitionRecord {
     /// When.
     pub at: Timestamp,
     /// The reason given, if any.
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
     /// The other changes.
     pub changes: Vec<Change>,
 }

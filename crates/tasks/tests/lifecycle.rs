@@ -684,3 +684,37 @@ fn cancel_drops_pending_extension() {
             .contains(&Change::ExtensionDropped { working_days: 3 })
     );
 }
+
+fn contact() -> oversight_core::personal::Contact {
+    serde_json::from_value(serde_json::json!({
+        "name": "张三",
+        "phone": "13812345678",
+        "id_number": "11010519491231002X",
+    }))
+    .expect("valid contact")
+}
+
+#[test]
+fn reporter_kept_on_public_report_task() {
+    let engine = engine();
+    let now = at(&engine, 2025, 9, 26, 10, 0);
+    let mut new = new_task("T1", "350203001", "water");
+    new.origin = Origin::PublicReport {
+        report_id: "R-1".into(),
+    };
+    new.reporter = Some(contact());
+    let created = engine.create(&new, &dispatcher(), now).expect("created");
+    assert_eq!(created.lead.task.reporter, Some(contact()));
+    let record = serde_json::to_string(&created.lead.record).expect("record serializes");
+    assert!(!record.contains("张"), "{record}");
+}
+
+#[test]
+fn reporter_rejected_on_other_origins() {
+    let engine = engine();
+    let now = at(&engine, 2025, 9, 26, 10, 0);
+    let mut new = new_task("T1", "350203001", "water");
+    new.reporter = Some(contact());
+    let error = engine.create(&new, &dispatcher(), now).unwrap_err();
+    assert!(error.to_string().contains("public_report"), "{error}");
+}

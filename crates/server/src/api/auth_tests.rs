@@ -23,19 +23,21 @@ use crate::telemetry;
 
 const PASSWORD: &str = "correct horse battery";
 
-struct Fixture {
+pub(super) struct Fixture {
     _dir: TempDir,
-    store: Arc<SqliteStore>,
-    clock: Arc<ManualClock>,
-    tasks: crate::tasks::TaskService,
+    pub(super) store: Arc<SqliteStore>,
+    pub(super) clock: Arc<ManualClock>,
+    pub(super) tasks: crate::tasks::TaskService,
     app: Router,
 }
 
 /// A response's status, headers and JSON body.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    json: Value,
+pub(super) struct Reply {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) json: Value,
+    /// The body as received, for responses that are not JSON.
+    pub(super) bytes: axum::body::Bytes,
 }
 
 impl Reply {
@@ -67,6 +69,12 @@ impl Fixture {
     }
 
     async fn with_config(auth: AuthConfig) -> Self {
+        Self::with_engine(auth, oversight_rules::default_task_engine()).await
+    }
+
+    /// Builds the fixture with a task engine, whose departments decide whose
+    /// tasks a department account handles.
+    pub(super) async fn with_engine(auth: AuthConfig, engine: oversight_tasks::Engine) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
         let clock = Arc::new(ManualClock::new("2026-12-04T08:00:00Z".parse().unwrap()));
@@ -76,7 +84,7 @@ impl Fixture {
             .collect();
         store.upsert_areas(&areas).await.unwrap();
         let tasks = crate::tasks::TaskService::new(
-            Arc::new(oversight_rules::default_task_engine()),
+            Arc::new(engine),
             store.clone(),
             clock.clone(),
             crate::tasks::EvidenceFiles::new(dir.path(), 1024 * 1024),
@@ -120,7 +128,7 @@ impl Fixture {
         self.store.create_user(&user).await.unwrap().id
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         uri: &str,
@@ -148,10 +156,12 @@ impl Fixture {
             .await
             .unwrap();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+
         Reply {
             status,
             headers,
             json,
+            bytes,
         }
     }
 
@@ -803,6 +813,7 @@ async fn matrix_task(fixture: &Fixture, mn: &str, area: &str) -> String {
                 lead_department: None,
                 co_departments: Vec::new(),
                 evidence: Vec::new(),
+                reporter: None,
             },
             &actor,
         )

@@ -9,6 +9,7 @@ mod access;
 mod accounts;
 mod alerts;
 mod areas;
+mod disclosure;
 mod ledger;
 mod notifications;
 mod oidc;
@@ -289,5 +290,7 @@ type SharedState = axum::extract::State<Arc<AppState>>;
 
 #[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod privacy_tests;
 #[cfg(test)]
 mod tests;

@@ -60,8 +60,21 @@ pub(super) struct UploadView {
     reason: QuarantineReason,
     peer: Option<String>,
     received_at: Timestamp,
-    raw: String,
+    raw: HeldPacket,
     readings: Vec<ReadingView>,
+}
+
+/// The text of a held packet, which serializes with every password field
+/// masked (see [`mask_password`]) whatever the viewer's rights. The PW is a
+/// device credential rather than personal data: the administrator who
+/// registers the point sets it with `POST /points`, so no viewer needs it.
+#[derive(Debug)]
+struct HeldPacket(String);
+
+impl Serialize for HeldPacket {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&mask_password(&self.0))
+    }
 }
 
 impl From<QuarantinedUpload> for UploadView {
@@ -71,7 +84,7 @@ impl From<QuarantinedUpload> for UploadView {
             reason: upload.reason,
             peer: upload.peer,
             received_at: upload.received_at,
-            raw: mask_password(&upload.raw),
+            raw: HeldPacket(upload.raw),
             readings: upload.readings.into_iter().map(ReadingView::from).collect(),
         }
     }

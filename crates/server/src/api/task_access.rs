@@ -126,7 +126,7 @@ pub(crate) async fn session_actor(
 
 /// Returns the task department of the principal's account department: the
 /// configured task department with the same name, if any.
-async fn task_department(
+pub(crate) async fn task_department(
     state: &AppState,
     principal: &Principal,
 ) -> Result<Option<DepartmentId>, ApiError> {

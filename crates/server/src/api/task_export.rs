@@ -8,7 +8,10 @@ use oversight_auth::Principal;
 use oversight_tasks::{Assignee, Origin, Task, Workflow, active_deadline, is_overdue};
 use rust_xlsxwriter::Workbook;
 
+use oversight_core::personal::Disclosure;
+
 use super::SharedState;
+use super::disclosure::Viewer;
 use super::params::ApiQuery;
 use super::tasks::{ListParams, service};
 use crate::error::ApiError;
@@ -16,7 +19,9 @@ use crate::error::ApiError;
 /// At most this many tasks are exported; narrow the filters for more.
 const MAX_ROWS: usize = 100_000;
 
-const COLUMNS: [&str; 13] = [
+/// The export's header row. Personal data (text, reporter) is masked as in
+/// the task list, per task.
+const COLUMNS: [&str; 17] = [
     "id",
     "title",
     "state",
@@ -30,10 +35,18 @@ const COLUMNS: [&str; 13] = [
     "due_at",
     "overdue",
     "outcome",
+    "description",
+    "reporter_name",
+    "reporter_phone",
+    "reporter_id_number",
 ];
 
-/// Returns the export's cells of one task, in [`COLUMNS`] order.
-fn row(workflow: &Workflow, task: &Task, now: Timestamp) -> [String; 13] {
+/// One exported row, in [`COLUMNS`] order.
+type Row = [String; COLUMNS.len()];
+
+/// Returns the export's cells of one task, in [`COLUMNS`] order, with its
+/// personal data shown as `disclosure` allows.
+fn row(workflow: &Workflow, task: &Task, now: Timestamp, disclosure: Disclosure) -> Row {
     let assignee = match &task.assignee {
         Some(Assignee::Person(person)) => format!("person:{person}"),
         Some(Assignee::Group(group)) => format!("group:{group}"),
@@ -49,9 +62,10 @@ fn row(workflow: &Workflow, task: &Task, now: Timestamp) -> [String; 13] {
         Origin::Manual => "manual".to_owned(),
     };
     let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    let reporter = task.reporter.as_ref();
     [
         task.id.to_string(),
-        task.title.clone(),
+        task.title.shown(disclosure).into_owned(),
         task.state.clone(),
         text(task.lead_department.as_ref().map(|d| d.as_str())),
         assignee,
@@ -65,6 +79,15 @@ fn row(workflow: &Workflow, task: &Task, now: Timestamp) -> [String; 13] {
         task.outcome.as_ref().map_or_else(String::new, |outcome| {
             format!("{:?}", outcome.kind()).to_lowercase()
         }),
+        task.description.shown(disclosure).into_owned(),
+        text(reporter.map(|r| r.name.shown(disclosure)).as_deref()),
+        text(reporter.map(|r| r.phone.shown(disclosure)).as_deref()),
+        text(
+            reporter
+                .and_then(|r| r.id_number.as_ref())
+                .map(|id| id.shown(disclosure))
+                .as_deref(),
+        ),
     ]
 }
 
@@ -73,16 +96,21 @@ async fn rows(
     state: &SharedState,
     principal: &Principal,
     params: &ListParams,
-) -> Result<Vec<[String; 13]>, ApiError> {
+) -> Result<Vec<Row>, ApiError> {
     let service = service(state)?;
     let workflow = service.engine().workflow();
     let now = service.now();
     let mut query = params.scoped_query(principal, workflow, now)?;
+    let viewer = Viewer::of(state, principal).await?;
     query.limit = 1000;
     let mut rows = Vec::new();
     loop {
         let page = state.store.tasks(&query).await?;
-        rows.extend(page.items.iter().map(|task| row(workflow, task, now)));
+        rows.extend(
+            page.items
+                .iter()
+                .map(|task| row(workflow, task, now, viewer.of_task(task))),
+        );
         if rows.len() > MAX_ROWS {
             return Err(ApiError::invalid(format!(
                 "the filters select more than {MAX_ROWS} tasks; narrow them by department, \
@@ -181,7 +209,7 @@ pub(super) async fn xlsx(
         .into_response())
 }
 
-fn workbook(rows: &[[String; 13]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+fn workbook(rows: &[Row]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet();
     sheet.set_name("tasks")?;

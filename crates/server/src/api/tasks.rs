@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use jiff::Timestamp;
 use oversight_auth::{Action, Principal};
+use oversight_core::personal::{Contact, Disclosure, disclosed, mask_text};
 use oversight_store::{Page, TaskHistoryEntry, TaskQuery};
 use oversight_tasks::{
     Assignee, Attachment, Category, Command, ContentDigest, DepartmentId, EvidenceKind,
@@ -18,18 +19,30 @@ use oversight_tasks::{
     TaskId, TransitionRecord, Workflow, active_deadline, is_overdue,
 };
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use super::SharedState;
+use super::disclosure::{Disclosed, Viewer};
 use super::params::{ApiJson, ApiMultipart, ApiPath, ApiQuery, LIST_PAGE, parse_area, parse_limit};
 use super::task_access::{scope_task_query, session_actor, task_not_found, task_visible};
 use crate::error::ApiError;
 use crate::tasks::{TaskService, TaskServiceError};
 
-/// A task with what the server derives from it at the time of the request.
-#[derive(Debug, Serialize)]
+/// A task with what the server derives from it at the time of the request,
+/// serialized with its personal data shown as the viewer may see it.
+#[derive(Debug)]
 pub(super) struct TaskView {
+    fields: TaskFields,
+    disclosure: Disclosure,
+}
+
+#[derive(Debug, Serialize)]
+struct TaskFields {
     #[serde(flatten)]
     task: Task,
+    /// The reporter's contact, which [`Task`] does not serialize.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reporter: Option<Contact>,
     /// The deadline of the clock that runs in the task's state.
     due_at: Option<Timestamp>,
     /// True when that deadline has passed.
@@ -37,12 +50,27 @@ pub(super) struct TaskView {
 }
 
 impl TaskView {
-    pub(super) fn new(workflow: &Workflow, task: Task, now: Timestamp) -> Self {
+    pub(super) fn new(workflow: &Workflow, task: Task, now: Timestamp, viewer: &Viewer) -> Self {
         Self {
-            due_at: active_deadline(workflow, &task),
-            overdue: is_overdue(workflow, &task, now),
-            task,
+            disclosure: viewer.of_task(&task),
+            fields: TaskFields {
+                due_at: active_deadline(workflow, &task),
+                overdue: is_overdue(workflow, &task, now),
+                reporter: task.reporter.clone(),
+                task,
+            },
         }
+    }
+
+    /// Returns how the task's personal data is shown.
+    pub(super) fn disclosure(&self) -> Disclosure {
+        self.disclosure
+    }
+}
+
+impl Serialize for TaskView {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        disclosed(self.disclosure, || self.fields.serialize(serializer))
     }
 }
 
@@ -189,12 +217,13 @@ pub(super) async fn list(
     let workflow = service.engine().workflow();
     let now = service.now();
     let query = params.scoped_query(&principal, workflow, now)?;
+    let viewer = Viewer::of(&state, &principal).await?;
     let page = state.store.tasks(&query).await?;
     Ok(Json(Page {
         items: page
             .items
             .into_iter()
-            .map(|task| TaskView::new(workflow, task, now))
+            .map(|task| TaskView::new(workflow, task, now, &viewer))
             .collect(),
         next_cursor: page.next_cursor,
     }))
@@ -205,7 +234,9 @@ pub(super) async fn list(
 pub(super) struct TaskDetail {
     task: TaskView,
     children: Vec<TaskView>,
-    history: Vec<HistoryView>,
+    /// Shown with the task's disclosure, because reasons and notes are
+    /// personal data.
+    history: Disclosed<Vec<HistoryView>>,
     allowed_actions: Vec<String>,
 }
 
@@ -216,7 +247,10 @@ pub(super) struct HistoryView {
     entry: TaskHistoryEntry,
     /// The canonical encoding of the step's ledger entry, the exact bytes its
     /// leaf hash covers, so that a client can check the step against an
-    /// inclusion proof; none for steps older than the ledger.
+    /// inclusion proof. None for steps older than the ledger, and for steps
+    /// whose entry contains a phone or ID number when the viewer sees the
+    /// task masked, because the leaf cannot be masked without breaking the
+    /// proof.
     ledger_leaf: Option<String>,
 }
 
@@ -224,6 +258,7 @@ pub(super) struct HistoryView {
 async fn history_views(
     state: &SharedState,
     history: Vec<TaskHistoryEntry>,
+    disclosure: Disclosure,
 ) -> Result<Vec<HistoryView>, ApiError> {
     let mut views = Vec::with_capacity(history.len());
     for entry in history {
@@ -233,7 +268,10 @@ async fn history_views(
                     tracing::error!(index, task = %entry.record.task, "task step's ledger entry is missing");
                     ApiError::internal("a task step's ledger entry is missing; the server log has its index")
                 })?;
-                Some(String::from_utf8_lossy(&ledger_entry.leaf_data()).into_owned())
+                let leaf = String::from_utf8_lossy(&ledger_entry.leaf_data()).into_owned();
+                let withheld =
+                    disclosure == Disclosure::Masked && matches!(mask_text(&leaf), Cow::Owned(_));
+                (!withheld).then_some(leaf)
             }
             None => None,
         };
@@ -263,18 +301,25 @@ pub(super) async fn one(
     let task = visible_task(service, &principal, &parse_task_id(&id)?).await?;
     let workflow = service.engine().workflow();
     let now = service.now();
+    let viewer = Viewer::of(&state, &principal).await?;
+    let disclosure = viewer.of_task(&task);
     let mut children = Vec::with_capacity(task.children.len());
     for child in &task.children {
-        children.push(TaskView::new(workflow, service.task(child).await?, now));
+        let child = service.task(child).await?;
+        children.push(TaskView::new(workflow, child, now, &viewer));
     }
-    let history = history_views(&state, state.store.task_history(&task.id).await?).await?;
+    let history = state.store.task_history(&task.id).await?;
+    let history = Disclosed::new(
+        history_views(&state, history, disclosure).await?,
+        disclosure,
+    );
     let allowed_actions = workflow
         .allowed_from(&task.state)
         .into_iter()
         .map(str::to_owned)
         .collect();
     Ok(Json(TaskDetail {
-        task: TaskView::new(workflow, task, now),
+        task: TaskView::new(workflow, task, now, &viewer),
         children,
         history,
         allowed_actions,
@@ -314,6 +359,10 @@ pub(super) struct CreateBody {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     evidence: Vec<EvidenceKind>,
+    /// The reporter's contact, only with origin `public_report`:
+    /// `{"name", "phone", "id_number"}`, the ID number optional.
+    #[schema(value_type = Option<Object>)]
+    reporter: Option<Contact>,
 }
 
 fn manual_origin() -> Origin {
@@ -362,20 +411,22 @@ pub(super) async fn create(
                 lead_department: body.lead_department,
                 co_departments: body.co_departments,
                 evidence: body.evidence,
+                reporter: body.reporter,
             },
             &actor,
         )
         .await?;
     let workflow = service.engine().workflow();
     let now = service.now();
+    let viewer = Viewer::of(&state, &principal).await?;
     Ok((
         StatusCode::CREATED,
         Json(Created {
-            task: TaskView::new(workflow, created.lead.task, now),
+            task: TaskView::new(workflow, created.lead.task, now, &viewer),
             children: created
                 .children
                 .into_iter()
-                .map(|c| TaskView::new(workflow, c.task, now))
+                .map(|c| TaskView::new(workflow, c.task, now, &viewer))
                 .collect(),
         }),
     ))
@@ -414,7 +465,8 @@ pub(super) struct ActionBody {
 #[derive(Debug, Serialize)]
 pub(super) struct ActionResult {
     task: TaskView,
-    record: TransitionRecord,
+    /// Shown with the task's disclosure.
+    record: Disclosed<TransitionRecord>,
     follow_ups: Vec<TaskId>,
 }
 
@@ -461,9 +513,16 @@ pub(super) async fn act(
         evidence: body.evidence,
     };
     let applied = service.apply(&id, &command, &actor, body.version).await?;
+    let viewer = Viewer::of(&state, &principal).await?;
+    let task = TaskView::new(
+        service.engine().workflow(),
+        applied.task,
+        service.now(),
+        &viewer,
+    );
     Ok(Json(ActionResult {
-        task: TaskView::new(service.engine().workflow(), applied.task, service.now()),
-        record: applied.record,
+        record: Disclosed::new(applied.record, task.disclosure()),
+        task,
         follow_ups: applied.follow_ups.into_iter().map(|c| c.task.id).collect(),
     }))
 }

@@ -119,6 +119,7 @@ macro_rules! store_test_suite {
             rule_changes_and_switches,
             tasks_write_get_and_history,
             tasks_ids_are_unique,
+            tasks_reporter_stored_apart,
             tasks_stale_version_rejected,
             tasks_duplicate_insert_rejected,
             tasks_failed_batch_writes_nothing,

@@ -85,6 +85,7 @@ fn new_task(id: &TaskId, area: &str, subject: Option<&str>) -> NewTask {
         lead_department: None,
         co_departments: Vec::new(),
         evidence: Vec::new(),
+        reporter: None,
     }
 }
 
@@ -200,6 +201,67 @@ pub async fn tasks_write_get_and_history(store: Arc<dyn Store>) {
             .expect("history")
             .is_empty()
     );
+}
+
+/// A public report's contact and the phone number in its description read
+/// back in full, while the ledger and the history hold no part of the contact.
+pub async fn tasks_reporter_stored_apart(store: Arc<dyn Store>) {
+    let engine = engine();
+    let id = store.next_task_id().await.expect("allocate task id");
+    let mut new = new_task(&id, "350203001", None);
+    new.origin = Origin::PublicReport {
+        report_id: "R-7".to_owned(),
+    };
+    new.description = "群众来电 13812345678 反映排放口异味".to_owned();
+    new.reporter = Some(
+        serde_json::from_value(serde_json::json!({
+            "name": "张三",
+            "phone": "13812345678",
+            "id_number": "11010519491231002X",
+        }))
+        .expect("valid contact"),
+    );
+    let created = engine
+        .create(&new, &dispatcher(), minute(0))
+        .expect("create task");
+    let task = created.lead.task.clone();
+    store
+        .write_tasks(&creation_writes(&engine, created), None)
+        .await
+        .expect("store new task");
+
+    let stored = store
+        .task(&id)
+        .await
+        .expect("get task")
+        .expect("task exists");
+    assert_eq!(stored, task);
+    assert_eq!(stored.reporter, new.reporter);
+    assert_eq!(stored.description, "群众来电 13812345678 反映排放口异味");
+    let listed = store
+        .tasks(&TaskQuery {
+            limit: 10,
+            ..TaskQuery::default()
+        })
+        .await
+        .expect("list tasks");
+    let listed = listed
+        .items
+        .iter()
+        .find(|t| t.id == id)
+        .expect("task listed");
+    assert_eq!(listed.reporter, new.reporter);
+
+    let history = store.task_history(&id).await.expect("history");
+    let index = history[0].ledger_index.expect("creation is in the ledger");
+    let entry = store
+        .ledger_entry(index)
+        .await
+        .expect("read ledger entry")
+        .expect("ledger entry exists");
+    let leaf = String::from_utf8_lossy(&entry.leaf_data()).into_owned();
+    assert!(!leaf.contains("张三"), "{leaf}");
+    assert!(!leaf.contains("11010519491231002X"), "{leaf}");
 }
 
 /// Checks that every allocated id is new.

@@ -1,5 +1,7 @@
 //! The built-in effects that configured actions run.
 
+use oversight_core::personal::Text;
+
 use crate::TaskError;
 use crate::engine::{Command, Context, Engine, NewTask};
 use crate::model::{ClockKind, GrantedExtension, Origin, PendingExtension, Task, TaskId};
@@ -145,7 +147,7 @@ impl<'a> Step<'a> {
             working_days: days,
             requested_by: self.ctx.actor.person.clone(),
             requested_at: self.ctx.now,
-            reason: self.command.reason.clone().unwrap_or_default(),
+            reason: Text::from(self.command.reason.clone().unwrap_or_default()),
         });
         self.changes
             .push(Change::ExtensionRequested { working_days: days });
@@ -352,7 +354,7 @@ impl<'a> Step<'a> {
             subject: parent.subject.clone(),
             area: parent.area.clone(),
             category: parent.category.clone(),
-            title: format!("复查：{}", parent.title)
+            title: format!("复查：{}", parent.title.as_str())
                 .chars()
                 .take(200)
                 .collect(),
@@ -363,6 +365,7 @@ impl<'a> Step<'a> {
             lead_department: parent.lead_department.clone(),
             co_departments: Vec::new(),
             evidence: Vec::new(),
+            reporter: None,
         };
         let mut recheck = self.engine.blank_task(&new, id.clone(), self.ctx.now);
         recheck.lead_department = new.lead_department;

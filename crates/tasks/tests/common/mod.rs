@@ -119,6 +119,7 @@ pub fn new_task(id: &str, area: &str, category: &str) -> NewTask {
         lead_department: None,
         co_departments: Vec::new(),
         evidence: Vec::new(),
+        reporter: None,
     }
 }
 

@@ -1,0 +1,421 @@
+//! Router tests of personal data: who sees a public report's reporter and
+//! the phone and ID numbers in task text in full, in the task routes and in
+//! the CSV and XLSX exports, and how invalid contacts are rejected.
+
+use std::io::Read as _;
+
+use axum::http::{Method, StatusCode};
+use oversight_auth::{Action, Role, password};
+use oversight_core::{Area, AreaCode, Clock as _};
+use oversight_store::{AccountStore, NewApiToken, NewDepartment, NewUser, Store};
+use oversight_tasks::{Engine, FirstViolationList, Holidays, TasksConfig};
+use serde_json::{Value, json};
+
+use super::auth_tests::{Fixture, Reply};
+use crate::auth::AuthConfig;
+
+const TASK_CONFIG: &str = r#"
+[[departments]]
+id = "sm-eeb"
+name = "Siming EEB"
+
+[[departments]]
+id = "sm-urban"
+name = "Siming Urban"
+"#;
+
+const PHONE: &str = "13812345678";
+const PHONE_MASKED: &str = "138****5678";
+const ID_NUMBER: &str = "11010519491231002X";
+const ID_MASKED: &str = "1101**********002X";
+const OTHER_PHONE: &str = "13912345678";
+const OTHER_PHONE_MASKED: &str = "139****5678";
+const MN: &str = "MNPRIV01";
+
+/// Accounts of every role, with their bearer tokens, and two public-report
+/// tasks in 思明区: one led by the accounts' department, one by another.
+struct World {
+    fixture: Fixture,
+    tokens: Vec<(&'static str, String)>,
+    own_task: String,
+    other_task: String,
+}
+
+impl World {
+    async fn new() -> Self {
+        let config = TasksConfig::parse(TASK_CONFIG).unwrap();
+        let engine = Engine::new(config, Holidays::china(), FirstViolationList::empty()).unwrap();
+        let fixture = Fixture::with_engine(AuthConfig::default(), engine).await;
+        let store = fixture.store.clone();
+        let point = serde_json::from_value::<super::views::PointBody>(super::tests::point_body(
+            MN, "350203",
+        ))
+        .unwrap()
+        .into_point()
+        .unwrap();
+        store
+            .upsert_points(&[point], &oversight_core::Actor::System)
+            .await
+            .unwrap();
+        let department = |name: &str| NewDepartment {
+            name: name.to_owned(),
+            areas: vec![AreaCode::parse("350203").unwrap()],
+            categories: Vec::new(),
+        };
+        let siming = store
+            .create_department(&department("Siming EEB"))
+            .await
+            .unwrap();
+        store
+            .upsert_areas(&[Area::new(AreaCode::parse("350206").unwrap(), "湖里区").unwrap()])
+            .await
+            .unwrap();
+        let mut world = Self {
+            fixture,
+            tokens: Vec::new(),
+            own_task: String::new(),
+            other_task: String::new(),
+        };
+        let accounts = [
+            ("admin", Role::SystemAdmin),
+            ("dept_admin", Role::DepartmentAdmin),
+            ("staff", Role::DepartmentStaff),
+            ("inspector", Role::Inspector),
+            ("enterprise", Role::RegulatedParty),
+        ];
+        for (name, role) in accounts {
+            let department_id = role.needs_department().then_some(siming.id);
+            world
+                .add_account(name, role, department_id, Vec::new())
+                .await;
+        }
+        // The system administrator's token without read_personal_data.
+        let admin_id = world
+            .fixture
+            .store
+            .user_by_name("admin")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let narrowed = vec![Action::ReadTasks, Action::HandleTasks];
+        world.add_token("admin_narrowed", admin_id, narrowed).await;
+        world.own_task = world.create_report("sm-eeb").await;
+        world.other_task = world.create_report("sm-urban").await;
+        world
+    }
+
+    async fn add_account(
+        &mut self,
+        name: &'static str,
+        role: Role,
+        department_id: Option<i64>,
+        actions: Vec<Action>,
+    ) {
+        let mut user = NewUser {
+            username: name.to_owned(),
+            display_name: name.to_owned(),
+            role,
+            department_id,
+            points: Vec::new(),
+            password_hash: password::hash("correct horse battery").unwrap(),
+        };
+        if role == Role::RegulatedParty {
+            user.points = vec![oversight_core::Mn::parse(MN).unwrap()];
+        }
+        let user = self.fixture.store.create_user(&user).await.unwrap();
+        self.add_token(name, user.id, actions).await;
+    }
+
+    async fn add_token(&mut self, name: &'static str, user_id: i64, actions: Vec<Action>) {
+        let secret = oversight_auth::secret::generate("ovt_").unwrap();
+        let now = self.fixture.clock.now();
+        self.fixture
+            .store
+            .create_token(&NewApiToken {
+                user_id,
+                name: name.to_owned(),
+                digest: secret.digest,
+                actions,
+                created_at: now,
+                expires_at: now + jiff::SignedDuration::from_hours(24),
+            })
+            .await
+            .unwrap();
+        self.tokens.push((name, format!("Bearer {}", secret.value)));
+    }
+
+    fn token(&self, name: &str) -> &str {
+        &self
+            .tokens
+            .iter()
+            .find(|(candidate, _)| *candidate == name)
+            .unwrap()
+            .1
+    }
+
+    async fn send(&self, name: &str, method: Method, uri: &str, body: Option<Value>) -> Reply {
+        let headers = [("authorization", self.token(name))];
+        self.fixture.send(method, uri, body, &headers).await
+    }
+
+    /// Creates a public-report task led by `department` as the system
+    /// administrator and returns its id.
+    async fn create_report(&self, department: &str) -> String {
+        let reply = self
+            .send(
+                "admin",
+                Method::POST,
+                "/api/v1/tasks",
+                Some(report(department)),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+        reply.json["task"]["id"].as_str().unwrap().to_owned()
+    }
+}
+
+fn report(department: &str) -> Value {
+    json!({
+        "origin": {"kind": "public_report", "report_id": "R-1"},
+        "subject": MN,
+        "area": "350203001",
+        "category": "water",
+        "title": "排放口异味",
+        "description": format!("群众 {OTHER_PHONE} 反映排放口异味"),
+        "lead_department": department,
+        "evidence": [{"kind": "note", "text": format!("身份证 {ID_NUMBER}")}],
+        "reporter": {"name": "张三", "phone": PHONE, "id_number": ID_NUMBER},
+    })
+}
+
+/// Asserts that a task's personal data is shown in full or masked.
+fn assert_task_shown(task: &Value, full: bool, who: &str) {
+    let (name, phone, id, other) = if full {
+        ("张三", PHONE, ID_NUMBER, OTHER_PHONE)
+    } else {
+        ("张*", PHONE_MASKED, ID_MASKED, OTHER_PHONE_MASKED)
+    };
+    assert_eq!(task["reporter"]["name"], name, "{who}: {task}");
+    assert_eq!(task["reporter"]["phone"], phone, "{who}: {task}");
+    assert_eq!(task["reporter"]["id_number"], id, "{who}: {task}");
+    let description = task["description"].as_str().unwrap();
+    assert!(description.contains(other), "{who}: {description}");
+    let note = task["evidence"][0]["kind"]["text"]
+        .as_str()
+        .or_else(|| task["evidence"][0]["text"].as_str())
+        .unwrap_or_else(|| panic!("{who}: no note in {task}"));
+    assert!(note.contains(id), "{who}: {note}");
+}
+
+/// Who sees the task led by the accounts' department in full.
+const OWN_TASK_VIEWERS: [(&str, bool); 6] = [
+    ("admin", true),
+    ("admin_narrowed", false),
+    ("dept_admin", true),
+    ("staff", true),
+    ("inspector", false),
+    ("enterprise", false),
+];
+
+#[tokio::test]
+async fn task_routes_mask_by_role() {
+    let world = World::new().await;
+    for (name, full) in OWN_TASK_VIEWERS {
+        let uri = format!("/api/v1/tasks/{}", world.own_task);
+        let reply = world.send(name, Method::GET, &uri, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.json);
+        assert_task_shown(&reply.json["task"], full, name);
+        let history = reply.json["history"].to_string();
+        assert_eq!(history.contains(ID_NUMBER), full, "{name}: {history}");
+        assert_eq!(
+            reply.json["history"][0]["ledger_leaf"].is_string(),
+            full,
+            "{name}: the leaf holds the note's ID number"
+        );
+
+        let list = world.send(name, Method::GET, "/api/v1/tasks", None).await;
+        assert_eq!(list.status, StatusCode::OK, "{name}: {}", list.json);
+        let listed = list.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|task| task["id"] == world.own_task.as_str())
+            .unwrap_or_else(|| panic!("{name}: own task not listed: {}", list.json));
+        assert_task_shown(listed, full, name);
+    }
+}
+
+#[tokio::test]
+async fn other_department_task_masked_for_staff() {
+    let world = World::new().await;
+    let uri = format!("/api/v1/tasks/{}", world.other_task);
+    for (name, full) in [("admin", true), ("dept_admin", false), ("staff", false)] {
+        let reply = world.send(name, Method::GET, &uri, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.json);
+        assert_task_shown(&reply.json["task"], full, name);
+    }
+}
+
+#[tokio::test]
+async fn action_record_masked_for_other_department() {
+    let world = World::new().await;
+    let uri = format!("/api/v1/tasks/{}/actions/add_evidence", world.other_task);
+    let body = json!({"evidence": [{"kind": "note", "text": format!("回电 {PHONE}")}]});
+    // A department administrator dispatches for every department, but sees
+    // personal data in full only on its own department's tasks.
+    let reply = world
+        .send("dept_admin", Method::POST, &uri, Some(body))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let record = reply.json["record"].to_string();
+    assert!(record.contains(PHONE_MASKED), "{record}");
+    assert!(!record.contains(PHONE), "{record}");
+    // The stored note keeps the full number.
+    let detail = world
+        .send(
+            "admin",
+            Method::GET,
+            &format!("/api/v1/tasks/{}", world.other_task),
+            None,
+        )
+        .await;
+    assert!(
+        detail.json.to_string().contains(&format!("回电 {PHONE}")),
+        "{}",
+        detail.json
+    );
+}
+
+/// Returns the cells of each CSV row by column name.
+fn csv_rows(bytes: &[u8]) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|record| {
+            let record = record.unwrap();
+            headers
+                .iter()
+                .zip(record.iter())
+                .map(|(header, cell)| (header.to_owned(), cell.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn csv_export_masks_by_role() {
+    let world = World::new().await;
+    for (name, full) in OWN_TASK_VIEWERS {
+        let reply = world
+            .send(name, Method::GET, "/api/v1/tasks/export.csv", None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}");
+        let rows = csv_rows(&reply.bytes);
+        let row = rows
+            .iter()
+            .find(|row| row["id"] == world.own_task)
+            .unwrap_or_else(|| panic!("{name}: own task missing"));
+        let (reporter, phone, id, other) = if full {
+            ("张三", PHONE, ID_NUMBER, OTHER_PHONE)
+        } else {
+            ("张*", PHONE_MASKED, ID_MASKED, OTHER_PHONE_MASKED)
+        };
+        assert_eq!(row["reporter_name"], reporter, "{name}");
+        assert_eq!(row["reporter_phone"], phone, "{name}");
+        assert_eq!(row["reporter_id_number"], id, "{name}");
+        assert!(
+            row["description"].contains(other),
+            "{name}: {}",
+            row["description"]
+        );
+    }
+}
+
+/// Returns the shared strings of an XLSX workbook, where its text cells are.
+fn xlsx_strings(bytes: &[u8]) -> String {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut strings = String::new();
+    archive
+        .by_name("xl/sharedStrings.xml")
+        .unwrap()
+        .read_to_string(&mut strings)
+        .unwrap();
+    strings
+}
+
+#[tokio::test]
+async fn xlsx_export_masks_by_role() {
+    let world = World::new().await;
+    for (name, full) in [("admin", true), ("staff", true), ("inspector", false)] {
+        let reply = world
+            .send(name, Method::GET, "/api/v1/tasks/export.xlsx", None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}");
+        let strings = xlsx_strings(&reply.bytes);
+        assert!(strings.contains("reporter_phone"), "{name}: {strings}");
+        assert_eq!(strings.contains(PHONE), full, "{name}: {strings}");
+        assert_eq!(strings.contains(ID_NUMBER), full, "{name}: {strings}");
+        // The task of the other department is masked for everyone but the
+        // system administrator.
+        assert_eq!(
+            strings.contains(PHONE_MASKED),
+            name != "admin",
+            "{name}: {strings}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_contact_rejected() {
+    let world = World::new().await;
+    let cases = [
+        ("phone", json!("1381234567"), "1381234567", "11 digits"),
+        (
+            "id_number",
+            json!("110105194912310021"),
+            "110105194912310021",
+            "check digit",
+        ),
+        ("id_number", json!("3502"), "3502", "18 characters"),
+        ("name", json!(""), "", "1 to 50 characters"),
+    ];
+    for (field, value, shown, expected) in cases {
+        let mut body = report("sm-eeb");
+        body["reporter"][field] = value;
+        let reply = world
+            .send("admin", Method::POST, "/api/v1/tasks", Some(body))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{field}: {}",
+            reply.json
+        );
+        let message = reply.json["error"]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{field}: {message}");
+        assert!(
+            message.contains(&format!("{shown:?}")),
+            "{field}: {message}"
+        );
+    }
+    let mut manual = report("sm-eeb");
+    manual["origin"] = json!({"kind": "manual"});
+    let reply = world
+        .send("admin", Method::POST, "/api/v1/tasks", Some(manual))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.json);
+    let message = reply.json["error"]["message"].as_str().unwrap();
+    assert!(message.contains("public_report"), "{message}");
+    // No rejected request stored a task.
+    let list = world
+        .send("admin", Method::GET, "/api/v1/tasks", None)
+        .await;
+    assert_eq!(
+        list.json["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        list.json
+    );
+}
