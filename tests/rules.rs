@@ -492,3 +492,398 @@ async fn reload_applies_changes_and_rejects_broken_pack() {
     let status = server.terminate();
     assert!(status.success(), "serve exited with {status}");
 }
+
+/// Login name and password of a second administrator, who acts in
+/// [`actions_record_signed_in_account`].
+const OPERATOR: (&str, &str) = ("ops.wang", "operator password 12345");
+
+/// Returns the ledger entries of `kind`, newest last.
+async fn ledger_of_kind(server: &Server, kind: &str) -> Vec<Value> {
+    let (status, page) = server.get("/api/v1/ledger/entries?limit=1000").await;
+    assert_eq!(status, 200, "{page}");
+    page["items"]
+        .as_array()
+        .expect("ledger items")
+        .iter()
+        .filter(|entry| entry["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn actions_record_signed_in_account() {
+    let data = prepared(&[("AC00001", 60)]);
+    let rules_dir = data.path().join("rules");
+    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
+    std::fs::write(
+        rules_dir.join("site.toml"),
+        format!("{PACK_HEADER}{COD_RULE}"),
+    )
+    .expect("write pack");
+    let mut server = Server::start(&data, &[("OVERSIGHT_RULES__DIR", path_str(&rules_dir))]).await;
+    let operator = serde_json::json!({
+        "username": OPERATOR.0,
+        "password": OPERATOR.1,
+        "role": "system_admin",
+    });
+    let (status, body) = server.post("/api/v1/users", &operator).await;
+    assert_eq!(status, 201, "{body}");
+    server.switch_user(OPERATOR.0, OPERATOR.1).await;
+
+    let mut logger = Datalogger::connect(server.hj212, "AC00001", "123456").await;
+    assert!(logger.send(minute(0), &[("w01018", 80.0)]).await, "upload");
+    let body = server
+        .wait_for("/api/v1/alerts?mn=AC00001", "the COD alert", |body| {
+            !open_alerts_of(body, "site.cod").is_empty()
+        })
+        .await;
+    let id = open_alerts_of(&body, "site.cod")[0]["id"]
+        .as_i64()
+        .expect("alert id");
+
+    // A body naming another person is rejected and changes nothing.
+    let acknowledge = format!("/api/v1/alerts/{id}/acknowledge");
+    let (status, body) = server
+        .post(&acknowledge, &serde_json::json!({"actor": "root"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("\"root\""), "{message}");
+    assert!(message.contains("ops.wang"), "{message}");
+    let (_, alert) = server.get(&format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(alert["status"], "firing", "{alert}");
+
+    // Without a name, and with one's own name, the signed-in account acts.
+    let (status, body) = server.post(&acknowledge, &serde_json::json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["acknowledged_by"], OPERATOR.0, "{body}");
+    let resolve = format!("/api/v1/alerts/{id}/resolve");
+    let (status, body) = server
+        .post(
+            &resolve,
+            &serde_json::json!({"actor": "root", "reason": "fixed"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = server
+        .post(
+            &resolve,
+            &serde_json::json!({"actor": OPERATOR.0, "reason": "valve repaired"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, alert) = server.get(&format!("/api/v1/alerts/{id}")).await;
+    let people: Vec<(&str, &str)> = alert["transitions"]
+        .as_array()
+        .expect("transitions")
+        .iter()
+        .filter(|step| step["actor"]["kind"] == "user")
+        .map(|step| {
+            (
+                step["transition"].as_str().unwrap_or_default(),
+                step["actor"]["name"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        people,
+        [("acknowledged", OPERATOR.0), ("resolved", OPERATOR.0)],
+        "{alert}"
+    );
+    let acknowledged = ledger_of_kind(&server, "alert.acknowledged").await;
+    assert_eq!(acknowledged.len(), 1, "{acknowledged:?}");
+    assert_eq!(acknowledged[0]["actor"], "user:ops.wang");
+    let resolved = ledger_of_kind(&server, "alert.resolved").await;
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert_eq!(resolved[0]["actor"], "user:ops.wang");
+
+    // Rule switches.
+    let (status, body) = server
+        .post(
+            "/api/v1/rules/site.cod/disable",
+            &serde_json::json!({"actor": "root"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, rule) = server.get("/api/v1/rules/site.cod").await;
+    assert_eq!(rule["enabled"], true, "{rule}");
+    let (status, body) = server
+        .post("/api/v1/rules/site.cod/disable", &serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["enabled"], false, "{body}");
+    let (_, changes) = server.get("/api/v1/rules/changes").await;
+    let disabled = changes
+        .as_array()
+        .expect("change list")
+        .iter()
+        .find(|change| change["action"] == "disabled")
+        .unwrap_or_else(|| panic!("no disabled change in {changes}"));
+    assert_eq!(disabled["actor"], OPERATOR.0, "{disabled}");
+    let ledger = ledger_of_kind(&server, "rule.disabled").await;
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger[0]["actor"], OPERATOR.0);
+
+    // Silences.
+    let ends_at = Timestamp::now()
+        .checked_add(SignedDuration::from_hours(1))
+        .expect("in range")
+        .to_string();
+    let silence = serde_json::json!({
+        "mn": "AC00001", "ends_at": ends_at, "created_by": "root", "comment": "maintenance",
+    });
+    let (status, body) = server.post("/api/v1/silences", &silence).await;
+    assert_eq!(status, 400, "{body}");
+    let (_, silences) = server.get("/api/v1/silences").await;
+    assert_eq!(
+        silences,
+        serde_json::json!([]),
+        "a rejected silence was stored"
+    );
+    let silence =
+        serde_json::json!({"mn": "AC00001", "ends_at": ends_at, "comment": "maintenance"});
+    let (status, body) = server.post("/api/v1/silences", &silence).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["created_by"], OPERATOR.0, "{body}");
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/alerts/{id}/silence"),
+            &serde_json::json!({"ends_at": ends_at, "created_by": "root", "comment": "again"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+}
+
+/// COD over a 10-minute sliding average, and pH above 8 at once. A pH
+/// alert marks that the readings sent before it were evaluated.
+const RESEND_PACK: &str = r#"[[rule]]
+id = "site.cod.avg"
+category = "exceedance"
+factors = ["w01018"]
+window = { size = "10m", aggregate = "avg" }
+condition = "value > 50.0"
+
+[[rule]]
+id = "site.ph"
+category = "exceedance"
+factors = ["w01001"]
+condition = "value > 8.0"
+"#;
+
+#[tokio::test]
+async fn resend_with_other_values_changes_no_alert() {
+    let data = prepared(&[("RS00001", 60), ("RS00002", 60)]);
+    let rules_dir = data.path().join("rules");
+    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
+    std::fs::write(
+        rules_dir.join("site.toml"),
+        format!("{PACK_HEADER}{RESEND_PACK}"),
+    )
+    .expect("write pack");
+    let server = Server::start(&data, &[("OVERSIGHT_RULES__DIR", path_str(&rules_dir))]).await;
+
+    // RS00001 stays below the limit. If the rules saw its resend of 200, the
+    // average at the next reading would exceed 50 and open an alert.
+    let mut logger = Datalogger::connect(server.hj212, "RS00001", "123456").await;
+    assert!(
+        logger.send(minute(0), &[("w01018", 20.0)]).await,
+        "first upload"
+    );
+    assert!(logger.send(minute(0), &[("w01018", 200.0)]).await, "resend");
+    assert!(
+        logger.send(minute(1), &[("w01018", 20.0)]).await,
+        "next upload"
+    );
+    assert!(
+        logger.send(minute(2), &[("w01001", 9.0)]).await,
+        "pH upload"
+    );
+    let body = server
+        .wait_for("/api/v1/alerts?mn=RS00001", "the pH alert", |body| {
+            !open_alerts_of(body, "site.ph").is_empty()
+        })
+        .await;
+    assert!(
+        open_alerts_of(&body, "site.cod.avg").is_empty(),
+        "the resend opened an alert: {body}"
+    );
+
+    // RS00002 exceeds the limit. If the rules saw its resend of 0, the
+    // average at the next reading would fall below 50 and resolve the alert.
+    let mut logger = Datalogger::connect(server.hj212, "RS00002", "123456").await;
+    assert!(
+        logger.send(minute(0), &[("w01018", 80.0)]).await,
+        "first upload"
+    );
+    assert!(logger.send(minute(0), &[("w01018", 0.0)]).await, "resend");
+    assert!(
+        logger.send(minute(1), &[("w01018", 60.0)]).await,
+        "next upload"
+    );
+    assert!(
+        logger.send(minute(2), &[("w01001", 9.0)]).await,
+        "pH upload"
+    );
+    let body = server
+        .wait_for("/api/v1/alerts?mn=RS00002", "the pH alert", |body| {
+            !open_alerts_of(body, "site.ph").is_empty()
+        })
+        .await;
+    let cod = open_alerts_of(&body, "site.cod.avg");
+    assert_eq!(cod.len(), 1, "the resend resolved the alert: {body}");
+    assert_eq!(cod[0]["last_value"], 70.0, "{body}");
+
+    // The resends are kept as revisions all the same.
+    let (status, revisions) = server.get("/api/v1/points/RS00002/revisions").await;
+    assert_eq!(status, 200, "{revisions}");
+    assert_eq!(
+        revisions["items"].as_array().map(Vec::len),
+        Some(1),
+        "{revisions}"
+    );
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+}
+
+/// Returns the rule ids of the alerts in a backtest report, sorted.
+fn backtest_rules(report: &Value) -> Vec<String> {
+    let mut rules: Vec<String> = report["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(|alert| alert["rule_id"].as_str().map(str::to_owned))
+        .collect();
+    rules.sort();
+    rules
+}
+
+#[tokio::test]
+async fn backtest_defaults_to_active_rules() {
+    let data = prepared(&[("BT00001", 60)]);
+    let rules_dir = data.path().join("rules");
+    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
+    std::fs::write(
+        rules_dir.join("site.toml"),
+        format!("{PACK_HEADER}{COD_RULE}"),
+    )
+    .expect("write pack");
+    let env = [("OVERSIGHT_RULES__DIR", path_str(&rules_dir))];
+    let server = Server::start(&data, &env).await;
+    let (status, body) = server
+        .post(
+            "/api/v1/rules/env.limit.upper/disable",
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // COD exceeds the operator rule's 50 and, at 120, the disabled built-in
+    // upper limit of 100. pH 5 is below the built-in lower limit of 6. No
+    // value jumps enough for env.jump.
+    let mut logger = Datalogger::connect(server.hj212, "BT00001", "123456").await;
+    for (offset, cod, ph) in [(0, 60.0, 7.0), (1, 120.0, 5.0), (2, 60.0, 7.0)] {
+        assert!(
+            logger
+                .send(minute(offset), &[("w01018", cod), ("w01001", ph)])
+                .await,
+            "upload {offset}"
+        );
+    }
+    let expected = ["env.limit.lower", "site.cod"];
+
+    let body = serde_json::json!({
+        "mn": "BT00001",
+        "from": minute(0).to_string(),
+        "to": minute(10).to_string(),
+    });
+    let (status, report) = server.post("/api/v1/rules/backtest", &body).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["readings"], 6, "{report}");
+    assert_eq!(backtest_rules(&report), expected, "{report}");
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+
+    let data_dir = data.path().join("data");
+    let output = Command::new(BINARY)
+        .args(["rules", "test", "--json", "--data-dir", path_str(&data_dir)])
+        .envs(env)
+        .output()
+        .expect("run oversight rules test");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["readings"], 6, "{report}");
+    assert_eq!(backtest_rules(&report), expected, "{report}");
+}
+
+/// Builds an HJ 212 heartbeat (CN 9015) of `mn` with `password`.
+fn heartbeat(mn: &str, password: &str, sequence: u32) -> String {
+    let segment = oversight_hj212::SegmentBuilder::new("32", 9015, password, mn)
+        .qn(&format!("20261204080000{sequence:03}"))
+        .build()
+        .expect("valid heartbeat segment");
+    oversight_hj212::encode_frame(&segment).expect("heartbeat fits a frame")
+}
+
+#[tokio::test]
+async fn heartbeat_keeps_point_online() {
+    use tokio::io::AsyncWriteExt;
+
+    // Upload interval 4 s: the built-in rules fire after 3 intervals, 12 s.
+    let data = prepared(&[("HB00001", 4), ("HB00002", 4)]);
+    let server = Server::start(&data, &[("OVERSIGHT_RULES__TICK_INTERVAL_SECS", "1")]).await;
+    let now = Timestamp::now();
+    let mut logger = Datalogger::connect(server.hj212, "HB00001", "123456").await;
+    assert!(
+        logger.send(now, &[("w01018", 10.0)]).await,
+        "HB00001 upload"
+    );
+    let mut other = Datalogger::connect(server.hj212, "HB00002", "123456").await;
+    assert!(other.send(now, &[("w01018", 10.0)]).await, "HB00002 upload");
+
+    // HB00001 sends heartbeats with its password, HB00002 with a wrong one.
+    let mut good = tokio::net::TcpStream::connect(server.hj212)
+        .await
+        .expect("connect");
+    let mut wrong = tokio::net::TcpStream::connect(server.hj212)
+        .await
+        .expect("connect");
+    let started = std::time::Instant::now();
+    let mut sequence = 0;
+    let body = loop {
+        sequence += 1;
+        good.write_all(heartbeat("HB00001", "123456", sequence).as_bytes())
+            .await
+            .expect("send heartbeat");
+        wrong
+            .write_all(heartbeat("HB00002", "654321", sequence).as_bytes())
+            .await
+            .expect("send heartbeat");
+        let (_, body) = server.get("/api/v1/alerts?status=open").await;
+        let opened = |rule: &str, mn: &str| {
+            open_alerts_of(&body, rule)
+                .iter()
+                .any(|alert| alert["mn"] == mn)
+        };
+        if opened("env.data_missing", "HB00001") && opened("env.offline", "HB00002") {
+            break body;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(40),
+            "timed out waiting for the missing and offline alerts: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
+    let offline: Vec<&Value> = open_alerts_of(&body, "env.offline")
+        .into_iter()
+        .filter(|alert| alert["mn"] == "HB00001")
+        .collect();
+    assert!(
+        offline.is_empty(),
+        "a point sending heartbeats is online: {offline:?}"
+    );
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+}

@@ -14,7 +14,10 @@ use oversight_core::{
     Reading, Secret, SystemCode,
 };
 use oversight_rules::pack::load_dir;
-use oversight_rules::{Backtest, BacktestAlert, EngineConfig, PackError, RuleErrors, RuleSet};
+use oversight_rules::{
+    Backtest, BacktestAlert, EngineConfig, PackError, RuleErrors, RuleSet, RulesError,
+    load_rule_set,
+};
 use oversight_server::config::ConfigOverrides;
 use oversight_store::{PointQuery, ReadingQuery, SortOrder, Store};
 use serde::Serialize;
@@ -60,9 +63,11 @@ struct ReadingSource {
 
 #[derive(Debug, Args)]
 pub(crate) struct TestArgs {
-    /// Directory of the rule packs to test. Default: the built-in packs.
+    /// Directory of the rule packs to test, which run alone and as written. Default: the
+    /// rules a server with this configuration runs, the built-in packs and the packs of
+    /// rules.dir, with the switches of the API stored in --data-dir.
     #[arg(long = "pack", value_name = "DIR")]
-    pack: PathBuf,
+    pack: Option<PathBuf>,
     #[command(flatten)]
     source: ReadingSource,
     /// Replay only readings whose data time is at or after this RFC 3339 time, such as
@@ -128,17 +133,24 @@ async fn test(cli: &Cli, args: &TestArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("invalid --from {from}: must be before --to {to}");
     }
-    let packs = match load_dir(&args.pack) {
-        Ok(packs) => packs,
-        Err(errors) => {
-            print_pack_errors(&errors)?;
-            return Ok(ExitCode::FAILURE);
-        }
+    let store = match &args.source.data_dir {
+        Some(data_dir) => Some(open_data_dir(cli, data_dir).await?),
+        None => None,
     };
-    let rules = RuleSet::build(Vec::new(), packs)?;
+    let (rules, switches) = match &args.pack {
+        Some(dir) => match load_dir(dir) {
+            Ok(packs) => (RuleSet::build(Vec::new(), packs)?, BTreeMap::new()),
+            Err(errors) => {
+                print_pack_errors(&errors)?;
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => active_rules(cli, args, store.as_deref()).await?,
+    };
     let mut run = Backtest::new(Arc::new(rules), EngineConfig::default());
-    let readings = match (&args.source.data_dir, &args.source.csv) {
-        (Some(data_dir), _) => replay_store(cli, data_dir, args, &mut run).await?,
+    run.set_switches(switches);
+    let readings = match (&store, &args.source.csv) {
+        (Some(store), _) => replay_store(store.as_ref(), args, &mut run).await?,
         (None, Some(csv)) => replay_csv(csv, args, &mut run)?,
         (None, None) => bail!("give the readings with --data-dir DIR or --csv FILE"),
     };
@@ -157,13 +169,8 @@ async fn test(cli: &Cli, args: &TestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Replays every point's stored readings in data-time order; returns how many.
-async fn replay_store(
-    cli: &Cli,
-    data_dir: &Path,
-    args: &TestArgs,
-    run: &mut Backtest,
-) -> anyhow::Result<u64> {
+/// Opens the store of a server's data directory, which must exist.
+async fn open_data_dir(cli: &Cli, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
     let database = data_dir.join(oversight_store_sqlite::DATABASE_FILE_NAME);
     if !database.exists() {
         bail!(
@@ -176,9 +183,52 @@ async fn replay_store(
         ..cli.overrides(None)
     };
     let settings = cli.settings(&overrides)?;
-    let store = crate::import::open_store(&settings).await?;
+    crate::import::open_store(&settings).await
+}
+
+/// Returns the rules a server with the configuration of `cli` runs, and the
+/// switches stored in `store`, when there is one.
+async fn active_rules(
+    cli: &Cli,
+    args: &TestArgs,
+    store: Option<&dyn Store>,
+) -> anyhow::Result<(RuleSet, BTreeMap<String, bool>)> {
+    let overrides = ConfigOverrides {
+        data_dir: args.source.data_dir.clone(),
+        ..cli.overrides(None)
+    };
+    let settings = cli.settings(&overrides)?;
+    let rules = load_rule_set(&settings.rules).map_err(|error| match error {
+        RulesError::Packs(errors) => anyhow::anyhow!(
+            "the packs of rules.dir are invalid:\n{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        other => anyhow::Error::new(other),
+    })?;
+    let switches = match store {
+        Some(store) => store
+            .rule_switches()
+            .await
+            .context("cannot read the rule switches")?
+            .into_iter()
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    Ok((rules, switches))
+}
+
+/// Replays every point's stored readings in data-time order; returns how many.
+async fn replay_store(
+    store: &dyn Store,
+    args: &TestArgs,
+    run: &mut Backtest,
+) -> anyhow::Result<u64> {
     let mut readings = 0;
-    for point in all_points(store.as_ref()).await? {
+    for point in all_points(store).await? {
         let mut query = ReadingQuery {
             mn: point.mn.clone(),
             factor: None,

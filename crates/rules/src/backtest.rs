@@ -63,6 +63,12 @@ impl Backtest {
         }
     }
 
+    /// Sets the rules switched on or off by the operator: rule id to enabled.
+    /// Rules without an entry run as their pack sets.
+    pub fn set_switches(&mut self, switches: impl IntoIterator<Item = (String, bool)>) {
+        self.engine.set_switches(switches);
+    }
+
     /// Replays readings of one point, in data-time order.
     pub fn feed(&mut self, point: &MonitoringPoint, readings: &[Reading]) {
         for update in self.engine.evaluate(point, readings) {

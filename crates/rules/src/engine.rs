@@ -435,6 +435,9 @@ impl Engine {
             let state = self.points.entry(status.mn.clone()).or_default();
             let first_seen = *state.first_seen.get_or_insert(now);
             let point_received = status.last_received_at.max(state.last_received);
+            // A heartbeat is contact but no data. It keeps the point online,
+            // while its factors can still be missing.
+            let point_contact = point_received.max(status.last_contact_at);
             let Some(point) = state.point.clone() else {
                 continue;
             };
@@ -451,15 +454,23 @@ impl Engine {
                 let threshold = rule.missing_after.map_or(SignedDuration::ZERO, |after| {
                     after.threshold(status.interval_secs)
                 });
-                // A factor is missing only while its point still uploads:
+                // A factor is missing only while its point is in contact:
                 // a silent point is offline, which its offline rule reports.
                 let point_silent =
-                    point_received.is_none_or(|received| now.duration_since(received) > threshold);
+                    point_contact.is_none_or(|contact| now.duration_since(contact) > threshold);
                 if rule.kind == RuleKind::Missing && point_silent {
+                    continue;
+                }
+                if rule.kind == RuleKind::Offline
+                    && !point_silent
+                    && let Some(update) = end_offline(state, index, rule, &point, point_contact)
+                {
+                    updates.push(update);
                     continue;
                 }
                 for factor in missing_factors(rule, &point) {
                     let since = match &factor {
+                        None if rule.kind == RuleKind::Offline => point_contact,
                         None => point_received,
                         Some(factor) => state
                             .series
@@ -633,6 +644,31 @@ fn missing_factors(rule: &Rule, point: &MonitoringPoint) -> Vec<Option<FactorCod
         .filter(|factor| point.limit(factor).is_some() || rule.factors.len() == 1)
         .map(|factor| Some(factor.clone()))
         .collect()
+}
+
+/// Resolves the firing offline alert of `rule` on a point that made contact
+/// at `contact`, such as by a heartbeat, which [`Engine::check_missing`]
+/// finds within the rule's silence. Uploads resolve it in
+/// `resolve_missing` instead.
+fn end_offline(
+    state: &mut PointState,
+    index: usize,
+    rule: &Rule,
+    point: &MonitoringPoint,
+    contact: Option<Timestamp>,
+) -> Option<AlertUpdate> {
+    let at = contact?;
+    let rule_state = missing_state(state, index, None);
+    if rule_state.phase == Phase::Idle {
+        return None;
+    }
+    rule_state.phase = Phase::Idle;
+    rule_state.known = Known::default();
+    Some(AlertUpdate::Resolve {
+        fingerprint: Alert::fingerprint_of(&rule.id, &point.mn, None),
+        at,
+        reason: "contact resumed".to_owned(),
+    })
 }
 
 fn missing_trigger(
@@ -1365,7 +1401,51 @@ for = "2m"
             interval_secs: 60,
             last_data_time: last_received.map(at),
             last_received_at: last_received.map(at),
+            last_contact_at: None,
         }
+    }
+
+    #[test]
+    fn heartbeat_is_contact_not_data() {
+        let (mut engine, clock) = engine();
+        engine.register_points([Arc::new(point())]);
+        clock.set(at(0));
+        engine.check_missing(&[status(None)]);
+        engine.evaluate(&point(), &[reading("w01018", 0, 10.0, None)]);
+        // Only heartbeats since the reading: online, but COD is missing.
+        clock.set(at(600));
+        let heartbeats = PointStatus {
+            last_contact_at: Some(at(590)),
+            ..status(Some(0))
+        };
+        let updates = engine.check_missing(std::slice::from_ref(&heartbeats));
+        assert!(
+            !summary(&updates).contains(&"fire env.offline:MN0001".to_owned()),
+            "a heartbeat keeps the point online: {:?}",
+            summary(&updates)
+        );
+        assert!(
+            summary(&updates).contains(&"fire env.data_missing:MN0001:w01018".to_owned()),
+            "a heartbeat is no data: {:?}",
+            summary(&updates)
+        );
+
+        // The heartbeats stop: offline. They resume: the offline alert resolves.
+        clock.set(at(1200));
+        let updates = engine.check_missing(std::slice::from_ref(&heartbeats));
+        assert_eq!(summary(&updates), ["fire env.offline:MN0001"]);
+        clock.set(at(1260));
+        let resumed = PointStatus {
+            last_contact_at: Some(at(1250)),
+            ..status(Some(0))
+        };
+        let updates = engine.check_missing(std::slice::from_ref(&resumed));
+        assert_eq!(summary(&updates), ["resolve env.offline:MN0001"]);
+        clock.set(at(1270));
+        assert!(
+            engine.check_missing(&[resumed]).is_empty(),
+            "resolved twice"
+        );
     }
 
     #[test]

@@ -39,6 +39,6 @@ pub use rule::{
 };
 pub use service::{
     AlertEventSink, Command, LogEventSink, ReadingBatch, RuleStatus, RulesHandle, RulesService,
-    TaskSink,
+    TaskSink, load_rule_set,
 };
 pub use task_sink::{StoreTaskSink, default_task_engine};

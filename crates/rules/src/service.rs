@@ -80,6 +80,9 @@ pub struct RuleStatus {
     /// Every active rule.
     #[serde(skip)]
     pub rules: Vec<Arc<Rule>>,
+    /// The active rule set, for backtests of the rules that run.
+    #[serde(skip)]
+    pub rule_set: Arc<RuleSet>,
     /// Whether each rule runs, by id.
     pub enabled: BTreeMap<String, bool>,
     /// Run-time errors by rule id.
@@ -668,6 +671,7 @@ impl RulesService {
             packs: rules.packs().to_vec(),
             digest: rules.digest(),
             rules: rules.rules().to_vec(),
+            rule_set: Arc::clone(rules),
             enabled: rules
                 .rules()
                 .iter()
@@ -677,6 +681,15 @@ impl RulesService {
             rejected: self.rejected.clone(),
         }
     }
+}
+
+/// Builds the rule set a server with `config` runs: the built-in packs and
+/// the packs of `config.dir`. Rules switched on or off through the API are
+/// stored apart, in [`Store::rule_switches`].
+pub fn load_rule_set(config: &RulesConfig) -> Result<RuleSet, RulesError> {
+    let builtin = crate::builtin_packs().map_err(RulesError::Packs)?;
+    let operator = load_operator(config.dir.as_ref())?;
+    Ok(RuleSet::build(builtin, operator)?)
 }
 
 fn load_operator(dir: Option<&PathBuf>) -> Result<Vec<pack::RulePack>, RulesError> {

@@ -227,6 +227,7 @@ impl Connection {
                 let ack = ack_9014_with(&packet, frame.crc_variant());
                 self.write_acks(&ack, 1).await?;
             }
+            self.record_contact(&packet).await;
             return Ok(());
         }
         let kind = if (9011..=9014).contains(&cn) {
@@ -236,7 +237,28 @@ impl Connection {
         };
         ::metrics::counter!(metrics::OTHER_COMMANDS, "kind" => kind).increment(1);
         debug!(peer = %self.peer, mn = packet.mn(), cn, "hj212 command without readings ignored");
+        self.record_contact(&packet).await;
         Ok(())
+    }
+
+    /// Records contact from a command without readings, when its MN is
+    /// registered and its password valid, so that the point counts as online.
+    async fn record_contact(&self, packet: &Packet<'_>) {
+        let Ok(mn) = Mn::parse(packet.mn()) else {
+            return;
+        };
+        let point = match self.shared.cache.point(&mn).await {
+            Ok(Some(point)) => point,
+            Ok(None) => return,
+            Err(error) => {
+                debug!(mn = %mn, error = %error, "failed to look up hj212 point of a heartbeat");
+                return;
+            }
+        };
+        let now = self.shared.clock.now();
+        if self.check_password(point, packet.pw(), now).await.is_some() {
+            self.shared.contacts.record(mn, now);
+        }
     }
 
     async fn handle_upload(&mut self, frame: &Frame, packet: &Packet<'_>) -> Result<(), Closed> {
@@ -315,15 +337,17 @@ impl Connection {
             readings.append(&mut upload.readings);
         }
         let result = match readings.is_empty() {
-            true => Ok(0),
+            true => Ok(Vec::new()),
             false => {
                 let store = &self.shared.store;
-                store.insert_readings_from(&readings, Some(self.peer)).await
+                store
+                    .insert_readings_new_mask(&readings, Some(self.peer))
+                    .await
             }
         };
         split_readings(&mut uploads, readings, &lengths);
         match result {
-            Ok(_) => {}
+            Ok(new) => keep_new(&mut uploads, &new),
             Err(StoreError::NotFound { .. }) => {
                 // A point was deleted since it was cached; store each upload
                 // alone so only that point's uploads go to quarantine.
@@ -355,18 +379,20 @@ impl Connection {
     /// Stores uploads one at a time, quarantining those whose point is gone.
     async fn store_each(&mut self, uploads: Vec<PendingUpload>) -> Result<(), Closed> {
         for upload in uploads {
+            let mut upload = upload;
             let stored = self
                 .shared
                 .store
-                .insert_readings_from(&upload.readings, Some(self.peer))
+                .insert_readings_new_mask(&upload.readings, Some(self.peer))
                 .await;
             match stored {
-                Ok(_) => {
+                Ok(new) => {
                     let count = upload.readings.len() as u64;
                     ::metrics::counter!(metrics::READINGS_STORED).increment(count);
                     if let Some(ack) = &upload.ack {
                         self.write_acks(ack, 1).await?;
                     }
+                    keep_new(std::slice::from_mut(&mut upload), &new);
                     self.hand_over(vec![upload]).await;
                 }
                 Err(StoreError::NotFound { .. }) => {
@@ -393,10 +419,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Passes stored readings to the sink, one call per upload.
-    // NOTE: a resend is handed over as received, although the store keeps
-    // the first value of each reading, so the rules also see the values of
-    // a revision.
+    /// Passes the new readings to the sink, one call per upload. Resends
+    /// were removed by [`keep_new`], so the sink receives only what the store
+    /// kept, the first value of each reading.
     async fn hand_over(&self, uploads: Vec<PendingUpload>) {
         let Some(sink) = &self.shared.sink else {
             return;
@@ -633,6 +658,18 @@ fn split_readings(uploads: &mut [PendingUpload], mut readings: Vec<Reading>, len
     }
 }
 
+/// Removes from each upload the readings that `new` (one entry per reading,
+/// in upload order, as the store returned it) marks as not new: identical
+/// resends and revisions, whose values the store did not keep.
+fn keep_new(uploads: &mut [PendingUpload], new: &[bool]) {
+    let mut marks = new.iter();
+    for upload in uploads {
+        upload
+            .readings
+            .retain(|_| marks.next().copied().unwrap_or(false));
+    }
+}
+
 /// Returns the value of the `MN=` field of a data segment.
 fn mn_field(segment: &str) -> Option<&str> {
     let header = segment.split("CP=").next()?;
@@ -662,7 +699,7 @@ mod tests {
     }
 
     #[test]
-    fn split_readings_restores_uploads() {
+    fn split_and_keep_new_readings() {
         let frame = decode_frame(
             b"##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;\
 Flag=5;CP=&&RtdInterval=30&&1C80\r\n",
@@ -697,7 +734,21 @@ Flag=5;CP=&&RtdInterval=30&&1C80\r\n",
             reading("c2"),
         ];
         split_readings(&mut uploads, all, &[2, 1, 2]);
-        let factors: Vec<Vec<String>> = uploads
+        assert_eq!(
+            factors_of(&uploads),
+            [vec!["a1", "a2"], vec!["b1"], vec!["c1", "c2"]]
+        );
+
+        // The store kept a1, c1 and c2, and a2 and b1 were resends.
+        keep_new(&mut uploads, &[true, false, false, true, true]);
+        assert_eq!(
+            factors_of(&uploads),
+            [vec!["a1"], Vec::<&str>::new(), vec!["c1", "c2"]]
+        );
+    }
+
+    fn factors_of(uploads: &[PendingUpload]) -> Vec<Vec<String>> {
+        uploads
             .iter()
             .map(|upload| {
                 upload
@@ -706,8 +757,7 @@ Flag=5;CP=&&RtdInterval=30&&1C80\r\n",
                     .map(|r| r.factor.to_string())
                     .collect()
             })
-            .collect();
-        assert_eq!(factors, [vec!["a1", "a2"], vec!["b1"], vec!["c1", "c2"]]);
+            .collect()
     }
 
     #[test]

@@ -22,6 +22,9 @@
 //! Parts of a split upload (PNUM, PNO) are each stored and acknowledged on
 //! their own. A 9015 heartbeat keeps the connection open and is
 //! acknowledged when asked. Other commands are counted and logged at DEBUG.
+//! A heartbeat or other command without readings, sent with a registered
+//! point's password, records contact: the point is online, though it sent
+//! no data.
 //! A malformed frame is counted by reason, logged for the first few per
 //! connection, and dropped, and the connection goes on with the next frame.
 
@@ -29,6 +32,7 @@ mod address;
 mod cache;
 mod config;
 mod connection;
+mod contact;
 mod error;
 mod listener;
 mod metrics;

@@ -24,6 +24,7 @@ use tracing::{debug, info, warn};
 use crate::address::AddressBook;
 use crate::cache::PointCache;
 use crate::connection::{Reader, Writer};
+use crate::contact::ContactLog;
 use crate::{Hj212Config, Hj212Settings, ReadingSink, SourceError, connection, metrics};
 
 /// How long to pause accepting after an accept error, such as running out
@@ -41,6 +42,7 @@ pub(crate) struct Shared {
     pub(crate) parse_options: ParseOptions,
     pub(crate) addresses: Arc<AddressBook>,
     pub(crate) tls: Option<TlsAcceptor>,
+    pub(crate) contacts: Arc<ContactLog>,
 }
 
 /// A bound HJ 212 listener; [`Hj212Source::run`] serves it.
@@ -91,6 +93,7 @@ impl Hj212Source {
             parse_options,
             addresses,
             tls,
+            contacts: Arc::new(ContactLog::default()),
         });
         Ok(Self {
             listener,
@@ -115,6 +118,9 @@ impl Hj212Source {
     pub async fn run(self, cancel: CancellationToken) {
         let limit = Arc::new(Semaphore::new(self.shared.settings.max_connections));
         let tracker = TaskTracker::new();
+        tracker.spawn(
+            Arc::clone(&self.shared.contacts).run(Arc::clone(&self.shared.store), cancel.clone()),
+        );
         info!(
             addr = %self.local_addr,
             max_connections = self.shared.settings.max_connections,
@@ -166,6 +172,7 @@ impl Hj212Source {
         drop(self.listener);
         tracker.close();
         tracker.wait().await;
+        self.shared.contacts.flush(self.shared.store.as_ref()).await;
         info!(addr = %self.local_addr, "hj212 stopped");
     }
 }

@@ -135,8 +135,9 @@ impl FactorEntry {
 /// The outcome of merging new entries into an upload.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Merged {
-    /// Receive times of the entries whose factor was not stored before.
-    pub(crate) added: Vec<i64>,
+    /// Factor ids and receive times of the entries whose factor was not
+    /// stored before.
+    pub(crate) added: Vec<(u32, i64)>,
     /// Later entries of a stored factor whose values or flag differ from the
     /// stored ones, in arrival order. The stored entry is kept and these are
     /// kept as revisions.
@@ -179,7 +180,7 @@ pub(crate) fn merge(stored: &mut Vec<FactorEntry>, new: Vec<FactorEntry>) -> Mer
                 }
             }
             Err(index) => {
-                merged.added.push(entry.received_at);
+                merged.added.push((entry.factor_id, entry.received_at));
                 stored.insert(index, entry);
             }
         }
@@ -261,7 +262,7 @@ mod tests {
                 entry(5, Some(50.0), None),
             ],
         );
-        assert_eq!(merged.added, [entry(3, None, None).received_at]);
+        assert_eq!(merged.added, [(3, entry(3, None, None).received_at)]);
         let ids: Vec<u32> = stored.iter().map(|entry| entry.factor_id).collect();
         assert_eq!(ids, [1, 3, 5]);
         assert_eq!(stored[2].values.avg, Some(5.0), "the first value wins");

@@ -224,7 +224,8 @@ pub(crate) fn point_statuses(
     collect(
         conn,
         "list point statuses",
-        "SELECT mn, area, interval_secs, last_data_time, last_received_at FROM points \
+        "SELECT mn, area, interval_secs, last_data_time, last_received_at, last_contact_at \
+         FROM points \
          WHERE area >= ?1 AND area < ?2 ORDER BY mn",
         [lower, upper],
         |row| {
@@ -233,6 +234,7 @@ pub(crate) fn point_statuses(
             let interval_secs: u32 = row.get(2)?;
             let last_data_time: Option<i64> = row.get(3)?;
             let last_received_at: Option<i64> = row.get(4)?;
+            let last_contact_at: Option<i64> = row.get(5)?;
             Ok((|| {
                 Ok(PointStatus {
                     mn: parse_stored("MN", &mn, Mn::parse)?,
@@ -240,6 +242,7 @@ pub(crate) fn point_statuses(
                     interval_secs,
                     last_data_time: optional_timestamp(last_data_time)?,
                     last_received_at: optional_timestamp(last_received_at)?,
+                    last_contact_at: optional_timestamp(last_contact_at)?,
                 })
             })())
         },

@@ -25,6 +25,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_point_password_rotation.sql"),
     include_str!("../migrations/0011_revision_peer.sql"),
     include_str!("../migrations/0012_task_reporters.sql"),
+    include_str!("../migrations/0013_task_state_index.sql"),
+    include_str!("../migrations/0014_point_contact.sql"),
 ];
 
 /// Returns the schema version this build writes.

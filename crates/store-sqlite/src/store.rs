@@ -326,17 +326,39 @@ impl Store for SqliteStore {
         Ok(changed > 0)
     }
 
+    async fn record_contacts(&self, contacts: &[(Mn, Timestamp)]) -> StoreResult<u64> {
+        if contacts.is_empty() {
+            return Ok(0);
+        }
+        self.write_count(WriteOp::RecordContacts(contacts.to_vec()))
+            .await
+    }
+
     async fn insert_readings_from(
         &self,
         readings: &[Reading],
         peer: Option<SocketAddr>,
     ) -> StoreResult<u64> {
+        let new = self.insert_readings_new_mask(readings, peer).await?;
+        Ok(new.iter().filter(|new| **new).count() as u64)
+    }
+
+    async fn insert_readings_new_mask(
+        &self,
+        readings: &[Reading],
+        peer: Option<SocketAddr>,
+    ) -> StoreResult<Vec<bool>> {
         if readings.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let peer = peer.map(|address| address.to_string());
-        self.write_count(WriteOp::InsertReadings(readings.to_vec(), peer))
-            .await
+        match self
+            .write(WriteOp::InsertReadings(readings.to_vec(), peer))
+            .await?
+        {
+            WriteOutput::NewMask(new) => Ok(new),
+            other => unexpected_output(&other),
+        }
     }
 
     async fn readings(&self, query: &ReadingQuery) -> StoreResult<Page<Reading>> {

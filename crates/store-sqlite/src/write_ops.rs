@@ -269,6 +269,27 @@ pub(crate) fn set_point_password(
     .map(drop)
 }
 
+/// Records contact times; see [`oversight_store::Store::record_contacts`].
+pub(crate) fn record_contacts(
+    conn: &Connection,
+    contacts: &[(Mn, jiff::Timestamp)],
+) -> StoreResult<u64> {
+    const OPERATION: &str = "record point contacts";
+    let mut update = conn
+        .prepare_cached(
+            "UPDATE points SET last_contact_at = ?2 \
+             WHERE mn = ?1 AND (last_contact_at IS NULL OR last_contact_at < ?2)",
+        )
+        .map_err(backend(OPERATION))?;
+    let mut changed = 0;
+    for (mn, at) in contacts {
+        changed += update
+            .execute(params![mn.as_str(), micros(*at)])
+            .map_err(backend(OPERATION))?;
+    }
+    Ok(to_u64(changed))
+}
+
 /// Ends the validity of a point's replaced password; see
 /// [`oversight_store::Store::retire_previous_password`].
 pub(crate) fn retire_previous_password(conn: &Connection, mn: &Mn) -> StoreResult<u64> {
@@ -329,6 +350,20 @@ pub(crate) fn insert_readings(
     readings: &[Reading],
     peer: Option<&str>,
 ) -> StoreResult<u64> {
+    let new = insert_readings_new_mask(conn, ids, effects, readings, peer)?;
+    Ok(to_u64(new.iter().filter(|new| **new).count()))
+}
+
+/// Inserts readings of registered points, recording `peer` with each
+/// revision; see [`oversight_store::Store::insert_readings_new_mask`].
+/// Returns whether each reading, in the order given, was new.
+pub(crate) fn insert_readings_new_mask(
+    conn: &Connection,
+    ids: &mut IdCache,
+    effects: &mut Effects,
+    readings: &[Reading],
+    peer: Option<&str>,
+) -> StoreResult<Vec<bool>> {
     let mut point_ids = Vec::with_capacity(readings.len());
     for reading in readings {
         let id = ids
@@ -341,7 +376,10 @@ pub(crate) fn insert_readings(
     }
 
     let mut uploads: BTreeMap<UploadKey, Vec<FactorEntry>> = BTreeMap::new();
-    for (reading, point_id) in readings.iter().zip(point_ids) {
+    // The first reading given for an upload and factor is the one that can
+    // be new, because later ones are resends of it.
+    let mut first_of: HashMap<(UploadKey, u32), usize> = HashMap::new();
+    for (index, (reading, point_id)) in readings.iter().zip(point_ids).enumerate() {
         let factor_id = ids.factor_id(conn, reading.factor.as_str())?;
         let key = UploadKey {
             point_id,
@@ -350,6 +388,7 @@ pub(crate) fn insert_readings(
         };
         let received_at = micros(reading.received_at);
         effects.seen(point_id, key.data_time, received_at);
+        first_of.entry((key, factor_id)).or_insert(index);
         uploads.entry(key).or_default().push(FactorEntry {
             factor_id,
             received_at,
@@ -358,14 +397,16 @@ pub(crate) fn insert_readings(
         });
     }
 
-    let mut new = 0;
+    let mut new = vec![false; readings.len()];
     for (key, entries) in uploads {
         let (first, mut revisions) = packed::sort_keep_first(entries);
         let merged = write_upload(conn, &key, first).map_err(backend("insert readings"))?;
-        for received_at in &merged.added {
+        for (factor_id, received_at) in &merged.added {
             effects.count_new(key.point_id, *received_at);
+            if let Some(index) = first_of.get(&(key, *factor_id)) {
+                new[*index] = true;
+            }
         }
-        new += to_u64(merged.added.len());
         revisions.extend(merged.revisions);
         insert_revisions(conn, &key, &revisions, peer)
             .map_err(backend("insert reading revisions"))?;
@@ -410,7 +451,7 @@ fn insert_revisions(
 }
 
 /// The unique key of a row of `uploads`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct UploadKey {
     point_id: i64,
     data_time: i64,
@@ -441,7 +482,10 @@ fn write_upload(
         ])?;
     if inserted == 1 {
         return Ok(Merged {
-            added: entries.iter().map(|entry| entry.received_at).collect(),
+            added: entries
+                .iter()
+                .map(|entry| (entry.factor_id, entry.received_at))
+                .collect(),
             revisions: Vec::new(),
         });
     }

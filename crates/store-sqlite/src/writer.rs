@@ -36,6 +36,7 @@ pub(crate) enum WriteOp {
     UpsertPoints(Vec<MonitoringPoint>, Actor),
     SetPointPassword(Mn, Secret<String>, Option<jiff::Timestamp>, Actor),
     RetirePreviousPassword(Mn),
+    RecordContacts(Vec<(Mn, jiff::Timestamp)>),
     /// Readings and the address (IP:port) of the connection that sent them.
     InsertReadings(Vec<Reading>, Option<String>),
     Quarantine(Vec<QuarantinedUpload>, QuarantineLimits),
@@ -66,6 +67,7 @@ impl WriteOp {
             Self::UpsertAreas(areas) => areas.len(),
             Self::UpsertPoints(points, _) => points.len(),
             Self::InsertReadings(readings, _) => readings.len(),
+            Self::RecordContacts(contacts) => contacts.len(),
             Self::Quarantine(uploads, _) => uploads.len(),
             Self::ApplyAlertUpdates(updates) => updates.len(),
             Self::WriteTasks(writes, _) => writes.len().max(1),
@@ -95,6 +97,8 @@ impl WriteOp {
 #[derive(Debug)]
 pub(crate) enum WriteOutput {
     Count(u64),
+    /// Whether each inserted reading was new.
+    NewMask(Vec<bool>),
     Unit,
     Quarantined(QuarantineOutcome),
     AlertChanges(Vec<AlertChange>),
@@ -329,12 +333,15 @@ fn apply(
             actor,
         )
         .map(|()| WriteOutput::Unit),
+        WriteOp::RecordContacts(contacts) => {
+            write_ops::record_contacts(conn, contacts).map(WriteOutput::Count)
+        }
         WriteOp::RetirePreviousPassword(mn) => {
             write_ops::retire_previous_password(conn, mn).map(WriteOutput::Count)
         }
         WriteOp::InsertReadings(readings, peer) => {
-            write_ops::insert_readings(conn, ids, effects, readings, peer.as_deref())
-                .map(WriteOutput::Count)
+            write_ops::insert_readings_new_mask(conn, ids, effects, readings, peer.as_deref())
+                .map(WriteOutput::NewMask)
         }
         WriteOp::Quarantine(uploads, limits) => {
             write_ops::quarantine(conn, uploads, limits).map(WriteOutput::Quarantined)

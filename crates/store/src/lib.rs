@@ -95,7 +95,14 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// Returns points ordered by MN, filtered and paged.
     async fn points(&self, query: &PointQuery) -> StoreResult<Page<MonitoringPoint>>;
 
-    /// Returns when each point (in `area`, or all) last sent data.
+    /// Records when points made contact without data, such as an HJ 212
+    /// heartbeat: each point keeps the later of its stored and the given
+    /// time. MNs that are not registered are skipped. Returns how many
+    /// points changed.
+    async fn record_contacts(&self, contacts: &[(Mn, Timestamp)]) -> StoreResult<u64>;
+
+    /// Returns when each point (in `area`, or all) last sent data and last
+    /// made contact.
     async fn point_statuses(&self, area: Option<&AreaCode>) -> StoreResult<Vec<PointStatus>>;
 
     // --- readings ------------------------------------------------------------
@@ -122,6 +129,16 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
         readings: &[Reading],
         peer: Option<SocketAddr>,
     ) -> StoreResult<u64>;
+
+    /// Stores readings as [`Store::insert_readings_from`] does and returns,
+    /// for each reading in the order given, whether it was new. A reading
+    /// dropped as an identical resend or kept as a revision is `false`, so
+    /// the caller can pass on only the values the store kept.
+    async fn insert_readings_new_mask(
+        &self,
+        readings: &[Reading],
+        peer: Option<SocketAddr>,
+    ) -> StoreResult<Vec<bool>>;
 
     /// Returns one point's readings, filtered and paged.
     async fn readings(&self, query: &ReadingQuery) -> StoreResult<Page<Reading>>;

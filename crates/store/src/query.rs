@@ -138,6 +138,8 @@ pub struct PointStatus {
     pub last_data_time: Option<Timestamp>,
     /// When its latest upload arrived.
     pub last_received_at: Option<Timestamp>,
+    /// When it last made contact without data, such as an HJ 212 heartbeat.
+    pub last_contact_at: Option<Timestamp>,
 }
 
 /// What the dashboard counts, and over which area.

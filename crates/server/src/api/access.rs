@@ -290,6 +290,27 @@ pub(crate) async fn visible_alert(
     }
 }
 
+/// Returns the login name to record as the actor of an action: always the
+/// authenticated account. A request body may still name the actor in
+/// `field`, but only as that account's own login name, so that nobody can
+/// act under another person's name.
+pub(crate) fn acting_user(
+    principal: &Principal,
+    field: &str,
+    named: Option<&str>,
+) -> Result<String, ApiError> {
+    if let Some(named) = named
+        && named.trim() != principal.username
+    {
+        return Err(ApiError::invalid(format!(
+            "invalid {field} {named:?}: it must be your own login name {:?}; leave {field} out \
+             and the server records the signed-in account",
+            principal.username
+        )));
+    }
+    Ok(principal.username.clone())
+}
+
 /// Returns 403 unless the principal's scope is everything, because
 /// quarantined uploads belong to no area yet.
 pub(crate) fn require_everything(principal: &Principal, what: &str) -> Result<(), ApiError> {

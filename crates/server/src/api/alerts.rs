@@ -12,7 +12,7 @@ use oversight_store::{AlertQuery, Page, Store, TransitionRecord};
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
-use super::access::{scoped_area, scoped_point, visible_alert};
+use super::access::{acting_user, scoped_area, scoped_point, visible_alert};
 use super::params::{
     ApiJson, ApiPath, ApiQuery, LIST_PAGE, check_range, parse_area, parse_limit, parse_mn,
     parse_time,
@@ -181,23 +181,15 @@ pub(super) async fn one(
     }))
 }
 
-/// The body of the acknowledge and resolve actions.
+/// The body of the acknowledge and resolve actions. The actor is the
+/// signed-in account, and `actor`, when given, must be its login name.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ActionBody {
-    actor: String,
+    #[serde(default)]
+    actor: Option<String>,
     #[serde(default)]
     reason: Option<String>,
-}
-
-fn check_actor(actor: &str) -> Result<String, ApiError> {
-    let actor = actor.trim();
-    if actor.is_empty() || actor.chars().count() > 100 {
-        return Err(ApiError::invalid(format!(
-            "invalid actor {actor:?}: give the name of the person acting, 1 to 100 characters"
-        )));
-    }
-    Ok(actor.to_owned())
 }
 
 /// Acknowledges an open alert.
@@ -221,7 +213,7 @@ pub(super) async fn acknowledge(
 ) -> Result<Json<Alert>, ApiError> {
     let id = parse_id(&id)?;
     visible_alert(&state, &principal, id).await?;
-    let actor = check_actor(&body.actor)?;
+    let actor = acting_user(&principal, "actor", body.actor.as_deref())?;
     let reason = body.reason;
     let alert = state
         .rules()?
@@ -256,7 +248,7 @@ pub(super) async fn resolve(
 ) -> Result<Json<Alert>, ApiError> {
     let id = parse_id(&id)?;
     visible_alert(&state, &principal, id).await?;
-    let actor = check_actor(&body.actor)?;
+    let actor = acting_user(&principal, "actor", body.actor.as_deref())?;
     let Some(reason) = body.reason.filter(|reason| !reason.trim().is_empty()) else {
         return Err(ApiError::invalid(
             "missing reason: say why the alert is resolved, such as \"valve repaired\"",

@@ -13,9 +13,12 @@
 //! - everyone else (inspectors, regulated parties, other departments) sees
 //!   them masked.
 
+use std::borrow::Cow;
+
 use oversight_auth::{Action, Principal, Scope};
-use oversight_core::personal::{Disclosure, disclosed};
-use oversight_tasks::{DepartmentId, Task};
+use oversight_core::personal::{Disclosure, Text, disclosed};
+use oversight_store::NewLedgerEntry;
+use oversight_tasks::{Change, DepartmentId, EvidenceKind, Task, TransitionRecord};
 use serde::{Serialize, Serializer};
 
 use super::AppState;
@@ -86,4 +89,82 @@ impl<T: Serialize> Serialize for Disclosed<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         disclosed(self.disclosure, || self.value.serialize(serializer))
     }
+}
+
+/// Returns true if the task carries personal data: a reporter, or a phone or
+/// ID number in its title, description, evidence notes or pending extension
+/// reason.
+pub(crate) fn has_personal_data(task: &Task) -> bool {
+    let personal = |text: &Text| matches!(text.masked(), Cow::Owned(_));
+    task.reporter.is_some()
+        || personal(&task.title)
+        || personal(&task.description)
+        || task.evidence.iter().any(|evidence| match &evidence.kind {
+            EvidenceKind::Note { text } => personal(text),
+            _ => false,
+        })
+        || task
+            .deadlines
+            .pending_extension
+            .as_ref()
+            .is_some_and(|pending| personal(&pending.reason))
+}
+
+/// Returns true if a transition record's reason or notes contain a phone or
+/// ID number.
+pub(crate) fn record_has_personal_data(record: &TransitionRecord) -> bool {
+    let personal = |text: &Text| matches!(text.masked(), Cow::Owned(_));
+    record.reason.as_ref().is_some_and(personal)
+        || record.changes.iter().any(|change| match change {
+            Change::EvidenceAdded { evidence } => {
+                evidence.iter().any(|evidence| match &evidence.kind {
+                    EvidenceKind::Note { text } => personal(text),
+                    _ => false,
+                })
+            }
+            _ => false,
+        })
+}
+
+/// Appends a ledger entry that records a read of personal data or an
+/// export, before the response leaves the server.
+///
+/// The read and the entry are not one transaction, because reads run on the
+/// store's reader connections. A failed append is a 500 and the response is
+/// withheld, so no data leaves without its entry.
+pub(crate) async fn record_access(
+    state: &AppState,
+    principal: &Principal,
+    kind: &str,
+    subject: String,
+    payload: serde_json::Value,
+) -> Result<(), ApiError> {
+    let entry = NewLedgerEntry::new(kind, subject, principal.actor().to_string(), payload);
+    if let Err(error) = state.store.append_ledger(&[entry]).await {
+        tracing::error!(error = %error, kind, user = %principal.username, "failed to record data access in the ledger");
+        return Err(ApiError::internal(
+            "recording this access in the ledger failed, so the data is withheld; the server \
+             log has the cause",
+        ));
+    }
+    Ok(())
+}
+
+/// Records a view of tasks whose personal data the response shows in full,
+/// if any: `personal_data.viewed` with the route and the task ids.
+pub(crate) async fn record_full_view(
+    state: &AppState,
+    principal: &Principal,
+    route: &str,
+    tasks: Vec<String>,
+) -> Result<(), ApiError> {
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let subject = match tasks.as_slice() {
+        [only] => format!("task:{only}"),
+        _ => "tasks".to_owned(),
+    };
+    let payload = serde_json::json!({"route": route, "tasks": tasks});
+    record_access(state, principal, "personal_data.viewed", subject, payload).await
 }

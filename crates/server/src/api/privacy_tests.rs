@@ -419,3 +419,82 @@ async fn invalid_contact_rejected() {
         list.json
     );
 }
+
+impl World {
+    /// Returns the ledger entries of `kind`, oldest first.
+    async fn ledger(&self, kind: &str) -> Vec<oversight_store::LedgerEntry> {
+        let entries = self.fixture.store.ledger_entries(0, 1000).await.unwrap();
+        entries
+            .into_iter()
+            .filter(|entry| entry.kind == kind)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn exports_recorded_in_ledger() {
+    let world = World::new().await;
+    let csv = world
+        .send(
+            "staff",
+            Method::GET,
+            "/api/v1/tasks/export.csv?state=created",
+            None,
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let xlsx = world
+        .send("inspector", Method::GET, "/api/v1/tasks/export.xlsx", None)
+        .await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+
+    let exports = world.ledger("data.exported").await;
+    assert_eq!(exports.len(), 2, "{exports:?}");
+    let (staff, inspector) = (&exports[0], &exports[1]);
+    assert_eq!(staff.actor, "user:staff");
+    assert_eq!(staff.subject, "tasks");
+    assert_eq!(staff.payload["format"], "csv");
+    assert_eq!(staff.payload["filter"], "state=created");
+    assert_eq!(staff.payload["rows"], 2);
+    assert_eq!(
+        staff.payload["personal_data_in_full"],
+        json!([world.own_task])
+    );
+    assert_eq!(inspector.actor, "user:inspector");
+    assert_eq!(inspector.payload["format"], "xlsx");
+    assert_eq!(inspector.payload["filter"], "");
+    assert_eq!(inspector.payload["rows"], 2);
+    assert_eq!(inspector.payload["personal_data_in_full"], json!([]));
+}
+
+#[tokio::test]
+async fn full_views_recorded_in_ledger() {
+    let world = World::new().await;
+    let uri = format!("/api/v1/tasks/{}", world.own_task);
+    for name in ["inspector", "admin_narrowed", "enterprise"] {
+        let reply = world.send(name, Method::GET, &uri, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}");
+        let list = world.send(name, Method::GET, "/api/v1/tasks", None).await;
+        assert_eq!(list.status, StatusCode::OK, "{name}");
+    }
+    assert!(world.ledger("personal_data.viewed").await.is_empty());
+
+    let reply = world.send("staff", Method::GET, &uri, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let list = world
+        .send("admin", Method::GET, "/api/v1/tasks", None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+
+    let views = world.ledger("personal_data.viewed").await;
+    assert_eq!(views.len(), 2, "{views:?}");
+    assert_eq!(views[0].actor, "user:staff");
+    assert_eq!(views[0].subject, format!("task:{}", world.own_task));
+    assert_eq!(views[0].payload["route"], "GET /api/v1/tasks/{id}");
+    assert_eq!(views[1].actor, "user:admin");
+    assert_eq!(views[1].subject, "tasks");
+    assert_eq!(
+        views[1].payload["tasks"],
+        json!([world.own_task, world.other_task])
+    );
+}

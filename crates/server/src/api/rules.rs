@@ -2,6 +2,7 @@
 //! backtests over stored readings, rule changes and the tasks that
 //! escalations created.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::{Extension, Json};
@@ -13,6 +14,7 @@ use oversight_store::{ReadingQuery, RuleChange, SortOrder};
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
+use super::access::acting_user;
 use super::params::{ApiJson, ApiPath, ApiQuery, parse_mn, parse_time};
 use crate::error::ApiError;
 
@@ -144,25 +146,23 @@ pub(super) async fn one(
     Ok(Json(RuleView::new(rule, &status, true)))
 }
 
-/// The body of enable and disable.
+/// The body of enable and disable. The actor is the signed-in account,
+/// and `actor`, when given, must be its login name.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SwitchBody {
-    actor: String,
+    #[serde(default)]
+    actor: Option<String>,
 }
 
 async fn switch(
     state: &SharedState,
+    principal: &Principal,
     rule_id: String,
     enabled: bool,
-    actor: &str,
+    body: &SwitchBody,
 ) -> Result<(), ApiError> {
-    let actor = actor.trim().to_owned();
-    if actor.is_empty() {
-        return Err(ApiError::invalid(
-            "missing actor: give the name of the person switching the rule",
-        ));
-    }
+    let actor = acting_user(principal, "actor", body.actor.as_deref())?;
     state
         .rules()?
         .request(|reply| Command::SetEnabled {
@@ -190,10 +190,11 @@ async fn switch(
 )]
 pub(super) async fn enable(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<SwitchBody>,
 ) -> Result<Json<RuleView>, ApiError> {
-    switch(&state, id.clone(), true, &body.actor).await?;
+    switch(&state, &principal, id.clone(), true, &body).await?;
     one(state, ApiPath(id)).await
 }
 
@@ -212,10 +213,11 @@ pub(super) async fn enable(
 )]
 pub(super) async fn disable(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<SwitchBody>,
 ) -> Result<Json<RuleView>, ApiError> {
-    switch(&state, id.clone(), false, &body.actor).await?;
+    switch(&state, &principal, id.clone(), false, &body).await?;
     one(state, ApiPath(id)).await
 }
 
@@ -275,8 +277,8 @@ pub(super) async fn changes(
     ))
 }
 
-/// The body of a backtest: a pack to try (the active rules when absent)
-/// and the readings to replay.
+/// The body of a backtest: a pack to try (the server's active rules, with
+/// their switches, when absent) and the readings to replay.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BacktestBody {
@@ -292,7 +294,7 @@ pub(super) struct BacktestBody {
 pub(super) struct BacktestResult {
     readings: u64,
     alerts: Vec<BacktestAlert>,
-    errors: std::collections::BTreeMap<String, RuleErrors>,
+    errors: BTreeMap<String, RuleErrors>,
 }
 
 /// The most readings one backtest request replays.
@@ -318,7 +320,9 @@ pub(super) async fn backtest(
     let mn = parse_mn(&body.mn)?;
     let from = parse_time("from", Some(&body.from))?;
     let to = parse_time("to", Some(&body.to))?;
-    let rules = match &body.pack {
+    // The active rules run with their switches, and a pack in the body runs
+    // as written.
+    let (rules, switches) = match &body.pack {
         Some(text) => {
             let pack =
                 oversight_rules::pack::parse_pack("request body", text).map_err(|errors| {
@@ -330,14 +334,13 @@ pub(super) async fn backtest(
                             .join("\n"),
                     )
                 })?;
-            RuleSet::build(Vec::new(), vec![pack])
-                .map_err(|error| ApiError::invalid(error.to_string()))?
+            let rules = RuleSet::build(Vec::new(), vec![pack])
+                .map_err(|error| ApiError::invalid(error.to_string()))?;
+            (Arc::new(rules), BTreeMap::new())
         }
         None => {
-            let builtin = oversight_rules::builtin_packs()
-                .map_err(|_| ApiError::internal("the built-in rule packs are invalid"))?;
-            RuleSet::build(builtin, Vec::new())
-                .map_err(|error| ApiError::internal(error.to_string()))?
+            let status = status(&state).await?;
+            (status.rule_set, status.enabled)
         }
     };
     // A point outside the caller's scope looks missing, as in the point routes.
@@ -355,7 +358,8 @@ pub(super) async fn backtest(
         time_zone: state.time_zone.clone(),
         ..EngineConfig::default()
     };
-    let mut run = Backtest::new(Arc::new(rules), config);
+    let mut run = Backtest::new(rules, config);
+    run.set_switches(switches);
     let mut query = ReadingQuery {
         mn,
         factor: None,

@@ -9,7 +9,7 @@ use oversight_store::{NewSilence, Silence, SilenceMatcher};
 use serde::Deserialize;
 
 use super::SharedState;
-use super::access::visible_alert;
+use super::access::{acting_user, visible_alert};
 use super::params::{ApiJson, ApiPath, ApiQuery, parse_area_code, parse_mn, parse_timestamp};
 use crate::error::ApiError;
 
@@ -56,12 +56,15 @@ pub(super) struct SilenceBody {
     #[serde(default)]
     starts_at: Option<String>,
     ends_at: String,
-    created_by: String,
+    /// The creator's login name, which must be the signed-in account's.
+    #[serde(default)]
+    created_by: Option<String>,
     comment: String,
 }
 
 impl SilenceBody {
-    fn into_silence(self, now: Timestamp) -> Result<NewSilence, ApiError> {
+    /// Checks the body and returns the silence, created by `created_by`.
+    fn into_silence(self, now: Timestamp, created_by: String) -> Result<NewSilence, ApiError> {
         let matcher = SilenceMatcher {
             mn: self.mn.as_deref().map(parse_mn).transpose()?,
             area: self
@@ -95,10 +98,9 @@ impl SilenceBody {
                 "a silence lasts at most 31 days",
             ));
         }
-        let created_by = self.created_by.trim().to_owned();
-        if created_by.is_empty() || self.comment.trim().is_empty() {
+        if self.comment.trim().is_empty() {
             return Err(ApiError::invalid(
-                "missing created_by or comment: say who silences and why, such as \"analyser maintenance\"",
+                "missing comment: say why the alerts are silenced, such as \"analyser maintenance\"",
             ));
         }
         Ok(NewSilence {
@@ -128,7 +130,8 @@ pub(super) async fn create(
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<SilenceBody>,
 ) -> Result<Json<Silence>, ApiError> {
-    let silence = body.into_silence(state.clock.now())?;
+    let created_by = acting_user(&principal, "created_by", body.created_by.as_deref())?;
+    let silence = body.into_silence(state.clock.now(), created_by)?;
     check_matcher_scope(&state, &principal, &silence.matcher).await?;
     let created = state.store.create_silence(&silence).await?;
     if let Some(rules) = &state.rules {
@@ -170,7 +173,9 @@ async fn check_matcher_scope(
 #[serde(deny_unknown_fields)]
 pub(super) struct AlertSilenceBody {
     ends_at: String,
-    created_by: String,
+    /// The creator's login name, which must be the signed-in account's.
+    #[serde(default)]
+    created_by: Option<String>,
     comment: String,
 }
 

@@ -1,6 +1,7 @@
 //! Task lists exported as CSV and XLSX, with the filters of the task list.
 
 use axum::Extension;
+use axum::extract::RawQuery;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -11,7 +12,7 @@ use rust_xlsxwriter::Workbook;
 use oversight_core::personal::Disclosure;
 
 use super::SharedState;
-use super::disclosure::Viewer;
+use super::disclosure::{Viewer, has_personal_data, record_access};
 use super::params::ApiQuery;
 use super::tasks::{ListParams, service};
 use crate::error::ApiError;
@@ -96,6 +97,7 @@ async fn rows(
     state: &SharedState,
     principal: &Principal,
     params: &ListParams,
+    export: Export<'_>,
 ) -> Result<Vec<Row>, ApiError> {
     let service = service(state)?;
     let workflow = service.engine().workflow();
@@ -104,13 +106,16 @@ async fn rows(
     let viewer = Viewer::of(state, principal).await?;
     query.limit = 1000;
     let mut rows = Vec::new();
+    let mut shown_in_full = Vec::new();
     loop {
         let page = state.store.tasks(&query).await?;
-        rows.extend(
-            page.items
-                .iter()
-                .map(|task| row(workflow, task, now, viewer.of_task(task))),
-        );
+        for task in &page.items {
+            let disclosure = viewer.of_task(task);
+            if disclosure == Disclosure::Full && has_personal_data(task) {
+                shown_in_full.push(task.id.to_string());
+            }
+            rows.push(row(workflow, task, now, disclosure));
+        }
         if rows.len() > MAX_ROWS {
             return Err(ApiError::invalid(format!(
                 "the filters select more than {MAX_ROWS} tasks; narrow them by department, \
@@ -122,7 +127,30 @@ async fn rows(
         };
         query.cursor = Some(cursor);
     }
+    let payload = serde_json::json!({
+        "route": export.route,
+        "format": export.format,
+        "filter": export.filter.unwrap_or_default(),
+        "rows": rows.len(),
+        "personal_data_in_full": shown_in_full,
+    });
+    record_access(
+        state,
+        principal,
+        "data.exported",
+        "tasks".to_owned(),
+        payload,
+    )
+    .await?;
     Ok(rows)
+}
+
+/// The route, format and query string of an export, for its ledger entry.
+#[derive(Debug, Clone, Copy)]
+struct Export<'a> {
+    route: &'static str,
+    format: &'static str,
+    filter: Option<&'a str>,
 }
 
 /// Exports the selected tasks as CSV (RFC 4180, UTF-8).
@@ -141,8 +169,14 @@ pub(super) async fn csv(
     state: SharedState,
     Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<ListParams>,
+    RawQuery(filter): RawQuery,
 ) -> Result<Response, ApiError> {
-    let rows = rows(&state, &principal, &params).await?;
+    let export = Export {
+        route: "GET /api/v1/tasks/export.csv",
+        format: "csv",
+        filter: filter.as_deref(),
+    };
+    let rows = rows(&state, &principal, &params, export).await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     let failed = |error: csv::Error| {
         tracing::error!(error = %error, "failed to write task CSV");
@@ -184,8 +218,14 @@ pub(super) async fn xlsx(
     state: SharedState,
     Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<ListParams>,
+    RawQuery(filter): RawQuery,
 ) -> Result<Response, ApiError> {
-    let rows = rows(&state, &principal, &params).await?;
+    let export = Export {
+        route: "GET /api/v1/tasks/export.xlsx",
+        format: "xlsx",
+        filter: filter.as_deref(),
+    };
+    let rows = rows(&state, &principal, &params, export).await?;
     let bytes = tokio::task::spawn_blocking(move || workbook(&rows))
         .await
         .map_err(|error| ApiError::internal(format!("building the workbook failed: {error}")))?

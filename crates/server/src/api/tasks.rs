@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 use super::SharedState;
-use super::disclosure::{Disclosed, Viewer};
+use super::disclosure::{
+    Disclosed, Viewer, has_personal_data, record_full_view, record_has_personal_data,
+};
 use super::params::{ApiJson, ApiMultipart, ApiPath, ApiQuery, LIST_PAGE, parse_area, parse_limit};
 use super::task_access::{scope_task_query, session_actor, task_not_found, task_visible};
 use crate::error::ApiError;
@@ -219,6 +221,13 @@ pub(super) async fn list(
     let query = params.scoped_query(&principal, workflow, now)?;
     let viewer = Viewer::of(&state, &principal).await?;
     let page = state.store.tasks(&query).await?;
+    let shown_in_full = page
+        .items
+        .iter()
+        .filter(|task| viewer.of_task(task) == Disclosure::Full && has_personal_data(task))
+        .map(|task| task.id.to_string())
+        .collect();
+    record_full_view(&state, &principal, "GET /api/v1/tasks", shown_in_full).await?;
     Ok(Json(Page {
         items: page
             .items
@@ -309,6 +318,14 @@ pub(super) async fn one(
         children.push(TaskView::new(workflow, child, now, &viewer));
     }
     let history = state.store.task_history(&task.id).await?;
+    let personal = has_personal_data(&task)
+        || history
+            .iter()
+            .any(|entry| record_has_personal_data(&entry.record));
+    if disclosure == Disclosure::Full && personal {
+        let route = "GET /api/v1/tasks/{id}";
+        record_full_view(&state, &principal, route, vec![task.id.to_string()]).await?;
+    }
     let history = Disclosed::new(
         history_views(&state, history, disclosure).await?,
         disclosure,
@@ -520,6 +537,14 @@ pub(super) async fn act(
         service.now(),
         &viewer,
     );
+    let personal =
+        has_personal_data(&task.fields.task) || record_has_personal_data(&applied.record);
+    // NOTE: the action is already stored here, so a failed append answers
+    // 500 for an action that took effect; reloading the task shows it.
+    if task.disclosure() == Disclosure::Full && personal {
+        let route = "POST /api/v1/tasks/{id}/actions/{action}";
+        record_full_view(&state, &principal, route, vec![id.to_string()]).await?;
+    }
     Ok(Json(ActionResult {
         record: Disclosed::new(applied.record, task.disclosure()),
         task,

@@ -91,6 +91,8 @@ macro_rules! store_test_suite {
             readings_retransmission_first_wins,
             readings_revisions_kept,
             readings_revision_peer_kept,
+            readings_new_mask_marks_kept,
+            points_contact_times,
             readings_revisions_bad_cursor,
             readings_unregistered_mn_writes_nothing,
             readings_failure_spares_concurrent_batches,

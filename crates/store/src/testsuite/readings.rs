@@ -290,6 +290,80 @@ pub async fn readings_retransmission_first_wins(store: Arc<dyn Store>) {
     assert_eq!(summary.readings, 1);
 }
 
+/// Checks that the new mask marks only the readings the store kept as new:
+/// not an identical resend, a revision or a second value in one batch.
+pub async fn readings_new_mask_marks_kept(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203")]).await;
+    let cod = reading("MN001", "w01018", 0, 50.0);
+    let mut cod_again = reading("MN001", "w01018", 0, 80.0);
+    cod_again.received_at = minute(1);
+    let ph = reading("MN001", "w01001", 0, 7.0);
+    let new = store
+        .insert_readings_new_mask(&[cod.clone(), cod_again, ph.clone()], None)
+        .await
+        .expect("insert");
+    assert_eq!(new, [true, false, true], "the first value of a batch wins");
+
+    let mut identical = cod.clone();
+    identical.received_at = minute(2);
+    let mut changed = reading("MN001", "w01018", 0, 55.0);
+    changed.received_at = minute(3);
+    let later = reading("MN001", "w01018", 1, 60.0);
+    let mut new_factor = reading("MN001", "w01003", 0, 1.5);
+    new_factor.received_at = minute(4);
+    let new = store
+        .insert_readings_new_mask(
+            &[identical, changed, later.clone(), new_factor.clone()],
+            None,
+        )
+        .await
+        .expect("resend");
+    assert_eq!(new, [false, false, true, true]);
+
+    let empty = store
+        .insert_readings_new_mask(&[], None)
+        .await
+        .expect("empty");
+    assert!(empty.is_empty());
+    let page = store.readings(&query("MN001")).await.expect("query");
+    assert_eq!(page.items.len(), 4, "{:?}", page.items);
+    assert!(page.items.contains(&cod), "first COD value kept");
+    assert!(page.items.contains(&later));
+    assert!(page.items.contains(&new_factor));
+}
+
+/// Checks that a contact time is kept per point, only moves forward, and
+/// skips MNs that are not registered.
+pub async fn points_contact_times(store: Arc<dyn Store>) {
+    seed_points(&store, &[("MN001", "350203"), ("MN002", "350203")]).await;
+    let changed = store
+        .record_contacts(&[(mn("MN001"), minute(5)), (mn("UNKNOWN"), minute(5))])
+        .await
+        .expect("record contacts");
+    assert_eq!(changed, 1, "the unregistered MN is skipped");
+    let changed = store
+        .record_contacts(&[(mn("MN001"), minute(3))])
+        .await
+        .expect("record older contact");
+    assert_eq!(changed, 0, "an older contact keeps the stored one");
+
+    let statuses = store.point_statuses(None).await.expect("statuses");
+    let contact_of = |text: &str| {
+        statuses
+            .iter()
+            .find(|status| status.mn == mn(text))
+            .expect("status of a seeded point")
+            .last_contact_at
+    };
+    assert_eq!(contact_of("MN001"), Some(minute(5)));
+    assert_eq!(contact_of("MN002"), None);
+    let first = statuses
+        .iter()
+        .find(|status| status.mn == mn("MN001"))
+        .expect("status");
+    assert_eq!(first.last_received_at, None, "contact is no data");
+}
+
 fn revision_query(mn_text: &str) -> RevisionQuery {
     RevisionQuery {
         mn: mn(mn_text),
