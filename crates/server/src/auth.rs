@@ -66,6 +66,8 @@ pub struct AuthConfig {
     /// The window failed logins are counted in, and how long a lock lasts
     /// after the latest failure, in minutes. Default 15.
     pub lockout_minutes: u32,
+    /// OpenID Connect single sign-on. Default none: sign-on is off.
+    pub oidc: Option<crate::oidc::OidcConfig>,
 }
 
 impl Default for AuthConfig {
@@ -77,6 +79,7 @@ impl Default for AuthConfig {
             max_account_failures: 5,
             max_address_failures: 20,
             lockout_minutes: 15,
+            oidc: None,
         }
     }
 }
@@ -136,7 +139,7 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Returns true if session cookies for this request must be Secure.
-fn secure(config: &AuthConfig, headers: &HeaderMap) -> bool {
+pub fn secure_cookies(config: &AuthConfig, headers: &HeaderMap) -> bool {
     config.secure_cookies
         || headers
             .get("x-forwarded-proto")
@@ -151,7 +154,7 @@ pub fn session_cookies(
     headers: &HeaderMap,
     session: Option<&str>,
 ) -> Vec<HeaderValue> {
-    let secure = secure(config, headers);
+    let secure = secure_cookies(config, headers);
     let max_age = match session {
         Some(_) => cookie::time::Duration::minutes(i64::from(config.session_minutes.max(1))),
         None => cookie::time::Duration::ZERO,

@@ -15,6 +15,7 @@ pub mod guard;
 pub mod import;
 pub mod ledger;
 pub mod listener;
+pub mod oidc;
 pub mod runtime;
 pub mod tasks;
 pub mod telemetry;

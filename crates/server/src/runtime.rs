@@ -71,6 +71,9 @@ pub enum ServeError {
     /// The ledger's signing key could not be loaded or created.
     #[error(transparent)]
     LedgerKey(#[from] LedgerKeyError),
+    /// The OpenID Connect client could not be created.
+    #[error("cannot set up OpenID Connect sign-on: {0}")]
+    Oidc(#[from] crate::oidc::OidcError),
     /// A task panicked.
     #[error("a server task panicked: {0}")]
     Panicked(#[from] tokio::task::JoinError),
@@ -163,6 +166,10 @@ impl Server {
                 .collect();
         let http = bind(settings.http_listen, "the HTTP API", "http").await?;
         let http_addr = local_addr(&http, settings.http_listen);
+        let oidc = match &settings.auth.oidc {
+            Some(config) => Some(Arc::new(crate::oidc::Oidc::new(config.clone())?)),
+            None => None,
+        };
         let state = AppState {
             store,
             clock,
@@ -174,6 +181,7 @@ impl Server {
             tasks: Some(task_service.clone()),
             ledger: Some(ledger_public),
             auth: settings.auth.clone(),
+            oidc,
             notify: Arc::new(settings.notify.clone()),
         };
         let app = app(state, settings);

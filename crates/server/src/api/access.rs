@@ -108,6 +108,8 @@ pub(crate) const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
         Requires(A::ManageQuarantine),
     ),
     ("POST", "/auth/login", Public),
+    ("GET", "/auth/oidc/login", Public),
+    ("GET", "/auth/oidc/callback", Public),
     ("POST", "/auth/logout", Requires(A::ManageOwnAccount)),
     ("GET", "/auth/me", Requires(A::ManageOwnAccount)),
     ("POST", "/auth/totp", Requires(A::ManageOwnAccount)),

@@ -100,6 +100,7 @@ impl Fixture {
             tasks: Some(tasks.clone()),
             ledger: None,
             auth,
+            oidc: None,
             notify: Arc::new(notify_config()),
         };
         let limits = HttpLimits {

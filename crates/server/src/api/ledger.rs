@@ -507,6 +507,7 @@ mod tests {
                 tasks: None,
                 ledger: Some(public.clone()),
                 auth: crate::auth::AuthConfig::default(),
+                oidc: None,
                 notify: Arc::default(),
             };
             let limits = HttpLimits {

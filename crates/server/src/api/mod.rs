@@ -12,6 +12,7 @@ mod areas;
 mod disclosure;
 mod ledger;
 mod notifications;
+mod oidc;
 pub(crate) mod openapi;
 mod params;
 mod points;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub ledger: Option<Arc<crate::ledger::LedgerPublic>>,
     /// Settings of logins, sessions and API tokens.
     pub auth: AuthConfig,
+    /// The OpenID Connect sign-on client; `None` where sign-on is off.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// The notification recipients, which decide whose inbox an account reads.
     pub notify: Arc<NotifyConfig>,
 }
@@ -160,6 +163,8 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .route("/ledger/cosignature", post(ledger::cosign))
         .route("/ledger/key", get(ledger::key))
         .route("/auth/login", post(session::login))
+        .route("/auth/oidc/login", get(oidc::login))
+        .route("/auth/oidc/callback", get(oidc::callback))
         .route("/auth/logout", post(session::logout))
         .route("/auth/me", get(session::me))
         .route("/auth/totp", post(session::enrol_totp))

@@ -98,6 +98,8 @@ impl ToSchema for JsonValue {}
         super::ledger::cosign,
         super::ledger::key,
         super::session::login,
+        super::oidc::login,
+        super::oidc::callback,
         super::session::logout,
         super::session::me,
         super::session::enrol_totp,

@@ -227,6 +227,32 @@ async fn try_login(
         }
     }
 
+    let (session, expires_at) = open_session(state, &user, address, None).await?;
+    let principal = principal_for(store, &user, AuthMethod::Session).await?;
+    let view = SessionView {
+        user: user.into(),
+        principal,
+        csrf_token: Some(csrf_token(&session)),
+        expires_at: Some(expires_at),
+    };
+    let mut response = Json(view).into_response();
+    for cookie in session_cookies(&state.auth, headers, Some(&session)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Creates a session for an account that has logged in, records the login
+/// in the authentication log with `detail` (how it logged in, when not by
+/// password), and returns the session id and its expiry.
+pub(super) async fn open_session(
+    state: &SharedState,
+    user: &User,
+    address: Option<std::net::IpAddr>,
+    detail: Option<&str>,
+) -> Result<(String, Timestamp), ApiError> {
+    let store = state.store.as_ref();
+    let now = state.clock.now();
     let session =
         secret::generate(SESSION_PREFIX).map_err(|error| ApiError::internal(error.to_string()))?;
     let expires_at = now
@@ -242,24 +268,12 @@ async fn try_login(
         &user.username,
         None,
         address,
-        None,
+        detail.map(str::to_owned),
     )
     .await?;
     metrics::counter!("oversight_logins_total", "outcome" => "succeeded").increment(1);
-    tracing::info!(username = %user.username, address = ?address, "login succeeded");
-
-    let principal = principal_for(store, &user, AuthMethod::Session).await?;
-    let view = SessionView {
-        user: user.into(),
-        principal,
-        csrf_token: Some(csrf_token(&session.value)),
-        expires_at: Some(expires_at),
-    };
-    let mut response = Json(view).into_response();
-    for cookie in session_cookies(&state.auth, headers, Some(&session.value)) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+    tracing::info!(username = %user.username, address = ?address, method = detail.unwrap_or("password"), "login succeeded");
+    Ok((session.value, expires_at))
 }
 
 /// A login attempt, with the failures counted before it.

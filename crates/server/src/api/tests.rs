@@ -60,6 +60,7 @@ impl Fixture {
             tasks: None,
             ledger: None,
             auth: AuthConfig::default(),
+            oidc: None,
             notify: Arc::default(),
         };
         let limits = HttpLimits {
