@@ -28,8 +28,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use oversight_core::{
     Alert, AlertEvent, AlertId, AlertStatus, AlertTransition, Clock, Explanation, FactorCode,
-    FactorLimit, Mn,
-    MonitoringPoint, Reading, Severity, WindowExplanation,
+    FactorLimit, Mn, MonitoringPoint, Reading, Severity, WindowExplanation,
 };
 use oversight_store::{AlertUpdate, NewTask, PointStatus, Trigger};
 use rustc_hash::FxHashMap;
@@ -106,7 +105,11 @@ impl Series {
     /// factor's states are created in the order its rules are met, so the
     /// hint spares a scan over the states of the rules before it.
     fn rule_at(&mut self, slot: usize, index: usize) -> &mut RuleState {
-        if self.rules.get(slot).is_some_and(|(known, _)| *known == index) {
+        if self
+            .rules
+            .get(slot)
+            .is_some_and(|(known, _)| *known == index)
+        {
             return &mut self.rules[slot].1;
         }
         self.rule(index)

@@ -96,7 +96,10 @@ mod tests {
     /// plain way: each neighbouring pair, oldest weight 0.8, newest 1.2.
     #[test]
     fn state_change_matches_pairwise_sum() {
-        for bits in (0..1u32 << HISTORY).step_by(997).chain([0, (1 << HISTORY) - 1]) {
+        for bits in (0..1u32 << HISTORY)
+            .step_by(997)
+            .chain([0, (1 << HISTORY) - 1])
+        {
             let history = FlapHistory {
                 bits,
                 len: HISTORY,
