@@ -263,6 +263,25 @@ async fn export_verifies_and_edit_is_caught() {
         "{output}"
     );
 
+    // An intact export checked with the wrong hash function is not tampered with.
+    let output = Command::new(BINARY)
+        .args(["ledger", "verify", "--hash", "sm3", "--export"])
+        .arg(&export)
+        .arg("--checkpoint")
+        .arg(&prepared.checkpoint)
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .expect("run oversight ledger verify --hash sm3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(!text.contains("TAMPERED"), "{text}");
+    assert!(text.contains("--hash sha256"), "{text}");
+
     let text = std::fs::read_to_string(&export).expect("export");
     assert_eq!(text.lines().count() as u64, prepared.entries);
     std::fs::write(&export, text.replacen("LEDGER0002", "LEDGER0003", 1)).expect("edit export");

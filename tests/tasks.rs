@@ -383,3 +383,180 @@ async fn misrouted_task_is_returned_and_dispatched_again() {
         .await;
     assert_eq!(status, 409, "{body}");
 }
+
+/// Reads the body of a task export as the administrator.
+async fn export(server: &Server, path: &str) -> reqwest::Response {
+    let response = server
+        .with_session(reqwest::Client::new().get(server.url(path)))
+        .send()
+        .await
+        .expect("export request");
+    assert_eq!(response.status().as_u16(), 200, "{path}");
+    response
+}
+
+#[tokio::test]
+async fn export_neutralises_formula_cells() {
+    let (data, config) = prepared("E2ET003");
+    let mut server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    add_staff(&server).await;
+    let (status, created) = server
+        .post(
+            "/api/v1/tasks",
+            &json!({
+                "origin": {"kind": "public_report", "report_id": "-2+3"},
+                "area": "350203",
+                "category": "water",
+                "title": "=HYPERLINK(\"http://attacker.example/\",\"open\")",
+                "description": "formula in the title",
+                "subject": "@SUM(A1:A9)",
+                "lead_department": "ecology-environment",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["task"]["id"].as_str().expect("task id").to_owned();
+    act(&server, &id, "dispatch", json!({})).await;
+    as_staff(&mut server, ECOLOGY_STAFF).await;
+    act(&server, &id, "sign", json!({})).await;
+    act(&server, &id, "start", json!({})).await;
+    let outcome = json!({"kind": "no_violation", "findings": "nothing found"});
+    act(&server, &id, "reply", json!({"outcome": outcome})).await;
+
+    let csv = export(&server, "/api/v1/tasks/export.csv?state=replied")
+        .await
+        .text()
+        .await
+        .expect("CSV text");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().expect("CSV header").clone();
+    let records: Vec<csv::StringRecord> = reader
+        .records()
+        .collect::<Result<_, _>>()
+        .expect("CSV rows");
+    assert_eq!(records.len(), 1, "{csv}");
+    let cell = |name: &str| {
+        let column = headers.iter().position(|h| h == name).expect(name);
+        records[0][column].to_owned()
+    };
+    assert_eq!(
+        cell("title"),
+        "'=HYPERLINK(\"http://attacker.example/\",\"open\")"
+    );
+    assert_eq!(cell("subject"), "'@SUM(A1:A9)");
+    assert_eq!(cell("origin"), "public_report:-2+3");
+    assert_eq!(cell("outcome"), "no_violation");
+    for record in &records {
+        for value in record {
+            let first = value.chars().next();
+            assert!(
+                !matches!(first, Some('=' | '+' | '-' | '@' | '\t' | '\r')),
+                "cell {value:?} would run as a formula"
+            );
+        }
+    }
+
+    let xlsx = export(&server, "/api/v1/tasks/export.xlsx?state=replied").await;
+    let bytes = xlsx.bytes().await.expect("XLSX body");
+    assert!(bytes.starts_with(b"PK"), "an XLSX file is a ZIP archive");
+}
+
+#[tokio::test]
+async fn create_rejects_claimed_origins_and_unknown_areas() {
+    let (data, config) = prepared("E2ET004");
+    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let body = |origin: Value, area: &str| {
+        json!({
+            "origin": origin,
+            "area": area,
+            "category": "water",
+            "title": "origin check",
+            "description": "a task whose origin or area is checked",
+        })
+    };
+    let cases = [
+        (
+            json!({"kind": "co_operation", "parent": "T99"}),
+            "350203",
+            400,
+            "co_departments",
+        ),
+        (
+            json!({"kind": "recheck", "parent": "T99"}),
+            "350203",
+            400,
+            "rectification",
+        ),
+        (
+            json!({"kind": "alert", "alert_id": 999_999}),
+            "350203",
+            404,
+            "alert 999999",
+        ),
+        (
+            json!({"kind": "manual"}),
+            "359999",
+            400,
+            "area 359999 not found",
+        ),
+    ];
+    for (origin, area, expected, message) in cases {
+        let (status, reply) = server
+            .post("/api/v1/tasks", &body(origin.clone(), area))
+            .await;
+        assert_eq!(status, expected, "{origin} in {area}: {reply}");
+        let text = reply["error"]["message"].as_str().expect("error message");
+        assert!(text.contains(message), "{origin} in {area}: {text}");
+    }
+    let (_, tasks) = server.get("/api/v1/tasks?state=created").await;
+    assert_eq!(tasks["items"].as_array().map(Vec::len), Some(0), "{tasks}");
+
+    let origin = json!({"kind": "higher_assignment", "reference": "第3批 No. 12"});
+    let (status, created) = server.post("/api/v1/tasks", &body(origin, "350203")).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["task"]["origin"]["kind"], "higher_assignment");
+}
+
+#[tokio::test]
+async fn evidence_upload_rejects_two_files() {
+    let (data, config) = prepared("E2ET005");
+    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let (status, created) = server
+        .post(
+            "/api/v1/tasks",
+            &json!({
+                "area": "350203",
+                "category": "water",
+                "title": "two files",
+                "description": "an upload with two file parts",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["task"]["id"].as_str().expect("task id").to_owned();
+    let part = |bytes: &'static [u8], name: &str| {
+        reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_owned())
+            .mime_str("text/plain")
+            .expect("valid media type")
+    };
+    let form = reqwest::multipart::Form::new()
+        .part("file", part(b"first file", "first.txt"))
+        .part("file", part(b"second file", "second.txt"));
+    let response = server
+        .with_session(
+            reqwest::Client::new().post(server.url(&format!("/api/v1/tasks/{id}/evidence"))),
+        )
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload evidence");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.expect("error JSON");
+    let message = body["error"]["message"].as_str().expect("error message");
+    assert!(message.contains("one file per request"), "{message}");
+
+    let (_, detail) = server.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(detail["task"]["evidence"], json!([]), "{detail}");
+    assert_eq!(detail["task"]["version"], 1, "{detail}");
+}

@@ -293,13 +293,34 @@ fn verify_export(
         File::open(file).with_context(|| format!("cannot open export {}", file.display()))?,
     );
     let mut range = CompactRange::new(hasher);
+    // The same entries under the other hash function, kept until the first
+    // checkpoint matches, so that a wrong --hash is named instead of being
+    // reported as tampering.
+    let other_hasher = match hasher {
+        Hasher::Sha256 => Hasher::Sm3,
+        Hasher::Sm3 => Hasher::Sha256,
+    };
+    let mut other = CompactRange::new(other_hasher);
     let mut next = 0;
     let mut verified_size = 0;
     for line in input.split(b'\n') {
         let line = line.with_context(|| format!("cannot read export {}", file.display()))?;
         range.append(&line);
+        if verified_size == 0 {
+            other.append(&line);
+        }
         while let Some(checkpoint) = sizes.get(next).filter(|c| c.size() == range.size()) {
             if range.root() != *checkpoint.root() {
+                if verified_size == 0 && other.root() == *checkpoint.root() {
+                    bail!(
+                        "the export reproduces the checkpoint of size {} with the {} hash, not \
+                         {}: pass --hash {}",
+                        checkpoint.size(),
+                        other_hasher.name(),
+                        hasher.name(),
+                        other_hasher.name()
+                    );
+                }
                 return tampered(&format!(
                     "the export differs from the checkpoint of size {}: an entry from {} to {} \
                      was altered, removed, inserted or reordered",

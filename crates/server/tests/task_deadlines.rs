@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use oversight_auth::{Role, password};
-use oversight_core::ManualClock;
+use oversight_core::{Area, AreaCode, ManualClock};
 use oversight_server::config::Config;
 use oversight_server::runtime::Server;
 use oversight_store::{NewUser, Store};
@@ -132,6 +132,13 @@ async fn overdue_task_is_escalated_to_supervisor() {
         })
         .await
         .expect("create the dispatcher's account");
+    let areas: Vec<Area> = [("35", "福建省"), ("3502", "厦门市"), ("350203", "思明区")]
+        .into_iter()
+        .map(|(code, name)| {
+            Area::new(AreaCode::parse(code).expect("area code"), name).expect("area")
+        })
+        .collect();
+    store.upsert_areas(&areas).await.expect("store the areas");
     // Monday 2026-12-07 09:00 in China Standard Time.
     let start: Timestamp = "2026-12-07T01:00:00Z".parse().expect("literal time");
     let clock = Arc::new(ManualClock::new(start));

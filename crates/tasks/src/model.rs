@@ -107,6 +107,18 @@ pub(crate) fn validate_text(what: &'static str, input: &str, max: usize) -> Resu
     if input.trim().is_empty() {
         return Err(TaskError::invalid(what, input, "must not be blank"));
     }
+    // Tabs and line breaks are text, but other control characters such as NUL
+    // cannot be shown and are altered by the XLSX export.
+    if input
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(TaskError::invalid(
+            what,
+            input,
+            "must not contain control characters other than tab and line breaks",
+        ));
+    }
     if input.chars().count() > max {
         return Err(TaskError::invalid(
             what,
@@ -395,6 +407,13 @@ mod tests {
         assert!(validate_text("reason", "  ", MAX_TEXT_CHARS).is_err());
         assert!(validate_text("reason", &"字".repeat(4001), MAX_TEXT_CHARS).is_err());
         assert!(validate_text("reason", &"字".repeat(4000), MAX_TEXT_CHARS).is_ok());
+    }
+
+    #[test]
+    fn text_rejects_control_characters() {
+        assert!(validate_text("title", "a\u{0}b", MAX_NAME_CHARS).is_err());
+        assert!(validate_text("title", "a\u{1b}[31mb", MAX_NAME_CHARS).is_err());
+        assert!(validate_text("reason", "line one\r\nline\ttwo", MAX_TEXT_CHARS).is_ok());
     }
 
     #[test]

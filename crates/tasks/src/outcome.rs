@@ -96,6 +96,17 @@ pub enum OutcomeKind {
 }
 
 impl OutcomeKind {
+    /// Returns the kind's name as serialised, such as `first_violation_no_penalty`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::NoViolation => "no_violation",
+            OutcomeKind::Rectification => "rectification",
+            OutcomeKind::FirstViolationNoPenalty => "first_violation_no_penalty",
+            OutcomeKind::Penalty => "penalty",
+            OutcomeKind::Transferred => "transferred",
+        }
+    }
+
     /// Returns true if the outcome establishes a violation by the subject.
     pub fn is_violation(self) -> bool {
         matches!(

@@ -67,7 +67,10 @@ impl World {
             .await
             .unwrap();
         store
-            .upsert_areas(&[Area::new(AreaCode::parse("350206").unwrap(), "湖里区").unwrap()])
+            .upsert_areas(&[
+                Area::new(AreaCode::parse("350206").unwrap(), "湖里区").unwrap(),
+                Area::new(AreaCode::parse("350203001").unwrap(), "鼓浪屿街道").unwrap(),
+            ])
             .await
             .unwrap();
         let mut world = Self {

@@ -77,9 +77,9 @@ fn row(workflow: &Workflow, task: &Task, now: Timestamp, disclosure: Disclosure)
         task.created_at.to_string(),
         active_deadline(workflow, task).map_or_else(String::new, |t| t.to_string()),
         is_overdue(workflow, task, now).to_string(),
-        task.outcome.as_ref().map_or_else(String::new, |outcome| {
-            format!("{:?}", outcome.kind()).to_lowercase()
-        }),
+        task.outcome
+            .as_ref()
+            .map_or_else(String::new, |outcome| outcome.kind().as_str().to_owned()),
         task.description.shown(disclosure).into_owned(),
         text(reporter.map(|r| r.name.shown(disclosure)).as_deref()),
         text(reporter.map(|r| r.phone.shown(disclosure)).as_deref()),
@@ -90,6 +90,21 @@ fn row(workflow: &Workflow, task: &Task, now: Timestamp, disclosure: Disclosure)
                 .as_deref(),
         ),
     ]
+}
+
+/// Prefixes a CSV cell that a spreadsheet would run as a formula with `'`.
+///
+/// Excel and LibreOffice treat a cell starting with `=`, `+`, `-` or `@` as a
+/// formula, and a leading tab or carriage return can hide such a start. A task
+/// title such as `=HYPERLINK(...)` would then run on the reader's machine. The
+/// quote makes the spreadsheet show the text as it is. The XLSX export needs no
+/// prefix because it writes every cell as a string.
+fn neutralise_formula(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
 }
 
 /// Reads every task the filters select, up to [`MAX_ROWS`].
@@ -184,7 +199,9 @@ pub(super) async fn csv(
     };
     writer.write_record(COLUMNS).map_err(failed)?;
     for row in &rows {
-        writer.write_record(row).map_err(failed)?;
+        writer
+            .write_record(row.iter().map(|cell| neutralise_formula(cell)))
+            .map_err(failed)?;
     }
     let bytes = writer
         .into_inner()

@@ -386,6 +386,34 @@ fn manual_origin() -> Origin {
     Origin::Manual
 }
 
+/// Rejects an origin that a client may not claim: a co-operation or re-check
+/// origin, which only the task engine sets on the tasks it creates, or an alert
+/// that does not exist or lies outside the caller's scope.
+async fn check_origin(
+    state: &SharedState,
+    principal: &Principal,
+    origin: &Origin,
+) -> Result<(), ApiError> {
+    match origin {
+        Origin::CoOperation { .. } => Err(ApiError::invalid(
+            "origin kind co_operation is set by the server on the child tasks of a task's \
+             co_departments; name the co-operating departments in co_departments instead",
+        )),
+        Origin::Recheck { .. } => Err(ApiError::invalid(
+            "origin kind recheck is set by the server when a task with a rectification \
+             outcome closes; create the task with another origin, such as manual",
+        )),
+        Origin::Alert { alert_id } => {
+            super::access::visible_alert(state, principal, *alert_id).await?;
+            Ok(())
+        }
+        Origin::PublicReport { .. }
+        | Origin::InspectionPlan { .. }
+        | Origin::HigherAssignment { .. }
+        | Origin::Manual => Ok(()),
+    }
+}
+
 /// The new task and its child tasks.
 #[derive(Debug, Serialize)]
 pub(super) struct Created {
@@ -415,6 +443,13 @@ pub(super) async fn create(
     principal.require_area(Action::HandleTasks, &area)?;
     let create_roles = &service.engine().workflow().config().create_roles;
     let actor = session_actor(&state, &principal, create_roles, body.role).await?;
+    if state.store.area(&area).await?.is_none() {
+        return Err(ApiError::invalid(format!(
+            "area {area} not found: import the area first (oversight import areas) or use an \
+             existing code from GET /api/v1/areas"
+        )));
+    }
+    check_origin(&state, &principal, &body.origin).await?;
     let created = service
         .create(
             |id| NewTask {
@@ -609,6 +644,11 @@ pub(super) async fn upload(
     let mut stored = None;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name() {
+            Some("file") if stored.is_some() => {
+                return Err(ApiError::invalid(
+                    "the body has several parts named file; upload one file per request",
+                ));
+            }
             Some("file") => {
                 let file_name = field
                     .file_name()
