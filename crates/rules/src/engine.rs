@@ -27,8 +27,8 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use oversight_core::{
-    Alert, AlertEvent, AlertId, AlertStatus, AlertTransition, Clock, Explanation, FactorCode, Mn,
-    MonitoringPoint, Reading, Severity, WindowExplanation,
+    Alert, AlertEvent, AlertId, AlertStatus, AlertTransition, Clock, Explanation, FactorCode,
+    FactorLimit, Mn, MonitoringPoint, Reading, Severity, WindowExplanation,
 };
 use oversight_store::{AlertUpdate, NewTask, PointStatus, Trigger};
 use rustc_hash::FxHashMap;
@@ -101,6 +101,20 @@ struct Series {
 }
 
 impl Series {
+    /// Returns the state of rule `index`, looking first at `slot`. A
+    /// factor's states are created in the order its rules are met, so the
+    /// hint spares a scan over the states of the rules before it.
+    fn rule_at(&mut self, slot: usize, index: usize) -> &mut RuleState {
+        if self
+            .rules
+            .get(slot)
+            .is_some_and(|(known, _)| *known == index)
+        {
+            return &mut self.rules[slot].1;
+        }
+        self.rule(index)
+    }
+
     fn rule(&mut self, index: usize) -> &mut RuleState {
         match self.rules.iter().position(|(known, _)| *known == index) {
             Some(position) => &mut self.rules[position].1,
@@ -145,6 +159,9 @@ pub struct Engine {
     cel: CelRuntime,
     points: FxHashMap<Mn, PointState>,
     errors: BTreeMap<String, RuleErrors>,
+    /// The UTC offset of `config.time_zone` in seconds, when the zone has a
+    /// fixed offset, so that the local hour needs no time zone lookup.
+    fixed_offset: Option<i64>,
 }
 
 /// What evaluating one rule on one reading concluded.
@@ -161,7 +178,13 @@ struct Verdict {
 impl Engine {
     /// Creates an engine running `rules`.
     pub fn new(rules: Arc<RuleSet>, config: EngineConfig, clock: Arc<dyn Clock>) -> Self {
+        let fixed_offset = config
+            .time_zone
+            .to_fixed_offset()
+            .ok()
+            .map(|offset| i64::from(offset.seconds()));
         Self {
+            fixed_offset,
             rules,
             switches: FxHashMap::default(),
             config,
@@ -329,6 +352,7 @@ impl Engine {
                 config,
                 cel,
                 errors,
+                fixed_offset,
                 ..
             } = self;
             // Looked up before inserting, so that known points and factors
@@ -352,7 +376,8 @@ impl Engine {
                 .newest
                 .is_some_and(|newest| reading.data_time <= newest);
             let mut hour = None;
-            for index in rules.for_factor(&reading.factor) {
+            let limit = point.limit(&reading.factor);
+            for (slot, index) in rules.for_factor(&reading.factor).enumerate() {
                 let rule = &rules.rules()[index];
                 let enabled = if switches.is_empty() {
                     rule.enabled
@@ -366,18 +391,19 @@ impl Engine {
                     continue;
                 }
                 let hour = *hour.get_or_insert_with(|| {
-                    reading.data_time.to_zoned(config.time_zone.clone()).hour()
+                    local_hour(reading.data_time, *fixed_offset, &config.time_zone)
                 });
                 let context = Evaluation {
                     rule,
                     point,
                     reading,
+                    limit,
                     hour,
                     late,
                     priming,
                 };
                 let prev = series.prev;
-                let rule_state = series.rule(index);
+                let rule_state = series.rule_at(slot, index);
                 match context.verdict(rule_state, prev, cel) {
                     Ok(Some(verdict)) if !priming && !late => {
                         updates.extend(step(&context, rule_state, &verdict, config));
@@ -766,11 +792,23 @@ fn escalation(
     }
 }
 
+/// Returns the local hour, 0 to 23, of `at` in `time_zone`, whose UTC
+/// offset in seconds is `fixed_offset` when it never changes.
+fn local_hour(at: Timestamp, fixed_offset: Option<i64>, time_zone: &TimeZone) -> i8 {
+    let Some(offset) = fixed_offset else {
+        return at.to_zoned(time_zone.clone()).hour();
+    };
+    let second_of_day = (at.as_second() + offset).rem_euclid(86_400);
+    i8::try_from(second_of_day / 3_600).expect("an hour of the day is below 24")
+}
+
 /// One rule meeting one reading.
 struct Evaluation<'a> {
     rule: &'a Rule,
     point: &'a MonitoringPoint,
     reading: &'a Reading,
+    /// The point's limits for the reading's factor.
+    limit: Option<&'a FactorLimit>,
     /// The hour of the reading's data time in the engine's zone.
     hour: i8,
     late: bool,
@@ -792,7 +830,7 @@ impl Evaluation<'_> {
         let Some(raw) = raw.or(over_range.then_some(f64::NAN)) else {
             return Ok(None);
         };
-        let limit = self.point.limit(&reading.factor);
+        let limit = self.limit;
         let flag = reading.flag.map(|flag| flag.as_char());
         let mut flag_buffer = [0u8; 4];
         let flag_text = flag.map_or("", |flag| flag.encode_utf8(&mut flag_buffer));
@@ -1392,6 +1430,22 @@ for = "2m"
         assert_eq!(summary(&updates), ["fire env.jump:MN0001:w21003"]);
         let updates = engine.evaluate(&point, &[reading("w21003", 120, 7.5, None)]);
         assert_eq!(summary(&updates), ["resolve env.jump:MN0001:w21003"]);
+    }
+
+    #[test]
+    fn local_hour_of_fixed_offset_matches_zone() {
+        let zone = TimeZone::fixed(jiff::tz::offset(8));
+        let west = TimeZone::fixed(jiff::tz::offset(-5));
+        for seconds in [-90_000, -1, 0, 57_599, 57_600, 86_399, 1_764_892_800] {
+            let time = Timestamp::from_second(seconds).unwrap();
+            for (zone, offset) in [(&zone, 8 * 3_600), (&west, -5 * 3_600)] {
+                assert_eq!(
+                    local_hour(time, Some(offset), zone),
+                    time.to_zoned(zone.clone()).hour(),
+                    "{time} at offset {offset}"
+                );
+            }
+        }
     }
 
     fn status(last_received: Option<i64>) -> PointStatus {
