@@ -173,6 +173,17 @@ test('checkpoint without the key signature is rejected', async () => {
   await assert.rejects(verifyCheckpoint('origin\n3\n', parseVerifierKey(ED25519_KEY)), /no signature lines/);
 });
 
+test('verifier key with + in its base64 parses', () => {
+  const publicKey = Buffer.alloc(32, 0xfb);
+  const material = Buffer.concat([Buffer.of(1), publicKey]).toString('base64');
+  assert.match(material, /\+/);
+  const key = parseVerifierKey(`oversight.local/ledger+6432aef3+${material}`);
+  assert.equal(key.name, 'oversight.local/ledger');
+  assert.equal(key.algorithm, 'ed25519');
+  assert.deepEqual(key.keyId, Uint8Array.of(0x64, 0x32, 0xae, 0xf3));
+  assert.deepEqual(key.publicKey, new Uint8Array(publicKey));
+});
+
 test('bad verifier keys and hashes are rejected', () => {
   assert.throws(() => parseVerifierKey('name+zz+AAAA'), /invalid verifier key/);
   assert.throws(() => parseVerifierKey('name+01020304+BAAA'), /cannot check/);

@@ -132,12 +132,13 @@ function startsWith(bytes, prefix) {
 
 // Parses a C2SP verifier key, name+keyid+base64(type || public key), into
 // its name, 4-byte key ID, algorithm and public key.
+// The base64 part may itself contain '+', so only the first two separate.
 export function parseVerifierKey(text) {
-  const parts = typeof text === 'string' ? text.split('+') : [];
-  if (parts.length !== 3 || !/^[0-9a-f]{8}$/.test(parts[1])) {
+  const match = typeof text === 'string' ? /^([^+]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/.exec(text) : null;
+  if (!match) {
     throw new Error(`invalid verifier key ${JSON.stringify(text)}: expected name+keyid+base64`);
   }
-  const [name, keyId, material] = parts;
+  const [, name, keyId, material] = match;
   const bytes = base64ToBytes(material);
   if (startsWith(bytes, ED25519_TYPE) && bytes.length === 33) {
     return { name, keyId: hexToBytes(keyId), algorithm: 'ed25519', publicKey: bytes.slice(1) };
