@@ -10,7 +10,7 @@
 // C2SP signed notes, signed with Ed25519 (checked with WebCrypto) or SM2 with
 // SM3 and the distinguishing ID 1234567812345678 (checked with sm-crypto).
 // The verifier key comes from the same server, so a mark shows that the step
-// is in a tree whose root that key signed; a witness's copy of the key and
+// is in a tree whose root that key signed. A witness's copy of the key and
 // `oversight ledger verify` check more.
 import smCrypto from 'sm-crypto';
 
