@@ -306,7 +306,7 @@ pub struct PreviousPassword {
     pub valid_until: Timestamp,
 }
 
-/// Which of a point's passwords an upload's PW matches.
+/// The password of a point, current or replaced, that an upload's PW matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordMatch {
     /// The current password.

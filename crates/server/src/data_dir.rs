@@ -1,6 +1,6 @@
 //! Creation and permission check of the data directory.
 //!
-//! The data directory holds the database, its WAL and the ledger's signing
+//! The data directory contains the database, its WAL and the ledger's signing
 //! key, so only the account that runs Oversight may write to it. A new
 //! directory is created with mode 0700. An existing directory that its group
 //! or other users may write to is rejected, because they could replace the

@@ -172,7 +172,7 @@ async fn overdue_task_is_escalated_to_supervisor() {
     );
     assert_eq!(dispatched["task"]["overdue"], false);
 
-    // Nobody signs for it; the clock passes the sign-for deadline.
+    // No one signs for it, and the clock passes the sign-for deadline.
     clock.set("2026-12-07T07:30:00Z".parse().expect("literal time"));
     let limit = Instant::now() + Duration::from_secs(20);
     let detail = loop {

@@ -109,9 +109,9 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
 
     /// Stores readings of registered points durably and updates each point's
     /// last-seen times. The first reading stored for an (MN, kind, factor,
-    /// data time) wins: a later one with the same values and flag, as a
-    /// device resends after a lost acknowledgement, is dropped, and one with
-    /// other values or flag is kept as a revision (see
+    /// data time) wins. A later one with the same values and flag, as a
+    /// device resends after a lost acknowledgement, is dropped. One with other
+    /// values or flag is kept as a revision (see
     /// [`Store::reading_revisions`]). Neither is counted as new. Fails
     /// without writing anything if a reading's MN is not registered. Returns
     /// how many readings were new.
@@ -255,9 +255,9 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// Returns a task's history, oldest first.
     async fn task_history(&self, id: &TaskId) -> StoreResult<Vec<TaskHistoryEntry>>;
 
-    /// Returns tasks in inbox order: by running deadline, earliest (most
-    /// overdue) first, tasks without a running deadline last, then by creation
-    /// time and id; filtered and paged.
+    /// Returns tasks filtered and paged, in inbox order: by running deadline,
+    /// earliest (most overdue) first, and tasks without one last. Ties go by
+    /// creation time, then id.
     async fn tasks(&self, query: &TaskQuery) -> StoreResult<Page<Task>>;
 
     /// Returns the outcome records of a subject's closed tasks, oldest first.

@@ -1,8 +1,8 @@
 //! Supervision tasks as the store keeps them.
 //!
-//! The store does not know the workflow: the caller, which holds the
-//! validated [`Workflow`], says for every write whether the task is still open
-//! and which deadline is running. The inbox orders by that deadline, so
+//! The store does not know the workflow. The caller, which has the
+//! validated [`Workflow`], states for every write whether the task is still
+//! open and which deadline is running. The inbox orders by that deadline, so
 //! overdue tasks (the earliest deadlines) come first without the store
 //! knowing the time.
 

@@ -351,7 +351,7 @@ pub(super) struct CreateBody {
     /// of them that may create tasks.
     #[schema(value_type = Option<String>)]
     role: Option<TaskRole>,
-    /// Where the task comes from, such as `{"kind": "manual"}` (the default).
+    /// The task's origin, such as `{"kind": "manual"}` (the default).
     #[serde(default = "manual_origin")]
     #[schema(value_type = Object)]
     origin: Origin,
@@ -574,8 +574,8 @@ pub(super) async fn act(
     );
     let personal =
         has_personal_data(&task.fields.task) || record_has_personal_data(&applied.record);
-    // NOTE: the action is already stored here, so a failed append answers
-    // 500 for an action that took effect; reloading the task shows it.
+    // NOTE: the action is already stored here, so a failed append returns
+    // 500 for an action that took effect. Reloading the task shows it.
     if task.disclosure() == Disclosure::Full && personal {
         let route = "POST /api/v1/tasks/{id}/actions/{action}";
         record_full_view(&state, &principal, route, vec![id.to_string()]).await?;

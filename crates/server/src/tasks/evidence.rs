@@ -13,7 +13,7 @@ use oversight_tasks::{ContentDigest, HashAlgorithm};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-/// Why storing an upload failed.
+/// The reason storing an upload failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
     /// The upload is larger than the configured maximum.

@@ -22,7 +22,7 @@ use oversight_tasks::{
     Task, TaskError, TaskId,
 };
 
-/// Why a task operation failed.
+/// The reason a task operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskServiceError {
     /// The engine rejected the operation; the task is unchanged.

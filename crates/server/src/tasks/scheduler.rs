@@ -1,8 +1,8 @@
 //! The scheduler: sends the reminders (催办) and escalations (督办) that are due.
 //!
 //! Every pass reads the open tasks whose running deadline is at most
-//! [`HORIZON`] ahead of the server's clock, asks the engine which actions are
-//! due and not yet sent, and stores each as a `remind` or `escalate`
+//! [`HORIZON`] ahead of the server's clock, gets from the engine the actions
+//! that are due and not yet sent, and stores each as a `remind` or `escalate`
 //! transition record, which marks it sent. A failure on one task is logged
 //! and the pass goes on with the others; the next pass retries it.
 

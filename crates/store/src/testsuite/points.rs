@@ -151,8 +151,8 @@ pub async fn points_bad_cursor(store: Arc<dyn Store>) {
     }
 }
 
-/// A new password can keep the replaced one valid until an expiry, which
-/// retiring ends early, and re-registering with another password ends.
+/// Checks that a new password keeps the replaced one valid until an expiry.
+/// Retiring ends it early, and so does re-registering with another password.
 pub async fn points_password_rotation(store: Arc<dyn Store>) {
     seed_points(&store, &[("MN001", "350203001")]).await;
     let until = at("2026-12-11T00:00:00Z");

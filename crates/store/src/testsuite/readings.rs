@@ -248,8 +248,8 @@ pub async fn readings_paging_survives_inserts(store: Arc<dyn Store>) {
     assert_eq!(rest, expected);
 }
 
-/// A retransmission of the same (MN, kind, factor, data time) keeps the
-/// first stored reading and is not counted again.
+/// Checks that a retransmission of the same (MN, kind, factor, data time)
+/// keeps the first stored reading and is not counted again.
 pub async fn readings_retransmission_first_wins(store: Arc<dyn Store>) {
     seed_points(&store, &[("MN001", "350203")]).await;
     let original = reading("MN001", "w01018", 0, 50.0);
@@ -377,8 +377,8 @@ fn revision_query(mn_text: &str) -> RevisionQuery {
     }
 }
 
-/// A resend with other values or flag is kept as a revision, and an
-/// identical resend is not.
+/// Checks that a resend with other values or flag is kept as a revision,
+/// and an identical resend is not.
 pub async fn readings_revisions_kept(store: Arc<dyn Store>) {
     seed_points(&store, &[("MN001", "350203"), ("MN002", "350203")]).await;
     let cod = reading("MN001", "w01018", 0, 50.0);

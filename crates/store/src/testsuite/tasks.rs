@@ -203,8 +203,9 @@ pub async fn tasks_write_get_and_history(store: Arc<dyn Store>) {
     );
 }
 
-/// A public report's contact and the phone number in its description read
-/// back in full, while the ledger and the history hold no part of the contact.
+/// Checks that a public report's contact and the phone number in its
+/// description read back in full, while the ledger and the history contain
+/// no part of the contact.
 pub async fn tasks_reporter_stored_apart(store: Arc<dyn Store>) {
     let engine = engine();
     let id = store.next_task_id().await.expect("allocate task id");
@@ -372,8 +373,8 @@ pub async fn tasks_failed_batch_writes_nothing(store: Arc<dyn Store>) {
     );
 }
 
-/// The inbox lists the earliest running deadline first, tasks without one
-/// last, and pages without gaps or repeats.
+/// Checks that the inbox lists the earliest running deadline first, tasks
+/// without one last, and pages without gaps or repeats.
 pub async fn tasks_inbox_order_and_paging(store: Arc<dyn Store>) {
     let engine = engine();
     // Dispatched later means a later sign-for deadline.
