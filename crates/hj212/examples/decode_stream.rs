@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use oversight_hj212::{CHINA_STANDARD_TIME, CrcVariant, Framer, decode_frame};
+use oversight_hj212::{CHINA_STANDARD_TIME, CrcVariant, Frame, Framer, decode_frame};
 
 fn main() {
     let mut arguments = std::env::args().skip(1);
@@ -57,26 +57,41 @@ fn run(stream: &[u8], stage: &str) -> f64 {
     let mut checksum = 0.0;
     let mut input = stream;
     while !input.is_empty() {
+        // Frames that lie whole in the input are borrowed from it. Only a
+        // frame that the end of the input cuts is copied into the buffer.
+        while let Some(result) = framer.next_frame_in(&mut input) {
+            if let Ok(frame) = result {
+                checksum += decode(&frame, stage);
+            }
+        }
         let taken = framer.push(input);
         input = &input[taken..];
         while let Some(result) = framer.next_frame() {
-            let Ok(frame) = result else { continue };
-            if stage == "frame" {
-                checksum += f64::from(frame.crc());
-                continue;
-            }
-            let Ok(packet) = frame.parse() else { continue };
-            if stage == "parse" {
-                checksum += f64::from(packet.cn());
-                continue;
-            }
-            if let Ok(Some(time)) = packet.data_time(CHINA_STANDARD_TIME) {
-                checksum += time.as_second() as f64;
-            }
-            for factor in packet.factors().flatten() {
-                checksum += factor.values().primary().unwrap_or(0.0);
+            if let Ok(frame) = result {
+                checksum += decode(&frame, stage);
             }
         }
+    }
+    checksum
+}
+
+/// Takes one frame as far as `stage` and returns its share of the checksum.
+fn decode<B: AsRef<[u8]>>(frame: &Frame<B>, stage: &str) -> f64 {
+    if stage == "frame" {
+        return f64::from(frame.crc());
+    }
+    let Ok(packet) = frame.parse() else {
+        return 0.0;
+    };
+    if stage == "parse" {
+        return f64::from(packet.cn());
+    }
+    let mut checksum = 0.0;
+    if let Ok(Some(time)) = packet.data_time(CHINA_STANDARD_TIME) {
+        checksum += time.as_second() as f64;
+    }
+    for factor in packet.factors().flatten() {
+        checksum += factor.values().primary().unwrap_or(0.0);
     }
     checksum
 }

@@ -73,9 +73,13 @@ impl Default for FramerConfig {
 }
 
 /// A frame whose length, trailer and CRC verified.
+///
+/// `B` is the storage of its bytes: reference-counted [`Bytes`] for the
+/// frames of [`Framer::next_frame`] and [`decode_frame`], or `&[u8]` for
+/// the frames that [`Framer::next_frame_in`] borrows from the caller's input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
-    bytes: Bytes,
+pub struct Frame<B = Bytes> {
+    bytes: B,
     segment_len: usize,
     trailer: Trailer,
     crc: u16,
@@ -83,19 +87,34 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// Returns the whole frame as received, without copying.
+    pub fn into_bytes(self) -> Bytes {
+        self.bytes
+    }
+}
+
+impl Frame<&[u8]> {
+    /// Copies the frame into one that owns its bytes.
+    pub fn to_owned_frame(&self) -> Frame {
+        Frame {
+            bytes: Bytes::copy_from_slice(self.bytes),
+            segment_len: self.segment_len,
+            trailer: self.trailer,
+            crc: self.crc,
+            variant: self.variant,
+        }
+    }
+}
+
+impl<B: AsRef<[u8]>> Frame<B> {
     /// Returns the data segment, the bytes the length and CRC cover.
     pub fn segment(&self) -> &[u8] {
-        &self.bytes[HEADER_LEN..HEADER_LEN + self.segment_len]
+        &self.bytes.as_ref()[HEADER_LEN..HEADER_LEN + self.segment_len]
     }
 
     /// Returns the whole frame as received, from `##` to the trailer.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// Returns the whole frame as received, without copying.
-    pub fn into_bytes(self) -> Bytes {
-        self.bytes
+        self.bytes.as_ref()
     }
 
     /// Returns the check value the frame carried (and that verified).
@@ -428,6 +447,78 @@ impl Framer {
     }
 }
 
+impl Framer {
+    /// Returns the next frame or error at the front of `input` without
+    /// copying it, and moves `input` past the bytes it consumed.
+    ///
+    /// Returns `None` when bytes are buffered, or when `input` is empty or
+    /// ends inside a frame: then [`push`](Self::push) the rest of `input`
+    /// and drain [`next_frame`](Self::next_frame). A frame comes from
+    /// `input` itself, so the bytes of a read are copied into the buffer
+    /// only when a frame spans two reads. The frames and errors are those
+    /// that `push` and `next_frame` give for the same stream.
+    ///
+    /// ```
+    /// use oversight_hj212::Framer;
+    ///
+    /// let mut framer = Framer::new();
+    /// let stream: &[u8] = b"##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;\
+    /// MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&1C80\r\n##01";
+    /// let mut input = stream;
+    /// let frame = framer.next_frame_in(&mut input).expect("a whole frame");
+    /// assert!(frame.is_ok());
+    /// assert!(framer.next_frame_in(&mut input).is_none());
+    /// assert_eq!(input, b"##01");
+    /// assert_eq!(framer.push(input), 4);
+    /// ```
+    pub fn next_frame_in<'a>(
+        &mut self,
+        input: &mut &'a [u8],
+    ) -> Option<Result<Frame<&'a [u8]>, FrameError>> {
+        if !self.buffer.is_empty() || input.is_empty() {
+            return None;
+        }
+        // `push` would buffer this much of the input, so deciding on it
+        // gives the same frames and errors.
+        let available: &'a [u8] = input;
+        let window = &available[..available.len().min(self.max_buffered())];
+        let full = window.len() >= self.max_buffered();
+        let (consumed, result) = match examine(window, self.max_segment_len, full, self.crc) {
+            Examined::NeedMore => return None,
+            Examined::Skip(length) => (length, Err(skip_error(&window[..length]))),
+            Examined::TooLong { declared } => (
+                HEADER_LEN,
+                Err(FrameError::TooLong {
+                    declared,
+                    max: self.max_segment_len,
+                }),
+            ),
+            Examined::LengthMismatch {
+                declared,
+                actual,
+                skip,
+            } => (
+                skip,
+                Err(FrameError::LengthMismatch {
+                    declared,
+                    actual,
+                    skipped: skip,
+                }),
+            ),
+            Examined::Complete {
+                segment_len,
+                trailer,
+            } => {
+                let frame_len = HEADER_LEN + segment_len + CRC_LEN + trailer_len(trailer);
+                let bytes = &available[..frame_len];
+                (frame_len, check_crc(bytes, segment_len, trailer, self.crc))
+            }
+        };
+        *input = &available[consumed..];
+        Some(result)
+    }
+}
+
 /// Decodes one complete frame, such as a line of a capture file with its
 /// trailer. Bytes after the trailer are an error.
 pub fn decode_frame(input: &[u8], variant: CrcVariant) -> Result<Frame, FrameError> {
@@ -493,14 +584,19 @@ enum Examined {
 /// produces do not depend on how it was split into reads, unless more than a
 /// full buffer of bytes passes without a header.
 fn examine(buffer: &[u8], max_segment_len: usize, full: bool, crc: CrcVariant) -> Examined {
-    match find_header(buffer, 0) {
-        HeaderSearch::Found(0) => {}
-        HeaderSearch::Found(start) => return Examined::Skip(start),
-        HeaderSearch::Partial(start) if full => return Examined::Skip(start.max(1)),
-        HeaderSearch::None if full => return Examined::Skip(buffer.len()),
-        HeaderSearch::Partial(_) | HeaderSearch::None => return Examined::NeedMore,
-    }
-    let declared = parse_header(buffer).expect("find_header returned a complete header at 0");
+    // A buffer nearly always starts with a header, which needs no search.
+    let declared = match parse_header(buffer) {
+        Some(declared) => declared,
+        None => match find_header(buffer, 0) {
+            HeaderSearch::Found(0) => {
+                parse_header(buffer).expect("find_header returned a complete header at 0")
+            }
+            HeaderSearch::Found(start) => return Examined::Skip(start),
+            HeaderSearch::Partial(start) if full => return Examined::Skip(start.max(1)),
+            HeaderSearch::None if full => return Examined::Skip(buffer.len()),
+            HeaderSearch::Partial(_) | HeaderSearch::None => return Examined::NeedMore,
+        },
+    };
     if declared > max_segment_len {
         return Examined::TooLong { declared };
     }
@@ -593,7 +689,8 @@ fn find_header(buffer: &[u8], from: usize) -> HeaderSearch {
     HeaderSearch::None
 }
 
-/// Reads the declared length of a buffer that starts with `##dddd`.
+/// Returns the declared length if `buffer` starts with `##dddd`.
+#[inline]
 fn parse_header(buffer: &[u8]) -> Option<usize> {
     let header = buffer.get(..HEADER_LEN)?;
     if &header[..2] != b"##" {
@@ -613,13 +710,14 @@ fn trailer_len(trailer: Trailer) -> usize {
     }
 }
 
-fn check_crc(
-    bytes: Bytes,
+fn check_crc<B: AsRef<[u8]>>(
+    bytes: B,
     segment_len: usize,
     trailer: Trailer,
     variant: CrcVariant,
-) -> Result<Frame, FrameError> {
-    let digits = &bytes[HEADER_LEN + segment_len..HEADER_LEN + segment_len + CRC_LEN];
+) -> Result<Frame<B>, FrameError> {
+    let frame = bytes.as_ref();
+    let digits = &frame[HEADER_LEN + segment_len..HEADER_LEN + segment_len + CRC_LEN];
     let Some(crc) = parse_hex4(digits) else {
         return Err(FrameError::InvalidCrcDigits {
             digits: escape(digits),
@@ -627,19 +725,16 @@ fn check_crc(
     };
     // Checked here rather than through `UnverifiedFrame::verify`, which
     // clones the reference-counted bytes.
-    let expected = variant.compute(&bytes[HEADER_LEN..HEADER_LEN + segment_len]);
+    let expected = variant.compute(&frame[HEADER_LEN..HEADER_LEN + segment_len]);
     if expected != crc {
-        return Err(FrameError::CrcMismatch {
+        return Err(crc_mismatch(
+            frame,
+            segment_len,
+            trailer,
             variant,
             expected,
-            received: crc,
-            frame: UnverifiedFrame {
-                bytes,
-                segment_len,
-                trailer,
-                crc,
-            },
-        });
+            crc,
+        ));
     }
     Ok(Frame {
         bytes,
@@ -648,6 +743,30 @@ fn check_crc(
         crc,
         variant,
     })
+}
+
+/// Returns the error for a frame whose CRC does not verify, with a copy of
+/// its bytes.
+#[cold]
+fn crc_mismatch(
+    frame: &[u8],
+    segment_len: usize,
+    trailer: Trailer,
+    variant: CrcVariant,
+    expected: u16,
+    received: u16,
+) -> FrameError {
+    FrameError::CrcMismatch {
+        variant,
+        expected,
+        received,
+        frame: UnverifiedFrame {
+            bytes: Bytes::copy_from_slice(frame),
+            segment_len,
+            trailer,
+            crc: received,
+        },
+    }
 }
 
 /// Returns true if the frame starting at the front of `buffer`, with a
@@ -659,12 +778,32 @@ fn crc_verifies(buffer: &[u8], segment_len: usize, variant: CrcVariant) -> bool 
 }
 
 /// Parses four hex digits of either case.
+#[inline]
 fn parse_hex4(digits: &[u8]) -> Option<u16> {
-    digits.iter().try_fold(0u16, |value, &byte| {
-        let digit = (byte as char).to_digit(16)?;
-        Some(value << 4 | digit as u16)
-    })
+    let digits: &[u8; CRC_LEN] = digits.try_into().ok()?;
+    let mut value = 0u16;
+    let mut invalid = 0u8;
+    for &byte in digits {
+        let digit = HEX_DIGITS[usize::from(byte)];
+        invalid |= digit;
+        value = value << 4 | u16::from(digit & 0x0F);
+    }
+    // Invalid bytes map to 0xFF, whose high bits no digit has.
+    (invalid & 0xF0 == 0).then_some(value)
 }
+
+/// The value of each hex digit byte of either case, and 0xFF for every
+/// other byte.
+static HEX_DIGITS: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut index = 0;
+    while index < 16 {
+        table[b"0123456789ABCDEF"[index] as usize] = index as u8;
+        table[b"0123456789abcdef"[index] as usize] = index as u8;
+        index += 1;
+    }
+    table
+};
 
 fn skip_error(skipped: &[u8]) -> FrameError {
     let preview = escape(&skipped[..skipped.len().min(PREVIEW_LEN)]);
@@ -845,6 +984,19 @@ MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
         let error = decode_frame(frame.as_bytes(), CrcVariant::Hj212).expect_err("bad digits");
         assert_eq!(error.reason(), "bad_crc_digits");
         assert!(error.to_string().contains("1CG0"), "{error}");
+    }
+
+    #[test]
+    fn hex_digits_match_std_for_every_byte() {
+        for byte in 0..=u8::MAX {
+            let digits = [b'1', byte, b'0', byte];
+            let expected = byte
+                .is_ascii_hexdigit()
+                .then(|| u16::from_str_radix(&String::from_utf8_lossy(&digits), 16).ok())
+                .flatten();
+            assert_eq!(parse_hex4(&digits), expected, "byte {byte:#04x}");
+        }
+        assert_eq!(parse_hex4(b"1C8"), None);
     }
 
     #[test]

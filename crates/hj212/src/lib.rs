@@ -10,7 +10,7 @@
 //! | step | items |
 //! |---|---|
 //! | CRC | [`crc::hj212`] (Appendix A), [`crc::modbus`], [`CrcVariant`] |
-//! | framing a stream | [`Framer`] (`push`, then `next_frame` until `None`), [`FramerConfig`], [`Frame`], [`FrameError`] (with [`FrameError::reason`] for metric labels), [`UnverifiedFrame::verify`] to recheck a CRC mismatch under another variant |
+//! | framing a stream | [`Framer`] (`push`, then `next_frame` until `None`; or `next_frame_in` to borrow whole frames from the input), [`FramerConfig`], [`Frame`], [`FrameError`] (with [`FrameError::reason`] for metric labels), [`UnverifiedFrame::verify`] to recheck a CRC mismatch under another variant |
 //! | one complete frame | [`decode_frame`] |
 //! | data segment | [`Packet::parse`] → `qn`, `st`, `cn`, `pw`, `mn`, [`Flag`] (`ack_requested`, `has_parts`, `version`), `pnum`, `pno`, [`DataArea`] |
 //! | data area | [`DataArea::get`], [`DataArea::items`], [`DataArea::data_time`], [`DataArea::factors`] yielding [`Factor`] (code, [`FactorValues`](oversight_core::FactorValues), [`DataFlag`](oversight_core::DataFlag)) or a [`FieldError`] for that factor |
@@ -49,6 +49,7 @@ pub mod crc;
 mod data;
 mod encode;
 mod frame;
+mod number;
 mod packet;
 mod readings;
 mod scan;
@@ -56,9 +57,7 @@ mod split;
 mod time;
 
 pub use crc::CrcVariant;
-pub use data::{
-    CHINA_STANDARD_TIME, DataArea, Factor, Factors, FieldError, Item, Items, parse_number,
-};
+pub use data::{CHINA_STANDARD_TIME, DataArea, Factor, Factors, FieldError, Item, Items};
 pub use encode::{
     EncodeError, SegmentBuilder, ack_9014, ack_9014_with, encode_frame, encode_frame_with,
     write_frame,
@@ -67,6 +66,7 @@ pub use frame::{
     DEFAULT_MAX_SEGMENT_LEN, Frame, FrameError, Framer, FramerConfig, MAX_SEGMENT_LEN, Trailer,
     UnverifiedFrame, decode_frame,
 };
+pub use number::parse_number;
 pub use packet::{Flag, Packet, ParseError, ParseOptions, TrailingText, Version};
 pub use split::{Inserted, Part, PartKey, Reassembled, Reassembler, ReassemblerConfig, SplitError};
 pub use time::parse_time;

@@ -213,19 +213,23 @@ impl<'a> Packet<'a> {
     /// Parses a data segment.
     pub fn parse_with(segment: &'a str, options: &ParseOptions) -> Result<Self, ParseError> {
         let (header, cp, trailing_text) = split_segment(segment)?;
-        if options.trailing_text == TrailingText::Reject && !trailing_text.trim().is_empty() {
+        if options.trailing_text == TrailingText::Reject
+            && !trailing_text.is_empty()
+            && !trailing_text.trim().is_empty()
+        {
             return Err(ParseError::TrailingText {
                 text: excerpt(trailing_text),
             });
         }
         let fields = HeaderFields::parse(header)?;
+        let missing = |name| ParseError::MissingField { name };
         Ok(Self {
             segment,
             qn: fields.qn,
-            st: fields.st.ok_or(ParseError::MissingField { name: "ST" })?,
-            cn: fields.cn.ok_or(ParseError::MissingField { name: "CN" })?,
-            pw: fields.pw.ok_or(ParseError::MissingField { name: "PW" })?,
-            mn: fields.mn.ok_or(ParseError::MissingField { name: "MN" })?,
+            st: fields.st.ok_or_else(|| missing("ST"))?,
+            cn: fields.cn.ok_or_else(|| missing("CN"))?,
+            pw: fields.pw.ok_or_else(|| missing("PW"))?,
+            mn: fields.mn.ok_or_else(|| missing("MN"))?,
             flag: fields.flag,
             pnum: fields.pnum,
             pno: fields.pno,

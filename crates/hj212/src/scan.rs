@@ -49,6 +49,14 @@ impl<'a> Separators<'a> {
         self.mask &= u64::MAX.checked_shl(offset as u32).unwrap_or(0);
     }
 
+    /// Moves to `position`, forward or back, so that the next separator
+    /// returned is the first at or after it.
+    pub(crate) fn reset(&mut self, position: usize) {
+        self.block_start = position - position % BLOCK;
+        let mask = block_mask(self.bytes, self.block_start);
+        self.mask = mask & (u64::MAX << (position - self.block_start));
+    }
+
     /// Moves to the next block with a separator; returns false at the end.
     #[inline(never)]
     fn refill(&mut self) -> bool {

@@ -442,6 +442,44 @@ fn frame_stream(chunks: &[&[u8]]) -> Vec<Result<Frame, FrameError>> {
     results
 }
 
+/// Frames each chunk as a receiver does with the bytes of one read: whole
+/// frames are borrowed from the chunk and the rest goes through the buffer.
+/// Borrowed frames are copied only to compare them with owned ones.
+fn frame_stream_borrowed(chunks: &[&[u8]]) -> Vec<Result<Frame, FrameError>> {
+    let mut framer = Framer::new();
+    let mut results = Vec::new();
+    for chunk in chunks {
+        let mut input = *chunk;
+        while !input.is_empty() {
+            while let Some(result) = framer.next_frame_in(&mut input) {
+                results.push(result.map(|frame| frame.to_owned_frame()));
+            }
+            let taken = framer.push(input);
+            input = &input[taken..];
+            while let Some(result) = framer.next_frame() {
+                results.push(result);
+            }
+        }
+        assert!(framer.buffered() <= framer.max_buffered());
+    }
+    results
+}
+
+/// Splits `stream` at the given cut points.
+fn chunks_at(stream: &[u8], cuts: &[prop::sample::Index]) -> Vec<Vec<u8>> {
+    let mut offsets: Vec<usize> = cuts.iter().map(|cut| cut.index(stream.len())).collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for offset in offsets {
+        chunks.push(stream[start..offset].to_vec());
+        start = offset;
+    }
+    chunks.push(stream[start..].to_vec());
+    chunks
+}
+
 fn framer_reason(result: &Result<Frame, FrameError>) -> String {
     match result {
         Ok(_) => "ok".to_owned(),
@@ -457,6 +495,14 @@ fn whole_file_stream_gives_one_outcome_per_packet() {
     assert_eq!(reasons, expected);
 }
 
+#[test]
+fn borrowed_frames_match_buffered_frames() {
+    let (stream, _) = framed_stream();
+    let buffered = frame_stream(&[&stream]);
+    let borrowed = frame_stream_borrowed(&[&stream]);
+    assert_eq!(borrowed, buffered);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -464,17 +510,26 @@ proptest! {
     fn stream_resplit_gives_same_frames(cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..40)) {
         let (stream, _) = framed_stream();
         let whole = frame_stream(&[&stream]);
-        let mut offsets: Vec<usize> = cuts.iter().map(|cut| cut.index(stream.len())).collect();
-        offsets.sort_unstable();
-        offsets.dedup();
-        let mut chunks = Vec::new();
-        let mut start = 0;
-        for offset in offsets {
-            chunks.push(&stream[start..offset]);
-            start = offset;
-        }
-        chunks.push(&stream[start..]);
+        let chunks = chunks_at(&stream, &cuts);
+        let chunks: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
         let split = frame_stream(&chunks);
         prop_assert_eq!(split, whole);
+    }
+
+    #[test]
+    fn borrowed_framing_gives_same_frames(
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..40),
+        garbage in proptest::collection::vec(prop_oneof![Just(b'#'), Just(b'0'), Just(b'\n'), any::<u8>()], 0..20),
+        garbage_at in any::<prop::sample::Index>(),
+    ) {
+        // Garbage in the middle of the stream reaches the skip and
+        // length-mismatch paths as well as whole frames.
+        let (mut stream, _) = framed_stream();
+        let at = garbage_at.index(stream.len());
+        stream.splice(at..at, garbage);
+        let whole = frame_stream(&[&stream]);
+        let chunks = chunks_at(&stream, &cuts);
+        let chunks: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+        prop_assert_eq!(frame_stream_borrowed(&chunks), whole);
     }
 }
