@@ -12,6 +12,7 @@ mod email;
 mod error;
 pub mod message;
 mod notifier;
+mod outage;
 mod plan;
 mod routing;
 pub mod webhook;

@@ -14,6 +14,10 @@
 //! on the next start and the notification is sent again with the same id
 //! and `Idempotency-Key`.
 //!
+//! Failures are logged per target rather than per attempt (see
+//! [`crate::outage`]): the first failure of a target, then one summary
+//! when it recovers or its retries give up.
+//!
 //! NOTE: an event is queued a few milliseconds after its alert change is
 //! committed, in a separate transaction. Events still in the broadcast
 //! channel when the process dies, or emitted after the notifier stopped
@@ -29,11 +33,12 @@ use oversight_store::{Channel, DeliveryOutcome, NewNotification, Notification, S
 use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::backoff::retry_delay;
 use crate::config::{NotifyConfig, WebhookConfig};
 use crate::email::Mailer;
+use crate::outage::{Counts, Outages, Report};
 use crate::plan::{Planner, Timings};
 use crate::routing::Routing;
 use crate::{NotifyError, webhook};
@@ -63,6 +68,7 @@ struct Sender {
     retry_initial: Duration,
     retry_max: Duration,
     wake: Notify,
+    outages: Outages,
 }
 
 impl Notifier {
@@ -95,6 +101,7 @@ impl Notifier {
             retry_initial: Duration::from_millis(config.retry_initial_ms),
             retry_max: Duration::from_secs(config.retry_max_secs),
             wake: Notify::new(),
+            outages: Outages::default(),
         };
         Ok(Self {
             planner: Planner::new(Timings::from_config(config), routing),
@@ -136,6 +143,7 @@ impl Notifier {
         if let Err(failure) = intake.await {
             error!(error = %failure, "notification intake panicked");
         }
+        log_open_outages(&self.sender.outages);
         info!("notifier stopped");
         Ok(())
     }
@@ -277,6 +285,9 @@ async fn attempt(sender: &Sender, notification: Notification) {
         Ok(()) => {
             metrics::counter!("oversight_notifications_delivered_total", "channel" => channel)
                 .increment(1);
+            if let Some(report) = sender.outages.delivered(target_of(&notification)) {
+                log_report(report, &notification, None);
+            }
             DeliveryOutcome::Delivered { at }
         }
         Err(message) => failed(sender, &notification, at, message),
@@ -306,34 +317,105 @@ fn failed(
         )
         .unwrap_or(at)
     });
-    match retry_at {
-        Some(retry_at) => {
-            metrics::counter!("oversight_notification_attempts_failed_total", "channel" => channel)
-                .increment(1);
-            warn!(
-                notification = notification.id,
-                channel,
-                attempts,
-                error = %message,
-                retry_at = %retry_at,
-                "notification attempt failed, retrying"
-            );
-        }
-        None => {
-            metrics::counter!("oversight_notifications_dead_total", "channel" => channel)
-                .increment(1);
-            error!(
-                notification = notification.id,
-                channel,
-                attempts,
-                error = %message,
-                "notification failed for good, kept as a dead letter"
-            );
-        }
+    let counter = match retry_at {
+        Some(_) => "oversight_notification_attempts_failed_total",
+        None => "oversight_notifications_dead_total",
+    };
+    metrics::counter!(counter, "channel" => channel).increment(1);
+    debug!(
+        notification = notification.id,
+        channel,
+        attempts,
+        error = %message,
+        retry_at = ?retry_at,
+        "notification attempt failed"
+    );
+    let reports = sender.outages.failed(
+        target_of(notification),
+        notification.id,
+        retry_at.is_some(),
+        at,
+    );
+    for report in reports {
+        log_report(report, notification, Some((&message, retry_at)));
     }
     DeliveryOutcome::Failed {
         at,
         error: message,
         retry_at,
     }
+}
+
+/// Logs one line about a notification's target. `failure` is the attempt's
+/// error and next retry, for a failed attempt.
+fn log_report(
+    report: Report,
+    notification: &Notification,
+    failure: Option<(&str, Option<jiff::Timestamp>)>,
+) {
+    let (channel, target) = target_of(notification);
+    let channel = channel.as_str();
+    match report {
+        Report::Started => {
+            let (error, retry_at) = failure.unwrap_or_default();
+            warn!(
+                channel,
+                target,
+                notification = notification.id,
+                error,
+                retry_at = ?retry_at,
+                "delivery target failed, further failures are counted until it recovers"
+            );
+        }
+        Report::GaveUp { counts, since } => error!(
+            channel,
+            target,
+            failed_attempts = counts.failed_attempts,
+            dead_letters = counts.dead_letters,
+            since = %since,
+            "delivery target still failing, notifications kept as dead letters"
+        ),
+        Report::Recovered { counts, since } => info!(
+            channel,
+            target,
+            failed_attempts = counts.failed_attempts,
+            dead_letters = counts.dead_letters,
+            since = %since,
+            "delivery target recovered"
+        ),
+    }
+}
+
+/// Logs the failures of still failing targets that no summary covered, so
+/// that a stop does not hide them.
+fn log_open_outages(outages: &Outages) {
+    for (
+        (channel, target),
+        Counts {
+            failed_attempts,
+            dead_letters,
+        },
+        since,
+    ) in outages.unreported()
+    {
+        warn!(
+            channel = channel.as_str(),
+            target,
+            failed_attempts,
+            dead_letters,
+            since = %since,
+            "delivery target still failing at stop"
+        );
+    }
+}
+
+/// Returns the channel and the name of a notification's target: the webhook
+/// id, or on other channels the recipient id, which names one address and
+/// keeps mail addresses out of the log.
+fn target_of(notification: &Notification) -> (Channel, &str) {
+    let name = match notification.channel {
+        Channel::Webhook => &notification.target,
+        Channel::Email | Channel::Inbox => &notification.recipient,
+    };
+    (notification.channel, name)
 }

@@ -726,3 +726,209 @@ recipients = ["wang.fang"]
     assert!(error.starts_with("SMTP send failed"), "{error}");
     harness.stop().await;
 }
+
+/// One event the notifier logged: its level, message and fields.
+#[derive(Debug, Clone)]
+struct LogLine {
+    level: tracing::Level,
+    message: String,
+    fields: Vec<(String, String)>,
+}
+
+impl LogLine {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A tracing layer that keeps the events of `oversight_notify`.
+#[derive(Debug, Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<LogLine>>>);
+
+impl CapturedLogs {
+    /// Captures the events of the current thread until the guard drops. A
+    /// current-thread runtime runs every task of the notifier there.
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let subscriber = tracing_subscriber::registry().with(self.clone());
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// Returns the captured lines, oldest first.
+    fn lines(&self) -> Vec<LogLine> {
+        self.0.lock().expect("log lock").clone()
+    }
+
+    fn count(&self, level: tracing::Level, message: &str) -> usize {
+        self.lines()
+            .iter()
+            .filter(|line| line.level == level && line.message.starts_with(message))
+            .count()
+    }
+}
+
+struct FieldRecorder<'a>(&'a mut LogLine);
+
+impl tracing::field::Visit for FieldRecorder<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.0.message = text;
+        } else {
+            self.0.fields.push((field.name().to_owned(), text));
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            value.clone_into(&mut self.0.message);
+        } else {
+            self.0
+                .fields
+                .push((field.name().to_owned(), value.to_owned()));
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CapturedLogs {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _context: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let metadata = event.metadata();
+        if !metadata.target().starts_with("oversight_notify") {
+            return;
+        }
+        let mut line = LogLine {
+            level: *metadata.level(),
+            message: String::new(),
+            fields: Vec::new(),
+        };
+        event.record(&mut FieldRecorder(&mut line));
+        self.0.lock().expect("log lock").push(line);
+    }
+}
+
+/// Returns an address on 127.0.0.1 that refuses connections.
+fn closed_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a port and release it")
+}
+
+#[tokio::test]
+async fn failing_webhook_logs_once_per_outage() {
+    let logs = CapturedLogs::default();
+    let _guard = logs.install();
+    let harness = Harness::start(&webhook_config(closed_addr(), "max_attempts = 2")).await;
+
+    // Three areas make three notifications to the same webhook at once.
+    for (id, area) in [(1, "350203"), (2, "350205"), (3, "350206")] {
+        harness.send(firing(id, &format!("MN{id:04}"), area));
+    }
+    harness
+        .wait_for("three dead letters", |all| {
+            all.len() == 3 && all.iter().all(|n| n.status == DeliveryStatus::Dead)
+        })
+        .await;
+    // Two more that fail within the summary interval are only counted.
+    for (id, area) in [(4, "350211"), (5, "350212")] {
+        harness.send(firing(id, &format!("MN{id:04}"), area));
+    }
+    let all = harness
+        .wait_for("five dead letters", |all| {
+            all.len() == 5 && all.iter().all(|n| n.status == DeliveryStatus::Dead)
+        })
+        .await;
+    harness.stop().await;
+
+    for notification in &all {
+        assert_eq!(notification.attempts, 2, "{notification:#?}");
+        let error = notification.last_error.as_deref().unwrap_or_default();
+        assert!(error.contains("ops"), "{error}");
+    }
+    let started = "delivery target failed";
+    let gave_up = "delivery target still failing, notifications kept as dead letters";
+    let at_stop = "delivery target still failing at stop";
+    assert_eq!(
+        logs.count(tracing::Level::WARN, started),
+        1,
+        "{:#?}",
+        logs.lines()
+    );
+    assert_eq!(
+        logs.count(tracing::Level::ERROR, gave_up),
+        1,
+        "{:#?}",
+        logs.lines()
+    );
+    assert_eq!(
+        logs.count(tracing::Level::WARN, at_stop),
+        1,
+        "{:#?}",
+        logs.lines()
+    );
+    let loud: Vec<LogLine> = logs
+        .lines()
+        .into_iter()
+        .filter(|line| line.level <= tracing::Level::WARN)
+        .collect();
+    assert_eq!(loud.len(), 3, "{loud:#?}");
+
+    let summary = loud
+        .iter()
+        .find(|line| line.message == gave_up)
+        .expect("give-up summary");
+    assert_eq!(summary.field("target"), Some("ops"));
+    assert_eq!(summary.field("channel"), Some("webhook"));
+    assert_eq!(summary.field("dead_letters"), Some("3"));
+    assert_eq!(summary.field("failed_attempts"), Some("6"));
+    let last = loud
+        .iter()
+        .find(|line| line.message == at_stop)
+        .expect("summary at stop");
+    assert_eq!(last.field("dead_letters"), Some("2"));
+    assert_eq!(last.field("failed_attempts"), Some("4"));
+}
+
+#[tokio::test]
+async fn recovered_webhook_logs_summary() {
+    let logs = CapturedLogs::default();
+    let _guard = logs.install();
+    let (addr, endpoint) = start_endpoint().await;
+    endpoint.failures_left.store(2, Ordering::SeqCst);
+    let harness = Harness::start(&webhook_config(addr, "")).await;
+    harness.send(firing(1, "MN0001", "350203"));
+    harness
+        .wait_for("a delivered notification", |all| {
+            all.len() == 1 && all[0].status == DeliveryStatus::Delivered
+        })
+        .await;
+    harness.stop().await;
+
+    let lines = logs.lines();
+    let loud: Vec<&LogLine> = lines
+        .iter()
+        .filter(|line| line.level <= tracing::Level::WARN)
+        .collect();
+    assert_eq!(loud.len(), 1, "{loud:#?}");
+    assert!(
+        loud[0].message.starts_with("delivery target failed"),
+        "{loud:#?}"
+    );
+    assert_eq!(
+        loud[0].field("error"),
+        Some("webhook ops answered HTTP 503")
+    );
+    let recovered = lines
+        .iter()
+        .find(|line| line.message == "delivery target recovered")
+        .expect("recovery line");
+    assert_eq!(recovered.level, tracing::Level::INFO);
+    assert_eq!(recovered.field("failed_attempts"), Some("2"));
+    assert_eq!(recovered.field("dead_letters"), Some("0"));
+}

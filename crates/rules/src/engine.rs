@@ -27,17 +27,22 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use oversight_core::{
-    Alert, AlertEvent, AlertId, AlertStatus, AlertTransition, Clock, Explanation, FactorCode,
-    FactorLimit, Mn, MonitoringPoint, Reading, Severity, WindowExplanation,
+    Alert, AlertEvent, AlertId, AlertStatus, AlertTransition, Clock, Explanation, FactorCode, Mn,
+    MonitoringPoint, Reading,
 };
 use oversight_store::{AlertUpdate, NewTask, PointStatus, Trigger};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::expr::{CelRuntime, Outcome, Vars};
-use crate::flapping::FlapHistory;
+use crate::expr::CelRuntime;
 use crate::rule::{Rule, RuleKind, RuleSet};
-use crate::window::{Aggregated, WindowState};
+use crate::window::WindowState;
+
+mod evaluate;
+mod state;
+
+use evaluate::ReadingRules;
+use state::{FactorTable, Known, Phase, PointState, PointTable, RuleState, SharedWindow};
 
 /// Settings of the engine.
 #[derive(Debug, Clone)]
@@ -60,84 +65,6 @@ impl Default for EngineConfig {
     }
 }
 
-/// An alert's phase as the engine tracks it.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-enum Phase {
-    #[default]
-    Idle,
-    Pending {
-        since: Timestamp,
-    },
-    Firing,
-}
-
-/// What the engine knows of an open alert from the store's answers.
-#[derive(Debug, Clone, Copy, Default)]
-struct Known {
-    id: Option<AlertId>,
-    fired_at: Option<Timestamp>,
-    acknowledged: bool,
-    escalated: bool,
-}
-
-/// State of one rule for one point and factor, or one point for missing rules.
-#[derive(Debug, Default)]
-struct RuleState {
-    phase: Phase,
-    known: Known,
-    window: WindowState,
-    /// Flatline: the run's value and length.
-    run: Option<(f64, u32)>,
-    flap: FlapHistory,
-}
-
-/// State of one point and factor.
-#[derive(Debug, Default)]
-struct Series {
-    newest: Option<Timestamp>,
-    prev: Option<f64>,
-    last_received: Option<Timestamp>,
-    rules: Vec<(usize, RuleState)>,
-}
-
-impl Series {
-    /// Returns the state of rule `index`, looking first at `slot`. A
-    /// factor's states are created in the order its rules are met, so the
-    /// hint spares a scan over the states of the rules before it.
-    fn rule_at(&mut self, slot: usize, index: usize) -> &mut RuleState {
-        if self
-            .rules
-            .get(slot)
-            .is_some_and(|(known, _)| *known == index)
-        {
-            return &mut self.rules[slot].1;
-        }
-        self.rule(index)
-    }
-
-    fn rule(&mut self, index: usize) -> &mut RuleState {
-        match self.rules.iter().position(|(known, _)| *known == index) {
-            Some(position) => &mut self.rules[position].1,
-            None => {
-                self.rules.push((index, RuleState::default()));
-                &mut self.rules.last_mut().expect("an entry was just pushed").1
-            }
-        }
-    }
-}
-
-/// State of one point.
-#[derive(Debug, Default)]
-struct PointState {
-    point: Option<Arc<MonitoringPoint>>,
-    series: FxHashMap<FactorCode, Series>,
-    /// Missing rules by point (factor `None`) or by factor.
-    missing: Vec<(usize, Option<FactorCode>, RuleState)>,
-    first_seen: Option<Timestamp>,
-    last_received: Option<Timestamp>,
-    primed: bool,
-}
-
 /// Run-time errors of one rule.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RuleErrors {
@@ -157,22 +84,17 @@ pub struct Engine {
     config: EngineConfig,
     clock: Arc<dyn Clock>,
     cel: CelRuntime,
-    points: FxHashMap<Mn, PointState>,
+    points: PointTable,
+    factors: FactorTable,
     errors: BTreeMap<String, RuleErrors>,
     /// The UTC offset of `config.time_zone` in seconds, when the zone has a
     /// fixed offset, so that the local hour needs no time zone lookup.
     fixed_offset: Option<i64>,
-}
-
-/// What evaluating one rule on one reading concluded.
-struct Verdict {
-    met: bool,
-    cleared: bool,
-    severity: Severity,
-    value: f64,
-    /// Built only when the condition is met, the one case an alert is
-    /// opened or updated with it.
-    explanation: Option<Explanation>,
+    /// Readings evaluated so far, which numbers them for [`SharedWindow`].
+    readings_seen: u64,
+    /// Whether each rule runs, by index in the rule set, with the
+    /// operator's switches applied.
+    enabled: Vec<bool>,
 }
 
 impl Engine {
@@ -183,14 +105,18 @@ impl Engine {
             .to_fixed_offset()
             .ok()
             .map(|offset| i64::from(offset.seconds()));
+        let enabled = rules.rules().iter().map(|rule| rule.enabled).collect();
         Self {
             fixed_offset,
+            readings_seen: 0,
+            enabled,
             rules,
             switches: FxHashMap::default(),
             config,
             clock,
             cel: CelRuntime::new(),
-            points: FxHashMap::default(),
+            points: PointTable::default(),
+            factors: FactorTable::default(),
             errors: BTreeMap::new(),
         }
     }
@@ -203,15 +129,60 @@ impl Engine {
     /// Replaces the rules, keeping the state of rules whose id stays.
     pub fn replace_rules(&mut self, rules: Arc<RuleSet>) {
         let old = std::mem::replace(&mut self.rules, rules);
-        let remap = |index: usize| {
-            let id = &old.rules()[index].id;
-            self.rules.rule(id).map(|(new, _)| new)
-        };
-        for point in self.points.values_mut() {
-            for series in point.series.values_mut() {
-                series.rules = std::mem::take(&mut series.rules)
+        self.refresh_enabled();
+        let new_indexes: FxHashMap<&str, usize> = self
+            .rules
+            .rules()
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| (rule.id.as_str(), index))
+            .collect();
+        let remapped: Vec<Option<usize>> = old
+            .rules()
+            .iter()
+            .map(|rule| new_indexes.get(rule.id.as_str()).copied())
+            .collect();
+        let remap = |index: usize| remapped[index];
+        let old_factors = std::mem::take(&mut self.factors);
+        for factor in &old_factors.factors {
+            self.factors.number(&factor.code, &self.rules);
+        }
+        for point in self.points.iter_mut() {
+            for series in &mut point.series {
+                let old_rules = old_factors.get(series.factor);
+                let new_rules = self.factors.get(series.factor);
+                let mut kept: FxHashMap<usize, RuleState> = old_rules
+                    .rules
+                    .iter()
+                    .zip(std::mem::take(&mut series.rules))
+                    .filter_map(|(&index, state)| remap(index).map(|new| (new, state)))
+                    .collect();
+                series.rules = new_rules
+                    .rules
+                    .iter()
+                    .map(|index| kept.remove(index).unwrap_or_default())
+                    .collect();
+                // A new window starts from the old window of one of its rules.
+                let old_windows: FxHashMap<usize, usize> = old_rules
+                    .rules
+                    .iter()
+                    .zip(&old_rules.windows)
+                    .filter_map(|(&index, &window)| Some((remap(index)?, window?)))
+                    .collect();
+                let mut windows: Vec<Option<WindowState>> = vec![None; new_rules.window_count];
+                for (index, window) in new_rules.rules.iter().zip(&new_rules.windows) {
+                    if let (Some(window), Some(&old)) = (window, old_windows.get(index))
+                        && windows[*window].is_none()
+                    {
+                        windows[*window] = Some(series.windows[old].state.clone());
+                    }
+                }
+                series.windows = windows
                     .into_iter()
-                    .filter_map(|(index, state)| remap(index).map(|new| (new, state)))
+                    .map(|state| SharedWindow {
+                        state: state.unwrap_or_default(),
+                        ..SharedWindow::default()
+                    })
                     .collect();
             }
             point.missing = std::mem::take(&mut point.missing)
@@ -225,11 +196,22 @@ impl Engine {
     /// Sets operator switches: rule id to enabled.
     pub fn set_switches(&mut self, switches: impl IntoIterator<Item = (String, bool)>) {
         self.switches = switches.into_iter().collect();
+        self.refresh_enabled();
     }
 
     /// Enables or disables one rule.
     pub fn set_enabled(&mut self, rule_id: &str, enabled: bool) {
         self.switches.insert(rule_id.to_owned(), enabled);
+        self.refresh_enabled();
+    }
+
+    fn refresh_enabled(&mut self) {
+        self.enabled = self
+            .rules
+            .rules()
+            .iter()
+            .map(|rule| self.is_enabled(rule))
+            .collect();
     }
 
     /// Returns true if the rule runs.
@@ -245,8 +227,8 @@ impl Engine {
     /// Registers points, so that missing rules know their area, tags and limits.
     pub fn register_points(&mut self, points: impl IntoIterator<Item = Arc<MonitoringPoint>>) {
         for point in points {
-            let mn = point.mn.clone();
-            self.points.entry(mn).or_default().point = Some(point);
+            let state = self.points.entry(&point.mn);
+            state.point = Some(point);
         }
     }
 
@@ -272,21 +254,21 @@ impl Engine {
     pub fn prime(&mut self, point: &MonitoringPoint, readings: &[Reading]) {
         let mut discarded = Vec::new();
         self.evaluate_inner(point, readings, &mut discarded, true);
-        self.points.entry(point.mn.clone()).or_default().primed = true;
+        self.points.entry(&point.mn).primed = true;
     }
 
     /// Rebuilds the phase of open alerts after a restart or a store failure.
     pub fn restore(&mut self, open_alerts: &[Alert]) {
-        for point in self.points.values_mut() {
-            for series in point.series.values_mut() {
-                for (_, state) in &mut series.rules {
+        for point in self.points.iter_mut() {
+            for series in &mut point.series {
+                for state in &mut series.rules {
                     state.phase = Phase::Idle;
-                    state.known = Known::default();
+                    state.forget_known();
                 }
             }
             for (_, _, state) in &mut point.missing {
                 state.phase = Phase::Idle;
-                state.known = Known::default();
+                state.forget_known();
             }
         }
         for alert in open_alerts {
@@ -299,25 +281,30 @@ impl Engine {
             return;
         };
         let kind = rule.kind;
-        let point = self.points.entry(alert.mn.clone()).or_default();
         let state = if kind.watches_silence() {
+            let point = self.points.entry(&alert.mn);
             missing_state(point, index, alert.factor.clone())
         } else {
             let Some(factor) = &alert.factor else {
                 return;
             };
-            let series = point.series.entry(factor.clone()).or_default();
+            let number = self.factors.number(factor, &self.rules);
+            let Some(position) = self.factors.position(number, index) else {
+                return;
+            };
+            let series = self
+                .points
+                .entry(&alert.mn)
+                .series_mut(number, &self.factors);
             series.newest = series.newest.max(Some(alert.last_at));
-            series.rule(index)
+            &mut series.rules[position]
         };
-        state.phase = match alert.status {
-            AlertStatus::Pending => Phase::Pending {
-                since: alert.first_at,
-            },
-            AlertStatus::Firing | AlertStatus::Acknowledged => Phase::Firing,
+        match alert.status {
+            AlertStatus::Pending => state.set_pending(alert.first_at),
+            AlertStatus::Firing | AlertStatus::Acknowledged => state.phase = Phase::Firing,
             AlertStatus::Resolved => return,
-        };
-        state.known = Known {
+        }
+        *state.known_mut() = Known {
             id: Some(alert.id),
             fired_at: alert.fired_at,
             acknowledged: alert.status == AlertStatus::Acknowledged,
@@ -341,114 +328,61 @@ impl Engine {
         updates: &mut Vec<AlertUpdate>,
         priming: bool,
     ) {
-        let rules = Arc::clone(&self.rules);
+        if !readings.iter().any(|reading| reading.mn == point.mn) {
+            return;
+        }
+        let Self {
+            rules,
+            points,
+            factors,
+            config,
+            cel,
+            errors,
+            fixed_offset,
+            readings_seen,
+            enabled,
+            ..
+        } = self;
+        let rules: &RuleSet = rules;
+        let state = points.entry(&point.mn);
         for reading in readings.iter().filter(|reading| reading.mn == point.mn) {
             if !priming {
-                self.resolve_missing(point, reading, updates);
+                resolve_missing(rules, state, reading, updates);
             }
-            let Self {
-                points,
-                switches,
-                config,
-                cel,
-                errors,
-                fixed_offset,
-                ..
-            } = self;
-            // Looked up before inserting, so that known points and factors
-            // cost no clone of their key.
-            if !points.contains_key(&point.mn) {
-                points.insert(point.mn.clone(), PointState::default());
-            }
-            let state = points
-                .get_mut(&point.mn)
-                .expect("the point's state was just created");
-            if !state.series.contains_key(&reading.factor) {
-                state
-                    .series
-                    .insert(reading.factor.clone(), Series::default());
-            }
-            let series = state
-                .series
-                .get_mut(&reading.factor)
-                .expect("the series was just created");
+            *readings_seen += 1;
+            let number = factors.number(&reading.factor, rules);
+            let series = state.series_mut(number, factors);
             let late = series
                 .newest
                 .is_some_and(|newest| reading.data_time <= newest);
-            let mut hour = None;
-            let limit = point.limit(&reading.factor);
-            for (slot, index) in rules.for_factor(&reading.factor).enumerate() {
-                let rule = &rules.rules()[index];
-                let enabled = if switches.is_empty() {
-                    rule.enabled
-                } else {
-                    switches.get(&rule.id).copied().unwrap_or(rule.enabled)
-                };
-                if !enabled
-                    || !rule.flags.accepts(reading.flag)
-                    || !rule.applies_to(point, &point.attributes)
-                {
-                    continue;
-                }
-                let hour = *hour.get_or_insert_with(|| {
-                    local_hour(reading.data_time, *fixed_offset, &config.time_zone)
-                });
-                let context = Evaluation {
-                    rule,
+            let primary = reading.values.primary().filter(|value| value.is_finite());
+            let over_range = reading.flag.is_some_and(|flag| flag.as_char() == 'T');
+            // A reading without a finite value is evaluated only when its
+            // flag reports the instrument's range exceeded.
+            if let Some(raw) = primary.or(over_range.then_some(f64::NAN)) {
+                let reading_rules = ReadingRules {
+                    rules,
+                    enabled,
+                    factor: factors.get(number),
                     point,
                     reading,
-                    limit,
-                    hour,
+                    reading_number: *readings_seen,
                     late,
                     priming,
+                    fixed_offset: *fixed_offset,
+                    config,
+                    cel,
                 };
-                let prev = series.prev;
-                let rule_state = series.rule_at(slot, index);
-                match context.verdict(rule_state, prev, cel) {
-                    Ok(Some(verdict)) if !priming && !late => {
-                        updates.extend(step(&context, rule_state, &verdict, config));
-                    }
-                    Ok(_) => {}
-                    Err(message) => record_error(errors, &rule.id, &point.mn, message),
-                }
+                reading_rules.run(series, raw, errors, updates);
             }
             if !late {
                 series.newest = Some(reading.data_time);
-                if let Some(value) = reading.values.primary().filter(|value| value.is_finite()) {
+                if let Some(value) = primary {
                     series.prev = Some(value);
                 }
             }
             series.last_received = series.last_received.max(Some(reading.received_at));
             state.last_received = state.last_received.max(Some(reading.received_at));
-        }
-    }
-
-    /// Resolves the point's open missing alerts that `reading` ends.
-    fn resolve_missing(
-        &mut self,
-        point: &MonitoringPoint,
-        reading: &Reading,
-        updates: &mut Vec<AlertUpdate>,
-    ) {
-        let rules = Arc::clone(&self.rules);
-        let Some(state) = self.points.get_mut(&point.mn) else {
-            return;
-        };
-        for (index, factor, rule_state) in &mut state.missing {
-            let ends = factor
-                .as_ref()
-                .is_none_or(|factor| *factor == reading.factor);
-            if !ends || rule_state.phase == Phase::Idle {
-                continue;
-            }
-            rule_state.phase = Phase::Idle;
-            rule_state.known = Known::default();
-            let rule = &rules.rules()[*index];
-            updates.push(AlertUpdate::Resolve {
-                fingerprint: Alert::fingerprint_of(&rule.id, &point.mn, factor.as_ref()),
-                at: reading.received_at,
-                reason: "data arrived".to_owned(),
-            });
         }
     }
 
@@ -458,7 +392,7 @@ impl Engine {
         let rules = Arc::clone(&self.rules);
         let mut updates = Vec::new();
         for status in statuses {
-            let state = self.points.entry(status.mn.clone()).or_default();
+            let state = self.points.entry(&status.mn);
             let first_seen = *state.first_seen.get_or_insert(now);
             let point_received = status.last_received_at.max(state.last_received);
             // A heartbeat is contact but no data. It keeps the point online,
@@ -498,9 +432,11 @@ impl Engine {
                     let since = match &factor {
                         None if rule.kind == RuleKind::Offline => point_contact,
                         None => point_received,
-                        Some(factor) => state
-                            .series
+                        Some(factor) => self
+                            .factors
+                            .numbers
                             .get(factor)
+                            .and_then(|&number| state.series(number))
                             .and_then(|series| series.last_received),
                     }
                     .unwrap_or(first_seen);
@@ -536,14 +472,15 @@ impl Engine {
             };
             if event.transition == AlertTransition::Resolved {
                 state.phase = Phase::Idle;
-                state.known = Known::default();
+                state.forget_known();
                 continue;
             }
-            state.known.id = Some(alert.id);
-            state.known.fired_at = alert.fired_at;
-            state.known.acknowledged = alert.status == AlertStatus::Acknowledged;
-            state.known.escalated |= alert.escalated_at.is_some();
-            if let Some(update) = escalate_now(rule, alert, &mut state.known, now) {
+            let known = state.known_mut();
+            known.id = Some(alert.id);
+            known.fired_at = alert.fired_at;
+            known.acknowledged = alert.status == AlertStatus::Acknowledged;
+            known.escalated |= alert.escalated_at.is_some();
+            if let Some(update) = escalate_now(rule, alert, known, now) {
                 escalations.push(update);
             }
         }
@@ -556,43 +493,48 @@ impl Engine {
         let now = self.clock.now();
         let rules = Arc::clone(&self.rules);
         let mut updates = Vec::new();
-        for (mn, point) in &mut self.points {
-            let states = point
-                .series
+        let factors = &self.factors;
+        for point in self.points.iter_mut() {
+            let PointState {
+                mn,
+                series,
+                missing,
+                ..
+            } = point;
+            let states = series
                 .iter_mut()
-                .flat_map(|(factor, series)| {
-                    series
+                .flat_map(|series| {
+                    let factor = factors.get(series.factor);
+                    factor
                         .rules
-                        .iter_mut()
-                        .map(move |(index, state)| (*index, Some(factor.clone()), state))
+                        .iter()
+                        .zip(&mut series.rules)
+                        .map(|(&index, state)| (index, Some(&factor.code), state))
                 })
                 .chain(
-                    point
-                        .missing
+                    missing
                         .iter_mut()
-                        .map(|(index, factor, state)| (*index, factor.clone(), state)),
+                        .map(|(index, factor, state)| (*index, factor.as_ref(), state)),
                 );
             for (index, factor, state) in states {
                 let rule = &rules.rules()[index];
                 let Some(policy) = &rule.escalation else {
                     continue;
                 };
-                let (Some(after), Some(id), Some(fired_at)) = (
-                    policy.unacknowledged_for,
-                    state.known.id,
-                    state.known.fired_at,
-                ) else {
+                let known = state.known();
+                let (Some(after), Some(id), Some(fired_at)) =
+                    (policy.unacknowledged_for, known.id, known.fired_at)
+                else {
                     continue;
                 };
-                if state.phase != Phase::Firing || state.known.acknowledged || state.known.escalated
-                {
+                if state.phase != Phase::Firing || known.acknowledged || known.escalated {
                     continue;
                 }
                 if now.duration_since(fired_at) < after {
                     continue;
                 }
-                state.known.escalated = true;
-                let subject = Alert::fingerprint_of(&rule.id, mn, factor.as_ref());
+                state.known_mut().escalated = true;
+                let subject = Alert::fingerprint_of(&rule.id, mn, factor);
                 let reason = format!("unacknowledged for {after:#}");
                 updates.push(escalation(rule, id, &subject, &reason, now));
             }
@@ -605,8 +547,13 @@ impl Engine {
         if kind.watches_silence() {
             return Some(missing_state(point, index, alert.factor.clone()));
         }
-        let series = point.series.get_mut(alert.factor.as_ref()?)?;
-        Some(series.rule(index))
+        let number = *self.factors.numbers.get(alert.factor.as_ref()?)?;
+        let position = self.factors.position(number, index)?;
+        let series = point
+            .series
+            .iter_mut()
+            .find(|series| series.factor == number)?;
+        Some(&mut series.rules[position])
     }
 
     /// Returns the fingerprint of an open alert of an inhibiting rule on
@@ -630,6 +577,31 @@ fn record_error(errors: &mut BTreeMap<String, RuleErrors>, rule: &str, mn: &Mn, 
     entry.count += 1;
     entry.last_message = message;
     entry.last_mn = mn.to_string();
+}
+
+/// Resolves the point's open missing alerts that `reading` ends.
+fn resolve_missing(
+    rules: &RuleSet,
+    state: &mut PointState,
+    reading: &Reading,
+    updates: &mut Vec<AlertUpdate>,
+) {
+    for (index, factor, rule_state) in &mut state.missing {
+        let ends = factor
+            .as_ref()
+            .is_none_or(|factor| *factor == reading.factor);
+        if !ends || rule_state.phase == Phase::Idle {
+            continue;
+        }
+        rule_state.phase = Phase::Idle;
+        rule_state.forget_known();
+        let rule = &rules.rules()[*index];
+        updates.push(AlertUpdate::Resolve {
+            fingerprint: Alert::fingerprint_of(&rule.id, &state.mn, factor.as_ref()),
+            at: reading.received_at,
+            reason: "data arrived".to_owned(),
+        });
+    }
 }
 
 fn missing_state(
@@ -689,7 +661,7 @@ fn end_offline(
         return None;
     }
     rule_state.phase = Phase::Idle;
-    rule_state.known = Known::default();
+    rule_state.forget_known();
     Some(AlertUpdate::Resolve {
         fingerprint: Alert::fingerprint_of(&rule.id, &point.mn, None),
         at,
@@ -802,294 +774,11 @@ fn local_hour(at: Timestamp, fixed_offset: Option<i64>, time_zone: &TimeZone) ->
     i8::try_from(second_of_day / 3_600).expect("an hour of the day is below 24")
 }
 
-/// One rule meeting one reading.
-struct Evaluation<'a> {
-    rule: &'a Rule,
-    point: &'a MonitoringPoint,
-    reading: &'a Reading,
-    /// The point's limits for the reading's factor.
-    limit: Option<&'a FactorLimit>,
-    /// The hour of the reading's data time in the engine's zone.
-    hour: i8,
-    late: bool,
-    priming: bool,
-}
-
-impl Evaluation<'_> {
-    /// Updates the rule's window or run with the reading and evaluates its
-    /// conditions. `Ok(None)` means there is nothing to evaluate now.
-    fn verdict(
-        &self,
-        state: &mut RuleState,
-        prev: Option<f64>,
-        cel: &CelRuntime,
-    ) -> Result<Option<Verdict>, String> {
-        let reading = self.reading;
-        let raw = reading.values.primary().filter(|value| value.is_finite());
-        let over_range = reading.flag.is_some_and(|flag| flag.as_char() == 'T');
-        let Some(raw) = raw.or(over_range.then_some(f64::NAN)) else {
-            return Ok(None);
-        };
-        let limit = self.limit;
-        let flag = reading.flag.map(|flag| flag.as_char());
-        let mut flag_buffer = [0u8; 4];
-        let flag_text = flag.map_or("", |flag| flag.encode_utf8(&mut flag_buffer));
-        let mut vars = Vars {
-            value: raw,
-            upper: limit.and_then(|limit| limit.upper),
-            lower: limit.and_then(|limit| limit.lower),
-            prev,
-            count: None,
-            hour: f64::from(self.hour),
-            flag: flag_text,
-            factor: reading.factor.as_str(),
-            mn: self.point.mn.as_str(),
-            area: self.point.area.as_str(),
-            system_code: self.point.system_code.as_str(),
-            attrs: &self.point.attributes,
-        };
-        let mut window_used = None;
-        if let Some(window) = &self.rule.window {
-            if let Some(filter) = &window.filter
-                && eval(filter, &vars, cel)? != Some(true)
-            {
-                return Ok(None);
-            }
-            let Some(aggregated) = state.window.push(window, reading.data_time, raw, self.late)
-            else {
-                return Ok(None);
-            };
-            vars.value = aggregated.value;
-            vars.count = Some(aggregated.count as f64);
-            window_used = Some(aggregated);
-        }
-        let (met, cleared) = match self.rule.kind {
-            RuleKind::Flatline => match self.flatline(state, raw, &vars, cel)? {
-                Some(result) => result,
-                None => return Ok(None),
-            },
-            _ => {
-                let Some(condition) = &self.rule.condition else {
-                    return Ok(None);
-                };
-                let Some(met) = eval(condition, &vars, cel)? else {
-                    return Ok(None);
-                };
-                let cleared = match &self.rule.clear {
-                    Some(clear) => eval(clear, &vars, cel)?.unwrap_or(false),
-                    None => !met,
-                };
-                (met, cleared)
-            }
-        };
-        if self.priming || self.late {
-            return Ok(None);
-        }
-        let critical = match (&self.rule.critical, met) {
-            (Some(critical), true) => eval(critical, &vars, cel)?.unwrap_or(false),
-            _ => false,
-        };
-        let severity = if critical {
-            Severity::Critical
-        } else {
-            self.rule.severity
-        };
-        let explanation = met.then(|| self.explain(&vars, window_used));
-        Ok(Some(Verdict {
-            met,
-            cleared,
-            severity,
-            value: vars.value,
-            explanation,
-        }))
-    }
-
-    /// Flatline: met once `repeats` values in a row are equal within the
-    /// tolerance; cleared when a different value arrives.
-    fn flatline(
-        &self,
-        state: &mut RuleState,
-        value: f64,
-        vars: &Vars<'_>,
-        cel: &CelRuntime,
-    ) -> Result<Option<(bool, bool)>, String> {
-        if self.late || !value.is_finite() {
-            return Ok(None);
-        }
-        if let Some(condition) = &self.rule.condition
-            && eval(condition, vars, cel)? != Some(true)
-        {
-            state.run = None;
-            return Ok(Some((false, true)));
-        }
-        let run = match state.run {
-            Some((first, length)) if (value - first).abs() <= self.rule.tolerance => {
-                (first, length + 1)
-            }
-            _ => (value, 1),
-        };
-        state.run = Some(run);
-        let met = run.1 >= self.rule.repeats;
-        Ok(Some((met, run.1 == 1)))
-    }
-
-    fn explain(&self, vars: &Vars<'_>, window: Option<Aggregated>) -> Explanation {
-        let mut values = BTreeMap::new();
-        values.insert("value".to_owned(), vars.value);
-        for (name, value) in [
-            ("upper", vars.upper),
-            ("lower", vars.lower),
-            ("prev", vars.prev),
-            ("count", vars.count),
-        ] {
-            if let Some(value) = value {
-                values.insert(name.to_owned(), value);
-            }
-        }
-        if self.rule.kind == RuleKind::Flatline {
-            values.insert("repeats".to_owned(), f64::from(self.rule.repeats));
-        }
-        let condition = match self.rule.kind {
-            RuleKind::Flatline => format!("the same value {} times in a row", self.rule.repeats),
-            _ => self
-                .rule
-                .condition
-                .as_ref()
-                .map(|c| c.source().to_owned())
-                .unwrap_or_default(),
-        };
-        Explanation {
-            condition,
-            clear: self
-                .rule
-                .clear
-                .as_ref()
-                .map(|clear| clear.source().to_owned()),
-            values,
-            flag: (!vars.flag.is_empty()).then(|| vars.flag.to_owned()),
-            window: window
-                .zip(self.rule.window.as_ref())
-                .map(|(aggregated, window)| WindowExplanation {
-                    aggregate: format!("{:?}", window.aggregate).to_lowercase(),
-                    size: format!("{:#}", window.size),
-                    from: aggregated.from,
-                    to: aggregated.to,
-                    count: aggregated.count,
-                }),
-            reading_at: Some(self.reading.data_time),
-        }
-    }
-}
-
-/// Evaluates a condition; `None` when it is not applicable.
-fn eval(
-    condition: &crate::expr::Condition,
-    vars: &Vars<'_>,
-    cel: &CelRuntime,
-) -> Result<Option<bool>, String> {
-    match condition.eval(vars, cel)? {
-        Outcome::Bool(result) => Ok(Some(result)),
-        Outcome::NotApplicable => Ok(None),
-    }
-}
-
-/// Moves the alert's phase with one verdict and returns the update it calls for.
-fn step(
-    context: &Evaluation<'_>,
-    state: &mut RuleState,
-    verdict: &Verdict,
-    config: &EngineConfig,
-) -> Vec<AlertUpdate> {
-    let rule = context.rule;
-    let at = context.reading.data_time;
-    let mut updates = Vec::new();
-    let was_flapping = state.flap.is_flapping();
-    let flapping = state
-        .flap
-        .record(verdict.met, config.flap_high, config.flap_low);
-    let fingerprint =
-        || Alert::fingerprint_of(&rule.id, &context.point.mn, Some(&context.reading.factor));
-    match (state.phase, verdict.met) {
-        (Phase::Idle, true) => {
-            let firing = rule.for_duration.is_zero();
-            state.phase = if firing {
-                Phase::Firing
-            } else {
-                Phase::Pending { since: at }
-            };
-            updates.push(trigger(context, verdict, firing));
-        }
-        (Phase::Pending { since }, true) => {
-            let firing = at.duration_since(since) >= rule.for_duration;
-            if firing {
-                state.phase = Phase::Firing;
-            }
-            updates.push(trigger(context, verdict, firing));
-        }
-        (Phase::Firing, true) => updates.push(trigger(context, verdict, true)),
-        (Phase::Pending { .. }, false) => {
-            state.phase = Phase::Idle;
-            updates.push(AlertUpdate::Resolve {
-                fingerprint: fingerprint(),
-                at,
-                reason: "condition stopped before the for duration".to_owned(),
-            });
-        }
-        (Phase::Firing, false) if verdict.cleared => {
-            state.phase = Phase::Idle;
-            let reason = match &rule.clear {
-                Some(clear) => format!("clear condition met: {}", clear.source()),
-                None => "condition no longer met".to_owned(),
-            };
-            updates.push(AlertUpdate::Resolve {
-                fingerprint: fingerprint(),
-                at,
-                reason,
-            });
-        }
-        (Phase::Firing, false) | (Phase::Idle, false) => {}
-    }
-    if flapping != was_flapping && state.phase != Phase::Idle {
-        updates.push(AlertUpdate::SetFlapping {
-            fingerprint: fingerprint(),
-            flapping,
-        });
-    }
-    updates
-}
-
-fn trigger(context: &Evaluation<'_>, verdict: &Verdict, firing: bool) -> AlertUpdate {
-    let rule = context.rule;
-    let point = context.point;
-    let factor = &context.reading.factor;
-    let limit = point.limit(factor);
-    let limit = match rule.peak {
-        crate::rule::Peak::Max => limit.and_then(|limit| limit.upper),
-        crate::rule::Peak::Min => limit.and_then(|limit| limit.lower),
-    };
-    AlertUpdate::Trigger(Box::new(Trigger {
-        fingerprint: Alert::fingerprint_of(&rule.id, &point.mn, Some(factor)),
-        rule_id: rule.id.clone(),
-        rule_version: rule.version.clone(),
-        category: rule.category.clone(),
-        department: rule.department.clone(),
-        mn: point.mn.clone(),
-        factor: Some(factor.clone()),
-        severity: verdict.severity,
-        area: point.area.clone(),
-        at: context.reading.data_time,
-        value: verdict.value.is_finite().then_some(verdict.value),
-        limit,
-        peak_is_max: rule.peak == crate::rule::Peak::Max,
-        firing,
-        explanation: verdict.explanation.clone(),
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use oversight_core::{
-        AreaCode, DataFlag, DataKind, FactorLimit, FactorValues, ManualClock, Secret, SystemCode,
+        AreaCode, DataFlag, DataKind, FactorLimit, FactorValues, ManualClock, Secret, Severity,
+        SystemCode,
     };
 
     use super::*;
@@ -1637,6 +1326,117 @@ condition = "attrs.missing_attribute == 'x'"
             );
         }
         assert_eq!(flapping, ["flapping=true env.limit.upper:MN0001:w01018"]);
+    }
+
+    #[test]
+    fn rule_state_is_24_bytes() {
+        // A point has one state per rule of each factor it sends, so the
+        // size decides how many points fit in the cache.
+        assert_eq!(size_of::<RuleState>(), 24);
+    }
+
+    const SHARED_WINDOWS: &str = r#"
+[pack]
+id = "w"
+version = "1"
+
+[[rule]]
+id = "w.avg10"
+category = "exceedance"
+factors = ["w01018"]
+condition = "value > 100.0"
+window = { size = "10m", aggregate = "avg" }
+
+[[rule]]
+id = "w.avg10.high"
+category = "exceedance"
+factors = ["w01018"]
+condition = "value > 120.0"
+window = { size = "10m", aggregate = "avg" }
+
+[[rule]]
+id = "w.avg1h"
+category = "exceedance"
+factors = ["w01018"]
+condition = "value > 100.0"
+window = { size = "1h", aggregate = "avg" }
+"#;
+
+    /// Returns the updates of rules whose id starts with `w.`.
+    fn window_rules(updates: &[AlertUpdate]) -> Vec<String> {
+        let mut lines: Vec<String> = summary(updates)
+            .into_iter()
+            .filter(|line| line.contains(" w."))
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    fn trigger_of<'a>(updates: &'a [AlertUpdate], rule_id: &str) -> &'a Trigger {
+        updates
+            .iter()
+            .find_map(|update| match update {
+                AlertUpdate::Trigger(trigger) if trigger.rule_id == rule_id => Some(&**trigger),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no trigger of {rule_id} in {updates:?}"))
+    }
+
+    fn window_count(updates: &[AlertUpdate], rule_id: &str) -> u64 {
+        let explanation = trigger_of(updates, rule_id).explanation.as_ref().unwrap();
+        explanation.window.as_ref().unwrap().count
+    }
+
+    #[test]
+    fn shared_window_serves_each_rule() {
+        let (mut engine, _) = engine_with(&[SHARED_WINDOWS]);
+        let point = point();
+        let updates = engine.evaluate(&point, &[reading("w01018", 0, 150.0, None)]);
+        assert_eq!(
+            window_rules(&updates),
+            [
+                "fire w.avg10.high:MN0001:w01018",
+                "fire w.avg10:MN0001:w01018",
+                "fire w.avg1h:MN0001:w01018",
+            ]
+        );
+        // 15 minutes later the 10-minute windows hold only the new reading,
+        // while the hour's window averages 150 and 60 to 105.
+        let updates = engine.evaluate(&point, &[reading("w01018", 900, 60.0, None)]);
+        assert_eq!(
+            window_rules(&updates),
+            [
+                "fire w.avg1h:MN0001:w01018",
+                "resolve w.avg10.high:MN0001:w01018",
+                "resolve w.avg10:MN0001:w01018",
+            ]
+        );
+        assert_eq!(window_count(&updates, "w.avg1h"), 2);
+        assert_eq!(trigger_of(&updates, "w.avg1h").value, Some(105.0));
+    }
+
+    #[test]
+    fn reload_keeps_window_of_staying_rule() {
+        let only_first = &SHARED_WINDOWS[..SHARED_WINDOWS
+            .find("[[rule]]\nid = \"w.avg10.high\"")
+            .unwrap()];
+        let (mut engine, _) = engine_with(&[only_first]);
+        let point = point();
+        let updates = engine.evaluate(&point, &[reading("w01018", 0, 150.0, None)]);
+        assert_eq!(window_rules(&updates), ["fire w.avg10:MN0001:w01018"]);
+
+        let operator = vec![parse_pack("test.toml", SHARED_WINDOWS).unwrap()];
+        let rules = RuleSet::build(crate::builtin_packs().unwrap(), operator).unwrap();
+        engine.replace_rules(Arc::new(rules));
+        let updates = engine.evaluate(&point, &[reading("w01018", 60, 130.0, None)]);
+        // The staying rule's window still contains the first reading.
+        assert_eq!(window_count(&updates, "w.avg10"), 2);
+        assert_eq!(trigger_of(&updates, "w.avg10").value, Some(140.0));
+        // The new rule with the same window shares it.
+        assert_eq!(window_count(&updates, "w.avg10.high"), 2);
+        // The new hour's window starts empty.
+        assert_eq!(window_count(&updates, "w.avg1h"), 1);
+        assert_eq!(trigger_of(&updates, "w.avg1h").value, Some(130.0));
     }
 
     #[test]

@@ -111,6 +111,7 @@ pub(crate) struct Vars<'a> {
 }
 
 impl Vars<'_> {
+    #[inline(always)]
     fn number(&self, var: NumVar) -> Option<f64> {
         match var {
             NumVar::Value => Some(self.value),
@@ -129,6 +130,11 @@ impl Vars<'_> {
 
     /// Returns true if every optional variable in `needs` is present.
     fn has(&self, needs: u8) -> bool {
+        // `value` and `hour` are always present, and most conditions name
+        // no other number.
+        if needs & !(NumVar::Value.bit() | NumVar::Hour.bit()) == 0 {
+            return true;
+        }
         [
             NumVar::Upper,
             NumVar::Lower,
@@ -174,9 +180,38 @@ enum StrVar {
     Factor,
 }
 
+impl CmpOp {
+    #[inline(always)]
+    fn apply(self, left: f64, right: f64) -> bool {
+        match self {
+            Self::Lt => left < right,
+            Self::Le => left <= right,
+            Self::Gt => left > right,
+            Self::Ge => left >= right,
+            Self::Eq => left == right,
+            Self::Ne => left != right,
+        }
+    }
+
+    /// Returns the operator with its operands swapped: `a < b` is `b > a`.
+    fn swapped(self) -> Self {
+        match self {
+            Self::Lt => Self::Gt,
+            Self::Le => Self::Ge,
+            Self::Gt => Self::Lt,
+            Self::Ge => Self::Le,
+            Self::Eq => Self::Eq,
+            Self::Ne => Self::Ne,
+        }
+    }
+}
+
 /// A condition compiled for evaluation without the interpreter.
 #[derive(Debug, Clone, PartialEq)]
 enum Fast {
+    /// A variable compared with a literal, such as `value > 100.0`: the
+    /// most common condition, evaluated without walking a tree.
+    VarLiteral(NumVar, CmpOp, f64),
     Compare(Operand, CmpOp, Operand),
     StrEquals(StrVar, String, bool),
     Night(bool),
@@ -186,20 +221,25 @@ enum Fast {
 }
 
 impl Operand {
+    /// Evaluates the operand. Variables and literals, the common operands,
+    /// are inlined into the comparison; arithmetic is a call.
+    #[inline(always)]
     fn eval(&self, vars: &Vars<'_>) -> Option<f64> {
         match self {
             Self::Var(var) => vars.number(*var),
             Self::Literal(value) => Some(*value),
-            Self::Arith(left, op, right) => {
-                let (left, right) = (left.eval(vars)?, right.eval(vars)?);
-                Some(match op {
-                    ArithOp::Add => left + right,
-                    ArithOp::Sub => left - right,
-                    ArithOp::Mul => left * right,
-                    ArithOp::Div => left / right,
-                })
-            }
+            Self::Arith(left, op, right) => Self::eval_arith(left, *op, right, vars),
         }
+    }
+
+    fn eval_arith(left: &Self, op: ArithOp, right: &Self, vars: &Vars<'_>) -> Option<f64> {
+        let (left, right) = (left.eval(vars)?, right.eval(vars)?);
+        Some(match op {
+            ArithOp::Add => left + right,
+            ArithOp::Sub => left - right,
+            ArithOp::Mul => left * right,
+            ArithOp::Div => left / right,
+        })
     }
 }
 
@@ -207,19 +247,19 @@ impl Fast {
     /// Evaluates the tree; `None` means an operand was absent or not a number.
     fn eval(&self, vars: &Vars<'_>) -> Option<bool> {
         Some(match self {
+            Self::VarLiteral(var, op, literal) => {
+                let value = vars.number(*var)?;
+                if !value.is_finite() || !literal.is_finite() {
+                    return None;
+                }
+                op.apply(value, *literal)
+            }
             Self::Compare(left, op, right) => {
                 let (left, right) = (left.eval(vars)?, right.eval(vars)?);
                 if !left.is_finite() || !right.is_finite() {
                     return None;
                 }
-                match op {
-                    CmpOp::Lt => left < right,
-                    CmpOp::Le => left <= right,
-                    CmpOp::Gt => left > right,
-                    CmpOp::Ge => left >= right,
-                    CmpOp::Eq => left == right,
-                    CmpOp::Ne => left != right,
-                }
+                op.apply(left, right)
             }
             Self::StrEquals(var, literal, equal) => {
                 let actual = match var {
@@ -277,11 +317,15 @@ fn compile_comparison(name: &str, left: &Expr, right: &Expr) -> Option<Fast> {
     }
     // CEL compares numbers across int and double, so literals of either kind
     // compare as in the interpreter.
-    Some(Fast::Compare(
-        compile_operand(left, true)?,
-        op,
-        compile_operand(right, true)?,
-    ))
+    let left = compile_operand(left, true)?;
+    let right = compile_operand(right, true)?;
+    Some(match (left, right) {
+        (Operand::Var(var), Operand::Literal(literal)) => Fast::VarLiteral(var, op, literal),
+        (Operand::Literal(literal), Operand::Var(var)) => {
+            Fast::VarLiteral(var, op.swapped(), literal)
+        }
+        (left, right) => Fast::Compare(left, op, right),
+    })
 }
 
 fn compile_string_equality(left: &Expr, right: &Expr, equal: bool) -> Option<Fast> {
@@ -413,20 +457,37 @@ impl Condition {
 
     /// Evaluates the condition; an error is CEL's runtime error or a result
     /// that is not a bool.
+    #[inline]
     pub(crate) fn eval(&self, vars: &Vars<'_>, cel: &CelRuntime) -> Result<Outcome, String> {
+        if let Some(Fast::VarLiteral(var, op, literal)) = &self.fast {
+            // The variable is the only one the condition names, so its
+            // absence is the only way the condition is not applicable.
+            return match vars.number(*var) {
+                None => Ok(Outcome::NotApplicable),
+                Some(value) if value.is_finite() && literal.is_finite() => {
+                    Ok(Outcome::Bool(op.apply(value, *literal)))
+                }
+                Some(_) => Err(self.not_finite()),
+            };
+        }
         if !vars.has(self.needs) {
             return Ok(Outcome::NotApplicable);
         }
         if let Some(fast) = &self.fast {
             return match fast.eval(vars) {
                 Some(result) => Ok(Outcome::Bool(result)),
-                None => Err(format!(
-                    "condition {:?} compared a value that is not a finite number",
-                    self.source
-                )),
+                None => Err(self.not_finite()),
             };
         }
         cel.eval(&self.program, vars).map(Outcome::Bool)
+    }
+
+    #[cold]
+    fn not_finite(&self) -> String {
+        format!(
+            "condition {:?} compared a value that is not a finite number",
+            self.source
+        )
     }
 }
 
@@ -591,6 +652,9 @@ mod tests {
             "delta > 10.0 || value - prev < -5.0",
             "value / upper > 1.5",
             "factor == 'w01018' && value > 50.5",
+            "100.0 < value",
+            "95 >= value",
+            "prev != 90.0",
         ];
         for source in sources {
             let condition = Condition::compile(source).unwrap();
@@ -609,6 +673,17 @@ mod tests {
         vars.prev = None;
         assert_eq!(eval("delta > 1.0", &vars), Ok(Outcome::NotApplicable));
         assert_eq!(eval("value < lower", &vars), Ok(Outcome::NotApplicable));
+        assert_eq!(eval("lower > 1.0", &vars), Ok(Outcome::NotApplicable));
+        assert_eq!(eval("1.0 < prev", &vars), Ok(Outcome::NotApplicable));
+    }
+
+    #[test]
+    fn non_finite_value_is_an_error() {
+        let vars = vars(f64::NAN);
+        for source in ["value > 100.0", "100.0 < value", "value > upper"] {
+            let error = eval(source, &vars).unwrap_err();
+            assert!(error.contains("not a finite number"), "{source}: {error}");
+        }
     }
 
     #[test]

@@ -15,7 +15,9 @@ const HISTORY: u32 = 21;
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct FlapHistory {
     bits: u32,
-    len: u32,
+    /// The number of results kept, up to [`HISTORY`]. A byte, because every
+    /// rule state contains a history and a smaller state fits more in the cache.
+    len: u8,
     flapping: bool,
 }
 
@@ -23,8 +25,8 @@ impl FlapHistory {
     /// Adds a result and returns whether the alert is flapping now.
     pub(crate) fn record(&mut self, met: bool, high: f64, low: f64) -> bool {
         self.bits = ((self.bits << 1) | u32::from(met)) & ((1 << HISTORY) - 1);
-        self.len = (self.len + 1).min(HISTORY);
-        if self.len < HISTORY {
+        self.len = (self.len + 1).min(HISTORY as u8);
+        if u32::from(self.len) < HISTORY {
             return self.flapping;
         }
         let change = self.percent_state_change();
@@ -102,7 +104,7 @@ mod tests {
         {
             let history = FlapHistory {
                 bits,
-                len: HISTORY,
+                len: HISTORY as u8,
                 flapping: false,
             };
             let mut expected = 0.0;

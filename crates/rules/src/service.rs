@@ -298,7 +298,7 @@ impl RulesService {
         self.refresh_silences().await;
         let open = self.store.open_alerts().await?;
         self.engine.restore(&open);
-        self.record_change("loaded", None, "engine", self.pack_detail())
+        self.record_change("loaded", None, Actor::Engine, self.pack_detail())
             .await;
         info!(
             open_alerts = open.len(),
@@ -328,7 +328,7 @@ impl RulesService {
         &self,
         action: &str,
         rule_id: Option<&str>,
-        actor: &str,
+        actor: Actor,
         detail: String,
     ) {
         let change = RuleChange {
@@ -336,7 +336,7 @@ impl RulesService {
             at: self.clock.now(),
             action: action.to_owned(),
             rule_id: rule_id.map(str::to_owned),
-            actor: actor.to_owned(),
+            actor,
             digest: self.engine.rules().digest(),
             detail,
         };
@@ -567,7 +567,8 @@ impl RulesService {
                 actor,
                 reply,
             } => {
-                let _ = reply.send(self.set_enabled(&rule_id, enabled, &actor).await);
+                let actor = Actor::User(actor);
+                let _ = reply.send(self.set_enabled(&rule_id, enabled, actor).await);
             }
             Command::Reload { reply } => {
                 let _ = reply.send(self.reload().await);
@@ -602,7 +603,7 @@ impl RulesService {
         &mut self,
         rule_id: &str,
         enabled: bool,
-        actor: &str,
+        actor: Actor,
     ) -> Result<(), RulesError> {
         if self.engine.rules().rule(rule_id).is_none() {
             return Err(RulesError::UnknownRule(rule_id.to_owned()));
@@ -613,13 +614,13 @@ impl RulesService {
             at: self.clock.now(),
             action: action.to_owned(),
             rule_id: Some(rule_id.to_owned()),
-            actor: actor.to_owned(),
             digest: self.engine.rules().digest(),
             detail: format!("rule {rule_id} {action} by {actor}"),
+            actor,
         };
         self.store.record_rule_change(&change).await?;
         self.engine.set_enabled(rule_id, enabled);
-        info!(rule = rule_id, enabled, actor, "rule switched");
+        info!(rule = rule_id, enabled, actor = %change.actor, "rule switched");
         Ok(())
     }
 
@@ -648,7 +649,7 @@ impl RulesService {
                 let digest = rules.digest();
                 if digest != self.engine.rules().digest() {
                     self.engine.replace_rules(Arc::new(rules));
-                    self.record_change("reloaded", None, "engine", self.pack_detail())
+                    self.record_change("reloaded", None, Actor::Engine, self.pack_detail())
                         .await;
                     info!(digest = %digest, "rule packs reloaded");
                 }
@@ -659,7 +660,8 @@ impl RulesService {
                 let detail = failure.to_string();
                 self.rejected = detail.lines().map(str::to_owned).collect();
                 metrics::counter!("oversight_rule_reloads_rejected_total").increment(1);
-                self.record_change("rejected", None, "engine", detail).await;
+                self.record_change("rejected", None, Actor::Engine, detail)
+                    .await;
                 Err(failure)
             }
         }
