@@ -156,7 +156,7 @@ async fn open_store(
 async fn time_summary(store: &SqliteStore, start: Timestamp) -> f64 {
     const RUNS: u32 = 20;
     let query = SummaryQuery {
-        area: None,
+        areas: None,
         points: None,
         readings_since: start - SignedDuration::from_hours(24),
         online_since: start,

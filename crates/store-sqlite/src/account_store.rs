@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use oversight_store::{
-    AccountStore, ApiToken, AuthEvent, Department, LoginFailures, NewApiToken, NewDepartment,
-    NewUser, Session, StoreResult, TotpState, User, UserUpdate,
+    AccountStore, ApiToken, AuditContext, AuthEvent, Department, LoginFailures, NewApiToken,
+    NewDepartment, NewUser, Session, StoreResult, TotpState, User, UserUpdate,
 };
 
 use crate::accounts::{self, AccountOutput, AccountWrite};
@@ -28,11 +28,13 @@ fn mismatch<T>(output: AccountOutput) -> StoreResult<T> {
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn create_department(&self, department: &NewDepartment) -> StoreResult<Department> {
-        match self
-            .write_account(AccountWrite::CreateDepartment(department.clone()))
-            .await?
-        {
+    async fn create_department(
+        &self,
+        department: &NewDepartment,
+        audit: &AuditContext,
+    ) -> StoreResult<Department> {
+        let write = AccountWrite::CreateDepartment(department.clone(), audit.clone());
+        match self.write_account(write).await? {
             AccountOutput::Department(department) => Ok(department),
             other => mismatch(other),
         }
@@ -42,11 +44,10 @@ impl AccountStore for SqliteStore {
         &self,
         id: i64,
         department: &NewDepartment,
+        audit: &AuditContext,
     ) -> StoreResult<Department> {
-        match self
-            .write_account(AccountWrite::UpdateDepartment(id, department.clone()))
-            .await?
-        {
+        let write = AccountWrite::UpdateDepartment(id, department.clone(), audit.clone());
+        match self.write_account(write).await? {
             AccountOutput::Department(department) => Ok(department),
             other => mismatch(other),
         }
@@ -64,9 +65,9 @@ impl AccountStore for SqliteStore {
             .await
     }
 
-    async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+    async fn create_user(&self, user: &NewUser, audit: &AuditContext) -> StoreResult<User> {
         match self
-            .write_account(AccountWrite::CreateUser(user.clone()))
+            .write_account(AccountWrite::CreateUser(user.clone(), audit.clone()))
             .await?
         {
             AccountOutput::User(user) => Ok(user),
@@ -93,9 +94,14 @@ impl AccountStore for SqliteStore {
         self.readers().run("list users", accounts::users).await
     }
 
-    async fn update_user(&self, id: i64, update: &UserUpdate) -> StoreResult<User> {
+    async fn update_user(
+        &self,
+        id: i64,
+        update: &UserUpdate,
+        audit: &AuditContext,
+    ) -> StoreResult<User> {
         match self
-            .write_account(AccountWrite::UpdateUser(id, update.clone()))
+            .write_account(AccountWrite::UpdateUser(id, update.clone(), audit.clone()))
             .await?
         {
             AccountOutput::User(user) => Ok(user),
@@ -103,19 +109,27 @@ impl AccountStore for SqliteStore {
         }
     }
 
-    async fn set_password_hash(&self, id: i64, password_hash: &str) -> StoreResult<()> {
-        match self
-            .write_account(AccountWrite::SetPasswordHash(id, password_hash.to_owned()))
-            .await?
-        {
+    async fn set_password_hash(
+        &self,
+        id: i64,
+        password_hash: &str,
+        audit: &AuditContext,
+    ) -> StoreResult<()> {
+        let write = AccountWrite::SetPasswordHash(id, password_hash.to_owned(), audit.clone());
+        match self.write_account(write).await? {
             AccountOutput::Unit => Ok(()),
             other => mismatch(other),
         }
     }
 
-    async fn set_totp(&self, id: i64, totp: Option<&TotpState>) -> StoreResult<()> {
+    async fn set_totp(
+        &self,
+        id: i64,
+        totp: Option<&TotpState>,
+        audit: &AuditContext,
+    ) -> StoreResult<()> {
         match self
-            .write_account(AccountWrite::SetTotp(id, totp.cloned()))
+            .write_account(AccountWrite::SetTotp(id, totp.cloned(), audit.clone()))
             .await?
         {
             AccountOutput::Unit => Ok(()),
@@ -179,9 +193,13 @@ impl AccountStore for SqliteStore {
         }
     }
 
-    async fn create_token(&self, token: &NewApiToken) -> StoreResult<ApiToken> {
+    async fn create_token(
+        &self,
+        token: &NewApiToken,
+        audit: &AuditContext,
+    ) -> StoreResult<ApiToken> {
         match self
-            .write_account(AccountWrite::CreateToken(token.clone()))
+            .write_account(AccountWrite::CreateToken(token.clone(), audit.clone()))
             .await?
         {
             AccountOutput::Token(token) => Ok(token),
@@ -202,9 +220,9 @@ impl AccountStore for SqliteStore {
             .await
     }
 
-    async fn revoke_token(&self, id: i64, at: Timestamp) -> StoreResult<ApiToken> {
+    async fn revoke_token(&self, id: i64, audit: &AuditContext) -> StoreResult<ApiToken> {
         match self
-            .write_account(AccountWrite::RevokeToken(id, at))
+            .write_account(AccountWrite::RevokeToken(id, audit.clone()))
             .await?
         {
             AccountOutput::Token(token) => Ok(token),

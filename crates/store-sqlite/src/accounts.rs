@@ -7,8 +7,8 @@ use jiff::Timestamp;
 use oversight_auth::{Action, Role};
 use oversight_core::{AreaCode, Mn, ValidationError};
 use oversight_store::{
-    ApiToken, AuthEvent, AuthEventKind, Department, LoginFailures, NewApiToken, NewDepartment,
-    NewUser, Session, StoreError, StoreResult, TotpState, User, UserUpdate,
+    ApiToken, AuditContext, AuthEvent, AuthEventKind, Department, LoginFailures, NewApiToken,
+    NewDepartment, NewUser, Session, StoreError, StoreResult, TotpState, User, UserUpdate,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -16,15 +16,17 @@ use crate::codec::{micros, optional_timestamp, parse_stored, timestamp};
 use crate::error::{SqliteError, backend, corrupt};
 use crate::ledger;
 
-/// A change to accounts or credentials, run by the writer thread.
+/// A change to accounts or credentials, run by the writer thread. The
+/// variants with an [`AuditContext`] record their [`AuthEvent`] in the same
+/// transaction as the change.
 #[derive(Debug)]
 pub(crate) enum AccountWrite {
-    CreateDepartment(NewDepartment),
-    UpdateDepartment(i64, NewDepartment),
-    CreateUser(NewUser),
-    UpdateUser(i64, UserUpdate),
-    SetPasswordHash(i64, String),
-    SetTotp(i64, Option<TotpState>),
+    CreateDepartment(NewDepartment, AuditContext),
+    UpdateDepartment(i64, NewDepartment, AuditContext),
+    CreateUser(NewUser, AuditContext),
+    UpdateUser(i64, UserUpdate, AuditContext),
+    SetPasswordHash(i64, String, AuditContext),
+    SetTotp(i64, Option<TotpState>, AuditContext),
     UseTotpStep(i64, u64),
     CreateSession {
         digest: String,
@@ -34,8 +36,8 @@ pub(crate) enum AccountWrite {
     },
     DeleteSession(String),
     DeleteExpiredSessions(Timestamp),
-    CreateToken(NewApiToken),
-    RevokeToken(i64, Timestamp),
+    CreateToken(NewApiToken, AuditContext),
+    RevokeToken(i64, AuditContext),
     RecordEvent(AuthEvent),
 }
 
@@ -54,21 +56,37 @@ pub(crate) enum AccountOutput {
 /// Applies one account write on the writer's transaction.
 pub(crate) fn apply(conn: &Connection, write: &AccountWrite) -> StoreResult<AccountOutput> {
     match write {
-        AccountWrite::CreateDepartment(new) => {
-            create_department(conn, new).map(AccountOutput::Department)
+        AccountWrite::CreateDepartment(new, audit) => {
+            let department = create_department(conn, new)?;
+            record_event(conn, &audit.department_changed(&department))?;
+            Ok(AccountOutput::Department(department))
         }
-        AccountWrite::UpdateDepartment(id, new) => {
-            update_department(conn, *id, new).map(AccountOutput::Department)
+        AccountWrite::UpdateDepartment(id, new, audit) => {
+            let department = update_department(conn, *id, new)?;
+            record_event(conn, &audit.department_changed(&department))?;
+            Ok(AccountOutput::Department(department))
         }
-        AccountWrite::CreateUser(new) => create_user(conn, new).map(AccountOutput::User),
-        AccountWrite::UpdateUser(id, update) => {
-            update_user(conn, *id, update).map(AccountOutput::User)
+        AccountWrite::CreateUser(new, audit) => {
+            let user = create_user(conn, new)?;
+            record_event(conn, &audit.user_created(&user))?;
+            Ok(AccountOutput::User(user))
         }
-        AccountWrite::SetPasswordHash(id, hash) => {
-            set_password_hash(conn, *id, hash).map(|()| AccountOutput::Unit)
+        AccountWrite::UpdateUser(id, update, audit) => {
+            let user = update_user(conn, *id, update)?;
+            record_event(conn, &audit.user_changed(&user))?;
+            Ok(AccountOutput::User(user))
         }
-        AccountWrite::SetTotp(id, totp) => {
-            set_totp(conn, *id, totp.as_ref()).map(|()| AccountOutput::Unit)
+        AccountWrite::SetPasswordHash(id, hash, audit) => {
+            set_password_hash(conn, *id, hash)?;
+            let user = user_required(conn, *id)?;
+            record_event(conn, &audit.password_changed(&user))?;
+            Ok(AccountOutput::Unit)
+        }
+        AccountWrite::SetTotp(id, totp, audit) => {
+            set_totp(conn, *id, totp.as_ref())?;
+            let user = user_required(conn, *id)?;
+            record_event(conn, &audit.totp_changed(&user, totp.as_ref()))?;
+            Ok(AccountOutput::Unit)
         }
         AccountWrite::UseTotpStep(id, step) => {
             use_totp_step(conn, *id, *step).map(AccountOutput::Flag)
@@ -94,8 +112,16 @@ pub(crate) fn apply(conn: &Connection, write: &AccountWrite) -> StoreResult<Acco
             [micros(*now)],
         )
         .map(AccountOutput::Count),
-        AccountWrite::CreateToken(new) => create_token(conn, new).map(AccountOutput::Token),
-        AccountWrite::RevokeToken(id, at) => revoke_token(conn, *id, *at).map(AccountOutput::Token),
+        AccountWrite::CreateToken(new, audit) => {
+            let token = create_token(conn, new)?;
+            record_event(conn, &audit.token_created(&token))?;
+            Ok(AccountOutput::Token(token))
+        }
+        AccountWrite::RevokeToken(id, audit) => {
+            let token = revoke_token(conn, *id, audit.at)?;
+            record_event(conn, &audit.token_revoked(&token))?;
+            Ok(AccountOutput::Token(token))
+        }
         AccountWrite::RecordEvent(event) => record_event(conn, event).map(|()| AccountOutput::Unit),
     }
 }

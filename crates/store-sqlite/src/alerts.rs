@@ -639,7 +639,7 @@ pub(crate) fn record_rule_change(conn: &Connection, change: &RuleChange) -> Stor
                     micros(change.at),
                     change.action,
                     change.rule_id,
-                    change.actor,
+                    change.actor.to_string(),
                     change.digest,
                     change.detail
                 ],
@@ -661,7 +661,7 @@ pub(crate) fn record_rule_change(conn: &Connection, change: &RuleChange) -> Stor
         NewLedgerEntry::new(
             format!("rule.{}", change.action),
             subject,
-            change.actor.clone(),
+            change.actor.to_string(),
             payload,
         ),
     )?;
@@ -700,12 +700,18 @@ pub(crate) fn rule_changes(conn: &Connection, limit: u32) -> StoreResult<Vec<Rul
                 at: timestamp(at).map_err(backend(OPERATION))?,
                 action,
                 rule_id,
-                actor,
+                actor: stored_rule_actor(actor),
                 digest,
                 detail,
             })
         })
         .collect()
+}
+
+/// Decodes the actor of a stored rule change. Switches stored before actors
+/// were typed carry the bare login name, which is read as that user.
+fn stored_rule_actor(stored: String) -> Actor {
+    Actor::parse(&stored).unwrap_or(Actor::User(stored))
 }
 
 /// Returns the latest switch of each rule an operator switched.
@@ -739,5 +745,13 @@ mod tests {
         assert_eq!(peak(false, Some(3.0), Some(5.0)), Some(3.0));
         assert_eq!(peak(true, None, Some(5.0)), Some(5.0));
         assert_eq!(peak(true, Some(5.0), None), Some(5.0));
+    }
+
+    #[test]
+    fn rule_actor_reads_bare_name_as_user() {
+        let user = |name: &str| Actor::User(name.to_owned());
+        assert_eq!(stored_rule_actor("li.wei".to_owned()), user("li.wei"));
+        assert_eq!(stored_rule_actor("user:li.wei".to_owned()), user("li.wei"));
+        assert_eq!(stored_rule_actor("engine".to_owned()), Actor::Engine);
     }
 }

@@ -104,7 +104,9 @@ fn copy_and_check(source: &Path, out: &Path) -> Result<BackupReport, SqliteError
     }
     let schema_version: u32 = copy.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let ledger_entries: i64 =
-        copy.query_row("SELECT count(*) FROM ledger_entries", [], |row| row.get(0))?;
+        copy.query_row("SELECT size FROM ledger_state WHERE id = 1", [], |row| {
+            row.get(0)
+        })?;
     let bytes = std::fs::metadata(out)?.len();
     Ok(BackupReport {
         source: source.to_owned(),

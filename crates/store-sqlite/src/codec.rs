@@ -52,6 +52,33 @@ pub(crate) fn area_range(area: &AreaCode) -> (String, String) {
     (area.as_str().to_owned(), format!("{}:", area.as_str()))
 }
 
+/// Builds the SQL condition that `column` lies in one of `areas` or below
+/// them: `1` for every area when `areas` is `None`, and `0` for an empty
+/// list. `bind` adds a bound to the statement's parameters and returns its
+/// placeholder.
+pub(crate) fn areas_condition(
+    column: &str,
+    areas: Option<&[AreaCode]>,
+    mut bind: impl FnMut(String) -> String,
+) -> String {
+    let Some(areas) = areas else {
+        return "1".to_owned();
+    };
+    if areas.is_empty() {
+        return "0".to_owned();
+    }
+    let ranges: Vec<String> = areas
+        .iter()
+        .map(|area| {
+            let (lower, upper) = area_range(area);
+            let lower = bind(lower);
+            let upper = bind(upper);
+            format!("({column} >= {lower} AND {column} < {upper})")
+        })
+        .collect();
+    format!("({})", ranges.join(" OR "))
+}
+
 /// Decodes a stored value with a domain parser, reporting failures as corrupt data.
 pub(crate) fn parse_stored<T>(
     what: &'static str,

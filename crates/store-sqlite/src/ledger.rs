@@ -1,4 +1,5 @@
-//! The ledger tables: entries, tree nodes, the append state and checkpoints.
+//! The ledger tables: entry bundles, hash tiles, the append state and
+//! checkpoints.
 //!
 //! [`append`] is the facility every state-changing write uses: it runs on
 //! the writer's connection inside the transaction (or savepoint) of the
@@ -7,28 +8,24 @@
 //! lives in the one-row table `ledger_state`, not in memory, so a rolled back
 //! request also rolls back its appends without any bookkeeping in the writer.
 //!
-//! `ledger_nodes` keeps the hash of every complete subtree, leaves included
-//! (level 0), which makes a proof O(log n) point reads. The leaf hashes are
-//! kept apart from `ledger_entries` so that an offline audit can compare the
-//! entries with them and tell an altered entry from a removed, inserted or
-//! reordered one.
+//! Entries and hashes are stored in bundles and tiles of 256
+//! ([`crate::ledger_tiles`]). The leaf hashes are kept apart from the
+//! entries so that an offline audit can compare the entries with them and
+//! tell an altered entry from a removed, inserted or reordered one.
 
 use jiff::Timestamp;
 use oversight_ledger::{
-    CompactRange, ConsistencyProof, HASH_LEN, Hash, Hasher, InclusionProof, MerkleTree, NodeId,
-    NodeSource, TreeError,
+    CompactRange, ConsistencyProof, HASH_LEN, Hash, Hasher, InclusionProof, MerkleTree, TreeError,
 };
 use oversight_store::{
     LedgerEntry, LedgerHead, NewLedgerEntry, StoreError, StoreResult, StoredCheckpoint,
-    canonical_json, leaf_data,
+    write_leaf_data,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::codec::{micros, timestamp};
 use crate::error::{SqliteError, backend, corrupt};
-
-/// The columns [`decode_entry`] reads, in order.
-pub(crate) const ENTRY_COLUMNS: &str = "idx, at, kind, subject, actor, payload, leaf_hash";
+use crate::ledger_tiles::{self, PendingWrites, StoredNodes, to_i64};
 
 /// Records the configured hash function on a new ledger, or checks it
 /// against the one an existing ledger uses.
@@ -73,6 +70,9 @@ pub(crate) fn init(conn: &Connection, hasher: Hasher) -> StoreResult<()> {
 
 /// Appends entries to the ledger within the caller's transaction and
 /// returns their indexes. All entries of one call get the same time.
+///
+/// Each entry is encoded straight into the batch's bundle buffer and hashed
+/// from there, so an entry costs no allocation of its own.
 pub(crate) fn append(conn: &Connection, entries: &[NewLedgerEntry]) -> StoreResult<Vec<u64>> {
     const OPERATION: &str = "append ledger entry";
     if entries.is_empty() {
@@ -81,54 +81,28 @@ pub(crate) fn append(conn: &Connection, entries: &[NewLedgerEntry]) -> StoreResu
     let mut range = load_range(conn)?;
     let hasher = range.hasher();
     let now = Timestamp::now();
-    let time = Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now);
-    let mut insert_entry = conn
-        .prepare_cached(
-            "INSERT INTO ledger_entries (idx, at, kind, subject, actor, payload, leaf_hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(backend(OPERATION))?;
-    let mut insert_node = conn
-        .prepare_cached("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")
-        .map_err(backend(OPERATION))?;
-    let mut indexes = Vec::with_capacity(entries.len());
-    let mut nodes: Vec<(NodeId, Hash)> = Vec::with_capacity(8);
+    let time = Timestamp::from_microsecond(now.as_microsecond())
+        .unwrap_or(now)
+        .to_string();
+    let first = range.size();
+    let mut pending = PendingWrites::new(first, entries.len());
     for entry in entries {
-        let index = range.size();
-        let data = leaf_data(
-            time,
-            &entry.kind,
-            &entry.subject,
-            &entry.actor,
-            &entry.payload,
-        );
-        let leaf = hasher.hash_leaf(&data);
-        insert_entry
-            .execute(params![
-                to_i64(index),
-                micros(time),
-                entry.kind,
-                entry.subject,
-                entry.actor,
-                canonical_json(&entry.payload),
-                leaf.as_bytes().as_slice(),
-            ])
-            .map_err(backend(OPERATION))?;
-        nodes.clear();
-        range.append_leaf_hash_with(leaf, |node, hash| nodes.push((node, *hash)));
-        for (node, hash) in &nodes {
-            insert_node
-                .execute(params![
-                    node.level,
-                    to_i64(node.index),
-                    hash.as_bytes().as_slice()
-                ])
-                .map_err(backend(OPERATION))?;
-        }
-        indexes.push(index);
+        let data = pending.push_entry_with(|out| {
+            write_leaf_data(
+                out,
+                &time,
+                &entry.kind,
+                &entry.subject,
+                &entry.actor,
+                &entry.payload,
+            );
+        });
+        let leaf = hasher.hash_leaf(data);
+        range.append_leaf_hash_with(leaf, |node, hash| pending.push_node(node, hash));
     }
+    pending.write(conn).map_err(backend(OPERATION))?;
     save_range(conn, &range)?;
-    Ok(indexes)
+    Ok((first..range.size()).collect())
 }
 
 /// Appends one entry; see [`append`].
@@ -181,10 +155,6 @@ fn split_hashes(bytes: &[u8]) -> Result<Vec<Hash>, SqliteError> {
         .collect())
 }
 
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).expect("ledger indexes stay below 2^63")
-}
-
 fn hash_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Result<Hash, SqliteError>> {
     let bytes: Vec<u8> = row.get(index)?;
     Ok(Hash::from_slice(&bytes).map_err(|error| corrupt("ledger hash", &hex(&bytes), &error)))
@@ -206,132 +176,20 @@ pub(crate) fn head(conn: &Connection) -> StoreResult<LedgerHead> {
     })
 }
 
-pub(crate) fn decode_entry(row: &Row<'_>) -> rusqlite::Result<Result<LedgerEntry, SqliteError>> {
-    let index: i64 = row.get(0)?;
-    let at: i64 = row.get(1)?;
-    let payload: String = row.get(5)?;
-    let leaf_hash = hash_column(row, 6)?;
-    let kind = row.get(2)?;
-    let subject = row.get(3)?;
-    let actor = row.get(4)?;
-    Ok((|| {
-        Ok(LedgerEntry {
-            index: u64::try_from(index).map_err(|error| corrupt("ledger index", &index, &error))?,
-            time: timestamp(at)?,
-            kind,
-            subject,
-            actor,
-            payload: serde_json::from_str(&payload)
-                .map_err(|error| corrupt("ledger payload", &payload, &error))?,
-            leaf_hash: leaf_hash?,
-        })
-    })())
-}
-
 /// Returns one entry.
 pub(crate) fn entry(conn: &Connection, index: u64) -> StoreResult<Option<LedgerEntry>> {
     const OPERATION: &str = "get ledger entry";
-    let Ok(index) = i64::try_from(index) else {
-        return Ok(None);
-    };
-    let sql = format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE idx = ?1");
-    conn.prepare_cached(&sql)
-        .and_then(|mut statement| statement.query_row([index], decode_entry).optional())
-        .map_err(backend(OPERATION))?
-        .transpose()
-        .map_err(backend(OPERATION))
+    let hasher = load_range(conn)?.hasher();
+    let mut found =
+        ledger_tiles::read_entries(conn, hasher, index, 1).map_err(backend(OPERATION))?;
+    Ok(found.pop().filter(|entry| entry.index == index))
 }
 
 /// Returns up to `limit` entries from `from` on.
 pub(crate) fn entries(conn: &Connection, from: u64, limit: u32) -> StoreResult<Vec<LedgerEntry>> {
     const OPERATION: &str = "list ledger entries";
-    let from = i64::try_from(from).unwrap_or(i64::MAX);
-    let sql =
-        format!("SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE idx >= ?1 ORDER BY idx LIMIT ?2");
-    let rows: Vec<Result<LedgerEntry, SqliteError>> = conn
-        .prepare_cached(&sql)
-        .and_then(|mut statement| {
-            statement
-                .query_map(params![from, limit], decode_entry)?
-                .collect()
-        })
-        .map_err(backend(OPERATION))?;
-    rows.into_iter()
-        .collect::<Result<_, _>>()
-        .map_err(backend(OPERATION))
-}
-
-/// The stored tree nodes, read through a connection.
-#[derive(Debug)]
-pub(crate) struct StoredNodes<'a> {
-    conn: &'a Connection,
-}
-
-impl<'a> StoredNodes<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Self {
-        Self { conn }
-    }
-
-    fn node(&self, node: NodeId) -> Result<Option<Hash>, SqliteError> {
-        let Ok(index) = i64::try_from(node.index) else {
-            return Ok(None);
-        };
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT hash FROM ledger_nodes WHERE level = ?1 AND idx = ?2")?;
-        statement
-            .query_row(params![node.level, index], |row| hash_column(row, 0))
-            .optional()?
-            .transpose()
-    }
-}
-
-impl NodeSource for StoredNodes<'_> {
-    type Error = SqliteError;
-
-    fn leaf_hash(&self, index: u64) -> Result<Hash, Self::Error> {
-        self.node(NodeId::new(0, index))?.ok_or_else(|| {
-            corrupt(
-                "ledger leaf hash",
-                &index,
-                &"missing from ledger_nodes although below the ledger size",
-            )
-        })
-    }
-
-    fn leaf_hashes(
-        &self,
-        range: std::ops::Range<u64>,
-        out: &mut Vec<Hash>,
-    ) -> Result<(), Self::Error> {
-        let start = out.len();
-        let mut statement = self.conn.prepare_cached(
-            "SELECT hash FROM ledger_nodes WHERE level = 0 AND idx >= ?1 AND idx < ?2 ORDER BY idx",
-        )?;
-        let rows = statement.query_map(params![to_i64(range.start), to_i64(range.end)], |row| {
-            hash_column(row, 0)
-        })?;
-        for hash in rows {
-            out.push(hash??);
-        }
-        let expected = range.end - range.start;
-        if (out.len() - start) as u64 != expected {
-            return Err(corrupt(
-                "ledger leaf hashes",
-                &format!("{}..{}", range.start, range.end),
-                &"some are missing from ledger_nodes",
-            ));
-        }
-        Ok(())
-    }
-
-    fn complete_subtree_hash(&self, node: NodeId) -> Result<Option<Hash>, Self::Error> {
-        self.node(node)
-    }
-
-    fn min_cached_level(&self) -> u8 {
-        1
-    }
+    let hasher = load_range(conn)?.hasher();
+    ledger_tiles::read_entries(conn, hasher, from, u64::from(limit)).map_err(backend(OPERATION))
 }
 
 fn tree_error(operation: &'static str) -> impl Fn(TreeError<SqliteError>) -> StoreError {
@@ -362,7 +220,7 @@ pub(crate) fn inclusion_proof(
              index < size"
         )));
     }
-    MerkleTree::new(range.hasher(), StoredNodes::new(conn))
+    MerkleTree::new(range.hasher(), StoredNodes::new(conn, range.hasher()))
         .inclusion_proof(index, size)
         .map_err(tree_error(OPERATION))
 }
@@ -395,7 +253,7 @@ pub(crate) fn consistency_proof(
              request a size up to {ledger_size}"
         )));
     }
-    MerkleTree::new(range.hasher(), StoredNodes::new(conn))
+    MerkleTree::new(range.hasher(), StoredNodes::new(conn, range.hasher()))
         .consistency_proof(first, second)
         .map_err(tree_error(OPERATION))
 }

@@ -25,6 +25,8 @@ mod checkpoint;
 mod codec;
 mod error;
 mod ledger;
+mod ledger_migration;
+mod ledger_tiles;
 mod notifications;
 mod options;
 mod packed;

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::alerts::{ALERT_COLUMNS, decode_alert};
 use crate::codec::{
-    ReadingCursor, area_range, decode_alert_cursor, decode_point_cursor, encode_alert_cursor,
+    ReadingCursor, areas_condition, decode_alert_cursor, decode_point_cursor, encode_alert_cursor,
     encode_point_cursor, hour_of, kind_code, kind_from_code, micros, optional_timestamp, page_size,
     parse_stored, timestamp,
 };
@@ -188,13 +188,12 @@ pub(crate) fn points(conn: &Connection, query: &PointQuery) -> StoreResult<Page<
         .as_deref()
         .map(decode_point_cursor)
         .transpose()?;
-    let mut sql = format!("SELECT {POINT_COLUMNS} FROM points WHERE 1 = 1");
     let mut values: Vec<Value> = Vec::new();
-    if let Some(area) = &query.area {
-        let (lower, upper) = area_range(area);
-        sql.push_str(" AND area >= ? AND area < ?");
-        values.extend([Value::Text(lower), Value::Text(upper)]);
-    }
+    let areas = areas_condition("area", query.areas.as_deref(), |bound| {
+        values.push(Value::Text(bound));
+        "?".to_owned()
+    });
+    let mut sql = format!("SELECT {POINT_COLUMNS} FROM points WHERE {areas}");
     if let Some(after) = after {
         sql.push_str(" AND mn > ?");
         values.push(Value::Text(after));
@@ -215,19 +214,21 @@ pub(crate) fn points(conn: &Connection, query: &PointQuery) -> StoreResult<Page<
 
 pub(crate) fn point_statuses(
     conn: &Connection,
-    area: Option<&AreaCode>,
+    areas: Option<&[AreaCode]>,
 ) -> StoreResult<Vec<PointStatus>> {
-    let (lower, upper) = match area {
-        Some(area) => area_range(area),
-        None => (String::new(), ":".to_owned()),
-    };
+    let mut values: Vec<Value> = Vec::new();
+    let areas = areas_condition("area", areas, |bound| {
+        values.push(Value::Text(bound));
+        "?".to_owned()
+    });
     collect(
         conn,
         "list point statuses",
-        "SELECT mn, area, interval_secs, last_data_time, last_received_at, last_contact_at \
-         FROM points \
-         WHERE area >= ?1 AND area < ?2 ORDER BY mn",
-        [lower, upper],
+        &format!(
+            "SELECT mn, area, interval_secs, last_data_time, last_received_at, \
+             last_contact_at FROM points WHERE {areas} ORDER BY mn"
+        ),
+        params_from_iter(values),
         |row| {
             let mn: String = row.get(0)?;
             let area: String = row.get(1)?;
@@ -497,46 +498,57 @@ impl UploadScan<'_> {
 
 pub(crate) fn summary(conn: &Connection, query: &SummaryQuery) -> StoreResult<Summary> {
     const OPERATION: &str = "count summary";
-    let (lower, upper) = match &query.area {
-        Some(area) => area_range(area),
-        None => (String::new(), ":".to_owned()),
-    };
-    // The point filter goes in as a JSON array so that the statements stay
-    // cacheable; NULL means every point.
+    // The point filter goes in as a JSON array; NULL means every point.
     let points = query
         .points
         .as_ref()
         .map(|points| serde_json::to_string(&points.iter().map(Mn::as_str).collect::<Vec<_>>()))
         .transpose()
         .map_err(backend(OPERATION))?;
-    let count = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> StoreResult<u64> {
+    // Each count binds `first` (a time, or nothing), the point filter, then
+    // the bounds of the condition on the area `column`, which replaces
+    // `{areas}`. Anonymous placeholders number on after `?1` and `?2`.
+    let count = |sql: &str, first: Option<i64>, column: &str| -> StoreResult<u64> {
+        let mut values: Vec<Value> = first.map(Value::Integer).into_iter().collect();
+        values.push(points.clone().map_or(Value::Null, Value::Text));
+        let areas = areas_condition(column, query.areas.as_deref(), |bound| {
+            values.push(Value::Text(bound));
+            "?".to_owned()
+        });
+        let sql = sql.replace("{areas}", &areas);
         let value: i64 = conn
-            .prepare_cached(sql)
-            .and_then(|mut statement| statement.query_row(params, |row| row.get(0)))
+            .prepare_cached(&sql)
+            .and_then(|mut statement| {
+                statement.query_row(params_from_iter(values), |row| row.get(0))
+            })
             .map_err(backend(OPERATION))?;
         Ok(u64::try_from(value).unwrap_or(0))
     };
     let point_count = count(
-        "SELECT count(*) FROM points WHERE area >= ?1 AND area < ?2 \
-         AND (?3 IS NULL OR mn IN (SELECT value FROM json_each(?3)))",
-        params![lower, upper, points],
+        "SELECT count(*) FROM points WHERE (?1 IS NULL OR mn IN (SELECT value FROM json_each(?1))) \
+         AND {areas}",
+        None,
+        "area",
     )?;
     let points_online = count(
-        "SELECT count(*) FROM points WHERE area >= ?1 AND area < ?2 AND last_received_at >= ?3 \
-         AND (?4 IS NULL OR mn IN (SELECT value FROM json_each(?4)))",
-        params![lower, upper, micros(query.online_since), points],
+        "SELECT count(*) FROM points WHERE last_received_at >= ?1 \
+         AND (?2 IS NULL OR mn IN (SELECT value FROM json_each(?2))) AND {areas}",
+        Some(micros(query.online_since)),
+        "area",
     )?;
     let readings = count(
         "SELECT coalesce(sum(c.readings), 0) FROM reading_counts c \
          JOIN points p ON p.id = c.point_id \
-         WHERE c.hour >= ?3 AND p.area >= ?1 AND p.area < ?2 \
-         AND (?4 IS NULL OR p.mn IN (SELECT value FROM json_each(?4)))",
-        params![lower, upper, hour_of(micros(query.readings_since)), points],
+         WHERE c.hour >= ?1 AND (?2 IS NULL OR p.mn IN (SELECT value FROM json_each(?2))) \
+         AND {areas}",
+        Some(hour_of(micros(query.readings_since))),
+        "p.area",
     )?;
     let open_alerts = count(
-        "SELECT count(*) FROM alerts WHERE status <> 'resolved' AND area >= ?1 AND area < ?2 \
-         AND (?3 IS NULL OR mn IN (SELECT value FROM json_each(?3)))",
-        params![lower, upper, points],
+        "SELECT count(*) FROM alerts WHERE status <> 'resolved' \
+         AND (?1 IS NULL OR mn IN (SELECT value FROM json_each(?1))) AND {areas}",
+        None,
+        "area",
     )?;
     Ok(Summary {
         points: point_count,
@@ -723,10 +735,13 @@ pub(crate) fn alerts(conn: &Connection, query: &AlertQuery) -> StoreResult<Page<
         sql.push_str(" AND rule_id = ?");
         values.push(Value::Text(rule_id.clone()));
     }
-    if let Some(area) = &query.area {
-        let (lower, upper) = area_range(area);
-        sql.push_str(" AND area >= ? AND area < ?");
-        values.extend([Value::Text(lower), Value::Text(upper)]);
+    if query.areas.is_some() {
+        let areas = areas_condition("area", query.areas.as_deref(), |bound| {
+            values.push(Value::Text(bound));
+            "?".to_owned()
+        });
+        sql.push_str(" AND ");
+        sql.push_str(&areas);
     }
     if let Some(mn) = &query.mn {
         sql.push_str(" AND mn = ?");

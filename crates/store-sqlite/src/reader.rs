@@ -12,13 +12,15 @@ use oversight_store::{LedgerEntry, StoreError, StoreResult, StoredCheckpoint};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{backend, corrupt};
-use crate::ledger::{self, StoredNodes};
+use crate::ledger;
+use crate::ledger_tiles::{self, StoredNodes};
 use crate::store::DATABASE_FILE_NAME;
 
 /// Read-only access to a database's ledger.
 #[derive(Debug)]
 pub struct LedgerReader {
     conn: Connection,
+    hasher: Hasher,
 }
 
 impl LedgerReader {
@@ -42,14 +44,15 @@ impl LedgerReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(backend(OPERATION))?;
-        let has_ledger: bool = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_state'",
-                [],
+        let has_table = |name: &str| -> StoreResult<bool> {
+            conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
                 |row| row.get::<_, i64>(0).map(|count| count > 0),
             )
-            .map_err(backend(OPERATION))?;
-        if !has_ledger {
+            .map_err(backend(OPERATION))
+        };
+        if !has_table("ledger_state")? {
             return Err(backend(OPERATION)(corrupt(
                 "database",
                 &file.display(),
@@ -57,7 +60,18 @@ impl LedgerReader {
                   data directory of an Oversight server",
             )));
         }
-        Ok(Self { conn })
+        if !has_table("ledger_tiles")? {
+            return Err(backend(OPERATION)(corrupt(
+                "database",
+                &file.display(),
+                &"it stores the ledger in the layout of an older Oversight, one row per \
+                  entry and node: open it once with this version (for example with \
+                  `oversight serve`) to convert it to tiles, or verify it with the older \
+                  version",
+            )));
+        }
+        let hasher = ledger::head(&conn)?.hasher;
+        Ok(Self { conn, hasher })
     }
 
     /// Returns the ledger's hash function and its size according to `ledger_state`.
@@ -66,8 +80,13 @@ impl LedgerReader {
         Ok((head.hasher, head.size))
     }
 
-    /// Calls `visit` with every row of `ledger_entries` in index order, or
-    /// with the decoding error of a row, until `visit` returns `false`.
+    /// Calls `visit` with every entry stored in `ledger_entry_bundles`, in
+    /// bundle and line order, or with the decoding error of an entry, until
+    /// `visit` returns `false`.
+    ///
+    /// An entry's index is its position in that order, and its leaf hash is
+    /// the hash of its stored bytes. An entry that is not in the canonical
+    /// encoding is a decoding error.
     pub fn for_each_entry(
         &self,
         mut visit: impl FnMut(Result<LedgerEntry, String>) -> bool,
@@ -75,16 +94,19 @@ impl LedgerReader {
         const OPERATION: &str = "read ledger entries";
         let mut statement = self
             .conn
-            .prepare(&format!(
-                "SELECT {} FROM ledger_entries ORDER BY idx",
-                ledger::ENTRY_COLUMNS
-            ))
+            .prepare("SELECT entries FROM ledger_entry_bundles ORDER BY idx")
             .map_err(backend(OPERATION))?;
         let mut rows = statement.query([]).map_err(backend(OPERATION))?;
+        let mut position: u64 = 0;
         while let Some(row) = rows.next().map_err(backend(OPERATION))? {
-            let entry = ledger::decode_entry(row).map_err(backend(OPERATION))?;
-            if !visit(entry.map_err(|error| error.to_string())) {
-                break;
+            let bundle: Vec<u8> = row.get(0).map_err(backend(OPERATION))?;
+            for data in ledger_tiles::bundle_entries(&bundle) {
+                let leaf_hash = self.hasher.hash_leaf(data);
+                let entry = ledger_tiles::decode_leaf(position, data, leaf_hash);
+                if !visit(entry.map_err(|error| error.to_string())) {
+                    return Ok(());
+                }
+                position += 1;
             }
         }
         Ok(())
@@ -94,7 +116,7 @@ impl LedgerReader {
     pub fn nodes(
         &self,
     ) -> impl NodeSource<Error = impl std::error::Error + Send + Sync + 'static> + '_ {
-        StoredNodes::new(&self.conn)
+        StoredNodes::new(&self.conn, self.hasher)
     }
 
     /// Returns every stored checkpoint, smallest size first.

@@ -27,7 +27,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_task_reporters.sql"),
     include_str!("../migrations/0013_task_state_index.sql"),
     include_str!("../migrations/0014_point_contact.sql"),
+    include_str!("../migrations/0015_ledger_tiles.sql"),
 ];
+
+/// The schema version whose migration converts the ledger to tiles after its SQL.
+const LEDGER_TILES_VERSION: u32 = 15;
 
 /// Returns the schema version this build writes.
 pub(crate) fn latest_version() -> u32 {
@@ -54,6 +58,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend(OPERATION))?;
         tx.execute_batch(sql).map_err(backend(OPERATION))?;
+        if version == LEDGER_TILES_VERSION {
+            crate::ledger_migration::convert_to_tiles(&tx).map_err(backend(OPERATION))?;
+        }
         tx.pragma_update(None, "user_version", version)
             .map_err(backend(OPERATION))?;
         tx.commit().map_err(backend(OPERATION))?;

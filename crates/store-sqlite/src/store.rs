@@ -289,11 +289,11 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn point_statuses(&self, area: Option<&AreaCode>) -> StoreResult<Vec<PointStatus>> {
-        let area = area.cloned();
+    async fn point_statuses(&self, areas: Option<&[AreaCode]>) -> StoreResult<Vec<PointStatus>> {
+        let areas = areas.map(<[AreaCode]>::to_vec);
         self.readers
             .run("list point statuses", move |conn| {
-                read_ops::point_statuses(conn, area.as_ref())
+                read_ops::point_statuses(conn, areas.as_deref())
             })
             .await
     }
@@ -654,8 +654,8 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn append_ledger(&self, entries: &[NewLedgerEntry]) -> StoreResult<Vec<u64>> {
-        match self.write(WriteOp::AppendLedger(entries.to_vec())).await? {
+    async fn append_ledger(&self, entries: Vec<NewLedgerEntry>) -> StoreResult<Vec<u64>> {
+        match self.write(WriteOp::AppendLedger(entries)).await? {
             WriteOutput::Indexes(indexes) => Ok(indexes),
             other => unexpected_output(&other),
         }

@@ -10,7 +10,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::alerts;
-use crate::codec::{area_range, micros, page_size};
+use crate::codec::{areas_condition, micros, page_size};
 use crate::error::{SqliteError, backend};
 use crate::ledger;
 
@@ -412,10 +412,10 @@ pub(crate) fn list(conn: &Connection, query: &TaskQuery) -> StoreResult<Page<Tas
     if let Some(assignee) = &query.assignee {
         filter.compare("assignee", "=", assignee_key(assignee));
     }
-    if let Some(area) = &query.area {
-        let (lower, upper) = area_range(area);
-        filter.compare("area", ">=", lower);
-        filter.compare("area", "<", upper);
+    if query.areas.is_some() {
+        let condition =
+            areas_condition("area", query.areas.as_deref(), |bound| filter.param(bound));
+        filter.conditions.push(condition);
     }
     if let Some(subjects) = &query.subjects {
         let placeholders: Vec<String> = subjects

@@ -216,7 +216,7 @@ async fn retransmissions_keep_first_in_both_tables() {
     assert_eq!(revised, again[..2].to_vec());
     let summary = store
         .summary(&SummaryQuery {
-            area: None,
+            areas: None,
             points: None,
             readings_since: minute(-60),
             online_since: minute(0),

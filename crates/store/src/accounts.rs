@@ -264,7 +264,9 @@ pub struct AuthEvent {
     pub at: Timestamp,
     /// What happened.
     pub kind: AuthEventKind,
-    /// The account that acted, or the login name tried; empty when unknown.
+    /// The account that acted, the login name tried, or `cli:NAME` for an
+    /// `oversight` command run by the operating-system user NAME; empty when
+    /// unknown.
     pub actor: String,
     /// The account, department or token acted on, if any.
     pub target: Option<String>,
@@ -277,7 +279,8 @@ pub struct AuthEvent {
 impl AuthEvent {
     /// Builds the ledger entry that records this event, `auth.KIND` on the
     /// account, department or token it concerns. Failed and locked logins
-    /// have no authenticated actor, so their actor is `unauthenticated`.
+    /// have no authenticated actor, so their actor is `unauthenticated`. An
+    /// account acts as `user:NAME`, and a command keeps its `cli:NAME`.
     pub fn ledger_entry(&self) -> NewLedgerEntry {
         let target = self.target.as_deref().unwrap_or_default();
         let subject = match self.kind {
@@ -298,6 +301,8 @@ impl AuthEvent {
         let actor = match self.kind {
             AuthEventKind::LoginFailed | AuthEventKind::LoginLocked => "unauthenticated".to_owned(),
             _ if self.actor.is_empty() => "unattributed".to_owned(),
+            // Login names cannot contain ':', so this prefix marks a command.
+            _ if self.actor.starts_with("cli:") => self.actor.clone(),
             _ => format!("user:{}", self.actor),
         };
         let mut payload = serde_json::Map::new();
@@ -319,6 +324,109 @@ impl AuthEvent {
     }
 }
 
+/// The actor, time and client address of a change to an account, department,
+/// token or second factor. The store builds the change's [`AuthEvent`] from it
+/// and the changed record, and appends both in the change's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditContext {
+    /// When the change is made; also the revocation time of a revoked token.
+    pub at: Timestamp,
+    /// The acting account's login name, or `cli:NAME` for a command run by
+    /// the operating-system user NAME.
+    pub actor: String,
+    /// The client's IP address, when the change came over HTTP.
+    pub address: Option<String>,
+}
+
+impl AuditContext {
+    /// Creates a context without a client address.
+    pub fn new(at: Timestamp, actor: impl Into<String>) -> Self {
+        Self {
+            at,
+            actor: actor.into(),
+            address: None,
+        }
+    }
+
+    fn event(&self, kind: AuthEventKind, target: String, detail: Option<String>) -> AuthEvent {
+        AuthEvent {
+            at: self.at,
+            kind,
+            actor: self.actor.clone(),
+            target: Some(target),
+            address: self.address.clone(),
+            detail,
+        }
+    }
+
+    /// Builds the `user_created` event of a new account.
+    pub fn user_created(&self, user: &User) -> AuthEvent {
+        let detail = format!("role {}", user.role);
+        self.event(
+            AuthEventKind::UserCreated,
+            user.username.clone(),
+            Some(detail),
+        )
+    }
+
+    /// Builds the `user_changed` event from the account as changed.
+    pub fn user_changed(&self, user: &User) -> AuthEvent {
+        let detail = format!(
+            "role {}, department {:?}, disabled {}",
+            user.role, user.department_id, user.disabled
+        );
+        self.event(
+            AuthEventKind::UserChanged,
+            user.username.clone(),
+            Some(detail),
+        )
+    }
+
+    /// Builds the `password_changed` event of an account.
+    pub fn password_changed(&self, user: &User) -> AuthEvent {
+        self.event(AuthEventKind::PasswordChanged, user.username.clone(), None)
+    }
+
+    /// Builds the `totp_changed` event for the new second factor of an
+    /// account: `enrolled`, `enabled` or `disabled`.
+    pub fn totp_changed(&self, user: &User, totp: Option<&TotpState>) -> AuthEvent {
+        let detail = match totp {
+            None => "disabled",
+            Some(state) if state.confirmed => "enabled",
+            Some(_) => "enrolled",
+        };
+        let target = user.username.clone();
+        self.event(AuthEventKind::TotpChanged, target, Some(detail.to_owned()))
+    }
+
+    /// Builds the `department_changed` event from the department as stored.
+    pub fn department_changed(&self, department: &Department) -> AuthEvent {
+        let areas: Vec<&str> = department.areas.iter().map(AreaCode::as_str).collect();
+        let detail = format!("areas {}", areas.join(","));
+        let target = department.name.clone();
+        self.event(AuthEventKind::DepartmentChanged, target, Some(detail))
+    }
+
+    /// Builds the `token_created` event of a stored token.
+    pub fn token_created(&self, token: &ApiToken) -> AuthEvent {
+        let target = format!("token {}", token.id);
+        self.event(
+            AuthEventKind::TokenCreated,
+            target,
+            Some(token.name.clone()),
+        )
+    }
+
+    /// Builds the `token_revoked` event of a token.
+    pub fn token_revoked(&self, token: &ApiToken) -> AuthEvent {
+        self.event(
+            AuthEventKind::TokenRevoked,
+            format!("token {}", token.id),
+            None,
+        )
+    }
+}
+
 /// Failed logins counted for the throttling policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LoginFailures {
@@ -331,17 +439,27 @@ pub struct LoginFailures {
 }
 
 /// Persistent accounts, departments and credentials.
+///
+/// Each method that takes an [`AuditContext`] also appends the change's
+/// [`AuthEvent`], built from that context, to the authentication log and the
+/// ledger in the change's transaction. So the change and its record are
+/// stored together or not at all.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Creates a department. Fails with [`crate::StoreError::Conflict`] if
     /// the name exists and [`crate::StoreError::NotFound`] if an area does not.
-    async fn create_department(&self, department: &NewDepartment) -> StoreResult<Department>;
+    async fn create_department(
+        &self,
+        department: &NewDepartment,
+        audit: &AuditContext,
+    ) -> StoreResult<Department>;
 
     /// Replaces a department's name, jurisdiction and categories.
     async fn update_department(
         &self,
         id: i64,
         department: &NewDepartment,
+        audit: &AuditContext,
     ) -> StoreResult<Department>;
 
     /// Returns every department, ordered by id.
@@ -353,7 +471,7 @@ pub trait AccountStore: Send + Sync {
     /// Creates an account. Fails with [`crate::StoreError::Conflict`] if the
     /// login name exists and [`crate::StoreError::NotFound`] if the department
     /// or an owned point does not.
-    async fn create_user(&self, user: &NewUser) -> StoreResult<User>;
+    async fn create_user(&self, user: &NewUser, audit: &AuditContext) -> StoreResult<User>;
 
     /// Returns one account by id.
     async fn user(&self, id: i64) -> StoreResult<Option<User>>;
@@ -366,13 +484,28 @@ pub trait AccountStore: Send + Sync {
 
     /// Applies `update` to an account and returns it. Disabling an account
     /// deletes its sessions in the same transaction.
-    async fn update_user(&self, id: i64, update: &UserUpdate) -> StoreResult<User>;
+    async fn update_user(
+        &self,
+        id: i64,
+        update: &UserUpdate,
+        audit: &AuditContext,
+    ) -> StoreResult<User>;
 
     /// Replaces an account's password hash and deletes its sessions.
-    async fn set_password_hash(&self, id: i64, password_hash: &str) -> StoreResult<()>;
+    async fn set_password_hash(
+        &self,
+        id: i64,
+        password_hash: &str,
+        audit: &AuditContext,
+    ) -> StoreResult<()>;
 
     /// Sets or removes an account's second factor.
-    async fn set_totp(&self, id: i64, totp: Option<&TotpState>) -> StoreResult<()>;
+    async fn set_totp(
+        &self,
+        id: i64,
+        totp: Option<&TotpState>,
+        audit: &AuditContext,
+    ) -> StoreResult<()>;
 
     /// Records that the TOTP code of `step` was used. Returns false, and
     /// changes nothing, if that step or a later one was already used, so
@@ -398,7 +531,11 @@ pub trait AccountStore: Send + Sync {
     async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64>;
 
     /// Stores an API token's record and returns it.
-    async fn create_token(&self, token: &NewApiToken) -> StoreResult<ApiToken>;
+    async fn create_token(
+        &self,
+        token: &NewApiToken,
+        audit: &AuditContext,
+    ) -> StoreResult<ApiToken>;
 
     /// Returns the token with this digest, also when it expired or was revoked.
     async fn token(&self, digest: &str) -> StoreResult<Option<ApiToken>>;
@@ -406,8 +543,8 @@ pub trait AccountStore: Send + Sync {
     /// Returns the tokens of one account, or of every account, ordered by id.
     async fn tokens(&self, user_id: Option<i64>) -> StoreResult<Vec<ApiToken>>;
 
-    /// Revokes a token at `at` unless it is revoked already, and returns it.
-    async fn revoke_token(&self, id: i64, at: Timestamp) -> StoreResult<ApiToken>;
+    /// Revokes a token at `audit.at` unless it is revoked already, and returns it.
+    async fn revoke_token(&self, id: i64, audit: &AuditContext) -> StoreResult<ApiToken>;
 
     /// Appends an event to the authentication log.
     async fn record_auth_event(&self, event: &AuthEvent) -> StoreResult<()>;

@@ -93,19 +93,35 @@ pub fn leaf_data(
     actor: &str,
     payload: &Value,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
-    out.extend_from_slice(b"{\"actor\":");
-    write_string(&mut out, actor);
-    out.extend_from_slice(b",\"kind\":");
-    write_string(&mut out, kind);
-    out.extend_from_slice(b",\"payload\":");
-    write_canonical(&mut out, payload);
-    out.extend_from_slice(b",\"subject\":");
-    write_string(&mut out, subject);
-    out.extend_from_slice(b",\"time\":");
-    write_string(&mut out, &time.to_string());
-    out.push(b'}');
+    let mut out = Vec::with_capacity(192);
+    write_leaf_data(&mut out, &time.to_string(), kind, subject, actor, payload);
     out
+}
+
+/// Appends the encoding of [`leaf_data`] to `out`, with `time` already
+/// formatted as RFC 3339 in UTC (the `Display` form of [`Timestamp`]).
+///
+/// A batch appender formats the time once and writes every entry into one
+/// buffer, which saves an allocation and a time formatting per entry.
+pub fn write_leaf_data(
+    out: &mut Vec<u8>,
+    time: &str,
+    kind: &str,
+    subject: &str,
+    actor: &str,
+    payload: &Value,
+) {
+    out.extend_from_slice(b"{\"actor\":");
+    write_string(out, actor);
+    out.extend_from_slice(b",\"kind\":");
+    write_string(out, kind);
+    out.extend_from_slice(b",\"payload\":");
+    write_canonical(out, payload);
+    out.extend_from_slice(b",\"subject\":");
+    write_string(out, subject);
+    out.extend_from_slice(b",\"time\":");
+    write_string(out, time);
+    out.push(b'}');
 }
 
 /// Encodes a JSON value as text with every object's keys sorted by their
@@ -119,22 +135,19 @@ pub fn canonical_json(value: &Value) -> String {
 
 /// Writes `value` with sorted object keys. Keys are sorted here rather than
 /// by `serde_json::Map`, whose order depends on the `preserve_order` feature
-/// that any crate in a build may enable.
+/// that any crate in a build may enable. A map that iterates in sorted order
+/// already, as the default `BTreeMap` does, is written without sorting.
 fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
-            let mut fields: Vec<(&String, &Value)> = map.iter().collect();
-            fields.sort_unstable_by(|left, right| left.0.cmp(right.0));
-            out.push(b'{');
-            for (position, (key, field)) in fields.into_iter().enumerate() {
-                if position > 0 {
-                    out.push(b',');
-                }
-                write_string(out, key);
-                out.push(b':');
-                write_canonical(out, field);
+            // Keys of one map are distinct, so sorted means strictly increasing.
+            if map.keys().is_sorted() {
+                write_object(out, map.iter());
+            } else {
+                let mut fields: Vec<(&String, &Value)> = map.iter().collect();
+                fields.sort_unstable_by(|left, right| left.0.cmp(right.0));
+                write_object(out, fields.into_iter());
             }
-            out.push(b'}');
         }
         Value::Array(items) => {
             out.push(b'[');
@@ -146,13 +159,42 @@ fn write_canonical(out: &mut Vec<u8>, value: &Value) {
             }
             out.push(b']');
         }
+        Value::String(text) => write_string(out, text),
         scalar => {
             serde_json::to_writer(&mut *out, scalar).expect("writing JSON to a Vec cannot fail");
         }
     }
 }
 
+fn write_object<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = (&'a String, &'a Value)>) {
+    out.push(b'{');
+    for (position, (key, field)) in fields.enumerate() {
+        if position > 0 {
+            out.push(b',');
+        }
+        write_string(out, key);
+        out.push(b':');
+        write_canonical(out, field);
+    }
+    out.push(b'}');
+}
+
+/// Writes `text` as a JSON string, exactly as `serde_json` does.
+///
+/// `serde_json` escapes only `"`, `\\` and the control characters below
+/// U+0020, so text without them is copied between quotes as it is, and
+/// any other text is left to `serde_json`.
 fn write_string(out: &mut Vec<u8>, text: &str) {
+    let plain = !text
+        .bytes()
+        .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\');
+    if plain {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        return;
+    }
     serde_json::to_writer(&mut *out, text).expect("writing JSON to a Vec cannot fail");
 }
 
@@ -201,6 +243,44 @@ mod tests {
         let text = canonical_json(&json!({"value": 1.0, "big": u64::MAX, "s": "\u{1}"}));
         let parsed: Value = serde_json::from_str(&text).expect("canonical JSON parses");
         assert_eq!(canonical_json(&parsed), text);
+    }
+
+    #[test]
+    fn write_string_matches_serde_json() {
+        let cases = [
+            "",
+            "plain ascii",
+            "中文 and émoji 🚀",
+            "quote \" and backslash \\",
+            "line\nbreak\ttab\r",
+            "\u{0}\u{1}\u{1f} controls",
+            "delete \u{7f} and slash /",
+            "bidi \u{202e} and line separator \u{2028}",
+        ];
+        for text in cases {
+            let mut out = Vec::new();
+            write_string(&mut out, text);
+            let expected = serde_json::to_string(text).expect("encode string");
+            assert_eq!(String::from_utf8(out).expect("UTF-8"), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn write_leaf_data_appends_to_buffer() {
+        let time: Timestamp = "2026-12-04T08:00:00.000001Z".parse().expect("valid time");
+        let payload = json!({"z": [1, {"b": null, "a": "x\"y"}], "a": -2.5});
+        let mut out = b"previous\n".to_vec();
+        write_leaf_data(
+            &mut out,
+            &time.to_string(),
+            "task.close",
+            "task:T1",
+            "cli:ops",
+            &payload,
+        );
+        let expected = leaf_data(time, "task.close", "task:T1", "cli:ops", &payload);
+        assert_eq!(&out[..9], b"previous\n");
+        assert_eq!(&out[9..], expected.as_slice());
     }
 
     #[test]

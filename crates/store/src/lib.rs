@@ -26,12 +26,13 @@ use oversight_core::{Actor, Alert, AlertId, Area, AreaCode, Mn, MonitoringPoint,
 use oversight_tasks::{OutcomeRecord, SubjectId, Task, TaskId};
 
 pub use accounts::{
-    AccountStore, ApiToken, AuthEvent, AuthEventKind, Department, LoginFailures, NewApiToken,
-    NewDepartment, NewUser, Session, TotpState, User, UserUpdate,
+    AccountStore, ApiToken, AuditContext, AuthEvent, AuthEventKind, Department, LoginFailures,
+    NewApiToken, NewDepartment, NewUser, Session, TotpState, User, UserUpdate,
 };
 pub use error::{StoreError, StoreResult};
 pub use ledger::{
     LedgerEntry, LedgerHead, NewLedgerEntry, StoredCheckpoint, canonical_json, leaf_data,
+    write_leaf_data,
 };
 pub use notification::{
     Channel, DeliveryOutcome, DeliveryStatus, NewNotification, Notification, NotificationItem,
@@ -101,9 +102,9 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// points changed.
     async fn record_contacts(&self, contacts: &[(Mn, Timestamp)]) -> StoreResult<u64>;
 
-    /// Returns when each point (in `area`, or all) last sent data and last
-    /// made contact.
-    async fn point_statuses(&self, area: Option<&AreaCode>) -> StoreResult<Vec<PointStatus>>;
+    /// Returns when each point in one of `areas` or below them (every point
+    /// when `None`) last sent data and last made contact.
+    async fn point_statuses(&self, areas: Option<&[AreaCode]>) -> StoreResult<Vec<PointStatus>>;
 
     // --- readings ------------------------------------------------------------
 
@@ -295,7 +296,10 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     /// Appends entries for state changes that no other store method records,
     /// in one transaction, and returns their indexes. Store methods that
     /// change state append their own entries in the transaction of the change.
-    async fn append_ledger(&self, entries: &[NewLedgerEntry]) -> StoreResult<Vec<u64>>;
+    ///
+    /// The entries are taken by value because the store hands them to its
+    /// writer as they are, without a copy.
+    async fn append_ledger(&self, entries: Vec<NewLedgerEntry>) -> StoreResult<Vec<u64>>;
 
     /// Returns the ledger's size and root after the latest commit.
     async fn ledger_head(&self) -> StoreResult<LedgerHead>;

@@ -30,8 +30,9 @@ pub enum SortOrder {
 /// A filter over monitoring points.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PointQuery {
-    /// Only points in this area or below it.
-    pub area: Option<AreaCode>,
+    /// Only points in one of these areas or below it; every area when
+    /// `None`, and no point when `Some` of an empty list.
+    pub areas: Option<Vec<AreaCode>>,
     /// Page size; 0 or more than 1,000 means 1,000.
     pub limit: u32,
     /// The `next_cursor` of the previous page.
@@ -111,8 +112,9 @@ pub struct AlertQuery {
     pub severity: Option<Severity>,
     /// Only alerts of this rule.
     pub rule_id: Option<String>,
-    /// Only alerts in this area or below it.
-    pub area: Option<AreaCode>,
+    /// Only alerts in one of these areas or below it; every area when
+    /// `None`, and no alert when `Some` of an empty list.
+    pub areas: Option<Vec<AreaCode>>,
     /// Only alerts of this point.
     pub mn: Option<Mn>,
     /// Only alerts whose last event is at or after this.
@@ -145,10 +147,11 @@ pub struct PointStatus {
 /// What the dashboard counts, and over which area.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryQuery {
-    /// Only this area and below it; all areas when `None`.
-    pub area: Option<AreaCode>,
+    /// Only these areas and below them; all areas when `None`, and none
+    /// when `Some` of an empty list.
+    pub areas: Option<Vec<AreaCode>>,
     /// Only these points, such as a regulated party's own; all points when
-    /// `None`. With `area`, a point must match both.
+    /// `None`. With `areas`, a point must match both.
     pub points: Option<Vec<Mn>>,
     /// Readings received at or after this count as "today". Backends count
     /// by hour of receipt, so all of the hour containing this time counts.
@@ -469,8 +472,8 @@ pub struct RuleChange {
     pub action: String,
     /// The rule, for `enabled` and `disabled`.
     pub rule_id: Option<String>,
-    /// Who: `engine` for loads, or the person.
-    pub actor: String,
+    /// Who: the engine for loads, or the person who switched a rule.
+    pub actor: Actor,
     /// The rule set's digest after the change, or of the rejected packs.
     pub digest: String,
     /// Packs and versions, or the rejection's errors.

@@ -71,8 +71,9 @@ pub struct TaskQuery {
     pub assignee: Option<Assignee>,
     /// Only tasks in one of these states; when empty, only open tasks.
     pub states: Vec<String>,
-    /// Only tasks in this area or below it.
-    pub area: Option<AreaCode>,
+    /// Only tasks in one of these areas or below it; every area when
+    /// `None`, and no task when `Some` of an empty list.
+    pub areas: Option<Vec<AreaCode>>,
     /// Only tasks about one of these subjects; `Some` of an empty list
     /// matches no task.
     pub subjects: Option<Vec<SubjectId>>,

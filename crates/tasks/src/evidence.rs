@@ -118,8 +118,8 @@ pub struct SiteCheck {
     pub checked_at: Timestamp,
     /// The inspectors present; law-enforcement checks need at least two.
     pub inspectors: Vec<PersonId>,
-    /// The findings.
-    pub findings: String,
+    /// The findings, in which phone and ID numbers are masked when shown.
+    pub findings: Text,
 }
 
 impl SiteCheck {

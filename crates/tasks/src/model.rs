@@ -119,6 +119,17 @@ pub(crate) fn validate_text(what: &'static str, input: &str, max: usize) -> Resu
             "must not contain control characters other than tab and line breaks",
         ));
     }
+    // Embedding, override and isolate characters make text display in
+    // another order than it is stored, so a title could show one thing to
+    // the reader and another to search and export.
+    if input.chars().any(is_bidi_control) {
+        return Err(TaskError::invalid(
+            what,
+            input,
+            "must not contain Unicode bidirectional control characters (U+202A to U+202E, \
+             U+2066 to U+2069): remove them and write the text in reading order",
+        ));
+    }
     if input.chars().count() > max {
         return Err(TaskError::invalid(
             what,
@@ -131,6 +142,12 @@ pub(crate) fn validate_text(what: &'static str, input: &str, max: usize) -> Resu
         ));
     }
     Ok(())
+}
+
+/// Returns true for the Unicode bidirectional embedding, override and
+/// isolate characters: U+202A to U+202E and U+2066 to U+2069.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The roles that the workflow configuration grants actions to.
@@ -414,6 +431,29 @@ mod tests {
         assert!(validate_text("title", "a\u{0}b", MAX_NAME_CHARS).is_err());
         assert!(validate_text("title", "a\u{1b}[31mb", MAX_NAME_CHARS).is_err());
         assert!(validate_text("reason", "line one\r\nline\ttwo", MAX_TEXT_CHARS).is_ok());
+    }
+
+    #[test]
+    fn text_rejects_bidi_controls() {
+        for c in ('\u{202A}'..='\u{202E}').chain('\u{2066}'..='\u{2069}') {
+            let title = format!("invoice{c}fdp.exe");
+            let error = validate_text("title", &title, MAX_NAME_CHARS).unwrap_err();
+            let message = error.to_string();
+            assert!(message.starts_with("invalid title "), "{message}");
+            assert!(message.contains("bidirectional"), "{message}");
+            assert!(message.contains("remove them"), "{message}");
+            // The value is shown escaped, so the message itself displays in order.
+            let escaped = format!("\\u{{{:x}}}", u32::from(c));
+            assert!(message.contains(&escaped), "{message}");
+        }
+    }
+
+    #[test]
+    fn text_accepts_right_to_left_marks() {
+        // Marks and right-to-left letters are text. Only the controls that
+        // reorder a run are rejected.
+        let text = "\u{200F}שלום\u{200E} and العربية";
+        assert!(validate_text("description", text, MAX_TEXT_CHARS).is_ok());
     }
 
     #[test]

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::WorkCalendar;
 use oversight_core::AreaCode;
+use oversight_core::personal::Text;
 
 use crate::model::{MAX_NAME_CHARS, MAX_TEXT_CHARS, PersonId, SubjectId, TaskId, validate_text};
 use crate::{ConfigError, TaskError};
@@ -35,14 +36,14 @@ pub enum OutcomeInput {
     /// No violation was found.
     NoViolation {
         /// The findings of the check.
-        findings: String,
+        findings: Text,
     },
     /// A violation was found and its rectification ordered (责令整改).
     Rectification {
         /// The violated item's code, as in the first-violation list where it appears there.
         item: String,
         /// The findings of the check.
-        findings: String,
+        findings: Text,
         /// Working days the subject has to rectify.
         working_days: u32,
     },
@@ -51,7 +52,7 @@ pub enum OutcomeInput {
         /// The item's code in the first-violation list.
         item: String,
         /// The findings of the check.
-        findings: String,
+        findings: Text,
         /// Whether the inspector judged the harm minor.
         harm_minor: bool,
         /// When correction was ordered.
@@ -64,7 +65,7 @@ pub enum OutcomeInput {
         /// The violated item's code.
         item: String,
         /// The findings of the check.
-        findings: String,
+        findings: Text,
         /// The decision's document number, such as 厦环罚〔2025〕12号.
         decision_number: String,
         /// The fine in yuan, if any.
@@ -75,7 +76,7 @@ pub enum OutcomeInput {
         /// The receiving authority.
         authority: String,
         /// The reason for the transfer.
-        findings: String,
+        findings: Text,
     },
 }
 
@@ -159,6 +160,17 @@ impl OutcomeInput {
             | OutcomeInput::FirstViolationNoPenalty { item, .. }
             | OutcomeInput::Penalty { item, .. } => Some(item),
             OutcomeInput::NoViolation { .. } | OutcomeInput::Transferred { .. } => None,
+        }
+    }
+
+    /// Returns the findings, or the reason of a transfer.
+    pub fn findings(&self) -> &Text {
+        match self {
+            OutcomeInput::NoViolation { findings }
+            | OutcomeInput::Rectification { findings, .. }
+            | OutcomeInput::FirstViolationNoPenalty { findings, .. }
+            | OutcomeInput::Penalty { findings, .. }
+            | OutcomeInput::Transferred { findings, .. } => findings,
         }
     }
 

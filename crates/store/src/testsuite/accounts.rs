@@ -9,9 +9,21 @@ use oversight_core::Actor;
 
 use super::fixtures::{code, minute, mn, point, seed_tree};
 use crate::{
-    AuthEvent, AuthEventKind, NewApiToken, NewDepartment, NewUser, Store, StoreError, TotpState,
-    UserUpdate,
+    AuditContext, AuthEvent, AuthEventKind, NewApiToken, NewDepartment, NewUser, Store, StoreError,
+    TotpState, UserUpdate,
 };
+
+fn audit() -> AuditContext {
+    audit_at(minute(0))
+}
+
+fn audit_at(at: jiff::Timestamp) -> AuditContext {
+    AuditContext {
+        at,
+        actor: "root".to_owned(),
+        address: Some("127.0.0.1".to_owned()),
+    }
+}
 
 fn department(name: &str, areas: &[&str]) -> NewDepartment {
     NewDepartment {
@@ -37,7 +49,7 @@ fn new_user(username: &str, role: Role, department_id: Option<i64>) -> NewUser {
 pub async fn accounts_departments(store: Arc<dyn Store>) {
     seed_tree(&store).await;
     let siming = store
-        .create_department(&department("Siming EEB", &["350203", "350206"]))
+        .create_department(&department("Siming EEB", &["350203", "350206"]), &audit())
         .await
         .expect("create department");
     assert_eq!(siming.name, "Siming EEB");
@@ -45,7 +57,7 @@ pub async fn accounts_departments(store: Arc<dyn Store>) {
     assert_eq!(siming.categories, vec!["water".to_owned()]);
 
     let duplicate = store
-        .create_department(&department("Siming EEB", &["350203"]))
+        .create_department(&department("Siming EEB", &["350203"]), &audit())
         .await;
     assert!(
         matches!(duplicate, Err(StoreError::Conflict(_))),
@@ -53,7 +65,7 @@ pub async fn accounts_departments(store: Arc<dyn Store>) {
     );
 
     let missing = store
-        .create_department(&department("Nowhere", &["350299"]))
+        .create_department(&department("Nowhere", &["350299"]), &audit())
         .await;
     assert!(
         matches!(&missing, Err(StoreError::NotFound { what: "area", key }) if key == "350299"),
@@ -61,7 +73,11 @@ pub async fn accounts_departments(store: Arc<dyn Store>) {
     );
 
     let changed = store
-        .update_department(siming.id, &department("Siming EEB", &["350203001"]))
+        .update_department(
+            siming.id,
+            &department("Siming EEB", &["350203001"]),
+            &audit(),
+        )
         .await
         .expect("update department");
     assert_eq!(changed.areas, vec![code("350203001")]);
@@ -82,12 +98,12 @@ pub async fn accounts_users(store: Arc<dyn Store>) {
         .await
         .expect("seed point");
     let department = store
-        .create_department(&department("Siming EEB", &["350203"]))
+        .create_department(&department("Siming EEB", &["350203"]), &audit())
         .await
         .expect("create department");
 
     let admin = store
-        .create_user(&new_user("root", Role::SystemAdmin, None))
+        .create_user(&new_user("root", Role::SystemAdmin, None), &audit())
         .await
         .expect("create admin");
     assert_eq!(admin.role, Role::SystemAdmin);
@@ -103,7 +119,7 @@ pub async fn accounts_users(store: Arc<dyn Store>) {
     assert_eq!(store.user_by_name("nobody").await.expect("get"), None);
 
     let duplicate = store
-        .create_user(&new_user("root", Role::SystemAdmin, None))
+        .create_user(&new_user("root", Role::SystemAdmin, None), &audit())
         .await;
     assert!(
         matches!(duplicate, Err(StoreError::Conflict(_))),
@@ -111,21 +127,24 @@ pub async fn accounts_users(store: Arc<dyn Store>) {
     );
 
     let without_department = store
-        .create_user(&new_user("chen", Role::DepartmentStaff, None))
+        .create_user(&new_user("chen", Role::DepartmentStaff, None), &audit())
         .await;
     assert!(
         matches!(without_department, Err(StoreError::Invalid(_))),
         "{without_department:?}"
     );
     let unknown_department = store
-        .create_user(&new_user("chen", Role::Inspector, Some(department.id + 9)))
+        .create_user(
+            &new_user("chen", Role::Inspector, Some(department.id + 9)),
+            &audit(),
+        )
         .await;
     assert!(
         matches!(unknown_department, Err(StoreError::NotFound { .. })),
         "{unknown_department:?}"
     );
     let bad_name = store
-        .create_user(&new_user("chen wei", Role::SystemAdmin, None))
+        .create_user(&new_user("chen wei", Role::SystemAdmin, None), &audit())
         .await;
     assert!(
         matches!(bad_name, Err(StoreError::Invalid(_))),
@@ -133,23 +152,25 @@ pub async fn accounts_users(store: Arc<dyn Store>) {
     );
 
     let staff = store
-        .create_user(&new_user(
-            "chen",
-            Role::DepartmentStaff,
-            Some(department.id),
-        ))
+        .create_user(
+            &new_user("chen", Role::DepartmentStaff, Some(department.id)),
+            &audit(),
+        )
         .await
         .expect("create staff");
     assert_eq!(staff.department_id, Some(department.id));
 
     let mut owner = new_user("plant", Role::RegulatedParty, None);
     owner.points = vec![mn("MNACC1")];
-    let owner = store.create_user(&owner).await.expect("create owner");
+    let owner = store
+        .create_user(&owner, &audit())
+        .await
+        .expect("create owner");
     assert_eq!(owner.points, vec![mn("MNACC1")]);
 
     let mut stranger = new_user("other", Role::RegulatedParty, None);
     stranger.points = vec![mn("MNNONE")];
-    let stranger = store.create_user(&stranger).await;
+    let stranger = store.create_user(&stranger, &audit()).await;
     assert!(
         matches!(stranger, Err(StoreError::NotFound { .. })),
         "{stranger:?}"
@@ -163,7 +184,7 @@ pub async fn accounts_users(store: Arc<dyn Store>) {
 /// Disabling an account or setting its password deletes its sessions.
 pub async fn accounts_update_ends_sessions(store: Arc<dyn Store>) {
     let user = store
-        .create_user(&new_user("root", Role::SystemAdmin, None))
+        .create_user(&new_user("root", Role::SystemAdmin, None), &audit())
         .await
         .expect("create");
     let expires = minute(60);
@@ -184,7 +205,10 @@ pub async fn accounts_update_ends_sessions(store: Arc<dyn Store>) {
         display_name: Some("Root".to_owned()),
         ..UserUpdate::default()
     };
-    let updated = store.update_user(user.id, &update).await.expect("disable");
+    let updated = store
+        .update_user(user.id, &update, &audit())
+        .await
+        .expect("disable");
     assert!(updated.disabled);
     assert_eq!(updated.display_name, "Root");
     assert_eq!(store.session("digest-1").await.expect("get"), None);
@@ -194,14 +218,16 @@ pub async fn accounts_update_ends_sessions(store: Arc<dyn Store>) {
         .await
         .expect("session");
     store
-        .set_password_hash(user.id, "$argon2id$new")
+        .set_password_hash(user.id, "$argon2id$new", &audit())
         .await
         .expect("set password");
     assert_eq!(store.session("digest-2").await.expect("get"), None);
     let stored = store.user(user.id).await.expect("get").expect("exists");
     assert_eq!(stored.password_hash, "$argon2id$new");
 
-    let missing = store.update_user(user.id + 1, &UserUpdate::default()).await;
+    let missing = store
+        .update_user(user.id + 1, &UserUpdate::default(), &audit())
+        .await;
     assert!(
         matches!(missing, Err(StoreError::NotFound { .. })),
         "{missing:?}"
@@ -211,7 +237,7 @@ pub async fn accounts_update_ends_sessions(store: Arc<dyn Store>) {
 /// Sessions are deleted one by one or when expired.
 pub async fn accounts_sessions_expire(store: Arc<dyn Store>) {
     let user = store
-        .create_user(&new_user("root", Role::SystemAdmin, None))
+        .create_user(&new_user("root", Role::SystemAdmin, None), &audit())
         .await
         .expect("create");
     store
@@ -237,7 +263,7 @@ pub async fn accounts_sessions_expire(store: Arc<dyn Store>) {
 /// Tokens are stored by digest, listed per account and revoked once.
 pub async fn accounts_tokens(store: Arc<dyn Store>) {
     let user = store
-        .create_user(&new_user("root", Role::SystemAdmin, None))
+        .create_user(&new_user("root", Role::SystemAdmin, None), &audit())
         .await
         .expect("create");
     let new = NewApiToken {
@@ -248,7 +274,10 @@ pub async fn accounts_tokens(store: Arc<dyn Store>) {
         created_at: minute(0),
         expires_at: minute(0) + SignedDuration::from_hours(24),
     };
-    let token = store.create_token(&new).await.expect("create token");
+    let token = store
+        .create_token(&new, &audit())
+        .await
+        .expect("create token");
     assert_eq!(token.name, "exporter");
     assert_eq!(token.actions, vec![Action::ReadMonitoring]);
     assert_eq!(token.revoked_at, None);
@@ -265,16 +294,16 @@ pub async fn accounts_tokens(store: Arc<dyn Store>) {
     assert_eq!(store.tokens(None).await.expect("list all").len(), 1);
 
     let revoked = store
-        .revoke_token(token.id, minute(5))
+        .revoke_token(token.id, &audit_at(minute(5)))
         .await
         .expect("revoke");
     assert_eq!(revoked.revoked_at, Some(minute(5)));
     let again = store
-        .revoke_token(token.id, minute(9))
+        .revoke_token(token.id, &audit_at(minute(9)))
         .await
         .expect("revoke again");
     assert_eq!(again.revoked_at, Some(minute(5)));
-    let missing = store.revoke_token(token.id + 1, minute(9)).await;
+    let missing = store.revoke_token(token.id + 1, &audit_at(minute(9))).await;
     assert!(
         matches!(missing, Err(StoreError::NotFound { .. })),
         "{missing:?}"
@@ -285,7 +314,7 @@ pub async fn accounts_tokens(store: Arc<dyn Store>) {
         digest: "digest-2".to_owned(),
         ..new
     };
-    let unnamed = store.create_token(&unnamed).await;
+    let unnamed = store.create_token(&unnamed, &audit()).await;
     assert!(
         matches!(unnamed, Err(StoreError::Invalid(_))),
         "{unnamed:?}"
@@ -295,7 +324,7 @@ pub async fn accounts_tokens(store: Arc<dyn Store>) {
 /// A TOTP step is accepted once, and only after the last accepted one.
 pub async fn accounts_totp_steps(store: Arc<dyn Store>) {
     let user = store
-        .create_user(&new_user("root", Role::SystemAdmin, None))
+        .create_user(&new_user("root", Role::SystemAdmin, None), &audit())
         .await
         .expect("create");
     let totp = TotpState {
@@ -304,7 +333,7 @@ pub async fn accounts_totp_steps(store: Arc<dyn Store>) {
         last_step: None,
     };
     store
-        .set_totp(user.id, Some(&totp))
+        .set_totp(user.id, Some(&totp), &audit())
         .await
         .expect("set totp");
     assert!(store.use_totp_step(user.id, 100).await.expect("use"));
@@ -316,7 +345,10 @@ pub async fn accounts_totp_steps(store: Arc<dyn Store>) {
     assert_eq!(stored_totp.last_step, Some(101));
     assert!(stored_totp.confirmed);
 
-    store.set_totp(user.id, None).await.expect("remove");
+    store
+        .set_totp(user.id, None, &audit())
+        .await
+        .expect("remove");
     let stored = store.user(user.id).await.expect("get").expect("exists");
     assert_eq!(stored.totp, None);
 }
@@ -362,4 +394,143 @@ pub async fn accounts_login_failures(store: Arc<dyn Store>) {
     assert_eq!(latest.len(), 2);
     assert_eq!(latest[0], events[4]);
     assert_eq!(latest[1], events[3]);
+}
+
+/// Checks that every account, department, token and TOTP change stores its
+/// event in the authentication log and the ledger, and a rejected change
+/// stores neither.
+pub async fn accounts_changes_recorded(store: Arc<dyn Store>) {
+    seed_tree(&store).await;
+    let siming = store
+        .create_department(&department("Siming EEB", &["350203"]), &audit())
+        .await
+        .expect("create department");
+    store
+        .update_department(
+            siming.id,
+            &department("Siming EEB", &["350203", "350206"]),
+            &audit(),
+        )
+        .await
+        .expect("update department");
+    let user = store
+        .create_user(
+            &new_user("chen", Role::Inspector, Some(siming.id)),
+            &audit(),
+        )
+        .await
+        .expect("create user");
+    let update = UserUpdate {
+        disabled: Some(true),
+        ..UserUpdate::default()
+    };
+    store
+        .update_user(user.id, &update, &audit())
+        .await
+        .expect("update user");
+    store
+        .set_password_hash(user.id, "$argon2id$new", &audit())
+        .await
+        .expect("set password");
+    let totp = TotpState {
+        secret: "c2VjcmV0".to_owned(),
+        confirmed: false,
+        last_step: None,
+    };
+    store
+        .set_totp(user.id, Some(&totp), &audit())
+        .await
+        .expect("enrol totp");
+    let new_token = NewApiToken {
+        user_id: user.id,
+        name: "exporter".to_owned(),
+        digest: "token-digest".to_owned(),
+        actions: Vec::new(),
+        created_at: minute(0),
+        expires_at: minute(60),
+    };
+    let token = store
+        .create_token(&new_token, &audit())
+        .await
+        .expect("create token");
+    store
+        .revoke_token(token.id, &audit_at(minute(5)))
+        .await
+        .expect("revoke token");
+    let before_rejected = store.ledger_head().await.expect("head");
+    let duplicate = store
+        .create_user(&new_user("chen", Role::SystemAdmin, None), &audit())
+        .await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict(_))),
+        "{duplicate:?}"
+    );
+    let missing = store.revoke_token(token.id + 1, &audit()).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+    assert_eq!(store.ledger_head().await.expect("head"), before_rejected);
+
+    let token_target = format!("token {}", token.id);
+    let changed_detail = format!(
+        "role inspector, department Some({}), disabled true",
+        siming.id
+    );
+    let expected = [
+        (
+            AuthEventKind::DepartmentChanged,
+            "Siming EEB",
+            Some("areas 350203"),
+        ),
+        (
+            AuthEventKind::DepartmentChanged,
+            "Siming EEB",
+            Some("areas 350203,350206"),
+        ),
+        (AuthEventKind::UserCreated, "chen", Some("role inspector")),
+        (
+            AuthEventKind::UserChanged,
+            "chen",
+            Some(changed_detail.as_str()),
+        ),
+        (AuthEventKind::PasswordChanged, "chen", None),
+        (AuthEventKind::TotpChanged, "chen", Some("enrolled")),
+        (
+            AuthEventKind::TokenCreated,
+            token_target.as_str(),
+            Some("exporter"),
+        ),
+        (AuthEventKind::TokenRevoked, token_target.as_str(), None),
+    ];
+    let mut events = store.auth_events(20).await.expect("events");
+    events.reverse();
+    assert_eq!(events.len(), expected.len(), "{events:?}");
+    for (event, (kind, target, detail)) in events.iter().zip(expected) {
+        assert_eq!(event.kind, kind);
+        assert_eq!(event.actor, "root");
+        assert_eq!(event.target.as_deref(), Some(target));
+        assert_eq!(event.detail.as_deref(), detail);
+        assert_eq!(event.address.as_deref(), Some("127.0.0.1"));
+    }
+    assert_eq!(events[7].at, minute(5));
+
+    let entries = store.ledger_entries(0, 100).await.expect("ledger");
+    let recorded: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|entry| entry.kind.starts_with("auth."))
+        .map(|entry| (entry.kind.as_str(), entry.subject.as_str()))
+        .collect();
+    let token_subject = format!("token:{}", token.id);
+    let expected_entries = [
+        ("auth.department_changed", "department:Siming EEB"),
+        ("auth.department_changed", "department:Siming EEB"),
+        ("auth.user_created", "user:chen"),
+        ("auth.user_changed", "user:chen"),
+        ("auth.password_changed", "user:chen"),
+        ("auth.totp_changed", "user:chen"),
+        ("auth.token_created", token_subject.as_str()),
+        ("auth.token_revoked", token_subject.as_str()),
+    ];
+    assert_eq!(recorded, expected_entries);
 }

@@ -250,17 +250,31 @@ pub async fn alerts_filters_and_paging(store: Arc<dyn Store>) {
         ),
         (
             AlertQuery {
-                area: Some(code("3502")),
+                areas: Some(vec![code("3502")]),
                 ..AlertQuery::default()
             },
             3,
         ),
         (
             AlertQuery {
-                area: Some(code("350203")),
+                areas: Some(vec![code("350203")]),
                 ..AlertQuery::default()
             },
             2,
+        ),
+        (
+            AlertQuery {
+                areas: Some(vec![code("350203"), code("3502")]),
+                ..AlertQuery::default()
+            },
+            3,
+        ),
+        (
+            AlertQuery {
+                areas: Some(Vec::new()),
+                ..AlertQuery::default()
+            },
+            0,
         ),
         (
             AlertQuery {
@@ -512,7 +526,7 @@ pub async fn rule_changes_and_switches(store: Arc<dyn Store>) {
         at: minute(1),
         action: action.to_owned(),
         rule_id: rule.map(str::to_owned),
-        actor: "li.wei".to_owned(),
+        actor: Actor::User("li.wei".to_owned()),
         digest: "abc".to_owned(),
         detail: "env.limits 1.0.0".to_owned(),
     };
@@ -530,6 +544,7 @@ pub async fn rule_changes_and_switches(store: Arc<dyn Store>) {
     let changes = store.rule_changes(10).await.expect("changes");
     assert_eq!(changes.len(), 4);
     assert_eq!(changes[0].action, "enabled");
+    assert_eq!(changes[0].actor, Actor::User("li.wei".to_owned()));
     let mut switches = store.rule_switches().await.expect("switches");
     switches.sort();
     assert_eq!(

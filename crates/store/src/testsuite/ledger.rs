@@ -25,7 +25,7 @@ async fn append_count(store: &Arc<dyn Store>, count: u64) {
         .map(|number| entry("test.append", number))
         .collect();
     store
-        .append_ledger(&entries)
+        .append_ledger(entries)
         .await
         .expect("append ledger entries");
 }
@@ -49,12 +49,12 @@ pub async fn ledger_starts_empty(store: Arc<dyn Store>) {
 /// that matches their canonical encoding.
 pub async fn ledger_append_and_read(store: Arc<dyn Store>) {
     let first = store
-        .append_ledger(&[entry("test.one", 1), entry("test.two", 2)])
+        .append_ledger(vec![entry("test.one", 1), entry("test.two", 2)])
         .await
         .expect("append");
     assert_eq!(first, vec![0, 1]);
     let second = store
-        .append_ledger(&[entry("test.three", 3)])
+        .append_ledger(vec![entry("test.three", 3)])
         .await
         .expect("append");
     assert_eq!(second, vec![2]);
@@ -197,7 +197,7 @@ pub async fn ledger_records_state_changes(store: Arc<dyn Store>) {
             at: minute(7),
             action: "disabled".to_owned(),
             rule_id: Some("env.limit.upper".to_owned()),
-            actor: "user:li".to_owned(),
+            actor: Actor::User("li".to_owned()),
             digest: "abc".to_owned(),
             detail: "maintenance".to_owned(),
         })

@@ -81,6 +81,7 @@ macro_rules! store_test_suite {
             points_password_rotation,
             points_area_must_exist,
             points_paging,
+            points_paging_over_several_areas,
             points_area_filter_includes_sub_areas,
             points_bad_cursor,
             readings_insert_and_query,
@@ -151,6 +152,7 @@ macro_rules! store_test_suite {
             accounts_tokens,
             accounts_totp_steps,
             accounts_login_failures,
+            accounts_changes_recorded,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

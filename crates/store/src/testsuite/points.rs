@@ -90,7 +90,62 @@ pub async fn points_paging(store: Arc<dyn Store>) {
     assert_eq!(pages, 3);
 }
 
-/// Filtering by an area includes every point below it.
+/// Paging over several areas returns each point of those areas once, in MN
+/// order, and no point outside them.
+pub async fn points_paging_over_several_areas(store: Arc<dyn Store>) {
+    seed_points(
+        &store,
+        &[
+            ("MN001", "350203001"),
+            ("MN002", "350206"),
+            ("MN003", "4403"),
+            ("MN004", "350203"),
+            ("MN005", "350206"),
+            ("MN006", "4403"),
+            ("MN007", "350203001"),
+        ],
+    )
+    .await;
+    let cases = [
+        (
+            vec!["350203", "4403"],
+            vec!["MN001", "MN003", "MN004", "MN006", "MN007"],
+        ),
+        (
+            vec!["3502", "350203", "350203001"],
+            vec!["MN001", "MN002", "MN004", "MN005", "MN007"],
+        ),
+    ];
+    for (areas, expected) in cases {
+        let mut query = PointQuery {
+            areas: Some(areas.iter().map(|area| code(area)).collect()),
+            limit: 2,
+            cursor: None,
+        };
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = store.points(&query).await.expect("page of points");
+            pages += 1;
+            assert!(
+                page.items.len() <= 2,
+                "areas {areas:?}: page size {}",
+                page.items.len()
+            );
+            seen.extend(page.items.into_iter().map(|point| point.mn.to_string()));
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => break,
+            }
+            assert!(pages < 10, "areas {areas:?}: paging does not end");
+        }
+        assert_eq!(seen, expected, "areas {areas:?}");
+        assert_eq!(pages, 3, "areas {areas:?}");
+    }
+}
+
+/// Filtering by an area includes every point below it, and filtering by
+/// several areas includes the points below any of them.
 pub async fn points_area_filter_includes_sub_areas(store: Arc<dyn Store>) {
     seed_points(
         &store,
@@ -111,7 +166,7 @@ pub async fn points_area_filter_includes_sub_areas(store: Arc<dyn Store>) {
     ];
     for (area, expected) in cases {
         let query = PointQuery {
-            area: Some(code(area)),
+            areas: Some(vec![code(area)]),
             limit: 100,
             cursor: None,
         };
@@ -124,7 +179,7 @@ pub async fn points_area_filter_includes_sub_areas(store: Arc<dyn Store>) {
         assert_eq!(found, expected, "area {area}");
 
         let statuses = store
-            .point_statuses(Some(&code(area)))
+            .point_statuses(Some(&[code(area)]))
             .await
             .expect("statuses");
         let found: Vec<String> = statuses
@@ -132,6 +187,32 @@ pub async fn points_area_filter_includes_sub_areas(store: Arc<dyn Store>) {
             .map(|status| status.mn.to_string())
             .collect();
         assert_eq!(found, expected, "statuses in area {area}");
+    }
+    let several = [
+        (vec!["350203", "4403"], vec!["MN001", "MN003"]),
+        (vec!["350203001", "35"], vec!["MN001", "MN002"]),
+        (vec![], vec![]),
+    ];
+    for (areas, expected) in several {
+        let areas: Vec<_> = areas.into_iter().map(code).collect();
+        let query = PointQuery {
+            areas: Some(areas.clone()),
+            limit: 100,
+            cursor: None,
+        };
+        let page = store.points(&query).await.expect("filter points");
+        let found: Vec<String> = page
+            .items
+            .iter()
+            .map(|point| point.mn.to_string())
+            .collect();
+        assert_eq!(found, expected, "areas {areas:?}");
+        let statuses = store.point_statuses(Some(&areas)).await.expect("statuses");
+        let found: Vec<String> = statuses
+            .iter()
+            .map(|status| status.mn.to_string())
+            .collect();
+        assert_eq!(found, expected, "statuses in areas {areas:?}");
     }
 }
 

@@ -153,7 +153,7 @@ pub async fn quarantine_release_after_registration(store: Arc<dyn Store>) {
     assert_eq!(left, ["MNQ2"]);
     let counted = store
         .summary(&SummaryQuery {
-            area: None,
+            areas: None,
             points: None,
             readings_since: minute(0),
             online_since: minute(0),

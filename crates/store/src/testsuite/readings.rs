@@ -281,7 +281,7 @@ pub async fn readings_retransmission_first_wins(store: Arc<dyn Store>) {
 
     let summary = store
         .summary(&SummaryQuery {
-            area: None,
+            areas: None,
             points: None,
             readings_since: at("2024-05-01T00:00:00Z"),
             online_since: at("2024-05-01T00:00:00Z"),
@@ -554,7 +554,7 @@ pub async fn readings_unregistered_mn_writes_nothing(store: Arc<dyn Store>) {
     assert_eq!(statuses[0].last_received_at, None);
     let summary = store
         .summary(&SummaryQuery {
-            area: None,
+            areas: None,
             points: None,
             readings_since: minute(-600),
             online_since: minute(-600),
@@ -720,7 +720,7 @@ pub async fn summary_counts(store: Arc<dyn Store>) {
 
     let day = at("2024-05-01T00:00:00Z");
     let whole = SummaryQuery {
-        area: None,
+        areas: None,
         points: None,
         readings_since: day,
         online_since: minute(3),
@@ -738,7 +738,7 @@ pub async fn summary_counts(store: Arc<dyn Store>) {
     assert_eq!(summary.open_alerts, 1);
 
     let xiamen = SummaryQuery {
-        area: Some(code("3502")),
+        areas: Some(vec![code("3502")]),
         points: None,
         ..whole.clone()
     };
@@ -749,13 +749,36 @@ pub async fn summary_counts(store: Arc<dyn Store>) {
     assert_eq!(summary.open_alerts, 1);
 
     let siming = SummaryQuery {
-        area: Some(code("350203")),
+        areas: Some(vec![code("350203")]),
         points: None,
         ..whole.clone()
     };
     let summary = store.summary(&siming).await.expect("summary of Siming");
     assert_eq!(summary.points, 1);
     assert_eq!(summary.readings, 2);
+    assert_eq!(summary.open_alerts, 0);
+
+    let two_areas = SummaryQuery {
+        areas: Some(vec![code("350203"), code("3502")]),
+        points: None,
+        ..whole.clone()
+    };
+    let summary = store
+        .summary(&two_areas)
+        .await
+        .expect("summary of overlapping areas");
+    assert_eq!(summary.points, 2, "a point in both areas counts once");
+    assert_eq!(summary.readings, 3);
+    assert_eq!(summary.open_alerts, 1);
+
+    let no_area = SummaryQuery {
+        areas: Some(Vec::new()),
+        points: None,
+        ..whole.clone()
+    };
+    let summary = store.summary(&no_area).await.expect("summary of no area");
+    assert_eq!(summary.points, 0);
+    assert_eq!(summary.readings, 0);
     assert_eq!(summary.open_alerts, 0);
 
     let own = SummaryQuery {
@@ -769,7 +792,7 @@ pub async fn summary_counts(store: Arc<dyn Store>) {
     assert_eq!(summary.open_alerts, 1);
 
     let own_in_siming = SummaryQuery {
-        area: Some(code("350203")),
+        areas: Some(vec![code("350203")]),
         points: Some(vec![mn("MN001"), mn("MN002")]),
         ..whole.clone()
     };

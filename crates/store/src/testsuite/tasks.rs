@@ -483,9 +483,10 @@ pub async fn tasks_inbox_filters(store: Arc<dyn Store>) {
         ),
         (
             "area",
-            query(|q| q.area = Some(AreaCode::parse("350206").expect("valid"))),
+            query(|q| q.areas = Some(vec![AreaCode::parse("350206").expect("valid")])),
             vec![&urban.id],
         ),
+        ("no areas", query(|q| q.areas = Some(Vec::new())), vec![]),
         (
             "subjects",
             query(|q| {
@@ -623,7 +624,7 @@ pub async fn tasks_outcome_records_by_subject(store: Arc<dyn Store>) {
             Command {
                 outcome: Some(OutcomeInput::Rectification {
                     item: "water-exceedance".to_owned(),
-                    findings: "COD above the limit at the outlet".to_owned(),
+                    findings: "COD above the limit at the outlet".into(),
                     working_days: 5,
                 }),
                 ..Command::new("reply")

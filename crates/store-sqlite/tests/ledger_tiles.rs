@@ -1,0 +1,108 @@
+//! Proofs from the hash tiles across tile boundaries and tile levels.
+//!
+//! Tiles hold 256 hashes of every eighth tree level, so sizes around 256 and
+//! 65,536 entries cross from one tile and one tile level to the next.
+
+use oversight_ledger::{Hash, Hasher};
+use oversight_store::{NewLedgerEntry, Store};
+use oversight_store_sqlite::{SqliteOptions, SqliteStore};
+use serde_json::json;
+
+/// Batch sizes whose running totals land on both sides of tile boundaries.
+const BATCHES: [u64; 8] = [1, 255, 1, 255, 65_024, 1, 1, 463];
+
+/// Indexes whose inclusion is proved in every tree that contains them.
+const INDEXES: [u64; 7] = [0, 1, 255, 256, 511, 65_535, 65_536];
+
+#[tokio::test]
+async fn proofs_cross_tiles_and_tile_levels() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open store");
+    let mut heads: Vec<(u64, Hash)> = Vec::new();
+    let mut next = 0;
+    for batch in BATCHES {
+        let entries: Vec<NewLedgerEntry> = (next..next + batch)
+            .map(|number| {
+                NewLedgerEntry::new(
+                    "rule.enabled",
+                    format!("rule:{number}"),
+                    "engine",
+                    json!(number),
+                )
+            })
+            .collect();
+        store.append_ledger(entries).await.expect("append");
+        next += batch;
+        let head = store.ledger_head().await.expect("head");
+        assert_eq!(head.size, next);
+        heads.push((head.size, head.root));
+    }
+
+    for &(size, root) in &heads {
+        for index in INDEXES.into_iter().filter(|index| *index < size) {
+            let entry = store
+                .ledger_entry(index)
+                .await
+                .expect("entry")
+                .expect("entry exists");
+            assert_eq!(entry.subject, format!("rule:{index}"));
+            let proof = store
+                .ledger_inclusion_proof(index, size)
+                .await
+                .expect("inclusion proof");
+            proof
+                .verify(Hasher::Sha256, &entry.leaf_hash, &root)
+                .unwrap_or_else(|error| panic!("entry {index} in size {size}: {error}"));
+        }
+    }
+    for (position, &(first, first_root)) in heads.iter().enumerate() {
+        for &(second, second_root) in &heads[position..] {
+            let proof = store
+                .ledger_consistency_proof(first, second)
+                .await
+                .expect("consistency proof");
+            proof
+                .verify(Hasher::Sha256, &first_root, &second_root)
+                .unwrap_or_else(|error| panic!("size {first} to {second}: {error}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn entry_pages_cross_bundles() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open store");
+    for start in [0_u64, 300] {
+        let entries: Vec<NewLedgerEntry> = (start..start + 300)
+            .map(|number| {
+                NewLedgerEntry::new(
+                    "rule.enabled",
+                    format!("rule:{number}"),
+                    "engine",
+                    json!({}),
+                )
+            })
+            .collect();
+        store.append_ledger(entries).await.expect("append");
+    }
+    let page = store.ledger_entries(250, 300).await.expect("page");
+    let indexes: Vec<u64> = page.iter().map(|entry| entry.index).collect();
+    assert_eq!(indexes, (250..550).collect::<Vec<_>>());
+    for entry in &page {
+        assert_eq!(entry.subject, format!("rule:{}", entry.index));
+        assert_eq!(entry.leaf_hash, entry.computed_leaf_hash(Hasher::Sha256));
+    }
+    assert_eq!(
+        store.ledger_entries(590, 100).await.expect("tail").len(),
+        10
+    );
+    assert!(
+        store
+            .ledger_entries(600, 100)
+            .await
+            .expect("end")
+            .is_empty()
+    );
+    assert!(store.ledger_entry(600).await.expect("entry").is_none());
+    assert!(store.ledger_entry(u64::MAX).await.expect("entry").is_none());
+}
