@@ -100,6 +100,12 @@ pub struct Hj212Config {
     /// Rejected frames logged per connection; later ones are only counted.
     /// Default 5.
     pub logged_rejections_per_connection: u32,
+    /// How often the contact times of commands without readings (such as
+    /// 9015 heartbeats) are written to the store, in milliseconds, from 100
+    /// to 60000. After a crash, a point's stored last contact lags its real
+    /// last contact by at most this long plus one store write, while the
+    /// store accepts writes. Default 1000.
+    pub contact_flush_ms: u64,
     /// TLS for every connection (`[hj212.tls]`). Default none: plain TCP.
     pub tls: TlsConfig,
 }
@@ -125,6 +131,7 @@ impl Default for Hj212Config {
             crc_overrides: BTreeMap::new(),
             point_cache_secs: 5,
             logged_rejections_per_connection: 5,
+            contact_flush_ms: 1000,
             tls: TlsConfig::default(),
         }
     }
@@ -150,6 +157,7 @@ pub struct Hj212Settings {
     pub(crate) crc_overrides: BTreeMap<String, CrcVariant>,
     pub(crate) point_cache_ttl: Duration,
     pub(crate) logged_rejections: u32,
+    pub(crate) contact_flush: Duration,
     pub(crate) tls: Option<TlsFiles>,
 }
 
@@ -212,6 +220,13 @@ impl Hj212Config {
                 return Err(invalid(field, "0".to_owned(), "must be at least 1 second"));
             }
         }
+        if !(100..=60_000).contains(&self.contact_flush_ms) {
+            return Err(invalid(
+                "contact_flush_ms",
+                self.contact_flush_ms.to_string(),
+                "must be from 100 to 60000 milliseconds",
+            ));
+        }
         if !(64..=1 << 20).contains(&self.read_buffer_bytes) {
             return Err(invalid(
                 "read_buffer_bytes",
@@ -256,6 +271,7 @@ impl Hj212Config {
             crc_overrides,
             point_cache_ttl: Duration::from_secs(self.point_cache_secs),
             logged_rejections: self.logged_rejections_per_connection,
+            contact_flush: Duration::from_millis(self.contact_flush_ms),
             tls: self.tls.validate("hj212.tls")?,
         })
     }
@@ -326,6 +342,20 @@ mod tests {
                     ..Hj212Config::default()
                 },
                 "read_buffer_bytes",
+            ),
+            (
+                Hj212Config {
+                    contact_flush_ms: 99,
+                    ..Hj212Config::default()
+                },
+                "contact_flush_ms",
+            ),
+            (
+                Hj212Config {
+                    contact_flush_ms: 60_001,
+                    ..Hj212Config::default()
+                },
+                "contact_flush_ms",
             ),
         ];
         for (config, field) in cases {

@@ -1,6 +1,8 @@
 //! Contact times of points that send commands without readings, such as
 //! 9015 heartbeats. They are collected in memory and written to the store
-//! in batches, so a connection never waits on the store for a heartbeat.
+//! in batches every `contact_flush_ms`, so a connection never waits on the
+//! store for a heartbeat. While the store accepts writes, a crash loses at
+//! most the contacts of the last interval and of a write in progress.
 //! Uploads with readings need no entry here, because storing them records
 //! their receive time.
 
@@ -13,9 +15,6 @@ use oversight_core::Mn;
 use oversight_store::Store;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
-
-/// How often the collected contact times are written to the store.
-const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The latest contact time of each point since the last write.
 #[derive(Debug, Default)]
@@ -49,9 +48,14 @@ impl ContactLog {
         }
     }
 
-    /// Writes the contact times every [`FLUSH_INTERVAL`] until `cancel` fires.
-    pub(crate) async fn run(self: Arc<Self>, store: Arc<dyn Store>, cancel: CancellationToken) {
-        let mut ticker = tokio::time::interval(FLUSH_INTERVAL);
+    /// Writes the contact times every `interval` until `cancel` fires.
+    pub(crate) async fn run(
+        self: Arc<Self>,
+        store: Arc<dyn Store>,
+        interval: Duration,
+        cancel: CancellationToken,
+    ) {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -118,9 +118,11 @@ impl Hj212Source {
     pub async fn run(self, cancel: CancellationToken) {
         let limit = Arc::new(Semaphore::new(self.shared.settings.max_connections));
         let tracker = TaskTracker::new();
-        tracker.spawn(
-            Arc::clone(&self.shared.contacts).run(Arc::clone(&self.shared.store), cancel.clone()),
-        );
+        tracker.spawn(Arc::clone(&self.shared.contacts).run(
+            Arc::clone(&self.shared.store),
+            self.shared.settings.contact_flush,
+            cancel.clone(),
+        ));
         info!(
             addr = %self.local_addr,
             max_connections = self.shared.settings.max_connections,
