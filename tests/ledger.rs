@@ -146,17 +146,67 @@ async fn intact_ledger_verifies() {
     );
 }
 
+/// Returns the entries of the first bundle, each its canonical leaf data.
+/// Every test ledger has fewer than 256 entries, so they all live there.
+fn read_bundle(conn: &Connection) -> Vec<String> {
+    let bytes: Vec<u8> = conn
+        .query_row(
+            "SELECT entries FROM ledger_entry_bundles WHERE idx = 0",
+            [],
+            |row| row.get(0),
+        )
+        .expect("first bundle");
+    let text = String::from_utf8(bytes).expect("entries are UTF-8");
+    text.lines().map(str::to_owned).collect()
+}
+
+fn write_bundle(conn: &Connection, entries: &[String]) {
+    let mut bytes = Vec::new();
+    for entry in entries {
+        bytes.extend_from_slice(entry.as_bytes());
+        bytes.push(b'\n');
+    }
+    conn.execute(
+        "UPDATE ledger_entry_bundles SET entries = ?1 WHERE idx = 0",
+        params![bytes],
+    )
+    .expect("rewrite first bundle");
+}
+
+/// Overwrites the stored leaf hash of `index` in the first level 0 tile.
+fn write_leaf_hash(conn: &Connection, index: usize, hash: &[u8; 32]) {
+    let mut hashes: Vec<u8> = conn
+        .query_row(
+            "SELECT hashes FROM ledger_tiles WHERE level = 0 AND idx = 0",
+            [],
+            |row| row.get(0),
+        )
+        .expect("first leaf tile");
+    hashes[index * 32..(index + 1) * 32].copy_from_slice(hash);
+    conn.execute(
+        "UPDATE ledger_tiles SET hashes = ?1 WHERE level = 0 AND idx = 0",
+        params![hashes],
+    )
+    .expect("rewrite first leaf tile");
+}
+
+/// Returns the RFC 9162 SHA-256 leaf hash of `data`.
+fn sha256_leaf_hash(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update([0]);
+    hasher.update(data);
+    hasher.finalize().into()
+}
+
 #[tokio::test]
 async fn altered_payload_is_named() {
     let prepared = prepared().await;
-    prepared
-        .database()
-        .execute(
-            "UPDATE ledger_entries SET payload = replace(payload, 'LEDGER0007', 'LEDGER9999') \
-             WHERE idx = 7",
-            [],
-        )
-        .expect("alter payload");
+    let conn = prepared.database();
+    let mut entries = read_bundle(&conn);
+    assert!(entries[7].contains("LEDGER0007"), "{}", entries[7]);
+    entries[7] = entries[7].replace("LEDGER0007", "LEDGER9999");
+    write_bundle(&conn, &entries);
     assert_tampered(&prepared, "entry 7 was altered");
 }
 
@@ -164,23 +214,38 @@ async fn altered_payload_is_named() {
 async fn altered_payload_and_leaf_hash_is_named() {
     let prepared = prepared().await;
     let conn = prepared.database();
-    // The attacker also rewrites the entry's own leaf hash column, but the
-    // tree nodes still hold the signed leaf hash.
-    conn.execute(
-        "UPDATE ledger_entries SET actor = 'user:mallory', leaf_hash = zeroblob(32) WHERE idx = 4",
-        [],
-    )
-    .expect("alter entry");
+    // The attacker also overwrites the entry's stored leaf hash, but without
+    // the hashes above it the tiles no longer agree with the entries.
+    let mut entries = read_bundle(&conn);
+    entries[4] = entries[4].replace("\"actor\":\"cli:", "\"actor\":\"user:mallory-");
+    assert!(entries[4].contains("mallory"), "{}", entries[4]);
+    write_bundle(&conn, &entries);
+    write_leaf_hash(&conn, 4, &[0; 32]);
     assert_tampered(&prepared, "entry 4 was altered");
+}
+
+#[tokio::test]
+async fn consistent_rewrite_misses_checkpoint() {
+    let prepared = prepared().await;
+    let conn = prepared.database();
+    // The entry and its leaf hash agree, so only the signed root shows the change.
+    let mut entries = read_bundle(&conn);
+    entries[4] = entries[4].replace("\"actor\":\"cli:", "\"actor\":\"user:mallory-");
+    write_bundle(&conn, &entries);
+    write_leaf_hash(&conn, 4, &sha256_leaf_hash(entries[4].as_bytes()));
+    assert_tampered(
+        &prepared,
+        "entries and stored leaf hashes were both rewritten",
+    );
 }
 
 #[tokio::test]
 async fn removed_entry_is_named() {
     let prepared = prepared().await;
-    prepared
-        .database()
-        .execute("DELETE FROM ledger_entries WHERE idx = 5", [])
-        .expect("remove entry");
+    let conn = prepared.database();
+    let mut entries = read_bundle(&conn);
+    entries.remove(5);
+    write_bundle(&conn, &entries);
     assert_tampered(&prepared, "1 entries were removed at entry 5");
 }
 
@@ -188,12 +253,9 @@ async fn removed_entry_is_named() {
 async fn reordered_entries_are_named() {
     let prepared = prepared().await;
     let conn = prepared.database();
-    conn.execute_batch(
-        "UPDATE ledger_entries SET idx = -1 WHERE idx = 3; \
-         UPDATE ledger_entries SET idx = 3 WHERE idx = 8; \
-         UPDATE ledger_entries SET idx = 8 WHERE idx = -1;",
-    )
-    .expect("swap entries");
+    let mut entries = read_bundle(&conn);
+    entries.swap(3, 8);
+    write_bundle(&conn, &entries);
     assert_tampered(&prepared, "entry 3 was moved: the log stored it at 8");
 }
 
@@ -201,19 +263,29 @@ async fn reordered_entries_are_named() {
 async fn inserted_entry_is_named() {
     let prepared = prepared().await;
     let conn = prepared.database();
-    conn.execute_batch(
-        "UPDATE ledger_entries SET idx = -idx - 1 WHERE idx >= 6; \
-         UPDATE ledger_entries SET idx = -idx WHERE idx < 0;",
-    )
-    .expect("shift entries");
-    conn.execute(
-        "INSERT INTO ledger_entries (idx, at, kind, subject, actor, payload, leaf_hash) \
-         SELECT 6, at, 'point.upserted', 'point:FORGED', actor, payload, leaf_hash \
-         FROM ledger_entries WHERE idx = 5",
-        params![],
-    )
-    .expect("insert entry");
+    let mut entries = read_bundle(&conn);
+    let forged = entries[5].replace(
+        "\"subject\":\"point:LEDGER0005\"",
+        "\"subject\":\"point:FORGED\"",
+    );
+    assert!(forged.contains("point:FORGED"), "{forged}");
+    entries.insert(6, forged);
+    write_bundle(&conn, &entries);
     assert_tampered(&prepared, "1 entries were inserted at entry 6");
+}
+
+#[tokio::test]
+async fn invalid_entry_encoding_is_named() {
+    let prepared = prepared().await;
+    let conn = prepared.database();
+    // Valid JSON, but not the canonical encoding the leaf hash covers.
+    let mut entries = read_bundle(&conn);
+    entries[2] = entries[2].replacen('{', "{ ", 1);
+    write_bundle(&conn, &entries);
+    assert_tampered(
+        &prepared,
+        "entry 2 was altered: its stored encoding is invalid",
+    );
 }
 
 #[tokio::test]

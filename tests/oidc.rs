@@ -1,12 +1,16 @@
-//! OpenID Connect sign-on against a provider that the test runs on
-//! 127.0.0.1: an axum server with discovery, JWKS, authorization and token
-//! endpoints that signs real RS256 ID tokens with the keys in
-//! `tests/fixtures`.
+//! OpenID Connect sign-on against providers on 127.0.0.1: an axum server
+//! written here, with discovery, JWKS, authorization and token endpoints
+//! that signs real RS256 ID tokens with the keys in `tests/fixtures`, and
+//! `oauth2-mock-server` from npm (`tests/oidc-provider`), which another
+//! project wrote.
 
 mod common;
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Form, Query, State};
@@ -110,9 +114,17 @@ async fn token(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    // RFC 6749, section 2.3.1: the client id and secret are
+    // form-urlencoded before they are joined and base64-encoded.
+    let form_encode =
+        |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
     let expected_auth = format!(
         "Basic {}",
-        STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+        STANDARD.encode(format!(
+            "{}:{}",
+            form_encode(CLIENT_ID),
+            form_encode(CLIENT_SECRET)
+        ))
     );
     let authorization = state
         .authorization
@@ -197,19 +209,89 @@ impl Provider {
     }
 }
 
+/// `oauth2-mock-server` from `tests/oidc-provider`, listening on a free port
+/// of 127.0.0.1 with a new RS256 key. Its authorization endpoint redirects
+/// back at once, and its ID tokens name the subject `johndoe`.
+struct NpmProvider {
+    child: Child,
+    issuer: String,
+    /// Kept open so that the provider's later output has a reader.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl NpmProvider {
+    /// Starts the provider, or returns why it cannot run on this machine.
+    fn start() -> Result<Self, String> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider");
+        let program = dir.join("node_modules/.bin/oauth2-mock-server");
+        if Command::new("node").arg("--version").output().is_err() {
+            return Err("node is not installed".to_owned());
+        }
+        if !program.exists() {
+            return Err(format!(
+                "{} is missing; run `npm ci` in {}",
+                program.display(),
+                dir.display()
+            ));
+        }
+        let mut child = Command::new(&program)
+            .args(["-a", "127.0.0.1", "-p", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("starting {} failed: {error}", program.display()))?;
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut output = String::new();
+        loop {
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line).expect("read provider output");
+            if read == 0 {
+                let _ = child.kill();
+                panic!("oauth2-mock-server exited before it printed its issuer:\n{output}");
+            }
+            if let Some(issuer) = line.trim().strip_prefix("OAuth 2 issuer is ") {
+                let issuer = issuer.to_owned();
+                return Ok(Self {
+                    child,
+                    issuer,
+                    _stdout: stdout,
+                });
+            }
+            output.push_str(&line);
+        }
+    }
+}
+
+impl Drop for NpmProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts Oversight with sign-on configured for `provider`, and adds the
 /// accounts `li` (department staff) and the administrator `root`.
 async fn start_server(data: &DataDir, provider: &Provider) -> Server {
-    let config = data.path().join("oidc.toml");
-    let text = format!(
-        "[auth.oidc]\n\
-         issuer_url = \"http://{}\"\n\
-         client_id = \"{CLIENT_ID}\"\n\
+    let oidc = format!(
+        "issuer_url = \"http://{}\"\n\
          client_secret = \"{CLIENT_SECRET}\"\n\
-         redirect_url = \"http://127.0.0.1/api/v1/auth/oidc/callback\"\n\
          [auth.oidc.usernames]\n\
          \"li.mapped\" = \"li\"\n",
         provider.addr
+    );
+    start_server_with(data, &oidc).await
+}
+
+/// Starts Oversight with `[auth.oidc]` set to `client_id`, the callback URL
+/// and the settings in `oidc`, and adds the accounts `li` (department staff)
+/// and the administrator `root`.
+async fn start_server_with(data: &DataDir, oidc: &str) -> Server {
+    let config = data.path().join("oidc.toml");
+    let text = format!(
+        "[auth.oidc]\n\
+         client_id = \"{CLIENT_ID}\"\n\
+         redirect_url = \"http://127.0.0.1/api/v1/auth/oidc/callback\"\n\
+         {oidc}"
     );
     std::fs::write(&config, text).expect("write configuration");
     let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
@@ -292,7 +374,7 @@ async fn start_sign_on(server: &Server) -> (String, String) {
         .send()
         .await
         .expect("provider authorization");
-    assert_eq!(back.status(), 303);
+    assert!(back.status().is_redirection(), "{}", back.status());
     let location = back.headers()[header::LOCATION].to_str().expect("ASCII");
     let query = location
         .split_once('?')
@@ -332,6 +414,27 @@ async fn sign_on(server: &Server, provider: &Provider, plan: TokenPlan) -> Attem
     finish_sign_on(server, &cookie, &query).await
 }
 
+/// Returns `GET /api/v1/auth/me` on the session that `attempt` opened.
+async fn signed_on_account(server: &Server, attempt: &Attempt) -> Value {
+    let cookie_header: Vec<&str> = attempt
+        .cookies
+        .iter()
+        .filter_map(|cookie| cookie.split(';').next())
+        .filter(|pair| {
+            pair.starts_with("oversight_session=") || pair.starts_with("oversight_csrf=")
+        })
+        .collect();
+    reqwest::Client::new()
+        .get(server.url("/api/v1/auth/me"))
+        .header(header::COOKIE, cookie_header.join("; "))
+        .send()
+        .await
+        .expect("GET /auth/me")
+        .json()
+        .await
+        .expect("me JSON")
+}
+
 fn message(attempt: &Attempt) -> &str {
     attempt.body["error"]["message"]
         .as_str()
@@ -343,6 +446,15 @@ async fn sign_on_opens_session() {
     let provider = Provider::start().await;
     let data = DataDir::new();
     let server = start_server(&data, &provider).await;
+
+    // Without provider_name the login button names the issuer's host.
+    let (status, health) = server.get("/api/v1/health").await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["sign_on"]["provider_name"], "127.0.0.1", "{health}");
+    assert_eq!(
+        health["sign_on"]["login_url"], "/api/v1/auth/oidc/login",
+        "{health}"
+    );
 
     let attempt = sign_on(&server, &provider, TokenPlan::for_user("li.mapped")).await;
     assert_eq!(attempt.status, 303, "{}", attempt.body);
@@ -361,23 +473,7 @@ async fn sign_on_opens_session() {
         .expect("state cookie cleared");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
 
-    let cookie_header: Vec<&str> = attempt
-        .cookies
-        .iter()
-        .filter_map(|cookie| cookie.split(';').next())
-        .filter(|pair| {
-            pair.starts_with("oversight_session=") || pair.starts_with("oversight_csrf=")
-        })
-        .collect();
-    let me: Value = reqwest::Client::new()
-        .get(server.url("/api/v1/auth/me"))
-        .header(header::COOKIE, cookie_header.join("; "))
-        .send()
-        .await
-        .expect("GET /auth/me")
-        .json()
-        .await
-        .expect("me JSON");
+    let me = signed_on_account(&server, &attempt).await;
     assert_eq!(me["user"]["username"], "li", "{me}");
     assert_eq!(me["principal"]["method"]["kind"], "session", "{me}");
 
@@ -528,4 +624,73 @@ async fn sign_on_off_by_default() {
     let body: Value = response.json().await.expect("JSON error");
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("auth.oidc"), "{message}");
+
+    let (status, health) = server.get("/api/v1/health").await;
+    assert_eq!(status, 200, "{health}");
+    assert!(health.get("sign_on").is_none(), "{health}");
+}
+
+#[tokio::test]
+async fn sign_on_with_oauth2_mock_server() {
+    let provider = match NpmProvider::start() {
+        Ok(provider) => provider,
+        Err(reason) => {
+            eprintln!("skipped: the npm OpenID provider cannot run: {reason}");
+            return;
+        }
+    };
+    let data = DataDir::new();
+    // The provider sends no preferred_username, so the login name comes
+    // from `sub`, mapped to the account `li`.
+    let oidc = format!(
+        "issuer_url = \"{}\"\n\
+         client_secret = \"any secret\"\n\
+         provider_name = \"Mock OIDC\"\n\
+         username_claim = \"sub\"\n\
+         [auth.oidc.usernames]\n\
+         johndoe = \"li\"\n",
+        provider.issuer
+    );
+    let server = start_server_with(&data, &oidc).await;
+    let (status, health) = server.get("/api/v1/health").await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["sign_on"]["provider_name"], "Mock OIDC", "{health}");
+
+    let (cookie, query) = start_sign_on(&server).await;
+    let attempt = finish_sign_on(&server, &cookie, &query).await;
+    assert_eq!(attempt.status, 303, "{}", attempt.body);
+    assert_eq!(attempt.location.as_deref(), Some("/"));
+    let me = signed_on_account(&server, &attempt).await;
+    assert_eq!(me["user"]["username"], "li", "{me}");
+
+    // A replayed redirect back is rejected by Oversight's state check,
+    // before its code reaches the provider again.
+    let replay = finish_sign_on(&server, &cookie, &query).await;
+    assert_eq!(replay.status, 400, "{}", replay.body);
+
+    // The same provider's token for an account that is now disabled.
+    let (status, users) = server.get("/api/v1/users").await;
+    assert_eq!(status, 200, "{users}");
+    let li = users
+        .as_array()
+        .expect("user list")
+        .iter()
+        .find(|user| user["username"] == "li")
+        .expect("account li")
+        .clone();
+    let (status, body) = server
+        .patch(
+            &format!("/api/v1/users/{}", li["id"]),
+            &json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (cookie, query) = start_sign_on(&server).await;
+    let disabled = finish_sign_on(&server, &cookie, &query).await;
+    assert_eq!(disabled.status, 403, "{}", disabled.body);
+    assert!(
+        message(&disabled).contains("account disabled"),
+        "{}",
+        disabled.body
+    );
 }

@@ -619,10 +619,11 @@ async fn actions_record_signed_in_account() {
         .iter()
         .find(|change| change["action"] == "disabled")
         .unwrap_or_else(|| panic!("no disabled change in {changes}"));
-    assert_eq!(disabled["actor"], OPERATOR.0, "{disabled}");
+    assert_eq!(disabled["actor"]["kind"], "user", "{disabled}");
+    assert_eq!(disabled["actor"]["name"], OPERATOR.0, "{disabled}");
     let ledger = ledger_of_kind(&server, "rule.disabled").await;
     assert_eq!(ledger.len(), 1, "{ledger:?}");
-    assert_eq!(ledger[0]["actor"], OPERATOR.0);
+    assert_eq!(ledger[0]["actor"], "user:ops.wang");
 
     // Silences.
     let ends_at = Timestamp::now()
@@ -748,6 +749,13 @@ async fn resend_with_other_values_changes_no_alert() {
     assert!(status.success(), "serve exited with {status}");
 }
 
+/// Disables `rule` through the API as the signed-in administrator.
+async fn disable_rule(server: &Server, rule: &str) {
+    let path = format!("/api/v1/rules/{rule}/disable");
+    let (status, body) = server.post(&path, &serde_json::json!({})).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 /// Returns the rule ids of the alerts in a backtest report, sorted.
 fn backtest_rules(report: &Value) -> Vec<String> {
     let mut rules: Vec<String> = report["alerts"]
@@ -772,13 +780,7 @@ async fn backtest_defaults_to_active_rules() {
     .expect("write pack");
     let env = [("OVERSIGHT_RULES__DIR", path_str(&rules_dir))];
     let server = Server::start(&data, &env).await;
-    let (status, body) = server
-        .post(
-            "/api/v1/rules/env.limit.upper/disable",
-            &serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    disable_rule(&server, "env.limit.upper").await;
     // COD exceeds the operator rule's 50 and, at 120, the disabled built-in
     // upper limit of 100. pH 5 is below the built-in lower limit of 6. No
     // value jumps enough for env.jump.
@@ -816,6 +818,50 @@ async fn backtest_defaults_to_active_rules() {
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     assert_eq!(report["readings"], 6, "{report}");
     assert_eq!(backtest_rules(&report), expected, "{report}");
+}
+
+/// Runs `rules test --csv` on `csv` with `data_dir` as the configured data
+/// directory and returns the rule ids of its alerts and its stderr.
+fn csv_test_with_data_dir(csv: &Path, data_dir: &Path) -> (Vec<String>, String) {
+    let output = Command::new(BINARY)
+        .args(["rules", "test", "--json", "--csv", path_str(csv)])
+        .env("OVERSIGHT_DATA_DIR", data_dir)
+        .output()
+        .expect("run oversight rules test");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    (backtest_rules(&report), stderr)
+}
+
+#[tokio::test]
+async fn csv_test_applies_stored_switches() {
+    let data = prepared(&[("SW00001", 60)]);
+    let server = Server::start(&data, &[]).await;
+    disable_rule(&server, "env.limit.upper").await;
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+
+    // COD 150 is above the upper limit of 100 that the disabled rule checks.
+    let csv = data.file(
+        "readings.csv",
+        "mn,factor,time,value,area,upper\n\
+         SW00001,w01018,2026-03-01T08:00:00+08:00,150,350203,100\n",
+    );
+    let (rules, stderr) = csv_test_with_data_dir(&csv, &data.path().join("data"));
+    assert!(!rules.contains(&"env.limit.upper".to_owned()), "{rules:?}");
+    assert!(stderr.contains("env.limit.upper disabled"), "{stderr}");
+
+    // Without a database in the configured directory no switch applies,
+    // and the command prints that.
+    let absent = data.path().join("absent");
+    let (rules, stderr) = csv_test_with_data_dir(&csv, &absent);
+    assert!(rules.contains(&"env.limit.upper".to_owned()), "{rules:?}");
+    assert!(stderr.contains("no rule switches apply"), "{stderr}");
+    assert!(
+        !absent.exists(),
+        "a test run must not create the data directory"
+    );
 }
 
 /// Builds an HJ 212 heartbeat (CN 9015) of `mn` with `password`.
@@ -886,4 +932,58 @@ async fn heartbeat_keeps_point_online() {
     );
     let status = server.terminate();
     assert!(status.success(), "serve exited with {status}");
+}
+
+/// Sends one heartbeat of `mn` to a server whose contact times are written
+/// every `flush_ms`, waits `wait`, kills the server with SIGKILL, and returns
+/// the stored last contact in microseconds with the time before the send.
+async fn contact_after_kill(
+    mn: &str,
+    flush_ms: &str,
+    wait: std::time::Duration,
+) -> (Option<i64>, i64) {
+    use tokio::io::AsyncWriteExt;
+
+    let data = prepared(&[(mn, 60)]);
+    let server = Server::start(&data, &[("OVERSIGHT_HJ212__CONTACT_FLUSH_MS", flush_ms)]).await;
+    let mut stream = tokio::net::TcpStream::connect(server.hj212)
+        .await
+        .expect("connect");
+    let before = Timestamp::now().as_microsecond();
+    stream
+        .write_all(heartbeat(mn, "123456", 1).as_bytes())
+        .await
+        .expect("send heartbeat");
+    tokio::time::sleep(wait).await;
+    server.kill();
+
+    let conn =
+        rusqlite::Connection::open(data.path().join("data/oversight.db")).expect("open database");
+    let stored = conn
+        .query_row(
+            "SELECT last_contact_at FROM points WHERE mn = ?1",
+            [mn],
+            |row| row.get(0),
+        )
+        .expect("point row");
+    (stored, before)
+}
+
+#[tokio::test]
+async fn heartbeat_contact_survives_kill() {
+    // One interval of 200 ms plus a generous second for the store write.
+    let (stored, before) =
+        contact_after_kill("HB00003", "200", std::time::Duration::from_millis(1200)).await;
+    let stored = stored.expect("the heartbeat's contact is stored before the kill");
+    assert!(
+        stored >= before,
+        "contact {stored} precedes the send at {before}"
+    );
+    let now = Timestamp::now().as_microsecond();
+    assert!(stored <= now, "contact {stored} lies after {now}");
+
+    // With a 60 s interval the same wait is too short, so the contact is lost.
+    let (lost, _) =
+        contact_after_kill("HB00004", "60000", std::time::Duration::from_millis(1200)).await;
+    assert_eq!(lost, None, "contact written before its interval ended");
 }

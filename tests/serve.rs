@@ -417,7 +417,7 @@ async fn log_holds_no_secrets() {
     let wrong_pw = "PwWrong8846";
     let mut impostor = Datalogger::connect(server.hj212, "REDACT01", wrong_pw).await;
     assert!(
-        !impostor.send(time, &[("w01018", 20.0)]).await,
+        !impostor.send_rejected(time, &[("w01018", 20.0)]).await,
         "wrong PW acked"
     );
 
@@ -525,11 +525,29 @@ async fn point_password_rotation_from_cli() {
         new.send(next, &[("w01018", 41.0)]).await,
         "new password rejected"
     );
+    // The server retires the previous password before it acknowledges the
+    // new upload. Its log line shows that the retirement succeeded, because
+    // a failed one is only logged and the previous password stays valid.
+    server
+        .wait_for_log("the retirement of the previous password", |event| {
+            event["message"] == "hj212 device sent its new password, previous password retired"
+                && event["mn"] == "E2E0003"
+        })
+        .await;
     let later = time + SignedDuration::from_mins(2);
     assert!(
-        !old.send(later, &[("w01018", 42.0)]).await,
+        !old.send_rejected(later, &[("w01018", 42.0)]).await,
         "old password accepted after the new one arrived"
     );
+    server
+        .wait_for_log("the rejection of the previous password", |event| {
+            event["message"] == "hj212 input rejected"
+                && event["reason"] == "wrong_password"
+                && event["error"]
+                    .as_str()
+                    .is_some_and(|error| error.contains("E2E0003"))
+        })
+        .await;
     assert_eq!(server.readings("E2E0003").await.len(), 2);
     let status = server.terminate();
     assert!(status.success(), "serve exited with {status}");

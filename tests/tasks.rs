@@ -244,6 +244,18 @@ async fn exceedance_task_runs_to_close_with_evidence() {
     assert_eq!(closed["state"], "closed");
     assert_eq!(closed["overdue"], false);
 
+    let (status, outcomes) = server.get("/api/v1/subjects/E2ET001/outcomes").await;
+    assert_eq!(status, 200, "{outcomes}");
+    assert_eq!(outcomes["subject"], "E2ET001");
+    assert_eq!(
+        outcomes["items"].as_array().map(Vec::len),
+        Some(1),
+        "{outcomes}"
+    );
+    assert_eq!(outcomes["items"][0]["task"], id.as_str());
+    assert_eq!(outcomes["items"][0]["kind"], "no_violation");
+    assert_eq!(outcomes["items"][0]["violation"], false);
+
     let (status, detail) = server.get(&format!("/api/v1/tasks/{id}")).await;
     assert_eq!(status, 200, "{detail}");
     assert_eq!(
@@ -559,4 +571,169 @@ async fn evidence_upload_rejects_two_files() {
     let (_, detail) = server.get(&format!("/api/v1/tasks/{id}")).await;
     assert_eq!(detail["task"]["evidence"], json!([]), "{detail}");
     assert_eq!(detail["task"]["version"], 1, "{detail}");
+}
+
+/// Creates a task about `subject` in Xiamen, replies with an outcome and
+/// closes it as the administrator, and returns its id.
+async fn closed_task(server: &mut Server, subject: &str) -> String {
+    as_admin(server).await;
+    let (status, created) = server
+        .post(
+            "/api/v1/tasks",
+            &json!({
+                "origin": {"kind": "manual"},
+                "area": "350203",
+                "category": "water",
+                "title": "Check the outlet",
+                "description": "routine check",
+                "subject": subject,
+                "lead_department": "ecology-environment",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["task"]["id"].as_str().expect("task id").to_owned();
+    act(server, &id, "dispatch", json!({})).await;
+    as_staff(server, ECOLOGY_STAFF).await;
+    act(server, &id, "sign", json!({})).await;
+    act(server, &id, "start", json!({})).await;
+    let outcome = json!({"kind": "no_violation", "findings": "nothing found"});
+    act(server, &id, "reply", json!({"outcome": outcome})).await;
+    as_admin(server).await;
+    act(server, &id, "review", json!({})).await;
+    act(server, &id, "close", json!({})).await;
+    id
+}
+
+#[tokio::test]
+async fn subject_outcomes_are_scoped() {
+    let (data, config) = prepared("E2ET002");
+    let mut server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    add_staff(&server).await;
+    let (status, created) = server
+        .post(
+            "/api/v1/departments",
+            &json!({"name": "福州生态环境局", "areas": ["3501"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, body) = server
+        .post(
+            "/api/v1/users",
+            &json!({
+                "username": "f.wu",
+                "password": STAFF_PASSWORD,
+                "role": "department_staff",
+                "department_id": created["id"],
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let (status, body) = server.get("/api/v1/subjects/bad%20subject/outcomes").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("bad subject")),
+        "{body}"
+    );
+
+    let id = closed_task(&mut server, "E2ET002").await;
+    let (status, outcomes) = server.get("/api/v1/subjects/E2ET002/outcomes").await;
+    assert_eq!(status, 200, "{outcomes}");
+    assert_eq!(outcomes["items"][0]["task"], id.as_str(), "{outcomes}");
+
+    // Staff of another jurisdiction see none of the subject's records.
+    as_staff(&mut server, "f.wu").await;
+    let (status, outcomes) = server.get("/api/v1/subjects/E2ET002/outcomes").await;
+    assert_eq!(status, 200, "{outcomes}");
+    assert_eq!(outcomes["items"], json!([]), "{outcomes}");
+}
+
+/// Creates a manual water task in Xiamen as the administrator and returns
+/// its id.
+async fn manual_task(server: &Server, title: &str) -> String {
+    let (status, created) = server
+        .post(
+            "/api/v1/tasks",
+            &json!({
+                "origin": {"kind": "manual"},
+                "area": "350203",
+                "category": "water",
+                "title": title,
+                "description": "routine check",
+                "lead_department": "ecology-environment",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    created["task"]["id"].as_str().expect("task id").to_owned()
+}
+
+#[tokio::test]
+async fn assign_rejects_unknown_account() {
+    let (data, config) = prepared("E2ET004");
+    let mut server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    add_staff(&server).await;
+    let id = manual_task(&server, "Check the outlet").await;
+    act(&server, &id, "dispatch", json!({})).await;
+    as_staff(&mut server, ECOLOGY_STAFF).await;
+    let signed = act(&server, &id, "sign", json!({})).await;
+
+    let path = format!("/api/v1/tasks/{id}/actions/assign");
+    let unknown = json!({"assignee": {"kind": "person", "id": "no.such.person"}});
+    let (status, body) = server.post(&path, &unknown).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("\"no.such.person\""), "{message}");
+    assert!(message.contains("no account"), "{message}");
+
+    // The rejected request left the task as it was.
+    let (status, detail) = server.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["task"]["version"], signed["version"], "{detail}");
+    assert_eq!(detail["task"]["assignee"], Value::Null, "{detail}");
+
+    let known = json!({"assignee": {"kind": "person", "id": ECOLOGY_STAFF}});
+    let assigned = act(&server, &id, "assign", known).await;
+    assert_eq!(assigned["assignee"]["id"], ECOLOGY_STAFF, "{assigned}");
+}
+
+#[tokio::test]
+async fn task_text_rejects_bidi_controls() {
+    let (data, config) = prepared("E2ET005");
+    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let (status, body) = server
+        .post(
+            "/api/v1/tasks",
+            &json!({
+                "origin": {"kind": "manual"},
+                "area": "350203",
+                "category": "water",
+                "title": "outlet \u{202E}kcehc",
+                "description": "routine check",
+            }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("invalid title"), "{message}");
+    assert!(message.contains("\\u{202e}"), "{message}");
+    assert!(message.contains("remove them"), "{message}");
+
+    let id = manual_task(&server, "Check the outlet").await;
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/tasks/{id}/actions/cancel"),
+            &json!({"reason": "duplicate \u{2067}report\u{2069}"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("invalid reason"), "{message}");
+    let (_, list) = server.get("/api/v1/tasks").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["items"][0]["state"], "created", "{list}");
 }

@@ -99,3 +99,166 @@ fn user_add_requires_role() {
     assert_eq!(department.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("department"), "{stderr}");
 }
+
+/// Exports the ledger of `dir` and returns its lines.
+fn ledger_lines(dir: &std::path::Path) -> Vec<String> {
+    let export = dir.join("ledger.jsonl");
+    let output = Command::new(BINARY)
+        .args(["ledger", "export", "--data-dir"])
+        .arg(dir)
+        .arg("--output")
+        .arg(&export)
+        .output()
+        .expect("run oversight ledger export");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read_to_string(&export)
+        .expect("read the export")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn user_commands_record_cli_actor() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let run = |args: &[&str]| {
+        let mut child = Command::new(BINARY)
+            .arg("user")
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("USER", "ops-wang")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start oversight user");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(b"correct horse battery\n")
+            .expect("write stdin");
+        let output = child.wait_with_output().expect("wait for oversight user");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(&["add", "--admin", "root"]);
+    run(&["passwd", "root"]);
+
+    let lines = ledger_lines(dir.path());
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains(r#""actor":"cli:ops-wang","kind":"auth.user_created""#),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains(r#""actor":"cli:ops-wang","kind":"auth.password_changed""#),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        !lines.iter().any(|line| line.contains("user:cli")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn ledger_hash_mismatch_reported_once() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let added = user(
+        dir.path(),
+        &["add", "--admin", "root"],
+        "correct horse battery\n",
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    // The account was recorded in a SHA-256 ledger, so a server configured
+    // for SM3 must not start on this data directory.
+    let mut child = Command::new(BINARY)
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--hj212",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("OVERSIGHT_LEDGER__HASH", "sm3")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start oversight serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().expect("poll oversight serve").is_none() {
+        if std::time::Instant::now() >= deadline {
+            child.kill().expect("stop oversight serve");
+            panic!("oversight serve started on a ledger with another hash function");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("wait for oversight serve");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("hashed with sha256").count(), 1, "{stderr}");
+    assert!(stderr.contains("has 1 entry hashed"), "{stderr}");
+    assert!(stderr.contains("[ledger] hash"), "{stderr}");
+    assert!(stderr.contains("OVERSIGHT_LEDGER__HASH"), "{stderr}");
+    assert!(stderr.contains(r#"Set it to "sha256""#), "{stderr}");
+}
+
+#[test]
+fn user_commands_read_ledger_hash() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let run = |args: &[&str]| {
+        let mut child = Command::new(BINARY)
+            .arg("user")
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("OVERSIGHT_LEDGER__HASH", "sm3")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start oversight user");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(b"correct horse battery\n")
+            .expect("write stdin");
+        child.wait_with_output().expect("wait for oversight user")
+    };
+    let added = run(&["add", "--admin", "root"]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    // A command with the same setting opens the SM3 ledger the first created.
+    let listed = run(&["list"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    // Without the setting, a command expects SHA-256 and names the stored SM3.
+    let default = user(dir.path(), &["list"], "");
+    let stderr = String::from_utf8_lossy(&default.stderr);
+    assert_eq!(default.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("has 1 entry hashed with sm3"), "{stderr}");
+}

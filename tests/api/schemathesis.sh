@@ -9,8 +9,14 @@
 # on a fresh data directory with Fujian's areas and demo points imported, on
 # free ports on 127.0.0.1. Every request carries the API token of a system
 # administrator, so each operation runs with rights instead of stopping at
-# 401. ST_MAX_EXAMPLES (default 25) bounds the requests per operation; the
-# seed is fixed so a failure can be replayed.
+# 401. Before the run, seed.py creates one record of each kind: readings,
+# alerts, quarantined uploads, a task with evidence, a silence, a department,
+# an account and a spare API token. It writes a schemathesis configuration
+# that fixes the path parameters of the operations on records to those ids,
+# so they reach their handlers instead of stopping at 404. ST_MAX_EXAMPLES
+# (default 25) bounds the requests per operation; the seed is fixed so a
+# failure can be replayed. With ST_REPORT_DIR set, each run also writes a HAR
+# file of its requests and responses there.
 set -euo pipefail
 
 if [[ -z "${OVERSIGHT_BIN:-}" ]]; then
@@ -56,15 +62,22 @@ printf '%s\n' "$password" | "$OVERSIGHT_BIN" user add --admin "$admin" --data-di
   --log-format json >"$work/server.log" 2>&1 &
 server_pid=$!
 
+# Prints the address that the server logged for the listener named by $1
+# ("http" or "hj212"), or nothing while it has not logged it.
+listening_address() {
+  grep -o "\"message\":\"$1 listening\"[^}]*\"addr\":\"[^\"]*\"\|\"addr\":\"[^\"]*\"[^}]*\"message\":\"$1 listening\"" \
+    "$work/server.log" | grep -o '"addr":"[^"]*"' | head -1 | cut -d'"' -f4 || true
+}
 address=
+hj212_address=
 for _ in $(seq 1 100); do
-  address=$(grep -o '"message":"http listening"[^}]*"addr":"[^"]*"\|"addr":"[^"]*"[^}]*"message":"http listening"' "$work/server.log" \
-    | grep -o '"addr":"[^"]*"' | head -1 | cut -d'"' -f4 || true)
-  [[ -n "$address" ]] && break
+  address=$(listening_address http)
+  hj212_address=$(listening_address hj212)
+  [[ -n "$address" && -n "$hj212_address" ]] && break
   sleep 0.1
 done
-if [[ -z "$address" ]]; then
-  echo "error: oversight serve did not report its HTTP address; its log:" >&2
+if [[ -z "$address" || -z "$hj212_address" ]]; then
+  echo "error: oversight serve did not report its HTTP and HJ 212 addresses; its log:" >&2
   cat "$work/server.log" >&2
   exit 1
 fi
@@ -84,12 +97,23 @@ token=$(curl --silent --show-error --fail-with-body --cookie "$work/cookies" \
   "$base/api/v1/auth/tokens" \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 
-# Revoking a token can hit the run's own token (ids start at 1), after which
-# every request would be rejected with 401, so that operation runs alone,
-# after all the others.
+python3 "$(dirname "$0")/seed.py" "$base" "$token" "$hj212_address" "$OVERSIGHT_BIN" "$work" \
+  "$work/schemathesis.toml"
+
+# The seeded configuration points the token revocation at the spare token.
+# That operation still runs alone, after all the others, so that a change
+# that lets it reach the run's own token cannot turn the rest into 401s.
 revoke='DELETE /api/v1/auth/tokens/{id}'
+# Runs schemathesis with the remaining arguments. When ST_REPORT_DIR is set,
+# it also writes a HAR file of every request and response there, named by
+# the first argument.
 fuzz() {
-  st run "$base/api/v1/openapi.json" \
+  local report=()
+  if [[ -n "${ST_REPORT_DIR:-}" ]]; then
+    report=(--report har --report-har-path "$ST_REPORT_DIR/$1.har")
+  fi
+  shift
+  st --config-file "$work/schemathesis.toml" run "$base/api/v1/openapi.json" \
     --url "$base" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
@@ -97,9 +121,10 @@ fuzz() {
     --max-examples "${ST_MAX_EXAMPLES:-25}" \
     --seed 20261204 \
     --no-color \
+    "${report[@]}" \
     "$@"
 }
 status=0
-fuzz --exclude-name "$revoke" || status=$?
-fuzz --include-name "$revoke" || status=$?
+fuzz operations --exclude-name "$revoke" || status=$?
+fuzz revoke --include-name "$revoke" || status=$?
 exit "$status"

@@ -2,13 +2,16 @@
 // counters fill, alerts arrive, the chart draws readings, the language
 // switches, the client-side routes survive a reload, rules are switched and
 // backtested, an alert is explained, acknowledged, silenced and resolved,
-// and the inbox and a dead notification are handled. Screenshots are written
-// to screenshots/.
+// and the inbox and a dead notification are handled. Sign-on starts at the
+// login page's button and goes through oauth2-mock-server, an OpenID provider
+// from npm (../oidc-provider), on 127.0.0.1. Screenshots are written to
+// screenshots/.
 //
-// OVERSIGHT_BIN names the binary; run.sh sets it and installs Chromium.
+// OVERSIGHT_BIN names the binary. run.sh sets it and installs Chromium and the
+// provider.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +22,10 @@ import { chromium } from 'playwright-core';
 const BINARY = process.env.OVERSIGHT_BIN;
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
+const PROVIDER_BIN = new URL('../oidc-provider/node_modules/.bin/oauth2-mock-server', import.meta.url).pathname;
+// The provider's ID tokens name the subject `johndoe`, which the
+// configuration maps to the demo account `staff`.
+const PROVIDER_NAME = 'Mock OIDC';
 
 // How long the demo may take to start, and to produce data and alerts. The
 // demo's simulated dataloggers send every 10 seconds, so both leave room for
@@ -30,6 +37,7 @@ const DATA_TIMEOUT_MS = 120_000;
 const CHECKPOINT_TIMEOUT_MS = 60_000;
 
 let server;
+let provider;
 let dataDir;
 let logPath;
 let browser;
@@ -78,6 +86,46 @@ async function waitForHealth(url) {
   throw new Error(`oversight did not respond at ${url}/api/v1/health within ${START_TIMEOUT_MS} ms (${lastError}):\n${serverLog()}`);
 }
 
+// Starts oauth2-mock-server on a free port of 127.0.0.1 and returns its issuer URL.
+function startProvider() {
+  provider = spawn(PROVIDER_BIN, ['-a', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`oauth2-mock-server printed no issuer within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
+    provider.once('error', reject);
+    provider.once('exit', (code) => reject(new Error(`oauth2-mock-server exited with status ${code}:\n${output}`)));
+    provider.stdout.on('data', (chunk) => {
+      output += chunk;
+      const match = output.match(/OAuth 2 issuer is (\S+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+  });
+}
+
+// Writes the configuration that turns on sign-on with the provider at `issuer`.
+function writeSignOnConfig(issuer) {
+  const path = join(dataDir, 'oversight.toml');
+  writeFileSync(
+    path,
+    [
+      '[auth.oidc]',
+      `issuer_url = "${issuer}"`,
+      'client_id = "oversight"',
+      'client_secret = "browser test secret"',
+      `redirect_url = "${baseUrl}/api/v1/auth/oidc/callback"`,
+      `provider_name = "${PROVIDER_NAME}"`,
+      'username_claim = "sub"',
+      '[auth.oidc.usernames]',
+      'johndoe = "staff"',
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
 async function counter(name) {
   const text = await page.locator(`[data-test=counter-${name}]`).innerText();
   const digits = text.split('/')[0].replace(/[^\d]/g, '');
@@ -91,10 +139,12 @@ before(async () => {
   logPath = join(dataDir, 'oversight.log');
   const [httpPort, hj212Port] = [await freePort(), await freePort()];
   baseUrl = `http://127.0.0.1:${httpPort}`;
+  const config = writeSignOnConfig(await startProvider());
   const log = openSync(logPath, 'a');
   server = spawn(
     BINARY,
     [
+      '--config', config,
       'demo',
       '--duration', '600',
       '--data-dir', join(dataDir, 'data'),
@@ -135,6 +185,7 @@ after(async () => {
     await exited;
     clearTimeout(timer);
   }
+  provider?.kill('SIGKILL');
   if (dataDir) {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -151,6 +202,20 @@ test('dashboard shows live data from the demo', { timeout: START_TIMEOUT_MS + DA
   await t.test('API needs a login', async () => {
     const response = await fetch(`${baseUrl}/api/v1/summary`);
     assert.equal(response.status, 401);
+  });
+
+  await t.test('login page signs on with the OpenID provider', async () => {
+    await page.goto(`${baseUrl}/login`);
+    const button = page.locator('[data-test=sign-on]');
+    await button.waitFor();
+    assert.equal((await button.innerText()).trim(), `使用 ${PROVIDER_NAME} 登录`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'login-sign-on.png') });
+    await button.click();
+    await page.waitForURL(`${baseUrl}/`);
+    const me = await page.evaluate(async () => (await fetch('/api/v1/auth/me')).json());
+    assert.equal(me.user?.username, 'staff', JSON.stringify(me));
+    await page.locator('[data-test=logout]').click();
+    await page.waitForURL(`${baseUrl}/login`);
   });
 
   await t.test('login page rejects a wrong password, then logs in', async () => {

@@ -4,8 +4,9 @@
 #   cargo build -p oversight && OVERSIGHT_BIN=target/debug/oversight tests/browser/run.sh
 #
 # Installs what the test needs when it is missing: Debian's Chromium and a CJK
-# font (so the zh-CN screenshot shows characters), and playwright-core from
-# package-lock.json. Screenshots go to tests/browser/screenshots/.
+# font (so the zh-CN screenshot shows characters), playwright-core from
+# package-lock.json, and the OpenID provider of ../oidc-provider (npm ci).
+# Screenshots go to tests/browser/screenshots/.
 set -euo pipefail
 
 if [[ -z "${OVERSIGHT_BIN:-}" ]]; then
@@ -30,4 +31,5 @@ fi
 
 cd "$(dirname "$0")"
 npm ci --no-audit --no-fund --silent
+npm ci --no-audit --no-fund --silent --prefix ../oidc-provider
 node --test --test-reporter=spec dashboard.test.js

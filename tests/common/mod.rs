@@ -28,6 +28,18 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_oversight");
 /// How long a condition polled through the API may take to become true.
 pub const SETTLE: Duration = Duration::from_secs(20);
 
+/// How long a datalogger waits for the acknowledgement of an upload that the
+/// server should accept. An acknowledgement ends the wait, so the bound costs
+/// time only when the test fails. It is long because a debug build on a
+/// loaded machine can take seconds to store an upload.
+pub const ACK_WAIT: Duration = Duration::from_secs(60);
+
+/// How long a datalogger waits before it concludes that an upload the server
+/// should reject was not acknowledged. Tests that expect a rejection also
+/// check the server's log, because a missing acknowledgement alone could be
+/// a slow one.
+pub const NO_ACK_WAIT: Duration = Duration::from_secs(5);
+
 /// A temporary data directory that outlives server restarts.
 pub struct DataDir {
     dir: tempfile::TempDir,
@@ -256,6 +268,27 @@ impl Server {
             .clone()
     }
 
+    /// Polls the server's log until a JSON line satisfies `check`, or fails
+    /// after [`SETTLE`]. Returns that line.
+    pub async fn wait_for_log(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let found = self
+                .log_lines()
+                .iter()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .find(|event| check(event));
+            if let Some(event) = found {
+                return event;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for the server to log {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Returns the process id of the server.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -468,8 +501,14 @@ impl Datalogger {
     }
 
     /// Sends a frame and waits for its 9014 acknowledgement; returns false if
-    /// the connection closed or no acknowledgement came within 10 seconds.
+    /// the connection closed or no acknowledgement came within [`ACK_WAIT`].
     pub async fn send_and_ack(&mut self, qn: &str, frame: &str) -> bool {
+        self.send_and_wait(qn, frame, ACK_WAIT).await
+    }
+
+    /// Sends a frame and waits up to `wait` for its 9014 acknowledgement.
+    /// Returns false if the connection closed or none came in time.
+    pub async fn send_and_wait(&mut self, qn: &str, frame: &str, wait: Duration) -> bool {
         if self.stream.write_all(frame.as_bytes()).await.is_err() {
             return false;
         }
@@ -478,7 +517,7 @@ impl Datalogger {
             return false;
         }
         let wanted = format!("QN={qn};");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(end) = find_line(&self.buffer) {
                 let line: Vec<u8> = self.buffer.drain(..end).collect();
@@ -501,6 +540,13 @@ impl Datalogger {
     pub async fn send(&mut self, data_time: Timestamp, factors: &[(&str, f64)]) -> bool {
         let (qn, frame) = self.upload(data_time, factors);
         self.send_and_ack(&qn, &frame).await
+    }
+
+    /// Sends one upload that the server should reject, and returns whether it
+    /// was acknowledged within [`NO_ACK_WAIT`] after all.
+    pub async fn send_rejected(&mut self, data_time: Timestamp, factors: &[(&str, f64)]) -> bool {
+        let (qn, frame) = self.upload(data_time, factors);
+        self.send_and_wait(&qn, &frame, NO_ACK_WAIT).await
     }
 }
 

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Cli;
 use crate::import::open_store;
+use crate::user::cli_audit;
 
 /// The demo's monitoring points, in the format of `oversight import points`.
 const POINTS_CSV: &str = include_str!("../../../data/demo/points.csv");
@@ -191,7 +192,7 @@ async fn create_demo_accounts(
                 areas: vec![first.area.clone()],
                 categories: vec!["water".to_owned(), "air".to_owned()],
             };
-            store.create_department(&department).await?.id
+            store.create_department(&department, &cli_audit()).await?.id
         }
     };
     let accounts = [
@@ -224,7 +225,11 @@ async fn create_demo_accounts(
         })
         .await??;
         match store.user_by_name(username).await? {
-            Some(user) => store.set_password_hash(user.id, &password_hash).await?,
+            Some(user) => {
+                store
+                    .set_password_hash(user.id, &password_hash, &cli_audit())
+                    .await?;
+            }
             None => {
                 let user = NewUser {
                     username: username.to_owned(),
@@ -234,7 +239,7 @@ async fn create_demo_accounts(
                     points,
                     password_hash,
                 };
-                store.create_user(&user).await?;
+                store.create_user(&user, &cli_audit()).await?;
             }
         }
         logins.push((username.to_owned(), role, password));
@@ -432,7 +437,7 @@ async fn wait_for_stop(store: &dyn Store, started: Timestamp, deadline: Option<D
 
 async fn print_summary(store: &dyn Store, started: Timestamp) {
     let query = SummaryQuery {
-        area: None,
+        areas: None,
         points: None,
         readings_since: started,
         online_since: started,

@@ -175,5 +175,61 @@ fn report_error(error: &anyhow::Error) {
     use std::io::Write;
     let mut stderr = std::io::stderr().lock();
     // Nothing useful is left to do when standard error is closed.
-    let _ = writeln!(stderr, "error: {error:#}");
+    let _ = writeln!(stderr, "error: {}", error_chain(error));
+}
+
+/// Joins an error's message and its causes' with ": ", leaving out a cause
+/// whose message ends the one before. Store errors such as `open ledger
+/// failed: CAUSE` include their cause, which would otherwise print twice.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut previous = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if !previous.ends_with(&message) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&message);
+        }
+        previous = message;
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that, like the store's, writes its source into its message.
+    #[derive(Debug)]
+    struct Wrapping(std::io::Error);
+
+    impl std::fmt::Display for Wrapping {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "open ledger failed: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapping {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn error_chain_prints_each_cause_once() {
+        let cause = std::io::Error::other("the ledger is hashed with sha256");
+        let error = anyhow::Error::new(Wrapping(cause)).context("cannot open the store");
+        assert_eq!(
+            error_chain(&error),
+            "cannot open the store: open ledger failed: the ledger is hashed with sha256"
+        );
+    }
+
+    #[test]
+    fn error_chain_keeps_distinct_causes() {
+        let error = anyhow::anyhow!("invalid row").context("cannot import points");
+        assert_eq!(error_chain(&error), "cannot import points: invalid row");
+    }
 }

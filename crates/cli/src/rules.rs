@@ -18,7 +18,7 @@ use oversight_rules::{
     Backtest, BacktestAlert, EngineConfig, PackError, RuleErrors, RuleSet, RulesError,
     load_rule_set,
 };
-use oversight_server::config::ConfigOverrides;
+use oversight_server::config::{ConfigOverrides, Settings};
 use oversight_store::{PointQuery, ReadingQuery, SortOrder, Store};
 use serde::Serialize;
 
@@ -65,7 +65,8 @@ struct ReadingSource {
 pub(crate) struct TestArgs {
     /// Directory of the rule packs to test, which run alone and as written. Default: the
     /// rules a server with this configuration runs, the built-in packs and the packs of
-    /// rules.dir, with the switches of the API stored in --data-dir.
+    /// rules.dir, with the switches of the API stored in --data-dir, or with --csv in the
+    /// data_dir of the configuration.
     #[arg(long = "pack", value_name = "DIR")]
     pack: Option<PathBuf>,
     #[command(flatten)]
@@ -187,7 +188,8 @@ async fn open_data_dir(cli: &Cli, data_dir: &Path) -> anyhow::Result<Arc<dyn Sto
 }
 
 /// Returns the rules a server with the configuration of `cli` runs, and the
-/// switches stored in `store`, when there is one.
+/// switches stored in `store`, or without one in the configured data
+/// directory, which `serve` with this configuration applies.
 async fn active_rules(
     cli: &Cli,
     args: &TestArgs,
@@ -210,15 +212,58 @@ async fn active_rules(
         other => anyhow::Error::new(other),
     })?;
     let switches = match store {
-        Some(store) => store
-            .rule_switches()
-            .await
-            .context("cannot read the rule switches")?
-            .into_iter()
-            .collect(),
-        None => BTreeMap::new(),
+        Some(store) => stored_switches(store).await?,
+        None => configured_switches(&settings).await?,
     };
     Ok((rules, switches))
+}
+
+async fn stored_switches(store: &dyn Store) -> anyhow::Result<BTreeMap<String, bool>> {
+    Ok(store
+        .rule_switches()
+        .await
+        .context("cannot read the rule switches")?
+        .into_iter()
+        .collect())
+}
+
+/// Returns the switches stored in the data directory of `settings`, and
+/// writes to standard error which switches apply, so that a replay of a
+/// CSV file shows whether it runs the rules as `serve` does.
+async fn configured_switches(settings: &Settings) -> anyhow::Result<BTreeMap<String, bool>> {
+    let database = settings
+        .data_dir
+        .join(oversight_store_sqlite::DATABASE_FILE_NAME);
+    if !database.exists() {
+        writeln!(
+            std::io::stderr(),
+            "no database {} found, so no rule switches apply: every rule runs as its pack \
+             sets `enabled`; set data_dir in the configuration or OVERSIGHT_DATA_DIR to apply \
+             the switches of a server",
+            database.display()
+        )?;
+        return Ok(BTreeMap::new());
+    }
+    let store = crate::import::open_store(settings).await?;
+    let switches = stored_switches(store.as_ref()).await?;
+    let listed = switches
+        .iter()
+        .map(|(rule, enabled)| {
+            let state = if *enabled { "enabled" } else { "disabled" };
+            format!("{rule} {state}")
+        })
+        .collect::<Vec<_>>();
+    let listed = if listed.is_empty() {
+        "none".to_owned()
+    } else {
+        listed.join(", ")
+    };
+    writeln!(
+        std::io::stderr(),
+        "rule switches stored in {}: {listed}",
+        database.display()
+    )?;
+    Ok(switches)
 }
 
 /// Replays every point's stored readings in data-time order; returns how many.

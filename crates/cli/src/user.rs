@@ -10,9 +10,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use oversight_auth::{Role, password};
-use oversight_core::Mn;
+use oversight_core::{Actor, Mn};
 use oversight_server::config::ConfigOverrides;
-use oversight_store::{AuthEvent, AuthEventKind, NewUser};
+use oversight_store::{AuditContext, NewUser};
 
 use crate::Cli;
 use crate::import::open_store;
@@ -88,27 +88,21 @@ pub(crate) async fn run(cli: &Cli, args: &UserArgs) -> anyhow::Result<ExitCode> 
                 .collect::<Result<Vec<_>, _>>()?;
             let password = read_new_password(&add.username)?;
             let password_hash = hash_blocking(password).await?;
+            let new = NewUser {
+                username: add.username.clone(),
+                display_name: add
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| add.username.clone()),
+                role,
+                department_id: add.department,
+                points,
+                password_hash,
+            };
             let user = store
-                .create_user(&NewUser {
-                    username: add.username.clone(),
-                    display_name: add
-                        .display_name
-                        .clone()
-                        .unwrap_or_else(|| add.username.clone()),
-                    role,
-                    department_id: add.department,
-                    points,
-                    password_hash,
-                })
+                .create_user(&new, &cli_audit())
                 .await
                 .with_context(|| format!("cannot create account {:?}", add.username))?;
-            record(
-                &store,
-                AuthEventKind::UserCreated,
-                &user.username,
-                role.as_str(),
-            )
-            .await?;
             writeln!(
                 std::io::stdout(),
                 "created {} {:?} with id {}",
@@ -143,32 +137,18 @@ pub(crate) async fn run(cli: &Cli, args: &UserArgs) -> anyhow::Result<ExitCode> 
             };
             let password = read_new_password(username)?;
             let password_hash = hash_blocking(password).await?;
-            store.set_password_hash(user.id, &password_hash).await?;
-            record(&store, AuthEventKind::PasswordChanged, username, "cli").await?;
+            store
+                .set_password_hash(user.id, &password_hash, &cli_audit())
+                .await?;
             writeln!(std::io::stdout(), "password of {username:?} set")?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn record(
-    store: &std::sync::Arc<dyn oversight_store::Store>,
-    kind: AuthEventKind,
-    target: &str,
-    detail: &str,
-) -> anyhow::Result<()> {
-    let event = AuthEvent {
-        at: jiff::Timestamp::now(),
-        kind,
-        actor: "cli".to_owned(),
-        target: Some(target.to_owned()),
-        address: None,
-        detail: Some(detail.to_owned()),
-    };
-    store
-        .record_auth_event(&event)
-        .await
-        .context("cannot record the change in the authentication log")
+/// Returns the context of a change made now on the command line.
+pub(crate) fn cli_audit() -> AuditContext {
+    AuditContext::new(jiff::Timestamp::now(), Actor::command_line().to_string())
 }
 
 /// Hashes a password off the async threads, because Argon2id takes tens of milliseconds.

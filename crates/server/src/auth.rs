@@ -32,7 +32,7 @@ use jiff::{SignedDuration, Timestamp};
 use oversight_auth::secret::{self, constant_time_eq};
 use oversight_auth::throttle::LoginPolicy;
 use oversight_auth::{AuthMethod, Principal, Role, Scope};
-use oversight_store::{AuthEvent, AuthEventKind, Store, User};
+use oversight_store::{AuditContext, AuthEvent, AuthEventKind, Store, User};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -337,6 +337,20 @@ pub async fn resolve_principal(
     };
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// Builds the audit context of an account change that `principal` makes now
+/// from `address`. The store records the change with it in one transaction.
+pub fn audit_context(
+    state: &AppState,
+    principal: &Principal,
+    address: Option<IpAddr>,
+) -> AuditContext {
+    AuditContext {
+        at: state.clock.now(),
+        actor: principal.username.clone(),
+        address: address.map(|address| address.to_string()),
+    }
 }
 
 /// Appends an event to the authentication log. A failure is logged and

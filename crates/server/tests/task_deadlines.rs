@@ -9,7 +9,7 @@ use oversight_auth::{Role, password};
 use oversight_core::{Area, AreaCode, ManualClock};
 use oversight_server::config::Config;
 use oversight_server::runtime::Server;
-use oversight_store::{NewUser, Store};
+use oversight_store::{AuditContext, NewUser, Store};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::{Value, json};
 
@@ -122,14 +122,17 @@ async fn overdue_task_is_escalated_to_supervisor() {
         SqliteStore::open(&settings.data_dir, SqliteOptions::default()).expect("open store"),
     );
     store
-        .create_user(&NewUser {
-            username: DISPATCHER.0.to_owned(),
-            display_name: "Zhang".to_owned(),
-            role: Role::SystemAdmin,
-            department_id: None,
-            points: Vec::new(),
-            password_hash: password::hash(DISPATCHER.1).expect("hash password"),
-        })
+        .create_user(
+            &NewUser {
+                username: DISPATCHER.0.to_owned(),
+                display_name: "Zhang".to_owned(),
+                role: Role::SystemAdmin,
+                department_id: None,
+                points: Vec::new(),
+                password_hash: password::hash(DISPATCHER.1).expect("hash password"),
+            },
+            &AuditContext::new(Timestamp::now(), "setup"),
+        )
         .await
         .expect("create the dispatcher's account");
     let areas: Vec<Area> = [("35", "福建省"), ("3502", "厦门市"), ("350203", "思明区")]

@@ -17,6 +17,8 @@ export default {
     totp: 'Authenticator code',
     submit: 'Log in',
     failed: 'Login failed: {message}',
+    signOn: 'Sign in with {provider}',
+    or: 'or with a password',
   },
   nav: {
     tasks: 'Tasks',

@@ -17,6 +17,8 @@ export default {
     totp: '动态验证码',
     submit: '登录',
     failed: '登录失败：{message}',
+    signOn: '使用 {provider} 登录',
+    or: '或使用密码登录',
   },
   nav: {
     tasks: '监管任务',

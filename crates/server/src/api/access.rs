@@ -6,7 +6,7 @@
 //! may not take the action with 403, before the handler runs. A route missing
 //! from the table is rejected for everyone, so a new route cannot be left
 //! open by mistake. Handlers then narrow their queries to the principal's
-//! scope (see [`scoped_area`]).
+//! scope (see [`scoped_areas`]).
 
 use std::sync::Arc;
 
@@ -97,6 +97,11 @@ pub(crate) const ROUTE_ACCESS: &[(&str, &str, Access)] = &[
     (
         "GET",
         "/tasks/{id}/evidence/{sha256}",
+        Requires(A::ReadTasks),
+    ),
+    (
+        "GET",
+        "/subjects/{subject}/outcomes",
         Requires(A::ReadTasks),
     ),
     ("GET", "/quarantine", Requires(A::ManageQuarantine)),
@@ -200,19 +205,18 @@ pub(crate) async fn authorize(
     }
 }
 
-/// Returns the area a list or count should be limited to: the requested one
-/// if the principal's scope contains it, else the principal's only
-/// jurisdiction area under it.
-///
-/// NOTE: a principal with several jurisdiction areas must name one with
-/// `area`, because store queries filter by one area. A regulated party's
-/// lists are filtered by its points in the handlers.
-pub(crate) fn scoped_area(
+/// Returns the areas that a list, export or count is limited to. That is the
+/// requested area when the principal's scope contains it, and otherwise every
+/// jurisdiction area of the principal that lies in the requested area, or all
+/// of them without a request. `None` means every area, for a principal whose
+/// scope is everything and who requested none. A regulated party's lists are
+/// filtered by its points in the handlers.
+pub(crate) fn scoped_areas(
     principal: &Principal,
     requested: Option<AreaCode>,
-) -> Result<Option<AreaCode>, ApiError> {
+) -> Result<Option<Vec<AreaCode>>, ApiError> {
     let areas = match principal.scope() {
-        Scope::All => return Ok(requested),
+        Scope::All => return Ok(requested.map(|area| vec![area])),
         Scope::Areas(areas) => areas,
         Scope::Points(_) | Scope::Nothing => {
             return Err(ApiError::forbidden(format!(
@@ -224,26 +228,28 @@ pub(crate) fn scoped_area(
     if let Some(area) = &requested
         && principal.scope().contains_area(area)
     {
-        return Ok(requested);
+        return Ok(Some(vec![area.clone()]));
     }
-    let candidates: Vec<&AreaCode> = areas
+    let candidates: Vec<AreaCode> = areas
         .iter()
         .filter(|scope| requested.as_ref().is_none_or(|area| area.contains(scope)))
+        .cloned()
         .collect();
-    match candidates.as_slice() {
-        [only] => Ok(Some((*only).clone())),
-        [] => Err(ApiError::forbidden(format!(
-            "area {} is outside the jurisdiction of {:?}: use one of {}",
-            requested.map_or_else(String::new, |area| area.to_string()),
+    if candidates.is_empty() {
+        let Some(requested) = requested else {
+            return Err(ApiError::forbidden(format!(
+                "the jurisdiction of {:?} has no area, so it sees nothing: ask a system \
+                 administrator to give its department areas",
+                principal.username
+            )));
+        };
+        return Err(ApiError::forbidden(format!(
+            "area {requested} is outside the jurisdiction of {:?}: use one of {}",
             principal.username,
             join(areas)
-        ))),
-        _ => Err(ApiError::invalid(format!(
-            "the jurisdiction of {:?} has several areas: pass area= one of {}",
-            principal.username,
-            join(areas)
-        ))),
+        )));
     }
+    Ok(Some(candidates))
 }
 
 fn join(areas: &[AreaCode]) -> String {

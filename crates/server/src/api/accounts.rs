@@ -13,15 +13,14 @@ use oversight_auth::secret::{self, API_TOKEN_PREFIX};
 use oversight_auth::{Action, Principal, Role, password};
 use oversight_core::{AreaCode, Mn, Secret};
 use oversight_store::{
-    ApiToken, AuthEvent, AuthEventKind, Department, NewApiToken, NewDepartment, NewUser, User,
-    UserUpdate,
+    ApiToken, AuthEvent, Department, NewApiToken, NewDepartment, NewUser, User, UserUpdate,
 };
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
 use super::params::{ApiJson, ApiPath, ApiQuery};
 use super::session::UserView;
-use crate::auth::{ClientAddress, record_event};
+use crate::auth::{ClientAddress, audit_context};
 use crate::error::ApiError;
 
 /// Checks that `principal` may manage the account `user` as it is, or would
@@ -173,27 +172,16 @@ pub(super) async fn create_user(
     check_manages(&principal, body.role, body.department_id, &body.points)?;
     check_points(&state, &principal, &body.points).await?;
     let password_hash = hash_password(body.password).await?;
-    let user = state
-        .store
-        .create_user(&NewUser {
-            display_name: body.display_name.unwrap_or_else(|| body.username.clone()),
-            username: body.username,
-            role: body.role,
-            department_id: body.department_id,
-            points: body.points,
-            password_hash,
-        })
-        .await?;
-    record_event(
-        state.store.as_ref(),
-        state.clock.now(),
-        AuthEventKind::UserCreated,
-        &principal.username,
-        Some(user.username.clone()),
-        address,
-        Some(format!("role {}", user.role)),
-    )
-    .await?;
+    let new = NewUser {
+        display_name: body.display_name.unwrap_or_else(|| body.username.clone()),
+        username: body.username,
+        role: body.role,
+        department_id: body.department_id,
+        points: body.points,
+        password_hash,
+    };
+    let audit = audit_context(&state, &principal, address);
+    let user = state.store.create_user(&new, &audit).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -276,20 +264,8 @@ pub(super) async fn update_user(
         points: body.points,
         disabled: body.disabled,
     };
-    let user = state.store.update_user(id, &update).await?;
-    record_event(
-        state.store.as_ref(),
-        state.clock.now(),
-        AuthEventKind::UserChanged,
-        &principal.username,
-        Some(user.username.clone()),
-        address,
-        Some(format!(
-            "role {}, department {:?}, disabled {}",
-            user.role, user.department_id, user.disabled
-        )),
-    )
-    .await?;
+    let audit = audit_context(&state, &principal, address);
+    let user = state.store.update_user(id, &update, &audit).await?;
     Ok(Json(user.into()))
 }
 
@@ -321,19 +297,10 @@ pub(super) async fn set_password(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
-    let user = user_for(&state, &principal, id).await?;
+    user_for(&state, &principal, id).await?;
     let hash = hash_password(body.password).await?;
-    state.store.set_password_hash(id, &hash).await?;
-    record_event(
-        state.store.as_ref(),
-        state.clock.now(),
-        AuthEventKind::PasswordChanged,
-        &principal.username,
-        Some(user.username),
-        address,
-        None,
-    )
-    .await?;
+    let audit = audit_context(&state, &principal, address);
+    state.store.set_password_hash(id, &hash, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -406,8 +373,8 @@ pub(super) async fn create_department(
     ApiJson(body): ApiJson<DepartmentBody>,
 ) -> Result<(StatusCode, Json<Department>), ApiError> {
     principal.require(Action::ManageDepartments)?;
-    let department = state.store.create_department(&body.into()).await?;
-    record_department(&state, &principal, address, &department).await?;
+    let audit = audit_context(&state, &principal, address);
+    let department = state.store.create_department(&body.into(), &audit).await?;
     Ok((StatusCode::CREATED, Json(department)))
 }
 
@@ -432,28 +399,12 @@ pub(super) async fn update_department(
     ApiJson(body): ApiJson<DepartmentBody>,
 ) -> Result<Json<Department>, ApiError> {
     principal.require(Action::ManageDepartments)?;
-    let department = state.store.update_department(id, &body.into()).await?;
-    record_department(&state, &principal, address, &department).await?;
+    let audit = audit_context(&state, &principal, address);
+    let department = state
+        .store
+        .update_department(id, &body.into(), &audit)
+        .await?;
     Ok(Json(department))
-}
-
-async fn record_department(
-    state: &SharedState,
-    principal: &Principal,
-    address: Option<std::net::IpAddr>,
-    department: &Department,
-) -> Result<(), ApiError> {
-    let areas: Vec<&str> = department.areas.iter().map(AreaCode::as_str).collect();
-    record_event(
-        state.store.as_ref(),
-        state.clock.now(),
-        AuthEventKind::DepartmentChanged,
-        &principal.username,
-        Some(department.name.clone()),
-        address,
-        Some(format!("areas {}", areas.join(","))),
-    )
-    .await
 }
 
 // --- API tokens --------------------------------------------------------------
@@ -554,33 +505,22 @@ pub(super) async fn create_token(
 
     let secret = secret::generate(API_TOKEN_PREFIX)
         .map_err(|error| ApiError::internal(error.to_string()))?;
-    let now = state.clock.now();
+    let audit = audit_context(&state, &principal, address);
+    let now = audit.at;
     let expires_at = now
         .checked_add(SignedDuration::from_hours(
             24 * i64::from(body.expires_in_days),
         ))
         .map_err(|error| ApiError::internal(format!("token expiry out of range: {error}")))?;
-    let record = state
-        .store
-        .create_token(&NewApiToken {
-            user_id,
-            name: body.name,
-            digest: secret.digest,
-            actions,
-            created_at: now,
-            expires_at,
-        })
-        .await?;
-    record_event(
-        state.store.as_ref(),
-        now,
-        AuthEventKind::TokenCreated,
-        &principal.username,
-        Some(format!("token {}", record.id)),
-        address,
-        Some(record.name.clone()),
-    )
-    .await?;
+    let new = NewApiToken {
+        user_id,
+        name: body.name,
+        digest: secret.digest,
+        actions,
+        created_at: now,
+        expires_at,
+    };
+    let record = state.store.create_token(&new, &audit).await?;
     let created = CreatedToken {
         token: secret.value,
         record,
@@ -618,18 +558,8 @@ pub(super) async fn revoke_token(
             "API token {id} not found among your tokens"
         )));
     }
-    let now = state.clock.now();
-    let token = state.store.revoke_token(id, now).await?;
-    record_event(
-        state.store.as_ref(),
-        now,
-        AuthEventKind::TokenRevoked,
-        &principal.username,
-        Some(format!("token {id}")),
-        address,
-        None,
-    )
-    .await?;
+    let audit = audit_context(&state, &principal, address);
+    let token = state.store.revoke_token(id, &audit).await?;
     Ok(Json(token))
 }
 

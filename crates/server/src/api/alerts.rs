@@ -12,7 +12,7 @@ use oversight_store::{AlertQuery, Page, Store, TransitionRecord};
 use serde::{Deserialize, Serialize};
 
 use super::SharedState;
-use super::access::{acting_user, scoped_area, scoped_point, visible_alert};
+use super::access::{acting_user, scoped_areas, scoped_point, visible_alert};
 use super::params::{
     ApiJson, ApiPath, ApiQuery, LIST_PAGE, check_range, parse_area, parse_limit, parse_mn,
     parse_time,
@@ -78,9 +78,9 @@ pub(super) async fn list(
         statuses,
         severity,
         rule_id: params.rule,
-        area: match principal.scope() {
-            Scope::Points(_) => parse_area(params.area.as_deref())?,
-            _ => scoped_area(&principal, parse_area(params.area.as_deref())?)?,
+        areas: match principal.scope() {
+            Scope::Points(_) => parse_area(params.area.as_deref())?.map(|area| vec![area]),
+            _ => scoped_areas(&principal, parse_area(params.area.as_deref())?)?,
         },
         mn: scoped_point(&principal, params.mn.as_deref().map(parse_mn).transpose()?)?,
         from,

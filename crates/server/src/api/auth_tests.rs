@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt;
 
+use super::tests::setup_audit;
 use super::*;
 use crate::auth::AuthConfig;
 use crate::telemetry;
@@ -125,7 +126,11 @@ impl Fixture {
             points: Vec::new(),
             password_hash: password::hash(PASSWORD).unwrap(),
         };
-        self.store.create_user(&user).await.unwrap().id
+        self.store
+            .create_user(&user, &setup_audit())
+            .await
+            .unwrap()
+            .id
     }
 
     pub(super) async fn send(
@@ -445,11 +450,14 @@ async fn token_rejects_bad_expiry_and_actions() {
     let fixture = Fixture::new().await;
     let store = fixture.store.clone();
     let department = store
-        .create_department(&oversight_store::NewDepartment {
-            name: "Siming EEB".to_owned(),
-            areas: vec![AreaCode::parse("350203").unwrap()],
-            categories: Vec::new(),
-        })
+        .create_department(
+            &oversight_store::NewDepartment {
+                name: "Siming EEB".to_owned(),
+                areas: vec![AreaCode::parse("350203").unwrap()],
+                categories: Vec::new(),
+            },
+            &setup_audit(),
+        )
         .await
         .unwrap();
     fixture
@@ -681,7 +689,9 @@ async fn admin_manages_departments_and_users() {
 /// The records of the authorisation matrix: one point and alert in the
 /// department's jurisdiction and one outside it.
 struct MatrixWorld {
+    /// One token per role, then the token of [`MULTI_AREA_STAFF`].
     tokens: Vec<(Role, String)>,
+    multi_area_token: String,
     staff_id: i64,
     department_id: i64,
     own_alert: i64,
@@ -692,13 +702,18 @@ struct MatrixWorld {
 
 const OWN_MN: &str = "MNOWN01";
 const OTHER_MN: &str = "MNOTHER1";
+/// Department staff whose jurisdiction is 思明区 and 海沧区 (350205).
+const MULTI_AREA_STAFF: &str = "multi_area_staff";
 
 async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
     use oversight_store::{NewApiToken, NewDepartment};
 
     let store = fixture.store.clone();
     store
-        .upsert_areas(&[Area::new(AreaCode::parse("350206").unwrap(), "湖里区").unwrap()])
+        .upsert_areas(&[
+            Area::new(AreaCode::parse("350205").unwrap(), "海沧区").unwrap(),
+            Area::new(AreaCode::parse("350206").unwrap(), "湖里区").unwrap(),
+        ])
         .await
         .unwrap();
     let points: Vec<_> = [(OWN_MN, "350203"), (OTHER_MN, "350206")]
@@ -732,25 +747,48 @@ async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
     let own_alert = alert_of(OWN_MN).await;
     let other_alert = alert_of(OTHER_MN).await;
     let department = store
-        .create_department(&NewDepartment {
-            name: "Siming EEB".to_owned(),
-            areas: vec![AreaCode::parse("350203").unwrap()],
-            categories: Vec::new(),
-        })
+        .create_department(
+            &NewDepartment {
+                name: "Siming EEB".to_owned(),
+                areas: vec![AreaCode::parse("350203").unwrap()],
+                categories: Vec::new(),
+            },
+            &setup_audit(),
+        )
         .await
         .unwrap();
     let own_task = matrix_task(fixture, OWN_MN, "350203").await;
     let other_task = matrix_task(fixture, OTHER_MN, "350206").await;
+    let multi_area_department = store
+        .create_department(
+            &NewDepartment {
+                name: "Siming and Haicang EEB".to_owned(),
+                areas: vec![
+                    AreaCode::parse("350203").unwrap(),
+                    AreaCode::parse("350205").unwrap(),
+                ],
+                categories: Vec::new(),
+            },
+            &setup_audit(),
+        )
+        .await
+        .unwrap();
     let mut tokens = Vec::new();
     let mut staff_id = 0;
-    for role in Role::ALL {
-        if role == Role::Public {
-            continue;
-        }
-        let department_id = role.needs_department().then_some(department.id);
+    let accounts = Role::ALL
+        .into_iter()
+        .filter(|role| *role != Role::Public)
+        .map(|role| (role.as_str(), role, department.id))
+        .chain([(
+            MULTI_AREA_STAFF,
+            Role::DepartmentStaff,
+            multi_area_department.id,
+        )]);
+    for (username, role, department) in accounts {
+        let department_id = role.needs_department().then_some(department);
         let mut user = NewUser {
-            username: role.as_str().to_owned(),
-            display_name: role.as_str().to_owned(),
+            username: username.to_owned(),
+            display_name: username.to_owned(),
             role,
             department_id,
             points: Vec::new(),
@@ -759,26 +797,31 @@ async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
         if role == Role::RegulatedParty {
             user.points = vec![oversight_core::Mn::parse(OWN_MN).unwrap()];
         }
-        let user = store.create_user(&user).await.unwrap();
-        if role == Role::DepartmentStaff {
+        let user = store.create_user(&user, &setup_audit()).await.unwrap();
+        if username == Role::DepartmentStaff.as_str() {
             staff_id = user.id;
         }
         let secret = oversight_auth::secret::generate("ovt_").unwrap();
         store
-            .create_token(&NewApiToken {
-                user_id: user.id,
-                name: "matrix".to_owned(),
-                digest: secret.digest,
-                actions: Vec::new(),
-                created_at: now,
-                expires_at: now + jiff::SignedDuration::from_hours(24),
-            })
+            .create_token(
+                &NewApiToken {
+                    user_id: user.id,
+                    name: "matrix".to_owned(),
+                    digest: secret.digest,
+                    actions: Vec::new(),
+                    created_at: now,
+                    expires_at: now + jiff::SignedDuration::from_hours(24),
+                },
+                &setup_audit(),
+            )
             .await
             .unwrap();
         tokens.push((role, format!("Bearer {}", secret.value)));
     }
+    let multi_area_token = tokens.last().unwrap().1.clone();
     MatrixWorld {
         tokens,
+        multi_area_token,
         staff_id,
         department_id: department.id,
         own_alert,
@@ -860,8 +903,9 @@ fn denied_by_scope(path: &str, role: Role) -> bool {
     path.starts_with("/quarantine") && !everything
 }
 
-/// Runs every route of the access table as every role and without
-/// credentials, on records inside and outside the jurisdiction.
+/// Runs every route of the access table as every role, as department staff
+/// with a jurisdiction of two areas, and without credentials, on records
+/// inside and outside the jurisdiction.
 #[tokio::test]
 async fn authorisation_matrix() {
     use super::access::{Access, ROUTE_ACCESS};
@@ -918,6 +962,152 @@ async fn authorisation_matrix() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Adds a point in 海沧区 (350205) with an open alert and a task, and
+/// returns the task's id.
+async fn add_haicang_records(fixture: &Fixture) -> String {
+    const MN: &str = "MNWIDE01";
+    let body = tests::point_body(MN, "350205");
+    let point = serde_json::from_value::<views::PointBody>(body)
+        .unwrap()
+        .into_point()
+        .unwrap();
+    let store = fixture.store.clone();
+    store.upsert_points(&[point], &Actor::System).await.unwrap();
+    let mut trigger = tests::trigger(MN, "w01018", 150.0, fixture.clock.now());
+    if let oversight_store::AlertUpdate::Trigger(trigger) = &mut trigger {
+        trigger.area = AreaCode::parse("350205").unwrap();
+    }
+    store.apply_alert_updates(&[trigger]).await.unwrap();
+    matrix_task(fixture, MN, "350205").await
+}
+
+#[tokio::test]
+async fn multi_area_account_sees_every_area() {
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    let haicang_task = add_haicang_records(&fixture).await;
+    let headers = [("authorization", world.multi_area_token.as_str())];
+    let field = |json: &Value, name: &str| -> Vec<String> {
+        let mut values: Vec<String> = json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item[name].as_str().unwrap().to_owned())
+            .collect();
+        values.sort();
+        values
+    };
+    let both_mns = [OWN_MN, "MNWIDE01"];
+    let mut both_tasks = [world.own_task.clone(), haicang_task.clone()];
+    both_tasks.sort();
+
+    let points = fixture
+        .send(Method::GET, "/api/v1/points", None, &headers)
+        .await;
+    assert_eq!(points.status, StatusCode::OK, "{}", points.json);
+    assert_eq!(field(&points.json, "mn"), both_mns);
+    let alerts = fixture
+        .send(Method::GET, "/api/v1/alerts", None, &headers)
+        .await;
+    assert_eq!(alerts.status, StatusCode::OK, "{}", alerts.json);
+    assert_eq!(field(&alerts.json, "mn"), both_mns);
+    let tasks = fixture
+        .send(Method::GET, "/api/v1/tasks", None, &headers)
+        .await;
+    assert_eq!(tasks.status, StatusCode::OK, "{}", tasks.json);
+    assert_eq!(field(&tasks.json, "id"), both_tasks);
+
+    // Pages of one item chain through both areas, with nothing twice.
+    for (path, name, expected) in [
+        ("/api/v1/points", "mn", both_mns.map(str::to_owned)),
+        ("/api/v1/alerts", "mn", both_mns.map(str::to_owned)),
+        ("/api/v1/tasks", "id", both_tasks.clone()),
+    ] {
+        let mut seen = Vec::new();
+        let mut uri = format!("{path}?limit=1");
+        for page in 1.. {
+            assert!(page <= 3, "{path}: paging does not end");
+            let reply = fixture.send(Method::GET, &uri, None, &headers).await;
+            assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.json);
+            let items = field(&reply.json, name);
+            assert!(items.len() <= 1, "{uri}: {items:?}");
+            seen.extend(items);
+            match reply.json["next_cursor"].as_str() {
+                Some(cursor) => uri = format!("{path}?limit=1&cursor={cursor}"),
+                None => break,
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, expected, "{path}");
+    }
+
+    let export = fixture
+        .send(Method::GET, "/api/v1/tasks/export.csv", None, &headers)
+        .await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.json);
+    let text = String::from_utf8(export.bytes.to_vec()).unwrap();
+    let mut exported: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').next().unwrap())
+        .collect();
+    exported.sort_unstable();
+    assert_eq!(exported, both_tasks);
+    let xlsx = fixture
+        .send(Method::GET, "/api/v1/tasks/export.xlsx", None, &headers)
+        .await;
+    assert_eq!(xlsx.status, StatusCode::OK, "{}", xlsx.json);
+
+    let summary = fixture
+        .send(Method::GET, "/api/v1/summary", None, &headers)
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.json);
+    assert_eq!(summary.json["points"], 2);
+    assert_eq!(summary.json["open_alerts"], 2);
+    assert_eq!(summary.json["areas"], json!(["350203", "350205"]));
+    assert_eq!(summary.json["area"], Value::Null);
+
+    // A named area narrows the lists: one area of the jurisdiction, or a
+    // parent area that covers both.
+    let haicang = fixture
+        .send(Method::GET, "/api/v1/points?area=350205", None, &headers)
+        .await;
+    assert_eq!(haicang.status, StatusCode::OK, "{}", haicang.json);
+    assert_eq!(field(&haicang.json, "mn"), ["MNWIDE01"]);
+    let city = fixture
+        .send(Method::GET, "/api/v1/alerts?area=3502", None, &headers)
+        .await;
+    assert_eq!(city.status, StatusCode::OK, "{}", city.json);
+    assert_eq!(field(&city.json, "mn"), both_mns);
+    let summary = fixture
+        .send(Method::GET, "/api/v1/summary?area=350205", None, &headers)
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.json);
+    assert_eq!(summary.json["points"], 1);
+    assert_eq!(summary.json["area"], "350205");
+
+    // Everything outside stays hidden.
+    for uri in [
+        "/api/v1/points?area=350206",
+        "/api/v1/alerts?area=350206",
+        "/api/v1/tasks?area=350206",
+        "/api/v1/summary?area=350206",
+        "/api/v1/tasks/export.csv?area=350206",
+        "/api/v1/quarantine",
+    ] {
+        let reply = fixture.send(Method::GET, uri, None, &headers).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{uri}: {}", reply.json);
+    }
+    for uri in [
+        format!("/api/v1/points/{OTHER_MN}"),
+        format!("/api/v1/alerts/{}", world.other_alert),
+        format!("/api/v1/tasks/{}", world.other_task),
+    ] {
+        let reply = fixture.send(Method::GET, &uri, None, &headers).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}: {}", reply.json);
+    }
 }
 
 #[tokio::test]

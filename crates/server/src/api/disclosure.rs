@@ -91,39 +91,94 @@ impl<T: Serialize> Serialize for Disclosed<T> {
     }
 }
 
+/// Returns true if a text contains a phone or ID number.
+fn text_has_personal_data(text: &Text) -> bool {
+    matches!(text.masked(), Cow::Owned(_))
+}
+
+/// Returns true if a note's text or a site check's findings contain a phone
+/// or ID number.
+fn evidence_has_personal_data(kind: &EvidenceKind) -> bool {
+    match kind {
+        EvidenceKind::Note { text } => text_has_personal_data(text),
+        EvidenceKind::SiteCheck(check) => text_has_personal_data(&check.findings),
+        EvidenceKind::Attachment(_) => false,
+    }
+}
+
 /// Returns true if the task carries personal data: a reporter, or a phone or
-/// ID number in its title, description, evidence notes or pending extension
-/// reason.
+/// ID number in its title, description, evidence notes, site check findings,
+/// outcome findings or pending extension reason.
 pub(crate) fn has_personal_data(task: &Task) -> bool {
-    let personal = |text: &Text| matches!(text.masked(), Cow::Owned(_));
     task.reporter.is_some()
-        || personal(&task.title)
-        || personal(&task.description)
-        || task.evidence.iter().any(|evidence| match &evidence.kind {
-            EvidenceKind::Note { text } => personal(text),
-            _ => false,
-        })
+        || text_has_personal_data(&task.title)
+        || text_has_personal_data(&task.description)
+        || task
+            .evidence
+            .iter()
+            .any(|evidence| evidence_has_personal_data(&evidence.kind))
+        || task
+            .outcome
+            .as_ref()
+            .is_some_and(|outcome| text_has_personal_data(outcome.input.findings()))
         || task
             .deadlines
             .pending_extension
             .as_ref()
-            .is_some_and(|pending| personal(&pending.reason))
+            .is_some_and(|pending| text_has_personal_data(&pending.reason))
 }
 
-/// Returns true if a transition record's reason or notes contain a phone or
-/// ID number.
+/// Returns true if a transition record's reason, added evidence or recorded
+/// outcome contains a phone or ID number.
 pub(crate) fn record_has_personal_data(record: &TransitionRecord) -> bool {
-    let personal = |text: &Text| matches!(text.masked(), Cow::Owned(_));
-    record.reason.as_ref().is_some_and(personal)
+    record.reason.as_ref().is_some_and(text_has_personal_data)
         || record.changes.iter().any(|change| match change {
-            Change::EvidenceAdded { evidence } => {
-                evidence.iter().any(|evidence| match &evidence.kind {
-                    EvidenceKind::Note { text } => personal(text),
-                    _ => false,
-                })
-            }
+            Change::EvidenceAdded { evidence } => evidence
+                .iter()
+                .any(|evidence| evidence_has_personal_data(&evidence.kind)),
+            Change::OutcomeRecorded { outcome } => text_has_personal_data(outcome.input.findings()),
             _ => false,
         })
+}
+
+/// Attempts to record a full view that a response to a stored change shows.
+const CHANGE_VIEW_ATTEMPTS: u32 = 3;
+
+/// Records that the response to a stored change, such as a task after a
+/// workflow action, shows personal data in full, and returns the disclosure
+/// that response may use.
+///
+/// The change is committed already, so a failed append must not turn its
+/// response into an error. The append is retried, and if every attempt
+/// fails the response shows the personal data masked, because no full view
+/// may leave without its entry.
+pub(crate) async fn disclosure_after_change(
+    state: &AppState,
+    principal: &Principal,
+    route: &str,
+    tasks: Vec<String>,
+) -> Disclosure {
+    for attempt in 1..=CHANGE_VIEW_ATTEMPTS {
+        if record_full_view(state, principal, route, tasks.clone())
+            .await
+            .is_ok()
+        {
+            return Disclosure::Full;
+        }
+        if attempt < CHANGE_VIEW_ATTEMPTS {
+            let pause = std::time::Duration::from_millis(100 * u64::from(attempt));
+            tokio::time::sleep(pause).await;
+        }
+    }
+    // Each failed attempt is logged with its store error by `record_access`.
+    tracing::error!(
+        user = %principal.username,
+        route,
+        tasks = ?tasks,
+        attempts = CHANGE_VIEW_ATTEMPTS,
+        "recording a personal data view after a stored change failed, response masked"
+    );
+    Disclosure::Masked
 }
 
 /// Appends a ledger entry that records a read of personal data or an
@@ -140,7 +195,7 @@ pub(crate) async fn record_access(
     payload: serde_json::Value,
 ) -> Result<(), ApiError> {
     let entry = NewLedgerEntry::new(kind, subject, principal.actor().to_string(), payload);
-    if let Err(error) = state.store.append_ledger(&[entry]).await {
+    if let Err(error) = state.store.append_ledger(vec![entry]).await {
         tracing::error!(error = %error, kind, user = %principal.username, "failed to record data access in the ledger");
         return Err(ApiError::internal(
             "recording this access in the ledger failed, so the data is withheld; the server \

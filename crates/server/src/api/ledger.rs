@@ -459,12 +459,21 @@ mod tests {
     }
 
     impl Fixture {
+        /// Creates a ledger of `entries` entries, at least 2: the records of
+        /// the administrator's account and token, then `test:INDEX` entries.
         async fn new(entries: u64) -> Self {
             let dir = tempfile::tempdir().expect("temporary directory");
             let store = Arc::new(
                 SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open store"),
             );
-            let batch: Vec<NewLedgerEntry> = (0..entries)
+            let authorization = crate::api::tests::admin_token(
+                &store,
+                "2026-12-04T08:00:00Z".parse().expect("time"),
+            )
+            .await;
+            let recorded = store.ledger_head().await.expect("ledger head").size;
+            assert!(entries >= recorded, "the fixture needs {recorded} entries");
+            let batch: Vec<NewLedgerEntry> = (recorded..entries)
                 .map(|number| {
                     NewLedgerEntry::new(
                         "test.append",
@@ -474,7 +483,7 @@ mod tests {
                     )
                 })
                 .collect();
-            store.append_ledger(&batch).await.expect("append");
+            store.append_ledger(batch).await.expect("append");
             let key = SignerKey::generate(ORIGIN, SignatureAlgorithm::Ed25519).expect("log key");
             let witness =
                 SignerKey::generate("witness.example/w1", SignatureAlgorithm::Ed25519Cosignature)
@@ -514,11 +523,6 @@ mod tests {
                 body_limit_bytes: 65536,
                 request_timeout: Duration::from_secs(5),
             };
-            let authorization = crate::api::tests::admin_token(
-                &store,
-                "2026-12-04T08:00:00Z".parse().expect("time"),
-            )
-            .await;
             Self {
                 _dir: dir,
                 store,
@@ -584,7 +588,7 @@ mod tests {
         let small = fixture.verified_checkpoint().await;
         fixture
             .store
-            .append_ledger(&[NewLedgerEntry::new(
+            .append_ledger(vec![NewLedgerEntry::new(
                 "test.more",
                 "test:3",
                 "engine",

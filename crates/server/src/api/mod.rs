@@ -14,6 +14,7 @@ mod ledger;
 mod notifications;
 mod oidc;
 pub(crate) mod openapi;
+mod outcomes;
 mod params;
 mod points;
 mod quarantine;
@@ -148,6 +149,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             post(tasks::upload).layer(DefaultBodyLimit::max(evidence_limit)),
         )
         .route("/tasks/{id}/evidence/{sha256}", get(tasks::download))
+        .route("/subjects/{subject}/outcomes", get(outcomes::list))
         .route("/quarantine", get(quarantine::summaries))
         .route(
             "/quarantine/{mn}",

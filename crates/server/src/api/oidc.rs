@@ -41,9 +41,7 @@ impl From<OidcError> for ApiError {
             }
             OidcError::UnknownState => ApiError::invalid(error.to_string()),
             OidcError::InvalidToken(_) => ApiError::unauthorized(error.to_string()),
-            OidcError::Random(_) | OidcError::Config { .. } => {
-                ApiError::internal(error.to_string())
-            }
+            OidcError::Config { .. } => ApiError::internal(error.to_string()),
         }
     }
 }

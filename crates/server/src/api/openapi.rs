@@ -84,6 +84,7 @@ impl ToSchema for JsonValue {}
         super::tasks::act,
         super::tasks::upload,
         super::tasks::download,
+        super::outcomes::list,
         super::quarantine::summaries,
         super::quarantine::uploads,
         super::quarantine::discard,
@@ -314,6 +315,17 @@ mod tests {
                 "{method} {path} documents 2XX: {responses}"
             );
         }
+    }
+
+    /// An evidence file is returned with the media type it was uploaded with,
+    /// such as `text/plain`, so the document must admit any media type.
+    #[test]
+    fn evidence_download_admits_any_media_type() {
+        let json = serde_json::to_value(openapi()).expect("document serializes");
+        let path = "/api/v1/tasks/{id}/evidence/{sha256}";
+        let content = &json["paths"][path]["get"]["responses"]["200"]["content"];
+        let media_types: Vec<&String> = content.as_object().expect("content").keys().collect();
+        assert_eq!(media_types, ["*/*"], "{content}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use oversight_store::{Page, PointQuery, ReadingQuery, RevisionQuery, SortOrder};
 use serde::Deserialize;
 
 use super::SharedState;
-use super::access::scoped_area;
+use super::access::scoped_areas;
 use super::params::{
     ApiJson, ApiPath, ApiQuery, LIST_PAGE, READING_PAGE, check_range, parse_area, parse_limit,
     parse_mn, parse_time,
@@ -59,7 +59,7 @@ pub(super) async fn list(
         }));
     }
     let query = PointQuery {
-        area: scoped_area(&principal, parse_area(params.area.as_deref())?)?,
+        areas: scoped_areas(&principal, parse_area(params.area.as_deref())?)?,
         limit: parse_limit(params.limit.as_deref(), LIST_PAGE)?,
         cursor: params.cursor,
     };
@@ -135,7 +135,10 @@ pub(super) async fn one(
     if !principal.scope().contains_point(&mn, &point.area) {
         return Err(point_not_found(&mn));
     }
-    let statuses = state.store.point_statuses(Some(&point.area)).await?;
+    let statuses = state
+        .store
+        .point_statuses(Some(std::slice::from_ref(&point.area)))
+        .await?;
     let status = statuses.iter().find(|status| status.mn == mn);
     let since = online_since(&state, point.interval_secs, state.clock.now());
     let status = StatusView::new(status, since);

@@ -12,6 +12,7 @@ use oversight_tasks::{Engine, FirstViolationList, Holidays, TasksConfig};
 use serde_json::{Value, json};
 
 use super::auth_tests::{Fixture, Reply};
+use super::tests::setup_audit;
 use crate::auth::AuthConfig;
 
 const TASK_CONFIG: &str = r#"
@@ -63,7 +64,7 @@ impl World {
             categories: Vec::new(),
         };
         let siming = store
-            .create_department(&department("Siming EEB"))
+            .create_department(&department("Siming EEB"), &setup_audit())
             .await
             .unwrap();
         store
@@ -126,7 +127,12 @@ impl World {
         if role == Role::RegulatedParty {
             user.points = vec![oversight_core::Mn::parse(MN).unwrap()];
         }
-        let user = self.fixture.store.create_user(&user).await.unwrap();
+        let user = self
+            .fixture
+            .store
+            .create_user(&user, &setup_audit())
+            .await
+            .unwrap();
         self.add_token(name, user.id, actions).await;
     }
 
@@ -135,14 +141,17 @@ impl World {
         let now = self.fixture.clock.now();
         self.fixture
             .store
-            .create_token(&NewApiToken {
-                user_id,
-                name: name.to_owned(),
-                digest: secret.digest,
-                actions,
-                created_at: now,
-                expires_at: now + jiff::SignedDuration::from_hours(24),
-            })
+            .create_token(
+                &NewApiToken {
+                    user_id,
+                    name: name.to_owned(),
+                    digest: secret.digest,
+                    actions,
+                    created_at: now,
+                    expires_at: now + jiff::SignedDuration::from_hours(24),
+                },
+                &setup_audit(),
+            )
             .await
             .unwrap();
         self.tokens.push((name, format!("Bearer {}", secret.value)));
@@ -500,4 +509,149 @@ async fn full_views_recorded_in_ledger() {
         views[1].payload["tasks"],
         json!([world.own_task, world.other_task])
     );
+}
+
+/// Makes every append of a `personal_data.viewed` entry fail, while other
+/// ledger entries, such as a task action's own, are still appended.
+fn break_view_records(store: &oversight_store_sqlite::SqliteStore) {
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER break_view_records BEFORE INSERT ON ledger_entry_bundles \
+         WHEN instr(CAST(NEW.entries AS TEXT), '\"kind\":\"personal_data.viewed\"') > 0 \
+         BEGIN SELECT RAISE(ABORT, 'view record failed'); END;",
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn action_masked_when_view_record_fails() {
+    let world = World::new().await;
+    break_view_records(&world.fixture.store);
+    let uri = format!("/api/v1/tasks/{}/actions/add_evidence", world.own_task);
+    let body = json!({"evidence": [{"kind": "note", "text": format!("回电 {PHONE}")}]});
+    let reply = world.send("staff", Method::POST, &uri, Some(body)).await;
+
+    // The action is stored, so it returns 200, but nothing is shown in full.
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    assert_task_shown(&reply.json["task"], false, "staff");
+    let record = reply.json["record"].to_string();
+    assert!(record.contains(PHONE_MASKED), "{record}");
+    assert!(!record.contains(PHONE), "{record}");
+    assert!(world.ledger("personal_data.viewed").await.is_empty());
+    let actions = world.ledger("task.add_evidence").await;
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0].subject, format!("task:{}", world.own_task));
+
+    // Reading the task again fails instead of showing it unrecorded.
+    let detail_uri = format!("/api/v1/tasks/{}", world.own_task);
+    let detail = world.send("staff", Method::GET, &detail_uri, None).await;
+    assert_eq!(
+        detail.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        detail.json
+    );
+}
+
+/// Moves `task` of the accounts' department to `replied`, with an on-site
+/// check and an outcome whose findings carry [`PHONE`].
+async fn reply_with_findings(world: &World, task: &str) {
+    let site_check = json!({"evidence": [{
+        "kind": "site_check",
+        "location": "排放口",
+        "position": null,
+        "checked_at": "2026-12-04T07:00:00Z",
+        "inspectors": ["inspector"],
+        "findings": format!("现场联系人 {PHONE}"),
+    }]});
+    let outcome = json!({"outcome": {"kind": "no_violation", "findings": format!("回访 {PHONE}")}});
+    let steps = [
+        ("admin", "add_evidence", site_check),
+        ("admin", "dispatch", json!({})),
+        ("staff", "sign", json!({})),
+        ("staff", "start", json!({})),
+        ("staff", "reply", outcome),
+    ];
+    for (account, action, body) in steps {
+        let uri = format!("/api/v1/tasks/{task}/actions/{action}");
+        let reply = world.send(account, Method::POST, &uri, Some(body)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{action}: {}", reply.json);
+    }
+}
+
+#[tokio::test]
+async fn findings_masked_by_role() {
+    let world = World::new().await;
+    reply_with_findings(&world, &world.own_task).await;
+    let uri = format!("/api/v1/tasks/{}", world.own_task);
+    for (name, full) in OWN_TASK_VIEWERS {
+        let reply = world.send(name, Method::GET, &uri, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.json);
+        let shown = if full { PHONE } else { PHONE_MASKED };
+        let evidence = reply.json["task"]["evidence"].as_array().unwrap();
+        let check = evidence
+            .iter()
+            .find(|evidence| evidence["kind"]["kind"] == "site_check")
+            .unwrap_or_else(|| panic!("{name}: no site check in {evidence:?}"));
+        let findings = check["kind"]["findings"].as_str().unwrap();
+        assert_eq!(findings, format!("现场联系人 {shown}"), "{name}");
+        let outcome = &reply.json["task"]["outcome"]["input"]["findings"];
+        assert_eq!(outcome, &json!(format!("回访 {shown}")), "{name}");
+        let history = reply.json["history"].to_string();
+        assert_eq!(history.contains(PHONE), full, "{name}: {history}");
+    }
+
+    for (name, full) in OWN_TASK_VIEWERS {
+        let reply = world
+            .send(name, Method::GET, "/api/v1/tasks/export.csv", None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}");
+        let rows = csv_rows(&reply.bytes);
+        let row = rows
+            .iter()
+            .find(|row| row["id"] == world.own_task)
+            .unwrap_or_else(|| panic!("{name}: own task missing"));
+        let shown = if full { PHONE } else { PHONE_MASKED };
+        assert_eq!(row["outcome_findings"], format!("回访 {shown}"), "{name}");
+    }
+    for (name, full) in [("admin", true), ("staff", true), ("inspector", false)] {
+        let reply = world
+            .send(name, Method::GET, "/api/v1/tasks/export.xlsx", None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}");
+        let strings = xlsx_strings(&reply.bytes);
+        let shown = if full { PHONE } else { PHONE_MASKED };
+        assert!(
+            strings.contains(&format!("回访 {shown}")),
+            "{name}: {strings}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn findings_view_recorded_in_ledger() {
+    let world = World::new().await;
+    // A task whose only personal data is in its findings.
+    let mut body = report("sm-eeb");
+    body["origin"] = json!({"kind": "manual"});
+    body["description"] = json!("排放口异味");
+    body["evidence"] = json!([]);
+    body.as_object_mut().unwrap().remove("reporter");
+    let created = world
+        .send("admin", Method::POST, "/api/v1/tasks", Some(body))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    let task = created.json["task"]["id"].as_str().unwrap().to_owned();
+    reply_with_findings(&world, &task).await;
+    let before = world.ledger("personal_data.viewed").await.len();
+
+    let reply = world
+        .send("staff", Method::GET, &format!("/api/v1/tasks/{task}"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let views = world.ledger("personal_data.viewed").await;
+    assert_eq!(views.len(), before + 1, "{views:?}");
+    let last = views.last().unwrap();
+    assert_eq!(last.actor, "user:staff");
+    assert_eq!(last.subject, format!("task:{task}"));
 }

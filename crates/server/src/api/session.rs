@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::SharedState;
 use super::params::ApiJson;
 use crate::auth::{
-    ClientAddress, SESSION_COOKIE, cookie_value, csrf_token, principal_for, record_event,
-    session_cookies,
+    ClientAddress, SESSION_COOKIE, audit_context, cookie_value, csrf_token, principal_for,
+    record_event, session_cookies,
 };
 use crate::error::{ApiError, ErrorCode};
 
@@ -463,6 +463,7 @@ pub(super) struct TotpEnrolment {
 )]
 pub(super) async fn enrol_totp(
     state: SharedState,
+    ClientAddress(address): ClientAddress,
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
     principal.require(Action::ManageOwnAccount)?;
@@ -480,7 +481,8 @@ pub(super) async fn enrol_totp(
         confirmed: false,
         last_step: None,
     };
-    state.store.set_totp(user.id, Some(&stored)).await?;
+    let audit = audit_context(&state, &principal, address);
+    state.store.set_totp(user.id, Some(&stored), &audit).await?;
     Ok(Json(TotpEnrolment {
         secret: totp::secret_base32(&secret),
         otpauth_uri,
@@ -560,8 +562,8 @@ async fn change_totp(
         return Err(ApiError::conflict(message));
     }
 
-    let now = state.clock.now();
-    let Some(step) = accept_totp(state, &user, &enrolled, code, now).await? else {
+    let audit = audit_context(state, principal, address);
+    let Some(step) = accept_totp(state, &user, &enrolled, code, audit.at).await? else {
         return Err(ApiError::invalid_param(
             "code",
             code,
@@ -574,17 +576,6 @@ async fn change_totp(
         last_step: Some(step),
         ..enrolled
     });
-    state.store.set_totp(user.id, next.as_ref()).await?;
-    let detail = if enable { "enabled" } else { "disabled" };
-    record_event(
-        state.store.as_ref(),
-        now,
-        AuthEventKind::TotpChanged,
-        &principal.username,
-        Some(user.username.clone()),
-        address,
-        Some(detail.to_owned()),
-    )
-    .await?;
+    state.store.set_totp(user.id, next.as_ref(), &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,16 +8,32 @@ use oversight_auth::{Principal, Scope};
 use oversight_store::{PointStatus, SummaryQuery};
 use serde::{Deserialize, Serialize};
 
-use super::access::scoped_area;
+use super::access::scoped_areas;
 use super::params::{ApiQuery, parse_area};
 use super::{AppState, SharedState};
 use crate::error::ApiError;
 
-#[derive(Debug, Serialize)]
+/// The health response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Health {
+    /// `ok`, or `degraded` when the store does not respond.
     status: &'static str,
+    /// The server's version.
     version: &'static str,
+    /// `ok` or `unavailable`.
     store: &'static str,
+    /// OpenID Connect sign-on for the login page, left out while sign-on is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sign_on: Option<SignOn>,
+}
+
+/// The login page's OpenID Connect sign-on button.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct SignOn {
+    /// The name for the button "Sign in with NAME".
+    provider_name: String,
+    /// The path that starts sign-on.
+    login_url: &'static str,
 }
 
 /// Returns 200 when the store responds to a ping, else 503 with `store: "unavailable"`.
@@ -26,14 +42,18 @@ pub(super) struct Health {
     path = "/api/v1/health",
     tag = "status",
     responses(
-        (status = 200, description = "The server and its store respond.", body = super::openapi::JsonValue),
-        (status = 503, description = "The store does not respond.", body = super::openapi::JsonValue),
+        (status = 200, description = "The server and its store respond.", body = Health),
+        (status = 503, description = "The store does not respond.", body = Health),
         (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
         (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
     )
 )]
 pub(super) async fn health(state: SharedState) -> impl IntoResponse {
     let version = env!("CARGO_PKG_VERSION");
+    let sign_on = state.oidc.as_ref().map(|oidc| SignOn {
+        provider_name: oidc.provider_name(),
+        login_url: "/api/v1/auth/oidc/login",
+    });
     match state.store.ping().await {
         Ok(_) => (
             StatusCode::OK,
@@ -41,6 +61,7 @@ pub(super) async fn health(state: SharedState) -> impl IntoResponse {
                 status: "ok",
                 version,
                 store: "ok",
+                sign_on,
             }),
         ),
         Err(error) => {
@@ -49,6 +70,7 @@ pub(super) async fn health(state: SharedState) -> impl IntoResponse {
                 status: "degraded",
                 version,
                 store: "unavailable",
+                sign_on,
             };
             (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
@@ -68,7 +90,10 @@ pub(super) struct SummaryView {
     points_online: u64,
     readings_today: u64,
     open_alerts: u64,
+    /// The area counted, when the counts cover exactly one.
     area: Option<String>,
+    /// The areas counted, or null when the counts cover every area.
+    areas: Option<Vec<String>>,
 }
 
 /// Returns the dashboard counters for an area, or for everything.
@@ -94,27 +119,27 @@ pub(super) async fn summary(
         Scope::Points(points) if requested.is_none() => Some(points.clone()),
         _ => None,
     };
-    let area = if own_points.is_some() {
-        None
-    } else {
-        scoped_area(&principal, requested)?
-    };
-    if let Some(code) = &area
+    if let Some(code) = &requested
         && state.store.area(code).await?.is_none()
     {
         return Err(ApiError::not_found(format!(
             "area {code} not found; list areas with GET /api/v1/areas"
         )));
     }
+    let areas = if own_points.is_some() {
+        None
+    } else {
+        scoped_areas(&principal, requested)?
+    };
     let now = state.clock.now();
     let query = SummaryQuery {
-        area: area.clone(),
+        areas: areas.clone(),
         points: own_points.clone(),
         readings_since: start_of_day(&state, now),
         online_since: now,
     };
     let summary = state.store.summary(&query).await?;
-    let mut statuses = state.store.point_statuses(area.as_ref()).await?;
+    let mut statuses = state.store.point_statuses(areas.as_deref()).await?;
     if let Some(points) = &own_points {
         statuses.retain(|status| points.contains(&status.mn));
     }
@@ -127,7 +152,11 @@ pub(super) async fn summary(
         points_online: online as u64,
         readings_today: summary.readings,
         open_alerts: summary.open_alerts,
-        area: area.map(String::from),
+        area: match areas.as_deref() {
+            Some([only]) => Some(only.to_string()),
+            _ => None,
+        },
+        areas: areas.map(|areas| areas.into_iter().map(String::from).collect()),
     }))
 }
 

@@ -10,11 +10,12 @@
 //! is the task department whose name equals the account department's name.
 
 use oversight_auth::{Principal, Role, Scope};
+use oversight_core::AreaCode;
 use oversight_store::TaskQuery;
 use oversight_tasks::{Actor, DepartmentId, PersonId, Role as TaskRole, SubjectId, Task, TaskId};
 
 use super::AppState;
-use super::access::scoped_area;
+use super::access::scoped_areas;
 use crate::error::ApiError;
 
 /// Returns the task roles an account role may act in, in the order a role is
@@ -57,7 +58,7 @@ pub(crate) fn scope_task_query(
 ) -> Result<(), ApiError> {
     match principal.scope() {
         Scope::All => {}
-        Scope::Areas(_) => query.area = scoped_area(principal, query.area.take())?,
+        Scope::Areas(_) => query.areas = scoped_areas(principal, requested_area(query)?)?,
         Scope::Points(points) => {
             let subjects = points
                 .iter()
@@ -73,6 +74,20 @@ pub(crate) fn scope_task_query(
         }
     }
     Ok(())
+}
+
+/// Returns the area named by a task query built from request parameters, if any.
+fn requested_area(query: &mut TaskQuery) -> Result<Option<AreaCode>, ApiError> {
+    match query.areas.take() {
+        None => Ok(None),
+        Some(areas) => match <[AreaCode; 1]>::try_from(areas) {
+            Ok([area]) => Ok(Some(area)),
+            Err(areas) => Err(ApiError::invalid(format!(
+                "a task query names {} areas; pass at most one area=",
+                areas.len()
+            ))),
+        },
+    }
 }
 
 /// Builds the task actor of the logged-in account for an operation that

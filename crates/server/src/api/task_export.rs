@@ -22,7 +22,7 @@ const MAX_ROWS: usize = 100_000;
 
 /// The export's header row. Personal data (text, reporter) is masked as in
 /// the task list, per task.
-const COLUMNS: [&str; 17] = [
+const COLUMNS: [&str; 18] = [
     "id",
     "title",
     "state",
@@ -36,6 +36,7 @@ const COLUMNS: [&str; 17] = [
     "due_at",
     "overdue",
     "outcome",
+    "outcome_findings",
     "description",
     "reporter_name",
     "reporter_phone",
@@ -80,6 +81,12 @@ fn row(workflow: &Workflow, task: &Task, now: Timestamp, disclosure: Disclosure)
         task.outcome
             .as_ref()
             .map_or_else(String::new, |outcome| outcome.kind().as_str().to_owned()),
+        text(
+            task.outcome
+                .as_ref()
+                .map(|outcome| outcome.input.findings().shown(disclosure))
+                .as_deref(),
+        ),
         task.description.shown(disclosure).into_owned(),
         text(reporter.map(|r| r.name.shown(disclosure)).as_deref()),
         text(reporter.map(|r| r.phone.shown(disclosure)).as_deref()),

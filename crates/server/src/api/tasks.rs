@@ -23,7 +23,8 @@ use std::borrow::Cow;
 
 use super::SharedState;
 use super::disclosure::{
-    Disclosed, Viewer, has_personal_data, record_full_view, record_has_personal_data,
+    Disclosed, Viewer, disclosure_after_change, has_personal_data, record_full_view,
+    record_has_personal_data,
 };
 use super::params::{ApiJson, ApiMultipart, ApiPath, ApiQuery, LIST_PAGE, parse_area, parse_limit};
 use super::task_access::{scope_task_query, session_actor, task_not_found, task_visible};
@@ -67,6 +68,13 @@ impl TaskView {
     /// Returns how the task's personal data is shown.
     pub(super) fn disclosure(&self) -> Disclosure {
         self.disclosure
+    }
+
+    /// Lowers the disclosure to `disclosure` when that one shows less.
+    fn restrict(&mut self, disclosure: Disclosure) {
+        if disclosure == Disclosure::Masked {
+            self.disclosure = Disclosure::Masked;
+        }
     }
 }
 
@@ -169,7 +177,7 @@ impl ListParams {
                 .transpose()?,
             assignee: self.assignee.as_deref().map(parse_assignee).transpose()?,
             states,
-            area: parse_area(self.area.as_deref())?,
+            areas: parse_area(self.area.as_deref())?.map(|area| vec![area]),
             subjects: None,
             category: self
                 .category
@@ -499,7 +507,8 @@ pub(super) struct ActionBody {
     /// The lead department, for dispatch when routing finds none.
     #[schema(value_type = Option<String>)]
     department: Option<DepartmentId>,
-    /// `{"person": ID}` or `{"group": NAME}`, for assign.
+    /// `{"kind": "person", "id": LOGIN}` or `{"kind": "group", "id": NAME}`,
+    /// for assign. A person must be an existing, enabled account.
     #[schema(value_type = Option<Object>)]
     assignee: Option<Assignee>,
     /// Working days requested, for request_extension.
@@ -555,6 +564,9 @@ pub(super) async fn act(
         .action(&action)
         .map_or(&TaskRole::ALL[..], |config| &config.roles[..]);
     let actor = session_actor(&state, &principal, allowed, body.role).await?;
+    if let Some(Assignee::Person(person)) = &body.assignee {
+        check_assignee_account(&state, person).await?;
+    }
     let command = Command {
         action,
         reason: body.reason,
@@ -566,7 +578,7 @@ pub(super) async fn act(
     };
     let applied = service.apply(&id, &command, &actor, body.version).await?;
     let viewer = Viewer::of(&state, &principal).await?;
-    let task = TaskView::new(
+    let mut task = TaskView::new(
         service.engine().workflow(),
         applied.task,
         service.now(),
@@ -574,17 +586,33 @@ pub(super) async fn act(
     );
     let personal =
         has_personal_data(&task.fields.task) || record_has_personal_data(&applied.record);
-    // NOTE: the action is already stored here, so a failed append returns
-    // 500 for an action that took effect. Reloading the task shows it.
     if task.disclosure() == Disclosure::Full && personal {
         let route = "POST /api/v1/tasks/{id}/actions/{action}";
-        record_full_view(&state, &principal, route, vec![id.to_string()]).await?;
+        let tasks = vec![id.to_string()];
+        task.restrict(disclosure_after_change(&state, &principal, route, tasks).await);
     }
     Ok(Json(ActionResult {
         record: Disclosed::new(applied.record, task.disclosure()),
         task,
         follow_ups: applied.follow_ups.into_iter().map(|c| c.task.id).collect(),
     }))
+}
+
+/// Rejects an assignee that is not an enabled account, because a task
+/// assigned to a missing or disabled login would wait for no one.
+async fn check_assignee_account(state: &SharedState, person: &PersonId) -> Result<(), ApiError> {
+    let login = person.as_str();
+    match state.store.user_by_name(login).await? {
+        Some(user) if user.disabled => Err(ApiError::invalid(format!(
+            "invalid assignee {login:?}: the account is disabled; assign the task to an \
+             enabled account of the lead department, or enable {login:?} first"
+        ))),
+        Some(_) => Ok(()),
+        None => Err(ApiError::invalid(format!(
+            "invalid assignee {login:?}: no account has this login name; assign the task to \
+             the login name of an existing account of the lead department"
+        ))),
+    }
 }
 
 /// The stored evidence file of an upload.
@@ -738,7 +766,7 @@ fn base_name(name: &str) -> &str {
         ("sha256" = String, Path, description = "The file's SHA-256 in lowercase hex."),
     ),
     responses(
-        (status = 200, description = "The file, with the media type it was uploaded with.", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The file, with the media type it was uploaded with.", content_type = "*/*", body = Vec<u8>),
         (status = "4XX", description = "The request is invalid, forbidden or names a record that does not exist.", body = crate::error::ErrorBody),
         (status = "5XX", description = "The server or its store failed.", body = crate::error::ErrorBody),
     )

@@ -162,33 +162,44 @@ impl Fixture {
     }
 }
 
+/// Returns the context of changes that set up a test's accounts.
+pub(super) fn setup_audit() -> oversight_store::AuditContext {
+    oversight_store::AuditContext::new(NOW.parse().expect("valid timestamp"), "setup")
+}
+
 /// Creates a system administrator with an API token and returns the
 /// `Authorization` header value that sends the token.
 pub(super) async fn admin_token(store: &SqliteStore, now: Timestamp) -> String {
     use oversight_store::{AccountStore, NewApiToken, NewUser};
 
     let user = store
-        .create_user(&NewUser {
-            username: "root".to_owned(),
-            display_name: "root".to_owned(),
-            role: oversight_auth::Role::SystemAdmin,
-            department_id: None,
-            points: Vec::new(),
-            password_hash: oversight_auth::password::hash("correct horse battery").unwrap(),
-        })
+        .create_user(
+            &NewUser {
+                username: "root".to_owned(),
+                display_name: "root".to_owned(),
+                role: oversight_auth::Role::SystemAdmin,
+                department_id: None,
+                points: Vec::new(),
+                password_hash: oversight_auth::password::hash("correct horse battery").unwrap(),
+            },
+            &setup_audit(),
+        )
         .await
         .unwrap();
     let secret =
         oversight_auth::secret::generate(oversight_auth::secret::API_TOKEN_PREFIX).unwrap();
     store
-        .create_token(&NewApiToken {
-            user_id: user.id,
-            name: "router tests".to_owned(),
-            digest: secret.digest,
-            actions: Vec::new(),
-            created_at: now,
-            expires_at: now + SignedDuration::from_hours(24 * 365),
-        })
+        .create_token(
+            &NewApiToken {
+                user_id: user.id,
+                name: "router tests".to_owned(),
+                digest: secret.digest,
+                actions: Vec::new(),
+                created_at: now,
+                expires_at: now + SignedDuration::from_hours(24 * 365),
+            },
+            &setup_audit(),
+        )
         .await
         .unwrap();
     format!("Bearer {}", secret.value)
@@ -861,12 +872,18 @@ async fn summary_counts() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         json,
-        json!({"points": 2, "points_online": 1, "readings_today": 2, "open_alerts": 1, "area": null})
+        json!({
+            "points": 2, "points_online": 1, "readings_today": 2, "open_alerts": 1,
+            "area": null, "areas": null,
+        })
     );
     let (_, json) = fixture.get("/api/v1/summary?area=350205").await;
     assert_eq!(
         json,
-        json!({"points": 1, "points_online": 0, "readings_today": 0, "open_alerts": 0, "area": "350205"})
+        json!({
+            "points": 1, "points_online": 0, "readings_today": 0, "open_alerts": 0,
+            "area": "350205", "areas": ["350205"],
+        })
     );
     let (status, _) = fixture.get("/api/v1/summary?area=3599").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
