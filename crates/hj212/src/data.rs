@@ -416,9 +416,24 @@ fn split_factor_key(key: &str) -> Option<(&str, &str)> {
 }
 
 /// One factor of the data area: its code, values and data flag.
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// The code and the factor's text are kept as byte offsets into the data
+/// area and sliced when [`code`](Factor::code), [`get`](Factor::get) or
+/// [`suffixes`](Factor::suffixes) asks for them, because each `str` slice
+/// checks two character boundaries and many callers read only the values.
+#[derive(Debug, Clone, Copy)]
 pub struct Factor<'a> {
-    code: &'a str,
+    /// The whole data area.
+    area: &'a str,
+    /// The offset of the factor's first item in `area`, which may start
+    /// with whitespace.
+    start: usize,
+    /// The offsets of the code in `area`: the trimmed key start of the
+    /// first item, and its first `-`.
+    code_start: usize,
+    code_end: usize,
+    /// The offset just past the factor's last item in `area`.
+    end: usize,
     /// The numbers of `-Rtd`, `-Avg` (or `-Data`), `-Min`, `-Max` and
     /// `-Cou` in this order, each valid only where its bit of `present` is
     /// set. Kept as plain numbers rather than a [`FactorValues`] of five
@@ -427,13 +442,29 @@ pub struct Factor<'a> {
     numbers: [f64; 5],
     present: u8,
     flag: Option<DataFlag>,
-    text: &'a str,
+}
+
+impl PartialEq for Factor<'_> {
+    /// Compares the code, the numbers, the flag and the factor's text, not
+    /// where the factor lies in its data area.
+    fn eq(&self, other: &Self) -> bool {
+        self.code() == other.code()
+            && self.numbers == other.numbers
+            && self.present == other.present
+            && self.flag == other.flag
+            && self.text() == other.text()
+    }
 }
 
 impl<'a> Factor<'a> {
     /// Returns the factor code, such as `w01018`.
     pub fn code(&self) -> &'a str {
-        self.code
+        &self.area[self.code_start..self.code_end]
+    }
+
+    /// Returns the factor's items as they appear in the data area.
+    fn text(&self) -> &'a str {
+        &self.area[self.start..self.end]
     }
 
     /// Returns the numeric values: `-Rtd`, `-Avg`, `-Min`, `-Max` and `-Cou`.
@@ -470,7 +501,7 @@ impl<'a> Factor<'a> {
 
     /// Iterates over `(suffix, value)` for every item of the factor.
     pub fn suffixes(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        DataArea::new(self.text)
+        DataArea::new(self.text())
             .items()
             .flatten()
             .filter_map(|item| {
@@ -810,14 +841,7 @@ impl<'a> Iterator for Factors<'a> {
             group.add(text, &item);
             group_end = item.end;
         }
-        let group_text = &text[first.start..group_end];
-        // Without whitespace before it, the code is a prefix of the group
-        // text, so its slice checks only the character boundary at its end.
-        let code = match first.key.key_start - first.start {
-            0 => &group_text[..first.key.dash - first.start],
-            _ => &text[first.key.key_start..first.key.dash],
-        };
-        Some(group.finish(code, group_text))
+        Some(group.finish(text, &first, group_end))
     }
 }
 
@@ -934,16 +958,26 @@ impl FactorBuilder {
         }
     }
 
+    /// Returns the factor whose first item is `first` and whose last item
+    /// ends at `end`, or the first error of its items.
     #[inline(always)]
-    fn finish<'a>(self, code: &'a str, text: &'a str) -> Result<Factor<'a>, FieldError> {
+    fn finish<'a>(
+        self,
+        area: &'a str,
+        first: &FactorItem,
+        end: usize,
+    ) -> Result<Factor<'a>, FieldError> {
         match self.error {
             Some(error) => Err(error),
             None => Ok(Factor {
-                code,
+                area,
+                start: first.start,
+                code_start: first.key.key_start,
+                code_end: first.key.dash,
+                end,
                 numbers: self.numbers,
                 present: self.present,
                 flag: self.flag,
-                text,
             }),
         }
     }
@@ -1078,6 +1112,20 @@ w01001-Min=7.0,w01001-Max=7.3,w01001-Cou=1.5,w01001-Flag=D,w01001-ZsAvg=7.2";
         assert_eq!(second.code(), "w01018");
         assert_eq!(second.values().rtd, Some(1.5));
         assert_eq!(second.get("Flag"), Some("N"));
+    }
+
+    #[test]
+    fn factor_equality_ignores_position() {
+        let first = factors("w01018-Rtd=2.2,w01018-Flag=N");
+        let later = factors("DataTime=20160801085857;a01-Rtd=1;w01018-Rtd=2.2,w01018-Flag=N");
+        let first = first[0].as_ref().expect("valid");
+        let later = later[1].as_ref().expect("valid");
+        assert_eq!(first, later);
+        assert_eq!(later.code(), "w01018");
+        assert_eq!(later.get("Flag"), Some("N"));
+
+        let other_flag = factors("w01018-Rtd=2.2,w01018-Flag=D");
+        assert_ne!(first, other_flag[0].as_ref().expect("valid"));
     }
 
     #[test]
