@@ -134,13 +134,22 @@ pub fn hj212(data: &[u8]) -> u16 {
 #[inline]
 fn fold_words(data: &[u8]) -> [u8; PERIOD] {
     let (head, words) = data.as_rchunks::<PERIOD>();
-    let mut padded = [0u8; PERIOD];
-    padded[PERIOD - head.len()..].copy_from_slice(head);
+    let head_word = match data.first_chunk::<PERIOD>() {
+        // The first word starts with the head, so shifting it up by the
+        // bytes after the head right-aligns the head and drops the rest.
+        // This avoids a copy of variable length, which calls `memcpy`.
+        Some(first) => u64::from_le_bytes(*first)
+            .checked_shl((8 * (PERIOD - head.len())) as u32)
+            .unwrap_or(0),
+        None => {
+            let mut padded = [0u8; PERIOD];
+            padded[PERIOD - head.len()..].copy_from_slice(head);
+            u64::from_le_bytes(padded)
+        }
+    };
     let folded = words
         .iter()
-        .fold(u64::from_le_bytes(padded), |folded, word| {
-            folded ^ u64::from_le_bytes(*word)
-        });
+        .fold(head_word, |folded, word| folded ^ u64::from_le_bytes(*word));
     folded.to_le_bytes()
 }
 

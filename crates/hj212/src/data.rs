@@ -942,9 +942,11 @@ impl FactorBuilder {
                 {
                     // One ASCII letter, the usual flag, is checked without
                     // slicing the text, which checks character boundaries.
-                    let mut buffer = [0; 4];
-                    let letter = char::from(letter).encode_utf8(&mut buffer);
-                    self.flag = DataFlag::parse(letter).ok();
+                    // `N`, the flag of a normal reading, needs no parsing.
+                    self.flag = match letter {
+                        b'N' => Some(DataFlag::NORMAL),
+                        _ => parse_flag_letter(letter),
+                    };
                     return;
                 }
                 let (value_start, value_end) = trim_range(text, item.value_start, item.value_end);
@@ -981,6 +983,12 @@ impl FactorBuilder {
             }),
         }
     }
+}
+
+/// Parses a flag that is one ASCII letter.
+fn parse_flag_letter(letter: u8) -> Option<DataFlag> {
+    let mut buffer = [0; 4];
+    DataFlag::parse(char::from(letter).encode_utf8(&mut buffer)).ok()
 }
 
 #[cold]

@@ -89,6 +89,7 @@ impl Iterator for Separators<'_> {
 
 /// Returns the separator mask of the block of `bytes` at `start`; bits past
 /// the end of `bytes` are clear.
+#[inline]
 fn block_mask(bytes: &[u8], start: usize) -> u64 {
     let rest = bytes.get(start..).unwrap_or_default();
     if let Some(block) = rest.first_chunk::<BLOCK>() {
