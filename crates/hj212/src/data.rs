@@ -591,7 +591,11 @@ impl Factors<'_> {
         if code.starts_at(bytes, start) {
             // A code never starts with whitespace, so the key needs no
             // trimming at its start.
-            if let Some(item) = self.read_value_item(start + code.length) {
+            let dash = start + code.length;
+            if let Some(item) = self.read_flag_item(dash) {
+                return Some(item);
+            }
+            if let Some(item) = self.read_value_item(dash) {
                 return Some(item);
             }
         } else {
@@ -606,6 +610,45 @@ impl Factors<'_> {
             return None;
         };
         Some(FactorItem::new(self.text, &piece, key))
+    }
+
+    /// Reads the item at the current position when it is `-Flag=` and one
+    /// letter, ended by `;` or `,`, after the dash at `dash` that follows the
+    /// current factor's code.
+    ///
+    /// The code contains no separator, because it was read from a key, so
+    /// the item's only separators are its `=` and the one that ends it. They
+    /// are skipped without reading them one by one. Any other item returns
+    /// `None` without moving.
+    #[inline(always)]
+    fn read_flag_item(&mut self, dash: usize) -> Option<FactorItem> {
+        const FLAG_EQUALS: u64 = u64::from_le_bytes(*b"Flag=\0\0\0");
+        const FLAG_EQUALS_MASK: u64 = 0xFF_FFFF_FFFF;
+        let word = load_word(self.text.as_bytes(), dash + 1)?;
+        let letter = (word >> 40) as u8;
+        let separator = (word >> 48) as u8;
+        if word & FLAG_EQUALS_MASK != FLAG_EQUALS
+            || !letter.is_ascii_alphabetic()
+            || !(separator == b';' || separator == b',')
+        {
+            return None;
+        }
+        let start = self.items.position;
+        let equals = dash + 5;
+        let end = equals + 2;
+        self.items.skip_to(end + 1);
+        Some(FactorItem {
+            start,
+            end,
+            key: FactorKey {
+                key_start: start,
+                dash,
+                key_end: equals,
+            },
+            value_start: equals + 1,
+            value_end: end,
+            target: Some(Target::Flag),
+        })
     }
 
     /// Reads the item at the current position if it can start a factor and
@@ -1134,6 +1177,44 @@ w01001-Min=7.0,w01001-Max=7.3,w01001-Cou=1.5,w01001-Flag=D,w01001-ZsAvg=7.2";
 
         let other_flag = factors("w01018-Rtd=2.2,w01018-Flag=D");
         assert_ne!(first, other_flag[0].as_ref().expect("valid"));
+    }
+
+    #[test]
+    fn flag_items_after_value() {
+        let all = factors(
+            "a01-Rtd=1,a01-Flag=d;a02-Rtd=2,a02-Flag=N,a02-Flag=D;a03-Rtd=3,a03-Flag=NN;\
+a04-Rtd=4,a04-Flag=1;a05-Rtd=5,a05-Flag=N;;a06-Rtd=6,a06-Flag=T",
+        );
+        assert_eq!(all.len(), 6);
+        assert_eq!(
+            all[0]
+                .as_ref()
+                .expect("valid")
+                .flag()
+                .map(DataFlag::as_char),
+            Some('d')
+        );
+        assert_eq!(
+            all[1],
+            Err(FieldError::DuplicateKey {
+                key: "a02-Flag".into()
+            })
+        );
+        assert_eq!(
+            all[2].as_ref().expect_err("two letters").reason(),
+            "invalid_flag"
+        );
+        assert_eq!(
+            all[3].as_ref().expect_err("a digit").reason(),
+            "invalid_flag"
+        );
+        let fifth = all[4].as_ref().expect("valid");
+        assert_eq!(fifth.flag(), Some(DataFlag::NORMAL));
+        assert_eq!(fifth.get("Flag"), Some("N"));
+        assert_eq!(
+            all[5].as_ref().expect("valid").flag(),
+            Some(DataFlag::OVER_RANGE)
+        );
     }
 
     #[test]
