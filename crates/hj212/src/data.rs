@@ -559,13 +559,7 @@ impl<'a> Factors<'a> {
             && match (code.word, load_word(bytes, key_start)) {
                 // The pattern word contains the code and its dash.
                 (Some((pattern, mask)), Some(word)) => word & mask == pattern,
-                _ => {
-                    bytes[dash] == b'-'
-                        && bytes[key_start..dash]
-                            .iter()
-                            .zip(code.bytes)
-                            .all(|(left, right)| left == right)
-                }
+                _ => bytes[dash] == b'-' && bytes.get(key_start..dash) == code.bytes_in(bytes),
             };
         matches.then_some(FactorKey {
             key_start,
@@ -718,36 +712,44 @@ impl Factors<'_> {
 }
 
 /// A factor code to compare keys against.
-struct CodePattern<'a> {
-    bytes: &'a [u8],
+struct CodePattern {
+    /// The offset of the code in the data area.
+    start: usize,
     length: usize,
     /// The code followed by `-` as a little-endian word, and the mask of its
     /// bytes, for codes of at most seven bytes.
     word: Option<(u64, u64)>,
 }
 
-impl<'a> CodePattern<'a> {
+impl CodePattern {
+    /// Returns the code's bytes in `text`, the data area it was read from.
+    /// Not kept as a slice, because slicing checks bounds, and only codes
+    /// of eight bytes or more need the bytes.
+    fn bytes_in<'a>(&self, text: &'a [u8]) -> Option<&'a [u8]> {
+        text.get(self.start..self.start + self.length)
+    }
+
     /// Returns true if the code and `-` start at `position`.
     #[inline(always)]
     fn starts_at(&self, text: &[u8], position: usize) -> bool {
         match (self.word, load_word(text, position)) {
             (Some((pattern, mask)), Some(word)) => word & mask == pattern,
             _ => {
-                text.get(position..position + self.length) == Some(self.bytes)
+                text.get(position..position + self.length) == self.bytes_in(text)
                     && text.get(position + self.length) == Some(&b'-')
             }
         }
     }
 
     #[inline(always)]
-    fn new(text: &'a [u8], key: &FactorKey) -> Self {
-        Self::with_word(text, key, load_word(text, key.key_start))
+    fn new(text: &[u8], key: &FactorKey) -> Self {
+        Self::with_word(key, load_word(text, key.key_start))
     }
 
     /// Creates the pattern from `first_word`, the eight bytes at the key's
     /// start, if the caller has loaded them.
     #[inline(always)]
-    fn with_word(text: &'a [u8], key: &FactorKey, first_word: Option<u64>) -> Self {
+    fn with_word(key: &FactorKey, first_word: Option<u64>) -> Self {
         let length = key.dash - key.key_start;
         let word = match first_word {
             Some(word) if length < 8 => {
@@ -757,7 +759,7 @@ impl<'a> CodePattern<'a> {
             _ => None,
         };
         Self {
-            bytes: &text[key.key_start..key.dash],
+            start: key.key_start,
             length,
             word,
         }
@@ -863,10 +865,7 @@ impl<'a> Iterator for Factors<'a> {
         let text = self.text;
         let (first, code) = loop {
             if let Some((item, word)) = self.first_value_item() {
-                break (
-                    item,
-                    CodePattern::with_word(text.as_bytes(), &item.key, Some(word)),
-                );
+                break (item, CodePattern::with_word(&item.key, Some(word)));
             }
             let piece = self.items.next_piece()?;
             if piece.equals.is_none() {

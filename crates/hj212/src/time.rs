@@ -20,6 +20,7 @@ const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Parses an HJ 212 time (`YYYYMMDDhhmmss`, or 17 digits with milliseconds)
 /// given in the fixed UTC `offset`. `key` names the field in the error.
+#[inline]
 pub fn parse_time(key: &str, value: &str, offset: Offset) -> Result<Timestamp, FieldError> {
     match parse_time_direct(value.as_bytes(), offset) {
         Some(timestamp) => Ok(timestamp),
