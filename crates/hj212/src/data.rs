@@ -418,9 +418,9 @@ fn split_factor_key(key: &str) -> Option<(&str, &str)> {
 /// One factor of the data area: its code, values and data flag.
 ///
 /// The code and the factor's text are kept as byte offsets into the data
-/// area and sliced when [`code`](Factor::code), [`get`](Factor::get) or
-/// [`suffixes`](Factor::suffixes) asks for them, because each `str` slice
-/// checks two character boundaries and many callers read only the values.
+/// area and sliced only when [`code`](Factor::code), [`get`](Factor::get)
+/// or [`suffixes`](Factor::suffixes) is called. Each `str` slice checks two
+/// character boundaries, and many callers read only the values.
 #[derive(Debug, Clone, Copy)]
 pub struct Factor<'a> {
     /// The whole data area.
@@ -1182,9 +1182,9 @@ w01001-Min=7.0,w01001-Max=7.3,w01001-Cou=1.5,w01001-Flag=D,w01001-ZsAvg=7.2";
     fn flag_items_after_value() {
         let all = factors(
             "a01-Rtd=1,a01-Flag=d;a02-Rtd=2,a02-Flag=N,a02-Flag=D;a03-Rtd=3,a03-Flag=NN;\
-a04-Rtd=4,a04-Flag=1;a05-Rtd=5,a05-Flag=N;;a06-Rtd=6,a06-Flag=T",
+a04-Rtd=4,a04-Flag=1;a05-Rtd=5,a05-Flag=N;;a06-Rtd=6,a06-Flag=T; a07-Rtd=7,a07-Flag=C;",
         );
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 7);
         assert_eq!(
             all[0]
                 .as_ref()
@@ -1214,6 +1214,10 @@ a04-Rtd=4,a04-Flag=1;a05-Rtd=5,a05-Flag=N;;a06-Rtd=6,a06-Flag=T",
             all[5].as_ref().expect("valid").flag(),
             Some(DataFlag::OVER_RANGE)
         );
+        // A code read after whitespace is matched at the start of its flag item.
+        let seventh = all[6].as_ref().expect("valid");
+        assert_eq!(seventh.code(), "a07");
+        assert_eq!(seventh.flag(), Some(DataFlag::CALIBRATING));
     }
 
     #[test]
