@@ -930,6 +930,26 @@ async fn heartbeat_keeps_point_online() {
         offline.is_empty(),
         "a point sending heartbeats is online: {offline:?}"
     );
+
+    // The point's status and the dashboard count agree with the offline rule.
+    let (code, point) = server.get("/api/v1/points/HB00001").await;
+    assert_eq!(code, 200, "{point}");
+    assert_eq!(point["status"]["online"], true, "{point}");
+    let time_of = |field: &str| -> Timestamp {
+        let text = point["status"][field].as_str();
+        let text = text.unwrap_or_else(|| panic!("{field} missing: {point}"));
+        text.parse().expect("RFC 3339 time")
+    };
+    assert!(
+        time_of("last_contact_at") > time_of("last_received_at"),
+        "heartbeats followed the upload: {point}"
+    );
+    let (_, other) = server.get("/api/v1/points/HB00002").await;
+    assert_eq!(other["status"]["online"], false, "{other}");
+    assert_eq!(other["status"]["last_contact_at"], Value::Null, "{other}");
+    let (_, summary) = server.get("/api/v1/summary").await;
+    assert_eq!(summary["points_online"], 1, "{summary}");
+
     let status = server.terminate();
     assert!(status.success(), "serve exited with {status}");
 }

@@ -18,8 +18,9 @@ pub struct RulesConfig {
     /// How often the directory is checked for changed packs, in seconds.
     /// Default 5.
     pub reload_interval_secs: u64,
-    /// A point counts as online while its latest upload is younger than this
-    /// many of its upload intervals. Default 3.
+    /// A point counts as online while its latest upload or other contact,
+    /// such as an HJ 212 heartbeat, is younger than this many of its upload
+    /// intervals. Default 3.
     pub missing_after_intervals: u32,
     /// How often missing data and unacknowledged alerts are checked, in
     /// seconds. Default 10.

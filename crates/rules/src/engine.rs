@@ -92,9 +92,14 @@ pub struct Engine {
     fixed_offset: Option<i64>,
     /// Readings evaluated so far, which numbers them for [`SharedWindow`].
     readings_seen: u64,
-    /// Whether each rule runs, by index in the rule set, with the
-    /// operator's switches applied.
-    enabled: Vec<bool>,
+    /// The earliest data time each rule judges, by index in the rule set,
+    /// or `None` while the rule is off. It is [`Timestamp::MIN`] for a rule
+    /// that has run since the engine was created, and the time it was
+    /// switched on for a rule in `switched_on`.
+    enabled_from: Vec<Option<Timestamp>>,
+    /// When each rule was last switched on through [`Engine::set_enabled`]
+    /// or added or switched on by [`Engine::replace_rules`], by rule id.
+    switched_on: FxHashMap<String, Timestamp>,
 }
 
 impl Engine {
@@ -105,11 +110,16 @@ impl Engine {
             .to_fixed_offset()
             .ok()
             .map(|offset| i64::from(offset.seconds()));
-        let enabled = rules.rules().iter().map(|rule| rule.enabled).collect();
+        let enabled_from = rules
+            .rules()
+            .iter()
+            .map(|rule| rule.enabled.then_some(Timestamp::MIN))
+            .collect();
         Self {
             fixed_offset,
             readings_seen: 0,
-            enabled,
+            enabled_from,
+            switched_on: FxHashMap::default(),
             rules,
             switches: FxHashMap::default(),
             config,
@@ -126,10 +136,17 @@ impl Engine {
         &self.rules
     }
 
-    /// Replaces the rules, keeping the state of rules whose id stays.
+    /// Replaces the rules, keeping the state of rules whose id stays. A rule
+    /// that is new, or was off and is now on, judges only readings from now
+    /// on, like a rule switched on by [`Engine::set_enabled`].
     pub fn replace_rules(&mut self, rules: Arc<RuleSet>) {
+        let was_enabled: FxHashMap<String, bool> = self
+            .rules
+            .rules()
+            .iter()
+            .map(|rule| (rule.id.clone(), self.is_enabled(rule)))
+            .collect();
         let old = std::mem::replace(&mut self.rules, rules);
-        self.refresh_enabled();
         let new_indexes: FxHashMap<&str, usize> = self
             .rules
             .rules()
@@ -191,26 +208,74 @@ impl Engine {
                 .collect();
             point.primed = false;
         }
+        let rules = Arc::clone(&self.rules);
+        self.switched_on.retain(|id, _| rules.rule(id).is_some());
+        for (index, rule) in rules.rules().iter().enumerate() {
+            let switched_on = self.is_enabled(rule) && was_enabled.get(&rule.id) != Some(&true);
+            if switched_on {
+                self.switch_on(index);
+            }
+        }
+        self.refresh_enabled();
     }
 
-    /// Sets operator switches: rule id to enabled.
+    /// Sets the operator's switches as stored, rule id to enabled, such as
+    /// at a start. A rule these switches enable counts as running all
+    /// along, so the replay of stored readings fills its windows.
+    // NOTE: the engine does not read when a stored switch was made, so a
+    // rule switched on shortly before a restart judges replayed readings
+    // from before its switch.
     pub fn set_switches(&mut self, switches: impl IntoIterator<Item = (String, bool)>) {
         self.switches = switches.into_iter().collect();
+        self.switched_on.clear();
         self.refresh_enabled();
     }
 
-    /// Enables or disables one rule.
+    /// Enables or disables one rule. A rule switched from off to on judges
+    /// only readings with a data time at or after the clock's time, see
+    /// [`Engine::switch_on`].
     pub fn set_enabled(&mut self, rule_id: &str, enabled: bool) {
+        let was_enabled = self
+            .rules
+            .rule(rule_id)
+            .map(|(index, rule)| (index, self.is_enabled(rule)));
         self.switches.insert(rule_id.to_owned(), enabled);
+        if let Some((index, false)) = was_enabled
+            && enabled
+        {
+            self.switch_on(index);
+        }
         self.refresh_enabled();
+    }
+
+    /// Records the clock's time as the moment rule `index` was switched on,
+    /// so that the rule skips readings with an earlier data time, also in a
+    /// window it shares with other rules. Clears its flatline runs and the
+    /// start of the `for` duration of its pending alerts, which their next
+    /// met reading sets again.
+    fn switch_on(&mut self, index: usize) {
+        let rule = &self.rules.rules()[index];
+        self.switched_on.insert(rule.id.clone(), self.clock.now());
+        let factors = &self.factors;
+        for point in self.points.iter_mut() {
+            for series in &mut point.series {
+                if let Some(position) = factors.position(series.factor, index) {
+                    series.rules[position].restart();
+                }
+            }
+        }
     }
 
     fn refresh_enabled(&mut self) {
-        self.enabled = self
+        self.enabled_from = self
             .rules
             .rules()
             .iter()
-            .map(|rule| self.is_enabled(rule))
+            .map(|rule| {
+                let from = self.switched_on.get(&rule.id).copied();
+                self.is_enabled(rule)
+                    .then(|| from.unwrap_or(Timestamp::MIN))
+            })
             .collect();
     }
 
@@ -340,7 +405,7 @@ impl Engine {
             errors,
             fixed_offset,
             readings_seen,
-            enabled,
+            enabled_from,
             ..
         } = self;
         let rules: &RuleSet = rules;
@@ -362,7 +427,7 @@ impl Engine {
             if let Some(raw) = primary.or(over_range.then_some(f64::NAN)) {
                 let reading_rules = ReadingRules {
                     rules,
-                    enabled,
+                    enabled_from,
                     factor: factors.get(number),
                     point,
                     reading,
@@ -397,7 +462,7 @@ impl Engine {
             let point_received = status.last_received_at.max(state.last_received);
             // A heartbeat is contact but no data. It keeps the point online,
             // while its factors can still be missing.
-            let point_contact = point_received.max(status.last_contact_at);
+            let point_contact = status.last_seen().max(state.last_received);
             let Some(point) = state.point.clone() else {
                 continue;
             };
@@ -1335,32 +1400,26 @@ condition = "attrs.missing_attribute == 'x'"
         assert_eq!(size_of::<RuleState>(), 24);
     }
 
-    const SHARED_WINDOWS: &str = r#"
-[pack]
-id = "w"
-version = "1"
+    /// Returns a pack of windowed threshold rules on w01018, one for each
+    /// `(id, condition, window size)`.
+    fn window_pack(rules: &[(&str, &str, &str)]) -> String {
+        let mut text = String::from("[pack]\nid = \"w\"\nversion = \"1\"\n");
+        for (id, condition, size) in rules {
+            text.push_str(&format!(
+                "\n[[rule]]\nid = \"{id}\"\ncategory = \"exceedance\"\n\
+                 factors = [\"w01018\"]\ncondition = \"{condition}\"\n\
+                 window = {{ size = \"{size}\", aggregate = \"avg\" }}\n"
+            ));
+        }
+        text
+    }
 
-[[rule]]
-id = "w.avg10"
-category = "exceedance"
-factors = ["w01018"]
-condition = "value > 100.0"
-window = { size = "10m", aggregate = "avg" }
-
-[[rule]]
-id = "w.avg10.high"
-category = "exceedance"
-factors = ["w01018"]
-condition = "value > 120.0"
-window = { size = "10m", aggregate = "avg" }
-
-[[rule]]
-id = "w.avg1h"
-category = "exceedance"
-factors = ["w01018"]
-condition = "value > 100.0"
-window = { size = "1h", aggregate = "avg" }
-"#;
+    /// Two rules sharing a 10-minute average and one with an hour's.
+    const SHARED_WINDOWS: [(&str, &str, &str); 3] = [
+        ("w.avg10", "value > 100.0", "10m"),
+        ("w.avg10.high", "value > 120.0", "10m"),
+        ("w.avg1h", "value > 100.0", "1h"),
+    ];
 
     /// Returns the updates of rules whose id starts with `w.`.
     fn window_rules(updates: &[AlertUpdate]) -> Vec<String> {
@@ -1389,7 +1448,7 @@ window = { size = "1h", aggregate = "avg" }
 
     #[test]
     fn shared_window_serves_each_rule() {
-        let (mut engine, _) = engine_with(&[SHARED_WINDOWS]);
+        let (mut engine, _) = engine_with(&[&window_pack(&SHARED_WINDOWS)]);
         let point = point();
         let updates = engine.evaluate(&point, &[reading("w01018", 0, 150.0, None)]);
         assert_eq!(
@@ -1417,26 +1476,132 @@ window = { size = "1h", aggregate = "avg" }
 
     #[test]
     fn reload_keeps_window_of_staying_rule() {
-        let only_first = &SHARED_WINDOWS[..SHARED_WINDOWS
-            .find("[[rule]]\nid = \"w.avg10.high\"")
-            .unwrap()];
-        let (mut engine, _) = engine_with(&[only_first]);
+        let (mut engine, clock) = engine_with(&[&window_pack(&SHARED_WINDOWS[..1])]);
         let point = point();
         let updates = engine.evaluate(&point, &[reading("w01018", 0, 150.0, None)]);
         assert_eq!(window_rules(&updates), ["fire w.avg10:MN0001:w01018"]);
 
-        let operator = vec![parse_pack("test.toml", SHARED_WINDOWS).unwrap()];
+        clock.set(at(30));
+        let operator = vec![parse_pack("test.toml", &window_pack(&SHARED_WINDOWS)).unwrap()];
         let rules = RuleSet::build(crate::builtin_packs().unwrap(), operator).unwrap();
         engine.replace_rules(Arc::new(rules));
         let updates = engine.evaluate(&point, &[reading("w01018", 60, 130.0, None)]);
         // The staying rule's window still contains the first reading.
         assert_eq!(window_count(&updates, "w.avg10"), 2);
         assert_eq!(trigger_of(&updates, "w.avg10").value, Some(140.0));
-        // The new rule with the same window shares it.
-        assert_eq!(window_count(&updates, "w.avg10.high"), 2);
+        // The new rule with the same window judges only the reading whose
+        // data time is after the reload.
+        assert_eq!(window_count(&updates, "w.avg10.high"), 1);
+        assert_eq!(trigger_of(&updates, "w.avg10.high").value, Some(130.0));
         // The new hour's window starts empty.
         assert_eq!(window_count(&updates, "w.avg1h"), 1);
         assert_eq!(trigger_of(&updates, "w.avg1h").value, Some(130.0));
+    }
+
+    #[test]
+    fn switched_on_rule_ignores_earlier_window_readings() {
+        let (mut engine, clock) = engine_with(&[&window_pack(&SHARED_WINDOWS)]);
+        let point = point();
+        engine.set_enabled("w.avg10.high", false);
+        engine.evaluate(&point, &[reading("w01018", 0, 150.0, None)]);
+        engine.evaluate(&point, &[reading("w01018", 60, 150.0, None)]);
+        clock.set(at(90));
+        engine.set_enabled("w.avg10.high", true);
+
+        // The shared window averages 150, 150 and 110, but the rule switched
+        // on at 90 s judges only the 110.
+        let updates = engine.evaluate(&point, &[reading("w01018", 120, 110.0, None)]);
+        assert_eq!(window_count(&updates, "w.avg10"), 3);
+        assert!(
+            !window_rules(&updates).contains(&"fire w.avg10.high:MN0001:w01018".to_owned()),
+            "judged readings from before it was switched on: {updates:?}"
+        );
+        let updates = engine.evaluate(&point, &[reading("w01018", 180, 140.0, None)]);
+        assert_eq!(window_count(&updates, "w.avg10"), 4);
+        assert_eq!(window_count(&updates, "w.avg10.high"), 2);
+        assert_eq!(trigger_of(&updates, "w.avg10.high").value, Some(125.0));
+        let explanation = trigger_of(&updates, "w.avg10.high")
+            .explanation
+            .as_ref()
+            .unwrap();
+        assert_eq!(explanation.window.as_ref().unwrap().from, at(120));
+
+        // Once the earlier readings leave the window, both rules judge the same readings.
+        let updates = engine.evaluate(&point, &[reading("w01018", 700, 140.0, None)]);
+        assert_eq!(window_count(&updates, "w.avg10"), 3);
+        assert_eq!(window_count(&updates, "w.avg10.high"), 3);
+    }
+
+    #[test]
+    fn switched_on_rule_skips_earlier_data_times() {
+        let (mut engine, clock) = engine();
+        let point = point();
+        let fingerprint = "fire env.limit.upper:MN0001:w01018".to_owned();
+        engine.set_enabled("env.limit.upper", false);
+        clock.set(at(600));
+        engine.set_enabled("env.limit.upper", true);
+        let backlog = engine.evaluate(&point, &[reading("w01018", 300, 150.0, None)]);
+        assert!(
+            !summary(&backlog).contains(&fingerprint),
+            "judged a reading older than the switch: {backlog:?}"
+        );
+        let updates = engine.evaluate(&point, &[reading("w01018", 600, 150.0, None)]);
+        assert!(summary(&updates).contains(&fingerprint), "{updates:?}");
+    }
+
+    #[test]
+    fn switched_on_rule_restarts_for_duration() {
+        let (mut engine, clock) = engine_with(&[FOR_AND_CLEAR]);
+        let point = point();
+        let fingerprint = "env.limit.upper:MN0001:w01018";
+        let updates = engine.evaluate(&point, &[reading("w01018", 0, 120.0, None)]);
+        assert_eq!(summary(&updates), [format!("pending {fingerprint}")]);
+        engine.set_enabled("env.limit.upper", false);
+        clock.set(at(300));
+        engine.set_enabled("env.limit.upper", true);
+        // Five minutes after the alert became pending, but the first
+        // reading since the switch: the 2 minutes start again.
+        let updates = engine.evaluate(&point, &[reading("w01018", 300, 120.0, None)]);
+        assert_eq!(summary(&updates), [format!("pending {fingerprint}")]);
+        let updates = engine.evaluate(&point, &[reading("w01018", 360, 120.0, None)]);
+        assert_eq!(summary(&updates), [format!("pending {fingerprint}")]);
+        let updates = engine.evaluate(&point, &[reading("w01018", 420, 120.0, None)]);
+        assert_eq!(summary(&updates), [format!("fire {fingerprint}")]);
+    }
+
+    #[test]
+    fn switched_on_rule_restarts_flatline_run() {
+        let (mut engine, clock) = engine();
+        let point = point();
+        let fingerprint = "fire env.flatline:MN0001:w21003".to_owned();
+        for index in 0..11 {
+            engine.evaluate(&point, &[reading("w21003", index * 60, 4.2, None)]);
+        }
+        engine.set_enabled("env.flatline", false);
+        clock.set(at(700));
+        engine.set_enabled("env.flatline", true);
+        let mut fired_at = Vec::new();
+        for index in 12..24 {
+            let updates = engine.evaluate(&point, &[reading("w21003", index * 60, 4.2, None)]);
+            if summary(&updates).contains(&fingerprint) {
+                fired_at.push(index);
+            }
+        }
+        assert_eq!(fired_at, [23], "the 12 repeats count from the switch");
+    }
+
+    #[test]
+    fn stored_switch_keeps_primed_window() {
+        let pack = window_pack(&SHARED_WINDOWS[..1]) + "enabled = false\n";
+        let (mut engine, clock) = engine_with(&[&pack]);
+        clock.set(at(600));
+        // At a start the stored switch turns on a rule that its pack turns
+        // off. It ran before the start, so the replay fills its window.
+        engine.set_switches([("w.avg10".to_owned(), true)]);
+        let point = point();
+        engine.prime(&point, &[reading("w01018", 300, 150.0, None)]);
+        let updates = engine.evaluate(&point, &[reading("w01018", 600, 130.0, None)]);
+        assert_eq!(window_count(&updates, "w.avg10"), 2);
     }
 
     #[test]

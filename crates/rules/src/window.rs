@@ -27,6 +27,9 @@ pub(crate) struct WindowState {
     samples: VecDeque<(Timestamp, f64)>,
     /// Start of the tumbling period being filled.
     period_start: Option<Timestamp>,
+    /// Tumbling: how many samples at the front belong to the period closed
+    /// last, kept so that [`WindowState::aggregate_from`] can evaluate it again.
+    closed: usize,
 }
 
 impl WindowState {
@@ -90,11 +93,25 @@ impl WindowState {
             self.samples.push_back((at, value));
             return None;
         }
-        let closed = aggregate(window, self.samples.iter().copied());
-        self.samples.clear();
+        let closed = aggregate(window, self.samples.range(self.closed..).copied());
+        self.samples.drain(..self.closed);
+        self.closed = self.samples.len();
         self.samples.push_back((at, value));
         self.period_start = Some(period);
         closed
+    }
+
+    /// Returns the aggregate that the latest [`WindowState::push`] returned,
+    /// computed again over only the samples with data time at or after `from`.
+    pub(crate) fn aggregate_from(&self, window: &Window, from: Timestamp) -> Option<Aggregated> {
+        let samples = match window.mode {
+            WindowMode::Sliding => self.samples.range(..),
+            WindowMode::Tumbling => self.samples.range(..self.closed),
+        };
+        aggregate(
+            window,
+            samples.copied().filter(move |&(time, _)| time >= from),
+        )
     }
 }
 
@@ -236,6 +253,36 @@ mod tests {
         assert_eq!(closed.value, 3.0);
         assert_eq!(closed.to, at(30));
         assert_eq!(state.push(&window, at(10), 100.0, true), None);
+    }
+
+    #[test]
+    fn sliding_aggregate_from_skips_earlier_samples() {
+        let window = window(WindowMode::Sliding, Aggregate::Avg, 10);
+        let mut state = WindowState::default();
+        state.push(&window, at(0), 10.0, false);
+        state.push(&window, at(5), 20.0, false);
+        assert_eq!(state.push(&window, at(8), 30.0, false).unwrap().count, 3);
+        let later = state.aggregate_from(&window, at(5)).unwrap();
+        assert_eq!(later.value, 25.0);
+        assert_eq!(later.count, 2);
+        assert_eq!(later.from, at(5));
+        assert_eq!(state.aggregate_from(&window, at(9)), None);
+    }
+
+    #[test]
+    fn tumbling_aggregate_from_uses_closed_period() {
+        let window = window(WindowMode::Tumbling, Aggregate::Sum, 60);
+        let mut state = WindowState::default();
+        state.push(&window, at(0), 1.0, false);
+        state.push(&window, at(30), 2.0, false);
+        assert_eq!(state.push(&window, at(61), 5.0, false).unwrap().value, 3.0);
+        let later = state.aggregate_from(&window, at(30)).unwrap();
+        assert_eq!(later.value, 2.0);
+        assert_eq!(later.count, 1);
+        // The next period, minutes 60 to 119, contains 5.0 and 4.0.
+        state.push(&window, at(90), 4.0, false);
+        assert_eq!(state.push(&window, at(125), 1.0, false).unwrap().value, 9.0);
+        assert_eq!(state.aggregate_from(&window, at(70)).unwrap().value, 4.0);
     }
 
     #[test]

@@ -168,6 +168,17 @@ async fn wait_for_alerts(
     );
 }
 
+/// Creates a data directory with the test pack in `rules/` and a store
+/// holding the test point.
+async fn prepared() -> (tempfile::TempDir, Arc<dyn Store>) {
+    let data = tempfile::tempdir().expect("temporary directory");
+    let rules_dir = data.path().join("rules");
+    std::fs::create_dir_all(&rules_dir).expect("rules directory");
+    std::fs::write(rules_dir.join("site.toml"), PACK).expect("pack written");
+    let store = open_store(data.path()).await;
+    (data, store)
+}
+
 async fn open_store(dir: &std::path::Path) -> Arc<dyn Store> {
     let store = SqliteStore::open(dir, SqliteOptions::default()).expect("store opens");
     let store: Arc<dyn Store> = Arc::new(store);
@@ -184,11 +195,8 @@ async fn open_store(dir: &std::path::Path) -> Arc<dyn Store> {
 
 #[tokio::test]
 async fn for_duration_survives_restart() {
-    let data = tempfile::tempdir().expect("temporary directory");
+    let (data, store) = prepared().await;
     let rules_dir = data.path().join("rules");
-    std::fs::create_dir_all(&rules_dir).expect("rules directory");
-    std::fs::write(rules_dir.join("site.toml"), PACK).expect("pack written");
-    let store = open_store(data.path()).await;
 
     let running = start(&store, &rules_dir, at(0));
     let before: Vec<Reading> = (0..3)
@@ -225,11 +233,8 @@ async fn for_duration_survives_restart() {
 
 #[tokio::test]
 async fn window_is_rebuilt_after_restart() {
-    let data = tempfile::tempdir().expect("temporary directory");
+    let (data, store) = prepared().await;
     let rules_dir = data.path().join("rules");
-    std::fs::create_dir_all(&rules_dir).expect("rules directory");
-    std::fs::write(rules_dir.join("site.toml"), PACK).expect("pack written");
-    let store = open_store(data.path()).await;
 
     let running = start(&store, &rules_dir, at(0));
     running
@@ -266,11 +271,8 @@ async fn window_is_rebuilt_after_restart() {
 
 #[tokio::test]
 async fn firing_alert_is_not_reopened_after_restart() {
-    let data = tempfile::tempdir().expect("temporary directory");
+    let (data, store) = prepared().await;
     let rules_dir = data.path().join("rules");
-    std::fs::create_dir_all(&rules_dir).expect("rules directory");
-    std::fs::write(rules_dir.join("site.toml"), PACK).expect("pack written");
-    let store = open_store(data.path()).await;
 
     let running = start(&store, &rules_dir, at(0));
     let before: Vec<Reading> = (0..6)
@@ -305,11 +307,8 @@ async fn firing_alert_is_not_reopened_after_restart() {
 
 #[tokio::test]
 async fn late_readings_use_event_time() {
-    let data = tempfile::tempdir().expect("temporary directory");
+    let (data, store) = prepared().await;
     let rules_dir = data.path().join("rules");
-    std::fs::create_dir_all(&rules_dir).expect("rules directory");
-    std::fs::write(rules_dir.join("site.toml"), PACK).expect("pack written");
-    let store = open_store(data.path()).await;
 
     // A datalogger that was cut off uploads six minutes of backlog an hour late.
     let running = start(&store, &rules_dir, at(60));

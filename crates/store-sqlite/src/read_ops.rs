@@ -531,7 +531,7 @@ pub(crate) fn summary(conn: &Connection, query: &SummaryQuery) -> StoreResult<Su
         "area",
     )?;
     let points_online = count(
-        "SELECT count(*) FROM points WHERE last_received_at >= ?1 \
+        "SELECT count(*) FROM points WHERE (last_received_at >= ?1 OR last_contact_at >= ?1) \
          AND (?2 IS NULL OR mn IN (SELECT value FROM json_each(?2))) AND {areas}",
         Some(micros(query.online_since)),
         "area",

@@ -144,6 +144,15 @@ pub struct PointStatus {
     pub last_contact_at: Option<Timestamp>,
 }
 
+impl PointStatus {
+    /// Returns when the point was last heard from: the later of its latest
+    /// upload and its latest contact without data. The offline rule and the
+    /// online status both measure a point's silence from this time.
+    pub fn last_seen(&self) -> Option<Timestamp> {
+        self.last_received_at.max(self.last_contact_at)
+    }
+}
+
 /// What the dashboard counts, and over which area.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryQuery {
@@ -157,7 +166,8 @@ pub struct SummaryQuery {
     /// by hour of receipt, so all of the hour containing this time counts.
     /// A time on the hour, such as local midnight in UTC+8, counts exactly.
     pub readings_since: Timestamp,
-    /// Points whose latest upload arrived at or after this count as online.
+    /// Points last seen (see [`PointStatus::last_seen`]) at or after this
+    /// count as online.
     pub online_since: Timestamp,
 }
 
@@ -166,7 +176,7 @@ pub struct SummaryQuery {
 pub struct Summary {
     /// Registered points.
     pub points: u64,
-    /// Points that sent data since `online_since`.
+    /// Points that uploaded or made other contact since `online_since`.
     pub points_online: u64,
     /// Readings received since `readings_since`.
     pub readings: u64,

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use oversight_core::{Alert, Explanation, MonitoringPoint, Reading, Severity, WindowExplanation};
 use oversight_store::{AlertUpdate, Trigger};
 
-use super::state::{FactorRules, Phase, RuleState, Series};
+use super::state::{FactorRules, Phase, RuleState, Series, SharedWindow};
 use super::{EngineConfig, RuleErrors, local_hour, record_error};
 use crate::expr::{CelRuntime, Condition, Outcome, Vars};
-use crate::rule::{Rule, RuleKind, RuleSet};
+use crate::rule::{Rule, RuleKind, RuleSet, Window};
 use crate::window::{Aggregated, WindowState};
 
 /// What evaluating one rule on one reading concluded. It is small and
@@ -25,8 +26,9 @@ struct Verdict {
 /// The rules of one factor meeting one reading of a point.
 pub(super) struct ReadingRules<'a> {
     pub(super) rules: &'a RuleSet,
-    /// Whether each rule runs, by index in `rules`.
-    pub(super) enabled: &'a [bool],
+    /// The earliest data time each rule judges, by index in `rules`, or
+    /// `None` while the rule is off.
+    pub(super) enabled_from: &'a [Option<Timestamp>],
     pub(super) factor: &'a FactorRules,
     pub(super) point: &'a MonitoringPoint,
     pub(super) reading: &'a Reading,
@@ -60,9 +62,9 @@ impl ReadingRules<'_> {
         // Built when the first rule applies, so that a reading no rule
         // applies to costs no lookup of its limit and local hour.
         let mut vars = None;
-        // The variables of the window used last. Rules that share a window
-        // usually follow each other, so they share one copy.
-        let mut windowed: Option<(usize, Vars<'_>)> = None;
+        // The variables of the window aggregate used last. Rules that share
+        // a window usually follow each other, so they share one copy.
+        let mut windowed: Option<(Aggregated, Vars<'_>)> = None;
         let Series {
             prev,
             rules: states,
@@ -73,9 +75,12 @@ impl ReadingRules<'_> {
         let slots = self.factor.rules.iter().zip(&self.factor.windows);
         for ((&index, &window), state) in slots.zip(states.iter_mut()) {
             let rule = &self.rules.rules()[index];
+            let Some(enabled_from) = self.enabled_from[index] else {
+                continue;
+            };
             let applies = rule.areas.is_empty() && rule.tags.is_empty()
                 || rule.applies_to(point, &point.attributes);
-            if !self.enabled[index] || !rule.flags.accepts(reading.flag) || !applies {
+            if reading.data_time < enabled_from || !rule.flags.accepts(reading.flag) || !applies {
                 continue;
             }
             let vars = &*vars.get_or_insert_with(|| self.reading_vars(raw, *prev, flag_text));
@@ -84,24 +89,21 @@ impl ReadingRules<'_> {
             let rule_vars = match (window, &rule.window) {
                 (Some(position), Some(rule_window)) => {
                     let shared = &mut windows[position];
-                    if shared.pushed != self.reading_number {
-                        shared.pushed = self.reading_number;
-                        shared.result = self.push_window(rule_window, &mut shared.state, vars);
-                    }
-                    let window_value = match &shared.result {
-                        Ok(Some(window_value)) => *window_value,
-                        Ok(None) => continue,
-                        Err(message) => {
-                            record_error(errors, &rule.id, &point.mn, message.clone());
-                            continue;
-                        }
-                    };
+                    let window_value =
+                        match self.window_aggregate(rule_window, shared, vars, enabled_from) {
+                            Ok(Some(window_value)) => window_value,
+                            Ok(None) => continue,
+                            Err(message) => {
+                                record_error(errors, &rule.id, &point.mn, message);
+                                continue;
+                            }
+                        };
                     aggregated = Some(window_value);
-                    if windowed.is_none_or(|(used, _)| used != position) {
+                    if windowed.is_none_or(|(used, _)| used != window_value) {
                         let mut copy = *vars;
                         copy.value = window_value.value;
                         copy.count = Some(window_value.count as f64);
-                        windowed = Some((position, copy));
+                        windowed = Some((window_value, copy));
                     }
                     &windowed
                         .as_ref()
@@ -154,12 +156,37 @@ impl ReadingRules<'_> {
         }
     }
 
+    /// Returns the aggregate of `shared` that a rule judging data times from
+    /// `enabled_from` on evaluates at this reading, after adding the reading
+    /// to the window unless a rule before did. `Ok(None)` means there is
+    /// nothing to evaluate now.
+    fn window_aggregate(
+        &self,
+        window: &Window,
+        shared: &mut SharedWindow,
+        vars: &Vars<'_>,
+        enabled_from: Timestamp,
+    ) -> Result<Option<Aggregated>, String> {
+        if shared.pushed != self.reading_number {
+            shared.pushed = self.reading_number;
+            shared.result = self.push_window(window, &mut shared.state, vars);
+        }
+        match &shared.result {
+            // The window contains readings from before the rule was
+            // switched on, which the rule must not judge.
+            Ok(Some(aggregated)) if aggregated.from < enabled_from => {
+                Ok(shared.state.aggregate_from(window, enabled_from))
+            }
+            result => result.clone(),
+        }
+    }
+
     /// Adds the reading to `state` if it passes the window's filter, and
     /// returns the aggregate to evaluate now, if any. `vars` are the
     /// reading's own variables.
     fn push_window(
         &self,
-        window: &crate::rule::Window,
+        window: &Window,
         state: &mut WindowState,
         vars: &Vars<'_>,
     ) -> Result<Option<Aggregated>, String> {
@@ -344,9 +371,15 @@ fn step(
             updates.push(trigger(context, verdict, firing));
         }
         (Phase::Pending, true) => {
-            let since = state
-                .pending_since()
-                .expect("a pending alert has the time it became pending");
+            // A rule switched off and on again starts the duration anew at
+            // its first met reading.
+            let since = match state.pending_since() {
+                Some(since) => since,
+                None => {
+                    state.set_pending(at);
+                    at
+                }
+            };
             let firing = at.duration_since(since) >= rule.for_duration;
             if firing {
                 state.phase = Phase::Firing;

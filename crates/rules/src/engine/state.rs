@@ -53,7 +53,9 @@ pub(super) struct RuleState {
 pub(super) struct RuleDetail {
     /// The store's report of the open alert.
     known: Known,
-    /// The event time a pending alert's condition was first met.
+    /// The event time a pending alert's condition was first met. `None` for
+    /// a pending alert whose rule was switched on again, until its next met
+    /// reading.
     pending_since: Option<Timestamp>,
     /// Flatline: the run's value and length.
     run: Option<(f64, u32)>,
@@ -82,6 +84,15 @@ impl RuleState {
     pub(super) fn set_pending(&mut self, since: Timestamp) {
         self.phase = Phase::Pending;
         self.detail.get_or_insert_default().pending_since = Some(since);
+    }
+
+    /// Clears the flatline run and the start of a pending alert's `for`
+    /// duration, which the rule built from readings before it was switched off.
+    pub(super) fn restart(&mut self) {
+        if let Some(detail) = &mut self.detail {
+            detail.run = None;
+            detail.pending_since = None;
+        }
     }
 
     pub(super) fn pending_since(&self) -> Option<Timestamp> {

@@ -183,7 +183,8 @@ fn start_of_day(state: &AppState, now: Timestamp) -> Timestamp {
     }
 }
 
-/// Returns the earliest upload time at which a point of `interval_secs` still counts as online.
+/// Returns the earliest time of last contact (see [`PointStatus::last_seen`])
+/// at which a point of `interval_secs` still counts as online.
 pub(super) fn online_since(state: &AppState, interval_secs: u32, now: Timestamp) -> Timestamp {
     let window = i64::from(interval_secs) * i64::from(state.online_intervals);
     now.saturating_sub(SignedDuration::from_secs(window))
@@ -192,7 +193,7 @@ pub(super) fn online_since(state: &AppState, interval_secs: u32, now: Timestamp)
 
 fn is_online(state: &AppState, status: &PointStatus, now: Timestamp) -> bool {
     let since = online_since(state, status.interval_secs, now);
-    status.last_received_at.is_some_and(|at| at >= since)
+    status.last_seen().is_some_and(|at| at >= since)
 }
 
 /// Returns the OpenAPI 3.1 document of this API.

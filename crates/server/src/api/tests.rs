@@ -438,7 +438,10 @@ async fn point_status_online() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         json["status"],
-        json!({"last_data_time": null, "last_received_at": null, "online": false})
+        json!({
+            "last_data_time": null, "last_received_at": null, "last_contact_at": null,
+            "online": false,
+        })
     );
 
     fixture.insert("MN001", "w01018", 1, 50.0).await;
@@ -450,6 +453,18 @@ async fn point_status_online() {
     fixture.clock.advance(SignedDuration::from_secs(181));
     let (_, json) = fixture.get("/api/v1/points/MN001").await;
     assert_eq!(json["status"]["online"], false);
+
+    // A heartbeat without data brings it back online.
+    let heartbeat = fixture.clock.now();
+    fixture
+        .store
+        .record_contacts(&[(Mn::parse("MN001").unwrap(), heartbeat)])
+        .await
+        .unwrap();
+    let (_, json) = fixture.get("/api/v1/points/MN001").await;
+    assert_eq!(json["status"]["online"], true);
+    assert_eq!(json["status"]["last_contact_at"], heartbeat.to_string());
+    assert_eq!(json["status"]["last_received_at"], "2026-12-04T07:59:00Z");
 
     let (status, json) = fixture.get("/api/v1/points/NOPE").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

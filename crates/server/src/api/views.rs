@@ -79,21 +79,28 @@ impl PointView {
     }
 }
 
-/// When a point last sent data and whether it counts as online.
+/// When a point last sent data or made other contact, and whether it counts
+/// as online.
 #[derive(Debug, Serialize)]
 pub(super) struct StatusView {
     last_data_time: Option<Timestamp>,
+    /// When its latest upload arrived.
     last_received_at: Option<Timestamp>,
+    /// When it last made contact without data, such as an HJ 212 heartbeat.
+    last_contact_at: Option<Timestamp>,
+    /// Whether the later of the two times is at or after `online_since`,
+    /// the contact that the offline rule measures silence from.
     online: bool,
 }
 
 impl StatusView {
     pub(super) fn new(status: Option<&PointStatus>, online_since: Timestamp) -> Self {
-        let last_received_at = status.and_then(|status| status.last_received_at);
+        let last_seen = status.and_then(PointStatus::last_seen);
         Self {
             last_data_time: status.and_then(|status| status.last_data_time),
-            last_received_at,
-            online: last_received_at.is_some_and(|at| at >= online_since),
+            last_received_at: status.and_then(|status| status.last_received_at),
+            last_contact_at: status.and_then(|status| status.last_contact_at),
+            online: last_seen.is_some_and(|at| at >= online_since),
         }
     }
 }

@@ -806,11 +806,19 @@ pub async fn summary_counts(store: Arc<dyn Store>) {
 
     let since_one = SummaryQuery {
         readings_since: at("2024-05-01T01:00:00Z"),
-        ..whole
+        ..whole.clone()
     };
     let summary = store
         .summary(&since_one)
         .await
         .expect("summary since 01:00");
     assert_eq!(summary.readings, 1);
+
+    // MN001's last upload is too old, but a heartbeat since keeps it online.
+    store
+        .record_contacts(&[(mn("MN001"), minute(4))])
+        .await
+        .expect("record contact");
+    let summary = store.summary(&whole).await.expect("summary after contact");
+    assert_eq!(summary.points_online, 3, "MN001 made contact at minute 4");
 }
