@@ -50,11 +50,12 @@ pub(crate) enum SqliteError {
     #[error("the writer thread stopped before it sent the result: reopen the store")]
     WriterGone,
     /// Opening the database file failed before SQLite could report.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
-    /// A background task panicked or was cancelled.
+    /// A background task panicked or was cancelled. The message contains
+    /// the task's error, so it is not chained as a source as well.
     #[error("background task failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
+    Join(tokio::task::JoinError),
 }
 
 /// Returns a function that wraps a backend error into [`StoreError::Backend`]
