@@ -19,10 +19,10 @@ pub(crate) enum SqliteError {
     /// The ledger was created with another hash function than the configured one.
     #[error(
         "the ledger in this data directory has {size} {noun} hashed with {stored}, but the \
-         configuration selects {configured} ([ledger] hash, or OVERSIGHT_LEDGER__HASH). Set it \
-         to \"{stored}\" for this data directory, because a ledger's hash function cannot \
-         change once it has entries. To hash with {configured}, start with a new data directory \
-         and give every command (import, user, serve) the same configuration",
+         configuration selects {configured} ([ledger] hash, or OVERSIGHT_LEDGER__HASH). Remove \
+         the setting or set it to \"{stored}\" for this data directory, because a ledger's hash \
+         function cannot change once it has entries. To hash with {configured}, start with a new \
+         data directory",
         noun = if *size == 1 { "entry" } else { "entries" }
     )]
     LedgerHashMismatch {
