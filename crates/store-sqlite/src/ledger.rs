@@ -72,7 +72,9 @@ pub(crate) fn init(conn: &Connection, configured: Option<Hasher>) -> StoreResult
 }
 
 /// Appends entries to the ledger within the caller's transaction and
-/// returns their indexes. All entries of one call get the same time.
+/// returns their indexes. All entries of one call get the same time. An
+/// identifier that [`NewLedgerEntry::check_identifiers`] rejects fails the
+/// whole call before anything is written.
 ///
 /// Each entry is encoded straight into the batch's bundle buffer and hashed
 /// from there, so an entry costs no allocation of its own.
@@ -80,6 +82,9 @@ pub(crate) fn append(conn: &Connection, entries: &[NewLedgerEntry]) -> StoreResu
     const OPERATION: &str = "append ledger entry";
     if entries.is_empty() {
         return Ok(Vec::new());
+    }
+    for entry in entries {
+        entry.check_identifiers()?;
     }
     let mut range = load_range(conn)?;
     let hasher = range.hasher();
