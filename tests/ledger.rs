@@ -362,6 +362,91 @@ async fn export_verifies_and_edit_is_caught() {
     assert!(output.contains("differs from the checkpoint"), "{output}");
 }
 
+/// Commands run without `[ledger] hash` on a data directory whose ledger
+/// uses SM3 take the hash function recorded there.
+#[tokio::test]
+async fn sm3_ledger_needs_no_hash_setting() {
+    let data = DataDir::new();
+    let created = Command::new(BINARY)
+        .args([
+            "import",
+            "areas",
+            "--builtin",
+            "--province",
+            "35",
+            "--data-dir",
+        ])
+        .arg(data.path().join("data"))
+        .env("OVERSIGHT_LEDGER__HASH", "sm3")
+        .output()
+        .expect("run oversight import areas");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let file = data.file("points.csv", &points_csv(&[("SM3LEDGER0001", 60)]));
+    let mut import_points = Command::new(BINARY);
+    import_points
+        .args(["import", "points", "--data-dir"])
+        .arg(data.path().join("data"))
+        .arg(&file)
+        .env("OVERSIGHT_LEDGER__HASH", "sm3");
+    let imported = import_points.output().expect("run oversight import points");
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+
+    // `user add` (inside Server::start) and `serve` run without the setting.
+    let server = Server::start(
+        &data,
+        &[("OVERSIGHT_LEDGER__CHECKPOINT_INTERVAL_SECS", "1")],
+    )
+    .await;
+    let (status, key) = server.get("/api/v1/ledger/key").await;
+    assert_eq!(status, 200, "{key}");
+    assert_eq!(key["hash"], "sm3", "{key}");
+    let size = ledger_entries(&server).await.len();
+    assert!(
+        size >= 2,
+        "the point and the account are recorded: {size} entries"
+    );
+    wait_for_checkpoint(&server, size).await;
+    assert!(server.terminate().success(), "server exits cleanly");
+
+    let verified = Command::new(BINARY)
+        .args(["ledger", "verify", "--data-dir"])
+        .arg(data.path().join("data"))
+        .output()
+        .expect("run oversight ledger verify");
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert!(stdout.contains("sm3 hash"), "{stdout}");
+
+    // Only a setting that contradicts the stored hash function is rejected.
+    let contradicting = Command::new(BINARY)
+        .args(["import", "points", "--data-dir"])
+        .arg(data.path().join("data"))
+        .arg(&file)
+        .env("OVERSIGHT_LEDGER__HASH", "sha256")
+        .output()
+        .expect("run oversight import points");
+    let stderr = String::from_utf8_lossy(&contradicting.stderr);
+    assert_eq!(contradicting.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("hashed with sm3").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(r#"Remove the setting or set it to "sm3""#),
+        "{stderr}"
+    );
+}
+
 /// Returns every ledger entry through the API, following the pages.
 async fn ledger_entries(server: &Server) -> Vec<serde_json::Value> {
     let mut entries = Vec::new();

@@ -217,7 +217,10 @@ fn ledger_hash_mismatch_reported_once() {
     assert!(stderr.contains("has 1 entry hashed"), "{stderr}");
     assert!(stderr.contains("[ledger] hash"), "{stderr}");
     assert!(stderr.contains("OVERSIGHT_LEDGER__HASH"), "{stderr}");
-    assert!(stderr.contains(r#"Set it to "sha256""#), "{stderr}");
+    assert!(
+        stderr.contains(r#"Remove the setting or set it to "sha256""#),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -243,12 +246,14 @@ fn user_commands_read_ledger_hash() {
             .expect("write stdin");
         child.wait_with_output().expect("wait for oversight user")
     };
+
     let added = run(&["add", "--admin", "root"]);
     assert!(
         added.status.success(),
         "{}",
         String::from_utf8_lossy(&added.stderr)
     );
+
     // A command with the same setting opens the SM3 ledger the first created.
     let listed = run(&["list"]);
     assert!(
@@ -256,9 +261,40 @@ fn user_commands_read_ledger_hash() {
         "{}",
         String::from_utf8_lossy(&listed.stderr)
     );
-    // Without the setting, a command expects SHA-256 and names the stored SM3.
-    let default = user(dir.path(), &["list"], "");
-    let stderr = String::from_utf8_lossy(&default.stderr);
-    assert_eq!(default.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("has 1 entry hashed with sm3"), "{stderr}");
+
+    // Without the setting, a command uses the stored SM3.
+    let unset = user(
+        dir.path(),
+        &["add", "--admin", "ops"],
+        "correct horse battery\n",
+    );
+    assert!(
+        unset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unset.stderr)
+    );
+    let listed = user(dir.path(), &["list"], "");
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("ops"),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+
+    // A setting that contradicts the stored hash function is rejected.
+    let contradicting = Command::new(BINARY)
+        .args(["user", "list", "--data-dir"])
+        .arg(dir.path())
+        .env("OVERSIGHT_LEDGER__HASH", "sha256")
+        .output()
+        .expect("run oversight user list");
+    let stderr = String::from_utf8_lossy(&contradicting.stderr);
+    assert_eq!(contradicting.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("hashed with sm3").count(), 1, "{stderr}");
+    assert!(stderr.contains("has 2 entries hashed with sm3"), "{stderr}");
+    assert!(stderr.contains("selects sha256"), "{stderr}");
 }

@@ -179,8 +179,9 @@ fn report_error(error: &anyhow::Error) {
 }
 
 /// Joins an error's message and its causes' with ": ", leaving out a cause
-/// whose message ends the one before. Store errors such as `open ledger
-/// failed: CAUSE` include their cause, which would otherwise print twice.
+/// whose message ends the one before. Some errors, such as `store failed
+/// during import: CAUSE`, include their cause and also return it as their
+/// source, so it would otherwise print twice.
 fn error_chain(error: &anyhow::Error) -> String {
     let mut text = String::new();
     let mut previous = String::new();
@@ -201,7 +202,8 @@ fn error_chain(error: &anyhow::Error) -> String {
 mod tests {
     use super::*;
 
-    /// An error that, like the store's, writes its source into its message.
+    /// An error that writes its source into its message and also returns it
+    /// as its source.
     #[derive(Debug)]
     struct Wrapping(std::io::Error);
 
@@ -225,6 +227,20 @@ mod tests {
             error_chain(&error),
             "cannot open the store: open ledger failed: the ledger is hashed with sha256"
         );
+    }
+
+    #[test]
+    fn error_chain_of_store_error() {
+        let cause = std::io::Error::other("the ledger is hashed with sha256");
+        let error = anyhow::Error::new(oversight_store::StoreError::Backend {
+            operation: "open ledger",
+            source: Box::new(cause),
+        })
+        .context("cannot open the store");
+        let expected =
+            "cannot open the store: open ledger failed: the ledger is hashed with sha256";
+        assert_eq!(format!("{error:#}"), expected);
+        assert_eq!(error_chain(&error), expected);
     }
 
     #[test]

@@ -93,8 +93,10 @@ impl Default for Config {
 #[serde(default, deny_unknown_fields)]
 pub struct LedgerConfig {
     /// Hash function of the Merkle tree: `sha256` or `sm3`. It is fixed when
-    /// the first entry is appended. Default `sha256`.
-    pub hash: Hasher,
+    /// the first entry is appended. Default: the one recorded in the data
+    /// directory, and `sha256` for a new ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<Hasher>,
     /// Signature algorithm of the checkpoint key generated on first start:
     /// `ed25519` or `sm2`. Default `ed25519`.
     pub signature: SignatureAlgorithm,
@@ -114,7 +116,7 @@ pub struct LedgerConfig {
 impl Default for LedgerConfig {
     fn default() -> Self {
         Self {
-            hash: Hasher::Sha256,
+            hash: None,
             signature: SignatureAlgorithm::Ed25519,
             origin: "oversight.local/ledger".to_owned(),
             checkpoint_interval_secs: 10,

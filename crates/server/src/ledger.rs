@@ -33,8 +33,9 @@ pub const VERIFIER_KEY_FILE: &str = "ledger-verifier.key";
 pub struct LedgerSettings {
     /// Identity of the log in its checkpoints, and the name of its key.
     pub origin: String,
-    /// Hash function of the tree.
-    pub hash: Hasher,
+    /// Hash function of the tree, when configured. `None` uses the one
+    /// recorded in the data directory.
+    pub hash: Option<Hasher>,
     /// Signature algorithm of a newly generated key.
     pub signature: SignatureAlgorithm,
     /// Maximum time a new entry waits for a checkpoint.

@@ -71,6 +71,9 @@ pub enum ServeError {
     /// The ledger's signing key could not be loaded or created.
     #[error(transparent)]
     LedgerKey(#[from] LedgerKeyError),
+    /// The ledger's state could not be read.
+    #[error("cannot read the ledger state: {0}")]
+    LedgerHead(oversight_store::StoreError),
     /// The OpenID Connect client could not be created.
     #[error("cannot set up OpenID Connect sign-on: {0}")]
     Oidc(#[from] crate::oidc::OidcError),
@@ -147,9 +150,12 @@ impl Server {
             &settings.ledger.origin,
             settings.ledger.signature,
         )?;
+        // The store opened the ledger with its recorded hash function, which
+        // the configuration may leave unset.
+        let ledger_head = store.ledger_head().await.map_err(ServeError::LedgerHead)?;
         let ledger_public = Arc::new(LedgerPublic {
             origin: settings.ledger.origin.clone(),
-            hash: settings.ledger.hash,
+            hash: ledger_head.hasher,
             verifier_key: key.verifier_key().clone(),
             witnesses: settings.ledger.witnesses.clone(),
         });

@@ -56,7 +56,7 @@ fn bench_stored_append(c: &mut Criterion) {
         for synchronous in [Synchronous::Full, Synchronous::Normal] {
             let dir = tempfile::tempdir().expect("temporary directory");
             let options = SqliteOptions {
-                ledger_hash: hasher,
+                ledger_hash: Some(hasher),
                 synchronous,
                 ..SqliteOptions::default()
             };
@@ -131,7 +131,7 @@ fn bench_stored_append_cpu(c: &mut Criterion) {
     for hasher in [Hasher::Sha256, Hasher::Sm3] {
         let dir = tempfile::tempdir().expect("temporary directory");
         let options = SqliteOptions {
-            ledger_hash: hasher,
+            ledger_hash: Some(hasher),
             synchronous: Synchronous::Normal,
             ..SqliteOptions::default()
         };

@@ -19,10 +19,10 @@ pub(crate) enum SqliteError {
     /// The ledger was created with another hash function than the configured one.
     #[error(
         "the ledger in this data directory has {size} {noun} hashed with {stored}, but the \
-         configuration selects {configured} ([ledger] hash, or OVERSIGHT_LEDGER__HASH). Set it \
-         to \"{stored}\" for this data directory, because a ledger's hash function cannot \
-         change once it has entries. To hash with {configured}, start with a new data directory \
-         and give every command (import, user, serve) the same configuration",
+         configuration selects {configured} ([ledger] hash, or OVERSIGHT_LEDGER__HASH). Remove \
+         the setting or set it to \"{stored}\" for this data directory, because a ledger's hash \
+         function cannot change once it has entries. To hash with {configured}, start with a new \
+         data directory",
         noun = if *size == 1 { "entry" } else { "entries" }
     )]
     LedgerHashMismatch {
@@ -50,11 +50,12 @@ pub(crate) enum SqliteError {
     #[error("the writer thread stopped before it sent the result: reopen the store")]
     WriterGone,
     /// Opening the database file failed before SQLite could report.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
-    /// A background task panicked or was cancelled.
+    /// A background task panicked or was cancelled. The message contains
+    /// the task's error, so it is not chained as a source as well.
     #[error("background task failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
+    Join(tokio::task::JoinError),
 }
 
 /// Returns a function that wraps a backend error into [`StoreError::Backend`]

@@ -27,12 +27,13 @@ use crate::codec::{micros, timestamp};
 use crate::error::{SqliteError, backend, corrupt};
 use crate::ledger_tiles::{self, PendingWrites, StoredNodes, to_i64};
 
-/// Records the configured hash function on a new ledger, or checks it
-/// against the one an existing ledger uses.
+/// Records the hash function on a new ledger, or checks the configured one
+/// against the one an existing ledger uses. With none configured, a new
+/// ledger uses SHA-256 and an existing one keeps its own.
 ///
 /// The hash function of a ledger with entries cannot change, because its
 /// checkpoints and proofs commit to it.
-pub(crate) fn init(conn: &Connection, hasher: Hasher) -> StoreResult<()> {
+pub(crate) fn init(conn: &Connection, configured: Option<Hasher>) -> StoreResult<()> {
     const OPERATION: &str = "open ledger";
     let stored: Option<(String, i64)> = conn
         .query_row(
@@ -42,34 +43,38 @@ pub(crate) fn init(conn: &Connection, hasher: Hasher) -> StoreResult<()> {
         )
         .optional()
         .map_err(backend(OPERATION))?;
-    match stored {
-        None => conn
+    let Some((name, size)) = stored else {
+        return conn
             .execute(
                 "INSERT INTO ledger_state (id, hash, size, peaks) VALUES (1, ?1, 0, x'')",
-                [hasher.name()],
+                [configured.unwrap_or_default().name()],
             )
             .map(drop)
-            .map_err(backend(OPERATION)),
-        Some((name, 0)) if name != hasher.name() => conn
+            .map_err(backend(OPERATION));
+    };
+    let Some(configured) = configured.filter(|hasher| hasher.name() != name) else {
+        return Ok(());
+    };
+    if size == 0 {
+        return conn
             .execute(
                 "UPDATE ledger_state SET hash = ?1 WHERE id = 1",
-                [hasher.name()],
+                [configured.name()],
             )
             .map(drop)
-            .map_err(backend(OPERATION)),
-        Some((name, size)) if name != hasher.name() => {
-            Err(backend(OPERATION)(SqliteError::LedgerHashMismatch {
-                stored: name,
-                configured: hasher.name(),
-                size: u64::try_from(size).unwrap_or(0),
-            }))
-        }
-        Some(_) => Ok(()),
+            .map_err(backend(OPERATION));
     }
+    Err(backend(OPERATION)(SqliteError::LedgerHashMismatch {
+        stored: name,
+        configured: configured.name(),
+        size: u64::try_from(size).unwrap_or(0),
+    }))
 }
 
 /// Appends entries to the ledger within the caller's transaction and
-/// returns their indexes. All entries of one call get the same time.
+/// returns their indexes. All entries of one call get the same time. An
+/// identifier that [`NewLedgerEntry::check_identifiers`] rejects fails the
+/// whole call before anything is written.
 ///
 /// Each entry is encoded straight into the batch's bundle buffer and hashed
 /// from there, so an entry costs no allocation of its own.
@@ -77,6 +82,9 @@ pub(crate) fn append(conn: &Connection, entries: &[NewLedgerEntry]) -> StoreResu
     const OPERATION: &str = "append ledger entry";
     if entries.is_empty() {
         return Ok(Vec::new());
+    }
+    for entry in entries {
+        entry.check_identifiers()?;
     }
     let mut range = load_range(conn)?;
     let hasher = range.hasher();

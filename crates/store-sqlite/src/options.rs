@@ -62,9 +62,11 @@ pub struct SqliteOptions {
     /// behind them. The default of 250 ms gave a lower p99 commit latency
     /// than 500 ms and 1 s in the ingest benchmark (docs/benchmarks.md).
     pub move_interval: Duration,
-    /// Hash function of the ledger's Merkle tree. It applies when the ledger
-    /// is empty; opening a ledger with entries under another hash fails.
-    pub ledger_hash: Hasher,
+    /// Hash function of the ledger's Merkle tree. `None` uses the hash
+    /// function recorded in the database, and SHA-256 for a new ledger. A
+    /// hash function given here is recorded on an empty ledger, and opening
+    /// a ledger with entries under another one fails.
+    pub ledger_hash: Option<Hasher>,
 }
 
 impl Default for SqliteOptions {
@@ -81,7 +83,7 @@ impl Default for SqliteOptions {
             wal_size_limit_bytes: 64 * 1024 * 1024,
             checkpoint_interval: Some(Duration::from_millis(100)),
             move_interval: Duration::from_millis(250),
-            ledger_hash: Hasher::Sha256,
+            ledger_hash: None,
         }
     }
 }

@@ -8,11 +8,12 @@
 //! `synchronous` setting. Restarted children write the same uploads again,
 //! which the store treats as retransmissions.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::ffi::OsStr;
+use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use oversight_core::{
@@ -130,51 +131,21 @@ async fn crash_child() {
 /// Runs the child until it acknowledged enough uploads, kills it, and
 /// returns the acknowledged steps per task.
 fn run_and_kill_child(dir: &std::path::Path, synchronous: &str) -> BTreeMap<usize, BTreeSet<i64>> {
-    let mut child = Command::new(std::env::current_exe().expect("path of the test binary"))
-        .args([
-            "crash_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_DIR_VAR, dir)
-        .env(CHILD_SYNCHRONOUS_VAR, synchronous)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
     let mut acked: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
-    let mut count = 0;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while count < ACKS_BEFORE_KILL {
-        assert!(
-            Instant::now() < deadline,
-            "child acknowledged only {count} uploads in time"
-        );
-        let line = lines
-            .next()
-            .expect("child exited early")
-            .expect("read child output");
-        if let Some((task, step)) = parse_ack(&line) {
+    common::run_and_kill(
+        "crash_child",
+        &[
+            (CHILD_DIR_VAR, dir.as_os_str()),
+            (CHILD_SYNCHRONOUS_VAR, OsStr::new(synchronous)),
+        ],
+        ACKS_BEFORE_KILL,
+        |line| {
+            let Some((task, step)) = parse_ack(line) else {
+                return false;
+            };
             acked.entry(task).or_default().insert(step);
-            count += 1;
-        }
-    }
-    child.kill().expect("send SIGKILL");
-    // Acknowledgements written before the kill are still in the pipe.
-    for line in lines {
-        let Ok(line) = line else { break };
-        if let Some((task, step)) = parse_ack(&line) {
-            acked.entry(task).or_default().insert(step);
-        }
-    }
-    let status = child.wait().expect("reap child");
-    assert!(
-        !status.success(),
-        "the child must die from the signal: {status:?}"
+            true
+        },
     );
     acked
 }

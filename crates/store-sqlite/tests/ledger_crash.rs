@@ -8,10 +8,10 @@
 //! there, the stored root must be the root of the stored entries, and the
 //! ledger must accept further appends that extend it.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use oversight_ledger::{CompactRange, Hasher};
 use oversight_store::{NewLedgerEntry, Store};
@@ -70,50 +70,18 @@ async fn ledger_crash_child() {
 /// Runs the child until it acknowledged enough appends, kills it, and
 /// returns the largest ledger size it acknowledged.
 fn run_and_kill_child(dir: &std::path::Path) -> u64 {
-    let mut child = Command::new(std::env::current_exe().expect("path of the test binary"))
-        .args([
-            "ledger_crash_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_DIR_VAR, dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
     let mut acked = 0;
-    let mut count = 0;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while count < ACKS_BEFORE_KILL {
-        assert!(
-            Instant::now() < deadline,
-            "child acknowledged only {count} appends in time"
-        );
-        let line = lines
-            .next()
-            .expect("child exited early")
-            .expect("read child output");
-        if let Some(size) = parse_ack(&line) {
+    common::run_and_kill(
+        "ledger_crash_child",
+        &[(CHILD_DIR_VAR, dir.as_os_str())],
+        ACKS_BEFORE_KILL,
+        |line| {
+            let Some(size) = parse_ack(line) else {
+                return false;
+            };
             acked = acked.max(size);
-            count += 1;
-        }
-    }
-    child.kill().expect("send SIGKILL");
-    // Acknowledgements written before the kill are still in the pipe.
-    for line in lines {
-        let Ok(line) = line else { break };
-        if let Some(size) = parse_ack(&line) {
-            acked = acked.max(size);
-        }
-    }
-    let status = child.wait().expect("reap child");
-    assert!(
-        !status.success(),
-        "the child must die from the signal: {status:?}"
+            true
+        },
     );
     acked
 }

@@ -1,7 +1,9 @@
-//! Opening databases: paths, reopening and schema versions.
+//! Opening databases: paths, reopening, schema versions and the ledger's
+//! hash function.
 
 use oversight_core::{Area, AreaCode};
-use oversight_store::Store;
+use oversight_ledger::Hasher;
+use oversight_store::{NewLedgerEntry, Store};
 use oversight_store_sqlite::{DATABASE_FILE_NAME, SqliteOptions, SqliteStore};
 
 fn province() -> Area {
@@ -119,4 +121,88 @@ async fn existing_database_is_restricted() {
     assert_eq!(mode(&path), 0o600);
     let area = store.area(&province().code).await.expect("get area");
     assert_eq!(area, Some(province()), "data kept");
+}
+
+fn hash_options(hash: Option<Hasher>) -> SqliteOptions {
+    SqliteOptions {
+        ledger_hash: hash,
+        ..SqliteOptions::default()
+    }
+}
+
+fn entry() -> NewLedgerEntry {
+    NewLedgerEntry::new("rule.enabled", "rule:pm25", "engine", serde_json::json!({}))
+}
+
+/// Formats an error and its sources as `anyhow`'s `{:#}` does.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}
+
+#[tokio::test]
+async fn unset_hash_adopts_stored_one() {
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    let store = SqliteStore::open(dir.path(), hash_options(Some(Hasher::Sm3))).expect("open");
+    store.append_ledger(vec![entry()]).await.expect("append");
+    drop(store);
+
+    let store = SqliteStore::open(dir.path(), hash_options(None)).expect("reopen unset");
+    store.append_ledger(vec![entry()]).await.expect("append");
+    let head = store.ledger_head().await.expect("head");
+    assert_eq!(head.hasher, Hasher::Sm3);
+    assert_eq!(head.size, 2);
+    drop(store);
+
+    let store = SqliteStore::open(dir.path(), hash_options(Some(Hasher::Sm3))).expect("same");
+    assert_eq!(store.ledger_head().await.expect("head").size, 2);
+}
+
+#[tokio::test]
+async fn unset_hash_on_new_ledger_is_sha256() {
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    let store = SqliteStore::open(dir.path(), hash_options(None)).expect("open");
+    assert_eq!(
+        store.ledger_head().await.expect("head").hasher,
+        Hasher::Sha256
+    );
+}
+
+#[tokio::test]
+async fn hash_setting_may_change_while_empty() {
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    drop(SqliteStore::open(dir.path(), hash_options(None)).expect("open"));
+    let store = SqliteStore::open(dir.path(), hash_options(Some(Hasher::Sm3))).expect("reopen");
+    assert_eq!(store.ledger_head().await.expect("head").hasher, Hasher::Sm3);
+}
+
+#[tokio::test]
+async fn contradicting_hash_is_rejected_once() {
+    let dir = tempfile::tempdir().expect("create temporary directory");
+    let store = SqliteStore::open(dir.path(), hash_options(Some(Hasher::Sm3))).expect("open");
+    store.append_ledger(vec![entry()]).await.expect("append");
+    drop(store);
+
+    let error = SqliteStore::open(dir.path(), hash_options(Some(Hasher::Sha256)))
+        .expect_err("a SHA-256 setting contradicts the SM3 ledger");
+    let text = chain(&error);
+    assert!(text.starts_with("open ledger failed: "), "{text}");
+    assert_eq!(text.matches("hashed with sm3").count(), 1, "{text}");
+    assert!(text.contains("selects sha256"), "{text}");
+    assert!(
+        text.contains(r#"Remove the setting or set it to "sm3""#),
+        "{text}"
+    );
+
+    // The rejected open changed nothing.
+    let store = SqliteStore::open(dir.path(), hash_options(None)).expect("reopen unset");
+    let head = store.ledger_head().await.expect("head");
+    assert_eq!(head.hasher, Hasher::Sm3);
+    assert_eq!(head.size, 1);
 }

@@ -10,7 +10,7 @@ use oversight_auth::{Action, Role};
 use oversight_core::{AreaCode, Mn};
 use serde::Serialize;
 
-use crate::{NewLedgerEntry, StoreResult};
+use crate::{NewLedgerEntry, StoreResult, escape_hidden_characters};
 
 /// A regulator unit and the areas and categories it is responsible for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -284,10 +284,15 @@ impl AuthEvent {
     pub fn ledger_entry(&self) -> NewLedgerEntry {
         let target = self.target.as_deref().unwrap_or_default();
         let subject = match self.kind {
-            AuthEventKind::LoginSucceeded
-            | AuthEventKind::LoginFailed
-            | AuthEventKind::LoginLocked
-            | AuthEventKind::Logout => format!("user:{}", self.actor),
+            // The name of a failed login is whatever the client sent, and
+            // the failure must be recorded even when the ledger would reject
+            // the name as an identifier.
+            AuthEventKind::LoginFailed | AuthEventKind::LoginLocked => {
+                format!("user:{}", escape_hidden_characters(&self.actor))
+            }
+            AuthEventKind::LoginSucceeded | AuthEventKind::Logout => {
+                format!("user:{}", self.actor)
+            }
             AuthEventKind::UserCreated
             | AuthEventKind::UserChanged
             | AuthEventKind::PasswordChanged
@@ -559,4 +564,34 @@ pub trait AccountStore: Send + Sync {
         address: Option<&str>,
         since: Timestamp,
     ) -> StoreResult<LoginFailures>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed_login(name: &str) -> AuthEvent {
+        AuthEvent {
+            at: "2026-12-04T08:00:00Z".parse().expect("valid time"),
+            kind: AuthEventKind::LoginFailed,
+            actor: name.to_owned(),
+            target: None,
+            address: Some("127.0.0.1".to_owned()),
+            detail: Some("wrong login name or password".to_owned()),
+        }
+    }
+
+    #[test]
+    fn failed_login_escapes_hidden_name() {
+        let entry = failed_login("ad\u{202E}min").ledger_entry();
+        assert_eq!(entry.subject, "user:ad\\u{202E}min");
+        assert!(entry.check_identifiers().is_ok(), "{entry:?}");
+    }
+
+    #[test]
+    fn failed_login_keeps_visible_name() {
+        let entry = failed_login("li.wang").ledger_entry();
+        assert_eq!(entry.subject, "user:li.wang");
+        assert_eq!(entry.actor, "unauthenticated");
+    }
 }

@@ -7,9 +7,14 @@
 //! one line of JSON with sorted keys and no spaces. Its position in the tree
 //! is its index, so the index itself is not part of the leaf data.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use jiff::Timestamp;
 use oversight_ledger::{Hash, Hasher};
 use serde_json::Value;
+
+use crate::{StoreError, StoreResult};
 
 /// A state change to append to the ledger.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +45,117 @@ impl NewLedgerEntry {
             payload,
         }
     }
+}
+
+impl NewLedgerEntry {
+    /// Checks that the kind, subject and actor show every character they
+    /// contain. Control characters, whitespace other than the space U+0020
+    /// and invisible characters are rejected with
+    /// [`StoreError::InvalidArgument`], because they let two identifiers
+    /// that read the same differ, or make one display in another order than
+    /// it is stored. The payload is not checked: JSON viewers show it
+    /// escaped, and it may quote user text as it was entered.
+    pub fn check_identifiers(&self) -> StoreResult<()> {
+        check_identifier("kind", &self.kind)?;
+        check_identifier("subject", &self.subject)?;
+        check_identifier("actor", &self.actor)
+    }
+}
+
+fn check_identifier(field: &str, value: &str) -> StoreResult<()> {
+    // Printable ASCII, nearly every identifier, needs no decoding.
+    if value.bytes().all(|byte| (b' '..=b'~').contains(&byte)) {
+        return Ok(());
+    }
+    let Some((position, character)) = value
+        .chars()
+        .enumerate()
+        .find(|(_, character)| hidden_character(*character).is_some())
+    else {
+        return Ok(());
+    };
+    let kind = hidden_character(character).unwrap_or("an invisible character");
+    Err(StoreError::InvalidArgument(format!(
+        "invalid ledger entry {field} {value:?}: character {} is U+{:04X}, {kind}; \
+         remove it, because ledger identifiers must show every character they contain",
+        position + 1,
+        u32::from(character),
+    )))
+}
+
+/// Returns what kind of character `character` is when a ledger identifier
+/// must not contain it.
+fn hidden_character(character: char) -> Option<&'static str> {
+    if character.is_control() {
+        Some("a control character")
+    } else if is_bidi_control(character) {
+        Some("a bidirectional control character")
+    } else if character.is_whitespace() && character != ' ' {
+        Some("a whitespace character other than the space U+0020")
+    } else if is_default_ignorable(character) {
+        Some("an invisible character")
+    } else {
+        None
+    }
+}
+
+/// Returns true for the characters that change the display order of text:
+/// the Arabic letter mark, the left-to-right and right-to-left marks, and
+/// the embedding, override and isolate characters.
+fn is_bidi_control(character: char) -> bool {
+    matches!(
+        character,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Returns true for the code points with the Unicode property
+/// Default_Ignorable_Code_Point (DerivedCoreProperties.txt, unchanged since
+/// Unicode 14.0), which a renderer shows as nothing when it has no glyph for
+/// them.
+fn is_default_ignorable(character: char) -> bool {
+    matches!(
+        character,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// Replaces each character that [`NewLedgerEntry::check_identifiers`]
+/// rejects with its escape `\u{XXXX}`, for identifiers built from untrusted
+/// input such as the login name of a failed login.
+pub fn escape_hidden_characters(text: &str) -> Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|character| hidden_character(character).is_some())
+    {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for character in text.chars() {
+        if hidden_character(character).is_some() {
+            // Writing to a String cannot fail.
+            let _ = write!(escaped, "\\u{{{:04X}}}", u32::from(character));
+        } else {
+            escaped.push(character);
+        }
+    }
+    Cow::Owned(escaped)
 }
 
 /// A stored ledger entry.
@@ -281,6 +397,113 @@ mod tests {
         let expected = leaf_data(time, "task.close", "task:T1", "cli:ops", &payload);
         assert_eq!(&out[..9], b"previous\n");
         assert_eq!(&out[9..], expected.as_slice());
+    }
+
+    fn entry(kind: &str, subject: &str, actor: &str) -> NewLedgerEntry {
+        NewLedgerEntry::new(kind, subject, actor, json!({"reason": "text\u{202E}kept"}))
+    }
+
+    #[test]
+    fn identifiers_accept_visible_text() {
+        for (kind, subject, actor) in [
+            ("rule.enabled", "rule:pm25", "user:li"),
+            (
+                "auth.department_changed",
+                "department:厦门市 生态环境局",
+                "cli:ops",
+            ),
+            ("point.upserted", "point:MN0001", "user:王芳"),
+        ] {
+            let result = entry(kind, subject, actor).check_identifiers();
+            assert!(result.is_ok(), "{subject}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn identifiers_reject_hidden_characters() {
+        let cases = [
+            ('\u{202E}', "a bidirectional control character"),
+            ('\u{2067}', "a bidirectional control character"),
+            ('\u{200F}', "a bidirectional control character"),
+            ('\u{061C}', "a bidirectional control character"),
+            ('\u{200B}', "an invisible character"),
+            ('\u{FEFF}', "an invisible character"),
+            ('\u{00AD}', "an invisible character"),
+            ('\u{3164}', "an invisible character"),
+            ('\u{E0041}', "an invisible character"),
+            ('\u{FE0F}', "an invisible character"),
+            ('\n', "a control character"),
+            ('\u{7F}', "a control character"),
+            ('\u{85}', "a control character"),
+            (
+                '\u{A0}',
+                "a whitespace character other than the space U+0020",
+            ),
+            (
+                '\u{2028}',
+                "a whitespace character other than the space U+0020",
+            ),
+            (
+                '\u{3000}',
+                "a whitespace character other than the space U+0020",
+            ),
+        ];
+        for (character, kind) in cases {
+            let subject = format!("task:1{character}2");
+            let error = entry("task.create", &subject, "user:li")
+                .check_identifiers()
+                .expect_err("hidden character");
+            let StoreError::InvalidArgument(message) = &error else {
+                panic!("expected InvalidArgument, got {error:?}");
+            };
+            let code = format!("U+{:04X}", u32::from(character));
+            assert!(
+                message.starts_with("invalid ledger entry subject \"task:1"),
+                "{message}"
+            );
+            assert!(
+                message.contains(&format!("character 7 is {code}, {kind};")),
+                "{message}"
+            );
+            assert!(message.contains("remove it"), "{message}");
+        }
+    }
+
+    #[test]
+    fn identifiers_name_the_field() {
+        let kind = entry("task.\u{200B}create", "task:1", "user:li").check_identifiers();
+        assert!(
+            kind.expect_err("kind")
+                .to_string()
+                .contains("ledger entry kind \"task.\\u{200b}create\""),
+        );
+        let actor = entry("task.create", "task:1", "user:l\u{202E}i").check_identifiers();
+        assert!(
+            actor
+                .expect_err("actor")
+                .to_string()
+                .contains("ledger entry actor \"user:l\\u{202e}i\""),
+        );
+    }
+
+    #[test]
+    fn escape_hidden_characters_escapes_only_them() {
+        assert!(matches!(
+            escape_hidden_characters("li.wang@example"),
+            Cow::Borrowed("li.wang@example")
+        ));
+        assert_eq!(
+            escape_hidden_characters("ad\u{202E}min 王\u{200B}"),
+            "ad\\u{202E}min 王\\u{200B}"
+        );
+        let escaped = escape_hidden_characters("a\u{202E}\nb");
+        let checked = entry(
+            "auth.login_failed",
+            &format!("user:{escaped}"),
+            "unauthenticated",
+        )
+        .check_identifiers();
+        assert!(checked.is_ok(), "{checked:?}");
     }
 
     #[test]

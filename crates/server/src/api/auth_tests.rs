@@ -277,6 +277,24 @@ async fn login_rejects_wrong_password() {
 }
 
 #[tokio::test]
+async fn login_with_hidden_characters_is_recorded() {
+    let fixture = Fixture::new().await;
+    fixture.add_user("root", Role::SystemAdmin, None).await;
+    let before = fixture.store.ledger_head().await.unwrap().size;
+
+    let reply = fixture.login("ro\u{202E}ot", PASSWORD).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.json);
+
+    let events = fixture.store.auth_events(10).await.unwrap();
+    assert_eq!(events[0].kind, AuthEventKind::LoginFailed);
+    assert_eq!(events[0].actor, "ro\u{202E}ot");
+    let entries = fixture.store.ledger_entries(before, 10).await.unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].kind, "auth.login_failed");
+    assert_eq!(entries[0].subject, "user:ro\\u{202E}ot");
+}
+
+#[tokio::test]
 async fn login_locks_after_failures() {
     let fixture = Fixture::new().await;
     fixture.add_user("root", Role::SystemAdmin, None).await;

@@ -490,7 +490,7 @@ mod tests {
                     .expect("witness key");
             let settings = LedgerSettings {
                 origin: ORIGIN.to_owned(),
-                hash: Hasher::Sha256,
+                hash: None,
                 signature: SignatureAlgorithm::Ed25519,
                 checkpoint_interval: Duration::from_secs(10),
                 checkpoint_entries: 1000,

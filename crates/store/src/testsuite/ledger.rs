@@ -9,7 +9,10 @@ use serde_json::json;
 
 use super::alerts::trigger;
 use super::fixtures::{minute, point, seed_points, seed_tree};
-use crate::{AlertUpdate, NewLedgerEntry, RuleChange, Store, StoreError, StoredCheckpoint};
+use crate::{
+    AlertUpdate, AuditContext, NewDepartment, NewLedgerEntry, RuleChange, Store, StoreError,
+    StoredCheckpoint,
+};
 
 fn entry(kind: &str, number: u64) -> NewLedgerEntry {
     NewLedgerEntry::new(
@@ -269,6 +272,60 @@ pub async fn ledger_failed_write_appends_nothing(store: Arc<dyn Store>) {
     let proof = store.ledger_consistency_proof(2, 3).await.expect("proof");
     verify_consistency(head.hasher, 2, 3, &before.root, &head.root, &proof.path)
         .expect("the tree extends the one before the failed writes");
+}
+
+/// An entry whose kind, subject or actor contains an invisible character
+/// is rejected with the value named, and the change it records is rolled
+/// back with it.
+pub async fn ledger_hidden_identifier_rejected(store: Arc<dyn Store>) {
+    seed_tree(&store).await;
+    append_count(&store, 2).await;
+    let before = store.ledger_head().await.expect("head");
+
+    let error = store
+        .append_ledger(vec![
+            entry("test.append", 10),
+            NewLedgerEntry::new("test.append", "test:1\u{202E}1", "user:tester", json!({})),
+        ])
+        .await
+        .expect_err("bidirectional override in the subject");
+    let StoreError::InvalidArgument(message) = &error else {
+        panic!("expected InvalidArgument, got {error:?}");
+    };
+    assert!(
+        message.contains(r#"ledger entry subject "test:1\u{202e}1""#),
+        "{message}"
+    );
+    assert!(message.contains("U+202E"), "{message}");
+    assert_eq!(store.ledger_head().await.expect("head"), before);
+
+    let error = store
+        .create_department(
+            &NewDepartment {
+                name: "Bureau\u{200B}".to_owned(),
+                areas: Vec::new(),
+                categories: Vec::new(),
+            },
+            &AuditContext {
+                at: minute(0),
+                actor: "root".to_owned(),
+                address: None,
+            },
+        )
+        .await
+        .expect_err("zero width space in the department's subject");
+    assert!(error.to_string().contains("U+200B"), "{error}");
+    assert!(
+        store.departments().await.expect("departments").is_empty(),
+        "the department is rolled back with its entry"
+    );
+    assert_eq!(store.ledger_head().await.expect("head"), before);
+
+    append_count(&store, 1).await;
+    assert_eq!(
+        store.ledger_head().await.expect("head").size,
+        before.size + 1
+    );
 }
 
 /// Checkpoints are stored, listed from a size on, and a second root for a

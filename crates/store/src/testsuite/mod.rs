@@ -138,6 +138,7 @@ macro_rules! store_test_suite {
             ledger_proof_sizes_rejected,
             ledger_records_state_changes,
             ledger_failed_write_appends_nothing,
+            ledger_hidden_identifier_rejected,
             ledger_checkpoints_stored,
             notifications_group_items,
             notifications_claim_when_due,
