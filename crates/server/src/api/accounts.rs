@@ -69,13 +69,28 @@ async fn check_points(
     Ok(())
 }
 
+/// Checks that `principal` may manage the stored account `user`. A
+/// department administrator manages a regulated party only when every one of
+/// its points lies in the department's jurisdiction.
+async fn check_manages_user(
+    state: &SharedState,
+    principal: &Principal,
+    user: &User,
+) -> Result<(), ApiError> {
+    check_manages(principal, user.role, user.department_id, &user.points)?;
+    if principal.role != Role::SystemAdmin && user.role == Role::RegulatedParty {
+        check_points(state, principal, &user.points).await?;
+    }
+    Ok(())
+}
+
 async fn user_for(state: &SharedState, principal: &Principal, id: i64) -> Result<User, ApiError> {
     let user = state
         .store
         .user(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
-    check_manages(principal, user.role, user.department_id, &user.points)?;
+    check_manages_user(state, principal, &user).await?;
     Ok(user)
 }
 
@@ -96,13 +111,12 @@ pub(super) async fn list_users(
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     principal.require(Action::ManageUsers)?;
     let users = state.store.users().await?;
-    let visible = users
-        .into_iter()
-        .filter(|user| {
-            check_manages(&principal, user.role, user.department_id, &user.points).is_ok()
-        })
-        .map(UserView::from)
-        .collect();
+    let mut visible = Vec::new();
+    for user in users {
+        if check_manages_user(&state, &principal, &user).await.is_ok() {
+            visible.push(UserView::from(user));
+        }
+    }
     Ok(Json(visible))
 }
 
