@@ -274,18 +274,40 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     json
 }
 
-/// Counts requests by route pattern and status; both label sets are bounded.
+/// Counts requests by method, route pattern and status. Each label set is
+/// bounded: a method outside RFC 9110's list counts as `other`, because a
+/// client may send any token as a method.
 async fn count_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("oversight_http_requests_total", "method" => method, "route" => route, "status" => status)
         .increment(1);
     response
+}
+
+/// Returns the metric label of a request method: its name for the methods of
+/// RFC 9110 and PATCH, `other` for any other token.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("other", Method::as_str)
 }
 
 type SharedState = axum::extract::State<Arc<AppState>>;
