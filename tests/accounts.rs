@@ -79,3 +79,42 @@ async fn department_admin_keeps_to_jurisdiction() {
     let (status, point) = server.get("/api/v1/points/35020532000001").await;
     assert_eq!(status, 200, "{point}");
 }
+
+#[tokio::test]
+async fn parallel_logins_stop_at_limit() {
+    let data = DataDir::new();
+    let server = Server::start(
+        &data,
+        &[
+            ("OVERSIGHT_AUTH__MAX_ACCOUNT_FAILURES", "3"),
+            ("OVERSIGHT_AUTH__MAX_ADDRESS_FAILURES", "1000"),
+        ],
+    )
+    .await;
+    let account = json!({"username": "zhang", "password": PASSWORD, "role": "system_admin"});
+    add_user(&server, account).await;
+
+    let client = reqwest::Client::new();
+    let mut attempts = tokio::task::JoinSet::new();
+    for guess in 0..12 {
+        let request = client
+            .post(server.url("/api/v1/auth/login"))
+            .json(&json!({"username": "zhang", "password": format!("wrong guess {guess:04}")}));
+        attempts.spawn(async move { request.send().await.expect("login").status().as_u16() });
+    }
+    let statuses = attempts.join_all().await;
+    let checked = statuses.iter().filter(|status| **status == 401).count();
+    let locked = statuses.iter().filter(|status| **status == 429).count();
+    assert_eq!(checked, 3, "{statuses:?}");
+    assert_eq!(locked, 9, "{statuses:?}");
+
+    let correct = client
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({"username": "zhang", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(correct.status().as_u16(), 429);
+    let (status, body) = server.get("/api/v1/auth/me").await;
+    assert_eq!(status, 200, "another account's session ended: {body}");
+}

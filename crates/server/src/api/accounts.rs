@@ -155,7 +155,11 @@ pub(super) struct NewUserBody {
     points: Vec<Mn>,
 }
 
-async fn hash_password(password: Secret<String>) -> Result<String, ApiError> {
+async fn hash_password(
+    state: &SharedState,
+    password: Secret<String>,
+) -> Result<String, ApiError> {
+    let _permit = state.login_gate.hashing_permit().await;
     tokio::task::spawn_blocking(move || password::hash(password.expose()))
         .await
         .map_err(|error| ApiError::internal(format!("password hashing failed: {error}")))?
@@ -185,7 +189,7 @@ pub(super) async fn create_user(
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     check_manages(&principal, body.role, body.department_id, &body.points)?;
     check_points(&state, &principal, &body.points).await?;
-    let password_hash = hash_password(body.password).await?;
+    let password_hash = hash_password(&state, body.password).await?;
     let new = NewUser {
         display_name: body.display_name.unwrap_or_else(|| body.username.clone()),
         username: body.username,
@@ -312,7 +316,7 @@ pub(super) async fn set_password(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
     user_for(&state, &principal, id).await?;
-    let hash = hash_password(body.password).await?;
+    let hash = hash_password(&state, body.password).await?;
     let audit = audit_context(&state, &principal, address);
     state.store.set_password_hash(id, &hash, &audit).await?;
     Ok(StatusCode::NO_CONTENT)

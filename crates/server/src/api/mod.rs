@@ -11,6 +11,7 @@ mod alerts;
 mod areas;
 mod disclosure;
 mod ledger;
+mod login_gate;
 mod notifications;
 mod oidc;
 pub(crate) mod openapi;
@@ -27,6 +28,7 @@ mod task_export;
 mod tasks;
 mod views;
 
+pub use login_gate::LoginGate;
 pub use views::check_password;
 
 use std::sync::Arc;
@@ -77,6 +79,8 @@ pub struct AppState {
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// The notification recipients, which decide whose inbox an account reads.
     pub notify: Arc<NotifyConfig>,
+    /// The order of password logins and the bound on password hashing.
+    pub login_gate: Arc<LoginGate>,
 }
 
 impl AppState {
