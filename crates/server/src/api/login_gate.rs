@@ -43,7 +43,7 @@ impl LoginGate {
     }
 
     /// Waits until no other attempt for `username` or from `address` runs,
-    /// and returns the turn that holds both until it is dropped.
+    /// and returns the turn that keeps both locked until it is dropped.
     pub async fn turn(&self, username: &str, address: Option<IpAddr>) -> LoginTurn<'_> {
         // Every attempt takes the address lock before the account lock, so
         // two attempts never wait for each other in a cycle.

@@ -279,8 +279,8 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
 }
 
 /// Counts requests by method, route pattern and status. Each label set is
-/// bounded: a method outside RFC 9110's list counts as `other`, because a
-/// client may send any token as a method.
+/// bounded, because a client may send any token as a method: one other than
+/// those of RFC 9110 and PATCH (RFC 5789) counts as `other`.
 async fn count_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
@@ -295,7 +295,7 @@ async fn count_requests(request: Request, next: Next) -> Response {
 }
 
 /// Returns the metric label of a request method: its name for the methods of
-/// RFC 9110 and PATCH, `other` for any other token.
+/// RFC 9110 and PATCH (RFC 5789), `other` for any other token.
 fn method_label(method: &Method) -> &'static str {
     const KNOWN: [Method; 9] = [
         Method::GET,
