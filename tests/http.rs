@@ -456,9 +456,13 @@ async fn unknown_methods_share_one_metric_label() {
         .await
         .expect("metrics text");
     for method in ["FOO1", "FOO2", "BREW"] {
-        assert!(!metrics.contains(method), "{method} became a label: {metrics}");
+        assert!(
+            !metrics.contains(method),
+            "{method} became a label: {metrics}"
+        );
     }
-    let other = r#"oversight_http_requests_total{method="other",route="/api/v1/health",status="405"} 3"#;
+    let other =
+        r#"oversight_http_requests_total{method="other",route="/api/v1/health",status="405"} 3"#;
     assert!(metrics.contains(other), "{metrics}");
     assert!(metrics.contains(r#"method="POST""#), "{metrics}");
 }

@@ -155,10 +155,7 @@ pub(super) struct NewUserBody {
     points: Vec<Mn>,
 }
 
-async fn hash_password(
-    state: &SharedState,
-    password: Secret<String>,
-) -> Result<String, ApiError> {
+async fn hash_password(state: &SharedState, password: Secret<String>) -> Result<String, ApiError> {
     let _permit = state.login_gate.hashing_permit().await;
     tokio::task::spawn_blocking(move || password::hash(password.expose()))
         .await

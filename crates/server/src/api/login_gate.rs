@@ -130,7 +130,10 @@ mod tests {
         assert!(second.await.is_err(), "a second turn for zhang ran at once");
         drop(first);
         let third = tokio::time::timeout(Duration::from_secs(5), gate.turn("zhang", None));
-        assert!(third.await.is_ok(), "the turn did not pass after the first ended");
+        assert!(
+            third.await.is_ok(),
+            "the turn did not pass after the first ended"
+        );
     }
 
     #[tokio::test]
@@ -139,7 +142,10 @@ mod tests {
         let address = Some(IpAddr::from([127, 0, 0, 1]));
         let _first = gate.turn("zhang", address).await;
         let other = tokio::time::timeout(Duration::from_millis(50), gate.turn("li", address));
-        assert!(other.await.is_err(), "another account from one address ran at once");
+        assert!(
+            other.await.is_err(),
+            "another account from one address ran at once"
+        );
     }
 
     #[tokio::test]
@@ -169,6 +175,9 @@ mod tests {
         assert!(second.await.is_err(), "a second permit was granted at once");
         drop(first);
         let third = tokio::time::timeout(Duration::from_secs(5), gate.hashing_permit());
-        assert!(third.await.is_ok(), "no permit after the first was returned");
+        assert!(
+            third.await.is_ok(),
+            "no permit after the first was returned"
+        );
     }
 }
