@@ -437,3 +437,32 @@ async fn bad_query_is_json_400() {
         assert!(message.contains(named), "{path}: {message}");
     }
 }
+
+#[tokio::test]
+async fn unknown_methods_share_one_metric_label() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]).await;
+    for method in ["FOO1", "FOO2", "BREW"] {
+        let request = format!(
+            "{method} /api/v1/health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n"
+        );
+        let response = raw_exchange(server.http, &request).await;
+        assert_eq!(status_of(&response), 405, "{response}");
+    }
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for method in ["FOO1", "FOO2", "BREW"] {
+        assert!(
+            !metrics.contains(method),
+            "{method} became a label: {metrics}"
+        );
+    }
+    let other =
+        r#"oversight_http_requests_total{method="other",route="/api/v1/health",status="405"} 3"#;
+    assert!(metrics.contains(other), "{metrics}");
+    assert!(metrics.contains(r#"method="POST""#), "{metrics}");
+}

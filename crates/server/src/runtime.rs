@@ -189,6 +189,7 @@ impl Server {
             auth: settings.auth.clone(),
             oidc,
             notify: Arc::new(settings.notify.clone()),
+            login_gate: Arc::default(),
         };
         let app = app(state, settings);
 

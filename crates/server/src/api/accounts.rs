@@ -69,13 +69,28 @@ async fn check_points(
     Ok(())
 }
 
+/// Checks that `principal` may manage the stored account `user`. A
+/// department administrator manages a regulated party only when every one of
+/// its points lies in the department's jurisdiction.
+async fn check_manages_user(
+    state: &SharedState,
+    principal: &Principal,
+    user: &User,
+) -> Result<(), ApiError> {
+    check_manages(principal, user.role, user.department_id, &user.points)?;
+    if principal.role != Role::SystemAdmin && user.role == Role::RegulatedParty {
+        check_points(state, principal, &user.points).await?;
+    }
+    Ok(())
+}
+
 async fn user_for(state: &SharedState, principal: &Principal, id: i64) -> Result<User, ApiError> {
     let user = state
         .store
         .user(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
-    check_manages(principal, user.role, user.department_id, &user.points)?;
+    check_manages_user(state, principal, &user).await?;
     Ok(user)
 }
 
@@ -96,13 +111,12 @@ pub(super) async fn list_users(
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     principal.require(Action::ManageUsers)?;
     let users = state.store.users().await?;
-    let visible = users
-        .into_iter()
-        .filter(|user| {
-            check_manages(&principal, user.role, user.department_id, &user.points).is_ok()
-        })
-        .map(UserView::from)
-        .collect();
+    let mut visible = Vec::new();
+    for user in users {
+        if check_manages_user(&state, &principal, &user).await.is_ok() {
+            visible.push(UserView::from(user));
+        }
+    }
     Ok(Json(visible))
 }
 
@@ -141,7 +155,8 @@ pub(super) struct NewUserBody {
     points: Vec<Mn>,
 }
 
-async fn hash_password(password: Secret<String>) -> Result<String, ApiError> {
+async fn hash_password(state: &SharedState, password: Secret<String>) -> Result<String, ApiError> {
+    let _permit = state.login_gate.hashing_permit().await;
     tokio::task::spawn_blocking(move || password::hash(password.expose()))
         .await
         .map_err(|error| ApiError::internal(format!("password hashing failed: {error}")))?
@@ -171,7 +186,7 @@ pub(super) async fn create_user(
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     check_manages(&principal, body.role, body.department_id, &body.points)?;
     check_points(&state, &principal, &body.points).await?;
-    let password_hash = hash_password(body.password).await?;
+    let password_hash = hash_password(&state, body.password).await?;
     let new = NewUser {
         display_name: body.display_name.unwrap_or_else(|| body.username.clone()),
         username: body.username,
@@ -298,7 +313,7 @@ pub(super) async fn set_password(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
     user_for(&state, &principal, id).await?;
-    let hash = hash_password(body.password).await?;
+    let hash = hash_password(&state, body.password).await?;
     let audit = audit_context(&state, &principal, address);
     state.store.set_password_hash(id, &hash, &audit).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -103,6 +103,7 @@ impl Fixture {
             auth,
             oidc: None,
             notify: Arc::new(notify_config()),
+            login_gate: Arc::default(),
         };
         let limits = HttpLimits {
             body_limit_bytes: 4096,

@@ -518,6 +518,7 @@ mod tests {
                 auth: crate::auth::AuthConfig::default(),
                 oidc: None,
                 notify: Arc::default(),
+                login_gate: Arc::default(),
             };
             let limits = HttpLimits {
                 body_limit_bytes: 65536,

@@ -11,6 +11,7 @@ mod alerts;
 mod areas;
 mod disclosure;
 mod ledger;
+mod login_gate;
 mod notifications;
 mod oidc;
 pub(crate) mod openapi;
@@ -27,6 +28,7 @@ mod task_export;
 mod tasks;
 mod views;
 
+pub use login_gate::LoginGate;
 pub use views::check_password;
 
 use std::sync::Arc;
@@ -77,6 +79,8 @@ pub struct AppState {
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// The notification recipients, which decide whose inbox an account reads.
     pub notify: Arc<NotifyConfig>,
+    /// The order of password logins and the bound on password hashing.
+    pub login_gate: Arc<LoginGate>,
 }
 
 impl AppState {
@@ -274,18 +278,40 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     json
 }
 
-/// Counts requests by route pattern and status; both label sets are bounded.
+/// Counts requests by method, route pattern and status. Each label set is
+/// bounded, because a client may send any token as a method: one other than
+/// those of RFC 9110 and PATCH (RFC 5789) counts as `other`.
 async fn count_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("oversight_http_requests_total", "method" => method, "route" => route, "status" => status)
         .increment(1);
     response
+}
+
+/// Returns the metric label of a request method: its name for the methods of
+/// RFC 9110 and PATCH (RFC 5789), `other` for any other token.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("other", Method::as_str)
 }
 
 type SharedState = axum::extract::State<Arc<AppState>>;

@@ -144,6 +144,9 @@ async fn try_login(
     headers: &HeaderMap,
     body: LoginBody,
 ) -> Result<Response, LoginError> {
+    // Held until the attempt's failure, if any, is recorded, so that the
+    // next attempt for this login name or address counts it.
+    let _turn = state.login_gate.turn(&body.username, address).await;
     let now = state.clock.now();
     let store = state.store.as_ref();
     let policy = state.auth.login_policy();
@@ -179,6 +182,7 @@ async fn try_login(
     let user = store.user_by_name(&body.username).await?;
     let password = body.password.clone();
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+    let permit = state.login_gate.hashing_permit().await;
     let matches = tokio::task::spawn_blocking(move || match stored_hash {
         Some(stored) => password::verify(password.expose(), &stored),
         None => {
@@ -188,6 +192,7 @@ async fn try_login(
     })
     .await
     .map_err(|error| ApiError::internal(format!("password check failed: {error}")))?;
+    drop(permit);
     let matches = matches.map_err(|error| {
         tracing::error!(username = %body.username, %error, "stored password hash is unusable");
         ApiError::internal(

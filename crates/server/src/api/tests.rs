@@ -62,6 +62,7 @@ impl Fixture {
             auth: AuthConfig::default(),
             oidc: None,
             notify: Arc::default(),
+            login_gate: Arc::default(),
         };
         let limits = HttpLimits {
             body_limit_bytes: BODY_LIMIT,
