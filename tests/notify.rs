@@ -4,8 +4,9 @@
 //! after the restart with the same idempotency key and body.
 
 mod common;
+#[path = "../crates/notify/tests/smtp/mod.rs"]
+mod smtp;
 
-use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,10 +18,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use base64::Engine;
-use common::{DataDir, Datalogger, SETTLE, Server, points_csv};
+use common::{DataDir, Datalogger, SETTLE, Server};
 use jiff::Timestamp;
 use serde_json::Value;
+use smtp::{Mailbox, decode_mail, start_smtp};
 
 const SECRET: &str = "binary-test-secret-0123";
 
@@ -96,51 +97,6 @@ async fn start_endpoint() -> (SocketAddr, Arc<Endpoint>) {
     (addr, endpoint)
 }
 
-/// The messages an SMTP server started by the test accepted.
-#[derive(Debug, Clone, Default)]
-struct Mailbox {
-    recipients: Arc<Mutex<Vec<String>>>,
-    messages: Arc<Mutex<Vec<Vec<u8>>>>,
-    current: Vec<u8>,
-}
-
-impl mailin_embedded::Handler for Mailbox {
-    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
-        self.recipients.lock().expect("lock").push(to.to_owned());
-        mailin_embedded::response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.current.extend_from_slice(buf);
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> mailin_embedded::Response {
-        let message = std::mem::take(&mut self.current);
-        self.messages.lock().expect("lock").push(message);
-        mailin_embedded::response::OK
-    }
-}
-
-fn start_smtp() -> (SocketAddr, Mailbox) {
-    let mailbox = Mailbox::default();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind SMTP");
-    let addr = listener.local_addr().expect("address");
-    let mut server = mailin_embedded::Server::new(mailbox.clone());
-    server
-        .with_name("localhost")
-        .with_ssl(mailin_embedded::SslConfig::None)
-        .expect("no TLS")
-        .with_tcp_listener(listener);
-    std::thread::spawn(move || {
-        // The error type is not Send, so it is reported here.
-        if let Err(error) = server.serve() {
-            panic!("SMTP server failed: {error}");
-        }
-    });
-    (addr, mailbox)
-}
-
 impl Mailbox {
     async fn wait_for_message(&self) -> String {
         let deadline = Instant::now() + SETTLE;
@@ -154,32 +110,12 @@ impl Mailbox {
     }
 }
 
-/// Returns the body of a single-part message, decoded from base64 if it is encoded so.
-fn mail_body(message: &str) -> String {
-    let text = message.replace("\r\n", "\n");
-    let (headers, body) = text.split_once("\n\n").expect("headers and body");
-    if headers.contains("Content-Transfer-Encoding: base64") {
-        let joined: String = body.split_whitespace().collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(joined)
-            .expect("base64 body");
-        String::from_utf8(bytes).expect("UTF-8 body")
-    } else {
-        body.to_owned()
-    }
-}
-
 /// Prepares a data directory with Fujian's areas and one point, and a
 /// configuration with `channels` as the duty desk's delivery lines. Every
 /// alert goes to the duty desk, whose inbox the administrator reads, and to
 /// the department the rules route to.
 fn prepared(mn: &str, channels: &str) -> (DataDir, PathBuf) {
-    let data = DataDir::new();
-    let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    let file = data.file("points.csv", &points_csv(&[(mn, 60)]));
-    let (code, stdout, stderr) = data.import(&["points", file.to_str().expect("utf-8 path")]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let data = DataDir::with_points(&[(mn, 60)]);
     let config = format!(
         r#"
 [notify]
@@ -367,7 +303,7 @@ inbox = false
         message.contains("From: Oversight <alerts@oversight.test>"),
         "{message}"
     );
-    let body = mail_body(&message);
+    let (_, body) = decode_mail(message.as_bytes());
     assert!(body.contains("E2N0003"), "{body}");
     let status = server.terminate();
     assert!(status.success(), "serve exited with {status}");

@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{BINARY, DataDir, Datalogger, Server, points_csv};
+use common::{BINARY, DataDir, Datalogger, Server};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
@@ -39,23 +39,35 @@ clear = "value <= 40.0"
 severity = "warning"
 "#;
 
-/// Writes `text` as `name` in a new directory of `data` and checks it.
-fn check_one(data: &DataDir, dir: &str, name: &str, text: &str) -> (i32, String, String) {
+/// Returns a pack with the single rule [`COD_RULE`].
+fn cod_pack() -> String {
+    format!("{PACK_HEADER}{COD_RULE}")
+}
+
+/// Writes `text` as the file `name` in the directory `dir` of `data`,
+/// creating it if needed, and returns the directory.
+fn write_pack(data: &DataDir, dir: &str, name: &str, text: &str) -> PathBuf {
     let dir = data.path().join(dir);
     std::fs::create_dir_all(&dir).expect("create pack directory");
     std::fs::write(dir.join(name), text).expect("write pack");
+    dir
+}
+
+/// Writes `text` as `name` in a new directory of `data` and checks it.
+fn check_one(data: &DataDir, dir: &str, name: &str, text: &str) -> (i32, String, String) {
+    let dir = write_pack(data, dir, name, text);
     oversight(&["rules", "check", path_str(&dir)])
+}
+
+/// Runs `oversight rules test --pack PACK ARGS` and returns its exit code, stdout and stderr.
+fn rules_test(pack: &Path, args: &[&str]) -> (i32, String, String) {
+    oversight(&[&["rules", "test", "--pack", path_str(pack)], args].concat())
 }
 
 #[test]
 fn check_accepts_valid_and_builtin_packs() {
     let data = DataDir::new();
-    let (code, stdout, stderr) = check_one(
-        &data,
-        "valid",
-        "site.toml",
-        &format!("{PACK_HEADER}{COD_RULE}"),
-    );
+    let (code, stdout, stderr) = check_one(&data, "valid", "site.toml", &cod_pack());
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("1 packs with 1 rules"), "{stdout}");
 
@@ -78,7 +90,7 @@ fn check_reports_each_broken_pack() {
         ),
         (
             "bad-cel",
-            format!("{PACK_HEADER}{COD_RULE}").replace("value > 50.0", "value >> 50.0"),
+            cod_pack().replace("value > 50.0", "value >> 50.0"),
             &[
                 "bad-cel.toml:9:",
                 "rule site.cod: invalid condition",
@@ -87,7 +99,7 @@ fn check_reports_each_broken_pack() {
         ),
         (
             "unknown-variable",
-            format!("{PACK_HEADER}{COD_RULE}").replace("value > 50.0", "valeu > 50.0"),
+            cod_pack().replace("value > 50.0", "valeu > 50.0"),
             &[
                 "unknown-variable.toml:9:14: rule site.cod",
                 "unknown variable \"valeu\"",
@@ -103,7 +115,7 @@ fn check_reports_each_broken_pack() {
         ),
         (
             "unknown-factor",
-            format!("{PACK_HEADER}{COD_RULE}").replace("[\"w01018\"]", "[\"COD\"]"),
+            cod_pack().replace("[\"w01018\"]", "[\"COD\"]"),
             &[
                 "unknown-factor.toml:8:1: rule site.cod: unknown factor \"COD\"",
                 "\"w01018\"",
@@ -138,11 +150,9 @@ fn check_reports_each_broken_pack() {
 #[test]
 fn check_reports_duplicate_across_files() {
     let data = DataDir::new();
-    let dir = data.path().join("two");
-    std::fs::create_dir_all(&dir).expect("create pack directory");
-    std::fs::write(dir.join("a.toml"), format!("{PACK_HEADER}{COD_RULE}")).expect("write a");
-    let second = format!("{PACK_HEADER}{COD_RULE}").replace("id = \"site\"", "id = \"other\"");
-    std::fs::write(dir.join("b.toml"), second).expect("write b");
+    write_pack(&data, "two", "a.toml", &cod_pack());
+    let second = cod_pack().replace("id = \"site\"", "id = \"other\"");
+    let dir = write_pack(&data, "two", "b.toml", &second);
     let (code, _, stderr) = oversight(&["rules", "check", path_str(&dir)]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
@@ -161,17 +171,14 @@ fn check_rejects_missing_directory() {
     assert!(stderr.contains("cannot read rules directory"), "{stderr}");
 }
 
-fn pack_dir(data: &DataDir, text: &str) -> std::path::PathBuf {
-    let dir = data.path().join("pack");
-    std::fs::create_dir_all(&dir).expect("create pack directory");
-    std::fs::write(dir.join("site.toml"), text).expect("write pack");
-    dir
+fn pack_dir(data: &DataDir, text: &str) -> PathBuf {
+    write_pack(data, "pack", "site.toml", text)
 }
 
 #[test]
 fn test_replays_csv_as_table_and_json() {
     let data = DataDir::new();
-    let pack = pack_dir(&data, &format!("{PACK_HEADER}{COD_RULE}"));
+    let pack = pack_dir(&data, &cod_pack());
     let csv = data.file(
         "readings.csv",
         "mn,factor,time,value,area\n\
@@ -181,15 +188,8 @@ fn test_replays_csv_as_table_and_json() {
          MN0001,w01018,2026-03-01T08:03:00+08:00,35,350203\n\
          MN0002,w01018,2026-03-01T08:00:00+08:00,20,350203\n",
     );
-    let args = [
-        "rules",
-        "test",
-        "--pack",
-        path_str(&pack),
-        "--csv",
-        path_str(&csv),
-    ];
-    let (code, stdout, stderr) = oversight(&args);
+    let args = ["--csv", path_str(&csv)];
+    let (code, stdout, stderr) = rules_test(&pack, &args);
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains("5 readings replayed, 1 alerts would have fired"),
@@ -203,7 +203,7 @@ fn test_replays_csv_as_table_and_json() {
     assert!(row.contains("2026-03-01T00:01:00Z"), "{row}");
     assert!(row.contains("value > 50.0 with"), "{row}");
 
-    let (code, stdout, stderr) = oversight(&[&args[..], &["--json"]].concat());
+    let (code, stdout, stderr) = rules_test(&pack, &[&args[..], &["--json"]].concat());
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).expect("JSON report");
     assert_eq!(report["readings"], 5);
@@ -221,24 +221,23 @@ fn test_replays_csv_as_table_and_json() {
 #[test]
 fn test_honours_time_range() {
     let data = DataDir::new();
-    let pack = pack_dir(&data, &format!("{PACK_HEADER}{COD_RULE}"));
+    let pack = pack_dir(&data, &cod_pack());
     let csv = data.file(
         "readings.csv",
         "mn,factor,time,value,area\n\
          MN0001,w01018,2026-03-01T00:00:00Z,70,350203\n\
          MN0001,w01018,2026-03-02T00:00:00Z,30,350203\n",
     );
-    let (code, stdout, stderr) = oversight(&[
-        "rules",
-        "test",
-        "--pack",
-        path_str(&pack),
-        "--csv",
-        path_str(&csv),
-        "--from",
-        "2026-03-01T12:00:00Z",
-        "--json",
-    ]);
+    let (code, stdout, stderr) = rules_test(
+        &pack,
+        &[
+            "--csv",
+            path_str(&csv),
+            "--from",
+            "2026-03-01T12:00:00Z",
+            "--json",
+        ],
+    );
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).expect("JSON report");
     assert_eq!(report["readings"], 1, "{report}");
@@ -252,19 +251,12 @@ fn test_honours_time_range() {
 #[test]
 fn test_rejects_bad_csv_row() {
     let data = DataDir::new();
-    let pack = pack_dir(&data, &format!("{PACK_HEADER}{COD_RULE}"));
+    let pack = pack_dir(&data, &cod_pack());
     let csv = data.file(
         "readings.csv",
         "mn,factor,time,value,area\nMN0001,w01018,2026-03-01T00:00:00Z,lots,350203\n",
     );
-    let (code, _, stderr) = oversight(&[
-        "rules",
-        "test",
-        "--pack",
-        path_str(&pack),
-        "--csv",
-        path_str(&csv),
-    ]);
+    let (code, _, stderr) = rules_test(&pack, &["--csv", path_str(&csv)]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("readings.csv:2: invalid row"), "{stderr}");
     assert!(
@@ -276,32 +268,29 @@ fn test_rejects_bad_csv_row() {
 #[test]
 fn test_rejects_broken_pack() {
     let data = DataDir::new();
-    let pack = pack_dir(
-        &data,
-        &format!("{PACK_HEADER}{COD_RULE}").replace("50.0", "fifty"),
-    );
+    let pack = pack_dir(&data, &cod_pack().replace("50.0", "fifty"));
     let csv = data.file("readings.csv", "mn,factor,time,value,area\n");
-    let (code, stdout, stderr) = oversight(&[
-        "rules",
-        "test",
-        "--pack",
-        path_str(&pack),
-        "--csv",
-        path_str(&csv),
-    ]);
+    let (code, stdout, stderr) = rules_test(&pack, &["--csv", path_str(&csv)]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(stderr.contains("site.toml:9:"), "{stderr}");
 }
 
-/// Imports Fujian's areas and the given points into a new data directory.
-fn prepared(points: &[(&str, u32)]) -> DataDir {
-    let data = DataDir::new();
-    let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    let file = data.file("points.csv", &points_csv(points));
-    let (code, stdout, stderr) = data.import(&["points", path_str(&file)]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    data
+/// Stops the server with SIGTERM and fails unless it exits cleanly.
+fn stop(server: Server) {
+    let status = server.terminate();
+    assert!(status.success(), "serve exited with {status}");
+}
+
+/// Returns the first entry of the rule change list with `action`, failing if there is none.
+async fn rule_change(server: &Server, action: &str) -> Value {
+    let (_, changes) = server.get("/api/v1/rules/changes").await;
+    changes
+        .as_array()
+        .expect("change list")
+        .iter()
+        .find(|change| change["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} change in {changes}"))
+        .clone()
 }
 
 fn minute(minutes: i64) -> Timestamp {
@@ -313,7 +302,7 @@ fn minute(minutes: i64) -> Timestamp {
 
 #[tokio::test]
 async fn test_replays_stored_readings() {
-    let data = prepared(&[("RT00001", 60)]);
+    let data = DataDir::with_points(&[("RT00001", 60)]);
     let server = Server::start(&data, &[]).await;
     let mut logger = Datalogger::connect(server.hj212, "RT00001", "123456").await;
     for (offset, cod) in [(0, 20.0), (1, 80.0), (2, 90.0), (3, 30.0)] {
@@ -322,20 +311,11 @@ async fn test_replays_stored_readings() {
             "upload {offset}"
         );
     }
-    let status = server.terminate();
-    assert!(status.success(), "serve exited with {status}");
+    stop(server);
 
-    let pack = pack_dir(&data, &format!("{PACK_HEADER}{COD_RULE}"));
+    let pack = pack_dir(&data, &cod_pack());
     let data_dir = data.path().join("data");
-    let (code, stdout, stderr) = oversight(&[
-        "rules",
-        "test",
-        "--pack",
-        path_str(&pack),
-        "--data-dir",
-        path_str(&data_dir),
-        "--json",
-    ]);
+    let (code, stdout, stderr) = rules_test(&pack, &["--data-dir", path_str(&data_dir), "--json"]);
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).expect("JSON report");
     assert_eq!(report["readings"], 4, "{report}");
@@ -350,16 +330,9 @@ async fn test_replays_stored_readings() {
 #[test]
 fn test_rejects_missing_data_dir() {
     let data = DataDir::new();
-    let pack = pack_dir(&data, &format!("{PACK_HEADER}{COD_RULE}"));
+    let pack = pack_dir(&data, &cod_pack());
     let absent = data.path().join("absent");
-    let (code, _, stderr) = oversight(&[
-        "rules",
-        "test",
-        "--pack",
-        path_str(&pack),
-        "--data-dir",
-        path_str(&absent),
-    ]);
+    let (code, _, stderr) = rules_test(&pack, &["--data-dir", path_str(&absent)]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("no database"), "{stderr}");
     assert!(
@@ -379,11 +352,9 @@ fn open_alerts_of<'a>(body: &'a Value, rule: &str) -> Vec<&'a Value> {
 
 #[tokio::test]
 async fn reload_applies_changes_and_rejects_broken_pack() {
-    let data = prepared(&[("RL00001", 60), ("RL00002", 60), ("RL00003", 60)]);
-    let rules_dir = data.path().join("rules");
-    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
+    let data = DataDir::with_points(&[("RL00001", 60), ("RL00002", 60), ("RL00003", 60)]);
+    let rules_dir = write_pack(&data, "rules", "site.toml", &cod_pack());
     let pack_file = rules_dir.join("site.toml");
-    std::fs::write(&pack_file, format!("{PACK_HEADER}{COD_RULE}")).expect("write pack");
     let server = Server::start(
         &data,
         &[
@@ -419,21 +390,10 @@ async fn reload_applies_changes_and_rejects_broken_pack() {
             !open_alerts_of(body, "site.ph").is_empty()
         })
         .await;
-    let (_, changes) = server.get("/api/v1/rules/changes").await;
-    let actions: Vec<&str> = changes
-        .as_array()
-        .expect("change list")
-        .iter()
-        .filter_map(|change| change["action"].as_str())
-        .collect();
-    assert!(actions.contains(&"reloaded"), "{actions:?}");
+    rule_change(&server, "reloaded").await;
 
     // Break: the error is visible, the previous rules keep running.
-    std::fs::write(
-        &pack_file,
-        format!("{PACK_HEADER}{COD_RULE}").replace("50.0", "fifty"),
-    )
-    .expect("break pack");
+    std::fs::write(&pack_file, cod_pack().replace("50.0", "fifty")).expect("break pack");
     let body = server
         .wait_for("/api/v1/rules", "the broken pack rejected", |body| {
             body["rejected"]
@@ -467,20 +427,14 @@ async fn reload_applies_changes_and_rejects_broken_pack() {
         )
         .await;
     assert_eq!(open_alerts_of(&body, "site.cod").len(), 1, "{body}");
-    let (_, changes) = server.get("/api/v1/rules/changes").await;
-    let rejected_change = changes
-        .as_array()
-        .expect("change list")
-        .iter()
-        .find(|change| change["action"] == "rejected")
-        .unwrap_or_else(|| panic!("no rejected change in {changes}"));
+    let rejected_change = rule_change(&server, "rejected").await;
     assert!(
         rejected_change["detail"].to_string().contains("fifty"),
         "{rejected_change}"
     );
 
     // Fix: the pack loads again and the rejection clears.
-    std::fs::write(&pack_file, format!("{PACK_HEADER}{COD_RULE}")).expect("fix pack");
+    std::fs::write(&pack_file, cod_pack()).expect("fix pack");
     server
         .wait_for("/api/v1/rules", "the fixed pack active", |body| {
             body["rejected"].as_array().is_some_and(Vec::is_empty)
@@ -489,8 +443,7 @@ async fn reload_applies_changes_and_rejects_broken_pack() {
                     .is_some_and(|items| !items.iter().any(|rule| rule["id"] == "site.ph"))
         })
         .await;
-    let status = server.terminate();
-    assert!(status.success(), "serve exited with {status}");
+    stop(server);
 }
 
 /// Login name and password of a second administrator, who acts in
@@ -512,14 +465,8 @@ async fn ledger_of_kind(server: &Server, kind: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn actions_record_signed_in_account() {
-    let data = prepared(&[("AC00001", 60)]);
-    let rules_dir = data.path().join("rules");
-    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
-    std::fs::write(
-        rules_dir.join("site.toml"),
-        format!("{PACK_HEADER}{COD_RULE}"),
-    )
-    .expect("write pack");
+    let data = DataDir::with_points(&[("AC00001", 60)]);
+    let rules_dir = write_pack(&data, "rules", "site.toml", &cod_pack());
     let mut server = Server::start(&data, &[("OVERSIGHT_RULES__DIR", path_str(&rules_dir))]).await;
     let operator = serde_json::json!({
         "username": OPERATOR.0,
@@ -612,13 +559,7 @@ async fn actions_record_signed_in_account() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["enabled"], false, "{body}");
-    let (_, changes) = server.get("/api/v1/rules/changes").await;
-    let disabled = changes
-        .as_array()
-        .expect("change list")
-        .iter()
-        .find(|change| change["action"] == "disabled")
-        .unwrap_or_else(|| panic!("no disabled change in {changes}"));
+    let disabled = rule_change(&server, "disabled").await;
     assert_eq!(disabled["actor"]["kind"], "user", "{disabled}");
     assert_eq!(disabled["actor"]["name"], OPERATOR.0, "{disabled}");
     let ledger = ledger_of_kind(&server, "rule.disabled").await;
@@ -654,8 +595,7 @@ async fn actions_record_signed_in_account() {
         .await;
     assert_eq!(status, 400, "{body}");
 
-    let status = server.terminate();
-    assert!(status.success(), "serve exited with {status}");
+    stop(server);
 }
 
 /// COD over a 10-minute sliding average, and pH above 8 at once. A pH
@@ -674,39 +614,44 @@ factors = ["w01001"]
 condition = "value > 8.0"
 "#;
 
-#[tokio::test]
-async fn resend_with_other_values_changes_no_alert() {
-    let data = prepared(&[("RS00001", 60), ("RS00002", 60)]);
-    let rules_dir = data.path().join("rules");
-    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
-    std::fs::write(
-        rules_dir.join("site.toml"),
-        format!("{PACK_HEADER}{RESEND_PACK}"),
-    )
-    .expect("write pack");
-    let server = Server::start(&data, &[("OVERSIGHT_RULES__DIR", path_str(&rules_dir))]).await;
-
-    // RS00001 stays below the limit. If the rules saw its resend of 200, the
-    // average at the next reading would exceed 50 and open an alert.
-    let mut logger = Datalogger::connect(server.hj212, "RS00001", "123456").await;
+/// Sends COD `first` at minute 0 as `mn`, resends minute 0 with `resend`,
+/// sends `next` at minute 1 and then pH 9 at minute 2. Returns the alert
+/// page of `mn` once the pH alert is open.
+async fn send_with_resend(server: &Server, mn: &str, [first, resend, next]: [f64; 3]) -> Value {
+    let mut logger = Datalogger::connect(server.hj212, mn, "123456").await;
     assert!(
-        logger.send(minute(0), &[("w01018", 20.0)]).await,
+        logger.send(minute(0), &[("w01018", first)]).await,
         "first upload"
     );
-    assert!(logger.send(minute(0), &[("w01018", 200.0)]).await, "resend");
     assert!(
-        logger.send(minute(1), &[("w01018", 20.0)]).await,
+        logger.send(minute(0), &[("w01018", resend)]).await,
+        "resend"
+    );
+    assert!(
+        logger.send(minute(1), &[("w01018", next)]).await,
         "next upload"
     );
     assert!(
         logger.send(minute(2), &[("w01001", 9.0)]).await,
         "pH upload"
     );
-    let body = server
-        .wait_for("/api/v1/alerts?mn=RS00001", "the pH alert", |body| {
+    server
+        .wait_for(&format!("/api/v1/alerts?mn={mn}"), "the pH alert", |body| {
             !open_alerts_of(body, "site.ph").is_empty()
         })
-        .await;
+        .await
+}
+
+#[tokio::test]
+async fn resend_with_other_values_changes_no_alert() {
+    let data = DataDir::with_points(&[("RS00001", 60), ("RS00002", 60)]);
+    let pack = format!("{PACK_HEADER}{RESEND_PACK}");
+    let rules_dir = write_pack(&data, "rules", "site.toml", &pack);
+    let server = Server::start(&data, &[("OVERSIGHT_RULES__DIR", path_str(&rules_dir))]).await;
+
+    // RS00001 stays below the limit. If the rules saw its resend of 200, the
+    // average at the next reading would exceed 50 and open an alert.
+    let body = send_with_resend(&server, "RS00001", [20.0, 200.0, 20.0]).await;
     assert!(
         open_alerts_of(&body, "site.cod.avg").is_empty(),
         "the resend opened an alert: {body}"
@@ -714,25 +659,7 @@ async fn resend_with_other_values_changes_no_alert() {
 
     // RS00002 exceeds the limit. If the rules saw its resend of 0, the
     // average at the next reading would fall below 50 and resolve the alert.
-    let mut logger = Datalogger::connect(server.hj212, "RS00002", "123456").await;
-    assert!(
-        logger.send(minute(0), &[("w01018", 80.0)]).await,
-        "first upload"
-    );
-    assert!(logger.send(minute(0), &[("w01018", 0.0)]).await, "resend");
-    assert!(
-        logger.send(minute(1), &[("w01018", 60.0)]).await,
-        "next upload"
-    );
-    assert!(
-        logger.send(minute(2), &[("w01001", 9.0)]).await,
-        "pH upload"
-    );
-    let body = server
-        .wait_for("/api/v1/alerts?mn=RS00002", "the pH alert", |body| {
-            !open_alerts_of(body, "site.ph").is_empty()
-        })
-        .await;
+    let body = send_with_resend(&server, "RS00002", [80.0, 0.0, 60.0]).await;
     let cod = open_alerts_of(&body, "site.cod.avg");
     assert_eq!(cod.len(), 1, "the resend resolved the alert: {body}");
     assert_eq!(cod[0]["last_value"], 70.0, "{body}");
@@ -745,8 +672,7 @@ async fn resend_with_other_values_changes_no_alert() {
         Some(1),
         "{revisions}"
     );
-    let status = server.terminate();
-    assert!(status.success(), "serve exited with {status}");
+    stop(server);
 }
 
 /// Disables `rule` through the API as the signed-in administrator.
@@ -770,14 +696,8 @@ fn backtest_rules(report: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn backtest_defaults_to_active_rules() {
-    let data = prepared(&[("BT00001", 60)]);
-    let rules_dir = data.path().join("rules");
-    std::fs::create_dir_all(&rules_dir).expect("create rules directory");
-    std::fs::write(
-        rules_dir.join("site.toml"),
-        format!("{PACK_HEADER}{COD_RULE}"),
-    )
-    .expect("write pack");
+    let data = DataDir::with_points(&[("BT00001", 60)]);
+    let rules_dir = write_pack(&data, "rules", "site.toml", &cod_pack());
     let env = [("OVERSIGHT_RULES__DIR", path_str(&rules_dir))];
     let server = Server::start(&data, &env).await;
     disable_rule(&server, "env.limit.upper").await;
@@ -804,8 +724,7 @@ async fn backtest_defaults_to_active_rules() {
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["readings"], 6, "{report}");
     assert_eq!(backtest_rules(&report), expected, "{report}");
-    let status = server.terminate();
-    assert!(status.success(), "serve exited with {status}");
+    stop(server);
 
     let data_dir = data.path().join("data");
     let output = Command::new(BINARY)
@@ -836,11 +755,10 @@ fn csv_test_with_data_dir(csv: &Path, data_dir: &Path) -> (Vec<String>, String) 
 
 #[tokio::test]
 async fn csv_test_applies_stored_switches() {
-    let data = prepared(&[("SW00001", 60)]);
+    let data = DataDir::with_points(&[("SW00001", 60)]);
     let server = Server::start(&data, &[]).await;
     disable_rule(&server, "env.limit.upper").await;
-    let status = server.terminate();
-    assert!(status.success(), "serve exited with {status}");
+    stop(server);
 
     // COD 150 is above the upper limit of 100 that the disabled rule checks.
     let csv = data.file(
@@ -878,7 +796,7 @@ async fn heartbeat_keeps_point_online() {
     use tokio::io::AsyncWriteExt;
 
     // Upload interval 4 s: the built-in rules fire after 3 intervals, 12 s.
-    let data = prepared(&[("HB00001", 4), ("HB00002", 4)]);
+    let data = DataDir::with_points(&[("HB00001", 4), ("HB00002", 4)]);
     let server = Server::start(&data, &[("OVERSIGHT_RULES__TICK_INTERVAL_SECS", "1")]).await;
     let now = Timestamp::now();
     let mut logger = Datalogger::connect(server.hj212, "HB00001", "123456").await;
@@ -950,8 +868,7 @@ async fn heartbeat_keeps_point_online() {
     let (_, summary) = server.get("/api/v1/summary").await;
     assert_eq!(summary["points_online"], 1, "{summary}");
 
-    let status = server.terminate();
-    assert!(status.success(), "serve exited with {status}");
+    stop(server);
 }
 
 /// Sends one heartbeat of `mn` to a server whose contact times are written
@@ -964,7 +881,7 @@ async fn contact_after_kill(
 ) -> (Option<i64>, i64) {
     use tokio::io::AsyncWriteExt;
 
-    let data = prepared(&[(mn, 60)]);
+    let data = DataDir::with_points(&[(mn, 60)]);
     let server = Server::start(&data, &[("OVERSIGHT_HJ212__CONTACT_FLUSH_MS", flush_ms)]).await;
     let mut stream = tokio::net::TcpStream::connect(server.hj212)
         .await

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{ADMIN, DataDir, Datalogger, Server, points_csv};
+use common::{ADMIN, DataDir, Datalogger, Server};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -30,16 +30,14 @@ area = "35"
 department = "ecology-environment"
 "#;
 
-fn prepared(mn: &str) -> (DataDir, String) {
-    let data = DataDir::new();
-    let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    let file = data.file("points.csv", &points_csv(&[(mn, 60)]));
-    let (code, stdout, stderr) = data.import(&["points", file.to_str().expect("utf-8 path")]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+/// Imports the built-in areas of Fujian and the point `mn`, and starts the
+/// server with the task departments of [`TASKS_CONFIG`].
+async fn start(mn: &str) -> (DataDir, Server) {
+    let data = DataDir::with_points(&[(mn, 60)]);
     let config = data.file("tasks.toml", TASKS_CONFIG);
-    let config = config.to_str().expect("utf-8 path").to_owned();
-    (data, config)
+    let config = config.to_str().expect("utf-8 path");
+    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", config)]).await;
+    (data, server)
 }
 
 /// Password of the department staff accounts that [`add_staff`] creates.
@@ -55,26 +53,32 @@ const URBAN_STAFF: &str = "u.zhao";
 async fn add_staff(server: &Server) {
     for (department, user) in [("生态环境局", ECOLOGY_STAFF), ("城市管理局", URBAN_STAFF)]
     {
-        let (status, created) = server
-            .post(
-                "/api/v1/departments",
-                &json!({"name": department, "areas": ["35"]}),
-            )
-            .await;
-        assert_eq!(status, 201, "{created}");
-        let (status, body) = server
-            .post(
-                "/api/v1/users",
-                &json!({
-                    "username": user,
-                    "password": STAFF_PASSWORD,
-                    "role": "department_staff",
-                    "department_id": created["id"],
-                }),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
+        add_department_staff(server, department, "35", user).await;
     }
+}
+
+/// Creates the account department `department` over `area` and the
+/// department staff account `username` in it, with [`STAFF_PASSWORD`].
+async fn add_department_staff(server: &Server, department: &str, area: &str, username: &str) {
+    let (status, created) = server
+        .post(
+            "/api/v1/departments",
+            &json!({"name": department, "areas": [area]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, body) = server
+        .post(
+            "/api/v1/users",
+            &json!({
+                "username": username,
+                "password": STAFF_PASSWORD,
+                "role": "department_staff",
+                "department_id": created["id"],
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
 }
 
 async fn as_admin(server: &mut Server) {
@@ -85,12 +89,78 @@ async fn as_staff(server: &mut Server, username: &str) {
     server.switch_user(username, STAFF_PASSWORD).await;
 }
 
+/// Posts `action` on task `id` and returns the status and body without checking them.
+async fn request_action(server: &Server, id: &str, action: &str, body: &Value) -> (u16, Value) {
+    let path = format!("/api/v1/tasks/{id}/actions/{action}");
+    server.post(&path, body).await
+}
+
 /// Performs `action` on task `id` and returns the new task, failing unless it succeeds.
 async fn act(server: &Server, id: &str, action: &str, body: Value) -> Value {
-    let path = format!("/api/v1/tasks/{id}/actions/{action}");
-    let (status, result) = server.post(&path, &body).await;
+    let (status, result) = request_action(server, id, action, &body).await;
     assert_eq!(status, 200, "{action} on {id}: {result}");
     result["task"].clone()
+}
+
+/// Creates a task from `body`, failing unless it is created, and returns its id.
+async fn create_task(server: &Server, body: &Value) -> String {
+    let (status, created) = server.post("/api/v1/tasks", body).await;
+    assert_eq!(status, 201, "{created}");
+    created["task"]["id"].as_str().expect("task id").to_owned()
+}
+
+/// Returns the body of a manual water task in Xiamen, led by ecology-environment.
+fn manual_task_body(title: &str) -> Value {
+    json!({
+        "origin": {"kind": "manual"},
+        "area": "350203",
+        "category": "water",
+        "title": title,
+        "description": "routine check",
+        "lead_department": "ecology-environment",
+    })
+}
+
+/// Dispatches task `id` as the current account, then signs for it, starts it
+/// and replies "no violation" as [`ECOLOGY_STAFF`], who stays logged in.
+async fn reply_as_ecology_staff(server: &mut Server, id: &str) {
+    act(server, id, "dispatch", json!({})).await;
+    as_staff(server, ECOLOGY_STAFF).await;
+    act(server, id, "sign", json!({})).await;
+    act(server, id, "start", json!({})).await;
+    let outcome = json!({"kind": "no_violation", "findings": "nothing found"});
+    act(server, id, "reply", json!({"outcome": outcome})).await;
+}
+
+/// Returns the `error.message` of an error body, or an empty string without one.
+fn error_message(body: &Value) -> &str {
+    body["error"]["message"].as_str().unwrap_or_default()
+}
+
+/// GETs `path` with the session and fails unless the status is 200.
+async fn get_ok(server: &Server, path: &str) -> reqwest::Response {
+    let response = server
+        .with_session(reqwest::Client::new().get(server.url(path)))
+        .send()
+        .await
+        .expect("GET request");
+    assert_eq!(response.status().as_u16(), 200, "{path}");
+    response
+}
+
+/// Uploads `form` as evidence of task `id` and returns the response.
+async fn upload_evidence(
+    server: &Server,
+    id: &str,
+    form: reqwest::multipart::Form,
+) -> reqwest::Response {
+    let path = format!("/api/v1/tasks/{id}/evidence");
+    server
+        .with_session(reqwest::Client::new().post(server.url(&path)))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload evidence")
 }
 
 fn history_actions(detail: &Value) -> Vec<String> {
@@ -119,8 +189,7 @@ async fn returned_person(server: &Server, id: &str) -> String {
 
 #[tokio::test]
 async fn exceedance_task_runs_to_close_with_evidence() {
-    let (data, config) = prepared("E2ET001");
-    let mut server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let (data, mut server) = start("E2ET001").await;
     add_staff(&server).await;
     let mut logger = Datalogger::connect(server.hj212, "E2ET001", "123456").await;
     let time: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
@@ -147,37 +216,22 @@ async fn exceedance_task_runs_to_close_with_evidence() {
     act(&server, &id, "dispatch", json!({})).await;
     // Staff of another department may not sign for it.
     as_staff(&mut server, URBAN_STAFF).await;
-    let (status, body) = server
-        .post(&format!("/api/v1/tasks/{id}/actions/sign"), &json!({}))
-        .await;
+    let (status, body) = request_action(&server, &id, "sign", &json!({})).await;
     assert_eq!(status, 403, "{body}");
     as_staff(&mut server, ECOLOGY_STAFF).await;
     let signed = act(&server, &id, "sign", json!({})).await;
     assert!(signed["deadlines"]["handle_by"].is_string(), "{signed}");
     // Staff may not act in a task role their account lacks.
-    let (status, body) = server
-        .post(&format!("/api/v1/tasks/{id}/actions/close"), &json!({}))
-        .await;
+    let (status, body) = request_action(&server, &id, "close", &json!({})).await;
     assert_eq!(status, 403, "{body}");
-    let (status, body) = server
-        .post(
-            &format!("/api/v1/tasks/{id}/actions/sign"),
-            &json!({"role": "dispatcher"}),
-        )
-        .await;
+    let dispatcher = json!({"role": "dispatcher"});
+    let (status, body) = request_action(&server, &id, "sign", &dispatcher).await;
     assert_eq!(status, 403, "{body}");
     // An action the state does not allow is rejected and names the allowed ones.
     as_admin(&mut server).await;
-    let (status, body) = server
-        .post(&format!("/api/v1/tasks/{id}/actions/close"), &json!({}))
-        .await;
+    let (status, body) = request_action(&server, &id, "close", &json!({})).await;
     assert_eq!(status, 409, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("start")),
-        "{body}"
-    );
+    assert!(error_message(&body).contains("start"), "{body}");
     as_staff(&mut server, ECOLOGY_STAFF).await;
     act(&server, &id, "start", json!({})).await;
 
@@ -189,13 +243,7 @@ async fn exceedance_task_runs_to_close_with_evidence() {
             .mime_str("image/jpeg")
             .expect("valid media type"),
     );
-    let client = reqwest::Client::new();
-    let response = server
-        .with_session(client.post(server.url(&format!("/api/v1/tasks/{id}/evidence"))))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload evidence");
+    let response = upload_evidence(&server, &id, form).await;
     assert_eq!(response.status().as_u16(), 201);
     let uploaded: Value = response.json().await.expect("upload JSON");
     let sha256 = hex::encode(Sha256::digest(&photo));
@@ -208,12 +256,7 @@ async fn exceedance_task_runs_to_close_with_evidence() {
         .join(&sha256[..2])
         .join(&sha256);
     assert_eq!(std::fs::read(&stored).expect("stored file"), photo);
-    let download = server
-        .with_session(client.get(server.url(&format!("/api/v1/tasks/{id}/evidence/{sha256}"))))
-        .send()
-        .await
-        .expect("download evidence");
-    assert_eq!(download.status().as_u16(), 200);
+    let download = get_ok(&server, &format!("/api/v1/tasks/{id}/evidence/{sha256}")).await;
     assert_eq!(
         download.headers()["content-type"].to_str().expect("ascii"),
         "image/jpeg"
@@ -299,56 +342,42 @@ async fn exceedance_task_runs_to_close_with_evidence() {
 
     let (_, open) = server.get("/api/v1/tasks").await;
     assert_eq!(open["items"].as_array().map(Vec::len), Some(0), "{open}");
-    let csv = server
-        .with_session(client.get(server.url("/api/v1/tasks/export.csv?state=closed")))
-        .send()
+    let csv = get_ok(&server, "/api/v1/tasks/export.csv?state=closed")
         .await
-        .expect("export CSV")
         .text()
         .await
         .expect("CSV text");
     assert!(csv.starts_with("id,title,state"), "{csv}");
     assert!(csv.contains(&format!("{id},")), "{csv}");
     assert!(csv.contains(",closed,ecology-environment,"), "{csv}");
-    let xlsx = server
-        .with_session(client.get(server.url("/api/v1/tasks/export.xlsx?state=closed")))
-        .send()
-        .await
-        .expect("export XLSX");
-    assert_eq!(xlsx.status().as_u16(), 200);
+    let xlsx = get_ok(&server, "/api/v1/tasks/export.xlsx?state=closed").await;
     let bytes = xlsx.bytes().await.expect("XLSX body");
     assert!(bytes.starts_with(b"PK"), "an XLSX file is a ZIP archive");
 }
 
 #[tokio::test]
 async fn misrouted_task_is_returned_and_dispatched_again() {
-    let (data, config) = prepared("E2ET002");
-    let mut server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let (_data, mut server) = start("E2ET002").await;
     add_staff(&server).await;
-    let (status, created) = server
-        .post(
-            "/api/v1/tasks",
-            &json!({
-                "origin": {"kind": "public_report", "report_id": "12345-2026-0042"},
-                "area": "350203",
-                "category": "water",
-                "title": "河道排污",
-                "description": "群众反映河道有排污口",
-                "lead_department": "urban",
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["task"]["id"].as_str().expect("task id").to_owned();
+    let id = create_task(
+        &server,
+        &json!({
+            "origin": {"kind": "public_report", "report_id": "12345-2026-0042"},
+            "area": "350203",
+            "category": "water",
+            "title": "河道排污",
+            "description": "群众反映河道有排污口",
+            "lead_department": "urban",
+        }),
+    )
+    .await;
     act(&server, &id, "dispatch", json!({})).await;
 
     let (_, inbox) = server.get("/api/v1/tasks?department=urban").await;
     assert_eq!(inbox["items"][0]["id"], id.as_str(), "{inbox}");
     // Returning needs a reason.
     as_staff(&mut server, URBAN_STAFF).await;
-    let (status, body) = server
-        .post(&format!("/api/v1/tasks/{id}/actions/return"), &json!({}))
-        .await;
+    let (status, body) = request_action(&server, &id, "return", &json!({})).await;
     assert_eq!(status, 400, "{body}");
     let returned = act(
         &server,
@@ -387,55 +416,30 @@ async fn misrouted_task_is_returned_and_dispatched_again() {
     );
     // A stale version is rejected.
     as_staff(&mut server, ECOLOGY_STAFF).await;
-    let (status, body) = server
-        .post(
-            &format!("/api/v1/tasks/{id}/actions/sign"),
-            &json!({"version": 1}),
-        )
-        .await;
+    let (status, body) = request_action(&server, &id, "sign", &json!({"version": 1})).await;
     assert_eq!(status, 409, "{body}");
-}
-
-/// Reads the body of a task export as the administrator.
-async fn export(server: &Server, path: &str) -> reqwest::Response {
-    let response = server
-        .with_session(reqwest::Client::new().get(server.url(path)))
-        .send()
-        .await
-        .expect("export request");
-    assert_eq!(response.status().as_u16(), 200, "{path}");
-    response
 }
 
 #[tokio::test]
 async fn export_neutralises_formula_cells() {
-    let (data, config) = prepared("E2ET003");
-    let mut server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let (_data, mut server) = start("E2ET003").await;
     add_staff(&server).await;
-    let (status, created) = server
-        .post(
-            "/api/v1/tasks",
-            &json!({
-                "origin": {"kind": "public_report", "report_id": "-2+3"},
-                "area": "350203",
-                "category": "water",
-                "title": "=HYPERLINK(\"http://attacker.example/\",\"open\")",
-                "description": "formula in the title",
-                "subject": "@SUM(A1:A9)",
-                "lead_department": "ecology-environment",
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["task"]["id"].as_str().expect("task id").to_owned();
-    act(&server, &id, "dispatch", json!({})).await;
-    as_staff(&mut server, ECOLOGY_STAFF).await;
-    act(&server, &id, "sign", json!({})).await;
-    act(&server, &id, "start", json!({})).await;
-    let outcome = json!({"kind": "no_violation", "findings": "nothing found"});
-    act(&server, &id, "reply", json!({"outcome": outcome})).await;
+    let id = create_task(
+        &server,
+        &json!({
+            "origin": {"kind": "public_report", "report_id": "-2+3"},
+            "area": "350203",
+            "category": "water",
+            "title": "=HYPERLINK(\"http://attacker.example/\",\"open\")",
+            "description": "formula in the title",
+            "subject": "@SUM(A1:A9)",
+            "lead_department": "ecology-environment",
+        }),
+    )
+    .await;
+    reply_as_ecology_staff(&mut server, &id).await;
 
-    let csv = export(&server, "/api/v1/tasks/export.csv?state=replied")
+    let csv = get_ok(&server, "/api/v1/tasks/export.csv?state=replied")
         .await
         .text()
         .await
@@ -468,15 +472,14 @@ async fn export_neutralises_formula_cells() {
         }
     }
 
-    let xlsx = export(&server, "/api/v1/tasks/export.xlsx?state=replied").await;
+    let xlsx = get_ok(&server, "/api/v1/tasks/export.xlsx?state=replied").await;
     let bytes = xlsx.bytes().await.expect("XLSX body");
     assert!(bytes.starts_with(b"PK"), "an XLSX file is a ZIP archive");
 }
 
 #[tokio::test]
 async fn create_rejects_claimed_origins_and_unknown_areas() {
-    let (data, config) = prepared("E2ET004");
-    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let (_data, server) = start("E2ET004").await;
     let body = |origin: Value, area: &str| {
         json!({
             "origin": origin,
@@ -517,8 +520,8 @@ async fn create_rejects_claimed_origins_and_unknown_areas() {
             .post("/api/v1/tasks", &body(origin.clone(), area))
             .await;
         assert_eq!(status, expected, "{origin} in {area}: {reply}");
-        let text = reply["error"]["message"].as_str().expect("error message");
-        assert!(text.contains(message), "{origin} in {area}: {text}");
+        let text = error_message(&reply);
+        assert!(text.contains(message), "{origin} in {area}: {reply}");
     }
     let (_, tasks) = server.get("/api/v1/tasks?state=created").await;
     assert_eq!(tasks["items"].as_array().map(Vec::len), Some(0), "{tasks}");
@@ -531,21 +534,17 @@ async fn create_rejects_claimed_origins_and_unknown_areas() {
 
 #[tokio::test]
 async fn evidence_upload_rejects_two_files() {
-    let (data, config) = prepared("E2ET005");
-    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
-    let (status, created) = server
-        .post(
-            "/api/v1/tasks",
-            &json!({
-                "area": "350203",
-                "category": "water",
-                "title": "two files",
-                "description": "an upload with two file parts",
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["task"]["id"].as_str().expect("task id").to_owned();
+    let (_data, server) = start("E2ET005").await;
+    let id = create_task(
+        &server,
+        &json!({
+            "area": "350203",
+            "category": "water",
+            "title": "two files",
+            "description": "an upload with two file parts",
+        }),
+    )
+    .await;
     let part = |bytes: &'static [u8], name: &str| {
         reqwest::multipart::Part::bytes(bytes)
             .file_name(name.to_owned())
@@ -555,18 +554,11 @@ async fn evidence_upload_rejects_two_files() {
     let form = reqwest::multipart::Form::new()
         .part("file", part(b"first file", "first.txt"))
         .part("file", part(b"second file", "second.txt"));
-    let response = server
-        .with_session(
-            reqwest::Client::new().post(server.url(&format!("/api/v1/tasks/{id}/evidence"))),
-        )
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload evidence");
+    let response = upload_evidence(&server, &id, form).await;
     assert_eq!(response.status().as_u16(), 400);
     let body: Value = response.json().await.expect("error JSON");
-    let message = body["error"]["message"].as_str().expect("error message");
-    assert!(message.contains("one file per request"), "{message}");
+    let message = error_message(&body);
+    assert!(message.contains("one file per request"), "{body}");
 
     let (_, detail) = server.get(&format!("/api/v1/tasks/{id}")).await;
     assert_eq!(detail["task"]["evidence"], json!([]), "{detail}");
@@ -577,28 +569,10 @@ async fn evidence_upload_rejects_two_files() {
 /// closes it as the administrator, and returns its id.
 async fn closed_task(server: &mut Server, subject: &str) -> String {
     as_admin(server).await;
-    let (status, created) = server
-        .post(
-            "/api/v1/tasks",
-            &json!({
-                "origin": {"kind": "manual"},
-                "area": "350203",
-                "category": "water",
-                "title": "Check the outlet",
-                "description": "routine check",
-                "subject": subject,
-                "lead_department": "ecology-environment",
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["task"]["id"].as_str().expect("task id").to_owned();
-    act(server, &id, "dispatch", json!({})).await;
-    as_staff(server, ECOLOGY_STAFF).await;
-    act(server, &id, "sign", json!({})).await;
-    act(server, &id, "start", json!({})).await;
-    let outcome = json!({"kind": "no_violation", "findings": "nothing found"});
-    act(server, &id, "reply", json!({"outcome": outcome})).await;
+    let mut body = manual_task_body("Check the outlet");
+    body["subject"] = json!(subject);
+    let id = create_task(server, &body).await;
+    reply_as_ecology_staff(server, &id).await;
     as_admin(server).await;
     act(server, &id, "review", json!({})).await;
     act(server, &id, "close", json!({})).await;
@@ -607,37 +581,13 @@ async fn closed_task(server: &mut Server, subject: &str) -> String {
 
 #[tokio::test]
 async fn subject_outcomes_are_scoped() {
-    let (data, config) = prepared("E2ET002");
-    let mut server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let (_data, mut server) = start("E2ET002").await;
     add_staff(&server).await;
-    let (status, created) = server
-        .post(
-            "/api/v1/departments",
-            &json!({"name": "福州生态环境局", "areas": ["3501"]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let (status, body) = server
-        .post(
-            "/api/v1/users",
-            &json!({
-                "username": "f.wu",
-                "password": STAFF_PASSWORD,
-                "role": "department_staff",
-                "department_id": created["id"],
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    add_department_staff(&server, "福州生态环境局", "3501", "f.wu").await;
 
     let (status, body) = server.get("/api/v1/subjects/bad%20subject/outcomes").await;
     assert_eq!(status, 400, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|message| message.contains("bad subject")),
-        "{body}"
-    );
+    assert!(error_message(&body).contains("bad subject"), "{body}");
 
     let id = closed_task(&mut server, "E2ET002").await;
     let (status, outcomes) = server.get("/api/v1/subjects/E2ET002/outcomes").await;
@@ -654,39 +604,23 @@ async fn subject_outcomes_are_scoped() {
 /// Creates a manual water task in Xiamen as the administrator and returns
 /// its id.
 async fn manual_task(server: &Server, title: &str) -> String {
-    let (status, created) = server
-        .post(
-            "/api/v1/tasks",
-            &json!({
-                "origin": {"kind": "manual"},
-                "area": "350203",
-                "category": "water",
-                "title": title,
-                "description": "routine check",
-                "lead_department": "ecology-environment",
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    created["task"]["id"].as_str().expect("task id").to_owned()
+    create_task(server, &manual_task_body(title)).await
 }
 
 #[tokio::test]
 async fn assign_rejects_unknown_account() {
-    let (data, config) = prepared("E2ET004");
-    let mut server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let (_data, mut server) = start("E2ET004").await;
     add_staff(&server).await;
     let id = manual_task(&server, "Check the outlet").await;
     act(&server, &id, "dispatch", json!({})).await;
     as_staff(&mut server, ECOLOGY_STAFF).await;
     let signed = act(&server, &id, "sign", json!({})).await;
 
-    let path = format!("/api/v1/tasks/{id}/actions/assign");
     let unknown = json!({"assignee": {"kind": "person", "id": "no.such.person"}});
-    let (status, body) = server.post(&path, &unknown).await;
+    let (status, body) = request_action(&server, &id, "assign", &unknown).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_request", "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
+    let message = error_message(&body);
     assert!(message.contains("\"no.such.person\""), "{message}");
     assert!(message.contains("no account"), "{message}");
 
@@ -703,8 +637,7 @@ async fn assign_rejects_unknown_account() {
 
 #[tokio::test]
 async fn task_text_rejects_bidi_controls() {
-    let (data, config) = prepared("E2ET005");
-    let server = Server::start(&data, &[("OVERSIGHT_TASKS__CONFIG_FILE", &config)]).await;
+    let (_data, server) = start("E2ET005").await;
     let (status, body) = server
         .post(
             "/api/v1/tasks",
@@ -718,20 +651,16 @@ async fn task_text_rejects_bidi_controls() {
         )
         .await;
     assert_eq!(status, 400, "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
+    let message = error_message(&body);
     assert!(message.contains("invalid title"), "{message}");
     assert!(message.contains("\\u{202e}"), "{message}");
     assert!(message.contains("remove them"), "{message}");
 
     let id = manual_task(&server, "Check the outlet").await;
-    let (status, body) = server
-        .post(
-            &format!("/api/v1/tasks/{id}/actions/cancel"),
-            &json!({"reason": "duplicate \u{2067}report\u{2069}"}),
-        )
-        .await;
+    let reason = json!({"reason": "duplicate \u{2067}report\u{2069}"});
+    let (status, body) = request_action(&server, &id, "cancel", &reason).await;
     assert_eq!(status, 400, "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
+    let message = error_message(&body);
     assert!(message.contains("invalid reason"), "{message}");
     let (_, list) = server.get("/api/v1/tasks").await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");

@@ -5,13 +5,27 @@ use std::process::{Command, Output, Stdio};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_oversight");
 
+/// Standard input that answers the password prompt of `oversight user`.
+const PASSWORD_INPUT: &str = "correct horse battery\n";
+
 /// Runs `oversight user ARGS --data-dir DIR` with `stdin` as standard input.
 fn user(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    user_with_env(dir, args, &[], stdin)
+}
+
+/// Runs `oversight user ARGS --data-dir DIR` like [`user`], with `env` set.
+fn user_with_env(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &str,
+) -> Output {
     let mut child = Command::new(BINARY)
         .arg("user")
         .args(args)
         .arg("--data-dir")
         .arg(dir)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -26,20 +40,21 @@ fn user(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("wait for oversight user")
 }
 
+/// Fails with the command's standard error unless it exited successfully.
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn user_add_admin_and_list() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let added = user(
-        dir.path(),
-        &["add", "--admin", "root"],
-        "correct horse battery\n",
-    );
+    let added = user(dir.path(), &["add", "--admin", "root"], PASSWORD_INPUT);
     let stdout = String::from_utf8_lossy(&added.stdout);
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    assert_success(&added);
     assert!(
         stdout.contains("created system_admin \"root\" with id 1"),
         "{stdout}"
@@ -62,17 +77,9 @@ fn user_add_rejects_weak_password_and_duplicates() {
     assert_eq!(weak.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("shorter than 12 characters"), "{stderr}");
 
-    let first = user(
-        dir.path(),
-        &["add", "--admin", "root"],
-        "correct horse battery\n",
-    );
-    assert!(first.status.success());
-    let second = user(
-        dir.path(),
-        &["add", "--admin", "root"],
-        "correct horse battery\n",
-    );
+    let first = user(dir.path(), &["add", "--admin", "root"], PASSWORD_INPUT);
+    assert_success(&first);
+    let second = user(dir.path(), &["add", "--admin", "root"], PASSWORD_INPUT);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("exists already"), "{stderr}");
@@ -85,7 +92,7 @@ fn user_add_rejects_weak_password_and_duplicates() {
 #[test]
 fn user_add_requires_role() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let output = user(dir.path(), &["add", "chen"], "correct horse battery\n");
+    let output = user(dir.path(), &["add", "chen"], PASSWORD_INPUT);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("pass --admin or --role ROLE"), "{stderr}");
@@ -93,7 +100,7 @@ fn user_add_requires_role() {
     let department = user(
         dir.path(),
         &["add", "chen", "--role", "inspector"],
-        "correct horse battery\n",
+        PASSWORD_INPUT,
     );
     let stderr = String::from_utf8_lossy(&department.stderr);
     assert_eq!(department.status.code(), Some(1), "{stderr}");
@@ -110,11 +117,7 @@ fn ledger_lines(dir: &std::path::Path) -> Vec<String> {
         .arg(&export)
         .output()
         .expect("run oversight ledger export");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     std::fs::read_to_string(&export)
         .expect("read the export")
         .lines()
@@ -126,29 +129,8 @@ fn ledger_lines(dir: &std::path::Path) -> Vec<String> {
 fn user_commands_record_cli_actor() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let run = |args: &[&str]| {
-        let mut child = Command::new(BINARY)
-            .arg("user")
-            .args(args)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env("USER", "ops-wang")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start oversight user");
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(b"correct horse battery\n")
-            .expect("write stdin");
-        let output = child.wait_with_output().expect("wait for oversight user");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let env = [("USER", "ops-wang")];
+        assert_success(&user_with_env(dir.path(), args, &env, PASSWORD_INPUT));
     };
     run(&["add", "--admin", "root"]);
     run(&["passwd", "root"]);
@@ -174,16 +156,8 @@ fn user_commands_record_cli_actor() {
 #[test]
 fn ledger_hash_mismatch_reported_once() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let added = user(
-        dir.path(),
-        &["add", "--admin", "root"],
-        "correct horse battery\n",
-    );
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    let added = user(dir.path(), &["add", "--admin", "root"], PASSWORD_INPUT);
+    assert_success(&added);
 
     // The account was recorded in a SHA-256 ledger, so a server configured
     // for SM3 must not start on this data directory.
@@ -223,75 +197,44 @@ fn ledger_hash_mismatch_reported_once() {
     );
 }
 
-#[test]
-fn user_commands_read_ledger_hash() {
+/// Runs `oversight user` with the ledger hash set to SM3.
+fn user_with_sm3(dir: &std::path::Path, args: &[&str]) -> Output {
+    let env = [("OVERSIGHT_LEDGER__HASH", "sm3")];
+    user_with_env(dir, args, &env, PASSWORD_INPUT)
+}
+
+/// Returns a data directory whose ledger uses SM3, because its first account
+/// was added with that setting.
+fn sm3_ledger_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let run = |args: &[&str]| {
-        let mut child = Command::new(BINARY)
-            .arg("user")
-            .args(args)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env("OVERSIGHT_LEDGER__HASH", "sm3")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start oversight user");
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(b"correct horse battery\n")
-            .expect("write stdin");
-        child.wait_with_output().expect("wait for oversight user")
-    };
+    assert_success(&user_with_sm3(dir.path(), &["add", "--admin", "root"]));
+    dir
+}
 
-    let added = run(&["add", "--admin", "root"]);
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
-
+#[test]
+fn user_commands_open_sm3_ledger() {
+    let dir = sm3_ledger_dir();
     // A command with the same setting opens the SM3 ledger the first created.
-    let listed = run(&["list"]);
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
+    assert_success(&user_with_sm3(dir.path(), &["list"]));
+}
 
+#[test]
+fn user_commands_adopt_stored_ledger_hash() {
+    let dir = sm3_ledger_dir();
     // Without the setting, a command uses the stored SM3.
-    let unset = user(
-        dir.path(),
-        &["add", "--admin", "ops"],
-        "correct horse battery\n",
-    );
-    assert!(
-        unset.status.success(),
-        "{}",
-        String::from_utf8_lossy(&unset.stderr)
-    );
+    assert_success(&user(dir.path(), &["add", "--admin", "ops"], PASSWORD_INPUT));
     let listed = user(dir.path(), &["list"], "");
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&listed.stdout).contains("ops"),
-        "{}",
-        String::from_utf8_lossy(&listed.stdout)
-    );
+    assert_success(&listed);
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(stdout.contains("ops"), "{stdout}");
 
     // A setting that contradicts the stored hash function is rejected.
-    let contradicting = Command::new(BINARY)
-        .args(["user", "list", "--data-dir"])
-        .arg(dir.path())
-        .env("OVERSIGHT_LEDGER__HASH", "sha256")
-        .output()
-        .expect("run oversight user list");
+    let contradicting = user_with_env(
+        dir.path(),
+        &["list"],
+        &[("OVERSIGHT_LEDGER__HASH", "sha256")],
+        "",
+    );
     let stderr = String::from_utf8_lossy(&contradicting.stderr);
     assert_eq!(contradicting.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.matches("hashed with sm3").count(), 1, "{stderr}");

@@ -8,6 +8,8 @@
     reason = "each test file uses its own subset of these helpers"
 )]
 
+mod login;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -61,6 +63,18 @@ impl DataDir {
         let path = self.dir.path().join(name);
         std::fs::write(&path, text).expect("write test file");
         path
+    }
+
+    /// Returns a new data directory with the built-in areas of Fujian (35)
+    /// and `points` imported as [`points_csv`] describes them.
+    pub fn with_points(points: &[(&str, u32)]) -> Self {
+        let data = Self::new();
+        let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let file = data.file("points.csv", &points_csv(points));
+        let (code, stdout, stderr) = data.import(&["points", file.to_str().expect("utf-8 path")]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        data
     }
 
     /// Runs `oversight import ...` on this directory and returns its exit code and output.
@@ -206,33 +220,8 @@ impl Server {
     }
 
     async fn login_as(&self, username: &str, password: &str) -> Vec<(String, String)> {
-        let body = serde_json::json!({"username": username, "password": password});
-        let response = self
-            .client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&body)
-            .send()
-            .await
-            .expect("login request");
-        assert_eq!(
-            response.status().as_u16(),
-            200,
-            "login as {username} failed"
-        );
-        let cookie = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .filter_map(|value| value.split(';').next())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let json: Value = response.json().await.expect("login response");
-        let csrf = json["csrf_token"].as_str().expect("csrf_token").to_owned();
-        vec![
-            ("cookie".to_owned(), cookie),
-            ("x-csrf-token".to_owned(), csrf),
-        ]
+        let url = self.url("/api/v1/auth/login");
+        login::login(&self.client, url, username, password).await
     }
 
     /// Returns the session's headers as lines of a raw HTTP/1.1 request head.
@@ -253,11 +242,8 @@ impl Server {
     }
 
     /// Adds the session's headers to a request.
-    pub fn with_session(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        for (name, value) in &self.session {
-            request = request.header(name, value);
-        }
-        request
+    pub fn with_session(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        login::with_headers(request, &self.session)
     }
 
     /// Returns the log lines the server has written so far.

@@ -1,6 +1,9 @@
 //! Due reminders and escalations of the composed server, on an injected clock:
 //! the real listeners, store and scheduler, with time moved by the test.
 
+#[path = "../../../tests/common/login.rs"]
+mod login;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,37 +42,13 @@ struct Session {
 impl Session {
     async fn login(base: &str, username: &str, password: &str) -> Self {
         let client = reqwest::Client::new();
-        let response = client
-            .post(format!("{base}/auth/login"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(response.status().as_u16(), 200, "login as {username}");
-        let cookie = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .filter_map(|value| value.split(';').next())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let body: Value = response.json().await.expect("login JSON");
-        let csrf = body["csrf_token"].as_str().expect("csrf_token").to_owned();
-        Self {
-            client,
-            headers: vec![
-                ("cookie".to_owned(), cookie),
-                ("x-csrf-token".to_owned(), csrf),
-            ],
-        }
+        let url = format!("{base}/auth/login");
+        let headers = login::login(&client, url, username, password).await;
+        Self { client, headers }
     }
 
-    fn with_headers(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        for (name, value) in &self.headers {
-            request = request.header(name, value);
-        }
-        request
+    fn with_headers(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        login::with_headers(request, &self.headers)
     }
 
     async fn post(&self, url: String, body: &Value) -> (u16, Value) {

@@ -6,30 +6,6 @@ mod common;
 use common::*;
 use oversight_tasks::*;
 
-fn apply(
-    engine: &Engine,
-    task: &Task,
-    command: &Command,
-    actor: &Actor,
-    now: jiff::Timestamp,
-) -> Applied {
-    engine
-        .apply(task, command, &Context::new(actor, now))
-        .unwrap_or_else(|e| panic!("{} from {}: {e}", command.action, task.state))
-}
-
-fn apply_err(
-    engine: &Engine,
-    task: &Task,
-    command: &Command,
-    actor: &Actor,
-    now: jiff::Timestamp,
-) -> TaskError {
-    engine
-        .apply(task, command, &Context::new(actor, now))
-        .expect_err("the command should be rejected")
-}
-
 #[test]
 fn dispatch_routes_and_starts_sign_clock() {
     let engine = engine();
@@ -405,8 +381,7 @@ fn lead_reply_waits_for_children() {
         }
     );
 
-    let without = Context::new(&staff, now);
-    let err = engine.apply(&lead, &reply, &without).unwrap_err();
+    let err = apply_err(&engine, &lead, &reply, &staff, now);
     assert!(matches!(err, TaskError::ChildrenMismatch { .. }), "{err}");
     assert!(err.to_string().contains("supplied none"), "{err}");
 
@@ -539,9 +514,7 @@ fn first_violation_checks_history() {
     reply.outcome = Some(first_violation(&engine));
     let staff = staff("sm-eeb");
 
-    let err = engine
-        .apply(&task, &reply, &Context::new(&staff, now))
-        .unwrap_err();
+    let err = apply_err(&engine, &task, &reply, &staff, now);
     assert!(err.to_string().contains("violation history"), "{err}");
 
     let clean: Vec<OutcomeRecord> = Vec::new();
@@ -608,16 +581,7 @@ fn records_chain_versions_and_states() {
     let mut task = created.lead.task;
     let mut records = vec![created.lead.record];
     for action in ["dispatch", "sign", "start", "reply", "review", "close"] {
-        let config = engine.workflow().action(action).unwrap();
-        let department = task.lead_department.as_ref().map(DepartmentId::as_str);
-        let actor = actor(config.roles[0], department);
-        let applied = engine
-            .apply(
-                &task,
-                &full_command(&engine, action),
-                &Context::new(&actor, now),
-            )
-            .unwrap();
+        let applied = step_applied(&engine, &task, action, now);
         records.push(applied.record);
         task = applied.task;
     }
@@ -636,13 +600,8 @@ fn task_and_record_round_trip_through_json() {
     let json = serde_json::to_string(&task).unwrap();
     let back: Task = serde_json::from_str(&json).unwrap();
     assert_eq!(back, task);
-    let applied = engine
-        .apply(
-            &task,
-            &Command::new("approve_extension"),
-            &Context::new(&dispatcher(), now),
-        )
-        .unwrap();
+    let approve = Command::new("approve_extension");
+    let applied = apply(&engine, &task, &approve, &dispatcher(), now);
     let json = serde_json::to_value(&applied.record).unwrap();
     assert_eq!(json["action"], "approve_extension");
     assert_eq!(json["changes"][0]["change"], "deadline");

@@ -82,8 +82,7 @@ fn run_sequence(start: Timestamp, attempts: &[Attempt]) -> Result<BTreeSet<Strin
                 .unwrap_or_else(|| "bogus".into());
             (name, Role::ALL[attempt.role])
         };
-        let department = task.lead_department.as_ref().map(DepartmentId::as_str);
-        let actor = actor(role, department);
+        let actor = lead_actor(&task, role);
         let mut command = full_command(&engine, &name);
         if !attempt.with_reason {
             command.reason = None;

@@ -195,8 +195,7 @@ fn every_state_action_and_role() {
             .collect();
         for rule in table() {
             for role in Role::ALL {
-                let department = task.lead_department.as_ref().map(DepartmentId::as_str);
-                let actor = actor(role, department);
+                let actor = lead_actor(&task, role);
                 let command = full_command(&engine, rule.action);
                 let result = engine.apply(&task, &command, &Context::new(&actor, now));
                 let case = format!("{state} × {} × {role}", rule.action);
@@ -247,8 +246,7 @@ fn missing_reason_is_rejected_where_required() {
     for rule in table() {
         let state = rule.from[0];
         let task = task_in(&engine, state, now);
-        let department = task.lead_department.as_ref().map(DepartmentId::as_str);
-        let actor = actor(rule.roles[0], department);
+        let actor = lead_actor(&task, rule.roles[0]);
         let mut command = full_command(&engine, rule.action);
         command.reason = None;
         let result = engine.apply(&task, &command, &Context::new(&actor, now));
@@ -276,9 +274,7 @@ fn staff_of_another_department_is_rejected() {
             let task = task_in(&engine, state, now);
             let outsider = staff("sm-urban");
             let command = full_command(&engine, rule.action);
-            let err = engine
-                .apply(&task, &command, &Context::new(&outsider, now))
-                .unwrap_err();
+            let err = apply_err(&engine, &task, &command, &outsider, now);
             assert!(
                 matches!(err, TaskError::WrongDepartment { .. }),
                 "{state} × {}: {err}",
@@ -295,9 +291,7 @@ fn staff_without_department_is_rejected() {
     let now = at(&engine, 2025, 9, 26, 10, 0);
     let task = task_in(&engine, "dispatched", now);
     let nobody = actor(Role::DepartmentStaff, None);
-    let err = engine
-        .apply(&task, &Command::new("sign"), &Context::new(&nobody, now))
-        .unwrap_err();
+    let err = apply_err(&engine, &task, &Command::new("sign"), &nobody, now);
     assert!(err.to_string().contains("department none"), "{err}");
 }
 
@@ -306,13 +300,13 @@ fn unknown_action_lists_configured_actions() {
     let engine = engine();
     let now = at(&engine, 2025, 9, 26, 10, 0);
     let task = task_in(&engine, "created", now);
-    let err = engine
-        .apply(
-            &task,
-            &Command::new("teleport"),
-            &Context::new(&dispatcher(), now),
-        )
-        .unwrap_err();
+    let err = apply_err(
+        &engine,
+        &task,
+        &Command::new("teleport"),
+        &dispatcher(),
+        now,
+    );
     assert!(matches!(err, TaskError::UnknownAction { .. }), "{err}");
     assert!(
         err.to_string().contains("dispatch, add_evidence, sign"),
@@ -325,13 +319,13 @@ fn terminal_state_error_lists_allowed_actions() {
     let engine = engine();
     let now = at(&engine, 2025, 9, 26, 10, 0);
     let task = task_in(&engine, "cancelled", now);
-    let err = engine
-        .apply(
-            &task,
-            &Command::new("dispatch"),
-            &Context::new(&dispatcher(), now),
-        )
-        .unwrap_err();
+    let err = apply_err(
+        &engine,
+        &task,
+        &Command::new("dispatch"),
+        &dispatcher(),
+        now,
+    );
     let text = err.to_string();
     assert!(
         text.contains("not allowed in state \"cancelled\""),

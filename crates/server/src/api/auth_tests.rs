@@ -62,6 +62,11 @@ impl Reply {
     fn error_code(&self) -> &str {
         self.json["error"]["code"].as_str().unwrap_or_default()
     }
+
+    /// Returns the error message, or an empty string when the body has none.
+    pub(super) fn error_message(&self) -> &str {
+        self.json["error"]["message"].as_str().unwrap_or_default()
+    }
 }
 
 impl Fixture {
@@ -119,19 +124,69 @@ impl Fixture {
     }
 
     async fn add_user(&self, username: &str, role: Role, department_id: Option<i64>) -> i64 {
-        let user = NewUser {
-            username: username.to_owned(),
-            display_name: username.to_owned(),
-            role,
-            department_id,
-            points: Vec::new(),
-            password_hash: password::hash(PASSWORD).unwrap(),
-        };
+        let user = new_user(username, role, department_id);
         self.store
             .create_user(&user, &setup_audit())
             .await
             .unwrap()
             .id
+    }
+
+    /// Creates a department over `areas` with no categories.
+    pub(super) async fn add_department(
+        &self,
+        name: &str,
+        areas: &[&str],
+    ) -> oversight_store::Department {
+        let department = oversight_store::NewDepartment {
+            name: name.to_owned(),
+            areas: areas
+                .iter()
+                .map(|area| AreaCode::parse(area).unwrap())
+                .collect(),
+            categories: Vec::new(),
+        };
+        self.store
+            .create_department(&department, &setup_audit())
+            .await
+            .unwrap()
+    }
+
+    /// Stores the point that [`tests::point_body`] describes for `mn` in `area`.
+    pub(super) async fn add_point(&self, mn: &str, area: &str) {
+        let point = serde_json::from_value::<views::PointBody>(tests::point_body(mn, area))
+            .unwrap()
+            .into_point()
+            .unwrap();
+        self.store
+            .upsert_points(&[point], &Actor::System)
+            .await
+            .unwrap();
+    }
+
+    /// Creates an API token of `user_id` that expires in 24 hours, and
+    /// returns its `Authorization` header value.
+    pub(super) async fn add_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        actions: Vec<oversight_auth::Action>,
+    ) -> String {
+        let secret = oversight_auth::secret::generate("ovt_").unwrap();
+        let now = self.clock.now();
+        let token = oversight_store::NewApiToken {
+            user_id,
+            name: name.to_owned(),
+            digest: secret.digest,
+            actions,
+            created_at: now,
+            expires_at: now + jiff::SignedDuration::from_hours(24),
+        };
+        self.store
+            .create_token(&token, &setup_audit())
+            .await
+            .unwrap();
+        format!("Bearer {}", secret.value)
     }
 
     pub(super) async fn send(
@@ -171,6 +226,11 @@ impl Fixture {
         }
     }
 
+    /// GETs `uri` with `headers`.
+    async fn get(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send(Method::GET, uri, None, headers).await
+    }
+
     async fn login(&self, username: &str, password: &str) -> Reply {
         let body = json!({"username": username, "password": password});
         self.send(Method::POST, "/api/v1/auth/login", Some(body), &[])
@@ -183,6 +243,18 @@ impl Fixture {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
         let csrf = reply.json["csrf_token"].as_str().unwrap().to_owned();
         (reply.cookie_header(), csrf)
+    }
+}
+
+/// Returns a new account with the password [`PASSWORD`].
+pub(super) fn new_user(username: &str, role: Role, department_id: Option<i64>) -> NewUser {
+    NewUser {
+        username: username.to_owned(),
+        display_name: username.to_owned(),
+        role,
+        department_id,
+        points: Vec::new(),
+        password_hash: password::hash(PASSWORD).unwrap(),
     }
 }
 
@@ -212,9 +284,7 @@ async fn login_sets_session_cookies() {
     assert!(!csrf.contains("HttpOnly"), "{csrf}");
 
     let cookie = reply.cookie_header();
-    let me = fixture
-        .send(Method::GET, "/api/v1/auth/me", None, &[("cookie", &cookie)])
-        .await;
+    let me = fixture.get("/api/v1/auth/me", &[("cookie", &cookie)]).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.json);
     assert_eq!(me.json["user"]["username"], "root");
     assert_eq!(me.json["principal"]["scope"]["kind"], "all");
@@ -334,12 +404,7 @@ async fn session_unsafe_methods_need_csrf() {
         )
         .await;
     assert_eq!(without.status, StatusCode::FORBIDDEN);
-    assert!(
-        without.json["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("X-CSRF-Token")
-    );
+    assert!(without.error_message().contains("X-CSRF-Token"));
     let wrong = fixture
         .send(
             Method::POST,
@@ -365,9 +430,7 @@ async fn session_unsafe_methods_need_csrf() {
             .iter()
             .all(|cookie| cookie.contains("Max-Age=0"))
     );
-    let after = fixture
-        .send(Method::GET, "/api/v1/auth/me", None, &[("cookie", &cookie)])
-        .await;
+    let after = fixture.get("/api/v1/auth/me", &[("cookie", &cookie)]).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -377,16 +440,9 @@ async fn session_expires() {
     fixture.add_user("root", Role::SystemAdmin, None).await;
     let (cookie, _) = fixture.session("root").await;
     fixture.clock.advance(jiff::SignedDuration::from_hours(8));
-    let reply = fixture
-        .send(Method::GET, "/api/v1/auth/me", None, &[("cookie", &cookie)])
-        .await;
+    let reply = fixture.get("/api/v1/auth/me", &[("cookie", &cookie)]).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        reply.json["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("log in again")
-    );
+    assert!(reply.error_message().contains("log in again"));
 }
 
 #[tokio::test]
@@ -406,37 +462,26 @@ async fn token_create_use_revoke() {
     assert_eq!(created.json["expires_at"], "2027-01-03T08:00:00Z");
     let bearer = format!("Bearer {token}");
 
-    let listed = fixture
-        .send(Method::GET, "/api/v1/auth/tokens", None, &session)
-        .await;
+    let listed = fixture.get("/api/v1/auth/tokens", &session).await;
     assert_eq!(listed.status, StatusCode::OK);
     assert_eq!(listed.json.as_array().unwrap().len(), 1);
     assert!(!listed.json.to_string().contains(&token));
 
     // The token may read monitoring data but not manage its own account.
     let me = fixture
-        .send(
-            Method::GET,
-            "/api/v1/auth/me",
-            None,
-            &[("authorization", &bearer)],
-        )
+        .get("/api/v1/auth/me", &[("authorization", &bearer)])
         .await;
     assert_eq!(me.status, StatusCode::FORBIDDEN, "{}", me.json);
     let wrong = fixture
-        .send(
-            Method::GET,
+        .get(
             "/api/v1/auth/me",
-            None,
             &[("authorization", "Bearer ovt_unknown")],
         )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let malformed = fixture
-        .send(
-            Method::GET,
+        .get(
             "/api/v1/auth/me",
-            None,
             &[("authorization", "Basic cm9vdDpyb290")],
         )
         .await;
@@ -454,12 +499,7 @@ async fn token_create_use_revoke() {
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.json);
     assert_eq!(revoked.json["revoked_at"], "2026-12-04T08:00:00Z");
     let after = fixture
-        .send(
-            Method::GET,
-            "/api/v1/auth/me",
-            None,
-            &[("authorization", &bearer)],
-        )
+        .get("/api/v1/auth/me", &[("authorization", &bearer)])
         .await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
 }
@@ -467,18 +507,7 @@ async fn token_create_use_revoke() {
 #[tokio::test]
 async fn token_rejects_bad_expiry_and_actions() {
     let fixture = Fixture::new().await;
-    let store = fixture.store.clone();
-    let department = store
-        .create_department(
-            &oversight_store::NewDepartment {
-                name: "Siming EEB".to_owned(),
-                areas: vec![AreaCode::parse("350203").unwrap()],
-                categories: Vec::new(),
-            },
-            &setup_audit(),
-        )
-        .await
-        .unwrap();
+    let department = fixture.add_department("Siming EEB", &["350203"]).await;
     fixture
         .add_user("chen", Role::Inspector, Some(department.id))
         .await;
@@ -490,12 +519,7 @@ async fn token_rejects_bad_expiry_and_actions() {
         .send(Method::POST, "/api/v1/auth/tokens", Some(body), &session)
         .await;
     assert_eq!(long.status, StatusCode::BAD_REQUEST);
-    assert!(
-        long.json["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("1 to 365")
-    );
+    assert!(long.error_message().contains("1 to 365"));
 
     let body = json!({"name": "x", "expires_in_days": 1, "actions": ["manage_users"]});
     let above = fixture
@@ -606,12 +630,7 @@ async fn admin_manages_departments_and_users() {
         .send(Method::POST, "/api/v1/users", Some(body), &root)
         .await;
     assert_eq!(weak.status, StatusCode::BAD_REQUEST);
-    assert!(
-        weak.json["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("12 characters")
-    );
+    assert!(weak.error_message().contains("12 characters"));
 
     // A department administrator creates staff of their department, but no administrators.
     let (cookie, csrf) = fixture.session("lin").await;
@@ -629,7 +648,7 @@ async fn admin_manages_departments_and_users() {
         .send(Method::POST, "/api/v1/users", Some(body), &lin)
         .await;
     assert_eq!(escalate.status, StatusCode::FORBIDDEN);
-    let listed = fixture.send(Method::GET, "/api/v1/users", None, &lin).await;
+    let listed = fixture.get("/api/v1/users", &lin).await;
     let names: Vec<&str> = listed
         .json
         .as_array()
@@ -638,9 +657,7 @@ async fn admin_manages_departments_and_users() {
         .map(|user| user["username"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["chen"]);
-    let departments = fixture
-        .send(Method::GET, "/api/v1/departments", None, &lin)
-        .await;
+    let departments = fixture.get("/api/v1/departments", &lin).await;
     assert_eq!(departments.json.as_array().unwrap().len(), 1);
     let new_department = fixture
         .send(
@@ -654,9 +671,7 @@ async fn admin_manages_departments_and_users() {
 
     // Staff may not manage accounts; disabling ends their session.
     let (cookie, _) = fixture.session("chen").await;
-    let users = fixture
-        .send(Method::GET, "/api/v1/users", None, &[("cookie", &cookie)])
-        .await;
+    let users = fixture.get("/api/v1/users", &[("cookie", &cookie)]).await;
     assert_eq!(users.status, StatusCode::FORBIDDEN);
     let chen_id = staff.json["id"].as_i64().unwrap();
     let disabled = fixture
@@ -668,9 +683,7 @@ async fn admin_manages_departments_and_users() {
         )
         .await;
     assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.json);
-    let me = fixture
-        .send(Method::GET, "/api/v1/auth/me", None, &[("cookie", &cookie)])
-        .await;
+    let me = fixture.get("/api/v1/auth/me", &[("cookie", &cookie)]).await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
     let login = fixture.login("chen", PASSWORD).await;
     assert_eq!(login.status, StatusCode::UNAUTHORIZED);
@@ -685,9 +698,7 @@ async fn admin_manages_departments_and_users() {
         .await;
     assert_eq!(own.status, StatusCode::FORBIDDEN);
 
-    let events = fixture
-        .send(Method::GET, "/api/v1/auth/events", None, &root)
-        .await;
+    let events = fixture.get("/api/v1/auth/events", &root).await;
     assert_eq!(events.status, StatusCode::OK);
     let kinds: Vec<&str> = events
         .json
@@ -699,9 +710,7 @@ async fn admin_manages_departments_and_users() {
     assert!(kinds.contains(&"user_created"), "{kinds:?}");
     assert!(kinds.contains(&"user_changed"), "{kinds:?}");
     assert!(kinds.contains(&"department_changed"), "{kinds:?}");
-    let denied = fixture
-        .send(Method::GET, "/api/v1/auth/events", None, &lin)
-        .await;
+    let denied = fixture.get("/api/v1/auth/events", &lin).await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
 }
 
@@ -719,14 +728,41 @@ struct MatrixWorld {
     other_task: String,
 }
 
+impl MatrixWorld {
+    /// Returns the `Authorization` header value of `role`'s account.
+    fn token(&self, role: Role) -> &str {
+        &self
+            .tokens
+            .iter()
+            .find(|(candidate, _)| *candidate == role)
+            .unwrap()
+            .1
+    }
+}
+
+/// Returns the string field `name` of each item of a list page, in order.
+fn item_field(json: &Value, name: &str) -> Vec<String> {
+    json["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {json}"))
+        .iter()
+        .map(|item| item[name].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Returns the string field `name` of each item of a list page, sorted.
+fn sorted_item_field(json: &Value, name: &str) -> Vec<String> {
+    let mut values = item_field(json, name);
+    values.sort();
+    values
+}
+
 const OWN_MN: &str = "MNOWN01";
 const OTHER_MN: &str = "MNOTHER1";
 /// Department staff whose jurisdiction is 思明区 and 海沧区 (350205).
 const MULTI_AREA_STAFF: &str = "multi_area_staff";
 
 async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
-    use oversight_store::{NewApiToken, NewDepartment};
-
     let store = fixture.store.clone();
     store
         .upsert_areas(&[
@@ -735,17 +771,8 @@ async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
         ])
         .await
         .unwrap();
-    let points: Vec<_> = [(OWN_MN, "350203"), (OTHER_MN, "350206")]
-        .iter()
-        .map(|(mn, area)| {
-            let body = tests::point_body(mn, area);
-            serde_json::from_value::<views::PointBody>(body)
-                .unwrap()
-                .into_point()
-                .unwrap()
-        })
-        .collect();
-    store.upsert_points(&points, &Actor::System).await.unwrap();
+    fixture.add_point(OWN_MN, "350203").await;
+    fixture.add_point(OTHER_MN, "350206").await;
     let now = fixture.clock.now();
     let mut other_trigger = tests::trigger(OTHER_MN, "w01018", 150.0, now);
     if let oversight_store::AlertUpdate::Trigger(trigger) = &mut other_trigger {
@@ -765,33 +792,12 @@ async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
     };
     let own_alert = alert_of(OWN_MN).await;
     let other_alert = alert_of(OTHER_MN).await;
-    let department = store
-        .create_department(
-            &NewDepartment {
-                name: "Siming EEB".to_owned(),
-                areas: vec![AreaCode::parse("350203").unwrap()],
-                categories: Vec::new(),
-            },
-            &setup_audit(),
-        )
-        .await
-        .unwrap();
+    let department = fixture.add_department("Siming EEB", &["350203"]).await;
     let own_task = matrix_task(fixture, OWN_MN, "350203").await;
     let other_task = matrix_task(fixture, OTHER_MN, "350206").await;
-    let multi_area_department = store
-        .create_department(
-            &NewDepartment {
-                name: "Siming and Haicang EEB".to_owned(),
-                areas: vec![
-                    AreaCode::parse("350203").unwrap(),
-                    AreaCode::parse("350205").unwrap(),
-                ],
-                categories: Vec::new(),
-            },
-            &setup_audit(),
-        )
-        .await
-        .unwrap();
+    let multi_area_department = fixture
+        .add_department("Siming and Haicang EEB", &["350203", "350205"])
+        .await;
     let mut tokens = Vec::new();
     let mut staff_id = 0;
     let accounts = Role::ALL
@@ -805,14 +811,7 @@ async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
         )]);
     for (username, role, department) in accounts {
         let department_id = role.needs_department().then_some(department);
-        let mut user = NewUser {
-            username: username.to_owned(),
-            display_name: username.to_owned(),
-            role,
-            department_id,
-            points: Vec::new(),
-            password_hash: password::hash(PASSWORD).unwrap(),
-        };
+        let mut user = new_user(username, role, department_id);
         if role == Role::RegulatedParty {
             user.points = vec![oversight_core::Mn::parse(OWN_MN).unwrap()];
         }
@@ -820,22 +819,8 @@ async fn matrix_world(fixture: &Fixture) -> MatrixWorld {
         if username == Role::DepartmentStaff.as_str() {
             staff_id = user.id;
         }
-        let secret = oversight_auth::secret::generate("ovt_").unwrap();
-        store
-            .create_token(
-                &NewApiToken {
-                    user_id: user.id,
-                    name: "matrix".to_owned(),
-                    digest: secret.digest,
-                    actions: Vec::new(),
-                    created_at: now,
-                    expires_at: now + jiff::SignedDuration::from_hours(24),
-                },
-                &setup_audit(),
-            )
-            .await
-            .unwrap();
-        tokens.push((role, format!("Bearer {}", secret.value)));
+        let token = fixture.add_token(user.id, "matrix", Vec::new()).await;
+        tokens.push((role, token));
     }
     let multi_area_token = tokens.last().unwrap().1.clone();
     MatrixWorld {
@@ -987,18 +972,12 @@ async fn authorisation_matrix() {
 /// returns the task's id.
 async fn add_haicang_records(fixture: &Fixture) -> String {
     const MN: &str = "MNWIDE01";
-    let body = tests::point_body(MN, "350205");
-    let point = serde_json::from_value::<views::PointBody>(body)
-        .unwrap()
-        .into_point()
-        .unwrap();
-    let store = fixture.store.clone();
-    store.upsert_points(&[point], &Actor::System).await.unwrap();
+    fixture.add_point(MN, "350205").await;
     let mut trigger = tests::trigger(MN, "w01018", 150.0, fixture.clock.now());
     if let oversight_store::AlertUpdate::Trigger(trigger) = &mut trigger {
         trigger.area = AreaCode::parse("350205").unwrap();
     }
-    store.apply_alert_updates(&[trigger]).await.unwrap();
+    fixture.store.apply_alert_updates(&[trigger]).await.unwrap();
     matrix_task(fixture, MN, "350205").await
 }
 
@@ -1008,35 +987,19 @@ async fn multi_area_account_sees_every_area() {
     let world = matrix_world(&fixture).await;
     let haicang_task = add_haicang_records(&fixture).await;
     let headers = [("authorization", world.multi_area_token.as_str())];
-    let field = |json: &Value, name: &str| -> Vec<String> {
-        let mut values: Vec<String> = json["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|item| item[name].as_str().unwrap().to_owned())
-            .collect();
-        values.sort();
-        values
-    };
     let both_mns = [OWN_MN, "MNWIDE01"];
     let mut both_tasks = [world.own_task.clone(), haicang_task.clone()];
     both_tasks.sort();
 
-    let points = fixture
-        .send(Method::GET, "/api/v1/points", None, &headers)
-        .await;
+    let points = fixture.get("/api/v1/points", &headers).await;
     assert_eq!(points.status, StatusCode::OK, "{}", points.json);
-    assert_eq!(field(&points.json, "mn"), both_mns);
-    let alerts = fixture
-        .send(Method::GET, "/api/v1/alerts", None, &headers)
-        .await;
+    assert_eq!(sorted_item_field(&points.json, "mn"), both_mns);
+    let alerts = fixture.get("/api/v1/alerts", &headers).await;
     assert_eq!(alerts.status, StatusCode::OK, "{}", alerts.json);
-    assert_eq!(field(&alerts.json, "mn"), both_mns);
-    let tasks = fixture
-        .send(Method::GET, "/api/v1/tasks", None, &headers)
-        .await;
+    assert_eq!(sorted_item_field(&alerts.json, "mn"), both_mns);
+    let tasks = fixture.get("/api/v1/tasks", &headers).await;
     assert_eq!(tasks.status, StatusCode::OK, "{}", tasks.json);
-    assert_eq!(field(&tasks.json, "id"), both_tasks);
+    assert_eq!(sorted_item_field(&tasks.json, "id"), both_tasks);
 
     // Pages of one item chain through both areas, with nothing twice.
     for (path, name, expected) in [
@@ -1048,9 +1011,9 @@ async fn multi_area_account_sees_every_area() {
         let mut uri = format!("{path}?limit=1");
         for page in 1.. {
             assert!(page <= 3, "{path}: paging does not end");
-            let reply = fixture.send(Method::GET, &uri, None, &headers).await;
+            let reply = fixture.get(&uri, &headers).await;
             assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.json);
-            let items = field(&reply.json, name);
+            let items = sorted_item_field(&reply.json, name);
             assert!(items.len() <= 1, "{uri}: {items:?}");
             seen.extend(items);
             match reply.json["next_cursor"].as_str() {
@@ -1062,9 +1025,7 @@ async fn multi_area_account_sees_every_area() {
         assert_eq!(seen, expected, "{path}");
     }
 
-    let export = fixture
-        .send(Method::GET, "/api/v1/tasks/export.csv", None, &headers)
-        .await;
+    let export = fixture.get("/api/v1/tasks/export.csv", &headers).await;
     assert_eq!(export.status, StatusCode::OK, "{}", export.json);
     let text = String::from_utf8(export.bytes.to_vec()).unwrap();
     let mut exported: Vec<&str> = text
@@ -1074,14 +1035,10 @@ async fn multi_area_account_sees_every_area() {
         .collect();
     exported.sort_unstable();
     assert_eq!(exported, both_tasks);
-    let xlsx = fixture
-        .send(Method::GET, "/api/v1/tasks/export.xlsx", None, &headers)
-        .await;
+    let xlsx = fixture.get("/api/v1/tasks/export.xlsx", &headers).await;
     assert_eq!(xlsx.status, StatusCode::OK, "{}", xlsx.json);
 
-    let summary = fixture
-        .send(Method::GET, "/api/v1/summary", None, &headers)
-        .await;
+    let summary = fixture.get("/api/v1/summary", &headers).await;
     assert_eq!(summary.status, StatusCode::OK, "{}", summary.json);
     assert_eq!(summary.json["points"], 2);
     assert_eq!(summary.json["open_alerts"], 2);
@@ -1090,19 +1047,13 @@ async fn multi_area_account_sees_every_area() {
 
     // A named area narrows the lists: one area of the jurisdiction, or a
     // parent area that covers both.
-    let haicang = fixture
-        .send(Method::GET, "/api/v1/points?area=350205", None, &headers)
-        .await;
+    let haicang = fixture.get("/api/v1/points?area=350205", &headers).await;
     assert_eq!(haicang.status, StatusCode::OK, "{}", haicang.json);
-    assert_eq!(field(&haicang.json, "mn"), ["MNWIDE01"]);
-    let city = fixture
-        .send(Method::GET, "/api/v1/alerts?area=3502", None, &headers)
-        .await;
+    assert_eq!(sorted_item_field(&haicang.json, "mn"), ["MNWIDE01"]);
+    let city = fixture.get("/api/v1/alerts?area=3502", &headers).await;
     assert_eq!(city.status, StatusCode::OK, "{}", city.json);
-    assert_eq!(field(&city.json, "mn"), both_mns);
-    let summary = fixture
-        .send(Method::GET, "/api/v1/summary?area=350205", None, &headers)
-        .await;
+    assert_eq!(sorted_item_field(&city.json, "mn"), both_mns);
+    let summary = fixture.get("/api/v1/summary?area=350205", &headers).await;
     assert_eq!(summary.status, StatusCode::OK, "{}", summary.json);
     assert_eq!(summary.json["points"], 1);
     assert_eq!(summary.json["area"], "350205");
@@ -1116,7 +1067,7 @@ async fn multi_area_account_sees_every_area() {
         "/api/v1/tasks/export.csv?area=350206",
         "/api/v1/quarantine",
     ] {
-        let reply = fixture.send(Method::GET, uri, None, &headers).await;
+        let reply = fixture.get(uri, &headers).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{uri}: {}", reply.json);
     }
     for uri in [
@@ -1124,7 +1075,7 @@ async fn multi_area_account_sees_every_area() {
         format!("/api/v1/alerts/{}", world.other_alert),
         format!("/api/v1/tasks/{}", world.other_task),
     ] {
-        let reply = fixture.send(Method::GET, &uri, None, &headers).await;
+        let reply = fixture.get(&uri, &headers).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}: {}", reply.json);
     }
 }
@@ -1133,68 +1084,34 @@ async fn multi_area_account_sees_every_area() {
 async fn scoped_lists_hide_other_areas() {
     let fixture = Fixture::new().await;
     let world = matrix_world(&fixture).await;
-    let token = |role: Role| {
-        world
-            .tokens
-            .iter()
-            .find(|(candidate, _)| *candidate == role)
-            .unwrap()
-            .1
-            .clone()
-    };
-    let mns = |json: &Value| -> Vec<String> {
-        json["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|item| item["mn"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let mns = |json: &Value| item_field(json, "mn");
     for role in [Role::DepartmentStaff, Role::Inspector, Role::RegulatedParty] {
-        let auth = token(role);
-        let headers = [("authorization", auth.as_str())];
-        let points = fixture
-            .send(Method::GET, "/api/v1/points", None, &headers)
-            .await;
+        let headers = [("authorization", world.token(role))];
+        let points = fixture.get("/api/v1/points", &headers).await;
         assert_eq!(points.status, StatusCode::OK, "{role}: {}", points.json);
         assert_eq!(mns(&points.json), [OWN_MN], "{role}");
-        let alerts = fixture
-            .send(Method::GET, "/api/v1/alerts", None, &headers)
-            .await;
+        let alerts = fixture.get("/api/v1/alerts", &headers).await;
         assert_eq!(alerts.status, StatusCode::OK, "{role}: {}", alerts.json);
         assert_eq!(mns(&alerts.json), [OWN_MN], "{role}");
     }
-    let staff = token(Role::DepartmentStaff);
-    let headers = [("authorization", staff.as_str())];
-    let summary = fixture
-        .send(Method::GET, "/api/v1/summary", None, &headers)
-        .await;
+    let headers = [("authorization", world.token(Role::DepartmentStaff))];
+    let summary = fixture.get("/api/v1/summary", &headers).await;
     assert_eq!(summary.status, StatusCode::OK, "{}", summary.json);
     assert_eq!(summary.json["points"], 1);
     assert_eq!(summary.json["area"], "350203");
-    let outside = fixture
-        .send(Method::GET, "/api/v1/summary?area=350206", None, &headers)
-        .await;
+    let outside = fixture.get("/api/v1/summary?area=350206", &headers).await;
     assert_eq!(outside.status, StatusCode::FORBIDDEN);
 
-    let party = token(Role::RegulatedParty);
-    let headers = [("authorization", party.as_str())];
-    let own = fixture
-        .send(Method::GET, "/api/v1/summary", None, &headers)
-        .await;
+    let headers = [("authorization", world.token(Role::RegulatedParty))];
+    let own = fixture.get("/api/v1/summary", &headers).await;
     assert_eq!(own.status, StatusCode::OK, "{}", own.json);
     assert_eq!(own.json["points"], 1, "the party's own point");
     assert_eq!(own.json["area"], Value::Null);
-    let by_area = fixture
-        .send(Method::GET, "/api/v1/summary?area=350203", None, &headers)
-        .await;
+    let by_area = fixture.get("/api/v1/summary?area=350203", &headers).await;
     assert_eq!(by_area.status, StatusCode::FORBIDDEN);
 
-    let admin = token(Role::SystemAdmin);
-    let headers = [("authorization", admin.as_str())];
-    let all = fixture
-        .send(Method::GET, "/api/v1/points", None, &headers)
-        .await;
+    let headers = [("authorization", world.token(Role::SystemAdmin))];
+    let all = fixture.get("/api/v1/points", &headers).await;
     assert_eq!(mns(&all.json), [OTHER_MN, OWN_MN]);
 }
 
@@ -1202,37 +1119,15 @@ async fn scoped_lists_hide_other_areas() {
 async fn task_lists_follow_the_scope() {
     let fixture = Fixture::new().await;
     let world = matrix_world(&fixture).await;
-    let token = |role: Role| {
-        world
-            .tokens
-            .iter()
-            .find(|(candidate, _)| *candidate == role)
-            .unwrap()
-            .1
-            .clone()
-    };
-    let ids = |json: &Value| -> Vec<String> {
-        json["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|item| item["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let ids = |json: &Value| item_field(json, "id");
     for role in [Role::DepartmentStaff, Role::Inspector, Role::RegulatedParty] {
-        let auth = token(role);
-        let headers = [("authorization", auth.as_str())];
-        let tasks = fixture
-            .send(Method::GET, "/api/v1/tasks", None, &headers)
-            .await;
+        let headers = [("authorization", world.token(role))];
+        let tasks = fixture.get("/api/v1/tasks", &headers).await;
         assert_eq!(tasks.status, StatusCode::OK, "{role}: {}", tasks.json);
         assert_eq!(ids(&tasks.json), [world.own_task.as_str()], "{role}");
     }
-    let admin = token(Role::SystemAdmin);
-    let headers = [("authorization", admin.as_str())];
-    let all = fixture
-        .send(Method::GET, "/api/v1/tasks", None, &headers)
-        .await;
+    let headers = [("authorization", world.token(Role::SystemAdmin))];
+    let all = fixture.get("/api/v1/tasks", &headers).await;
     assert_eq!(ids(&all.json).len(), 2, "{}", all.json);
 }
 
@@ -1240,14 +1135,7 @@ async fn task_lists_follow_the_scope() {
 async fn task_actions_outside_scope_are_not_found() {
     let fixture = Fixture::new().await;
     let world = matrix_world(&fixture).await;
-    let staff = world
-        .tokens
-        .iter()
-        .find(|(role, _)| *role == Role::DepartmentStaff)
-        .unwrap()
-        .1
-        .clone();
-    let headers = [("authorization", staff.as_str())];
+    let headers = [("authorization", world.token(Role::DepartmentStaff))];
     let other = format!("/api/v1/tasks/{}/actions/sign", world.other_task);
     let reply = fixture
         .send(Method::POST, &other, Some(json!({})), &headers)
@@ -1259,7 +1147,7 @@ async fn task_actions_outside_scope_are_not_found() {
         .send(Method::POST, &own, Some(json!({})), &headers)
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.json);
-    let message = reply.json["error"]["message"].as_str().unwrap();
+    let message = reply.error_message();
     assert!(message.contains("dispatcher"), "{message}");
     // Creating a task outside the jurisdiction is forbidden.
     let body = json!({
@@ -1359,33 +1247,11 @@ async fn inbox_and_delivery_status_are_scoped() {
     let world = matrix_world(&fixture).await;
     assert_eq!(world.department_id, 1, "the recipients name department 1");
     let ids = delivered_inbox(&fixture).await;
-    let token = |role: Role| {
-        world
-            .tokens
-            .iter()
-            .find(|(candidate, _)| *candidate == role)
-            .unwrap()
-            .1
-            .clone()
-    };
-    let recipients = |json: &Value| -> Vec<String> {
-        let mut names: Vec<String> = json["items"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no items in {json}"))
-            .iter()
-            .map(|item| item["recipient"].as_str().unwrap().to_owned())
-            .collect();
-        names.sort();
-        names
-    };
+    let recipients = |json: &Value| sorted_item_field(json, "recipient");
     let get = |role: Role, uri: &'static str| {
-        let auth = token(role);
+        let auth = world.token(role);
         let fixture = &fixture;
-        async move {
-            fixture
-                .send(Method::GET, uri, None, &[("authorization", auth.as_str())])
-                .await
-        }
+        async move { fixture.get(uri, &[("authorization", auth)]).await }
     };
 
     let staff = get(Role::DepartmentStaff, "/api/v1/inbox").await;
@@ -1399,10 +1265,7 @@ async fn inbox_and_delivery_status_are_scoped() {
     let other_department = get(Role::Inspector, "/api/v1/inbox?recipient=huli-eeb").await;
     assert_eq!(other_department.status, StatusCode::FORBIDDEN);
     assert!(
-        other_department.json["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("siming-eeb"),
+        other_department.error_message().contains("siming-eeb"),
         "{}",
         other_department.json
     );
@@ -1426,13 +1289,11 @@ async fn inbox_and_delivery_status_are_scoped() {
     )
     .await;
     assert_eq!(foreign.status, StatusCode::FORBIDDEN, "{}", foreign.json);
-    let admin_token = token(Role::DepartmentAdmin);
+    let admin_token = world.token(Role::DepartmentAdmin);
     let hidden = fixture
-        .send(
-            Method::GET,
+        .get(
             &format!("/api/v1/notifications/{}", ids["huli-eeb"]),
-            None,
-            &[("authorization", admin_token.as_str())],
+            &[("authorization", admin_token)],
         )
         .await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.json);
@@ -1444,13 +1305,13 @@ async fn inbox_and_delivery_status_are_scoped() {
     let staff_status = get(Role::DepartmentStaff, "/api/v1/notifications").await;
     assert_eq!(staff_status.status, StatusCode::FORBIDDEN);
 
-    let inspector_token = token(Role::Inspector);
+    let inspector_token = world.token(Role::Inspector);
     let marked = fixture
         .send(
             Method::POST,
             "/api/v1/inbox/read",
             Some(json!({"ids": [ids["staff-desk"], ids["siming-eeb"], ids["huli-eeb"]]})),
-            &[("authorization", inspector_token.as_str())],
+            &[("authorization", inspector_token)],
         )
         .await;
     assert_eq!(marked.status, StatusCode::OK, "{}", marked.json);
@@ -1465,7 +1326,7 @@ async fn inbox_and_delivery_status_are_scoped() {
             Method::POST,
             "/api/v1/inbox/read",
             Some(json!({"ids": []})),
-            &[("authorization", inspector_token.as_str())],
+            &[("authorization", inspector_token)],
         )
         .await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.json);

@@ -5,13 +5,13 @@
 use std::io::Read as _;
 
 use axum::http::{Method, StatusCode};
-use oversight_auth::{Action, Role, password};
-use oversight_core::{Area, AreaCode, Clock as _};
-use oversight_store::{AccountStore, NewApiToken, NewDepartment, NewUser, Store};
+use oversight_auth::{Action, Role};
+use oversight_core::{Area, AreaCode};
+use oversight_store::{AccountStore, Store};
 use oversight_tasks::{Engine, FirstViolationList, Holidays, TasksConfig};
 use serde_json::{Value, json};
 
-use super::auth_tests::{Fixture, Reply};
+use super::auth_tests::{Fixture, Reply, new_user};
 use super::tests::setup_audit;
 use crate::auth::AuthConfig;
 
@@ -47,27 +47,10 @@ impl World {
         let config = TasksConfig::parse(TASK_CONFIG).unwrap();
         let engine = Engine::new(config, Holidays::china(), FirstViolationList::empty()).unwrap();
         let fixture = Fixture::with_engine(AuthConfig::default(), engine).await;
-        let store = fixture.store.clone();
-        let point = serde_json::from_value::<super::views::PointBody>(super::tests::point_body(
-            MN, "350203",
-        ))
-        .unwrap()
-        .into_point()
-        .unwrap();
-        store
-            .upsert_points(&[point], &oversight_core::Actor::System)
-            .await
-            .unwrap();
-        let department = |name: &str| NewDepartment {
-            name: name.to_owned(),
-            areas: vec![AreaCode::parse("350203").unwrap()],
-            categories: Vec::new(),
-        };
-        let siming = store
-            .create_department(&department("Siming EEB"), &setup_audit())
-            .await
-            .unwrap();
-        store
+        fixture.add_point(MN, "350203").await;
+        let siming = fixture.add_department("Siming EEB", &["350203"]).await;
+        fixture
+            .store
             .upsert_areas(&[
                 Area::new(AreaCode::parse("350206").unwrap(), "湖里区").unwrap(),
                 Area::new(AreaCode::parse("350203001").unwrap(), "鼓浪屿街道").unwrap(),
@@ -116,14 +99,7 @@ impl World {
         department_id: Option<i64>,
         actions: Vec<Action>,
     ) {
-        let mut user = NewUser {
-            username: name.to_owned(),
-            display_name: name.to_owned(),
-            role,
-            department_id,
-            points: Vec::new(),
-            password_hash: password::hash("correct horse battery").unwrap(),
-        };
+        let mut user = new_user(name, role, department_id);
         if role == Role::RegulatedParty {
             user.points = vec![oversight_core::Mn::parse(MN).unwrap()];
         }
@@ -137,24 +113,8 @@ impl World {
     }
 
     async fn add_token(&mut self, name: &'static str, user_id: i64, actions: Vec<Action>) {
-        let secret = oversight_auth::secret::generate("ovt_").unwrap();
-        let now = self.fixture.clock.now();
-        self.fixture
-            .store
-            .create_token(
-                &NewApiToken {
-                    user_id,
-                    name: name.to_owned(),
-                    digest: secret.digest,
-                    actions,
-                    created_at: now,
-                    expires_at: now + jiff::SignedDuration::from_hours(24),
-                },
-                &setup_audit(),
-            )
-            .await
-            .unwrap();
-        self.tokens.push((name, format!("Bearer {}", secret.value)));
+        let token = self.fixture.add_token(user_id, name, actions).await;
+        self.tokens.push((name, token));
     }
 
     fn token(&self, name: &str) -> &str {
@@ -201,13 +161,24 @@ fn report(department: &str) -> Value {
     })
 }
 
-/// Asserts that a task's personal data is shown in full or masked.
-fn assert_task_shown(task: &Value, full: bool, who: &str) {
-    let (name, phone, id, other) = if full {
+/// Returns the reporter's name, phone and ID number and the phone in the
+/// description of [`report`], in full or masked.
+fn report_personal_data(full: bool) -> (&'static str, &'static str, &'static str, &'static str) {
+    if full {
         ("张三", PHONE, ID_NUMBER, OTHER_PHONE)
     } else {
         ("张*", PHONE_MASKED, ID_MASKED, OTHER_PHONE_MASKED)
-    };
+    }
+}
+
+/// Returns [`PHONE`] in full or masked.
+fn phone_shown(full: bool) -> &'static str {
+    if full { PHONE } else { PHONE_MASKED }
+}
+
+/// Asserts that a task's personal data is shown in full or masked.
+fn assert_task_shown(task: &Value, full: bool, who: &str) {
+    let (name, phone, id, other) = report_personal_data(full);
     assert_eq!(task["reporter"]["name"], name, "{who}: {task}");
     assert_eq!(task["reporter"]["phone"], phone, "{who}: {task}");
     assert_eq!(task["reporter"]["id_number"], id, "{who}: {task}");
@@ -316,24 +287,25 @@ fn csv_rows(bytes: &[u8]) -> Vec<std::collections::HashMap<String, String>> {
         .collect()
 }
 
+/// Exports the tasks as CSV as account `name` and returns the row of the
+/// task led by the accounts' department.
+async fn own_task_csv_row(world: &World, name: &str) -> std::collections::HashMap<String, String> {
+    let reply = world
+        .send(name, Method::GET, "/api/v1/tasks/export.csv", None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{name}");
+    csv_rows(&reply.bytes)
+        .into_iter()
+        .find(|row| row["id"] == world.own_task)
+        .unwrap_or_else(|| panic!("{name}: own task missing"))
+}
+
 #[tokio::test]
 async fn csv_export_masks_by_role() {
     let world = World::new().await;
     for (name, full) in OWN_TASK_VIEWERS {
-        let reply = world
-            .send(name, Method::GET, "/api/v1/tasks/export.csv", None)
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{name}");
-        let rows = csv_rows(&reply.bytes);
-        let row = rows
-            .iter()
-            .find(|row| row["id"] == world.own_task)
-            .unwrap_or_else(|| panic!("{name}: own task missing"));
-        let (reporter, phone, id, other) = if full {
-            ("张三", PHONE, ID_NUMBER, OTHER_PHONE)
-        } else {
-            ("张*", PHONE_MASKED, ID_MASKED, OTHER_PHONE_MASKED)
-        };
+        let row = own_task_csv_row(&world, name).await;
+        let (reporter, phone, id, other) = report_personal_data(full);
         assert_eq!(row["reporter_name"], reporter, "{name}");
         assert_eq!(row["reporter_phone"], phone, "{name}");
         assert_eq!(row["reporter_id_number"], id, "{name}");
@@ -357,15 +329,23 @@ fn xlsx_strings(bytes: &[u8]) -> String {
     strings
 }
 
+/// Exports the tasks as XLSX as account `name` and returns the shared strings.
+async fn exported_xlsx_strings(world: &World, name: &str) -> String {
+    let reply = world
+        .send(name, Method::GET, "/api/v1/tasks/export.xlsx", None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{name}");
+    xlsx_strings(&reply.bytes)
+}
+
+/// Who sees the personal data in an XLSX export in full.
+const XLSX_VIEWERS: [(&str, bool); 3] = [("admin", true), ("staff", true), ("inspector", false)];
+
 #[tokio::test]
 async fn xlsx_export_masks_by_role() {
     let world = World::new().await;
-    for (name, full) in [("admin", true), ("staff", true), ("inspector", false)] {
-        let reply = world
-            .send(name, Method::GET, "/api/v1/tasks/export.xlsx", None)
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{name}");
-        let strings = xlsx_strings(&reply.bytes);
+    for (name, full) in XLSX_VIEWERS {
+        let strings = exported_xlsx_strings(&world, name).await;
         assert!(strings.contains("reporter_phone"), "{name}: {strings}");
         assert_eq!(strings.contains(PHONE), full, "{name}: {strings}");
         assert_eq!(strings.contains(ID_NUMBER), full, "{name}: {strings}");
@@ -405,7 +385,7 @@ async fn invalid_contact_rejected() {
             "{field}: {}",
             reply.json
         );
-        let message = reply.json["error"]["message"].as_str().unwrap();
+        let message = reply.error_message();
         assert!(message.contains(expected), "{field}: {message}");
         assert!(
             message.contains(&format!("{shown:?}")),
@@ -418,7 +398,7 @@ async fn invalid_contact_rejected() {
         .send("admin", Method::POST, "/api/v1/tasks", Some(manual))
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.json);
-    let message = reply.json["error"]["message"].as_str().unwrap();
+    let message = reply.error_message();
     assert!(message.contains("public_report"), "{message}");
     // No rejected request stored a task.
     let list = world
@@ -587,7 +567,7 @@ async fn findings_masked_by_role() {
     for (name, full) in OWN_TASK_VIEWERS {
         let reply = world.send(name, Method::GET, &uri, None).await;
         assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.json);
-        let shown = if full { PHONE } else { PHONE_MASKED };
+        let shown = phone_shown(full);
         let evidence = reply.json["task"]["evidence"].as_array().unwrap();
         let check = evidence
             .iter()
@@ -602,25 +582,13 @@ async fn findings_masked_by_role() {
     }
 
     for (name, full) in OWN_TASK_VIEWERS {
-        let reply = world
-            .send(name, Method::GET, "/api/v1/tasks/export.csv", None)
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{name}");
-        let rows = csv_rows(&reply.bytes);
-        let row = rows
-            .iter()
-            .find(|row| row["id"] == world.own_task)
-            .unwrap_or_else(|| panic!("{name}: own task missing"));
-        let shown = if full { PHONE } else { PHONE_MASKED };
+        let row = own_task_csv_row(&world, name).await;
+        let shown = phone_shown(full);
         assert_eq!(row["outcome_findings"], format!("回访 {shown}"), "{name}");
     }
-    for (name, full) in [("admin", true), ("staff", true), ("inspector", false)] {
-        let reply = world
-            .send(name, Method::GET, "/api/v1/tasks/export.xlsx", None)
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{name}");
-        let strings = xlsx_strings(&reply.bytes);
-        let shown = if full { PHONE } else { PHONE_MASKED };
+    for (name, full) in XLSX_VIEWERS {
+        let strings = exported_xlsx_strings(&world, name).await;
+        let shown = phone_shown(full);
         assert!(
             strings.contains(&format!("回访 {shown}")),
             "{name}: {strings}"

@@ -1,6 +1,6 @@
 //! Imports of real files into a real SQLite store, with good and bad rows.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oversight_core::{Actor, AreaCode, Mn};
 use oversight_store::{PointQuery, Store};
@@ -28,42 +28,56 @@ impl Fixture {
     }
 
     async fn with_fujian(self) -> Self {
-        let report = import_builtin_areas(&self.store, &["35".into()], &mut NoProgress)
-            .await
-            .unwrap();
+        let report = self.import_builtin("35").await.unwrap();
         assert!(report.is_clean());
         self
     }
+
+    async fn import_builtin(&self, province: &str) -> Result<ImportReport, ImportError> {
+        import_builtin_areas(&self.store, &[province.into()], &mut NoProgress).await
+    }
+
+    async fn import_areas(&self, path: &Path) -> Result<ImportReport, ImportError> {
+        import_area_file(&self.store, path, &mut NoProgress).await
+    }
+
+    async fn import_points(&self, path: &Path) -> Result<ImportReport, ImportError> {
+        import_point_file(&self.store, path, &Actor::System, &mut NoProgress).await
+    }
+
+    /// Returns the stored area with `code`, if there is one.
+    async fn area(&self, code: &str) -> Option<oversight_core::Area> {
+        self.store
+            .area(&AreaCode::parse(code).unwrap())
+            .await
+            .unwrap()
+    }
 }
 
-fn code(text: &str) -> AreaCode {
-    AreaCode::parse(text).unwrap()
+/// Returns the line and column of each error of a report.
+fn error_positions(report: &ImportReport) -> Vec<(u64, &str)> {
+    report
+        .errors
+        .iter()
+        .map(|error| (error.line, error.column.as_str()))
+        .collect()
 }
 
 #[tokio::test]
 async fn builtin_areas_import_one_province() {
     let fixture = Fixture::new();
-    let report = import_builtin_areas(&fixture.store, &["35".into()], &mut NoProgress)
-        .await
-        .unwrap();
+    let report = fixture.import_builtin("35").await.unwrap();
     assert_eq!(report.rows, report.imported);
     assert!(report.imported > 1000, "{report:?}");
-    let street = fixture
-        .store
-        .area(&code("350203012"))
-        .await
-        .unwrap()
-        .unwrap();
+    let street = fixture.area("350203012").await.unwrap();
     assert_eq!(street.name, "鼓浪屿街道");
-    assert!(fixture.store.area(&code("50")).await.unwrap().is_none());
+    assert!(fixture.area("50").await.is_none());
 }
 
 #[tokio::test]
 async fn builtin_areas_reject_unknown_province() {
     let fixture = Fixture::new();
-    let error = import_builtin_areas(&fixture.store, &["99".into()], &mut NoProgress)
-        .await
-        .unwrap_err();
+    let error = fixture.import_builtin("99").await.unwrap_err();
     assert!(error.to_string().contains("\"99\""), "{error}");
 }
 
@@ -80,17 +94,13 @@ async fn area_file_keeps_good_rows() {
          350203001002,\n\
          350203001001,重复社区\n",
     );
-    let report = import_area_file(&fixture.store, &path, &mut NoProgress)
-        .await
-        .unwrap();
+    let report = fixture.import_areas(&path).await.unwrap();
     assert_eq!(report.rows, 6);
     assert_eq!(report.imported, 2);
-    let lines: Vec<(u64, &str)> = report
-        .errors
-        .iter()
-        .map(|error| (error.line, error.column.as_str()))
-        .collect();
-    assert_eq!(lines, [(4, "code"), (5, "code"), (6, "name"), (7, "code")]);
+    assert_eq!(
+        error_positions(&report),
+        [(4, "code"), (5, "code"), (6, "name"), (7, "code")]
+    );
     assert!(
         report.errors[0]
             .message
@@ -108,12 +118,7 @@ async fn area_file_keeps_good_rows() {
         "{}",
         report.errors[3]
     );
-    let compound = fixture
-        .store
-        .area(&code("350203001001001"))
-        .await
-        .unwrap()
-        .unwrap();
+    let compound = fixture.area("350203001001001").await.unwrap();
     assert_eq!(compound.name, "沙坡尾小区");
 }
 
@@ -121,9 +126,7 @@ async fn area_file_keeps_good_rows() {
 async fn area_file_rejects_unknown_column() {
     let fixture = Fixture::new();
     let path = fixture.file("bad.csv", "code,name,population\n35,福建省,1\n");
-    let error = import_area_file(&fixture.store, &path, &mut NoProgress)
-        .await
-        .unwrap_err();
+    let error = fixture.import_areas(&path).await.unwrap_err();
     assert!(matches!(error, ImportError::Header { .. }), "{error}");
     assert!(error.to_string().contains("population"), "{error}");
 }
@@ -132,9 +135,7 @@ async fn area_file_rejects_unknown_column() {
 async fn missing_file_is_a_read_error() {
     let fixture = Fixture::new();
     let path = fixture.dir.path().join("absent.csv");
-    let error = import_point_file(&fixture.store, &path, &Actor::System, &mut NoProgress)
-        .await
-        .unwrap_err();
+    let error = fixture.import_points(&path).await.unwrap_err();
     assert!(matches!(error, ImportError::Read { .. }), "{error}");
 }
 
@@ -156,16 +157,9 @@ async fn point_file_keeps_good_rows() {
          MN0010,bad pw,350203001,32,12 34,,,,\n\
          MN0011,inverted,350203001,32,123456,,,,w01001:9:6:\n",
     );
-    let report = import_point_file(&fixture.store, &path, &Actor::System, &mut NoProgress)
-        .await
-        .unwrap();
+    let report = fixture.import_points(&path).await.unwrap();
     assert_eq!(report.rows, 11);
     assert_eq!(report.imported, 2);
-    let found: Vec<(u64, &str)> = report
-        .errors
-        .iter()
-        .map(|error| (error.line, error.column.as_str()))
-        .collect();
     let expected = [
         (4, "area"),
         (5, "mn"),
@@ -177,7 +171,7 @@ async fn point_file_keeps_good_rows() {
         (11, "password"),
         (12, "limits"),
     ];
-    assert_eq!(found, expected);
+    assert_eq!(error_positions(&report), expected);
     let password_error = &report.errors[7];
     assert_eq!(password_error.value, "****");
     assert!(
@@ -215,9 +209,7 @@ async fn point_file_keeps_good_rows() {
 async fn point_file_requires_columns() {
     let fixture = Fixture::new();
     let path = fixture.file("points.csv", "mn,name,area,password\nA,b,35,1\n");
-    let error = import_point_file(&fixture.store, &path, &Actor::System, &mut NoProgress)
-        .await
-        .unwrap_err();
+    let error = fixture.import_points(&path).await.unwrap_err();
     assert!(
         error.to_string().contains("missing required column \"st\""),
         "{error}"
@@ -255,17 +247,10 @@ async fn gb18030_file_is_converted() {
     );
     let path = fixture.dir.path().join("gbk.csv");
     std::fs::write(&path, &encoded).unwrap();
-    let report = import_area_file(&fixture.store, &path, &mut NoProgress)
-        .await
-        .unwrap();
+    let report = fixture.import_areas(&path).await.unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.encoding, Some(FileEncoding::Gb18030));
-    let area = fixture
-        .store
-        .area(&code("350203012001"))
-        .await
-        .unwrap()
-        .unwrap();
+    let area = fixture.area("350203012001").await.unwrap();
     assert_eq!(area.name, "鼓浪屿社区");
 }
 
@@ -273,19 +258,10 @@ async fn gb18030_file_is_converted() {
 async fn utf8_bom_is_accepted() {
     let fixture = Fixture::new().with_fujian().await;
     let path = fixture.file("bom.csv", "\u{feff}code,name\n350203012001,鼓浪屿社区\n");
-    let report = import_area_file(&fixture.store, &path, &mut NoProgress)
-        .await
-        .unwrap();
+    let report = fixture.import_areas(&path).await.unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.encoding, Some(FileEncoding::Utf8));
-    assert!(
-        fixture
-            .store
-            .area(&code("350203012001"))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(fixture.area("350203012001").await.is_some());
 }
 
 #[tokio::test]
@@ -294,22 +270,13 @@ async fn undecodable_file_is_rejected() {
     let path = fixture.dir.path().join("binary.csv");
     // 0xFF is neither UTF-8 nor part of any GB18030 sequence.
     std::fs::write(&path, b"code,name\n350203012001,\xFF\xFE\n").unwrap();
-    let error = import_area_file(&fixture.store, &path, &mut NoProgress)
-        .await
-        .unwrap_err();
+    let error = fixture.import_areas(&path).await.unwrap_err();
     let message = error.to_string();
     assert!(message.contains("not UTF-8"), "{message}");
     assert!(message.contains("0xFF"), "{message}");
     assert!(message.contains("GB18030"), "{message}");
     assert!(message.contains("CSV UTF-8"), "{message}");
-    assert!(
-        fixture
-            .store
-            .area(&code("350203012001"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(fixture.area("350203012001").await.is_none());
 }
 
 #[tokio::test]
@@ -318,9 +285,7 @@ async fn oversized_file_and_row_are_rejected() {
     let path = fixture.dir.path().join("huge.csv");
     let file = std::fs::File::create(&path).unwrap();
     file.set_len(MAX_FILE_BYTES + 1).unwrap();
-    let error = import_area_file(&fixture.store, &path, &mut NoProgress)
-        .await
-        .unwrap_err();
+    let error = fixture.import_areas(&path).await.unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains(&(MAX_FILE_BYTES + 1).to_string()),
@@ -331,9 +296,7 @@ async fn oversized_file_and_row_are_rejected() {
     let long_name = "名".repeat(MAX_ROW_BYTES);
     let text = format!("code,name\n350203012001,{long_name}\n350203012002,第二社区\n");
     let path = fixture.file("long.csv", &text);
-    let report = import_area_file(&fixture.store, &path, &mut NoProgress)
-        .await
-        .unwrap();
+    let report = fixture.import_areas(&path).await.unwrap();
     assert_eq!(report.imported, 1, "{report:?}");
     assert_eq!(report.errors.len(), 1);
     assert_eq!(report.errors[0].line, 2);
@@ -341,12 +304,5 @@ async fn oversized_file_and_row_are_rejected() {
         report.errors[0].message.contains("more than the limit"),
         "{report:?}"
     );
-    assert!(
-        fixture
-            .store
-            .area(&code("350203012002"))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(fixture.area("350203012002").await.is_some());
 }

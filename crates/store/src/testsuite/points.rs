@@ -2,10 +2,88 @@
 
 use std::sync::Arc;
 
-use oversight_core::{Actor, PasswordMatch, Secret};
+use jiff::Timestamp;
+use oversight_core::{Actor, AreaCode, MonitoringPoint, PasswordMatch, Secret};
 
 use super::fixtures::{at, code, mn, point, seed_points, seed_tree};
-use crate::{PointQuery, Store, StoreError};
+use crate::{PointQuery, Store, StoreError, StoreResult};
+
+/// Follows the cursors from `query` to the last page, and returns the MNs in
+/// order and the number of pages. Fails on a page above the query's limit and
+/// after 10 pages; `context` names the case in those failures.
+async fn page_through(
+    store: &Arc<dyn Store>,
+    mut query: PointQuery,
+    context: &str,
+) -> (Vec<String>, usize) {
+    let limit = usize::try_from(query.limit).expect("page size fits usize");
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.points(&query).await.expect("page of points");
+        pages += 1;
+        assert!(
+            page.items.len() <= limit,
+            "{context}: page size {}",
+            page.items.len()
+        );
+        seen.extend(page.items.into_iter().map(|point| point.mn.to_string()));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+        assert!(pages < 10, "{context}: paging does not end");
+    }
+    (seen, pages)
+}
+
+/// Returns the MNs of the points in `areas`, and of the point statuses there.
+async fn mns_in_areas(store: &Arc<dyn Store>, areas: &[AreaCode]) -> (Vec<String>, Vec<String>) {
+    let query = PointQuery {
+        areas: Some(areas.to_vec()),
+        limit: 100,
+        cursor: None,
+    };
+    let page = store.points(&query).await.expect("filter points");
+    let points = page
+        .items
+        .iter()
+        .map(|point| point.mn.to_string())
+        .collect();
+    let statuses = store.point_statuses(Some(areas)).await.expect("statuses");
+    let statuses = statuses
+        .iter()
+        .map(|status| status.mn.to_string())
+        .collect();
+    (points, statuses)
+}
+
+/// Returns the stored point `mn_text`, failing if it is missing.
+async fn stored_point(store: &Arc<dyn Store>, mn_text: &str) -> MonitoringPoint {
+    store
+        .point(&mn(mn_text))
+        .await
+        .expect("get")
+        .expect("point")
+}
+
+/// Sets the HJ 212 password of `mn_text`, keeping the replaced one valid
+/// until `previous_valid_until`.
+async fn set_password(
+    store: &Arc<dyn Store>,
+    mn_text: &str,
+    password: &str,
+    previous_valid_until: Option<Timestamp>,
+) -> StoreResult<()> {
+    store
+        .set_point_password(
+            &mn(mn_text),
+            &Secret::new(password.to_owned()),
+            previous_valid_until,
+            &Actor::System,
+        )
+        .await
+}
 
 /// Points round-trip with every field, including limits and location.
 pub async fn points_upsert_and_get(store: Arc<dyn Store>) {
@@ -69,23 +147,11 @@ pub async fn points_paging(store: Arc<dyn Store>) {
     let points: Vec<_> = mns.iter().map(|mn_text| (*mn_text, "350203")).collect();
     seed_points(&store, &points).await;
 
-    let mut seen = Vec::new();
-    let mut query = PointQuery {
+    let query = PointQuery {
         limit: 2,
         ..PointQuery::default()
     };
-    let mut pages = 0;
-    loop {
-        let page = store.points(&query).await.expect("page of points");
-        pages += 1;
-        assert!(page.items.len() <= 2, "page size {}", page.items.len());
-        seen.extend(page.items.into_iter().map(|point| point.mn.to_string()));
-        match page.next_cursor {
-            Some(cursor) => query.cursor = Some(cursor),
-            None => break,
-        }
-        assert!(pages < 10, "paging does not end");
-    }
+    let (seen, pages) = page_through(&store, query, "every area").await;
     assert_eq!(seen, ["MN001", "MN002", "MN003", "MN004", "MN005"]);
     assert_eq!(pages, 3);
 }
@@ -117,28 +183,12 @@ pub async fn points_paging_over_several_areas(store: Arc<dyn Store>) {
         ),
     ];
     for (areas, expected) in cases {
-        let mut query = PointQuery {
+        let query = PointQuery {
             areas: Some(areas.iter().map(|area| code(area)).collect()),
             limit: 2,
             cursor: None,
         };
-        let mut seen = Vec::new();
-        let mut pages = 0;
-        loop {
-            let page = store.points(&query).await.expect("page of points");
-            pages += 1;
-            assert!(
-                page.items.len() <= 2,
-                "areas {areas:?}: page size {}",
-                page.items.len()
-            );
-            seen.extend(page.items.into_iter().map(|point| point.mn.to_string()));
-            match page.next_cursor {
-                Some(cursor) => query.cursor = Some(cursor),
-                None => break,
-            }
-            assert!(pages < 10, "areas {areas:?}: paging does not end");
-        }
+        let (seen, pages) = page_through(&store, query, &format!("areas {areas:?}")).await;
         assert_eq!(seen, expected, "areas {areas:?}");
         assert_eq!(pages, 3, "areas {areas:?}");
     }
@@ -165,28 +215,9 @@ pub async fn points_area_filter_includes_sub_areas(store: Arc<dyn Store>) {
         ("4401", vec![]),
     ];
     for (area, expected) in cases {
-        let query = PointQuery {
-            areas: Some(vec![code(area)]),
-            limit: 100,
-            cursor: None,
-        };
-        let page = store.points(&query).await.expect("filter points");
-        let found: Vec<String> = page
-            .items
-            .iter()
-            .map(|point| point.mn.to_string())
-            .collect();
-        assert_eq!(found, expected, "area {area}");
-
-        let statuses = store
-            .point_statuses(Some(&[code(area)]))
-            .await
-            .expect("statuses");
-        let found: Vec<String> = statuses
-            .iter()
-            .map(|status| status.mn.to_string())
-            .collect();
-        assert_eq!(found, expected, "statuses in area {area}");
+        let (points, statuses) = mns_in_areas(&store, &[code(area)]).await;
+        assert_eq!(points, expected, "area {area}");
+        assert_eq!(statuses, expected, "statuses in area {area}");
     }
     let several = [
         (vec!["350203", "4403"], vec!["MN001", "MN003"]),
@@ -195,24 +226,9 @@ pub async fn points_area_filter_includes_sub_areas(store: Arc<dyn Store>) {
     ];
     for (areas, expected) in several {
         let areas: Vec<_> = areas.into_iter().map(code).collect();
-        let query = PointQuery {
-            areas: Some(areas.clone()),
-            limit: 100,
-            cursor: None,
-        };
-        let page = store.points(&query).await.expect("filter points");
-        let found: Vec<String> = page
-            .items
-            .iter()
-            .map(|point| point.mn.to_string())
-            .collect();
-        assert_eq!(found, expected, "areas {areas:?}");
-        let statuses = store.point_statuses(Some(&areas)).await.expect("statuses");
-        let found: Vec<String> = statuses
-            .iter()
-            .map(|status| status.mn.to_string())
-            .collect();
-        assert_eq!(found, expected, "statuses in areas {areas:?}");
+        let (points, statuses) = mns_in_areas(&store, &areas).await;
+        assert_eq!(points, expected, "areas {areas:?}");
+        assert_eq!(statuses, expected, "statuses in areas {areas:?}");
     }
 }
 
@@ -238,20 +254,10 @@ pub async fn points_password_rotation(store: Arc<dyn Store>) {
     seed_points(&store, &[("MN001", "350203001")]).await;
     let until = at("2026-12-11T00:00:00Z");
     let before = at("2026-12-10T00:00:00Z");
-    store
-        .set_point_password(
-            &mn("MN001"),
-            &Secret::new("next-pw".to_owned()),
-            Some(until),
-            &Actor::System,
-        )
+    set_password(&store, "MN001", "next-pw", Some(until))
         .await
         .expect("set password");
-    let stored = store
-        .point(&mn("MN001"))
-        .await
-        .expect("get")
-        .expect("point");
+    let stored = stored_point(&store, "MN001").await;
     assert_eq!(stored.password.expose(), "next-pw");
     let previous = stored.previous_password.clone().expect("previous kept");
     assert_eq!(previous.password.expose(), "123456");
@@ -274,11 +280,7 @@ pub async fn points_password_rotation(store: Arc<dyn Store>) {
             .await
             .expect("retire again")
     );
-    let stored = store
-        .point(&mn("MN001"))
-        .await
-        .expect("get")
-        .expect("point");
+    let stored = stored_point(&store, "MN001").await;
     assert_eq!(stored.previous_password, None);
     assert_eq!(
         stored.check_password("123456", before),
@@ -286,51 +288,25 @@ pub async fn points_password_rotation(store: Arc<dyn Store>) {
     );
 
     // Without an expiry the replaced password stops at once.
-    store
-        .set_point_password(
-            &mn("MN001"),
-            &Secret::new("third-pw".to_owned()),
-            None,
-            &Actor::System,
-        )
+    set_password(&store, "MN001", "third-pw", None)
         .await
         .expect("set password");
-    let stored = store
-        .point(&mn("MN001"))
-        .await
-        .expect("get")
-        .expect("point");
+    let stored = stored_point(&store, "MN001").await;
     assert_eq!(stored.previous_password, None);
 
     // Registering the point again with another password ends a rotation.
-    store
-        .set_point_password(
-            &mn("MN001"),
-            &Secret::new("fourth-pw".to_owned()),
-            Some(until),
-            &Actor::System,
-        )
+    set_password(&store, "MN001", "fourth-pw", Some(until))
         .await
         .expect("set password");
     store
         .upsert_points(&[point("MN001", "350203001")], &Actor::System)
         .await
         .expect("re-register");
-    let stored = store
-        .point(&mn("MN001"))
-        .await
-        .expect("get")
-        .expect("point");
+    let stored = stored_point(&store, "MN001").await;
     assert_eq!(stored.password.expose(), "123456");
     assert_eq!(stored.previous_password, None);
 
-    let error = store
-        .set_point_password(
-            &mn("MN404"),
-            &Secret::new("x".to_owned()),
-            None,
-            &Actor::System,
-        )
+    let error = set_password(&store, "MN404", "x", None)
         .await
         .expect_err("unknown point");
     assert!(matches!(error, StoreError::NotFound { .. }), "{error}");

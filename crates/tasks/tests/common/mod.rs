@@ -85,6 +85,13 @@ pub fn actor(role: Role, department: Option<&str>) -> Actor {
     }
 }
 
+/// Returns an actor in `role` of the task's lead department, or of no
+/// department before the task is routed.
+pub fn lead_actor(task: &Task, role: Role) -> Actor {
+    let department = task.lead_department.as_ref().map(DepartmentId::as_str);
+    actor(role, department)
+}
+
 pub fn dispatcher() -> Actor {
     actor(Role::Dispatcher, None)
 }
@@ -150,18 +157,45 @@ pub fn full_command(engine: &Engine, action: &str) -> Command {
     command
 }
 
-/// Applies `action` with its full command as the first role allowed, and returns the new task.
-pub fn step(engine: &Engine, task: &Task, action: &str, now: Timestamp) -> Task {
-    let config = engine.workflow().action(action).expect("action exists");
-    let role = config.roles[0];
-    let department = task.lead_department.as_ref().map(DepartmentId::as_str);
-    let actor = actor(role, department);
-    let command = full_command(engine, action);
-    let ctx = Context::new(&actor, now);
+/// Applies `command` to `task` as `actor` at `now`, failing the test unless
+/// the engine accepts it.
+pub fn apply(
+    engine: &Engine,
+    task: &Task,
+    command: &Command,
+    actor: &Actor,
+    now: Timestamp,
+) -> Applied {
     engine
-        .apply(task, &command, &ctx)
-        .unwrap_or_else(|e| panic!("{action} from {}: {e}", task.state))
-        .task
+        .apply(task, command, &Context::new(actor, now))
+        .unwrap_or_else(|e| panic!("{} from {}: {e}", command.action, task.state))
+}
+
+/// Applies `command` to `task` as `actor` at `now` and returns the error,
+/// failing the test if the engine accepts it.
+pub fn apply_err(
+    engine: &Engine,
+    task: &Task,
+    command: &Command,
+    actor: &Actor,
+    now: Timestamp,
+) -> TaskError {
+    engine
+        .apply(task, command, &Context::new(actor, now))
+        .expect_err("the command should be rejected")
+}
+
+/// Applies `action` with its full command as the first role allowed, in the
+/// lead department, and returns the result.
+pub fn step_applied(engine: &Engine, task: &Task, action: &str, now: Timestamp) -> Applied {
+    let config = engine.workflow().action(action).expect("action exists");
+    let actor = lead_actor(task, config.roles[0]);
+    apply(engine, task, &full_command(engine, action), &actor, now)
+}
+
+/// Applies `action` like [`step_applied`] and returns the new task.
+pub fn step(engine: &Engine, task: &Task, action: &str, now: Timestamp) -> Task {
+    step_applied(engine, task, action, now).task
 }
 
 /// Returns the actions that bring a new task to `state` in the default workflow.
