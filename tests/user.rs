@@ -222,7 +222,11 @@ fn user_commands_open_sm3_ledger() {
 fn user_commands_adopt_stored_ledger_hash() {
     let dir = sm3_ledger_dir();
     // Without the setting, a command uses the stored SM3.
-    assert_success(&user(dir.path(), &["add", "--admin", "ops"], PASSWORD_INPUT));
+    assert_success(&user(
+        dir.path(),
+        &["add", "--admin", "ops"],
+        PASSWORD_INPUT,
+    ));
     let listed = user(dir.path(), &["list"], "");
     assert_success(&listed);
     let stdout = String::from_utf8_lossy(&listed.stdout);
