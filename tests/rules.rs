@@ -293,6 +293,15 @@ async fn rule_change(server: &Server, action: &str) -> Value {
         .clone()
 }
 
+/// Returns a data time one second from now. A rule that a reload adds
+/// judges only readings whose data time is at or after the reload, and a
+/// DataTime has whole seconds.
+fn after_now() -> Timestamp {
+    Timestamp::now()
+        .checked_add(SignedDuration::from_secs(1))
+        .expect("in range")
+}
+
 fn minute(minutes: i64) -> Timestamp {
     let start: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
     start
@@ -382,7 +391,7 @@ async fn reload_applies_changes_and_rejects_broken_pack() {
         .await;
     let mut logger = Datalogger::connect(server.hj212, "RL00001", "123456").await;
     assert!(
-        logger.send(minute(0), &[("w01001", 8.5)]).await,
+        logger.send(after_now(), &[("w01001", 8.5)]).await,
         "pH upload"
     );
     server
@@ -412,7 +421,7 @@ async fn reload_applies_changes_and_rejects_broken_pack() {
     let mut logger = Datalogger::connect(server.hj212, "RL00002", "123456").await;
     assert!(
         logger
-            .send(minute(0), &[("w01018", 70.0), ("w01001", 9.0)])
+            .send(after_now(), &[("w01018", 70.0), ("w01001", 9.0)])
             .await,
         "upload"
     );
