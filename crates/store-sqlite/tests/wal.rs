@@ -88,9 +88,9 @@ async fn wal_stays_bounded_under_steady_ingest() {
     let database = std::fs::metadata(store.path()).expect("database").len();
     // About 240,000 readings went through the WAL. A WAL that never restarts
     // grows at least as large as the database, so a peak well below it shows
-    // the restarts. How far the peak exceeds a few batches depends on how long
-    // the checkpointer waits for a core: two runs at a load average of 9 on two
-    // cores peaked at 2.0 and 4.6 MB, against a database of 8.6 MB.
+    // the restarts. The peak grows with the time the checkpointer waits for a
+    // core. Two runs at a load average of 9 on two cores peaked at 2.0 and
+    // 4.6 MB, against a database of 8.6 MB.
     assert!(
         database > 8 * WAL_LIMIT,
         "the test wrote too little to show a bound: database {database} bytes"
