@@ -195,7 +195,13 @@ impl<'a> DataArea<'a> {
     /// one letter, is an error item naming the key. The factors after it still
     /// come through. A code that appears again after other factors is yielded again.
     pub fn factors(&self) -> Factors<'a> {
-        let mut items = self.items();
+        // Most factors are read from word loads, so no block is scanned for
+        // separators until the general path needs them.
+        let mut items = Items {
+            text: self.text,
+            position: 0,
+            separators: Separators::unscanned(self.text.as_bytes()),
+        };
         // The leading `DataTime` of an upload is no factor, so the iterator
         // starts after it and its separator.
         if let Some(value) = self.leading_data_time() {
@@ -272,7 +278,9 @@ pub struct Items<'a> {
     text: &'a str,
     /// The start of the next piece.
     position: usize,
-    /// The separators at or after `position`.
+    /// The separators of the text. The factor iterator's word paths move
+    /// `position` without it, so it may still hold separators before
+    /// `position`, and [`next_piece`](Self::next_piece) skips them first.
     separators: Separators<'a>,
 }
 
@@ -280,6 +288,7 @@ impl<'a> Items<'a> {
     #[inline(always)]
     fn next_piece(&mut self) -> Option<Piece> {
         let bytes = self.text.as_bytes();
+        self.separators.seek(self.position);
         loop {
             let start = self.position;
             if start >= bytes.len() {
@@ -327,11 +336,11 @@ impl<'a> Items<'a> {
     }
 
     /// Moves forward to `position`, the start of a piece or the end of the
-    /// text, so that the next call returns the piece there.
+    /// text, so that the next call returns the piece there. The separator
+    /// iterator catches up in [`next_piece`](Self::next_piece).
     #[inline]
     fn skip_to(&mut self, position: usize) {
         self.position = position;
-        self.separators.seek(position);
     }
 
     /// Moves back to `start`, the start of a piece returned before, so that
@@ -630,7 +639,7 @@ impl Factors<'_> {
         let start = self.items.position;
         let equals = dash + 5;
         let end = equals + 2;
-        self.items.skip_to(end + 1);
+        self.items.position = end + 1;
         Some(FactorItem {
             start,
             end,
@@ -641,7 +650,7 @@ impl Factors<'_> {
             },
             value_start: equals + 1,
             value_end: end,
-            target: Some(Target::Flag),
+            target: Some(Target::FlagLetter(letter)),
         })
     }
 
@@ -657,7 +666,9 @@ impl Factors<'_> {
             return None;
         }
         let offset = first_byte_equal(word, b'-');
-        if offset == 8 {
+        // The key must contain no separator before its dash, or the general
+        // path splits the text there.
+        if offset == 8 || first_separator(word) < offset {
             return None;
         }
         let item = self.read_value_item(start + offset)?;
@@ -668,11 +679,12 @@ impl Factors<'_> {
     /// to a value suffix (`Rtd`, `Avg`, `Min`, `Max`, `Cou`, `Data` or
     /// `Flag`) after the dash at `dash`, followed directly by `=`.
     ///
-    /// The caller checks that the key needs no trimming at its start, and
-    /// the suffix needs none at its end. Any other item, or a key with a
-    /// separator in it, returns `None` without moving, so the general path
-    /// reads it. This path only skips the work of finding and trimming a
-    /// key that the general path would find at the same offsets.
+    /// The caller checks that the key needs no trimming at its start and
+    /// has no separator before the dash, and the suffix needs none at its
+    /// end. Any other item, or a value that [`find_plain_value_end`] does
+    /// not end, returns `None` without moving, so the general path reads
+    /// it. This path only skips the work of finding and trimming a key and
+    /// of the separator iterator, and finds the same offsets.
     #[inline(always)]
     fn read_value_item(&mut self, dash: usize) -> Option<FactorItem> {
         let bytes = self.text.as_bytes();
@@ -688,13 +700,7 @@ impl Factors<'_> {
             FLAG_SUFFIX if bytes.get(dash + 5) == Some(&b'=') => (dash + 5, Target::Flag),
             _ => return None,
         };
-        // The first separator must be this `=`, so the key contains no
-        // `;` or `,`.
-        if self.items.separators.next() != Some(equals) {
-            self.items.rewind(start);
-            return None;
-        }
-        let end = self.items.find_value_end(equals + 1);
+        let end = find_plain_value_end(bytes, equals + 1)?;
         self.items.position = end + 1;
         Some(FactorItem {
             start,
@@ -774,6 +780,66 @@ pub(crate) fn load_word(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(*chunk))
 }
 
+/// Returns the end of the value that starts at `from`: the first `;` or
+/// `,` within 16 bytes, or the end of `bytes` when fewer than eight bytes
+/// remain. Returns `None` for a longer value and for one that starts with
+/// `/` or a space, which may be log text (see [`find_log_text_end`]).
+#[inline(always)]
+fn find_plain_value_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let Some(word) = load_word(bytes, from) else {
+        let rest = bytes.get(from..)?;
+        if matches!(rest.first(), Some(b'/' | b' ')) {
+            return None;
+        }
+        let length = rest
+            .iter()
+            .position(|&byte| byte == b';' || byte == b',')
+            .unwrap_or(rest.len());
+        return Some(from + length);
+    };
+    if matches!(word as u8, b'/' | b' ') {
+        return None;
+    }
+    let offset = first_item_end(word);
+    if offset < 8 {
+        return Some(from + offset);
+    }
+    let offset = first_item_end(load_word(bytes, from + 8)?);
+    (offset < 8).then_some(from + 8 + offset)
+}
+
+/// Returns the bytes of `word` that are zero with their high bit set, and
+/// possibly bytes after a zero byte (see [`first_byte_equal`]).
+#[inline(always)]
+fn zero_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    word.wrapping_sub(ONES) & !word & HIGH_BITS
+}
+
+/// Returns the index of the first `;` or `,` in `word`, or 8.
+///
+/// Each byte test flags bytes only at or after its first match, so the
+/// lowest flag of the two tests together is exact.
+#[inline(always)]
+fn first_item_end(word: u64) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let flags =
+        zero_bytes(word ^ (ONES * u64::from(b';'))) | zero_bytes(word ^ (ONES * u64::from(b',')));
+    flags.trailing_zeros() as usize / 8
+}
+
+/// Returns the index of the first separator (`;`, `,` or `=`) in `word`,
+/// or 8, exact for the same reason as [`first_item_end`].
+#[inline(always)]
+fn first_separator(word: u64) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let flags = zero_bytes(word ^ (ONES * u64::from(b';')))
+        | zero_bytes(word ^ (ONES * u64::from(b',')))
+        | zero_bytes(word ^ (ONES * u64::from(b'=')));
+    flags.trailing_zeros() as usize / 8
+}
+
 /// Returns the index of the first byte of `word` equal to `byte`, or 8.
 ///
 /// A byte of `word ^ splat(byte)` is zero where `word` has `byte`.
@@ -803,6 +869,8 @@ struct FactorKey {
 enum Target {
     Number(Slot),
     Flag,
+    /// A flag already checked to be one ASCII letter.
+    FlagLetter(u8),
 }
 
 /// One item of a factor, as byte offsets into the data area.
@@ -863,6 +931,10 @@ impl<'a> Iterator for Factors<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let text = self.text;
+        // The end needs no separator search.
+        if self.items.position >= text.len() {
+            return None;
+        }
         let (first, code) = loop {
             if let Some((item, word)) = self.first_value_item() {
                 break (item, CodePattern::with_word(&item.key, Some(word)));
@@ -953,7 +1025,7 @@ impl FactorBuilder {
         };
         let bit = match target {
             Target::Number(slot) => slot.bit(),
-            Target::Flag => FLAG,
+            Target::Flag | Target::FlagLetter(_) => FLAG,
         };
         if self.seen & bit != 0 {
             self.error = Some(duplicate_key(text, item.key));
@@ -978,17 +1050,14 @@ impl FactorBuilder {
                     }
                 }
             }
+            Target::FlagLetter(letter) => self.set_flag_letter(letter),
             Target::Flag => {
                 if let Some(&[letter]) = text.as_bytes().get(item.value_start..item.value_end)
                     && letter.is_ascii_alphabetic()
                 {
                     // One ASCII letter, the usual flag, is checked without
                     // slicing the text, which checks character boundaries.
-                    // `N`, the flag of a normal reading, needs no parsing.
-                    self.flag = match letter {
-                        b'N' => Some(DataFlag::NORMAL),
-                        _ => parse_flag_letter(letter),
-                    };
+                    self.set_flag_letter(letter);
                     return;
                 }
                 let (value_start, value_end) = trim_range(text, item.value_start, item.value_end);
@@ -1000,6 +1069,16 @@ impl FactorBuilder {
                 }
             }
         }
+    }
+
+    /// Sets the flag from one ASCII letter. `N`, the flag of a normal
+    /// reading, needs no parsing.
+    #[inline(always)]
+    fn set_flag_letter(&mut self, letter: u8) {
+        self.flag = match letter {
+            b'N' => Some(DataFlag::NORMAL),
+            _ => parse_flag_letter(letter),
+        };
     }
 
     /// Returns the factor whose first item is `first` and whose last item
@@ -1396,6 +1475,31 @@ a04-Rtd=4,a04-Flag=1;a05-Rtd=5,a05-Flag=N;;a06-Rtd=6,a06-Flag=T; a07-Rtd=7,a07-F
             text in "((a|ab|w01018|abcdefgh| a|a\u{3000}|x=a)-(Rtd|Flag|Avg|Data|Min|Cou|x|Rtdx|Dat)( =|=)([0-9.N ]{0,3}|//[a;=]{0,2}//)[;,]{1,2}|DataTime=1;|DataTime=20160801085857(000)?[;,]?|junk;| ;|a-;){0,12}",
         ) {
             prop_assert_eq!(factor_groups(&text), reference_factor_groups(&text), "{:?}", text);
+        }
+
+        #[test]
+        fn factor_values_match_item_values(
+            text in "((a|w01018|abcdefg|ab;a)-(Rtd|Avg|Min|Max|Cou|Data|Flag)=([0-9.N+ -]{0,18}|//[0-9;,]{0,3}//|[0-9]{1,7})[;,]{1,2}){0,8}",
+        ) {
+            // Values of up to 18 bytes reach the end of the text and the
+            // second word of the value end search.
+            for factor in DataArea::new(&text).factors().flatten() {
+                let mut expected = FactorValues::default();
+                let mut flag = None;
+                for (suffix, value) in factor.suffixes() {
+                    let number = parse_number(value);
+                    match suffix {
+                        "Rtd" => expected.rtd = number,
+                        "Avg" | "Data" => expected.avg = number,
+                        "Min" => expected.min = number,
+                        "Max" => expected.max = number,
+                        "Cou" => expected.cou = number,
+                        _ => flag = DataFlag::parse(value).ok(),
+                    }
+                }
+                prop_assert_eq!(factor.values(), expected, "{:?}", text);
+                prop_assert_eq!(factor.flag(), flag, "{:?}", text);
+            }
         }
 
         #[test]
