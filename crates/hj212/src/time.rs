@@ -50,11 +50,19 @@ fn parse_time_direct(bytes: &[u8], offset: Offset) -> Option<Timestamp> {
         return None;
     }
 
-    let digit = |index: usize| u32::from(digits[index] - b'0');
-    let pair = |index: usize| digit(index) * 10 + digit(index + 1);
-    let year = pair(0) * 100 + pair(2);
-    let (month, day) = (pair(4), pair(6));
-    let (hour, minute, second) = (pair(8), pair(10), pair(12));
+    // Each even byte of `pairs(word)` is the 2-digit number of that byte
+    // and the next, at most 99, so no byte carries into the next.
+    let pairs = |word: &[u8]| {
+        let bytes: [u8; 8] = word.try_into().expect("a slice of eight bytes");
+        let digits = u64::from_le_bytes(bytes) - 0x3030_3030_3030_3030;
+        digits * 10 + (digits >> 8)
+    };
+    let date = pairs(&digits[..8]);
+    let time = pairs(&digits[6..]);
+    let pair = |word: u64, index: u32| u32::from((word >> (8 * index)) as u8);
+    let year = pair(date, 0) * 100 + pair(date, 2);
+    let (month, day) = (pair(date, 4), pair(date, 6));
+    let (hour, minute, second) = (pair(time, 2), pair(time, 4), pair(time, 6));
     let valid = DIRECT_YEARS.contains(&year)
         && (1..=12).contains(&month)
         && day >= 1
