@@ -116,12 +116,34 @@ impl FieldError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataArea<'a> {
     text: &'a str,
+    /// The length of the value of a first item `DataTime=DIGITS` with 14 or
+    /// 17 digits, or 0 for any other text. Both [`DataArea::data_time`] and
+    /// [`DataArea::factors`] need it, so it is found once.
+    leading_data_time_length: u8,
 }
 
 impl<'a> DataArea<'a> {
     /// Wraps data area text (without the surrounding `&&`).
     pub fn new(text: &'a str) -> Self {
-        Self { text }
+        Self {
+            text,
+            leading_data_time_length: leading_data_time_length(text),
+        }
+    }
+
+    /// Creates a data area from its text and the result of
+    /// [`leading_data_time_length`](Self::leading_data_time_length) for it.
+    pub(crate) fn from_parts(text: &'a str, leading_data_time_length: u8) -> Self {
+        Self {
+            text,
+            leading_data_time_length,
+        }
+    }
+
+    /// Returns the length of the value of a first item `DataTime=DIGITS`
+    /// with 14 or 17 digits, or 0 for any other text.
+    pub(crate) fn leading_data_time_length(&self) -> u8 {
+        self.leading_data_time_length
     }
 
     /// Returns the text.
@@ -131,11 +153,7 @@ impl<'a> DataArea<'a> {
 
     /// Iterates over the items in order; a piece without `=` is an error item.
     pub fn items(&self) -> Items<'a> {
-        Items {
-            text: self.text,
-            position: 0,
-            separators: Separators::new(self.text.as_bytes()),
-        }
+        Items::new(self.text)
     }
 
     /// Returns the first value of `key`, trimmed, such as `get("RtdInterval")`.
@@ -161,21 +179,12 @@ impl<'a> DataArea<'a> {
     /// [`get`]: DataArea::get
     #[inline]
     fn leading_data_time(&self) -> Option<&'a str> {
-        const PREFIX: &str = "DataTime=";
-        let value = self.text.strip_prefix(PREFIX)?;
-        let bytes = value.as_bytes();
-        let digits: &[u8; 14] = bytes.first_chunk()?;
-        if !(are_eight_digits(&digits[..8]) && are_eight_digits(&digits[6..])) {
+        const PREFIX_LENGTH: usize = "DataTime=".len();
+        let length = usize::from(self.leading_data_time_length);
+        if length == 0 {
             return None;
         }
-        let length = match bytes.get(14..17) {
-            Some(milliseconds) if milliseconds.iter().all(u8::is_ascii_digit) => 17,
-            _ => 14,
-        };
-        match bytes.get(length) {
-            None | Some(b';' | b',') => value.get(..length),
-            Some(_) => None,
-        }
+        self.text.get(PREFIX_LENGTH..PREFIX_LENGTH + length)
     }
 
     /// Returns false if the text does not contain `DataTime`, so that a
@@ -204,13 +213,42 @@ impl<'a> DataArea<'a> {
         };
         // The leading `DataTime` of an upload is no factor, so the iterator
         // starts after it and its separator.
-        if let Some(value) = self.leading_data_time() {
-            items.skip_to("DataTime=".len() + value.len() + 1);
+        let length = usize::from(self.leading_data_time_length);
+        if length != 0 {
+            items.skip_to("DataTime=".len() + length + 1);
         }
         Factors {
             text: self.text,
             items,
         }
+    }
+}
+
+/// Returns the length of the value of a first item `DataTime=DIGITS` of
+/// `text` with 14 or 17 digits, or 0 for any other text.
+#[inline]
+fn leading_data_time_length(text: &str) -> u8 {
+    const NAME: u64 = u64::from_le_bytes(*b"DataTime");
+    const PREFIX_LENGTH: usize = "DataTime=".len();
+    let bytes = text.as_bytes();
+    // The name, its `=` and 14 digits.
+    let Some(head) = bytes.first_chunk::<23>() else {
+        return 0;
+    };
+    let name = u64::from_le_bytes(*head.first_chunk::<8>().expect("23 bytes"));
+    if name != NAME
+        || head[8] != b'='
+        || !(are_eight_digits(&head[9..17]) && are_eight_digits(&head[15..23]))
+    {
+        return 0;
+    }
+    let length = match bytes.get(23..26) {
+        Some(milliseconds) if milliseconds.iter().all(u8::is_ascii_digit) => 17,
+        _ => 14,
+    };
+    match bytes.get(PREFIX_LENGTH + usize::from(length)) {
+        None | Some(b';' | b',') => length,
+        Some(_) => 0,
     }
 }
 
@@ -285,6 +323,14 @@ pub struct Items<'a> {
 }
 
 impl<'a> Items<'a> {
+    fn new(text: &'a str) -> Self {
+        Items {
+            text,
+            position: 0,
+            separators: Separators::new(text.as_bytes()),
+        }
+    }
+
     #[inline(always)]
     fn next_piece(&mut self) -> Option<Piece> {
         let bytes = self.text.as_bytes();
@@ -510,13 +556,10 @@ impl<'a> Factor<'a> {
 
     /// Iterates over `(suffix, value)` for every item of the factor.
     pub fn suffixes(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        DataArea::new(self.text())
-            .items()
-            .flatten()
-            .filter_map(|item| {
-                let (_, suffix) = split_factor_key(item.key)?;
-                Some((suffix, item.value))
-            })
+        Items::new(self.text()).flatten().filter_map(|item| {
+            let (_, suffix) = split_factor_key(item.key)?;
+            Some((suffix, item.value))
+        })
     }
 }
 
