@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use jiff::tz::Offset;
 use oversight_core::{DataFlag, FactorValues};
 
-use crate::number::parse_number_at;
+use crate::number::{parse_number_at, parse_number_from_word};
 use crate::packet::excerpt;
 use crate::scan::Separators;
 use crate::time::{are_eight_digits, parse_time};
@@ -698,12 +698,19 @@ impl Factors<'_> {
     }
 
     /// Reads the item at the current position if it can start a factor and
-    /// [`read_value_item`](Self::read_value_item) accepts it. Also returns
-    /// the item's first eight bytes, from which the code pattern is built.
+    /// its key is `CODE-Suffix` with a value suffix directly before `=`, as
+    /// [`read_value_item`](Self::read_value_item) reads later items. Also
+    /// returns the item's first eight bytes, from which the code pattern is
+    /// built, and its number when the suffix takes one and the value parses.
+    ///
+    /// The key, the suffix and the value's first eight bytes are read from
+    /// one [`Window`], so their bounds are checked once.
     #[inline(always)]
-    fn first_value_item(&mut self) -> Option<(FactorItem, u64)> {
+    fn first_value_item(&mut self) -> Option<(FactorItem, u64, Option<f64>)> {
         let start = self.items.position;
-        let word = load_word(self.text.as_bytes(), start)?;
+        let bytes = self.text.as_bytes();
+        let window = Window::at(bytes, start)?;
+        let word = window.word(0);
         // The key must need no trimming at its start.
         if !(word as u8).is_ascii_graphic() {
             return None;
@@ -714,8 +721,38 @@ impl Factors<'_> {
         if offset == 8 || first_separator(word) < offset {
             return None;
         }
-        let item = self.read_value_item(start + offset)?;
-        Some((item, word))
+        let dash = start + offset;
+        let (equals_offset, target) = match window.suffix(offset + 1) {
+            RTD_EQUALS => (offset + 4, Target::Number(Slot::Rtd)),
+            AVG_EQUALS => (offset + 4, Target::Number(Slot::Avg)),
+            MIN_EQUALS => (offset + 4, Target::Number(Slot::Min)),
+            MAX_EQUALS => (offset + 4, Target::Number(Slot::Max)),
+            COU_EQUALS => (offset + 4, Target::Number(Slot::Cou)),
+            DATA if window.byte(offset + 5) == b'=' => (offset + 5, Target::Number(Slot::Avg)),
+            FLAG_SUFFIX if window.byte(offset + 5) == b'=' => (offset + 5, Target::Flag),
+            _ => return None,
+        };
+        let value_start = start + equals_offset + 1;
+        let value_word = window.word(equals_offset + 1);
+        let end = find_plain_value_end(bytes, value_start, Some(value_word))?;
+        self.items.position = end + 1;
+        let number = match target {
+            Target::Number(_) => parse_number_from_word(Some(value_word), bytes, value_start, end),
+            _ => None,
+        };
+        let item = FactorItem {
+            start,
+            end,
+            key: FactorKey {
+                key_start: start,
+                dash,
+                key_end: start + equals_offset,
+            },
+            value_start,
+            value_end: end,
+            target: Some(target),
+        };
+        Some((item, word, number))
     }
 
     /// Reads the item at the current position when its key runs from there
@@ -743,7 +780,7 @@ impl Factors<'_> {
             FLAG_SUFFIX if bytes.get(dash + 5) == Some(&b'=') => (dash + 5, Target::Flag),
             _ => return None,
         };
-        let end = find_plain_value_end(bytes, equals + 1)?;
+        let end = find_plain_value_end(bytes, equals + 1, None)?;
         self.items.position = end + 1;
         Some(FactorItem {
             start,
@@ -824,21 +861,19 @@ pub(crate) fn load_word(bytes: &[u8], at: usize) -> Option<u64> {
 }
 
 /// Returns the end of the value that starts at `from`: the first `;` or
-/// `,` within 16 bytes, or the end of `bytes` when fewer than eight bytes
-/// remain. Returns `None` for a longer value and for one that starts with
-/// `/` or a space, which may be log text (see [`find_log_text_end`]).
+/// `,` within 16 bytes, or the end of `bytes` when fewer bytes remain.
+/// Returns `None` for a longer value and for one that starts with `/` or a
+/// space, which may be log text (see [`find_log_text_end`]). `word` holds
+/// the value's first eight bytes if the caller has loaded them, with `;`
+/// past the end of `bytes` as a [`Window`] has.
 #[inline(always)]
-fn find_plain_value_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let Some(word) = load_word(bytes, from) else {
+fn find_plain_value_end(bytes: &[u8], from: usize, word: Option<u64>) -> Option<usize> {
+    let Some(word) = word.or_else(|| load_word(bytes, from)) else {
         let rest = bytes.get(from..)?;
         if matches!(rest.first(), Some(b'/' | b' ')) {
             return None;
         }
-        let length = rest
-            .iter()
-            .position(|&byte| byte == b';' || byte == b',')
-            .unwrap_or(rest.len());
-        return Some(from + length);
+        return Some(from + item_end_in(rest));
     };
     if matches!(word as u8, b'/' | b' ') {
         return None;
@@ -847,8 +882,73 @@ fn find_plain_value_end(bytes: &[u8], from: usize) -> Option<usize> {
     if offset < 8 {
         return Some(from + offset);
     }
-    let offset = first_item_end(load_word(bytes, from + 8)?);
-    (offset < 8).then_some(from + 8 + offset)
+    let second = from + 8;
+    match load_word(bytes, second) {
+        Some(word) => {
+            let offset = first_item_end(word);
+            (offset < 8).then_some(second + offset)
+        }
+        None => Some(second + item_end_in(bytes.get(second..)?)),
+    }
+}
+
+/// Returns the offset of the first `;` or `,` in `rest`, or its length.
+fn item_end_in(rest: &[u8]) -> usize {
+    rest.iter()
+        .position(|&byte| byte == b';' || byte == b',')
+        .unwrap_or(rest.len())
+}
+
+/// The 24 bytes of a data area at an offset, read with one bounds check,
+/// with `;` in place of any bytes past the end of the text. A `;` there
+/// ends an item where the text ends, as the end of the text does.
+struct Window([u8; 24]);
+
+impl Window {
+    #[inline(always)]
+    fn at(bytes: &[u8], at: usize) -> Option<Self> {
+        let rest = bytes.get(at..)?;
+        match rest.first_chunk::<24>() {
+            Some(bytes) => Some(Self(*bytes)),
+            None => Some(Self::padded(rest)),
+        }
+    }
+
+    #[cold]
+    fn padded(rest: &[u8]) -> Self {
+        let mut bytes = [b';'; 24];
+        bytes[..rest.len()].copy_from_slice(rest);
+        Self(bytes)
+    }
+
+    /// Returns the eight bytes at `offset`, at most 16, as a little-endian
+    /// word.
+    #[inline(always)]
+    fn word(&self, offset: usize) -> u64 {
+        let offset = offset.min(16);
+        u64::from_le_bytes(
+            self.0[offset..offset + 8]
+                .try_into()
+                .expect("eight bytes within the window"),
+        )
+    }
+
+    /// Returns the four bytes at `offset`, at most 20, as a little-endian
+    /// word.
+    #[inline(always)]
+    fn suffix(&self, offset: usize) -> u32 {
+        let offset = offset.min(20);
+        u32::from_le_bytes(
+            self.0[offset..offset + 4]
+                .try_into()
+                .expect("four bytes within the window"),
+        )
+    }
+
+    #[inline(always)]
+    fn byte(&self, offset: usize) -> u8 {
+        self.0[offset.min(23)]
+    }
 }
 
 /// Returns the bytes of `word` that are zero with their high bit set, and
@@ -978,8 +1078,13 @@ impl<'a> Iterator for Factors<'a> {
         if self.items.position >= text.len() {
             return None;
         }
+        let mut group = FactorBuilder::default();
         let (first, code) = loop {
-            if let Some((item, word)) = self.first_value_item() {
+            if let Some((item, word, number)) = self.first_value_item() {
+                match (item.target, number) {
+                    (Some(Target::Number(slot)), Some(number)) => group.set_number(slot, number),
+                    _ => group.add(text, &item),
+                }
                 break (item, CodePattern::with_word(&item.key, Some(word)));
             }
             let piece = self.items.next_piece()?;
@@ -988,11 +1093,10 @@ impl<'a> Iterator for Factors<'a> {
             }
             if let Some(key) = self.split_key(&piece) {
                 let item = FactorItem::new(text, &piece, key);
+                group.add(text, &item);
                 break (item, CodePattern::new(text.as_bytes(), &item.key));
             }
         };
-        let mut group = FactorBuilder::default();
-        group.add(text, &first);
         let mut group_end = first.end;
         while let Some(item) = self.next_item_of(&code) {
             group.add(text, &item);
@@ -1112,6 +1216,15 @@ impl FactorBuilder {
                 }
             }
         }
+    }
+
+    /// Sets the number of `slot` for the factor's first item, whose value
+    /// the caller has parsed.
+    #[inline(always)]
+    fn set_number(&mut self, slot: Slot, number: f64) {
+        self.seen |= slot.bit();
+        self.present |= slot.bit();
+        self.numbers[slot as usize] = number;
     }
 
     /// Sets the flag from one ASCII letter. `N`, the flag of a normal
