@@ -700,13 +700,13 @@ impl Factors<'_> {
     /// Reads the item at the current position if it can start a factor and
     /// its key is `CODE-Suffix` with a value suffix directly before `=`, as
     /// [`read_value_item`](Self::read_value_item) reads later items. Also
-    /// returns the item's first eight bytes, from which the code pattern is
-    /// built, and its number when the suffix takes one and the value parses.
+    /// returns the pattern of its code, built from the item's first eight
+    /// bytes, and its number when the suffix takes one and the value parses.
     ///
     /// The key, the suffix and the value's first eight bytes are read from
     /// one [`Window`], so their bounds are checked once.
     #[inline(always)]
-    fn first_value_item(&mut self) -> Option<(FactorItem, u64, Option<f64>)> {
+    fn first_value_item(&mut self) -> Option<(FactorItem, CodePattern, Option<f64>)> {
         let start = self.items.position;
         let bytes = self.text.as_bytes();
         let window = Window::at(bytes, start)?;
@@ -752,7 +752,15 @@ impl Factors<'_> {
             value_end: end,
             target: Some(target),
         };
-        Some((item, word, number))
+        // The dash is one of the word's eight bytes, so the code and its
+        // dash fill at most the whole word.
+        let mask = u64::MAX >> (8 * (7 - offset));
+        let code = CodePattern {
+            start,
+            length: offset,
+            word: Some((word & mask, mask)),
+        };
+        Some((item, code, number))
     }
 
     /// Reads the item at the current position when its key runs from there
@@ -829,15 +837,8 @@ impl CodePattern {
 
     #[inline(always)]
     fn new(text: &[u8], key: &FactorKey) -> Self {
-        Self::with_word(key, load_word(text, key.key_start))
-    }
-
-    /// Creates the pattern from `first_word`, the eight bytes at the key's
-    /// start, if the caller has loaded them.
-    #[inline(always)]
-    fn with_word(key: &FactorKey, first_word: Option<u64>) -> Self {
         let length = key.dash - key.key_start;
-        let word = match first_word {
+        let word = match load_word(text, key.key_start) {
             Some(word) if length < 8 => {
                 let mask = u64::MAX >> (8 * (7 - length));
                 Some((word & mask, mask))
@@ -1080,12 +1081,12 @@ impl<'a> Iterator for Factors<'a> {
         }
         let mut group = FactorBuilder::default();
         let (first, code) = loop {
-            if let Some((item, word, number)) = self.first_value_item() {
+            if let Some((item, code, number)) = self.first_value_item() {
                 match (item.target, number) {
                     (Some(Target::Number(slot)), Some(number)) => group.set_number(slot, number),
                     _ => group.add(text, &item),
                 }
-                break (item, CodePattern::with_word(&item.key, Some(word)));
+                break (item, code);
             }
             let piece = self.items.next_piece()?;
             if piece.equals.is_none() {
