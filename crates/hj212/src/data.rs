@@ -15,7 +15,7 @@ use oversight_core::{DataFlag, FactorValues};
 use crate::number::{parse_number_at, parse_number_from_word};
 use crate::packet::excerpt;
 use crate::scan::Separators;
-use crate::time::{are_eight_digits, parse_time};
+use crate::time::{are_eight_digits, parse_digit_time, parse_time};
 
 /// The time zone HJ 212 devices in China report in: UTC+08:00.
 pub const CHINA_STANDARD_TIME: Offset = Offset::constant(8);
@@ -166,8 +166,13 @@ impl<'a> DataArea<'a> {
 
     /// Parses `DataTime` in the fixed UTC `offset`; `Ok(None)` if absent.
     pub fn data_time(&self, offset: Offset) -> Result<Option<Timestamp>, FieldError> {
-        self.leading_data_time()
-            .or_else(|| self.contains_data_time().then(|| self.get("DataTime"))?)
+        if let Some(value) = self.leading_data_time() {
+            // Its digits were checked when the data area was created.
+            return parse_digit_time("DataTime", value, offset).map(Some);
+        }
+        self.contains_data_time()
+            .then(|| self.get("DataTime"))
+            .flatten()
             .map(|value| parse_time("DataTime", value, offset))
             .transpose()
     }
@@ -1618,6 +1623,19 @@ a04-Rtd=4,a04-Flag=1;a05-Rtd=5,a05-Flag=N;;a06-Rtd=6,a06-Flag=T; a07-Rtd=7,a07-F
     }
 
     proptest! {
+        #[test]
+        fn leading_data_time_parsed_as_parse_time(
+            value in "[0-9]{4}(0[0-9]|1[0-3])[0-3][0-9][0-2][0-9][0-6][0-9][0-6][0-9]([0-9]{3})?",
+            offset_hours in -25i8..=25,
+        ) {
+            let offset = Offset::constant(offset_hours);
+            let text = format!("DataTime={value};a-Rtd=1");
+            prop_assert_eq!(
+                DataArea::new(&text).data_time(offset),
+                parse_time("DataTime", &value, offset).map(Some)
+            );
+        }
+
         #[test]
         fn leading_data_time_matches_get(value in "[0-9]{0,18}[0-9;,= /a]{0,3}", rest in "[a-z0-9=;,/ -]{0,12}") {
             let text = format!("DataTime={value}{rest}");
