@@ -69,7 +69,7 @@ pub(crate) fn parse_number_at(bytes: &[u8], start: usize, end: usize) -> Option<
 }
 
 /// Parses the number at `bytes[start..end]`, as [`parse_number_at`] does,
-/// where `word` holds the eight bytes at `start` if the caller has loaded
+/// where `word` is the eight bytes at `start` if the caller has loaded
 /// them. Bytes of `word` past `end` are ignored, so they may lie past the
 /// end of `bytes`.
 #[inline(always)]
