@@ -65,10 +65,24 @@ fn parse_number_bytes(bytes: &[u8]) -> Option<f64> {
 /// goes through [`parse_number_bytes`].
 #[inline(always)]
 pub(crate) fn parse_number_at(bytes: &[u8], start: usize, end: usize) -> Option<f64> {
+    parse_number_from_word(load_word(bytes, start), bytes, start, end)
+}
+
+/// Parses the number at `bytes[start..end]`, as [`parse_number_at`] does,
+/// where `word` is the eight bytes at `start` if the caller has loaded
+/// them. Bytes of `word` past `end` are ignored, so they may lie past the
+/// end of `bytes`.
+#[inline(always)]
+pub(crate) fn parse_number_from_word(
+    word: Option<u64>,
+    bytes: &[u8],
+    start: usize,
+    end: usize,
+) -> Option<f64> {
     // Most values have no sign, so the word at `start` is tried first. A
     // sign fails its digit test and takes the second try.
     let length = end.wrapping_sub(start);
-    if let Some(word) = load_word(bytes, start) {
+    if let Some(word) = word {
         if length.wrapping_sub(1) < 8
             && let Some(magnitude) = parse_decimal_word(word, length)
         {

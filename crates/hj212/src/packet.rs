@@ -200,7 +200,11 @@ pub struct Packet<'a> {
     flag: Option<Flag>,
     pnum: Option<u16>,
     pno: Option<u16>,
-    cp: DataArea<'a>,
+    /// The data area's text and its [`DataArea`] leading `DataTime`
+    /// length, kept apart so that the length fits in the padding after the
+    /// numeric fields.
+    cp_text: &'a str,
+    cp_data_time_length: u8,
     trailing_text: &'a str,
 }
 
@@ -222,6 +226,7 @@ impl<'a> Packet<'a> {
             });
         }
         let fields = HeaderFields::parse(header)?;
+        let cp = DataArea::new(cp);
         let missing = |name| ParseError::MissingField { name };
         Ok(Self {
             segment,
@@ -233,7 +238,8 @@ impl<'a> Packet<'a> {
             flag: fields.flag,
             pnum: fields.pnum,
             pno: fields.pno,
-            cp: DataArea::new(cp),
+            cp_text: cp.as_str(),
+            cp_data_time_length: cp.leading_data_time_length(),
             trailing_text,
         })
     }
@@ -295,7 +301,7 @@ impl<'a> Packet<'a> {
 
     /// Returns the data area, the text between `CP=&&` and the closing `&&`.
     pub fn cp(&self) -> DataArea<'a> {
-        self.cp
+        DataArea::from_parts(self.cp_text, self.cp_data_time_length)
     }
 
     /// Returns the text after the closing `&&`, empty for a well-formed packet.
@@ -305,17 +311,17 @@ impl<'a> Packet<'a> {
 
     /// Returns the first value of `key` in the data area, trimmed.
     pub fn get(&self, key: &str) -> Option<&'a str> {
-        self.cp.get(key)
+        self.cp().get(key)
     }
 
     /// Parses the data area's `DataTime`, read in the fixed UTC `offset`.
     pub fn data_time(&self, offset: Offset) -> Result<Option<Timestamp>, FieldError> {
-        self.cp.data_time(offset)
+        self.cp().data_time(offset)
     }
 
     /// Iterates over the factors of the data area (see [`DataArea::factors`]).
     pub fn factors(&self) -> crate::data::Factors<'a> {
-        self.cp.factors()
+        self.cp().factors()
     }
 
     /// Converts an upload (CN 2011, 2051, 2061 or 2031) into readings.

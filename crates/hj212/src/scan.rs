@@ -39,9 +39,23 @@ impl<'a> Separators<'a> {
         }
     }
 
+    /// Creates an iterator that scans no block until [`seek`](Self::seek)
+    /// or [`reset`](Self::reset) is called, which must come before any
+    /// call to `next`.
+    #[inline]
+    pub(crate) fn unscanned(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            // A block start of -BLOCK (wrapping) makes the first `seek`
+            // scan the block of its position.
+            block_start: BLOCK.wrapping_neg(),
+            mask: 0,
+        }
+    }
+
     /// Skips the separators before `position`.
     pub(crate) fn seek(&mut self, position: usize) {
-        if position >= self.block_start + BLOCK {
+        if position >= self.block_start.wrapping_add(BLOCK) {
             self.block_start = position - position % BLOCK;
             self.mask = block_mask(self.bytes, self.block_start);
         }

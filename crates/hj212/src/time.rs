@@ -49,12 +49,51 @@ fn parse_time_direct(bytes: &[u8], offset: Offset) -> Option<Timestamp> {
     if !(are_eight_digits(&digits[..8]) && are_eight_digits(&digits[6..])) {
         return None;
     }
+    time_from_digits(digits, millisecond, offset)
+}
 
-    let digit = |index: usize| u32::from(digits[index] - b'0');
-    let pair = |index: usize| digit(index) * 10 + digit(index + 1);
-    let year = pair(0) * 100 + pair(2);
-    let (month, day) = (pair(4), pair(6));
-    let (hour, minute, second) = (pair(8), pair(10), pair(12));
+/// Parses a time of 14 or 17 bytes that the caller has checked to be ASCII
+/// digits, as [`parse_time`] does, without checking the digits again.
+#[inline]
+pub(crate) fn parse_digit_time(
+    key: &str,
+    value: &str,
+    offset: Offset,
+) -> Result<Timestamp, FieldError> {
+    let bytes = value.as_bytes();
+    debug_assert!(matches!(bytes.len(), 14 | 17) && bytes.iter().all(u8::is_ascii_digit));
+    let millisecond = match *bytes {
+        [.., hundreds, tens, ones] if bytes.len() == 17 => {
+            u32::from(hundreds - b'0') * 100 + u32::from(tens - b'0') * 10 + u32::from(ones - b'0')
+        }
+        _ => 0,
+    };
+    let timestamp = bytes
+        .first_chunk::<14>()
+        .and_then(|digits| time_from_digits(digits, millisecond, offset));
+    match timestamp {
+        Some(timestamp) => Ok(timestamp),
+        None => parse_time_with_jiff(key, value, offset),
+    }
+}
+
+/// Converts 14 ASCII digits `YYYYMMDDhhmmss` and a millisecond of a time
+/// in the [`DIRECT_YEARS`]; returns `None` for any other time.
+#[inline(always)]
+fn time_from_digits(digits: &[u8; 14], millisecond: u32, offset: Offset) -> Option<Timestamp> {
+    // Each even byte of `pairs(word)` is the 2-digit number of that byte
+    // and the next, at most 99, so no byte carries into the next.
+    let pairs = |word: &[u8]| {
+        let bytes: [u8; 8] = word.try_into().expect("a slice of eight bytes");
+        let digits = u64::from_le_bytes(bytes) - 0x3030_3030_3030_3030;
+        digits * 10 + (digits >> 8)
+    };
+    let date = pairs(&digits[..8]);
+    let time = pairs(&digits[6..]);
+    let pair = |word: u64, index: u32| u32::from((word >> (8 * index)) as u8);
+    let year = pair(date, 0) * 100 + pair(date, 2);
+    let (month, day) = (pair(date, 4), pair(date, 6));
+    let (hour, minute, second) = (pair(time, 2), pair(time, 4), pair(time, 6));
     let valid = DIRECT_YEARS.contains(&year)
         && (1..=12).contains(&month)
         && day >= 1
