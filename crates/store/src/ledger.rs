@@ -17,15 +17,19 @@ use serde_json::{Map, Number, Value};
 use crate::{StoreError, StoreResult};
 
 /// A state change to append to the ledger.
+///
+/// The kind and actor are often fixed text, such as `alert.acknowledged` or
+/// `engine`, so they are held as [`Cow`] and a `&'static str` costs no
+/// allocation to build or to drop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewLedgerEntry {
     /// The kind of change, as `domain.action`, such as `alert.acknowledged` or `rule.enabled`.
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// The record that changed, as `type:id`, such as `alert:17` or `point:MN0001`.
     pub subject: String,
     /// The cause of the change, as [`oversight_core::Actor`] writes it, such
     /// as `engine`, `user:NAME` or `system`.
-    pub actor: String,
+    pub actor: Cow<'static, str>,
     /// The change itself. It must not contain secrets: the ledger is exported.
     pub payload: Value,
 }
@@ -33,9 +37,9 @@ pub struct NewLedgerEntry {
 impl NewLedgerEntry {
     /// Builds an entry from its parts.
     pub fn new(
-        kind: impl Into<String>,
+        kind: impl Into<Cow<'static, str>>,
         subject: impl Into<String>,
-        actor: impl Into<String>,
+        actor: impl Into<Cow<'static, str>>,
         payload: Value,
     ) -> Self {
         Self {

@@ -14,7 +14,7 @@ use crate::{
     StoredCheckpoint,
 };
 
-fn entry(kind: &str, number: u64) -> NewLedgerEntry {
+fn entry(kind: &'static str, number: u64) -> NewLedgerEntry {
     NewLedgerEntry::new(
         kind,
         format!("test:{number}"),
