@@ -16,6 +16,10 @@ use serde_json::{Map, Number, Value};
 
 use crate::{StoreError, StoreResult};
 
+mod payload;
+
+pub use payload::{CanonicalJson, LedgerPayload, PayloadObject};
+
 /// A state change to append to the ledger.
 ///
 /// The kind and actor are often fixed text, such as `alert.acknowledged` or
@@ -31,7 +35,7 @@ pub struct NewLedgerEntry {
     /// as `engine`, `user:NAME` or `system`.
     pub actor: Cow<'static, str>,
     /// The change itself. It must not contain secrets: the ledger is exported.
-    pub payload: Value,
+    pub payload: LedgerPayload,
 }
 
 impl NewLedgerEntry {
@@ -40,14 +44,22 @@ impl NewLedgerEntry {
         kind: impl Into<Cow<'static, str>>,
         subject: impl Into<String>,
         actor: impl Into<Cow<'static, str>>,
-        payload: Value,
+        payload: impl Into<LedgerPayload>,
     ) -> Self {
         Self {
             kind: kind.into(),
             subject: subject.into(),
             actor: actor.into(),
-            payload,
+            payload: payload.into(),
         }
+    }
+
+    /// Appends the entry's leaf data to `out`, as [`write_leaf_data`] does,
+    /// with `time` already formatted as RFC 3339 in UTC.
+    pub fn write_leaf_data(&self, out: &mut Vec<u8>, time: &str) {
+        write_fields(out, time, &self.kind, &self.subject, &self.actor, |out| {
+            self.payload.write_to(out);
+        });
     }
 }
 
@@ -231,12 +243,25 @@ pub fn write_leaf_data(
     actor: &str,
     payload: &Value,
 ) {
+    write_fields(out, time, kind, subject, actor, |out| {
+        write_canonical(out, payload);
+    });
+}
+
+fn write_fields(
+    out: &mut Vec<u8>,
+    time: &str,
+    kind: &str,
+    subject: &str,
+    actor: &str,
+    write_payload: impl FnOnce(&mut Vec<u8>),
+) {
     out.extend_from_slice(b"{\"actor\":");
     write_string(out, actor);
     out.extend_from_slice(b",\"kind\":");
     write_string(out, kind);
     out.extend_from_slice(b",\"payload\":");
-    write_canonical(out, payload);
+    write_payload(out);
     out.extend_from_slice(b",\"subject\":");
     write_string(out, subject);
     out.extend_from_slice(b",\"time\":");
@@ -323,14 +348,17 @@ fn write_field(out: &mut Vec<u8>, key: &str, field: &Value) {
 /// with `itoa`, as `serde_json` formats them, without going through its
 /// serializer. Floats are left to `serde_json`.
 fn write_number(out: &mut Vec<u8>, number: &Number) {
-    let mut buffer = itoa::Buffer::new();
     if let Some(value) = number.as_u64() {
-        out.extend_from_slice(buffer.format(value).as_bytes());
+        write_number_u64(out, value);
     } else if let Some(value) = number.as_i64() {
-        out.extend_from_slice(buffer.format(value).as_bytes());
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     } else {
         serde_json::to_writer(&mut *out, number).expect("writing JSON to a Vec cannot fail");
     }
+}
+
+fn write_number_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// Writes `text` as a JSON string, exactly as `serde_json` does.
