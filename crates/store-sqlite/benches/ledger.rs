@@ -9,7 +9,9 @@
 //!
 //! `stored_append_cpu` measures the same appends, with SHA-256 and SM3 and
 //! `synchronous` NORMAL, in CPU time of the whole process rather than wall
-//! time (see [`bench_stored_append_cpu`]).
+//! time (see [`bench_stored_append_cpu`]). The `_canonical` cases of both
+//! groups build the payload with `PayloadObject` instead of
+//! `serde_json::json!`.
 //!
 //! `entry_by_index` reads single entries of a ledger of 100,000 entries
 //! through `SqliteStore::ledger_entry`, which decodes the entry from its
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use oversight_ledger::Hasher;
-use oversight_store::{NewLedgerEntry, Store};
+use oversight_store::{NewLedgerEntry, PayloadObject, Store};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use serde_json::json;
 
@@ -42,6 +44,27 @@ fn entries(start: u64) -> Vec<NewLedgerEntry> {
         .collect()
 }
 
+/// A function that builds the batch of `BATCH` entries from a first number.
+type BuildBatch = fn(u64) -> Vec<NewLedgerEntry>;
+
+/// Builds the same entries as [`entries`], with the payload built as its
+/// canonical encoding by `PayloadObject` instead of as a `serde_json::Value`.
+fn canonical_entries(start: u64) -> Vec<NewLedgerEntry> {
+    (start..start + BATCH)
+        .map(|number| {
+            NewLedgerEntry::new(
+                "alert.acknowledged",
+                format!("alert:{number}"),
+                "user:inspector-li",
+                PayloadObject::new()
+                    .unsigned("count", number)
+                    .string("reason", "on site")
+                    .string("transition", "acknowledged"),
+            )
+        })
+        .collect()
+}
+
 fn bench_stored_append(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -52,37 +75,47 @@ fn bench_stored_append(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCH));
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(10));
+    let mut cases: Vec<(Hasher, Synchronous, &str, BuildBatch)> = Vec::new();
     for hasher in [Hasher::Sha256, Hasher::Sm3] {
         for synchronous in [Synchronous::Full, Synchronous::Normal] {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            let options = SqliteOptions {
-                ledger_hash: Some(hasher),
-                synchronous,
-                ..SqliteOptions::default()
-            };
-            let store = Arc::new(SqliteStore::open(dir.path(), options).expect("open store"));
-            let mut next = 0;
-            let mode = match synchronous {
-                Synchronous::Full => "full",
-                Synchronous::Normal => "normal",
-            };
-            let name = format!("{hasher}/{mode}/batch_{BATCH}");
-            group.bench_function(name, |b| {
-                b.iter_batched(
-                    || {
-                        let batch = entries(next);
-                        next += BATCH;
-                        batch
-                    },
-                    |batch| {
-                        runtime
-                            .block_on(store.append_ledger(batch))
-                            .expect("append batch");
-                    },
-                    BatchSize::PerIteration,
-                );
-            });
+            cases.push((hasher, synchronous, "", entries));
         }
+    }
+    cases.push((
+        Hasher::Sha256,
+        Synchronous::Normal,
+        "_canonical",
+        canonical_entries,
+    ));
+    for (hasher, synchronous, suffix, build) in cases {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let options = SqliteOptions {
+            ledger_hash: Some(hasher),
+            synchronous,
+            ..SqliteOptions::default()
+        };
+        let store = Arc::new(SqliteStore::open(dir.path(), options).expect("open store"));
+        let mut next = 0;
+        let mode = match synchronous {
+            Synchronous::Full => "full",
+            Synchronous::Normal => "normal",
+        };
+        let name = format!("{hasher}/{mode}/batch_{BATCH}{suffix}");
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let batch = build(next);
+                    next += BATCH;
+                    batch
+                },
+                |batch| {
+                    runtime
+                        .block_on(store.append_ledger(batch))
+                        .expect("append batch");
+                },
+                BatchSize::PerIteration,
+            );
+        });
     }
     group.finish();
 }
@@ -128,7 +161,23 @@ fn bench_stored_append_cpu(c: &mut Criterion) {
             process_cpu_time().saturating_sub(before)
         });
     });
-    for hasher in [Hasher::Sha256, Hasher::Sm3] {
+    group.bench_function(format!("build_batch_{BATCH}_canonical"), |b| {
+        b.iter_custom(|iterations| {
+            let before = process_cpu_time();
+            for _ in 0..iterations {
+                let batch = canonical_entries(next);
+                next += BATCH;
+                drop(std::hint::black_box(batch));
+            }
+            process_cpu_time().saturating_sub(before)
+        });
+    });
+    let cases: [(Hasher, &str, BuildBatch); 3] = [
+        (Hasher::Sha256, "", entries),
+        (Hasher::Sm3, "", entries),
+        (Hasher::Sha256, "_canonical", canonical_entries),
+    ];
+    for (hasher, suffix, build) in cases {
         let dir = tempfile::tempdir().expect("temporary directory");
         let options = SqliteOptions {
             ledger_hash: Some(hasher),
@@ -137,11 +186,11 @@ fn bench_stored_append_cpu(c: &mut Criterion) {
         };
         let store = SqliteStore::open(dir.path(), options).expect("open store");
         let mut next = 0;
-        group.bench_function(format!("{hasher}/normal/batch_{BATCH}"), |b| {
+        group.bench_function(format!("{hasher}/normal/batch_{BATCH}{suffix}"), |b| {
             b.iter_custom(|iterations| {
                 let before = process_cpu_time();
                 for _ in 0..iterations {
-                    let batch = entries(next);
+                    let batch = build(next);
                     next += BATCH;
                     runtime
                         .block_on(store.append_ledger(batch))

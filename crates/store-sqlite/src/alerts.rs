@@ -558,7 +558,7 @@ pub(crate) fn create_silence(
     record_silence(
         conn,
         "silence.created",
-        &format!("user:{}", stored.created_by),
+        format!("user:{}", stored.created_by),
         &stored,
     )?;
     Ok(stored)
@@ -566,8 +566,8 @@ pub(crate) fn create_silence(
 
 fn record_silence(
     conn: &Connection,
-    kind: &str,
-    actor: &str,
+    kind: &'static str,
+    actor: String,
     silence: &Silence,
 ) -> StoreResult<()> {
     let payload = serde_json::to_value(silence).map_err(backend("record silence in ledger"))?;
@@ -595,12 +595,7 @@ pub(crate) fn expire_silence(conn: &Connection, id: i64, at: Timestamp) -> Store
     match decoded {
         Some(silence) => {
             let silence = silence.map_err(backend(OPERATION))?;
-            record_silence(
-                conn,
-                "silence.expired",
-                &Actor::System.to_string(),
-                &silence,
-            )?;
+            record_silence(conn, "silence.expired", Actor::System.to_string(), &silence)?;
             Ok(silence)
         }
         None => Err(StoreError::NotFound {

@@ -19,7 +19,6 @@ use oversight_ledger::{
 };
 use oversight_store::{
     LedgerEntry, LedgerHead, NewLedgerEntry, StoreError, StoreResult, StoredCheckpoint,
-    write_leaf_data,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -95,16 +94,7 @@ pub(crate) fn append(conn: &Connection, entries: &[NewLedgerEntry]) -> StoreResu
     let first = range.size();
     let mut pending = PendingWrites::new(first, entries.len());
     for entry in entries {
-        let data = pending.push_entry_with(|out| {
-            write_leaf_data(
-                out,
-                &time,
-                &entry.kind,
-                &entry.subject,
-                &entry.actor,
-                &entry.payload,
-            );
-        });
+        let data = pending.push_entry_with(|out| entry.write_leaf_data(out, &time));
         let leaf = hasher.hash_leaf(data);
         range.append_leaf_hash_with(leaf, |node, hash| pending.push_node(node, hash));
     }

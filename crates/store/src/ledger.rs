@@ -12,38 +12,54 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use oversight_ledger::{Hash, Hasher};
-use serde_json::Value;
+use serde_json::{Map, Number, Value};
 
 use crate::{StoreError, StoreResult};
 
+mod payload;
+
+pub use payload::{CanonicalJson, LedgerPayload, PayloadObject};
+
 /// A state change to append to the ledger.
+///
+/// The kind and actor are often fixed text, such as `alert.acknowledged` or
+/// `engine`, so they are held as [`Cow`] and a `&'static str` costs no
+/// allocation to build or to drop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewLedgerEntry {
     /// The kind of change, as `domain.action`, such as `alert.acknowledged` or `rule.enabled`.
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// The record that changed, as `type:id`, such as `alert:17` or `point:MN0001`.
     pub subject: String,
     /// The cause of the change, as [`oversight_core::Actor`] writes it, such
     /// as `engine`, `user:NAME` or `system`.
-    pub actor: String,
+    pub actor: Cow<'static, str>,
     /// The change itself. It must not contain secrets: the ledger is exported.
-    pub payload: Value,
+    pub payload: LedgerPayload,
 }
 
 impl NewLedgerEntry {
     /// Builds an entry from its parts.
     pub fn new(
-        kind: impl Into<String>,
+        kind: impl Into<Cow<'static, str>>,
         subject: impl Into<String>,
-        actor: impl Into<String>,
-        payload: Value,
+        actor: impl Into<Cow<'static, str>>,
+        payload: impl Into<LedgerPayload>,
     ) -> Self {
         Self {
             kind: kind.into(),
             subject: subject.into(),
             actor: actor.into(),
-            payload,
+            payload: payload.into(),
         }
+    }
+
+    /// Appends the entry's leaf data to `out`, as [`write_leaf_data`] does,
+    /// with `time` already formatted as RFC 3339 in UTC.
+    pub fn write_leaf_data(&self, out: &mut Vec<u8>, time: &str) {
+        write_fields(out, time, &self.kind, &self.subject, &self.actor, |out| {
+            self.payload.write_to(out);
+        });
     }
 }
 
@@ -64,7 +80,7 @@ impl NewLedgerEntry {
 
 fn check_identifier(field: &str, value: &str) -> StoreResult<()> {
     // Printable ASCII, nearly every identifier, needs no decoding.
-    if value.bytes().all(|byte| (b' '..=b'~').contains(&byte)) {
+    if is_printable_ascii(value.as_bytes()) {
         return Ok(());
     }
     let Some((position, character)) = value
@@ -227,12 +243,25 @@ pub fn write_leaf_data(
     actor: &str,
     payload: &Value,
 ) {
+    write_fields(out, time, kind, subject, actor, |out| {
+        write_canonical(out, payload);
+    });
+}
+
+fn write_fields(
+    out: &mut Vec<u8>,
+    time: &str,
+    kind: &str,
+    subject: &str,
+    actor: &str,
+    write_payload: impl FnOnce(&mut Vec<u8>),
+) {
     out.extend_from_slice(b"{\"actor\":");
     write_string(out, actor);
     out.extend_from_slice(b",\"kind\":");
     write_string(out, kind);
     out.extend_from_slice(b",\"payload\":");
-    write_canonical(out, payload);
+    write_payload(out);
     out.extend_from_slice(b",\"subject\":");
     write_string(out, subject);
     out.extend_from_slice(b",\"time\":");
@@ -251,20 +280,10 @@ pub fn canonical_json(value: &Value) -> String {
 
 /// Writes `value` with sorted object keys. Keys are sorted here rather than
 /// by `serde_json::Map`, whose order depends on the `preserve_order` feature
-/// that any crate in a build may enable. A map that iterates in sorted order
-/// already, as the default `BTreeMap` does, is written without sorting.
+/// that any crate in a build may enable.
 fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::Object(map) => {
-            // Keys of one map are distinct, so sorted means strictly increasing.
-            if map.keys().is_sorted() {
-                write_object(out, map.iter());
-            } else {
-                let mut fields: Vec<(&String, &Value)> = map.iter().collect();
-                fields.sort_unstable_by(|left, right| left.0.cmp(right.0));
-                write_object(out, fields.into_iter());
-            }
-        }
+        Value::Object(map) => write_object(out, map),
         Value::Array(items) => {
             out.push(b'[');
             for (position, item) in items.iter().enumerate() {
@@ -276,23 +295,70 @@ fn write_canonical(out: &mut Vec<u8>, value: &Value) {
             out.push(b']');
         }
         Value::String(text) => write_string(out, text),
-        scalar => {
-            serde_json::to_writer(&mut *out, scalar).expect("writing JSON to a Vec cannot fail");
-        }
+        Value::Number(number) => write_number(out, number),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Null => out.extend_from_slice(b"null"),
     }
 }
 
-fn write_object<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = (&'a String, &'a Value)>) {
+/// Writes an object in one pass over a map that iterates in sorted order,
+/// as the default `BTreeMap` does. At the first key out of order it drops
+/// what it wrote and writes the object again from its sorted fields.
+fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) {
+    let start = out.len();
     out.push(b'{');
-    for (position, (key, field)) in fields.enumerate() {
+    let mut previous: Option<&str> = None;
+    for (key, field) in map {
+        if let Some(previous) = previous {
+            // Keys of one map are distinct, so sorted means strictly increasing.
+            if previous >= key.as_str() {
+                out.truncate(start);
+                write_sorted_object(out, map);
+                return;
+            }
+            out.push(b',');
+        }
+        write_field(out, key, field);
+        previous = Some(key);
+    }
+    out.push(b'}');
+}
+
+fn write_sorted_object(out: &mut Vec<u8>, map: &Map<String, Value>) {
+    let mut fields: Vec<(&String, &Value)> = map.iter().collect();
+    fields.sort_unstable_by(|left, right| left.0.cmp(right.0));
+    out.push(b'{');
+    for (position, (key, field)) in fields.into_iter().enumerate() {
         if position > 0 {
             out.push(b',');
         }
-        write_string(out, key);
-        out.push(b':');
-        write_canonical(out, field);
+        write_field(out, key, field);
     }
     out.push(b'}');
+}
+
+fn write_field(out: &mut Vec<u8>, key: &str, field: &Value) {
+    write_string(out, key);
+    out.push(b':');
+    write_canonical(out, field);
+}
+
+/// Writes a number exactly as `serde_json` does. Integers are formatted
+/// with `itoa`, as `serde_json` formats them, without going through its
+/// serializer. Floats are left to `serde_json`.
+fn write_number(out: &mut Vec<u8>, number: &Number) {
+    if let Some(value) = number.as_u64() {
+        write_number_u64(out, value);
+    } else if let Some(value) = number.as_i64() {
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    } else {
+        serde_json::to_writer(&mut *out, number).expect("writing JSON to a Vec cannot fail");
+    }
+}
+
+fn write_number_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// Writes `text` as a JSON string, exactly as `serde_json` does.
@@ -301,17 +367,93 @@ fn write_object<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = (&'a String,
 /// U+0020, so text without them is copied between quotes as it is, and
 /// any other text is left to `serde_json`.
 fn write_string(out: &mut Vec<u8>, text: &str) {
-    let plain = !text
-        .bytes()
-        .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\');
-    if plain {
-        out.reserve(text.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
+    if needs_escape(text.as_bytes()) {
+        serde_json::to_writer(&mut *out, text).expect("writing JSON to a Vec cannot fail");
         return;
     }
-    serde_json::to_writer(&mut *out, text).expect("writing JSON to a Vec cannot fail");
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+/// Returns true when `bytes` contains `"`, `\\` or a byte below 0x20.
+fn needs_escape(bytes: &[u8]) -> bool {
+    any_word(bytes, |word| {
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        (bytes_below(word, 0x20) | bytes_below(quote, 1) | bytes_below(backslash, 1)) & HIGH_BITS
+            != 0
+    })
+}
+
+/// Returns true when every byte of `bytes` is printable ASCII, from the
+/// space 0x20 to `~` 0x7E.
+fn is_printable_ascii(bytes: &[u8]) -> bool {
+    !any_word(bytes, |word| {
+        // Adding 1 carries into the next byte only from a byte with its high
+        // bit set, which `word` flags already, so the sum flags 0x7F exactly.
+        (bytes_below(word, 0x20) | word | word.wrapping_add(ONES)) & HIGH_BITS != 0
+    })
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Returns true when `test` is true for any of the 8-byte little-endian
+/// words that cover `bytes`. The words may overlap, and spaces pad a text
+/// shorter than 8 bytes, so `test` must be false for a word of spaces. No
+/// byte is copied, which matters for the short texts that are most
+/// identifiers and keys.
+fn any_word(bytes: &[u8], test: impl Fn(u64) -> bool) -> bool {
+    if bytes.len() < 8 {
+        return test(short_word(bytes));
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        if test(word_at(chunk, 0)) {
+            return true;
+        }
+    }
+    // The last 8 bytes cover the remainder and some bytes tested already.
+    !chunks.remainder().is_empty() && test(word_at(bytes, bytes.len() - 8))
+}
+
+fn word_at(bytes: &[u8], start: usize) -> u64 {
+    u64::from_le_bytes(
+        bytes[start..start + 8]
+            .try_into()
+            .expect("the range has 8 bytes"),
+    )
+}
+
+/// Packs fewer than 8 bytes into a word, with two reads that may overlap
+/// and spaces in the bytes left over.
+fn short_word(bytes: &[u8]) -> u64 {
+    const SPACES: u64 = ONES * 0x20;
+    let length = bytes.len();
+    if length >= 4 {
+        let first = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+        let last = u32::from_le_bytes(bytes[length - 4..].try_into().expect("4 bytes"));
+        u64::from(first) | (u64::from(last) << 32)
+    } else if length >= 2 {
+        let first = u16::from_le_bytes(bytes[..2].try_into().expect("2 bytes"));
+        let last = u16::from_le_bytes(bytes[length - 2..].try_into().expect("2 bytes"));
+        u64::from(first) | (u64::from(last) << 16) | (SPACES << 32)
+    } else if length == 1 {
+        u64::from(bytes[0]) | (SPACES << 8)
+    } else {
+        SPACES
+    }
+}
+
+/// Returns a word with a high bit under [`HIGH_BITS`] set when, and only
+/// when, a byte of `word` is below `limit` (at most 0x80). Subtracting
+/// `limit` sets the high bit of each byte below it, and `!word` clears the
+/// bytes whose own high bit was set. A borrow may also set bits above the
+/// lowest such byte, which does not change whether any is set.
+fn bytes_below(word: u64, limit: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(limit)) & !word
 }
 
 /// The size and root of the ledger after the latest committed append.
@@ -382,6 +524,89 @@ mod tests {
     }
 
     #[test]
+    fn needs_escape_finds_every_escaped_byte() {
+        for byte in 0u8..0x80 {
+            let expected = byte < 0x20 || byte == b'"' || byte == b'\\';
+            for length in 1..20 {
+                for position in 0..length {
+                    let mut bytes = vec![b'a'; length];
+                    bytes[position] = byte;
+                    assert_eq!(
+                        needs_escape(&bytes),
+                        expected,
+                        "byte {byte:#04x} at {position} of {length}"
+                    );
+                }
+            }
+        }
+        for text in [
+            "",
+            "中文 and émoji 🚀 over eight bytes",
+            "\u{ff}\u{80}\u{10ffff}",
+        ] {
+            assert!(!needs_escape(text.as_bytes()), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn printable_ascii_rejects_every_other_byte() {
+        for byte in 0u8..=0xFF {
+            let expected = (b' '..=b'~').contains(&byte);
+            for length in 1..20 {
+                for position in 0..length {
+                    let mut bytes = vec![b'a'; length];
+                    bytes[position] = byte;
+                    assert_eq!(
+                        is_printable_ascii(&bytes),
+                        expected,
+                        "byte {byte:#04x} at {position} of {length}"
+                    );
+                }
+            }
+        }
+        assert!(is_printable_ascii(b""));
+        assert!(!is_printable_ascii("point:中文".as_bytes()));
+    }
+
+    #[test]
+    fn numbers_match_serde_json() {
+        let cases = [
+            json!(0),
+            json!(-0),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(-1),
+            json!(1.0),
+            json!(-2.5),
+            json!(1e300),
+            json!(f64::MIN_POSITIVE),
+        ];
+        for value in cases {
+            let mut out = Vec::new();
+            write_canonical(&mut out, &value);
+            let expected = serde_json::to_string(&value).expect("encode number");
+            assert_eq!(
+                String::from_utf8(out).expect("UTF-8"),
+                expected,
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unsorted_object_is_rewritten_sorted() {
+        // NOTE: without serde_json's `preserve_order` feature, which no crate
+        // of this workspace enables, the map sorts its keys itself, so this
+        // input reaches the rewrite only in a build with that feature.
+        let mut map = Map::new();
+        map.insert("b".to_owned(), json!(1));
+        map.insert("a".to_owned(), json!({"d": 2, "c": 3}));
+        let mut out = b"[".to_vec();
+        write_canonical(&mut out, &Value::Object(map));
+        assert_eq!(out, br#"[{"a":{"c":3,"d":2},"b":1}"#);
+    }
+
+    #[test]
     fn write_leaf_data_appends_to_buffer() {
         let time: Timestamp = "2026-12-04T08:00:00.000001Z".parse().expect("valid time");
         let payload = json!({"z": [1, {"b": null, "a": "x\"y"}], "a": -2.5});
@@ -400,7 +625,12 @@ mod tests {
     }
 
     fn entry(kind: &str, subject: &str, actor: &str) -> NewLedgerEntry {
-        NewLedgerEntry::new(kind, subject, actor, json!({"reason": "text\u{202E}kept"}))
+        NewLedgerEntry::new(
+            kind.to_owned(),
+            subject,
+            actor.to_owned(),
+            json!({"reason": "text\u{202E}kept"}),
+        )
     }
 
     #[test]

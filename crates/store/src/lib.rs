@@ -31,8 +31,8 @@ pub use accounts::{
 };
 pub use error::{StoreError, StoreResult};
 pub use ledger::{
-    LedgerEntry, LedgerHead, NewLedgerEntry, StoredCheckpoint, canonical_json,
-    escape_hidden_characters, leaf_data, write_leaf_data,
+    CanonicalJson, LedgerEntry, LedgerHead, LedgerPayload, NewLedgerEntry, PayloadObject,
+    StoredCheckpoint, canonical_json, escape_hidden_characters, leaf_data, write_leaf_data,
 };
 pub use notification::{
     Channel, DeliveryOutcome, DeliveryStatus, NewNotification, Notification, NotificationItem,

@@ -190,7 +190,7 @@ pub(crate) async fn disclosure_after_change(
 pub(crate) async fn record_access(
     state: &AppState,
     principal: &Principal,
-    kind: &str,
+    kind: &'static str,
     subject: String,
     payload: serde_json::Value,
 ) -> Result<(), ApiError> {

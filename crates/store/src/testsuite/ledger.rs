@@ -10,11 +10,11 @@ use serde_json::json;
 use super::alerts::trigger;
 use super::fixtures::{minute, point, seed_points, seed_tree};
 use crate::{
-    AlertUpdate, AuditContext, NewDepartment, NewLedgerEntry, RuleChange, Store, StoreError,
-    StoredCheckpoint,
+    AlertUpdate, AuditContext, NewDepartment, NewLedgerEntry, PayloadObject, RuleChange, Store,
+    StoreError, StoredCheckpoint,
 };
 
-fn entry(kind: &str, number: u64) -> NewLedgerEntry {
+fn entry(kind: &'static str, number: u64) -> NewLedgerEntry {
     NewLedgerEntry::new(
         kind,
         format!("test:{number}"),
@@ -48,6 +48,37 @@ pub async fn ledger_starts_empty(store: Arc<dyn Store>) {
     );
 }
 
+/// A payload built with `PayloadObject` is stored and hashed exactly as the
+/// same JSON given as a value.
+pub async fn ledger_payload_forms_hash_alike(store: Arc<dyn Store>) {
+    let value = NewLedgerEntry::new(
+        "test.payload",
+        "test:1",
+        "user:tester",
+        json!({"text": "a\"b\n文本", "number": 7, "nested": {"b": [1, 2], "a": null}}),
+    );
+    let built = NewLedgerEntry::new(
+        "test.payload",
+        "test:1",
+        "user:tester",
+        PayloadObject::new()
+            .value("nested", &json!({"a": null, "b": [1, 2]}))
+            .unsigned("number", 7)
+            .string("text", "a\"b\n文本"),
+    );
+    store
+        .append_ledger(vec![value, built])
+        .await
+        .expect("append both forms");
+    let entries = store.ledger_entries(0, 2).await.expect("list");
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].payload, entries[1].payload);
+    assert_eq!(entries[0].leaf_data(), entries[1].leaf_data());
+    assert_eq!(entries[0].leaf_hash, entries[1].leaf_hash);
+    let hasher = store.ledger_head().await.expect("head").hasher;
+    assert_eq!(entries[1].leaf_hash, entries[1].computed_leaf_hash(hasher));
+}
+
 /// Appended entries come back with their indexes, fields and a leaf hash
 /// that matches their canonical encoding.
 pub async fn ledger_append_and_read(store: Arc<dyn Store>) {
@@ -73,7 +104,7 @@ pub async fn ledger_append_and_read(store: Arc<dyn Store>) {
     assert_eq!(stored.kind, "test.two");
     assert_eq!(stored.subject, "test:2");
     assert_eq!(stored.actor, "user:tester");
-    assert_eq!(stored.payload, entry("test.two", 2).payload);
+    assert_eq!(stored.payload, entry("test.two", 2).payload.to_value());
     assert_eq!(stored.leaf_hash, stored.computed_leaf_hash(head.hasher));
 
     let page = store.ledger_entries(1, 10).await.expect("list");

@@ -134,6 +134,7 @@ macro_rules! store_test_suite {
             tasks_outcome_records_by_subject,
             ledger_starts_empty,
             ledger_append_and_read,
+            ledger_payload_forms_hash_alike,
             ledger_proofs_verify,
             ledger_proof_sizes_rejected,
             ledger_records_state_changes,
