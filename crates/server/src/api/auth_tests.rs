@@ -1258,6 +1258,90 @@ async fn deliver_inbox(
     id.expect("at least one point")
 }
 
+/// Creates a silence with `matcher` (mn, area) as the account of `token`
+/// and returns its id.
+async fn create_silence(fixture: &Fixture, token: &str, matcher: Value) -> i64 {
+    let mut body = json!({"ends_at": "2026-12-05T08:00:00Z", "comment": "analyser maintenance"});
+    let fields = body.as_object_mut().unwrap();
+    fields.extend(matcher.as_object().unwrap().clone());
+    let reply = fixture
+        .send(
+            Method::POST,
+            "/api/v1/silences",
+            Some(body),
+            &[("authorization", token)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    reply.json["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn silences_outside_scope_are_hidden() {
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    let admin = world.token(Role::SystemAdmin);
+    let staff = world.token(Role::DepartmentStaff);
+    let foreign_area = create_silence(&fixture, admin, json!({"area": "350206"})).await;
+    let foreign_point = create_silence(&fixture, admin, json!({"mn": OTHER_MN})).await;
+    let own = create_silence(&fixture, staff, json!({"area": "350203"})).await;
+    let ids = |reply: &Reply| -> Vec<i64> {
+        let mut ids: Vec<i64> = reply
+            .json
+            .as_array()
+            .unwrap_or_else(|| panic!("no list in {}", reply.json))
+            .iter()
+            .map(|silence| silence["id"].as_i64().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+
+    for role in [Role::DepartmentStaff, Role::Inspector] {
+        let listed = fixture
+            .get(
+                "/api/v1/silences?all=true",
+                &[("authorization", world.token(role))],
+            )
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{role}: {}", listed.json);
+        assert_eq!(ids(&listed), [own], "{role}: {}", listed.json);
+    }
+    let everything = fixture
+        .get("/api/v1/silences", &[("authorization", admin)])
+        .await;
+    assert_eq!(ids(&everything), [foreign_area, foreign_point, own]);
+
+    for foreign in [foreign_area, foreign_point] {
+        let expired = fixture
+            .send(
+                Method::POST,
+                &format!("/api/v1/silences/{foreign}/expire"),
+                None,
+                &[("authorization", staff)],
+            )
+            .await;
+        assert_eq!(expired.status, StatusCode::NOT_FOUND, "{}", expired.json);
+    }
+    let still_running = fixture
+        .get("/api/v1/silences", &[("authorization", admin)])
+        .await;
+    assert_eq!(
+        ids(&still_running),
+        [foreign_area, foreign_point, own],
+        "a silence outside the jurisdiction was expired"
+    );
+    let expired_own = fixture
+        .send(
+            Method::POST,
+            &format!("/api/v1/silences/{own}/expire"),
+            None,
+            &[("authorization", staff)],
+        )
+        .await;
+    assert_eq!(expired_own.status, StatusCode::OK, "{}", expired_own.json);
+}
+
 #[tokio::test]
 async fn inbox_hides_alerts_outside_scope() {
     let fixture = Fixture::new().await;
@@ -1289,7 +1373,7 @@ async fn inbox_hides_alerts_outside_scope() {
             .collect();
         assert_eq!(ids, [mixed], "{role}: {}", inbox.json);
         let entry = &inbox.json["items"][0];
-        assert_eq!(item_field(&entry, "mn"), [OWN_MN], "{role}: {entry}");
+        assert_eq!(item_field(entry, "mn"), [OWN_MN], "{role}: {entry}");
         let text = entry["text"].as_str().unwrap();
         assert!(!text.contains(OTHER_MN), "{role}: {text}");
         let subject = entry["subject"].as_str().unwrap();
