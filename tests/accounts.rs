@@ -81,6 +81,61 @@ async fn department_admin_keeps_to_jurisdiction() {
 }
 
 #[tokio::test]
+async fn locked_logins_are_counted_not_logged() {
+    let data = DataDir::new();
+    let server = Server::start(
+        &data,
+        &[
+            ("OVERSIGHT_AUTH__MAX_ACCOUNT_FAILURES", "2"),
+            ("OVERSIGHT_AUTH__MAX_ADDRESS_FAILURES", "1000"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for guess in 0..32 {
+        let response = client
+            .post(server.url("/api/v1/auth/login"))
+            .json(&json!({"username": "zhang", "password": format!("wrong guess {guess:04}")}))
+            .send()
+            .await
+            .expect("login");
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses[..2], [401, 401], "{statuses:?}");
+    assert!(
+        statuses[2..].iter().all(|status| *status == 429),
+        "{statuses:?}"
+    );
+
+    // Attempts without credentials during a lockout write no log line each.
+    // The lockout is logged once, and the rejections are counted.
+    let lines = server.log_lines();
+    let lockouts = lines
+        .iter()
+        .filter(|line| line.contains("login locked after repeated failures"))
+        .count();
+    assert_eq!(lockouts, 1, "{lines:#?}");
+    let rejected = lines
+        .iter()
+        .filter(|line| line.contains("login rejected while locked"))
+        .count();
+    assert_eq!(rejected, 0, "{lines:#?}");
+    let metrics = client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics.contains("oversight_logins_total{outcome=\"locked\"} 30"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn parallel_logins_stop_at_limit() {
     let data = DataDir::new();
     let server = Server::start(

@@ -395,6 +395,36 @@ async fn responses_carry_security_headers() {
 }
 
 #[tokio::test]
+async fn api_responses_are_not_cached() {
+    let data = DataDir::new();
+    let server = Server::start(&data, &[]).await;
+    let client = reqwest::Client::new();
+    // API responses carry accounts, readings and personal data, so neither
+    // the browser nor a proxy may store them.
+    for path in [
+        "/api/v1/auth/me",
+        "/api/v1/points",
+        "/api/v1/tasks/export.csv",
+    ] {
+        let response = server
+            .with_session(client.get(server.url(path)))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    }
+    let unauthorized = client
+        .get(server.url("/api/v1/points"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(unauthorized.headers()["cache-control"], "no-store");
+    let dashboard = client.get(server.url("/")).send().await.expect("GET /");
+    assert_eq!(dashboard.headers()["cache-control"], "no-cache");
+}
+
+#[tokio::test]
 async fn wrong_method_is_json_405() {
     let data = DataDir::new();
     let server = Server::start(&data, &[]).await;

@@ -41,7 +41,8 @@ struct PasswordArgs {
     mn: String,
     /// Keep the replaced password valid until this RFC 3339 time, such as
     /// 2026-12-11T00:00:00+08:00, or until the datalogger's first upload
-    /// with the new one. Default: the replaced password stops at once.
+    /// with the new one. Default: the replaced password stops at once, and a
+    /// running server stops accepting it within `hj212.point_cache_secs`.
     #[arg(long, value_name = "TIME")]
     previous_valid_until: Option<Timestamp>,
 }

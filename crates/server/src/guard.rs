@@ -14,7 +14,10 @@
 //!   preflight, which this server never approves.
 //! - Every response carries `X-Content-Type-Options`, `Referrer-Policy`,
 //!   `X-Frame-Options` and, unless the handler set its own, a
-//!   `Content-Security-Policy` that allows nothing to load.
+//!   `Content-Security-Policy` that allows nothing to load and
+//!   `Cache-Control: no-store`. API responses contain accounts and personal
+//!   data, so no browser or proxy cache may keep them, while the dashboard's
+//!   assets set their own caching.
 //!
 //! Each check is a separate tower layer, so an authentication layer can be
 //! added beside them.
@@ -78,6 +81,10 @@ pub fn protect(router: Router, hosts: HostAllowList) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(DEFAULT_CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

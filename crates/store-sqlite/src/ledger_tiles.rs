@@ -393,6 +393,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn decode_leaf_accepts_computed_floats() {
+        // Averages and sums of readings, whose shortest decimal form has up
+        // to 17 significant digits, must decode to the same bits, or the
+        // entry's canonical encoding changes and reads as altered.
+        let mut values = vec![42.98600000000001, 43.431000000000004, 0.1 + 0.2, 1.0 / 3.0];
+        let mut sum = 0.0_f64;
+        for step in 1..20_000_u32 {
+            sum += f64::from(step) * 0.001 + 0.017;
+            values.push(sum / f64::from(step));
+        }
+        let time: Timestamp = "2026-12-05T10:56:04.686121Z".parse().unwrap();
+        let mut failures = Vec::new();
+        for value in values {
+            let payload = serde_json::json!({"values": {"value": value}});
+            let data =
+                oversight_store::leaf_data(time, "alert.repeated", "alert:5", "engine", &payload);
+            if let Err(error) = decode_leaf(0, &data, Hash::default()) {
+                failures.push(format!("{value:?}: {error}"));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} floats failed, first: {}",
+            failures.len(),
+            failures[0]
+        );
+    }
+
+    #[test]
     fn rows_touched_splits_at_row_ends() {
         assert_eq!(rows_touched(0, 3, 256), vec![(0, 3)]);
         assert_eq!(rows_touched(250, 10, 256), vec![(0, 6), (1, 4)]);

@@ -1194,25 +1194,43 @@ account = "nobody"
 /// Queues and delivers one inbox notification for each recipient, and
 /// returns their ids by recipient.
 async fn delivered_inbox(fixture: &Fixture) -> std::collections::HashMap<String, i64> {
-    use oversight_core::{AlertId, AlertTransition, Severity};
-    use oversight_store::{Channel, DeliveryOutcome, NewNotification, NotificationItem};
-
-    let now = fixture.clock.now();
     let mut ids = std::collections::HashMap::new();
     for (alert, recipient) in ["staff-desk", "siming-eeb", "huli-eeb", "unlinked"]
         .into_iter()
         .enumerate()
     {
+        let id = deliver_inbox(fixture, recipient, alert as i64 + 1, &[(OWN_MN, "350203")]).await;
+        ids.insert(recipient.to_owned(), id);
+    }
+    ids
+}
+
+/// Queues one inbox notification for `recipient` that lists an alert of
+/// each `(mn, area)` point, delivers it, and returns its id. The alerts get
+/// ids from `first_alert` on.
+async fn deliver_inbox(
+    fixture: &Fixture,
+    recipient: &str,
+    first_alert: i64,
+    points: &[(&str, &str)],
+) -> i64 {
+    use oversight_core::{AlertId, AlertTransition, Severity};
+    use oversight_store::{Channel, DeliveryOutcome, NewNotification, NotificationItem};
+
+    let now = fixture.clock.now();
+    let mut id = None;
+    for (offset, (mn, area)) in (0..).zip(points) {
+        let alert = first_alert + offset;
         let item = NotificationItem {
-            alert_id: AlertId(alert as i64 + 1),
-            fingerprint: format!("env.limit.upper:{OWN_MN}:{alert}"),
+            alert_id: AlertId(alert),
+            fingerprint: format!("env.limit.upper:{mn}:{alert}"),
             transition: AlertTransition::Firing,
             rule_id: "env.limit.upper".to_owned(),
             category: "exceedance".to_owned(),
             severity: Severity::Warning,
-            mn: OWN_MN.to_owned(),
+            mn: (*mn).to_owned(),
             factor: Some("w01018".to_owned()),
-            area: AreaCode::parse("350203").unwrap(),
+            area: AreaCode::parse(area).unwrap(),
             department: Some("ecology-environment".to_owned()),
             value: Some(150.0),
             limit: Some(100.0),
@@ -1223,13 +1241,12 @@ async fn delivered_inbox(fixture: &Fixture) -> std::collections::HashMap<String,
             recipient: recipient.to_owned(),
             channel: Channel::Inbox,
             target: recipient.to_owned(),
-            group_key: format!("group-{alert}"),
+            group_key: format!("{recipient}-{first_alert}"),
             item,
             send_after: now,
             queued_at: now,
         };
-        let id = fixture.store.queue_notifications(&[queued]).await.unwrap()[0];
-        ids.insert(recipient.to_owned(), id);
+        id = Some(fixture.store.queue_notifications(&[queued]).await.unwrap()[0]);
     }
     for claimed in fixture.store.claim_notifications(now, 10).await.unwrap() {
         fixture
@@ -1238,7 +1255,173 @@ async fn delivered_inbox(fixture: &Fixture) -> std::collections::HashMap<String,
             .await
             .unwrap();
     }
-    ids
+    id.expect("at least one point")
+}
+
+/// Creates a silence with `matcher` (mn, area) as the account of `token`
+/// and returns its id.
+async fn create_silence(fixture: &Fixture, token: &str, matcher: Value) -> i64 {
+    let mut body = json!({"ends_at": "2026-12-05T08:00:00Z", "comment": "analyser maintenance"});
+    let fields = body.as_object_mut().unwrap();
+    fields.extend(matcher.as_object().unwrap().clone());
+    let reply = fixture
+        .send(
+            Method::POST,
+            "/api/v1/silences",
+            Some(body),
+            &[("authorization", token)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    reply.json["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn silences_outside_scope_are_hidden() {
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    let admin = world.token(Role::SystemAdmin);
+    let staff = world.token(Role::DepartmentStaff);
+    let foreign_area = create_silence(&fixture, admin, json!({"area": "350206"})).await;
+    let foreign_point = create_silence(&fixture, admin, json!({"mn": OTHER_MN})).await;
+    let own = create_silence(&fixture, staff, json!({"area": "350203"})).await;
+    let ids = |reply: &Reply| -> Vec<i64> {
+        let mut ids: Vec<i64> = reply
+            .json
+            .as_array()
+            .unwrap_or_else(|| panic!("no list in {}", reply.json))
+            .iter()
+            .map(|silence| silence["id"].as_i64().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+
+    for role in [Role::DepartmentStaff, Role::Inspector] {
+        let listed = fixture
+            .get(
+                "/api/v1/silences?all=true",
+                &[("authorization", world.token(role))],
+            )
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{role}: {}", listed.json);
+        assert_eq!(ids(&listed), [own], "{role}: {}", listed.json);
+    }
+    let everything = fixture
+        .get("/api/v1/silences", &[("authorization", admin)])
+        .await;
+    assert_eq!(ids(&everything), [foreign_area, foreign_point, own]);
+
+    // A silence outside the jurisdiction returns 404, as a missing one does.
+    for (id, expected) in [
+        (foreign_area, StatusCode::NOT_FOUND),
+        (foreign_point, StatusCode::NOT_FOUND),
+        (own, StatusCode::OK),
+    ] {
+        let expired = fixture
+            .send(
+                Method::POST,
+                &format!("/api/v1/silences/{id}/expire"),
+                None,
+                &[("authorization", staff)],
+            )
+            .await;
+        assert_eq!(expired.status, expected, "silence {id}: {}", expired.json);
+    }
+    let still_running = fixture
+        .get("/api/v1/silences", &[("authorization", admin)])
+        .await;
+    assert_eq!(
+        ids(&still_running),
+        [foreign_area, foreign_point],
+        "a silence outside the jurisdiction was expired, or the own one was not"
+    );
+}
+
+#[tokio::test]
+async fn inbox_hides_alerts_outside_scope() {
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    // Routes may send alerts of any area to a department recipient, but its
+    // readers see only the alerts of their own jurisdiction (350203).
+    let foreign = deliver_inbox(&fixture, "siming-eeb", 10, &[(OTHER_MN, "350206")]).await;
+    let mixed = deliver_inbox(
+        &fixture,
+        "siming-eeb",
+        20,
+        &[(OWN_MN, "350203"), (OTHER_MN, "350206")],
+    )
+    .await;
+    let get = |role: Role, uri: String| {
+        let auth = world.token(role);
+        let fixture = &fixture;
+        async move { fixture.get(&uri, &[("authorization", auth)]).await }
+    };
+
+    for role in [Role::DepartmentStaff, Role::Inspector] {
+        let inbox = get(role, "/api/v1/inbox".to_owned()).await;
+        assert_eq!(inbox.status, StatusCode::OK, "{}", inbox.json);
+        let ids: Vec<i64> = inbox.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, [mixed], "{role}: {}", inbox.json);
+        let entry = &inbox.json["items"][0];
+        assert_eq!(item_field(entry, "mn"), [OWN_MN], "{role}: {entry}");
+        let text = entry["text"].as_str().unwrap();
+        assert!(!text.contains(OTHER_MN), "{role}: {text}");
+        let subject = entry["subject"].as_str().unwrap();
+        assert!(subject.contains("共 1 条"), "{role}: {subject}");
+    }
+
+    let listed = get(Role::DepartmentAdmin, "/api/v1/notifications".to_owned()).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.json);
+    let listed_mns: Vec<Vec<String>> = listed.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|notification| item_field(notification, "mn"))
+        .collect();
+    assert_eq!(listed_mns, [vec![OWN_MN.to_owned()]], "{}", listed.json);
+    let hidden = get(
+        Role::DepartmentAdmin,
+        format!("/api/v1/notifications/{foreign}"),
+    )
+    .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.json);
+    let trimmed = get(
+        Role::DepartmentAdmin,
+        format!("/api/v1/notifications/{mixed}"),
+    )
+    .await;
+    assert_eq!(trimmed.status, StatusCode::OK, "{}", trimmed.json);
+    assert_eq!(
+        item_field(&trimmed.json, "mn"),
+        [OWN_MN],
+        "{}",
+        trimmed.json
+    );
+
+    let admin = get(
+        Role::SystemAdmin,
+        "/api/v1/inbox?recipient=siming-eeb".to_owned(),
+    )
+    .await;
+    assert_eq!(
+        admin.json["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        admin.json
+    );
+    let whole = get(Role::SystemAdmin, format!("/api/v1/notifications/{mixed}")).await;
+    assert_eq!(
+        sorted_item_field(&whole.json, "mn"),
+        [OTHER_MN, OWN_MN],
+        "{}",
+        whole.json
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@
 
 use axum::{Extension, Json};
 use oversight_auth::{Principal, Role};
-use oversight_core::AlertId;
+use oversight_core::{AlertId, Mn};
 use oversight_notify::message;
 use oversight_store::{
     Channel, DeliveryStatus, Notification, NotificationItem, NotificationQuery, Page,
@@ -56,8 +56,24 @@ fn managed_recipients(state: &SharedState, principal: &Principal) -> Option<Vec<
     )
 }
 
-/// Returns the notification `id` if the principal may manage it, and 404
-/// otherwise, so that notifications of other departments look like missing ones.
+/// Keeps the items of a notification whose point lies in the principal's
+/// scope, and returns `None` when no item is left. Routes may send alerts of
+/// any area to a department's recipients, so the reader's jurisdiction
+/// limits the items returned.
+fn scoped_notification(
+    principal: &Principal,
+    mut notification: Notification,
+) -> Option<Notification> {
+    let scope = principal.scope();
+    notification
+        .items
+        .retain(|item| Mn::parse(&item.mn).is_ok_and(|mn| scope.contains_point(&mn, &item.area)));
+    (!notification.items.is_empty()).then_some(notification)
+}
+
+/// Returns the notification `id`, limited to the alerts in the principal's
+/// scope, if the principal may manage it. Returns 404 otherwise, so that
+/// notifications of other departments and areas look like missing ones.
 async fn visible_notification(
     state: &SharedState,
     principal: &Principal,
@@ -65,18 +81,18 @@ async fn visible_notification(
 ) -> Result<Notification, ApiError> {
     let notification = state.store.notification(id).await?;
     let allowed = managed_recipients(state, principal);
-    match notification {
-        Some(notification)
-            if allowed
+    let visible = notification
+        .filter(|notification| {
+            allowed
                 .as_ref()
-                .is_none_or(|recipients| recipients.contains(&notification.recipient)) =>
-        {
-            Ok(notification)
-        }
-        _ => Err(ApiError::not_found(format!(
+                .is_none_or(|recipients| recipients.contains(&notification.recipient))
+        })
+        .and_then(|notification| scoped_notification(principal, notification));
+    visible.ok_or_else(|| {
+        ApiError::not_found(format!(
             "notification {id} not found; list notifications with GET /api/v1/notifications"
-        ))),
-    }
+        ))
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -164,7 +180,12 @@ pub(super) async fn list(
     };
     let page = state.store.notifications(&query).await?;
     Ok(Json(Page {
-        items: page.items.into_iter().map(NotificationView::from).collect(),
+        items: page
+            .items
+            .into_iter()
+            .filter_map(|notification| scoped_notification(&principal, notification))
+            .map(NotificationView::from)
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -209,11 +230,12 @@ pub(super) async fn retry(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<NotificationView>, ApiError> {
     let id = parse_id("id", &id)?;
-    visible_notification(&state, &principal, id).await?;
-    let notification = state
+    let visible = visible_notification(&state, &principal, id).await?;
+    let mut notification = state
         .store
         .retry_notification(id, state.clock.now())
         .await?;
+    notification.items = visible.items;
     tracing::info!(
         notification = id,
         username = %principal.username,
@@ -335,6 +357,7 @@ pub(super) async fn inbox(
     let items = page
         .items
         .into_iter()
+        .filter_map(|notification| scoped_notification(&principal, notification))
         .map(|notification| InboxEntry {
             id: notification.id,
             subject: message::subject(&notification),

@@ -164,7 +164,11 @@ async fn try_login(
         latest: failures.latest,
     };
     if let Err(locked) = policy.check(counts, now) {
-        tracing::warn!(username = %body.username, address = ?address, "login rejected while locked");
+        // The lockout itself was logged as a warning when it started. Anyone
+        // may send attempts without credentials, so each attempt during it
+        // is counted and logged at debug level only, and cannot flood the log.
+        metrics::counter!("oversight_logins_total", "outcome" => "locked").increment(1);
+        tracing::debug!(username = %body.username, address = ?address, "login rejected while locked");
         return Err(LoginError::Locked(locked, now));
     }
 

@@ -37,10 +37,17 @@ pub(super) struct ListParams {
 )]
 pub(super) async fn list(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<Silence>>, ApiError> {
     let after = (!params.all.unwrap_or(false)).then(|| state.clock.now());
-    Ok(Json(state.store.silences(after).await?))
+    let mut visible = Vec::new();
+    for silence in state.store.silences(after).await? {
+        if matcher_in_scope(&state, &principal, &silence.matcher).await? {
+            visible.push(silence);
+        }
+    }
+    Ok(Json(visible))
 }
 
 /// The body of `POST /silences`.
@@ -140,32 +147,42 @@ pub(super) async fn create(
     Ok(Json(created))
 }
 
-/// Checks that a silence matches only alerts in the principal's scope: one
-/// of its points, or an area inside its jurisdiction. A silence of a rule
-/// on every area needs a scope of everything.
+/// Checks that a silence matches only alerts in the principal's scope.
 async fn check_matcher_scope(
     state: &SharedState,
     principal: &Principal,
     matcher: &SilenceMatcher,
 ) -> Result<(), ApiError> {
-    if *principal.scope() == Scope::All {
-        return Ok(());
-    }
-    if let Some(mn) = &matcher.mn {
-        let area = state.store.point(mn).await?.map(|point| point.area);
-        if area.is_some_and(|area| principal.scope().contains_point(mn, &area)) {
-            return Ok(());
-        }
-    }
-    if let Some(area) = &matcher.area
-        && principal.scope().contains_area(area)
-    {
+    if matcher_in_scope(state, principal, matcher).await? {
         return Ok(());
     }
     Err(ApiError::forbidden(format!(
         "{} {:?} may silence only points or areas in their jurisdiction: set mn or area",
         principal.role, principal.username
     )))
+}
+
+/// Returns true if a silence matches only alerts in the principal's scope:
+/// it names one of the scope's points, or an area inside its jurisdiction.
+/// A silence of a rule on every area needs a scope of everything.
+async fn matcher_in_scope(
+    state: &SharedState,
+    principal: &Principal,
+    matcher: &SilenceMatcher,
+) -> Result<bool, ApiError> {
+    if *principal.scope() == Scope::All {
+        return Ok(true);
+    }
+    if let Some(mn) = &matcher.mn {
+        let area = state.store.point(mn).await?.map(|point| point.area);
+        if area.is_some_and(|area| principal.scope().contains_point(mn, &area)) {
+            return Ok(true);
+        }
+    }
+    Ok(matcher
+        .area
+        .as_ref()
+        .is_some_and(|area| principal.scope().contains_area(area)))
 }
 
 /// The body of `POST /alerts/{id}/silence`.
@@ -232,6 +249,7 @@ pub(super) async fn for_alert(
 )]
 pub(super) async fn expire(
     state: SharedState,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Silence>, ApiError> {
     let Ok(number) = id.trim().parse::<i64>() else {
@@ -241,6 +259,22 @@ pub(super) async fn expire(
             "expected a silence id, a whole number",
         ));
     };
+    // A silence outside the scope returns 404, as a missing one does.
+    let current = state
+        .store
+        .silences(None)
+        .await?
+        .into_iter()
+        .find(|silence| silence.id == number);
+    let visible = match current {
+        Some(silence) => matcher_in_scope(&state, &principal, &silence.matcher).await?,
+        None => false,
+    };
+    if !visible {
+        return Err(ApiError::not_found(format!(
+            "silence {number} not found; list silences with GET /api/v1/silences?all=true"
+        )));
+    }
     let silence = state
         .store
         .expire_silence(number, state.clock.now())
