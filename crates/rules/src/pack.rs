@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Span, SpanRelativeTo};
 use oversight_core::{FactorCode, Severity};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -394,11 +394,30 @@ fn check_identifier(id: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Parses a duration such as `10m`, `1h 30m` or `PT2H`.
+/// Parses a duration such as `10m`, `1h 30m`, `2d` or `PT2H`. A day is 24
+/// hours and a week 7 days. Months and years are rejected, because their
+/// length varies.
 pub(crate) fn parse_duration(input: &str) -> Result<SignedDuration, String> {
-    let duration: SignedDuration = input.trim().parse().map_err(|_| {
+    let text = input.trim();
+    let invalid = || {
         format!("invalid duration {input:?}: expected a duration such as 90s, 10m, 1h 30m or 2d")
-    })?;
+    };
+    // jiff 0.2 parses only units of hours or smaller into `SignedDuration`,
+    // so days and weeks go through `Span`.
+    let duration = match text.parse::<SignedDuration>() {
+        Ok(duration) => duration,
+        Err(_) => {
+            let span: Span = text.parse().map_err(|_| invalid())?;
+            if span.get_years() != 0 || span.get_months() != 0 {
+                return Err(format!(
+                    "invalid duration {input:?}: months and years have no fixed length; \
+                     write days instead, such as 30d"
+                ));
+            }
+            span.to_duration(SpanRelativeTo::days_are_24_hours())
+                .map_err(|_| invalid())?
+        }
+    };
     if duration.is_negative() {
         return Err(format!("invalid duration {input:?}: must not be negative"));
     }
@@ -984,5 +1003,24 @@ severity = "critical"
         assert_eq!(parse_duration("1h 30m"), Ok(SignedDuration::from_mins(90)));
         assert!(parse_duration("-5m").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn durations_in_days_parse() {
+        let day = SignedDuration::from_hours(24);
+        assert_eq!(parse_duration("2d"), Ok(day * 2));
+        assert_eq!(
+            parse_duration("1d 2h"),
+            Ok(day + SignedDuration::from_hours(2))
+        );
+        assert_eq!(parse_duration("P1D"), Ok(day));
+        assert_eq!(parse_duration("1w"), Ok(day * 7));
+    }
+
+    #[test]
+    fn durations_in_months_are_rejected() {
+        let error = parse_duration("1mo").unwrap_err();
+        assert!(error.contains("\"1mo\""), "{error}");
+        assert!(error.contains("months and years"), "{error}");
     }
 }
