@@ -336,9 +336,13 @@ impl RuleContext<'_> {
     }
 
     /// Returns an error placed at the line of `key`, or at the rule's header
-    /// when the key is absent (a missing field).
+    /// when the key is absent (a missing field). A dotted key written inside
+    /// an inline table, such as `window = { size = "0s" }`, is placed at the
+    /// table's key.
     fn at_key(&self, key: &str, message: String) -> PackError {
+        let table = key.split_once('.').map(|(table, _)| table);
         let position = find_key(self.text, self.range.clone(), key)
+            .or_else(|| table.and_then(|table| find_key(self.text, self.range.clone(), table)))
             .unwrap_or_else(|| position_of(self.text, self.range.start));
         self.error_at(position, message)
     }
@@ -469,7 +473,7 @@ fn build_rule(
     let severity = match Severity::parse(spec.severity.as_deref().unwrap_or("warning")) {
         Ok(severity) => severity,
         Err(failure) => {
-            errors.push(context.at_key("severity", format!("invalid {failure}")));
+            errors.push(context.at_key("severity", failure.to_string()));
             Severity::Warning
         }
     };
@@ -739,7 +743,8 @@ fn parse_escalation(
     let severity = match spec.severity.as_deref().map(Severity::parse) {
         Some(Ok(severity)) => Some(severity),
         Some(Err(failure)) => {
-            errors.push(context.at_key("escalate.severity", format!("invalid escalate.{failure}")));
+            errors
+                .push(context.at_key("escalate.severity", format!("escalate.severity: {failure}")));
             None
         }
         None => None,
@@ -976,6 +981,38 @@ severity = "critical"
                 .any(|message| message.contains("five minutes"))
         );
         assert!(messages.iter().any(|message| message.contains("urgent")));
+    }
+
+    #[test]
+    fn severity_error_says_invalid_once() {
+        let text = VALID.replace("severity = \"critical\"", "severity = \"urgent\"");
+        let errors = parse_pack("test.toml", &text).unwrap_err();
+        let message = &errors[0].message;
+        assert!(
+            message.starts_with("invalid severity \"urgent\""),
+            "{message}"
+        );
+
+        let text = format!("{VALID}escalate = {{ severity = \"urgent\" }}\n");
+        let errors = parse_pack("test.toml", &text).unwrap_err();
+        let message = &errors[0].message;
+        assert!(
+            message.starts_with("escalate.severity: invalid severity \"urgent\""),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn inline_table_errors_point_at_their_line() {
+        let text = format!(
+            "{VALID}window = {{ size = \"1h\", aggregate = \"median\" }}\n\
+             escalate = {{ count = 3, deadline = \"-5h\" }}\n"
+        );
+        let errors = parse_pack("test.toml", &text).unwrap_err();
+        let lines: Vec<_> = errors.iter().map(|error| error.line).collect();
+        assert_eq!(lines, [Some(13), Some(14)], "{errors:?}");
+        assert!(errors[0].message.contains("median"), "{errors:?}");
+        assert!(errors[1].message.contains("-5h"), "{errors:?}");
     }
 
     #[test]
