@@ -372,6 +372,43 @@ async fn unregistered_mn_is_quarantined() {
 }
 
 #[tokio::test]
+async fn invalid_mn_upload_rejected() {
+    let data = prepared(&[("E2E0009", 60)]);
+    let server = Server::start(&data, &[]).await;
+    // An MN that can never be registered: empty, too long, or not ASCII.
+    let invalid = ["", &"9".repeat(65), "测试点MN"];
+    for (index, mn) in invalid.iter().enumerate() {
+        let mut logger = Datalogger::connect(server.hj212, "E2E0009", "123456").await;
+        let qn = format!("20261204160000{index:03}");
+        let segment = format!(
+            "QN={qn};ST=32;CN=2011;PW=123456;MN={mn};Flag=5;\
+             CP=&&DataTime=20261204160000;w01018-Rtd=10.0,w01018-Flag=N&&"
+        );
+        let frame = oversight_hj212::encode_frame(&segment).expect("segment fits a frame");
+        assert!(
+            !logger.send_and_wait(&qn, &frame, common::NO_ACK_WAIT).await,
+            "upload with MN {mn:?} acknowledged"
+        );
+        // The error shows at most 64 characters of the rejected value.
+        let shown_mn: String = mn.chars().take(64).collect();
+        let named = format!("invalid MN {shown_mn:?}");
+        server
+            .wait_for_log("the rejection of the invalid MN", |event| {
+                event["message"] == "hj212 input rejected"
+                    && event["reason"] == "invalid_mn"
+                    && event["error"]
+                        .as_str()
+                        .is_some_and(|error| error.contains(&named))
+            })
+            .await;
+    }
+
+    let (status, body) = server.get("/api/v1/quarantine").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"], serde_json::json!([]), "{body}");
+}
+
+#[tokio::test]
 async fn log_holds_no_secrets() {
     let data = DataDir::new();
     let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
