@@ -372,6 +372,54 @@ async fn unregistered_mn_is_quarantined() {
 }
 
 #[tokio::test]
+async fn release_keeps_uploads_with_wrong_password() {
+    let data = prepared(&[("E2E0010", 60)]);
+    let server = Server::start(&data, &[]).await;
+    let time: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
+    let mut forger = Datalogger::connect(server.hj212, "NEWMN10", "guessed").await;
+    assert!(
+        forger.send(time, &[("w01018", 999.0)]).await,
+        "quarantined upload not acked"
+    );
+    let mut device = Datalogger::connect(server.hj212, "NEWMN10", "123456").await;
+    let later = time + SignedDuration::from_mins(1);
+    assert!(
+        device.send(later, &[("w01018", 42.0)]).await,
+        "quarantined upload not acked"
+    );
+    server
+        .wait_for("/api/v1/quarantine/NEWMN10", "two held uploads", |body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|uploads| uploads.len() == 2)
+        })
+        .await;
+
+    let point = serde_json::json!({
+        "mn": "NEWMN10",
+        "name": "new outlet",
+        "area": "350203001",
+        "system_code": "32",
+        "password": "123456",
+    });
+    let (status, body) = server.post("/api/v1/points", &point).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server
+        .post("/api/v1/quarantine/NEWMN10/release", &Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["moved"], 1, "{body}");
+    let readings = server.readings("NEWMN10").await;
+    assert_eq!(readings.len(), 1, "{readings:?}");
+    assert_eq!(readings[0]["rtd"], 42.0, "{readings:?}");
+    let (status, held) = server.get("/api/v1/quarantine/NEWMN10").await;
+    assert_eq!(status, 200, "{held}");
+    let uploads = held["items"].as_array().expect("held uploads");
+    assert_eq!(uploads.len(), 1, "{held}");
+    assert_eq!(uploads[0]["readings"][0]["rtd"], 999.0, "{held}");
+}
+
+#[tokio::test]
 async fn invalid_mn_upload_rejected() {
     let data = prepared(&[("E2E0009", 60)]);
     let server = Server::start(&data, &[]).await;
