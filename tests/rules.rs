@@ -380,9 +380,13 @@ async fn reload_applies_changes_and_rejects_broken_pack() {
                 .is_some_and(|items| items.iter().any(|rule| rule["id"] == "site.ph"))
         })
         .await;
+    // A rule added by a reload judges only readings whose data time is at or
+    // after the moment it was switched on. HJ 212 data times are whole
+    // seconds, so the uploads are dated a minute ahead of the clock.
+    let data_time = Timestamp::now() + SignedDuration::from_mins(1);
     let mut logger = Datalogger::connect(server.hj212, "RL00001", "123456").await;
     assert!(
-        logger.send(minute(0), &[("w01001", 8.5)]).await,
+        logger.send(data_time, &[("w01001", 8.5)]).await,
         "pH upload"
     );
     server
@@ -412,7 +416,7 @@ async fn reload_applies_changes_and_rejects_broken_pack() {
     let mut logger = Datalogger::connect(server.hj212, "RL00002", "123456").await;
     assert!(
         logger
-            .send(minute(0), &[("w01018", 70.0), ("w01001", 9.0)])
+            .send(data_time, &[("w01018", 70.0), ("w01001", 9.0)])
             .await,
         "upload"
     );
