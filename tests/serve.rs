@@ -372,6 +372,91 @@ async fn unregistered_mn_is_quarantined() {
 }
 
 #[tokio::test]
+async fn release_keeps_uploads_with_wrong_password() {
+    let data = prepared(&[("E2E0010", 60)]);
+    let server = Server::start(&data, &[]).await;
+    let time: Timestamp = "2026-12-04T08:00:00Z".parse().expect("literal time");
+    let mut forger = Datalogger::connect(server.hj212, "NEWMN10", "guessed").await;
+    assert!(
+        forger.send(time, &[("w01018", 999.0)]).await,
+        "quarantined upload not acked"
+    );
+    let mut device = Datalogger::connect(server.hj212, "NEWMN10", "123456").await;
+    let later = time + SignedDuration::from_mins(1);
+    assert!(
+        device.send(later, &[("w01018", 42.0)]).await,
+        "quarantined upload not acked"
+    );
+    server
+        .wait_for("/api/v1/quarantine/NEWMN10", "two held uploads", |body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|uploads| uploads.len() == 2)
+        })
+        .await;
+
+    let point = serde_json::json!({
+        "mn": "NEWMN10",
+        "name": "new outlet",
+        "area": "350203001",
+        "system_code": "32",
+        "password": "123456",
+    });
+    let (status, body) = server.post("/api/v1/points", &point).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server
+        .post("/api/v1/quarantine/NEWMN10/release", &Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["moved"], 1, "{body}");
+    let readings = server.readings("NEWMN10").await;
+    assert_eq!(readings.len(), 1, "{readings:?}");
+    assert_eq!(readings[0]["rtd"], 42.0, "{readings:?}");
+    let (status, held) = server.get("/api/v1/quarantine/NEWMN10").await;
+    assert_eq!(status, 200, "{held}");
+    let uploads = held["items"].as_array().expect("held uploads");
+    assert_eq!(uploads.len(), 1, "{held}");
+    assert_eq!(uploads[0]["readings"][0]["rtd"], 999.0, "{held}");
+}
+
+#[tokio::test]
+async fn invalid_mn_upload_rejected() {
+    let data = prepared(&[("E2E0009", 60)]);
+    let server = Server::start(&data, &[]).await;
+    // An MN that can never be registered: empty, too long, or not ASCII.
+    let invalid = ["", &"9".repeat(65), "测试点MN"];
+    for (index, mn) in invalid.iter().enumerate() {
+        let mut logger = Datalogger::connect(server.hj212, "E2E0009", "123456").await;
+        let qn = format!("20261204160000{index:03}");
+        let segment = format!(
+            "QN={qn};ST=32;CN=2011;PW=123456;MN={mn};Flag=5;\
+             CP=&&DataTime=20261204160000;w01018-Rtd=10.0,w01018-Flag=N&&"
+        );
+        let frame = oversight_hj212::encode_frame(&segment).expect("segment fits a frame");
+        assert!(
+            !logger.send_and_wait(&qn, &frame, common::NO_ACK_WAIT).await,
+            "upload with MN {mn:?} acknowledged"
+        );
+        // The error shows at most 64 characters of the rejected value.
+        let shown_mn: String = mn.chars().take(64).collect();
+        let named = format!("invalid MN {shown_mn:?}");
+        server
+            .wait_for_log("the rejection of the invalid MN", |event| {
+                event["message"] == "hj212 input rejected"
+                    && event["reason"] == "invalid_mn"
+                    && event["error"]
+                        .as_str()
+                        .is_some_and(|error| error.contains(&named))
+            })
+            .await;
+    }
+
+    let (status, body) = server.get("/api/v1/quarantine").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"], serde_json::json!([]), "{body}");
+}
+
+#[tokio::test]
 async fn log_holds_no_secrets() {
     let data = DataDir::new();
     let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);

@@ -368,6 +368,33 @@ fn compile_operand(expr: &Expr, comparison: bool) -> Option<Operand> {
     }
 }
 
+/// Returns what `expr` evaluates to when its outermost form shows it is
+/// never a bool, such as a variable, a literal or arithmetic. Other forms,
+/// such as a field of `attrs` or a conditional, are checked at run time.
+fn non_boolean_result(expr: &Expr) -> Option<&'static str> {
+    match expr {
+        Expr::Literal(LiteralValue::Boolean(_)) => None,
+        Expr::Literal(LiteralValue::String(_)) => Some("a string"),
+        Expr::Literal(LiteralValue::Bytes(_)) => Some("bytes"),
+        Expr::Literal(LiteralValue::Null) => Some("null"),
+        Expr::Literal(_) => Some("a number"),
+        Expr::Ident(name) => match name.as_str() {
+            "flag" | "factor" | "mn" | "area" | "system_code" => Some("a string"),
+            "attrs" => Some("a map"),
+            name if NumVar::parse(name).is_some() => Some("a number"),
+            _ => None,
+        },
+        Expr::List(_) => Some("a list"),
+        Expr::Map(_) => Some("a map"),
+        Expr::Call(call) if call.target.is_none() => match call.func_name.as_str() {
+            "_+_" | "_-_" | "_*_" | "_/_" | "_%_" | "-_" => Some("the result of arithmetic"),
+            "abs" | "iaqi" | "noise_limit" => Some("a number"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Why a condition could not be compiled, with the position CEL reported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -433,6 +460,16 @@ impl Condition {
                         .map(|(name, _)| *name)
                         .collect::<Vec<_>>()
                         .join(", ")
+                ),
+            });
+        }
+        if let Some(kind) = non_boolean_result(&program.expression().expr) {
+            return Err(CompileError {
+                line: 1,
+                column: 1,
+                message: format!(
+                    "the expression returns {kind}, not true or false; \
+                     compare it instead, such as value > upper"
                 ),
             });
         }
@@ -705,10 +742,36 @@ mod tests {
         let vars = vars(1.0);
         let error = eval("value / 0 > 1.0", &vars).unwrap_err();
         assert!(!error.is_empty());
-        let error = eval("value + 1.0", &vars).unwrap_err();
+        let error = eval("value > 0.0 ? value : true", &vars).unwrap_err();
         assert!(error.contains("expected true or false"), "{error}");
         let error = eval("attrs.missing == 'x'", &vars).unwrap_err();
         assert!(error.contains("missing"), "{error}");
+    }
+
+    #[test]
+    fn non_boolean_conditions_are_rejected() {
+        let cases = [
+            ("value", "a number"),
+            ("3.5", "a number"),
+            ("mn", "a string"),
+            ("'a' + 'b'", "the result of arithmetic"),
+            ("value * 2.0", "the result of arithmetic"),
+            ("abs(delta)", "a number"),
+            ("[value]", "a list"),
+        ];
+        for (source, kind) in cases {
+            let error = Condition::compile(source).unwrap_err();
+            assert!(
+                error
+                    .message
+                    .contains(&format!("returns {kind}, not true or false")),
+                "{source}: {}",
+                error.message
+            );
+        }
+        for source in ["night", "true", "!night", "attrs.enabled", "value > upper"] {
+            assert!(Condition::compile(source).is_ok(), "{source} rejected");
+        }
     }
 
     #[test]

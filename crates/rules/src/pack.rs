@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Span, SpanRelativeTo};
 use oversight_core::{FactorCode, Severity};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -336,9 +336,13 @@ impl RuleContext<'_> {
     }
 
     /// Returns an error placed at the line of `key`, or at the rule's header
-    /// when the key is absent (a missing field).
+    /// when the key is absent (a missing field). A dotted key written inside
+    /// an inline table, such as `window = { size = "0s" }`, is placed at the
+    /// table's key.
     fn at_key(&self, key: &str, message: String) -> PackError {
+        let table = key.split_once('.').map(|(table, _)| table);
         let position = find_key(self.text, self.range.clone(), key)
+            .or_else(|| table.and_then(|table| find_key(self.text, self.range.clone(), table)))
             .unwrap_or_else(|| position_of(self.text, self.range.start));
         self.error_at(position, message)
     }
@@ -394,11 +398,30 @@ fn check_identifier(id: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Parses a duration such as `10m`, `1h 30m` or `PT2H`.
+/// Parses a duration such as `10m`, `1h 30m`, `2d` or `PT2H`. A day is 24
+/// hours and a week 7 days. Months and years are rejected, because their
+/// length varies.
 pub(crate) fn parse_duration(input: &str) -> Result<SignedDuration, String> {
-    let duration: SignedDuration = input.trim().parse().map_err(|_| {
+    let text = input.trim();
+    let invalid = || {
         format!("invalid duration {input:?}: expected a duration such as 90s, 10m, 1h 30m or 2d")
-    })?;
+    };
+    // jiff 0.2 parses only units of hours or smaller into `SignedDuration`,
+    // so days and weeks go through `Span`.
+    let duration = match text.parse::<SignedDuration>() {
+        Ok(duration) => duration,
+        Err(_) => {
+            let span: Span = text.parse().map_err(|_| invalid())?;
+            if span.get_years() != 0 || span.get_months() != 0 {
+                return Err(format!(
+                    "invalid duration {input:?}: months and years have no fixed length; \
+                     write days instead, such as 30d"
+                ));
+            }
+            span.to_duration(SpanRelativeTo::days_are_24_hours())
+                .map_err(|_| invalid())?
+        }
+    };
     if duration.is_negative() {
         return Err(format!("invalid duration {input:?}: must not be negative"));
     }
@@ -450,7 +473,7 @@ fn build_rule(
     let severity = match Severity::parse(spec.severity.as_deref().unwrap_or("warning")) {
         Ok(severity) => severity,
         Err(failure) => {
-            errors.push(context.at_key("severity", format!("invalid {failure}")));
+            errors.push(context.at_key("severity", failure.to_string()));
             Severity::Warning
         }
     };
@@ -720,7 +743,8 @@ fn parse_escalation(
     let severity = match spec.severity.as_deref().map(Severity::parse) {
         Some(Ok(severity)) => Some(severity),
         Some(Err(failure)) => {
-            errors.push(context.at_key("escalate.severity", format!("invalid escalate.{failure}")));
+            errors
+                .push(context.at_key("escalate.severity", format!("escalate.severity: {failure}")));
             None
         }
         None => None,
@@ -960,6 +984,38 @@ severity = "critical"
     }
 
     #[test]
+    fn severity_error_says_invalid_once() {
+        let text = VALID.replace("severity = \"critical\"", "severity = \"urgent\"");
+        let errors = parse_pack("test.toml", &text).unwrap_err();
+        let message = &errors[0].message;
+        assert!(
+            message.starts_with("invalid severity \"urgent\""),
+            "{message}"
+        );
+
+        let text = format!("{VALID}escalate = {{ severity = \"urgent\" }}\n");
+        let errors = parse_pack("test.toml", &text).unwrap_err();
+        let message = &errors[0].message;
+        assert!(
+            message.starts_with("escalate.severity: invalid severity \"urgent\""),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn inline_table_errors_point_at_their_line() {
+        let text = format!(
+            "{VALID}window = {{ size = \"1h\", aggregate = \"median\" }}\n\
+             escalate = {{ count = 3, deadline = \"-5h\" }}\n"
+        );
+        let errors = parse_pack("test.toml", &text).unwrap_err();
+        let lines: Vec<_> = errors.iter().map(|error| error.line).collect();
+        assert_eq!(lines, [Some(13), Some(14)], "{errors:?}");
+        assert!(errors[0].message.contains("median"), "{errors:?}");
+        assert!(errors[1].message.contains("-5h"), "{errors:?}");
+    }
+
+    #[test]
     fn duplicate_rule_ids_rejected() {
         let text = format!(
             "{VALID}\n[[rule]]\nid = \"t.upper\"\ncategory = \"x\"\ncondition = \"value > 1.0\"\n"
@@ -984,5 +1040,24 @@ severity = "critical"
         assert_eq!(parse_duration("1h 30m"), Ok(SignedDuration::from_mins(90)));
         assert!(parse_duration("-5m").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn durations_in_days_parse() {
+        let day = SignedDuration::from_hours(24);
+        assert_eq!(parse_duration("2d"), Ok(day * 2));
+        assert_eq!(
+            parse_duration("1d 2h"),
+            Ok(day + SignedDuration::from_hours(2))
+        );
+        assert_eq!(parse_duration("P1D"), Ok(day));
+        assert_eq!(parse_duration("1w"), Ok(day * 7));
+    }
+
+    #[test]
+    fn durations_in_months_are_rejected() {
+        let error = parse_duration("1mo").unwrap_err();
+        assert!(error.contains("\"1mo\""), "{error}");
+        assert!(error.contains("months and years"), "{error}");
     }
 }

@@ -263,16 +263,25 @@ impl Connection {
 
     async fn handle_upload(&mut self, frame: &Frame, packet: &Packet<'_>) -> Result<(), Closed> {
         let received_at = self.shared.clock.now();
-        let point = match Mn::parse(packet.mn()) {
-            Ok(mn) => match self.shared.cache.point(&mn).await {
-                Ok(point) => point,
-                Err(error) => {
-                    ::metrics::counter!(metrics::STORE_FAILURES).increment(1);
-                    error!(mn = %mn, error = %error, "failed to look up hj212 point, upload not acknowledged");
-                    return Ok(());
-                }
-            },
-            Err(_) => None,
+        // An invalid MN can never be registered, so quarantine could never
+        // release its uploads. Without an acknowledgement the device keeps
+        // the upload.
+        let mn = match Mn::parse(packet.mn()) {
+            Ok(mn) => mn,
+            Err(error) => {
+                let detail =
+                    format!("{error}; the upload was not stored, set a valid MN on the datalogger");
+                self.reject("invalid_mn", &detail);
+                return Ok(());
+            }
+        };
+        let point = match self.shared.cache.point(&mn).await {
+            Ok(point) => point,
+            Err(error) => {
+                ::metrics::counter!(metrics::STORE_FAILURES).increment(1);
+                error!(mn = %mn, error = %error, "failed to look up hj212 point, upload not acknowledged");
+                return Ok(());
+            }
         };
         let Some(point) = point else {
             // Earlier uploads are acknowledged first, in the order they arrived.

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use common::{Harness, time, upload};
 use jiff::Timestamp;
-use oversight_core::{DataKind, Reading};
-use oversight_hj212::{CHINA_STANDARD_TIME, CrcVariant, Packet, decode_frame};
+use oversight_core::{DataKind, Mn, Reading};
+use oversight_hj212::{CHINA_STANDARD_TIME, CrcVariant, Packet, decode_frame, encode_frame};
 use oversight_source_hj212::CrcSetting;
 use oversight_store::Store;
 
@@ -115,8 +115,10 @@ async fn send_all(harness: &Harness, samples: &[Sample], modbus_configured: bool
         let expected_ack = accepted(sample, modbus_configured)
             .then(|| decode(sample))
             .flatten()
-            .filter(|(_, cn, _, ack, qn)| {
-                *ack && qn.is_some() && DataKind::from_command(*cn).is_some()
+            .filter(|(mn, cn, _, ack, qn)| {
+                *ack && qn.is_some()
+                    && DataKind::from_command(*cn).is_some()
+                    && Mn::parse(mn).is_ok()
             })
             .and_then(|(_, _, _, _, qn)| qn);
         match expected_ack {
@@ -206,11 +208,11 @@ async fn public_samples_over_tcp() {
     send_all(&harness, &samples, false).await;
     check_stored(&harness, &samples, false).await;
 
-    // Line 131 has an empty MN, so it is quarantined and still acknowledged
-    // when asked; whatever its flag, the raw packet is kept.
+    // Line 131 has an empty MN, which can never be registered, so it is
+    // rejected and not acknowledged instead of quarantined.
     let quarantine = harness.quarantine_summaries().await;
     assert!(
-        quarantine.iter().any(|summary| summary.mn.is_empty()),
+        quarantine.iter().all(|summary| !summary.mn.is_empty()),
         "{quarantine:?}"
     );
     harness.stop().await;
@@ -249,24 +251,29 @@ async fn fragments_join_across_writes() {
     let text =
         std::fs::read_to_string(data_dir().join("samples-public.txt")).expect("samples file");
     let lines: Vec<&str> = text.split('\n').collect();
-    // Lines 129 and 130 are one packet cut by TCP inside a key.
+    // Lines 129 and 130 are one packet cut by TCP inside a key. Its MN is
+    // empty, which the source rejects, so the packet is framed again with a
+    // registered MN and cut at the same place of the data area.
     let (first, second) = (lines[128], lines[129]);
     assert!(first.starts_with("##"), "line 129 starts the packet");
+    let mn = "FRAGMENT0000001";
+    harness.register(mn, "123456").await;
+    let joined = format!("{first}{second}");
+    let segment = &joined[6..joined.len() - 4];
+    assert!(segment.contains("MN=;"), "line 129 has an empty MN");
+    let frame = encode_frame(&segment.replacen("MN=;", &format!("MN={mn};"), 1))
+        .expect("segment fits a frame");
+    let cut = first.len() + mn.len();
     let mut client = harness.connect().await;
-    client.send(first.as_bytes()).await;
+    client.send(&frame.as_bytes()[..cut]).await;
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    client.send(format!("{second}\r\n").as_bytes()).await;
+    client.send(&frame.as_bytes()[cut..]).await;
     let probe = upload(PROBE_MN, "123456", "20260301000000001", time(0), 20.0);
     client.send(probe.as_bytes()).await;
     // The joined packet requests an acknowledgement (Flag=5) and gets it.
     let acks = client.acks_until("20260301000000001").await;
     assert_eq!(acks, ["20230201211705000", "20260301000000001"]);
-    let quarantine = harness.quarantine_summaries().await;
-    assert_eq!(
-        quarantine.len(),
-        1,
-        "the joined packet, whose MN is empty, is quarantined: {quarantine:?}"
-    );
-    assert_eq!(quarantine[0].uploads, 1);
+    let stored = common::readings(&*harness.store, mn).await;
+    assert_eq!(stored.len(), 6, "readings of the joined packet: {stored:?}");
     harness.stop().await;
 }

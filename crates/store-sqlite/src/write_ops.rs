@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use oversight_core::{Actor, Area, Mn, MonitoringPoint, Reading};
+use oversight_core::{Actor, Area, Mn, MonitoringPoint, PasswordMatch, Reading};
 use oversight_store::{
     NewLedgerEntry, QuarantineLimits, QuarantineOutcome, QuarantinedUpload, StoreError, StoreResult,
 };
@@ -636,7 +636,9 @@ pub(crate) fn quarantine(
 }
 
 /// Moves the quarantined readings of a now registered MN into its readings.
-/// Returns how many readings were moved.
+/// Only uploads sent with a password of the point, as valid when each was
+/// received, are moved; the others stay in quarantine. Returns how many
+/// readings were moved.
 pub(crate) fn release_quarantine(
     conn: &Connection,
     ids: &mut IdCache,
@@ -645,33 +647,50 @@ pub(crate) fn release_quarantine(
     actor: &Actor,
 ) -> StoreResult<u64> {
     const OPERATION: &str = "release quarantine";
+    let not_found = || StoreError::NotFound {
+        what: "monitoring point",
+        key: mn.to_string(),
+    };
     if ids.point_id(conn, mn)?.is_none() {
-        return Err(StoreError::NotFound {
-            what: "monitoring point",
-            key: mn.to_string(),
-        });
+        return Err(not_found());
     }
+    let point = crate::read_ops::point(conn, mn)?.ok_or_else(not_found)?;
     // Each upload's revisions keep the address it was received from.
-    let batches: Vec<(String, Option<String>)> = conn
+    let uploads: Vec<(i64, String, Option<String>, i64, String)> = conn
         .prepare_cached(
-            "SELECT readings, peer FROM quarantine WHERE mn = ?1 ORDER BY received_at, id",
+            "SELECT id, readings, peer, received_at, raw FROM quarantine \
+             WHERE mn = ?1 ORDER BY received_at, id",
         )
         .and_then(|mut statement| {
             statement
-                .query_map([mn.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .query_map([mn.as_str()], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                })?
                 .collect()
         })
         .map_err(backend(OPERATION))?;
     let mut moved = 0;
-    for (batch, peer) in batches {
+    let mut delete = conn
+        .prepare_cached("DELETE FROM quarantine WHERE id = ?1")
+        .map_err(backend(OPERATION))?;
+    let mut deleted = 0;
+    for (id, batch, peer, received_at, raw) in uploads {
+        let received_at = crate::codec::timestamp(received_at).map_err(backend(OPERATION))?;
+        let sent = upload_password(&raw).unwrap_or_default();
+        if point.check_password(sent, received_at) == PasswordMatch::Wrong {
+            continue;
+        }
         let readings: Vec<Reading> = serde_json::from_str(&batch).map_err(backend(OPERATION))?;
         insert_readings(conn, ids, effects, &readings, peer.as_deref())?;
         moved += to_u64(readings.len());
+        deleted += delete.execute([id]).map_err(backend(OPERATION))?;
     }
-    let deleted = conn
-        .prepare_cached("DELETE FROM quarantine WHERE mn = ?1")
-        .and_then(|mut statement| statement.execute([mn.as_str()]))
-        .map_err(backend(OPERATION))?;
     let payload = serde_json::json!({"uploads": deleted, "readings": moved});
     ledger::append_one(
         conn,
@@ -683,6 +702,20 @@ pub(crate) fn release_quarantine(
         ),
     )?;
     Ok(moved)
+}
+
+/// Returns the value of the `PW` field of a raw HJ 212 packet, which comes
+/// before the data area (`CP=&&`).
+fn upload_password(raw: &str) -> Option<&str> {
+    // A frame starts with `##` and the four digits of the segment length.
+    let segment = raw
+        .strip_prefix("##")
+        .and_then(|rest| rest.get(4..))
+        .unwrap_or(raw);
+    let header = segment.split("CP=&&").next()?;
+    header
+        .split(';')
+        .find_map(|field| field.strip_prefix("PW="))
 }
 
 /// Deletes the quarantine entries of `mn`. Returns how many uploads were deleted.

@@ -188,8 +188,10 @@ pub trait Store: AccountStore + Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<Page<QuarantinedUpload>>;
 
     /// Moves the quarantined readings of `mn`, which must now be registered,
-    /// into its readings, and removes its quarantine entries, in one
-    /// transaction recorded in the ledger as done by `actor`. Returns how many
+    /// into its readings, and removes their quarantine entries, in one
+    /// transaction recorded in the ledger as done by `actor`. Only uploads
+    /// whose raw packet carries a password of the point, as valid when the
+    /// upload was received, are moved; the others stay held. Returns how many
     /// readings were moved.
     async fn release_quarantine(&self, mn: &Mn, actor: &Actor) -> StoreResult<u64>;
 

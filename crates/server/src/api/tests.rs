@@ -779,7 +779,7 @@ fn held_upload(mn: &str, at: Timestamp) -> QuarantinedUpload {
         reason: QuarantineReason::Unregistered,
         peer: Some("127.0.0.1:50000".to_owned()),
         received_at: at,
-        raw: format!("##0000ST=32;CN=2011;PW=123456;MN={mn};CP=&&w01018-Rtd=42&&0000"),
+        raw: format!("##0000ST=32;CN=2011;PW=secret-pw;MN={mn};CP=&&w01018-Rtd=42&&0000"),
         readings: vec![reading],
     }
 }
@@ -828,7 +828,7 @@ async fn quarantine_release_after_registration() {
     let raw = held[0]["raw"].as_str().unwrap();
     assert!(raw.contains("MN=NEW01"), "{raw}");
     assert!(raw.contains("PW=******;"), "password masked: {raw}");
-    assert!(!raw.contains("123456"), "password shown: {raw}");
+    assert!(!raw.contains("secret-pw"), "password shown: {raw}");
 
     let (status, json) = fixture
         .send(Method::POST, "/api/v1/quarantine/NEW01/release", None)

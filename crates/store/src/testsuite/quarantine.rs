@@ -59,7 +59,7 @@ fn upload(mn_text: &str, received_minute: i64, peer: &str, factors: &[&str]) -> 
         reason: QuarantineReason::Unregistered,
         peer: Some(peer.to_owned()),
         received_at: minute(received_minute),
-        raw: format!("QN=1;ST=32;CN=2051;MN={mn_text};CP=&&&&"),
+        raw: format!("QN=1;ST=32;CN=2051;PW=123456;MN={mn_text};CP=&&&&"),
         readings,
     }
 }
