@@ -78,6 +78,26 @@ fn check_accepts_valid_and_builtin_packs() {
 }
 
 #[test]
+fn check_accepts_one_pack_file() {
+    let data = DataDir::new();
+    let dir = write_pack(&data, "file", "site.toml", &cod_pack());
+    let file = dir.join("site.toml");
+    let (code, stdout, stderr) = oversight(&["rules", "check", path_str(&file)]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("1 packs with 1 rules"), "{stdout}");
+
+    let broken = write_pack(
+        &data,
+        "broken",
+        "site.toml",
+        &cod_pack().replace("50.0", "fifty"),
+    );
+    let (code, _, stderr) = oversight(&["rules", "check", path_str(&broken.join("site.toml"))]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("site.toml:"), "{stderr}");
+}
+
+#[test]
 fn check_reports_each_broken_pack() {
     let data = DataDir::new();
     // Each case: a name, the pack text, and what stderr must contain: the

@@ -26,7 +26,8 @@ use crate::Cli;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RulesCommand {
-    /// Check the rule packs (*.toml) under a directory without running them.
+    /// Check the rule packs (*.toml) under a directory, or one pack file, without running
+    /// them.
     ///
     /// Every problem is printed as FILE:LINE:COLUMN: rule ID: what is wrong and how to fix
     /// it. Exit status: 0 when every pack is valid, 1 otherwise.
@@ -41,8 +42,8 @@ pub(crate) enum RulesCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// Directory of rule packs; every *.toml file below it is checked.
-    #[arg(value_name = "DIR")]
+    /// Directory of rule packs, every *.toml file below it checked, or one pack file.
+    #[arg(value_name = "PATH")]
     dir: PathBuf,
 }
 

@@ -775,8 +775,9 @@ fn parse_escalation(
     })
 }
 
-/// Loads every `*.toml` file under `dir`, in path order. Returns every
-/// problem of every file when any file has one.
+/// Loads every `*.toml` file under `dir`, in path order, or the one pack
+/// file `dir` names. Returns every problem of every file when any file has
+/// one.
 pub fn load_dir(dir: &Path) -> Result<Vec<RulePack>, Vec<PackError>> {
     let files = toml_files(dir).map_err(|message| {
         vec![PackError {
@@ -847,8 +848,12 @@ pub fn load_file(path: &Path) -> Result<RulePack, Vec<PackError>> {
     parse_pack(&origin, &text)
 }
 
-/// Returns the `*.toml` files under `dir`, recursively, sorted by path.
+/// Returns the `*.toml` files under `dir`, recursively, sorted by path, or
+/// `dir` itself when it is a file.
 pub(crate) fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    if dir.is_file() {
+        return Ok(vec![dir.to_owned()]);
+    }
     let mut files = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(current) = pending.pop() {
