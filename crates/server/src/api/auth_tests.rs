@@ -113,6 +113,7 @@ impl Fixture {
         let limits = HttpLimits {
             body_limit_bytes: 4096,
             request_timeout: Duration::from_secs(5),
+            public_rate: PublicRateLimit::default(),
         };
         Self {
             _dir: dir,
