@@ -209,7 +209,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         ))
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(
-            public_limiter,
+            Arc::clone(&public_limiter),
             rate_limit::limit_public,
         ))
         .layer(middleware::from_fn_with_state(
@@ -219,7 +219,13 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
 
     Router::new()
         .nest("/api/v1", api)
-        .route("/metrics", get(status::metrics))
+        .route(
+            "/metrics",
+            get(status::metrics).layer(middleware::from_fn_with_state(
+                public_limiter,
+                rate_limit::limit_public,
+            )),
+        )
         .layer(middleware::from_fn(openapi::reject_unknown_query))
         .layer(middleware::from_fn(count_requests))
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))

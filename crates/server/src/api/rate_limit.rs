@@ -4,8 +4,8 @@
 //! a token bucket of its client address (GCRA, from the `governor` crate):
 //! `http.public_rate_per_sec` requests a second, with bursts of up to
 //! `http.public_burst`. This covers every route open to everyone (health, the
-//! OpenAPI document, ledger checkpoints, keys and proofs, login, sign-on) and
-//! the 401 and 404 responses of the other routes. A request over the limit
+//! OpenAPI document, ledger checkpoints, keys and proofs, login, sign-on,
+//! `/metrics`) and the 401 and 404 responses of the other routes. A request over the limit
 //! gets a 429 with `Retry-After` and is counted in
 //! `oversight_http_requests_rejected_total{reason="rate_limit"}`.
 //!
@@ -138,7 +138,8 @@ fn bucket_key(address: IpAddr) -> IpAddr {
 /// Rejects a request without credentials with 429 once its address is over
 /// the limit. Requests with a session or token, and requests without a
 /// client address (as in router tests without connection information),
-/// pass. Must run after the principal is resolved.
+/// pass. A request whose principal was not resolved, as on `/metrics`,
+/// counts as one without credentials.
 pub(crate) async fn limit_public(
     State(limiter): State<Arc<PublicLimiter>>,
     ClientAddress(address): ClientAddress,
