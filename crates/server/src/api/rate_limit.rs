@@ -5,9 +5,13 @@
 //! `http.public_rate_per_sec` requests a second, with bursts of up to
 //! `http.public_burst`. This covers every route open to everyone (health, the
 //! OpenAPI document, ledger checkpoints, keys and proofs, login, sign-on,
-//! `/metrics`) and the 401 and 404 responses of the other routes. A request over the limit
-//! gets a 429 with `Retry-After` and is counted in
+//! `/metrics`) and the 401 and 404 responses of the other routes. A request
+//! over the limit gets a 429 with `Retry-After` and is counted in
 //! `oversight_http_requests_rejected_total{reason="rate_limit"}`.
+//!
+//! NOTE: a request with an invalid, expired or revoked token or session
+//! cookie gets its 401 from authentication before this limit runs, so it is
+//! not counted or limited here.
 //!
 //! The address is the TCP peer's, as for the login limits, so clients behind
 //! one reverse proxy share one bucket. IPv6 clients are keyed by their /64
