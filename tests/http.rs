@@ -496,3 +496,82 @@ async fn unknown_methods_share_one_metric_label() {
     assert!(metrics.contains(other), "{metrics}");
     assert!(metrics.contains(r#"method="POST""#), "{metrics}");
 }
+
+/// Sends `GET /api/v1/health` without credentials from `client`.
+async fn anonymous_health(server: &Server, client: &reqwest::Client) -> reqwest::Response {
+    client
+        .get(server.url("/api/v1/health"))
+        .send()
+        .await
+        .expect("health request")
+}
+
+#[tokio::test]
+async fn public_routes_are_rate_limited() {
+    let data = DataDir::new();
+    let env = [
+        ("OVERSIGHT_HTTP__PUBLIC_RATE_PER_SEC", "1"),
+        ("OVERSIGHT_HTTP__PUBLIC_BURST", "5"),
+    ];
+    let server = Server::start(&data, &env).await;
+    let first = reqwest::Client::new();
+
+    // Server::start logged in from 127.0.0.1 without credentials, which took
+    // one request of that address's burst.
+    let mut statuses = Vec::new();
+    let mut rejected = None;
+    for _ in 0..10 {
+        let response = anonymous_health(&server, &first).await;
+        statuses.push(response.status().as_u16());
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS && rejected.is_none() {
+            rejected = Some(response);
+        }
+    }
+    let passed = statuses.iter().filter(|status| **status == 200).count();
+    assert!((4..=6).contains(&passed), "statuses {statuses:?}");
+    let rejected = rejected.unwrap_or_else(|| panic!("no 429 in {statuses:?}"));
+    let retry_after = rejected.headers().get("retry-after").cloned();
+    assert_eq!(
+        retry_after.as_ref().map(|value| value.to_str().unwrap()),
+        Some("1")
+    );
+    let body: Value = rejected.json().await.expect("JSON error body");
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("1 a second"), "{message}");
+    assert!(message.contains("bursts of 5"), "{message}");
+
+    // Another address has its own bucket.
+    let second = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client on 127.0.0.2");
+    let other = anonymous_health(&server, &second).await;
+    assert_eq!(other.status(), 200);
+
+    // A session is not limited, even from the limited address.
+    let (status, _) = server.get("/api/v1/health").await;
+    assert_eq!(status, 200);
+
+    // The bucket refills at one request a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let refilled = anonymous_health(&server, &first).await;
+    assert_eq!(refilled.status(), 200);
+    let again = anonymous_health(&server, &first).await;
+    assert_eq!(again.status(), 429);
+
+    // `/metrics` is limited too, so it is read from the other address.
+    let metrics = second
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics request")
+        .text()
+        .await
+        .expect("metrics text");
+    let counted = metrics.lines().any(|line| {
+        line.starts_with("oversight_http_requests_rejected_total")
+            && line.contains("reason=\"rate_limit\"")
+    });
+    assert!(counted, "no rate_limit rejections in /metrics");
+}

@@ -14,6 +14,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +31,7 @@ use oversight_tasks::{Engine, FirstViolationList, Holidays, TasksConfig};
 use oversight_tls::{TlsConfig, TlsFiles};
 use serde::{Deserialize, Serialize};
 
-use crate::api::HttpLimits;
+use crate::api::{HttpLimits, PublicRateLimit};
 use crate::auth::AuthConfig;
 use crate::guard::HostAllowList;
 use crate::ledger::LedgerSettings;
@@ -212,6 +213,13 @@ pub struct HttpConfig {
     /// is added unless it is 0.0.0.0 or `::`. A name not on the list gets a
     /// 403, which stops DNS rebinding. Default `["localhost", "127.0.0.1", "::1"]`.
     pub allowed_hosts: Vec<String>,
+    /// Requests a second that one client address may send to the API
+    /// without a session or API token. A request over the limit gets a 429.
+    /// Default 20.
+    pub public_rate_per_sec: u32,
+    /// Requests without credentials that one client address may send at
+    /// once before `public_rate_per_sec` applies. Default 100.
+    pub public_burst: u32,
     /// HTTPS on `listen` (`[http.tls]`); session cookies are then Secure.
     /// Default none: plain HTTP.
     pub tls: TlsConfig,
@@ -229,6 +237,8 @@ impl Default for HttpConfig {
             allowed_hosts: ["localhost", "127.0.0.1", "::1"]
                 .map(str::to_owned)
                 .to_vec(),
+            public_rate_per_sec: crate::api::DEFAULT_PUBLIC_RATE_PER_SEC,
+            public_burst: crate::api::DEFAULT_PUBLIC_BURST,
             tls: TlsConfig::default(),
         }
     }
@@ -508,13 +518,18 @@ impl Config {
                 "must be at least 1 second",
             ));
         }
-        let at_least_one: [(&'static str, u64); 3] = [
+        let at_least_one: [(&'static str, u64); 5] = [
             ("http.header_timeout_secs", self.http.header_timeout_secs),
             ("http.max_connections", self.http.max_connections as u64),
             (
                 "http.max_connections_per_ip",
                 self.http.max_connections_per_ip as u64,
             ),
+            (
+                "http.public_rate_per_sec",
+                u64::from(self.http.public_rate_per_sec),
+            ),
+            ("http.public_burst", u64::from(self.http.public_burst)),
         ];
         for (field, value) in at_least_one {
             if value == 0 {
@@ -598,6 +613,11 @@ impl Config {
             http_limits: HttpLimits {
                 body_limit_bytes: self.http.body_limit_bytes,
                 request_timeout: Duration::from_secs(self.http.request_timeout_secs),
+                public_rate: PublicRateLimit {
+                    per_second: NonZeroU32::new(self.http.public_rate_per_sec)
+                        .unwrap_or(NonZeroU32::MIN),
+                    burst: NonZeroU32::new(self.http.public_burst).unwrap_or(NonZeroU32::MIN),
+                },
             },
             http_listener: ListenerLimits {
                 header_timeout: Duration::from_secs(self.http.header_timeout_secs),
@@ -822,6 +842,19 @@ mod tests {
     }
 
     #[test]
+    fn public_rate_from_env() {
+        Jail::expect_with(|jail| {
+            jail.set_env("OVERSIGHT_HTTP__PUBLIC_RATE_PER_SEC", "5");
+            jail.set_env("OVERSIGHT_HTTP__PUBLIC_BURST", "7");
+            let settings = Config::load(None, &ConfigOverrides::default()).unwrap();
+            let rate = settings.http_limits.public_rate;
+            assert_eq!(rate.per_second.get(), 5);
+            assert_eq!(rate.burst.get(), 7);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn missing_file_is_an_error() {
         let error = Config::load(
             Some(Path::new("/nonexistent/o.toml")),
@@ -834,7 +867,7 @@ mod tests {
     #[test]
     fn invalid_values_name_the_field() {
         type Change = fn(&mut Config);
-        let cases: [(Change, &str); 4] = [
+        let cases: [(Change, &str); 6] = [
             (
                 |config| config.time_zone = "Asia/Shanghai".into(),
                 "time_zone",
@@ -843,6 +876,11 @@ mod tests {
                 |config| config.http.body_limit_bytes = 0,
                 "http.body_limit_bytes",
             ),
+            (
+                |config| config.http.public_rate_per_sec = 0,
+                "http.public_rate_per_sec",
+            ),
+            (|config| config.http.public_burst = 0, "http.public_burst"),
             (|config| config.log.level = "loud[".into(), "log.level"),
             (
                 |config| config.rules.missing_after_intervals = 0,

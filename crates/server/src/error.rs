@@ -39,7 +39,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 408: the request took longer than `http.request_timeout_secs`.
     RequestTimeout,
-    /// 429: too many failed logins; the `Retry-After` header says when to retry.
+    /// 429: too many failed logins or TOTP codes, or too many requests
+    /// without credentials from one address. The `Retry-After` header gives
+    /// the seconds to wait.
     TooManyRequests,
     /// 500: the server failed.
     Internal,

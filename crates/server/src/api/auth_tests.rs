@@ -113,6 +113,7 @@ impl Fixture {
         let limits = HttpLimits {
             body_limit_bytes: 4096,
             request_timeout: Duration::from_secs(5),
+            public_rate: PublicRateLimit::default(),
         };
         Self {
             _dir: dir,
@@ -595,6 +596,75 @@ async fn totp_enrol_and_login() {
         .send(Method::POST, "/api/v1/auth/login", Some(body(&next)), &[])
         .await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn totp_disable_locks_after_failures() {
+    let fixture = Fixture::new().await;
+    let id = fixture.add_user("root", Role::SystemAdmin, None).await;
+    let (cookie, csrf) = fixture.session("root").await;
+    let session = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let enrolled = fixture
+        .send(Method::POST, "/api/v1/auth/totp", None, &session)
+        .await;
+    assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.json);
+    let stored = fixture.store.user(id).await.unwrap().unwrap();
+    let secret = totp::decode_secret(&stored.totp.unwrap().secret).unwrap();
+    let now = u64::try_from(fixture.clock.now().as_second()).unwrap();
+    let code = totp::code_at(&secret, now).unwrap();
+    let confirm = Some(json!({"code": code}));
+    let confirmed = fixture
+        .send(Method::POST, "/api/v1/auth/totp/confirm", confirm, &session)
+        .await;
+    assert_eq!(confirmed.status, StatusCode::NO_CONTENT);
+
+    let disable = |code: &str| Some(json!({"code": code}));
+    for attempt in 0..5 {
+        let wrong = fixture
+            .send(
+                Method::POST,
+                "/api/v1/auth/totp/disable",
+                disable("000000"),
+                &session,
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "attempt {attempt}");
+    }
+    fixture.clock.advance(jiff::SignedDuration::from_secs(30));
+    let next = totp::code_at(&secret, now + 30).unwrap();
+    let locked = fixture
+        .send(
+            Method::POST,
+            "/api/v1/auth/totp/disable",
+            disable(&next),
+            &session,
+        )
+        .await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        locked.json
+    );
+    assert!(locked.headers.contains_key(header::RETRY_AFTER));
+
+    // Wrong codes count against the same limit as logins.
+    let login = json!({"username": "root", "password": PASSWORD, "totp_code": next});
+    let login = fixture
+        .send(Method::POST, "/api/v1/auth/login", Some(login), &[])
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        login.json
+    );
+    let events = fixture.store.auth_events(100).await.unwrap();
+    let failures = events
+        .iter()
+        .filter(|event| event.kind == AuthEventKind::LoginFailed)
+        .count();
+    assert_eq!(failures, 5);
 }
 
 #[tokio::test]

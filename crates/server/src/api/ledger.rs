@@ -523,6 +523,7 @@ mod tests {
             let limits = HttpLimits {
                 body_limit_bytes: 65536,
                 request_timeout: Duration::from_secs(5),
+                public_rate: super::super::PublicRateLimit::default(),
             };
             Self {
                 _dir: dir,

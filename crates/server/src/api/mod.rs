@@ -19,6 +19,7 @@ mod outcomes;
 mod params;
 mod points;
 mod quarantine;
+mod rate_limit;
 mod rules;
 mod session;
 mod silences;
@@ -29,6 +30,9 @@ mod tasks;
 mod views;
 
 pub use login_gate::LoginGate;
+pub use rate_limit::{
+    DEFAULT_PUBLIC_BURST, DEFAULT_PUBLIC_RATE_PER_SEC, PublicLimiter, PublicRateLimit,
+};
 pub use views::check_password;
 
 use std::sync::Arc;
@@ -99,6 +103,8 @@ pub struct HttpLimits {
     pub body_limit_bytes: usize,
     /// Time after which a request fails with 408 Request Timeout.
     pub request_timeout: Duration,
+    /// Rate of requests without credentials from one client address.
+    pub public_rate: PublicRateLimit,
 }
 
 /// Builds the API router: the route table of the HTTP API contract.
@@ -113,6 +119,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
                 .saturating_add(64 * 1024)
         });
     let state = Arc::new(state);
+    let public_limiter = Arc::new(PublicLimiter::new(limits.public_rate));
     let api = Router::new()
         .route("/openapi.json", get(status::openapi))
         .route("/health", get(status::health))
@@ -202,13 +209,23 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         ))
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(
+            Arc::clone(&public_limiter),
+            rate_limit::limit_public,
+        ))
+        .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             resolve_principal,
         ));
 
     Router::new()
         .nest("/api/v1", api)
-        .route("/metrics", get(status::metrics))
+        .route(
+            "/metrics",
+            get(status::metrics).layer(middleware::from_fn_with_state(
+                public_limiter,
+                rate_limit::limit_public,
+            )),
+        )
         .layer(middleware::from_fn(openapi::reject_unknown_query))
         .layer(middleware::from_fn(count_requests))
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))

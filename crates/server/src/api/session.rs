@@ -150,19 +150,7 @@ async fn try_login(
     let now = state.clock.now();
     let store = state.store.as_ref();
     let policy = state.auth.login_policy();
-    let address_text = address.map(|address| address.to_string());
-    let failures = store
-        .login_failures(
-            &body.username,
-            address_text.as_deref(),
-            policy.window_start(now),
-        )
-        .await?;
-    let counts = FailureCounts {
-        account: failures.account,
-        address: failures.address,
-        latest: failures.latest,
-    };
+    let counts = failure_counts(store, &body.username, address, &policy, now).await?;
     if let Err(locked) = policy.check(counts, now) {
         // The lockout itself was logged as a warning when it started. Anyone
         // may send attempts without credentials, so each attempt during it
@@ -283,6 +271,26 @@ pub(super) async fn open_session(
     metrics::counter!("oversight_logins_total", "outcome" => "succeeded").increment(1);
     tracing::info!(username = %user.username, address = ?address, method = detail.unwrap_or("password"), "login succeeded");
     Ok((session.value, expires_at))
+}
+
+/// Returns the failed logins of `username` and of `address` within the
+/// policy's window before `now`.
+async fn failure_counts(
+    store: &dyn oversight_store::Store,
+    username: &str,
+    address: Option<std::net::IpAddr>,
+    policy: &LoginPolicy,
+    now: Timestamp,
+) -> Result<FailureCounts, ApiError> {
+    let address_text = address.map(|address| address.to_string());
+    let failures = store
+        .login_failures(username, address_text.as_deref(), policy.window_start(now))
+        .await?;
+    Ok(FailureCounts {
+        account: failures.account,
+        address: failures.address,
+        latest: failures.latest,
+    })
 }
 
 /// A login attempt, with the failures counted before it.
@@ -522,8 +530,12 @@ pub(super) async fn confirm_totp(
     ClientAddress(address): ClientAddress,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<TotpCodeBody>,
-) -> Result<StatusCode, ApiError> {
-    change_totp(&state, address, &principal, &body.code, true).await
+) -> Response {
+    match change_totp(&state, address, &principal, &body.code, true).await {
+        Ok(status) => status.into_response(),
+        Err(LoginError::Locked(locked, now)) => locked_response(locked, now),
+        Err(LoginError::Api(error)) => error.into_response(),
+    }
 }
 
 /// Removes the second factor after checking a current code.
@@ -543,8 +555,12 @@ pub(super) async fn disable_totp(
     ClientAddress(address): ClientAddress,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<TotpCodeBody>,
-) -> Result<StatusCode, ApiError> {
-    change_totp(&state, address, &principal, &body.code, false).await
+) -> Response {
+    match change_totp(&state, address, &principal, &body.code, false).await {
+        Ok(status) => status.into_response(),
+        Err(LoginError::Locked(locked, now)) => locked_response(locked, now),
+        Err(LoginError::Api(error)) => error.into_response(),
+    }
 }
 
 async fn change_totp(
@@ -553,14 +569,17 @@ async fn change_totp(
     principal: &Principal,
     code: &str,
     enable: bool,
-) -> Result<StatusCode, ApiError> {
-    principal.require(Action::ManageOwnAccount)?;
+) -> Result<StatusCode, LoginError> {
+    principal
+        .require(Action::ManageOwnAccount)
+        .map_err(ApiError::from)?;
     let user = own_user(state, principal).await?;
 
     let Some(enrolled) = user.totp.clone() else {
         return Err(ApiError::conflict(
             "no TOTP secret is enrolled: start with POST /api/v1/auth/totp",
-        ));
+        )
+        .into());
     };
     if enrolled.confirmed == enable {
         let message = if enable {
@@ -568,16 +587,37 @@ async fn change_totp(
         } else {
             "TOTP is not enabled"
         };
-        return Err(ApiError::conflict(message));
+        return Err(ApiError::conflict(message).into());
     }
 
+    // A wrong code counts as a failed login of the account, under the same
+    // limits and ordering as a login, so that this route cannot be used to
+    // guess codes faster than the login route allows.
+    let _turn = state.login_gate.turn(&user.username, address).await;
     let audit = audit_context(state, principal, address);
+    let store = state.store.as_ref();
+    let policy = state.auth.login_policy();
+    let counts = failure_counts(store, &user.username, address, &policy, audit.at).await?;
+    if let Err(locked) = policy.check(counts, audit.at) {
+        metrics::counter!("oversight_logins_total", "outcome" => "locked").increment(1);
+        tracing::debug!(username = %user.username, address = ?address, "TOTP change rejected while locked");
+        return Err(LoginError::Locked(locked, audit.at));
+    }
     let Some(step) = accept_totp(state, &user, &enrolled, code, audit.at).await? else {
+        let attempt = Attempt {
+            now: audit.at,
+            username: &user.username,
+            address,
+            policy: &policy,
+            counts,
+        };
+        record_failure(store, attempt, "wrong TOTP code to change TOTP").await?;
         return Err(ApiError::invalid_param(
             "code",
             code,
             "expected the current 6-digit code from the authenticator app",
-        ));
+        )
+        .into());
     };
     // The step just used stays used, so the same code cannot also log in.
     let next = enable.then_some(TotpState {

@@ -67,6 +67,7 @@ impl Fixture {
         let limits = HttpLimits {
             body_limit_bytes: BODY_LIMIT,
             request_timeout: Duration::from_secs(5),
+            public_rate: PublicRateLimit::default(),
         };
         let authorization = admin_token(store.as_ref(), NOW.parse().unwrap()).await;
         Self {
