@@ -1116,6 +1116,25 @@ async fn scoped_lists_hide_other_areas() {
 }
 
 #[tokio::test]
+async fn party_points_filtered_by_area() {
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    let headers = [("authorization", world.token(Role::RegulatedParty))];
+    let cases = [
+        ("/api/v1/points?area=350203", vec![OWN_MN]),
+        ("/api/v1/points?area=350206", Vec::new()),
+        ("/api/v1/points", vec![OWN_MN]),
+    ];
+    for (uri, expected) in cases {
+        let reply = fixture.get(uri, &headers).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.json);
+        assert_eq!(item_field(&reply.json, "mn"), expected, "{uri}");
+    }
+    let invalid = fixture.get("/api/v1/points?area=35x", &headers).await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.json);
+}
+
+#[tokio::test]
 async fn task_lists_follow_the_scope() {
     let fixture = Fixture::new().await;
     let world = matrix_world(&fixture).await;
