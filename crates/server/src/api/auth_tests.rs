@@ -347,6 +347,55 @@ async fn login_rejects_wrong_password() {
     assert_eq!(events[0].address.as_deref(), Some("127.0.0.1"));
 }
 
+/// A log writer that appends to a shared buffer, for reading what was logged.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn failed_login_logs_only_known_names() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let fixture = Fixture::new().await;
+    fixture.add_user("root", Role::SystemAdmin, None).await;
+
+    let typed_password = "Tr0ub4dor&3";
+    let unknown = fixture.login(typed_password, PASSWORD).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let wrong = fixture.login("root", "wrong horse battery").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+
+    let text = log.text();
+    assert!(!text.contains(typed_password), "{text}");
+    assert!(
+        text.contains("unknown login name of 11 characters"),
+        "{text}"
+    );
+    assert!(text.contains("username=root"), "{text}");
+}
+
 #[tokio::test]
 async fn login_with_hidden_characters_is_recorded() {
     let fixture = Fixture::new().await;

@@ -163,12 +163,14 @@ async fn try_login(
         address: failures.address,
         latest: failures.latest,
     };
+    let user = store.user_by_name(&body.username).await?;
+    let logged_name = LoggedName::new(&body.username, user.is_some());
     if let Err(locked) = policy.check(counts, now) {
         // The lockout itself was logged as a warning when it started. Anyone
         // may send attempts without credentials, so each attempt during it
         // is counted and logged at debug level only, and cannot flood the log.
         metrics::counter!("oversight_logins_total", "outcome" => "locked").increment(1);
-        tracing::debug!(username = %body.username, address = ?address, "login rejected while locked");
+        tracing::debug!(username = %logged_name, address = ?address, "login rejected while locked");
         return Err(LoginError::Locked(locked, now));
     }
 
@@ -176,6 +178,7 @@ async fn try_login(
         let attempt = Attempt {
             now,
             username: &body.username,
+            logged_name,
             address,
             policy: &policy,
             counts,
@@ -183,7 +186,6 @@ async fn try_login(
         record_failure(store, attempt, reason)
     };
 
-    let user = store.user_by_name(&body.username).await?;
     let password = body.password.clone();
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let permit = state.login_gate.hashing_permit().await;
@@ -285,10 +287,41 @@ pub(super) async fn open_session(
     Ok((session.value, expires_at))
 }
 
+/// A submitted login name as the log shows it: the name when an account has
+/// it, otherwise only its length, because an unknown name may be a password
+/// typed into the name field.
+#[derive(Debug, Clone, Copy)]
+enum LoggedName<'a> {
+    Known(&'a str),
+    Unknown { chars: usize },
+}
+
+impl<'a> LoggedName<'a> {
+    fn new(username: &'a str, account_exists: bool) -> Self {
+        if account_exists {
+            Self::Known(username)
+        } else {
+            Self::Unknown {
+                chars: username.chars().count(),
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for LoggedName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Known(username) => f.write_str(username),
+            Self::Unknown { chars } => write!(f, "(unknown login name of {chars} characters)"),
+        }
+    }
+}
+
 /// A login attempt, with the failures counted before it.
 struct Attempt<'a> {
     now: Timestamp,
     username: &'a str,
+    logged_name: LoggedName<'a>,
     address: Option<std::net::IpAddr>,
     policy: &'a LoginPolicy,
     counts: FailureCounts,
@@ -305,12 +338,15 @@ async fn record_failure(
     let Attempt {
         now,
         username,
+        logged_name,
         address,
         policy,
         counts,
     } = attempt;
     metrics::counter!("oversight_logins_total", "outcome" => "failed").increment(1);
-    tracing::info!(username, address = ?address, reason, "login failed");
+    tracing::info!(username = %logged_name, address = ?address, reason, "login failed");
+    // NOTE: the event and its ledger entry keep the tried name even when no
+    // account has it, because the lockout counts failures per login name.
     record_event(
         store,
         now,
@@ -330,7 +366,7 @@ async fn record_failure(
         return Ok(());
     };
     metrics::counter!("oversight_login_lockouts_total").increment(1);
-    tracing::warn!(username, address = ?address, until = %locked.until(), "login locked after repeated failures");
+    tracing::warn!(username = %logged_name, address = ?address, until = %locked.until(), "login locked after repeated failures");
     record_event(
         store,
         now,
