@@ -347,6 +347,48 @@ async fn login_rejects_wrong_password() {
     assert_eq!(events[0].address.as_deref(), Some("127.0.0.1"));
 }
 
+#[tokio::test]
+async fn lookalike_login_names_rejected() {
+    let fixture = Fixture::new().await;
+    fixture.add_user("root", Role::SystemAdmin, None).await;
+    fixture.add_user("admin", Role::SystemAdmin, None).await;
+    let (cookie, csrf) = fixture.session("root").await;
+    let root = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let create = |username: &str| {
+        let body = json!({"username": username, "password": PASSWORD, "role": "system_admin"});
+        fixture.send(Method::POST, "/api/v1/users", Some(body), &root)
+    };
+
+    for name in ["ａｄｍｉｎ", "Admin", "ADMIN"] {
+        let reply = create(name).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{name}: {}", reply.json);
+        let message = reply.error_message();
+        assert!(message.contains(&format!("{name:?}")), "{message}");
+        assert!(message.contains("normalises to \"admin\""), "{message}");
+        assert!(message.contains("existing account \"admin\""), "{message}");
+    }
+
+    // A new name is stored normalised, and each of its forms logs in.
+    let created = create("Chen").await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    assert_eq!(created.json["username"], "chen");
+    for name in ["chen", "Chen", "ＣＨＥＮ"] {
+        let reply = fixture.login(name, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.json);
+    }
+
+    // An account stored before names were normalised keeps its exact name.
+    fixture.add_user("legacy", Role::SystemAdmin, None).await;
+    let conn = rusqlite::Connection::open(fixture.store.path()).unwrap();
+    conn.execute(
+        "UPDATE users SET username = 'Legacy' WHERE username = 'legacy'",
+        [],
+    )
+    .unwrap();
+    let legacy = fixture.login("Legacy", PASSWORD).await;
+    assert_eq!(legacy.status, StatusCode::OK, "{}", legacy.json);
+}
+
 /// A log writer that appends to a shared buffer, for reading what was logged.
 #[derive(Clone, Default)]
 struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
@@ -436,6 +478,18 @@ async fn login_locks_after_failures() {
     fixture.clock.advance(jiff::SignedDuration::from_mins(15));
     let after = fixture.login("root", PASSWORD).await;
     assert_eq!(after.status, StatusCode::OK, "{}", after.json);
+}
+
+#[tokio::test]
+async fn lookalike_names_share_lockout() {
+    let fixture = Fixture::new().await;
+    fixture.add_user("root", Role::SystemAdmin, None).await;
+    for name in ["ROOT", "Root", "ｒｏｏｔ", "ＲＯＯＴ", "rOOT"] {
+        let reply = fixture.login(name, "wrong horse battery").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{name}");
+    }
+    let locked = fixture.login("root", PASSWORD).await;
+    assert_eq!(locked.error_code(), "too_many_requests", "{}", locked.json);
 }
 
 #[tokio::test]

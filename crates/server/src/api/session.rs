@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use oversight_auth::secret::{self, SESSION_PREFIX};
 use oversight_auth::throttle::{FailureCounts, Locked, LoginPolicy};
-use oversight_auth::{Action, AuthMethod, Principal, password, totp};
+use oversight_auth::{Action, AuthMethod, Principal, normalize_username, password, totp};
 use oversight_core::Secret;
 use oversight_store::{AuthEventKind, TotpState, User};
 use serde::{Deserialize, Serialize};
@@ -146,14 +146,22 @@ async fn try_login(
 ) -> Result<Response, LoginError> {
     // Held until the attempt's failure, if any, is recorded, so that the
     // next attempt for this login name or address counts it.
-    let _turn = state.login_gate.turn(&body.username, address).await;
+    let normalized = normalize_username(&body.username);
+    let _turn = state.login_gate.turn(&normalized, address).await;
     let now = state.clock.now();
     let store = state.store.as_ref();
     let policy = state.auth.login_policy();
+    let user = store.user_by_name(&body.username).await?;
+    // Failures are counted under the account's name, or else under the
+    // normalised name, so that `ADMIN` and `ａｄｍｉｎ` share the count of `admin`.
+    let counted_name = user
+        .as_ref()
+        .map_or_else(|| normalized.clone(), |user| user.username.clone());
+    let logged_name = LoggedName::new(&counted_name, user.is_some());
     let address_text = address.map(|address| address.to_string());
     let failures = store
         .login_failures(
-            &body.username,
+            &counted_name,
             address_text.as_deref(),
             policy.window_start(now),
         )
@@ -163,8 +171,6 @@ async fn try_login(
         address: failures.address,
         latest: failures.latest,
     };
-    let user = store.user_by_name(&body.username).await?;
-    let logged_name = LoggedName::new(&body.username, user.is_some());
     if let Err(locked) = policy.check(counts, now) {
         // The lockout itself was logged as a warning when it started. Anyone
         // may send attempts without credentials, so each attempt during it
@@ -177,7 +183,7 @@ async fn try_login(
     let fail = |reason: &'static str| {
         let attempt = Attempt {
             now,
-            username: &body.username,
+            username: &counted_name,
             logged_name,
             address,
             policy: &policy,
