@@ -19,7 +19,9 @@ mod role;
 pub mod secret;
 pub mod throttle;
 pub mod totp;
+mod username;
 
 pub use action::Action;
 pub use principal::{AuthMethod, Forbidden, Principal, Scope};
 pub use role::{Role, UnknownRole};
+pub use username::normalize_username;

@@ -4,7 +4,7 @@
 //! thread applies inside its group transaction.
 
 use jiff::Timestamp;
-use oversight_auth::{Action, Role};
+use oversight_auth::{Action, Role, normalize_username};
 use oversight_core::{AreaCode, Mn, ValidationError};
 use oversight_store::{
     ApiToken, AuditContext, AuthEvent, AuthEventKind, Department, LoginFailures, NewApiToken,
@@ -399,8 +399,25 @@ fn write_user_points(conn: &Connection, user_id: i64, points: &[Mn]) -> StoreRes
     Ok(())
 }
 
+/// Creates an account under its normalised login name (see
+/// [`normalize_username`]), and rejects the name when an existing account's
+/// name has the same normalised form.
 fn create_user(conn: &Connection, new: &NewUser) -> StoreResult<User> {
     check_username(&new.username)?;
+    let username = normalize_username(&new.username);
+    check_username(&username)?;
+    if let Some(existing) = account_with_normalized_name(conn, &username)? {
+        let message = if existing == new.username {
+            format!("an account named {existing:?} exists already; choose another login name")
+        } else {
+            format!(
+                "the login name {:?} is taken: it normalises to {username:?}, as the existing \
+                 account {existing:?} does; choose another login name",
+                new.username
+            )
+        };
+        return Err(StoreError::Conflict(message));
+    }
     check_membership(conn, new.role, new.department_id, &new.points)?;
     let sql = "INSERT INTO users (username, display_name, role, department_id, password_hash, \
                created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
@@ -409,7 +426,7 @@ fn create_user(conn: &Connection, new: &NewUser) -> StoreResult<User> {
         .and_then(|mut statement| {
             statement.query_row(
                 params![
-                    new.username,
+                    username,
                     new.display_name,
                     new.role.as_str(),
                     new.department_id,
@@ -431,6 +448,29 @@ fn create_user(conn: &Connection, new: &NewUser) -> StoreResult<User> {
         })?;
     write_user_points(conn, id, &new.points)?;
     user_required(conn, id)
+}
+
+/// Returns the login name of an account whose name normalises to
+/// `normalized`. Accounts created before names were normalised may be
+/// stored in another form, such as `Admin`, so every name is normalised here.
+fn account_with_normalized_name(
+    conn: &Connection,
+    normalized: &str,
+) -> StoreResult<Option<String>> {
+    const OPERATION: &str = "check login name";
+    let mut statement = conn
+        .prepare_cached("SELECT username FROM users")
+        .map_err(backend(OPERATION))?;
+    let names = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(backend(OPERATION))?;
+    for name in names {
+        let name = name.map_err(backend(OPERATION))?;
+        if normalize_username(&name) == normalized {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
 }
 
 /// Checks a login name: 1 to 64 characters of letters, digits, `.`, `_`, `-` or `@`.
@@ -635,9 +675,19 @@ pub(crate) fn user(conn: &Connection, id: i64) -> StoreResult<Option<User>> {
     user_where(conn, "id = ?1", &id)
 }
 
-/// Returns one account by login name.
+/// Returns one account by login name: the account with exactly that name,
+/// or else the account named by its normalised form (see
+/// [`normalize_username`]). The exact match comes first so that accounts
+/// created before names were normalised, such as `Admin`, keep working.
 pub(crate) fn user_by_name(conn: &Connection, username: &str) -> StoreResult<Option<User>> {
-    user_where(conn, "username = ?1", &username)
+    if let Some(user) = user_where(conn, "username = ?1", &username)? {
+        return Ok(Some(user));
+    }
+    let normalized = normalize_username(username);
+    if normalized == username {
+        return Ok(None);
+    }
+    user_where(conn, "username = ?1", &normalized)
 }
 
 /// Returns every account, ordered by id.

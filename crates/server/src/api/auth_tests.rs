@@ -349,6 +349,97 @@ async fn login_rejects_wrong_password() {
 }
 
 #[tokio::test]
+async fn lookalike_login_names_rejected() {
+    let fixture = Fixture::new().await;
+    fixture.add_user("root", Role::SystemAdmin, None).await;
+    fixture.add_user("admin", Role::SystemAdmin, None).await;
+    let (cookie, csrf) = fixture.session("root").await;
+    let root = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let create = |username: &str| {
+        let body = json!({"username": username, "password": PASSWORD, "role": "system_admin"});
+        fixture.send(Method::POST, "/api/v1/users", Some(body), &root)
+    };
+
+    for name in ["ａｄｍｉｎ", "Admin", "ADMIN"] {
+        let reply = create(name).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{name}: {}", reply.json);
+        let message = reply.error_message();
+        assert!(message.contains(&format!("{name:?}")), "{message}");
+        assert!(message.contains("normalises to \"admin\""), "{message}");
+        assert!(message.contains("existing account \"admin\""), "{message}");
+    }
+
+    // A new name is stored normalised, and each of its forms logs in.
+    let created = create("Chen").await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    assert_eq!(created.json["username"], "chen");
+    for name in ["chen", "Chen", "ＣＨＥＮ"] {
+        let reply = fixture.login(name, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.json);
+    }
+
+    // An account stored before names were normalised keeps its exact name.
+    fixture.add_user("legacy", Role::SystemAdmin, None).await;
+    let conn = rusqlite::Connection::open(fixture.store.path()).unwrap();
+    conn.execute(
+        "UPDATE users SET username = 'Legacy' WHERE username = 'legacy'",
+        [],
+    )
+    .unwrap();
+    let legacy = fixture.login("Legacy", PASSWORD).await;
+    assert_eq!(legacy.status, StatusCode::OK, "{}", legacy.json);
+}
+
+/// A log writer that appends to a shared buffer, for reading what was logged.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn failed_login_logs_only_known_names() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let fixture = Fixture::new().await;
+    fixture.add_user("root", Role::SystemAdmin, None).await;
+
+    let typed_password = "Tr0ub4dor&3";
+    let unknown = fixture.login(typed_password, PASSWORD).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let wrong = fixture.login("root", "wrong horse battery").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+
+    let text = log.text();
+    assert!(!text.contains(typed_password), "{text}");
+    assert!(
+        text.contains("unknown login name of 11 characters"),
+        "{text}"
+    );
+    assert!(text.contains("username=root"), "{text}");
+}
+
+#[tokio::test]
 async fn login_with_hidden_characters_is_recorded() {
     let fixture = Fixture::new().await;
     fixture.add_user("root", Role::SystemAdmin, None).await;
@@ -388,6 +479,18 @@ async fn login_locks_after_failures() {
     fixture.clock.advance(jiff::SignedDuration::from_mins(15));
     let after = fixture.login("root", PASSWORD).await;
     assert_eq!(after.status, StatusCode::OK, "{}", after.json);
+}
+
+#[tokio::test]
+async fn lookalike_names_share_lockout() {
+    let fixture = Fixture::new().await;
+    fixture.add_user("root", Role::SystemAdmin, None).await;
+    for name in ["ROOT", "Root", "ｒｏｏｔ", "ＲＯＯＴ", "rOOT"] {
+        let reply = fixture.login(name, "wrong horse battery").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{name}");
+    }
+    let locked = fixture.login("root", PASSWORD).await;
+    assert_eq!(locked.error_code(), "too_many_requests", "{}", locked.json);
 }
 
 #[tokio::test]
@@ -1183,6 +1286,25 @@ async fn scoped_lists_hide_other_areas() {
     let headers = [("authorization", world.token(Role::SystemAdmin))];
     let all = fixture.get("/api/v1/points", &headers).await;
     assert_eq!(mns(&all.json), [OTHER_MN, OWN_MN]);
+}
+
+#[tokio::test]
+async fn party_points_filtered_by_area() {
+    let fixture = Fixture::new().await;
+    let world = matrix_world(&fixture).await;
+    let headers = [("authorization", world.token(Role::RegulatedParty))];
+    let cases = [
+        ("/api/v1/points?area=350203", vec![OWN_MN]),
+        ("/api/v1/points?area=350206", Vec::new()),
+        ("/api/v1/points", vec![OWN_MN]),
+    ];
+    for (uri, expected) in cases {
+        let reply = fixture.get(uri, &headers).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.json);
+        assert_eq!(item_field(&reply.json, "mn"), expected, "{uri}");
+    }
+    let invalid = fixture.get("/api/v1/points?area=35x", &headers).await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.json);
 }
 
 #[tokio::test]

@@ -12,10 +12,14 @@
 //!   full the tasks that its department leads or co-operates on;
 //! - everyone else (inspectors, regulated parties, other departments) sees
 //!   them masked.
+//!
+//! A regulated party sees no reporter at all, not even masked, because a
+//! masked name and phone number on a report about its own point can be
+//! enough to identify the reporter.
 
 use std::borrow::Cow;
 
-use oversight_auth::{Action, Principal, Scope};
+use oversight_auth::{Action, Principal, Role, Scope};
 use oversight_core::personal::{Disclosure, Text, disclosed};
 use oversight_store::NewLedgerEntry;
 use oversight_tasks::{Change, DepartmentId, EvidenceKind, Task, TransitionRecord};
@@ -31,6 +35,7 @@ pub(crate) struct Viewer {
     permitted: bool,
     everything: bool,
     department: Option<DepartmentId>,
+    withholds_reporter: bool,
 }
 
 impl Viewer {
@@ -48,7 +53,14 @@ impl Viewer {
             permitted,
             everything,
             department,
+            withholds_reporter: principal.role == Role::RegulatedParty,
         })
+    }
+
+    /// Returns true if a task's reporter contact is left out of responses
+    /// and exports for this viewer, which is so for a regulated party.
+    pub(crate) fn withholds_reporter(&self) -> bool {
+        self.withholds_reporter
     }
 
     /// Returns how the personal data of `task` is shown to this viewer.

@@ -46,10 +46,14 @@ pub(super) async fn list(
     Extension(principal): Extension<Principal>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Page<PointView>>, ApiError> {
+    let area = parse_area(params.area.as_deref())?;
     if let Scope::Points(own) = principal.scope() {
         let mut items = Vec::with_capacity(own.len());
         for mn in own {
-            if let Some(point) = state.store.point(mn).await? {
+            let Some(point) = state.store.point(mn).await? else {
+                continue;
+            };
+            if area.as_ref().is_none_or(|area| area.contains(&point.area)) {
                 items.push(PointView::new(point, None));
             }
         }
@@ -59,7 +63,7 @@ pub(super) async fn list(
         }));
     }
     let query = PointQuery {
-        areas: scoped_areas(&principal, parse_area(params.area.as_deref())?)?,
+        areas: scoped_areas(&principal, area)?,
         limit: parse_limit(params.limit.as_deref(), LIST_PAGE)?,
         cursor: params.cursor,
     };

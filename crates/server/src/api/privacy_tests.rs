@@ -176,12 +176,25 @@ fn phone_shown(full: bool) -> &'static str {
     if full { PHONE } else { PHONE_MASKED }
 }
 
-/// Asserts that a task's personal data is shown in full or masked.
+/// Returns true if account `name` of [`World`] may not see a reporter at
+/// all: the regulated party.
+fn reporter_withheld_from(name: &str) -> bool {
+    name == "enterprise"
+}
+
+/// Asserts that a task's personal data is shown in full or masked, and that
+/// its reporter is left out for a regulated party.
 fn assert_task_shown(task: &Value, full: bool, who: &str) {
     let (name, phone, id, other) = report_personal_data(full);
-    assert_eq!(task["reporter"]["name"], name, "{who}: {task}");
-    assert_eq!(task["reporter"]["phone"], phone, "{who}: {task}");
-    assert_eq!(task["reporter"]["id_number"], id, "{who}: {task}");
+    if reporter_withheld_from(who) {
+        assert!(task.get("reporter").is_none(), "{who}: {task}");
+        assert_eq!(task["reporter_withheld"], true, "{who}: {task}");
+    } else {
+        assert_eq!(task["reporter"]["name"], name, "{who}: {task}");
+        assert_eq!(task["reporter"]["phone"], phone, "{who}: {task}");
+        assert_eq!(task["reporter"]["id_number"], id, "{who}: {task}");
+        assert!(task.get("reporter_withheld").is_none(), "{who}: {task}");
+    }
     let description = task["description"].as_str().unwrap();
     assert!(description.contains(other), "{who}: {description}");
     let note = task["evidence"][0]["kind"]["text"]
@@ -306,9 +319,17 @@ async fn csv_export_masks_by_role() {
     for (name, full) in OWN_TASK_VIEWERS {
         let row = own_task_csv_row(&world, name).await;
         let (reporter, phone, id, other) = report_personal_data(full);
-        assert_eq!(row["reporter_name"], reporter, "{name}");
-        assert_eq!(row["reporter_phone"], phone, "{name}");
-        assert_eq!(row["reporter_id_number"], id, "{name}");
+        if reporter_withheld_from(name) {
+            assert_eq!(row["reporter_name"], "", "{name}");
+            assert_eq!(row["reporter_phone"], "", "{name}");
+            assert_eq!(row["reporter_id_number"], "", "{name}");
+            assert_eq!(row["reporter_withheld"], "true", "{name}");
+        } else {
+            assert_eq!(row["reporter_name"], reporter, "{name}");
+            assert_eq!(row["reporter_phone"], phone, "{name}");
+            assert_eq!(row["reporter_id_number"], id, "{name}");
+            assert_eq!(row["reporter_withheld"], "false", "{name}");
+        }
         assert!(
             row["description"].contains(other),
             "{name}: {}",
@@ -357,6 +378,40 @@ async fn xlsx_export_masks_by_role() {
             "{name}: {strings}"
         );
     }
+}
+
+#[tokio::test]
+async fn reporter_withheld_from_regulated_party() {
+    let world = World::new().await;
+    let uri = format!("/api/v1/tasks/{}", world.own_task);
+    let detail = world.send("enterprise", Method::GET, &uri, None).await;
+    assert_eq!(detail.status, StatusCode::OK, "{}", detail.json);
+    let list = world
+        .send("enterprise", Method::GET, "/api/v1/tasks", None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.json);
+    let csv = world
+        .send("enterprise", Method::GET, "/api/v1/tasks/export.csv", None)
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let xlsx = exported_xlsx_strings(&world, "enterprise").await;
+
+    // The task's evidence note carries the ID number too, masked, but the
+    // exports leave evidence out, so only they must lack it.
+    let responses = [
+        ("detail", detail.json.to_string(), false),
+        ("list", list.json.to_string(), false),
+        ("csv", String::from_utf8(csv.bytes.to_vec()).unwrap(), true),
+        ("xlsx", xlsx, true),
+    ];
+    for (route, text, export) in responses {
+        assert!(!text.contains('张'), "{route}: {text}");
+        assert!(!text.contains(PHONE_MASKED), "{route}: {text}");
+        if export {
+            assert!(!text.contains(ID_MASKED), "{route}: {text}");
+        }
+    }
+    assert_eq!(detail.json["task"]["reporter_withheld"], true);
 }
 
 #[tokio::test]

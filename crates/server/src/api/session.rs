@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use oversight_auth::secret::{self, SESSION_PREFIX};
 use oversight_auth::throttle::{FailureCounts, Locked, LoginPolicy};
-use oversight_auth::{Action, AuthMethod, Principal, password, totp};
+use oversight_auth::{Action, AuthMethod, Principal, normalize_username, password, totp};
 use oversight_core::Secret;
 use oversight_store::{AuthEventKind, TotpState, User};
 use serde::{Deserialize, Serialize};
@@ -146,24 +146,33 @@ async fn try_login(
 ) -> Result<Response, LoginError> {
     // Held until the attempt's failure, if any, is recorded, so that the
     // next attempt for this login name or address counts it.
-    let _turn = state.login_gate.turn(&body.username, address).await;
+    let normalized = normalize_username(&body.username);
+    let _turn = state.login_gate.turn(&normalized, address).await;
     let now = state.clock.now();
     let store = state.store.as_ref();
     let policy = state.auth.login_policy();
-    let counts = failure_counts(store, &body.username, address, &policy, now).await?;
+    let user = store.user_by_name(&body.username).await?;
+    // Failures are counted under the account's name, or else under the
+    // normalised name, so that `ADMIN` and `ａｄｍｉｎ` share the count of `admin`.
+    let counted_name = user
+        .as_ref()
+        .map_or_else(|| normalized.clone(), |user| user.username.clone());
+    let logged_name = LoggedName::new(&counted_name, user.is_some());
+    let counts = failure_counts(store, &counted_name, address, &policy, now).await?;
     if let Err(locked) = policy.check(counts, now) {
         // The lockout itself was logged as a warning when it started. Anyone
         // may send attempts without credentials, so each attempt during it
         // is counted and logged at debug level only, and cannot flood the log.
         metrics::counter!("oversight_logins_total", "outcome" => "locked").increment(1);
-        tracing::debug!(username = %body.username, address = ?address, "login rejected while locked");
+        tracing::debug!(username = %logged_name, address = ?address, "login rejected while locked");
         return Err(LoginError::Locked(locked, now));
     }
 
     let fail = |reason: &'static str| {
         let attempt = Attempt {
             now,
-            username: &body.username,
+            username: &counted_name,
+            logged_name,
             address,
             policy: &policy,
             counts,
@@ -171,7 +180,6 @@ async fn try_login(
         record_failure(store, attempt, reason)
     };
 
-    let user = store.user_by_name(&body.username).await?;
     let password = body.password.clone();
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let permit = state.login_gate.hashing_permit().await;
@@ -293,10 +301,41 @@ async fn failure_counts(
     })
 }
 
+/// A submitted login name as the log shows it: the name when an account has
+/// it, otherwise only its length, because an unknown name may be a password
+/// typed into the name field.
+#[derive(Debug, Clone, Copy)]
+enum LoggedName<'a> {
+    Known(&'a str),
+    Unknown { chars: usize },
+}
+
+impl<'a> LoggedName<'a> {
+    fn new(username: &'a str, account_exists: bool) -> Self {
+        if account_exists {
+            Self::Known(username)
+        } else {
+            Self::Unknown {
+                chars: username.chars().count(),
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for LoggedName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Known(username) => f.write_str(username),
+            Self::Unknown { chars } => write!(f, "(unknown login name of {chars} characters)"),
+        }
+    }
+}
+
 /// A login attempt, with the failures counted before it.
 struct Attempt<'a> {
     now: Timestamp,
     username: &'a str,
+    logged_name: LoggedName<'a>,
     address: Option<std::net::IpAddr>,
     policy: &'a LoginPolicy,
     counts: FailureCounts,
@@ -313,12 +352,15 @@ async fn record_failure(
     let Attempt {
         now,
         username,
+        logged_name,
         address,
         policy,
         counts,
     } = attempt;
     metrics::counter!("oversight_logins_total", "outcome" => "failed").increment(1);
-    tracing::info!(username, address = ?address, reason, "login failed");
+    tracing::info!(username = %logged_name, address = ?address, reason, "login failed");
+    // NOTE: the event and its ledger entry keep the tried name even when no
+    // account has it, because the lockout counts failures per login name.
     record_event(
         store,
         now,
@@ -338,7 +380,7 @@ async fn record_failure(
         return Ok(());
     };
     metrics::counter!("oversight_login_lockouts_total").increment(1);
-    tracing::warn!(username, address = ?address, until = %locked.until(), "login locked after repeated failures");
+    tracing::warn!(username = %logged_name, address = ?address, until = %locked.until(), "login locked after repeated failures");
     record_event(
         store,
         now,
@@ -607,6 +649,7 @@ async fn change_totp(
         let attempt = Attempt {
             now: audit.at,
             username: &user.username,
+            logged_name: LoggedName::Known(&user.username),
             address,
             policy: &policy,
             counts,

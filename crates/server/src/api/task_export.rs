@@ -21,8 +21,9 @@ use crate::error::ApiError;
 const MAX_ROWS: usize = 100_000;
 
 /// The export's header row. Personal data (text, reporter) is masked as in
-/// the task list, per task.
-const COLUMNS: [&str; 18] = [
+/// the task list, per task. For a viewer that may not see the reporter, the
+/// reporter cells are empty and `reporter_withheld` is `true`.
+const COLUMNS: [&str; 19] = [
     "id",
     "title",
     "state",
@@ -41,14 +42,22 @@ const COLUMNS: [&str; 18] = [
     "reporter_name",
     "reporter_phone",
     "reporter_id_number",
+    "reporter_withheld",
 ];
 
 /// One exported row, in [`COLUMNS`] order.
 type Row = [String; COLUMNS.len()];
 
 /// Returns the export's cells of one task, in [`COLUMNS`] order, with its
-/// personal data shown as `disclosure` allows.
-fn row(workflow: &Workflow, task: &Task, now: Timestamp, disclosure: Disclosure) -> Row {
+/// personal data shown as `disclosure` allows and its reporter left out when
+/// `withhold_reporter` is true.
+fn row(
+    workflow: &Workflow,
+    task: &Task,
+    now: Timestamp,
+    disclosure: Disclosure,
+    withhold_reporter: bool,
+) -> Row {
     let assignee = match &task.assignee {
         Some(Assignee::Person(person)) => format!("person:{person}"),
         Some(Assignee::Group(group)) => format!("group:{group}"),
@@ -64,7 +73,8 @@ fn row(workflow: &Workflow, task: &Task, now: Timestamp, disclosure: Disclosure)
         Origin::Manual => "manual".to_owned(),
     };
     let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
-    let reporter = task.reporter.as_ref();
+    let reporter_withheld = withhold_reporter && task.reporter.is_some();
+    let reporter = task.reporter.as_ref().filter(|_| !reporter_withheld);
     [
         task.id.to_string(),
         task.title.shown(disclosure).into_owned(),
@@ -96,6 +106,7 @@ fn row(workflow: &Workflow, task: &Task, now: Timestamp, disclosure: Disclosure)
                 .map(|id| id.shown(disclosure))
                 .as_deref(),
         ),
+        reporter_withheld.to_string(),
     ]
 }
 
@@ -136,7 +147,8 @@ async fn rows(
             if disclosure == Disclosure::Full && has_personal_data(task) {
                 shown_in_full.push(task.id.to_string());
             }
-            rows.push(row(workflow, task, now, disclosure));
+            let withhold_reporter = viewer.withholds_reporter();
+            rows.push(row(workflow, task, now, disclosure, withhold_reporter));
         }
         if rows.len() > MAX_ROWS {
             return Err(ApiError::invalid(format!(

@@ -46,6 +46,9 @@ struct TaskFields {
     /// The reporter's contact, which [`Task`] does not serialize.
     #[serde(skip_serializing_if = "Option::is_none")]
     reporter: Option<Contact>,
+    /// True when the task has a reporter that this viewer may not see.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    reporter_withheld: bool,
     /// The deadline of the clock that runs in the task's state.
     due_at: Option<Timestamp>,
     /// True when that deadline has passed.
@@ -54,12 +57,19 @@ struct TaskFields {
 
 impl TaskView {
     pub(super) fn new(workflow: &Workflow, task: Task, now: Timestamp, viewer: &Viewer) -> Self {
+        let reporter_withheld = viewer.withholds_reporter() && task.reporter.is_some();
+        let reporter = if reporter_withheld {
+            None
+        } else {
+            task.reporter.clone()
+        };
         Self {
             disclosure: viewer.of_task(&task),
             fields: TaskFields {
                 due_at: active_deadline(workflow, &task),
                 overdue: is_overdue(workflow, &task, now),
-                reporter: task.reporter.clone(),
+                reporter,
+                reporter_withheld,
                 task,
             },
         }
