@@ -73,17 +73,15 @@ pub(crate) fn init(conn: &Connection, configured: Option<Hasher>) -> StoreResult
 /// Appends entries to the ledger within the caller's transaction and
 /// returns their indexes. All entries of one call get the same time. An
 /// identifier that [`NewLedgerEntry::check_identifiers`] rejects fails the
-/// whole call before anything is written.
+/// whole call before anything is written to the database.
 ///
-/// Each entry is encoded straight into the batch's bundle buffer and hashed
-/// from there, so an entry costs no allocation of its own.
+/// Each entry is checked and encoded straight into the batch's bundle
+/// buffer, then hashed from there, so an entry costs no allocation of its
+/// own.
 pub(crate) fn append(conn: &Connection, entries: &[NewLedgerEntry]) -> StoreResult<Vec<u64>> {
     const OPERATION: &str = "append ledger entry";
     if entries.is_empty() {
         return Ok(Vec::new());
-    }
-    for entry in entries {
-        entry.check_identifiers()?;
     }
     let mut range = load_range(conn)?;
     let hasher = range.hasher();
@@ -94,7 +92,7 @@ pub(crate) fn append(conn: &Connection, entries: &[NewLedgerEntry]) -> StoreResu
     let first = range.size();
     let mut pending = PendingWrites::new(first, entries.len());
     for entry in entries {
-        let data = pending.push_entry_with(|out| entry.write_leaf_data(out, &time));
+        let data = pending.push_entry_with(|out| entry.write_checked_leaf_data(out, &time))?;
         let leaf = hasher.hash_leaf(data);
         range.append_leaf_hash_with(leaf, |node, hash| pending.push_node(node, hash));
     }

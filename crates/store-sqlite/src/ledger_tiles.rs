@@ -59,14 +59,21 @@ impl PendingWrites {
     }
 
     /// Adds the next entry, whose leaf data `write` appends to the buffer it
-    /// is given, and returns that leaf data.
-    pub(crate) fn push_entry_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> &[u8] {
+    /// is given, and returns that leaf data. When `write` fails, the entry
+    /// is not added and its error is returned.
+    pub(crate) fn push_entry_with<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<&[u8], E> {
         let start = self.entries.len();
-        write(&mut self.entries);
+        if let Err(error) = write(&mut self.entries) {
+            self.entries.truncate(start);
+            return Err(error);
+        }
         let end = self.entries.len();
         self.entries.push(b'\n');
         self.entry_ends.push(self.entries.len());
-        &self.entries[start..end]
+        Ok(&self.entries[start..end])
     }
 
     /// Adds a completed tree node. Only nodes at tile levels are stored.

@@ -1,7 +1,9 @@
 //! Proofs from the hash tiles across tile boundaries and tile levels.
 //!
 //! Tiles hold 256 hashes of every eighth tree level, so sizes around 256 and
-//! 65,536 entries cross from one tile and one tile level to the next.
+//! 65,536 entries cross from one tile and one tile level to the next. A
+//! batch with an invalid identifier must leave the tiles and bundles as
+//! they were.
 
 use oversight_ledger::{Hash, Hasher};
 use oversight_store::{NewLedgerEntry, Store};
@@ -105,4 +107,41 @@ async fn entry_pages_cross_bundles() {
     );
     assert!(store.ledger_entry(600).await.expect("entry").is_none());
     assert!(store.ledger_entry(u64::MAX).await.expect("entry").is_none());
+}
+
+#[tokio::test]
+async fn append_rejects_batch_with_hidden_character() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open store");
+    let entries = vec![
+        NewLedgerEntry::new("rule.enabled", "rule:1", "engine", json!(1)),
+        NewLedgerEntry::new("rule.enabled", "rule:\u{200B}2", "engine", json!(2)),
+    ];
+    let error = store
+        .append_ledger(entries)
+        .await
+        .expect_err("invisible character in a subject");
+    assert!(
+        matches!(error, oversight_store::StoreError::InvalidArgument(_)),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("subject"), "{error}");
+    assert_eq!(store.ledger_head().await.expect("head").size, 0);
+
+    let indexes = store
+        .append_ledger(vec![NewLedgerEntry::new(
+            "rule.enabled",
+            "rule:3",
+            "engine",
+            json!(3),
+        )])
+        .await
+        .expect("append after the rejected batch");
+    assert_eq!(indexes, [0]);
+    let entry = store
+        .ledger_entry(0)
+        .await
+        .expect("entry")
+        .expect("entry exists");
+    assert_eq!(entry.subject, "rule:3");
 }

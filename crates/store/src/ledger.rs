@@ -57,9 +57,35 @@ impl NewLedgerEntry {
     /// Appends the entry's leaf data to `out`, as [`write_leaf_data`] does,
     /// with `time` already formatted as RFC 3339 in UTC.
     pub fn write_leaf_data(&self, out: &mut Vec<u8>, time: &str) {
-        write_fields(out, time, &self.kind, &self.subject, &self.actor, |out| {
+        write_fields(
+            out,
+            time,
+            [&self.kind, &self.subject, &self.actor],
+            write_string,
+            |out| self.payload.write_to(out),
+        );
+    }
+
+    /// Checks the identifiers as [`Self::check_identifiers`] does, then
+    /// appends the leaf data to `out` as [`Self::write_leaf_data`] does. On
+    /// an error `out` is unchanged.
+    ///
+    /// Identifiers of printable ASCII without `"` and `\\` pass the check and
+    /// need no escaping, so one scan of each serves both steps.
+    pub fn write_checked_leaf_data(&self, out: &mut Vec<u8>, time: &str) -> StoreResult<()> {
+        let identifiers = [&*self.kind, &self.subject, &*self.actor];
+        if !identifiers
+            .iter()
+            .all(|identifier| is_plain_ascii(identifier.as_bytes()))
+        {
+            self.check_identifiers()?;
+            self.write_leaf_data(out, time);
+            return Ok(());
+        }
+        write_fields(out, time, identifiers, write_quoted, |out| {
             self.payload.write_to(out);
         });
+        Ok(())
     }
 }
 
@@ -243,27 +269,28 @@ pub fn write_leaf_data(
     actor: &str,
     payload: &Value,
 ) {
-    write_fields(out, time, kind, subject, actor, |out| {
+    write_fields(out, time, [kind, subject, actor], write_string, |out| {
         write_canonical(out, payload);
     });
 }
 
+/// Writes the leaf data object. `write_identifier` writes the kind, subject
+/// and actor, given in that order, as JSON strings.
 fn write_fields(
     out: &mut Vec<u8>,
     time: &str,
-    kind: &str,
-    subject: &str,
-    actor: &str,
+    [kind, subject, actor]: [&str; 3],
+    write_identifier: fn(&mut Vec<u8>, &str),
     write_payload: impl FnOnce(&mut Vec<u8>),
 ) {
     out.extend_from_slice(b"{\"actor\":");
-    write_string(out, actor);
+    write_identifier(out, actor);
     out.extend_from_slice(b",\"kind\":");
-    write_string(out, kind);
+    write_identifier(out, kind);
     out.extend_from_slice(b",\"payload\":");
     write_payload(out);
     out.extend_from_slice(b",\"subject\":");
-    write_string(out, subject);
+    write_identifier(out, subject);
     out.extend_from_slice(b",\"time\":");
     write_string(out, time);
     out.push(b'}');
@@ -371,6 +398,12 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
         serde_json::to_writer(&mut *out, text).expect("writing JSON to a Vec cannot fail");
         return;
     }
+    write_quoted(out, text);
+}
+
+/// Writes `text` between quotes as it is, which is its JSON string only when
+/// [`needs_escape`] is false for it.
+fn write_quoted(out: &mut Vec<u8>, text: &str) {
     out.reserve(text.len() + 2);
     out.push(b'"');
     out.extend_from_slice(text.as_bytes());
@@ -380,21 +413,37 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
 /// Returns true when `bytes` contains `"`, `\\` or a byte below 0x20.
 fn needs_escape(bytes: &[u8]) -> bool {
     any_word(bytes, |word| {
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        (bytes_below(word, 0x20) | bytes_below(quote, 1) | bytes_below(backslash, 1)) & HIGH_BITS
-            != 0
+        (bytes_below(word, 0x20) | quotes_or_backslashes(word)) & HIGH_BITS != 0
     })
 }
 
 /// Returns true when every byte of `bytes` is printable ASCII, from the
 /// space 0x20 to `~` 0x7E.
 fn is_printable_ascii(bytes: &[u8]) -> bool {
+    !any_word(bytes, |word| unprintable(word) & HIGH_BITS != 0)
+}
+
+/// Returns true when every byte of `bytes` is printable ASCII other than
+/// `"` and `\\`: text that [`check_identifier`] accepts and that
+/// [`write_quoted`] writes as its JSON string.
+fn is_plain_ascii(bytes: &[u8]) -> bool {
     !any_word(bytes, |word| {
-        // Adding 1 carries into the next byte only from a byte with its high
-        // bit set, which `word` flags already, so the sum flags 0x7F exactly.
-        (bytes_below(word, 0x20) | word | word.wrapping_add(ONES)) & HIGH_BITS != 0
+        (unprintable(word) | quotes_or_backslashes(word)) & HIGH_BITS != 0
     })
+}
+
+/// Flags the bytes of `word` outside printable ASCII, as [`bytes_below`] does.
+fn unprintable(word: u64) -> u64 {
+    // Adding 1 carries into the next byte only from a byte with its high
+    // bit set, which `word` flags already, so the sum flags 0x7F exactly.
+    bytes_below(word, 0x20) | word | word.wrapping_add(ONES)
+}
+
+/// Flags the bytes of `word` that are `"` or `\\`, as [`bytes_below`] does.
+fn quotes_or_backslashes(word: u64) -> u64 {
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    bytes_below(quote, 1) | bytes_below(backslash, 1)
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -622,6 +671,43 @@ mod tests {
         let expected = leaf_data(time, "task.close", "task:T1", "cli:ops", &payload);
         assert_eq!(&out[..9], b"previous\n");
         assert_eq!(&out[9..], expected.as_slice());
+    }
+
+    #[test]
+    fn checked_leaf_data_matches_unchecked() {
+        let time = "2026-12-04T08:00:00.000001Z";
+        let cases = [
+            ("alert.acknowledged", "alert:17", "user:inspector-li"),
+            ("a", "", "engine"),
+            ("rule.enabled", "rule:\"quoted\"", "user:back\\slash"),
+            ("point.updated", "point:监测点", "user:李"),
+            ("task.close", "task:T1", "cli:ops with spaces"),
+        ];
+        for (kind, subject, actor) in cases {
+            let entry = entry(kind, subject, actor);
+            let mut checked = b"previous\n".to_vec();
+            let mut unchecked = checked.clone();
+            entry
+                .write_checked_leaf_data(&mut checked, time)
+                .expect("valid identifiers");
+            entry.write_leaf_data(&mut unchecked, time);
+            assert_eq!(checked, unchecked, "{entry:?}");
+        }
+    }
+
+    #[test]
+    fn checked_leaf_data_rejects_hidden_character() {
+        let entry = entry("alert.acknowledged", "alert:1\u{200B}", "engine");
+        let mut out = b"previous\n".to_vec();
+        let error = entry
+            .write_checked_leaf_data(&mut out, "2026-12-04T08:00:00Z")
+            .expect_err("invisible character");
+        assert_eq!(
+            error.to_string(),
+            entry.check_identifiers().unwrap_err().to_string()
+        );
+        assert!(error.to_string().contains("subject"), "{error}");
+        assert_eq!(out, b"previous\n");
     }
 
     fn entry(kind: &str, subject: &str, actor: &str) -> NewLedgerEntry {
