@@ -37,7 +37,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::api::AppState;
-use crate::error::ApiError;
+use crate::api::rate_limit::{self, PublicLimiter};
+use crate::error::{ApiError, ErrorCode};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "oversight_session";
@@ -325,15 +326,27 @@ async fn active_user(store: &dyn Store, id: i64) -> Result<User, ApiError> {
 }
 
 /// Authenticates the request and stores its [`Principal`] in the request's
-/// extensions for the handlers.
-pub async fn resolve_principal(
-    State(state): State<Arc<AppState>>,
+/// extensions for the handlers. A request whose credentials are rejected
+/// with 401 counts against the rate limit of requests without credentials
+/// of its address, and gets 429 instead once that is exceeded.
+pub(crate) async fn resolve_principal(
+    State((state, limiter)): State<(Arc<AppState>, Arc<PublicLimiter>)>,
+    ClientAddress(address): ClientAddress,
     mut request: Request,
     next: Next,
 ) -> Response {
     let principal = match authenticate(&state, request.method(), request.headers()).await {
         Ok(principal) => principal,
-        Err(error) => return error.into_response(),
+        Err(error) => {
+            if error.code == ErrorCode::Unauthorized
+                && let Some(address) = address
+                && let Some(response) =
+                    rate_limit::over_limit(&limiter, address, request.uri().path())
+            {
+                return response;
+            }
+            return error.into_response();
+        }
     };
     request.extensions_mut().insert(principal);
     next.run(request).await

@@ -609,6 +609,49 @@ async fn token_create_use_revoke() {
 }
 
 #[tokio::test]
+async fn invalid_credentials_are_rate_limited() {
+    let fixture = Fixture::new().await;
+    fixture.add_user("root", Role::SystemAdmin, None).await;
+    let (cookie, _csrf) = fixture.session("root").await;
+    let bogus = [("authorization", "Bearer ovt_unknown")];
+    let ended = [("cookie", "oversight_session=ended")];
+
+    // The bucket refills while the test runs, so it sends until both kinds
+    // of invalid credentials have been rejected with 429.
+    let mut limited_token = false;
+    let mut limited_session = false;
+    let mut sent = 0;
+    while !(limited_token && limited_session) {
+        assert!(sent < 1000, "no 429 after {sent} requests");
+        let is_token = sent % 2 == 0;
+        let headers: &[(&str, &str)] = if is_token { &bogus } else { &ended };
+        let reply = fixture.get("/api/v1/auth/me", headers).await;
+        sent += 1;
+        if reply.status == StatusCode::UNAUTHORIZED {
+            continue;
+        }
+        assert_eq!(
+            reply.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            reply.json
+        );
+        assert!(reply.headers.contains_key(header::RETRY_AFTER));
+        limited_token |= is_token;
+        limited_session |= !is_token;
+    }
+    // The login took one request of the burst.
+    let burst = DEFAULT_PUBLIC_BURST;
+    assert!(sent >= burst, "429 after only {sent} requests");
+
+    // Valid credentials from the same address are not limited.
+    let valid = fixture
+        .get("/api/v1/auth/me", &[("cookie", cookie.as_str())])
+        .await;
+    assert_eq!(valid.status, StatusCode::OK, "{}", valid.json);
+}
+
+#[tokio::test]
 async fn token_rejects_bad_expiry_and_actions() {
     let fixture = Fixture::new().await;
     let department = fixture.add_department("Siming EEB", &["350203"]).await;

@@ -19,7 +19,7 @@ mod outcomes;
 mod params;
 mod points;
 mod quarantine;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod rules;
 mod session;
 mod silences;
@@ -213,7 +213,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             rate_limit::limit_public,
         ))
         .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
+            (Arc::clone(&state), Arc::clone(&public_limiter)),
             resolve_principal,
         ));
 

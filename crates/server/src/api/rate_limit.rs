@@ -5,13 +5,12 @@
 //! `http.public_rate_per_sec` requests a second, with bursts of up to
 //! `http.public_burst`. This covers every route open to everyone (health, the
 //! OpenAPI document, ledger checkpoints, keys and proofs, login, sign-on,
-//! `/metrics`) and the 401 and 404 responses of the other routes. A request
-//! over the limit gets a 429 with `Retry-After` and is counted in
+//! `/metrics`) and the 401 and 404 responses of the other routes. Requests
+//! with an invalid, expired or revoked token or session cookie count against
+//! the same bucket as requests without credentials, so a flood of guessed
+//! tokens is limited too. A request over the limit gets a 429 with
+//! `Retry-After` and is counted in
 //! `oversight_http_requests_rejected_total{reason="rate_limit"}`.
-//!
-//! NOTE: a request with an invalid, expired or revoked token or session
-//! cookie gets its 401 from authentication before this limit runs, so it is
-//! not counted or limited here.
 //!
 //! The address is the TCP peer's, as for the login limits, so clients behind
 //! one reverse proxy share one bucket. IPv6 clients are keyed by their /64
@@ -157,15 +156,21 @@ pub(crate) async fn limit_public(
     let Some(address) = address.filter(|_| anonymous) else {
         return next.run(request).await;
     };
-    match limiter.check(address) {
-        Ok(()) => next.run(request).await,
-        Err(wait) => {
-            metrics::counter!("oversight_http_requests_rejected_total", "reason" => "rate_limit")
-                .increment(1);
-            tracing::debug!(%address, path = request.uri().path(), "request over the public rate limit");
-            rejection(limiter.limit, address, wait)
-        }
+    match over_limit(&limiter, address, request.uri().path()) {
+        None => next.run(request).await,
+        Some(response) => response,
     }
+}
+
+/// Takes one request of `address` from its bucket, or returns the 429
+/// response when the bucket is empty. Authentication calls this for
+/// requests whose credentials it rejects.
+pub(crate) fn over_limit(limiter: &PublicLimiter, address: IpAddr, path: &str) -> Option<Response> {
+    let wait = limiter.check(address).err()?;
+    metrics::counter!("oversight_http_requests_rejected_total", "reason" => "rate_limit")
+        .increment(1);
+    tracing::debug!(%address, path, "request over the public rate limit");
+    Some(rejection(limiter.limit, address, wait))
 }
 
 fn rejection(limit: PublicRateLimit, address: IpAddr, wait: Duration) -> Response {
