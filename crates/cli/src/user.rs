@@ -35,7 +35,7 @@ enum UserCommand {
     Add(AddArgs),
     /// List the accounts.
     List,
-    /// Set an account's password and end its sessions.
+    /// Set an account's password, end its sessions and revoke its API tokens.
     Passwd {
         /// The login name.
         #[arg(value_name = "NAME")]

@@ -74,12 +74,16 @@ pub(crate) fn apply(conn: &Connection, write: &AccountWrite) -> StoreResult<Acco
         AccountWrite::UpdateUser(id, update, audit) => {
             let user = update_user(conn, *id, update)?;
             record_event(conn, &audit.user_changed(&user))?;
+            if user.disabled {
+                revoke_user_tokens(conn, user.id, audit, "account disabled")?;
+            }
             Ok(AccountOutput::User(user))
         }
         AccountWrite::SetPasswordHash(id, hash, audit) => {
             set_password_hash(conn, *id, hash)?;
             let user = user_required(conn, *id)?;
             record_event(conn, &audit.password_changed(&user))?;
+            revoke_user_tokens(conn, user.id, audit, "password changed")?;
             Ok(AccountOutput::Unit)
         }
         AccountWrite::SetTotp(id, totp, audit) => {
@@ -842,6 +846,30 @@ fn revoke_token(conn: &Connection, id: i64, at: Timestamp) -> StoreResult<ApiTok
         });
     };
     token.map_err(backend(OPERATION))
+}
+
+/// Revokes every API token of an account that is not revoked yet, and
+/// records a `token_revoked` event with `reason` as its detail for each.
+fn revoke_user_tokens(
+    conn: &Connection,
+    user_id: i64,
+    audit: &AuditContext,
+    reason: &str,
+) -> StoreResult<()> {
+    const OPERATION: &str = "revoke account tokens";
+    let ids: Vec<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM api_tokens WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY id",
+        )
+        .and_then(|mut statement| statement.query_map([user_id], |row| row.get(0))?.collect())
+        .map_err(backend(OPERATION))?;
+    for id in ids {
+        let token = revoke_token(conn, id, audit.at)?;
+        let mut event = audit.token_revoked(&token);
+        event.detail = Some(reason.to_owned());
+        record_event(conn, &event)?;
+    }
+    Ok(())
 }
 
 /// Returns the token with this digest.

@@ -174,8 +174,11 @@ async fn failed_ledger_append_rolls_back_account_changes() {
         .expect("get user")
         .expect("exists");
     assert!(stored.disabled);
+    // Disabling records `user_changed` and revokes the account's one token.
     assert_eq!(
         store.auth_events(100).await.expect("events").len(),
-        events + 1
+        events + 2
     );
+    let tokens = store.tokens(None).await.expect("tokens");
+    assert!(tokens[0].revoked_at.is_some(), "the token was not revoked");
 }

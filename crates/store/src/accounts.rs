@@ -488,7 +488,8 @@ pub trait AccountStore: Send + Sync {
     async fn users(&self) -> StoreResult<Vec<User>>;
 
     /// Applies `update` to an account and returns it. Disabling an account
-    /// deletes its sessions in the same transaction.
+    /// deletes its sessions and revokes its API tokens in the same
+    /// transaction, with a `token_revoked` event for each token.
     async fn update_user(
         &self,
         id: i64,
@@ -496,7 +497,8 @@ pub trait AccountStore: Send + Sync {
         audit: &AuditContext,
     ) -> StoreResult<User>;
 
-    /// Replaces an account's password hash and deletes its sessions.
+    /// Replaces an account's password hash, deletes its sessions and revokes
+    /// its API tokens, with a `token_revoked` event for each token.
     async fn set_password_hash(
         &self,
         id: i64,

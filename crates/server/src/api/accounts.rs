@@ -292,7 +292,7 @@ pub(super) struct PasswordBody {
     password: Secret<String>,
 }
 
-/// Sets an account's password and ends its sessions.
+/// Sets an account's password, ends its sessions and revokes its API tokens.
 #[utoipa::path(
     post,
     path = "/api/v1/users/{id}/password",

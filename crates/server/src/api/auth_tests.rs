@@ -651,6 +651,116 @@ async fn invalid_credentials_are_rate_limited() {
     assert_eq!(valid.status, StatusCode::OK, "{}", valid.json);
 }
 
+/// The accounts of a credential revocation test: the administrator `root`
+/// and the account `clerk`, which has a session and an API token.
+struct RevocationWorld {
+    root_cookie: String,
+    root_csrf: String,
+    clerk_id: i64,
+    clerk_cookie: String,
+    bearer: String,
+}
+
+impl RevocationWorld {
+    async fn new(fixture: &Fixture) -> Self {
+        fixture.add_user("root", Role::SystemAdmin, None).await;
+        let clerk_id = fixture.add_user("clerk", Role::SystemAdmin, None).await;
+        let (root_cookie, root_csrf) = fixture.session("root").await;
+        let (clerk_cookie, clerk_csrf) = fixture.session("clerk").await;
+        let session = [
+            ("cookie", clerk_cookie.as_str()),
+            ("x-csrf-token", clerk_csrf.as_str()),
+        ];
+        let body = json!({"name": "exporter", "expires_in_days": 30});
+        let created = fixture
+            .send(Method::POST, "/api/v1/auth/tokens", Some(body), &session)
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+        let bearer = format!("Bearer {}", created.json["token"].as_str().unwrap());
+        Self {
+            root_cookie,
+            root_csrf,
+            clerk_id,
+            clerk_cookie,
+            bearer,
+        }
+    }
+
+    fn admin(&self) -> [(&str, &str); 2] {
+        [
+            ("cookie", self.root_cookie.as_str()),
+            ("x-csrf-token", self.root_csrf.as_str()),
+        ]
+    }
+}
+
+#[tokio::test]
+async fn password_reset_revokes_tokens() {
+    let fixture = Fixture::new().await;
+    let world = RevocationWorld::new(&fixture).await;
+    let bearer = world.bearer.as_str();
+    let before = fixture
+        .get("/api/v1/auth/tokens", &[("authorization", bearer)])
+        .await;
+    assert_ne!(before.status, StatusCode::UNAUTHORIZED, "{}", before.json);
+
+    let body = json!({"password": "a new long passphrase 42"});
+    let reset = fixture
+        .send(
+            Method::POST,
+            &format!("/api/v1/users/{}/password", world.clerk_id),
+            Some(body),
+            &world.admin(),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::NO_CONTENT, "{}", reset.json);
+
+    let token = fixture
+        .get("/api/v1/auth/tokens", &[("authorization", bearer)])
+        .await;
+    assert_eq!(token.status, StatusCode::UNAUTHORIZED, "{}", token.json);
+    let cookie_only = [("cookie", world.clerk_cookie.as_str())];
+    let old_session = fixture.get("/api/v1/auth/me", &cookie_only).await;
+    assert_eq!(old_session.status, StatusCode::UNAUTHORIZED);
+    let events = fixture.store.auth_events(100).await.unwrap();
+    let revoked = events
+        .iter()
+        .find(|event| event.kind == AuthEventKind::TokenRevoked)
+        .expect("a token_revoked event");
+    assert_eq!(revoked.actor, "root");
+    assert_eq!(revoked.detail.as_deref(), Some("password changed"));
+}
+
+#[tokio::test]
+async fn disabling_account_revokes_tokens() {
+    let fixture = Fixture::new().await;
+    let world = RevocationWorld::new(&fixture).await;
+
+    let uri = format!("/api/v1/users/{}", world.clerk_id);
+    for disabled in [true, false] {
+        let body = json!({"disabled": disabled});
+        let changed = fixture
+            .send(Method::PATCH, &uri, Some(body), &world.admin())
+            .await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.json);
+    }
+
+    // The token stays revoked after the account is enabled again.
+    let token = fixture
+        .get(
+            "/api/v1/auth/tokens",
+            &[("authorization", world.bearer.as_str())],
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::UNAUTHORIZED, "{}", token.json);
+    let events = fixture.store.auth_events(100).await.unwrap();
+    let revoked = events
+        .iter()
+        .find(|event| event.kind == AuthEventKind::TokenRevoked)
+        .expect("a token_revoked event");
+    assert_eq!(revoked.detail.as_deref(), Some("account disabled"));
+}
+
 #[tokio::test]
 async fn token_rejects_bad_expiry_and_actions() {
     let fixture = Fixture::new().await;
