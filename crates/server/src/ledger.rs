@@ -154,7 +154,7 @@ pub fn load_or_generate_key(
 }
 
 /// Creates `path` with `text`, readable and writable by the owner only.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -15,6 +15,7 @@ pub mod guard;
 pub mod import;
 pub mod ledger;
 pub mod listener;
+pub mod name_key;
 pub mod oidc;
 pub mod runtime;
 pub mod tasks;

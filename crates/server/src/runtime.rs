@@ -34,6 +34,7 @@ use crate::config::Settings;
 use crate::guard;
 use crate::ledger::{self, Checkpointer, LedgerKeyError, LedgerPublic};
 use crate::listener::{self, ListenerLimits};
+use crate::name_key::{NameKey, NameKeyError};
 use crate::tasks::{EvidenceFiles, TaskService, run_scheduler};
 use crate::telemetry;
 
@@ -71,6 +72,9 @@ pub enum ServeError {
     /// The ledger's signing key could not be loaded or created.
     #[error(transparent)]
     LedgerKey(#[from] LedgerKeyError),
+    /// The key of unknown login names could not be loaded or created.
+    #[error(transparent)]
+    NameKey(#[from] NameKeyError),
     /// The ledger's state could not be read.
     #[error("cannot read the ledger state: {0}")]
     LedgerHead(oversight_store::StoreError),
@@ -145,6 +149,7 @@ impl Server {
             Hj212Source::bind(&settings.hj212, source_store, source_clock, Some(sink)).await?;
         let hj212_addr = source.local_addr();
 
+        let name_key = NameKey::load_or_generate(&settings.data_dir)?;
         let key = ledger::load_or_generate_key(
             &settings.data_dir,
             &settings.ledger.origin,
@@ -190,6 +195,7 @@ impl Server {
             oidc,
             notify: Arc::new(settings.notify.clone()),
             login_gate: Arc::default(),
+            name_key,
         };
         let app = app(state, settings);
 

@@ -109,6 +109,7 @@ impl Fixture {
             oidc: None,
             notify: Arc::new(notify_config()),
             login_gate: Arc::default(),
+            name_key: crate::name_key::NameKey::random(),
         };
         let limits = HttpLimits {
             body_limit_bytes: 4096,
@@ -450,11 +451,13 @@ async fn login_with_hidden_characters_is_recorded() {
 
     let events = fixture.store.auth_events(10).await.unwrap();
     assert_eq!(events[0].kind, AuthEventKind::LoginFailed);
-    assert_eq!(events[0].actor, "ro\u{202E}ot");
+    // No account has the name, so its keyed hash is recorded in its place.
+    let actor = events[0].actor.as_str();
+    assert!(actor.starts_with("unknown:"), "{actor}");
     let entries = fixture.store.ledger_entries(before, 10).await.unwrap();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0].kind, "auth.login_failed");
-    assert_eq!(entries[0].subject, "user:ro\\u{202E}ot");
+    assert_eq!(entries[0].subject, format!("user:{actor}"));
 }
 
 #[tokio::test]
@@ -490,6 +493,54 @@ async fn lookalike_names_share_lockout() {
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{name}");
     }
     let locked = fixture.login("root", PASSWORD).await;
+    assert_eq!(locked.error_code(), "too_many_requests", "{}", locked.json);
+}
+
+#[tokio::test]
+async fn unknown_login_name_is_hashed() {
+    let fixture = Fixture::new().await;
+    fixture.add_user("root", Role::SystemAdmin, None).await;
+    let typed_password = "Tr0ub4dor&3";
+    // Lookalike forms of one unknown name share one hash and one lockout.
+    for name in [typed_password, "TR0UB4DOR&3", "Ｔｒ0ｕｂ4ｄｏｒ&3"] {
+        let reply = fixture.login(name, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{name}");
+    }
+    let wrong = fixture.login("root", "wrong horse battery").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+
+    let events = fixture.store.auth_events(100).await.unwrap();
+    let names: Vec<&str> = events
+        .iter()
+        .filter(|event| event.kind == AuthEventKind::LoginFailed)
+        .map(|event| event.actor.as_str())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.contains(&"root"), "{names:?}");
+    let hashed: Vec<&str> = names.into_iter().filter(|name| *name != "root").collect();
+    assert!(hashed[0].starts_with("unknown:"), "{hashed:?}");
+    assert!(
+        hashed.iter().all(|target| *target == hashed[0]),
+        "{hashed:?}"
+    );
+
+    let entries = fixture.store.ledger_entries(0, 1000).await.unwrap();
+    let ledger: String = entries
+        .iter()
+        .map(|entry| format!("{} {} {}\n", entry.subject, entry.actor, entry.payload))
+        .collect::<String>()
+        .to_lowercase();
+    assert!(!ledger.contains(&typed_password.to_lowercase()), "{ledger}");
+    assert!(ledger.contains(hashed[0]), "{ledger}");
+    let stored = format!("{events:?}").to_lowercase();
+    assert!(!stored.contains(&typed_password.to_lowercase()), "{stored}");
+
+    // Two more failures lock the unknown name, as for an account's name.
+    for attempt in 0..2 {
+        let reply = fixture.login(typed_password, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    let locked = fixture.login(typed_password, PASSWORD).await;
     assert_eq!(locked.error_code(), "too_many_requests", "{}", locked.json);
 }
 

@@ -519,6 +519,7 @@ mod tests {
                 oidc: None,
                 notify: Arc::default(),
                 login_gate: Arc::default(),
+                name_key: crate::name_key::NameKey::random(),
             };
             let limits = HttpLimits {
                 body_limit_bytes: 65536,

@@ -85,6 +85,8 @@ pub struct AppState {
     pub notify: Arc<NotifyConfig>,
     /// The order of password logins and the bound on password hashing.
     pub login_gate: Arc<LoginGate>,
+    /// The key that hashes login names no account has in failed logins.
+    pub name_key: crate::name_key::NameKey,
 }
 
 impl AppState {

@@ -152,12 +152,19 @@ async fn try_login(
     let store = state.store.as_ref();
     let policy = state.auth.login_policy();
     let user = store.user_by_name(&body.username).await?;
-    // Failures are counted under the account's name, or else under the
-    // normalised name, so that `ADMIN` and `ａｄｍｉｎ` share the count of `admin`.
-    let counted_name = user
-        .as_ref()
-        .map_or_else(|| normalized.clone(), |user| user.username.clone());
-    let logged_name = LoggedName::new(&counted_name, user.is_some());
+    // Failures are counted under the account's name, or else under the keyed
+    // hash of the normalised name, so that `ADMIN` and `ａｄｍｉｎ` share one
+    // count and a password typed into the name field is never stored.
+    let counted_name = user.as_ref().map_or_else(
+        || state.name_key.hash_name(&normalized),
+        |user| user.username.clone(),
+    );
+    let logged_name = match &user {
+        Some(_) => LoggedName::Known(&counted_name),
+        None => LoggedName::Unknown {
+            chars: normalized.chars().count(),
+        },
+    };
     let counts = failure_counts(store, &counted_name, address, &policy, now).await?;
     if let Err(locked) = policy.check(counts, now) {
         // The lockout itself was logged as a warning when it started. Anyone
@@ -310,18 +317,6 @@ enum LoggedName<'a> {
     Unknown { chars: usize },
 }
 
-impl<'a> LoggedName<'a> {
-    fn new(username: &'a str, account_exists: bool) -> Self {
-        if account_exists {
-            Self::Known(username)
-        } else {
-            Self::Unknown {
-                chars: username.chars().count(),
-            }
-        }
-    }
-}
-
 impl std::fmt::Display for LoggedName<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -359,8 +354,8 @@ async fn record_failure(
     } = attempt;
     metrics::counter!("oversight_logins_total", "outcome" => "failed").increment(1);
     tracing::info!(username = %logged_name, address = ?address, reason, "login failed");
-    // NOTE: the event and its ledger entry keep the tried name even when no
-    // account has it, because the lockout counts failures per login name.
+    // An unknown name arrives here as its keyed hash, so neither the event
+    // nor its ledger entry keeps a password typed into the name field.
     record_event(
         store,
         now,

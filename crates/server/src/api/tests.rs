@@ -63,6 +63,7 @@ impl Fixture {
             oidc: None,
             notify: Arc::default(),
             login_gate: Arc::default(),
+            name_key: crate::name_key::NameKey::random(),
         };
         let limits = HttpLimits {
             body_limit_bytes: BODY_LIMIT,
