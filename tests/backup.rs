@@ -79,6 +79,7 @@ async fn backup_while_serving_then_restore() {
     assert_eq!(code, 0, "{output}");
     assert!(output.contains("integrity check ok"), "{output}");
     assert!(output.contains("ledger-signer.key"), "{output}");
+    assert!(output.contains("login-name.key"), "{output}");
 
     stop.store(true, Ordering::SeqCst);
     sender.await.expect("sender task");

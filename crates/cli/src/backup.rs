@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use oversight_server::config::ConfigOverrides;
 use oversight_server::ledger::SIGNER_KEY_FILE;
+use oversight_server::name_key::NAME_KEY_FILE;
 
 use crate::Cli;
 
@@ -49,13 +50,19 @@ pub(crate) async fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<ExitCode
         report.schema_version,
         report.ledger_entries
     )?;
-    let key = settings.data_dir.join(SIGNER_KEY_FILE);
-    if key.is_file() {
-        writeln!(
-            stdout,
-            "the copy does not include the ledger signing key {}; keep a copy of it too",
-            key.display()
-        )?;
+    let keys = [
+        ("ledger signing key", SIGNER_KEY_FILE),
+        ("login name key", NAME_KEY_FILE),
+    ];
+    for (what, file) in keys {
+        let key = settings.data_dir.join(file);
+        if key.is_file() {
+            writeln!(
+                stdout,
+                "the copy does not include the {what} {}; keep a copy of it too",
+                key.display()
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
