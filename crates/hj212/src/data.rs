@@ -688,18 +688,13 @@ impl Factors<'_> {
         let equals = dash + 5;
         let end = equals + 2;
         self.items.position = end + 1;
-        Some(FactorItem {
+        Some(FactorItem::untrimmed(
             start,
+            dash,
+            equals,
             end,
-            key: FactorKey {
-                key_start: start,
-                dash,
-                key_end: equals,
-            },
-            value_start: equals + 1,
-            value_end: end,
-            target: Some(Target::FlagLetter(letter)),
-        })
+            Target::FlagLetter(letter),
+        ))
     }
 
     /// Reads the item at the current position if it can start a factor and
@@ -746,18 +741,7 @@ impl Factors<'_> {
             Target::Number(_) => parse_number_from_word(Some(value_word), bytes, value_start, end),
             _ => None,
         };
-        let item = FactorItem {
-            start,
-            end,
-            key: FactorKey {
-                key_start: start,
-                dash,
-                key_end: start + equals_offset,
-            },
-            value_start,
-            value_end: end,
-            target: Some(target),
-        };
+        let item = FactorItem::untrimmed(start, dash, start + equals_offset, end, target);
         // The dash is one of the word's eight bytes, so the code and its
         // dash fill at most the whole word.
         let mask = u64::MAX >> (8 * (7 - offset));
@@ -796,18 +780,7 @@ impl Factors<'_> {
         };
         let end = find_plain_value_end(bytes, equals + 1, None)?;
         self.items.position = end + 1;
-        Some(FactorItem {
-            start,
-            end,
-            key: FactorKey {
-                key_start: start,
-                dash,
-                key_end: equals,
-            },
-            value_start: equals + 1,
-            value_end: end,
-            target: Some(target),
-        })
+        Some(FactorItem::untrimmed(start, dash, equals, end, target))
     }
 }
 
@@ -1062,6 +1035,25 @@ impl FactorItem {
             value_start,
             value_end,
             target: suffix_target(text.as_bytes(), key),
+        }
+    }
+
+    /// Returns an item that starts at `start` with no whitespace to trim:
+    /// the key runs to the `=` at `equals` and the value from after it to the
+    /// separator at `end`.
+    #[inline(always)]
+    fn untrimmed(start: usize, dash: usize, equals: usize, end: usize, target: Target) -> Self {
+        Self {
+            start,
+            end,
+            key: FactorKey {
+                key_start: start,
+                dash,
+                key_end: equals,
+            },
+            value_start: equals + 1,
+            value_end: end,
+            target: Some(target),
         }
     }
 }
