@@ -572,21 +572,27 @@ mod tests {
         }
     }
 
+    /// Asserts that `check` returns `expected` for runs of 1 to 19 `a` bytes
+    /// with `byte` at each position, so every lane of the word scan sees it.
+    fn check_each_position(byte: u8, expected: bool, check: fn(&[u8]) -> bool) {
+        for length in 1..20 {
+            for position in 0..length {
+                let mut bytes = vec![b'a'; length];
+                bytes[position] = byte;
+                assert_eq!(
+                    check(&bytes),
+                    expected,
+                    "byte {byte:#04x} at {position} of {length}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn needs_escape_finds_every_escaped_byte() {
         for byte in 0u8..0x80 {
             let expected = byte < 0x20 || byte == b'"' || byte == b'\\';
-            for length in 1..20 {
-                for position in 0..length {
-                    let mut bytes = vec![b'a'; length];
-                    bytes[position] = byte;
-                    assert_eq!(
-                        needs_escape(&bytes),
-                        expected,
-                        "byte {byte:#04x} at {position} of {length}"
-                    );
-                }
-            }
+            check_each_position(byte, expected, needs_escape);
         }
         for text in [
             "",
@@ -601,17 +607,7 @@ mod tests {
     fn printable_ascii_rejects_every_other_byte() {
         for byte in 0u8..=0xFF {
             let expected = (b' '..=b'~').contains(&byte);
-            for length in 1..20 {
-                for position in 0..length {
-                    let mut bytes = vec![b'a'; length];
-                    bytes[position] = byte;
-                    assert_eq!(
-                        is_printable_ascii(&bytes),
-                        expected,
-                        "byte {byte:#04x} at {position} of {length}"
-                    );
-                }
-            }
+            check_each_position(byte, expected, is_printable_ascii);
         }
         assert!(is_printable_ascii(b""));
         assert!(!is_printable_ascii("point:中文".as_bytes()));
