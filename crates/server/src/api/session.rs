@@ -629,8 +629,13 @@ async fn change_totp(
 
     // A wrong code counts as a failed login of the account, under the same
     // limits and ordering as a login, so that this route cannot be used to
-    // guess codes faster than the login route allows.
-    let _turn = state.login_gate.turn(&user.username, address).await;
+    // guess codes faster than the login route allows. The turn is keyed by
+    // the normalised name, as at login, also for accounts named before
+    // names were normalised.
+    let _turn = state
+        .login_gate
+        .turn(&normalize_username(&user.username), address)
+        .await;
     let audit = audit_context(state, principal, address);
     let store = state.store.as_ref();
     let policy = state.auth.login_policy();
