@@ -1,9 +1,9 @@
 //! A ledger stored one row per entry and per node (schema version 14) is
 //! converted to entry bundles and hash tiles when the store opens it.
 //!
-//! `data/ledger-v14.db` was written by `SqliteStore` at schema version 14:
-//! 700 entries appended in batches of 1, 1, 300, 2, 299 and 97, entry N
-//! with subject `alert:N` and the payload of [`payload`], then a checkpoint
+//! `data/ledger-v14.db` was written by `SqliteStore` at schema version 14.
+//! It contains 700 entries appended in batches of 1, 1, 300, 2, 299 and 97,
+//! entry N with subject `alert:N` and the payload of [`payload`], then a checkpoint
 //! of all 700 with the note `fixture\n700\n`.
 
 use oversight_ledger::{CompactRange, Hasher};

@@ -13,10 +13,9 @@ use crate::expr::{CelRuntime, Condition, Outcome, Vars};
 use crate::rule::{Rule, RuleKind, RuleSet, Window};
 use crate::window::{Aggregated, WindowState};
 
-/// What evaluating one rule on one reading concluded. It is small and
-/// contains no heap data, because every rule that meets a reading produces
-/// one; the explanation is built from the evaluation only for an alert
-/// update.
+/// The result of evaluating one rule on one reading. Every rule that meets a
+/// reading produces one, so it is small and contains no heap data. The
+/// explanation is built from the evaluation only for an alert update.
 struct Verdict {
     met: bool,
     cleared: bool,

@@ -359,7 +359,7 @@ async fn exported_xlsx_strings(world: &World, name: &str) -> String {
     xlsx_strings(&reply.bytes)
 }
 
-/// Who sees the personal data in an XLSX export in full.
+/// Accounts of the XLSX export test, each with whether its export shows personal data in full.
 const XLSX_VIEWERS: [(&str, bool); 3] = [("admin", true), ("staff", true), ("inspector", false)];
 
 #[tokio::test]

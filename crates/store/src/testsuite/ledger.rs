@@ -48,8 +48,8 @@ pub async fn ledger_starts_empty(store: Arc<dyn Store>) {
     );
 }
 
-/// A payload built with `PayloadObject` is stored and hashed exactly as the
-/// same JSON given as a value.
+/// Checks that a payload built with `PayloadObject` is stored and hashed
+/// exactly as the same JSON given as a value.
 pub async fn ledger_payload_forms_hash_alike(store: Arc<dyn Store>) {
     let value = NewLedgerEntry::new(
         "test.payload",
@@ -305,9 +305,9 @@ pub async fn ledger_failed_write_appends_nothing(store: Arc<dyn Store>) {
         .expect("the tree extends the one before the failed writes");
 }
 
-/// An entry whose kind, subject or actor contains an invisible character
-/// is rejected with the value named, and the change it records is rolled
-/// back with it.
+/// Checks that an entry whose kind, subject or actor contains an invisible
+/// character is rejected with the value named, and that the change it
+/// records is rolled back with it.
 pub async fn ledger_hidden_identifier_rejected(store: Arc<dyn Store>) {
     seed_tree(&store).await;
     append_count(&store, 2).await;
