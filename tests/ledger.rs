@@ -24,10 +24,16 @@ struct Prepared {
 }
 
 async fn prepared() -> Prepared {
+    prepared_with(POINTS).await
+}
+
+/// Prepares a ledger of the entries for `count` imported points and those
+/// the server appends.
+async fn prepared_with(count: usize) -> Prepared {
     let data = DataDir::new();
     let (code, stdout, stderr) = data.import(&["areas", "--builtin", "--province", "35"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let mns: Vec<String> = (0..POINTS)
+    let mns: Vec<String> = (0..count)
         .map(|number| format!("LEDGER{number:04}"))
         .collect();
     let points: Vec<(&str, u32)> = mns.iter().map(|mn| (mn.as_str(), 60)).collect();
@@ -40,7 +46,7 @@ async fn prepared() -> Prepared {
         &[("OVERSIGHT_LEDGER__CHECKPOINT_INTERVAL_SECS", "1")],
     )
     .await;
-    wait_for_checkpoint(&server, POINTS).await;
+    wait_for_checkpoint(&server, count).await;
     assert!(server.terminate().success(), "server exits cleanly");
 
     // The server signs a last checkpoint of every entry when it stops.
@@ -146,29 +152,46 @@ async fn intact_ledger_verifies() {
     );
 }
 
+/// Returns the stored form of the first bundle.
+fn stored_bundle(conn: &Connection) -> Vec<u8> {
+    conn.query_row(
+        "SELECT entries FROM ledger_entry_bundles WHERE idx = 0",
+        [],
+        |row| row.get(0),
+    )
+    .expect("first bundle")
+}
+
 /// Returns the entries of the first bundle, each its canonical leaf data.
-/// Every test ledger has fewer than 256 entries, so they all live there.
+/// Every test ledger of [`prepared`] has fewer than 256 entries, so they all
+/// live there, stored as they are.
 fn read_bundle(conn: &Connection) -> Vec<String> {
-    let bytes: Vec<u8> = conn
-        .query_row(
-            "SELECT entries FROM ledger_entry_bundles WHERE idx = 0",
-            [],
-            |row| row.get(0),
-        )
-        .expect("first bundle");
+    entry_lines(stored_bundle(conn))
+}
+
+fn entry_lines(bytes: Vec<u8>) -> Vec<String> {
     let text = String::from_utf8(bytes).expect("entries are UTF-8");
     text.lines().map(str::to_owned).collect()
 }
 
-fn write_bundle(conn: &Connection, entries: &[String]) {
+/// Joins entries as a bundle holds them, each followed by a newline.
+fn bundle_bytes(entries: &[String]) -> Vec<u8> {
     let mut bytes = Vec::new();
     for entry in entries {
         bytes.extend_from_slice(entry.as_bytes());
         bytes.push(b'\n');
     }
+    bytes
+}
+
+fn write_bundle(conn: &Connection, entries: &[String]) {
+    write_stored_bundle(conn, &bundle_bytes(entries));
+}
+
+fn write_stored_bundle(conn: &Connection, stored: &[u8]) {
     conn.execute(
         "UPDATE ledger_entry_bundles SET entries = ?1 WHERE idx = 0",
-        params![bytes],
+        params![stored],
     )
     .expect("rewrite first bundle");
 }
@@ -286,6 +309,53 @@ async fn invalid_entry_encoding_is_named() {
         &prepared,
         "entry 2 was altered: its stored encoding is invalid",
     );
+}
+
+/// Points imported for a ledger whose first bundle of 256 entries is full,
+/// and so stored compressed.
+const MANY_POINTS: usize = 300;
+
+/// Returns the entries of the first bundle of a ledger of more than 256
+/// entries, which is stored compressed: the byte 0x01, the length of the
+/// entries as a 32-bit little-endian number, then an LZ4 block.
+fn read_compressed_bundle(conn: &Connection) -> Vec<String> {
+    let stored = stored_bundle(conn);
+    assert_eq!(stored[0], 0x01, "a full bundle is stored compressed");
+    let length = u32::from_le_bytes(stored[1..5].try_into().expect("4 bytes"));
+    let bytes = lz4_flex::block::decompress(&stored[5..], length as usize).expect("decompress");
+    entry_lines(bytes)
+}
+
+fn write_compressed_bundle(conn: &Connection, entries: &[String]) {
+    let bytes = bundle_bytes(entries);
+    let length = u32::try_from(bytes.len()).expect("a small bundle");
+    let mut stored = vec![0x01];
+    stored.extend_from_slice(&length.to_le_bytes());
+    stored.extend_from_slice(&lz4_flex::block::compress(&bytes));
+    write_stored_bundle(conn, &stored);
+}
+
+#[tokio::test]
+async fn altered_entry_in_compressed_bundle_is_named() {
+    let prepared = prepared_with(MANY_POINTS).await;
+    let (code, output) = prepared.verify(&[]);
+    assert_eq!(code, 0, "{output}");
+    let conn = prepared.database();
+    let mut entries = read_compressed_bundle(&conn);
+    assert_eq!(entries.len(), 256);
+    assert!(entries[200].contains("LEDGER0200"), "{}", entries[200]);
+    entries[200] = entries[200].replace("LEDGER0200", "LEDGER9999");
+    write_compressed_bundle(&conn, &entries);
+    assert_tampered(&prepared, "entry 200 was altered");
+
+    // Bytes cut from the compressed block leave nothing to decode.
+    let stored = stored_bundle(&conn);
+    write_stored_bundle(&conn, &stored[..stored.len() - 16]);
+    assert_tampered(
+        &prepared,
+        "entry 0 was altered: its stored encoding is invalid",
+    );
+    assert_tampered(&prepared, "it holds entries 0 to 255");
 }
 
 #[tokio::test]

@@ -12,6 +12,15 @@
 //! Full tiles and bundles never change. An append adds to the last, partial
 //! tile of each level and to the last bundle in place, so a batch of 1,000
 //! entries writes about a dozen rows instead of three rows per entry.
+//!
+//! A bundle is stored compressed with LZ4 once it is full, and as it is
+//! while it is the partial last one, so that an append to it adds bytes
+//! without decompressing anything. The first byte differs: a
+//! bundle stored as it is starts with `{`, which opens its first entry, and
+//! a compressed one with [`COMPRESSED_BUNDLE`]. Ledger entries repeat their
+//! keys, kinds and actors, so LZ4 shrinks a bundle several times, and the
+//! bytes that SQLite writes to its WAL and then copies into the database
+//! file shrink with it.
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -33,6 +42,70 @@ pub(crate) const TILE_HEIGHT: u8 = 8;
 
 /// Entries per bundle.
 pub(crate) const BUNDLE_WIDTH: u64 = 256;
+
+/// First byte of a compressed bundle. The length of the bundle's entries
+/// follows as a 32-bit little-endian number, then the LZ4 block that holds
+/// them.
+const COMPRESSED_BUNDLE: u8 = 0x01;
+
+/// Bytes before the LZ4 block of a compressed bundle.
+const COMPRESSED_HEADER: usize = 5;
+
+/// Compresses the entries of a full bundle into its stored form.
+fn compress_bundle(entries: &[u8]) -> Vec<u8> {
+    let length = u32::try_from(entries.len()).expect("a bundle holds less than 4 GiB");
+    let mut stored =
+        vec![0; COMPRESSED_HEADER + lz4_flex::block::get_maximum_output_size(entries.len())];
+    stored[0] = COMPRESSED_BUNDLE;
+    stored[1..COMPRESSED_HEADER].copy_from_slice(&length.to_le_bytes());
+    let written = lz4_flex::block::compress_into(entries, &mut stored[COMPRESSED_HEADER..])
+        .expect("the buffer has the maximum compressed size");
+    stored.truncate(COMPRESSED_HEADER + written);
+    stored
+}
+
+/// Returns the entries of bundle `index` from its stored form, which is
+/// compressed or not.
+pub(crate) fn bundle_entries_data(index: u64, stored: Vec<u8>) -> Result<Vec<u8>, SqliteError> {
+    if stored.first() != Some(&COMPRESSED_BUNDLE) {
+        return Ok(stored);
+    }
+    let invalid = |reason: &dyn std::fmt::Display| {
+        let first = index.saturating_mul(BUNDLE_WIDTH);
+        let last = first.saturating_add(BUNDLE_WIDTH - 1);
+        corrupt(
+            "ledger bundle",
+            &index,
+            &format!("{reason}; it holds entries {first} to {last}"),
+        )
+    };
+    let Some((header, block)) = stored.split_at_checked(COMPRESSED_HEADER) else {
+        return Err(invalid(&"its compressed form is cut short"));
+    };
+    let length = u32::from_le_bytes(
+        header[1..]
+            .try_into()
+            .expect("the header has 4 length bytes"),
+    );
+    let length = usize::try_from(length).expect("u32 fits usize");
+    // An LZ4 block expands at most 255 times, so a larger length was not
+    // written by the compressor and is not allocated.
+    if length > block.len().saturating_mul(255) {
+        return Err(invalid(&format!(
+            "its compressed form claims {length} bytes from a block of {}",
+            block.len()
+        )));
+    }
+    let entries = lz4_flex::block::decompress(block, length)
+        .map_err(|error| invalid(&format!("its LZ4 block does not decompress: {error}")))?;
+    if entries.len() != length {
+        return Err(invalid(&format!(
+            "its LZ4 block holds {} bytes, not the {length} its header states",
+            entries.len()
+        )));
+    }
+    Ok(entries)
+}
 
 /// Hashes and entries of one append, grouped by the rows they go to.
 #[derive(Debug)]
@@ -91,10 +164,6 @@ impl PendingWrites {
     /// Writes the collected entries and hashes, appending to the partial
     /// bundle and tiles.
     pub(crate) fn write(&self, conn: &Connection) -> Result<(), SqliteError> {
-        let mut append_bundle = conn.prepare_cached(
-            "INSERT INTO ledger_entry_bundles (idx, entries) VALUES (?1, ?2) \
-             ON CONFLICT (idx) DO UPDATE SET entries = CAST(entries || excluded.entries AS BLOB)",
-        )?;
         let mut from = 0;
         for (bundle, count) in rows_touched(self.start, self.entry_ends.len() as u64, BUNDLE_WIDTH)
         {
@@ -105,7 +174,15 @@ impl PendingWrites {
                 self.entry_ends[from - 1]
             };
             let end_byte = self.entry_ends[to - 1];
-            append_bundle.execute(params![to_i64(bundle), &self.entries[start_byte..end_byte]])?;
+            let first = bundle * BUNDLE_WIDTH;
+            let position = self.start.max(first) - first;
+            write_bundle(
+                conn,
+                bundle,
+                position,
+                position + count == BUNDLE_WIDTH,
+                &self.entries[start_byte..end_byte],
+            )?;
             from = to;
         }
 
@@ -131,6 +208,50 @@ impl PendingWrites {
         }
         Ok(())
     }
+}
+
+/// Writes `entries` into bundle `bundle`, after the `position` entries it
+/// holds. A bundle that this write fills is stored compressed; any other is
+/// appended to as it is.
+fn write_bundle(
+    conn: &Connection,
+    bundle: u64,
+    position: u64,
+    fills: bool,
+    entries: &[u8],
+) -> Result<(), SqliteError> {
+    if !fills {
+        conn.prepare_cached(
+            "INSERT INTO ledger_entry_bundles (idx, entries) VALUES (?1, ?2) \
+             ON CONFLICT (idx) DO UPDATE SET entries = CAST(entries || excluded.entries AS BLOB)",
+        )?
+        .execute(params![to_i64(bundle), entries])?;
+        return Ok(());
+    }
+    let stored = if position == 0 {
+        compress_bundle(entries)
+    } else {
+        let partial: Vec<u8> = conn
+            .prepare_cached("SELECT entries FROM ledger_entry_bundles WHERE idx = ?1")?
+            .query_row([to_i64(bundle)], |row| row.get(0))
+            .optional()?
+            .ok_or_else(|| {
+                corrupt(
+                    "ledger bundle",
+                    &bundle,
+                    &format!("missing although the ledger state counts {position} entries in it"),
+                )
+            })?;
+        let mut whole = bundle_entries_data(bundle, partial)?;
+        whole.extend_from_slice(entries);
+        compress_bundle(&whole)
+    };
+    conn.prepare_cached(
+        "INSERT INTO ledger_entry_bundles (idx, entries) VALUES (?1, ?2) \
+         ON CONFLICT (idx) DO UPDATE SET entries = excluded.entries",
+    )?
+    .execute(params![to_i64(bundle), stored])?;
+    Ok(())
 }
 
 /// Splits `count` items from position `first` into the rows of `width`
@@ -252,7 +373,7 @@ pub(crate) fn read_entries(
         let bundle: i64 = row.get(0)?;
         let bundle =
             u64::try_from(bundle).map_err(|error| corrupt("ledger bundle", &bundle, &error))?;
-        let data: Vec<u8> = row.get(1)?;
+        let data = bundle_entries_data(bundle, row.get(1)?)?;
         let base = bundle * BUNDLE_WIDTH;
         let lines: Vec<&[u8]> = bundle_entries(&data).collect();
         let skip = from.saturating_sub(base);
@@ -426,6 +547,67 @@ mod tests {
             failures.len(),
             failures[0]
         );
+    }
+
+    fn sample_bundle() -> Vec<u8> {
+        let mut entries = Vec::new();
+        for number in 0..BUNDLE_WIDTH {
+            entries.extend_from_slice(
+                format!("{{\"actor\":\"engine\",\"kind\":\"rule.enabled\",\"subject\":\"rule:{number}\"}}\n")
+                    .as_bytes(),
+            );
+        }
+        entries
+    }
+
+    #[test]
+    fn compressed_bundle_round_trips() {
+        let entries = sample_bundle();
+        let stored = compress_bundle(&entries);
+        assert_eq!(stored[0], COMPRESSED_BUNDLE);
+        assert!(stored.len() * 4 < entries.len(), "{} bytes", stored.len());
+        assert_eq!(
+            bundle_entries_data(3, stored).expect("decompresses"),
+            entries
+        );
+        // A bundle stored as it is comes back unchanged.
+        assert_eq!(
+            bundle_entries_data(3, entries.clone()).expect("plain"),
+            entries
+        );
+    }
+
+    #[test]
+    fn damaged_compressed_bundle_is_named() {
+        let stored = compress_bundle(&sample_bundle());
+        let cases = [
+            (stored[..3].to_vec(), "cut short"),
+            (stored[..stored.len() - 8].to_vec(), "does not decompress"),
+            (
+                {
+                    let mut longer = stored.clone();
+                    longer[1..COMPRESSED_HEADER].copy_from_slice(&u32::MAX.to_le_bytes());
+                    longer
+                },
+                "claims 4294967295 bytes",
+            ),
+            (
+                {
+                    let mut shorter = stored.clone();
+                    shorter[1..COMPRESSED_HEADER].copy_from_slice(&100_u32.to_le_bytes());
+                    shorter
+                },
+                "100",
+            ),
+        ];
+        for (damaged, expected) in cases {
+            let error = bundle_entries_data(2, damaged)
+                .expect_err("a damaged bundle is rejected")
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+            assert!(error.contains("ledger bundle \"2\""), "{error}");
+            assert!(error.contains("entries 512 to 767"), "{error}");
+        }
     }
 
     #[test]

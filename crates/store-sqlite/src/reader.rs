@@ -82,7 +82,8 @@ impl LedgerReader {
 
     /// Calls `visit` with every entry stored in `ledger_entry_bundles`, in
     /// bundle and line order, or with the decoding error of an entry, until
-    /// `visit` returns `false`.
+    /// `visit` returns `false`. A compressed bundle that does not decompress
+    /// is one error, after which nothing more is visited.
     ///
     /// An entry's index is its position in that order, and its leaf hash is
     /// the hash of its stored bytes. An entry that is not in the canonical
@@ -94,12 +95,20 @@ impl LedgerReader {
         const OPERATION: &str = "read ledger entries";
         let mut statement = self
             .conn
-            .prepare("SELECT entries FROM ledger_entry_bundles ORDER BY idx")
+            .prepare("SELECT idx, entries FROM ledger_entry_bundles ORDER BY idx")
             .map_err(backend(OPERATION))?;
         let mut rows = statement.query([]).map_err(backend(OPERATION))?;
         let mut position: u64 = 0;
         while let Some(row) = rows.next().map_err(backend(OPERATION))? {
-            let bundle: Vec<u8> = row.get(0).map_err(backend(OPERATION))?;
+            let index: i64 = row.get(0).map_err(backend(OPERATION))?;
+            let stored: Vec<u8> = row.get(1).map_err(backend(OPERATION))?;
+            let bundle = match ledger_tiles::bundle_entries_data(index.unsigned_abs(), stored) {
+                Ok(bundle) => bundle,
+                Err(error) => {
+                    visit(Err(error.to_string()));
+                    return Ok(());
+                }
+            };
             for data in ledger_tiles::bundle_entries(&bundle) {
                 let leaf_hash = self.hasher.hash_leaf(data);
                 let entry = ledger_tiles::decode_leaf(position, data, leaf_hash);

@@ -10,6 +10,20 @@ use oversight_store::{NewLedgerEntry, Store};
 use oversight_store_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::json;
 
+/// Builds `rule.enabled` entries whose subject and payload carry each number.
+fn rule_entries(numbers: std::ops::Range<u64>) -> Vec<NewLedgerEntry> {
+    numbers
+        .map(|number| {
+            NewLedgerEntry::new(
+                "rule.enabled",
+                format!("rule:{number}"),
+                "engine",
+                json!({"number": number}),
+            )
+        })
+        .collect()
+}
+
 /// Batch sizes whose running totals land on both sides of tile boundaries.
 const BATCHES: [u64; 8] = [1, 255, 1, 255, 65_024, 1, 1, 463];
 
@@ -23,16 +37,7 @@ async fn proofs_cross_tiles_and_tile_levels() {
     let mut heads: Vec<(u64, Hash)> = Vec::new();
     let mut next = 0;
     for batch in BATCHES {
-        let entries: Vec<NewLedgerEntry> = (next..next + batch)
-            .map(|number| {
-                NewLedgerEntry::new(
-                    "rule.enabled",
-                    format!("rule:{number}"),
-                    "engine",
-                    json!(number),
-                )
-            })
-            .collect();
+        let entries = rule_entries(next..next + batch);
         store.append_ledger(entries).await.expect("append");
         next += batch;
         let head = store.ledger_head().await.expect("head");
@@ -75,16 +80,7 @@ async fn entry_pages_cross_bundles() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open store");
     for start in [0_u64, 300] {
-        let entries: Vec<NewLedgerEntry> = (start..start + 300)
-            .map(|number| {
-                NewLedgerEntry::new(
-                    "rule.enabled",
-                    format!("rule:{number}"),
-                    "engine",
-                    json!({}),
-                )
-            })
-            .collect();
+        let entries = rule_entries(start..start + 300);
         store.append_ledger(entries).await.expect("append");
     }
     let page = store.ledger_entries(250, 300).await.expect("page");
@@ -144,4 +140,50 @@ async fn append_rejects_batch_with_hidden_character() {
         .expect("entry")
         .expect("entry exists");
     assert_eq!(entry.subject, "rule:3");
+}
+
+/// Full bundles are stored compressed, whichever append fills them, and the
+/// partial last bundle as it is; entries read back the same from both.
+#[tokio::test]
+async fn full_bundles_are_stored_compressed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open store");
+    let mut next = 0;
+    // Bundle 0 fills with one entry after 255, and bundle 1 inside a batch
+    // of 300 that starts in it. Bundle 2 fills with a batch that ends at its
+    // end, bundle 3 with a batch of 256 that starts at its start. Bundle 4
+    // stays partial.
+    for batch in [255_u64, 1, 3, 300, 209, 256, 10] {
+        let entries = rule_entries(next..next + batch);
+        store.append_ledger(entries).await.expect("append");
+        next += batch;
+    }
+    let conn = rusqlite::Connection::open(store.path()).expect("open database");
+    let first_bytes: Vec<(i64, u8)> = conn
+        .prepare("SELECT idx, entries FROM ledger_entry_bundles ORDER BY idx")
+        .expect("prepare")
+        .query_map([], |row| {
+            let stored: Vec<u8> = row.get(1)?;
+            Ok((row.get(0)?, stored[0]))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(
+        first_bytes,
+        [(0, 0x01), (1, 0x01), (2, 0x01), (3, 0x01), (4, b'{')]
+    );
+
+    let all = store.ledger_entries(0, 2_000).await.expect("entries");
+    assert_eq!(all.len() as u64, next);
+    for entry in &all {
+        assert_eq!(entry.subject, format!("rule:{}", entry.index));
+        assert_eq!(entry.leaf_hash, entry.computed_leaf_hash(Hasher::Sha256));
+    }
+    let entry = store
+        .ledger_entry(700)
+        .await
+        .expect("entry")
+        .expect("exists");
+    assert_eq!(entry.payload, json!({"number": 700}));
 }
