@@ -11,7 +11,9 @@
 //! `synchronous` NORMAL, in CPU time of the whole process rather than wall
 //! time (see [`bench_stored_append_cpu`]). The `_canonical` cases of both
 //! groups build the payload with `PayloadObject` instead of
-//! `serde_json::json!`.
+//! `serde_json::json!`. The `_varied` cases build it with `PayloadObject`
+//! too, with fields that vary from entry to entry as alert transitions do,
+//! so that full bundles compress less (see [`varied_entries`]).
 //!
 //! `entry_by_index` reads single entries of a ledger of 100,000 entries
 //! through `SqliteStore::ledger_entry`, which decodes the entry from its
@@ -65,6 +67,52 @@ fn canonical_entries(start: u64) -> Vec<NewLedgerEntry> {
         .collect()
 }
 
+/// Factors of the varied payloads, HJ 212 codes.
+const FACTORS: [&str; 8] = [
+    "w01018", "w21003", "w01001", "a34004", "a21026", "a21002", "w21011", "w01019",
+];
+
+/// Spreads the bits of `number`, so that the hexadecimal fingerprints of
+/// [`varied_entries`] look random, as hashes do.
+fn scramble(number: u64) -> u64 {
+    let mixed = (number ^ (number >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    mixed ^ (mixed >> 29)
+}
+
+/// Builds entries whose payloads vary as alert transitions do: three kinds
+/// and two actors, a 64-digit hexadecimal fingerprint, a monitoring point,
+/// a factor, a measured value and its limit. Full bundles of them compress
+/// less than those of [`canonical_entries`].
+fn varied_entries(start: u64) -> Vec<NewLedgerEntry> {
+    (start..start + BATCH)
+        .map(|number| {
+            let (kind, actor) = match number % 3 {
+                0 => ("alert.opened", "engine"),
+                1 => ("alert.acknowledged", "user:inspector-li"),
+                _ => ("alert.resolved", "engine"),
+            };
+            let fingerprint: String = (0..4)
+                .map(|part| format!("{:016x}", scramble(number * 4 + part)))
+                .collect();
+            let value = (scramble(number) % 100_000) as f64 / 100.0;
+            NewLedgerEntry::new(
+                kind,
+                format!("alert:{number}"),
+                actor,
+                PayloadObject::new()
+                    .string("factor", FACTORS[(number % 8) as usize])
+                    .string("fingerprint", &fingerprint)
+                    .value("limit", &json!(100.0 + (number % 7) as f64 * 50.0))
+                    .string(
+                        "mn",
+                        &format!("MN3502{:08}", scramble(number) % 100_000_000),
+                    )
+                    .value("value", &json!(value)),
+            )
+        })
+        .collect()
+}
+
 fn bench_stored_append(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -86,6 +134,12 @@ fn bench_stored_append(c: &mut Criterion) {
         Synchronous::Normal,
         "_canonical",
         canonical_entries,
+    ));
+    cases.push((
+        Hasher::Sha256,
+        Synchronous::Normal,
+        "_varied",
+        varied_entries,
     ));
     for (hasher, synchronous, suffix, build) in cases {
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -172,10 +226,22 @@ fn bench_stored_append_cpu(c: &mut Criterion) {
             process_cpu_time().saturating_sub(before)
         });
     });
-    let cases: [(Hasher, &str, BuildBatch); 3] = [
+    group.bench_function(format!("build_batch_{BATCH}_varied"), |b| {
+        b.iter_custom(|iterations| {
+            let before = process_cpu_time();
+            for _ in 0..iterations {
+                let batch = varied_entries(next);
+                next += BATCH;
+                drop(std::hint::black_box(batch));
+            }
+            process_cpu_time().saturating_sub(before)
+        });
+    });
+    let cases: [(Hasher, &str, BuildBatch); 4] = [
         (Hasher::Sha256, "", entries),
         (Hasher::Sm3, "", entries),
         (Hasher::Sha256, "_canonical", canonical_entries),
+        (Hasher::Sha256, "_varied", varied_entries),
     ];
     for (hasher, suffix, build) in cases {
         let dir = tempfile::tempdir().expect("temporary directory");
