@@ -18,7 +18,7 @@ use oversight_ledger::{
     CompactRange, ConsistencyProof, HASH_LEN, Hash, Hasher, InclusionProof, MerkleTree, TreeError,
 };
 use oversight_store::{
-    LedgerEntry, LedgerHead, NewLedgerEntry, StoreError, StoreResult, StoredCheckpoint,
+    LeafTime, LedgerEntry, LedgerHead, NewLedgerEntry, StoreError, StoreResult, StoredCheckpoint,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -85,10 +85,7 @@ pub(crate) fn append(conn: &Connection, entries: &[NewLedgerEntry]) -> StoreResu
     }
     let mut range = load_range(conn)?;
     let hasher = range.hasher();
-    let now = Timestamp::now();
-    let time = Timestamp::from_microsecond(now.as_microsecond())
-        .unwrap_or(now)
-        .to_string();
+    let time = LeafTime::new(Timestamp::now());
     let first = range.size();
     let mut pending = PendingWrites::new(first, entries.len());
     for entry in entries {

@@ -54,15 +54,14 @@ impl NewLedgerEntry {
         }
     }
 
-    /// Appends the entry's leaf data to `out`, as [`write_leaf_data`] does,
-    /// with `time` already formatted as RFC 3339 in UTC.
-    pub fn write_leaf_data(&self, out: &mut Vec<u8>, time: &str) {
+    /// Appends the entry's leaf data to `out`, as [`write_leaf_data`] does.
+    pub fn write_leaf_data(&self, out: &mut Vec<u8>, time: &LeafTime) {
         write_fields(
             out,
-            time,
             [&self.kind, &self.subject, &self.actor],
             write_string,
             |out| self.payload.write_to(out),
+            |out| out.extend_from_slice(time.json.as_bytes()),
         );
     }
 
@@ -72,7 +71,7 @@ impl NewLedgerEntry {
     ///
     /// Identifiers of printable ASCII without `"` and `\\` pass the check and
     /// need no escaping, so one scan of each serves both steps.
-    pub fn write_checked_leaf_data(&self, out: &mut Vec<u8>, time: &str) -> StoreResult<()> {
+    pub fn write_checked_leaf_data(&self, out: &mut Vec<u8>, time: &LeafTime) -> StoreResult<()> {
         let identifiers = [&*self.kind, &self.subject, &*self.actor];
         if !identifiers
             .iter()
@@ -82,10 +81,34 @@ impl NewLedgerEntry {
             self.write_leaf_data(out, time);
             return Ok(());
         }
-        write_fields(out, time, identifiers, write_quoted, |out| {
-            self.payload.write_to(out);
-        });
+        write_fields(
+            out,
+            identifiers,
+            write_quoted,
+            |out| self.payload.write_to(out),
+            |out| out.extend_from_slice(time.json.as_bytes()),
+        );
         Ok(())
+    }
+}
+
+/// The time of ledger entries in the form of their leaf data: RFC 3339 in UTC
+/// with at most six fractional digits, as a JSON string. A store appending
+/// a batch builds it once for all the batch's entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafTime {
+    /// The time as a JSON string, quotes included. RFC 3339 text contains
+    /// nothing that JSON escapes.
+    json: String,
+}
+
+impl LeafTime {
+    /// Takes `time` to the microsecond, the precision the ledger keeps.
+    pub fn new(time: Timestamp) -> Self {
+        let time = Timestamp::from_microsecond(time.as_microsecond()).unwrap_or(time);
+        Self {
+            json: format!("\"{time}\""),
+        }
     }
 }
 
@@ -258,9 +281,6 @@ pub fn leaf_data(
 
 /// Appends the encoding of [`leaf_data`] to `out`, with `time` already
 /// formatted as RFC 3339 in UTC (the `Display` form of [`Timestamp`]).
-///
-/// A batch appender formats the time once and writes every entry into one
-/// buffer, which saves an allocation and a time formatting per entry.
 pub fn write_leaf_data(
     out: &mut Vec<u8>,
     time: &str,
@@ -269,19 +289,24 @@ pub fn write_leaf_data(
     actor: &str,
     payload: &Value,
 ) {
-    write_fields(out, time, [kind, subject, actor], write_string, |out| {
-        write_canonical(out, payload);
-    });
+    write_fields(
+        out,
+        [kind, subject, actor],
+        write_string,
+        |out| write_canonical(out, payload),
+        |out| write_string(out, time),
+    );
 }
 
 /// Writes the leaf data object. `write_identifier` writes the kind, subject
-/// and actor, given in that order, as JSON strings.
+/// and actor, given in that order, as JSON strings, and `write_time` the
+/// time as a JSON string.
 fn write_fields(
     out: &mut Vec<u8>,
-    time: &str,
     [kind, subject, actor]: [&str; 3],
     write_identifier: fn(&mut Vec<u8>, &str),
     write_payload: impl FnOnce(&mut Vec<u8>),
+    write_time: impl FnOnce(&mut Vec<u8>),
 ) {
     out.extend_from_slice(b"{\"actor\":");
     write_identifier(out, actor);
@@ -292,7 +317,7 @@ fn write_fields(
     out.extend_from_slice(b",\"subject\":");
     write_identifier(out, subject);
     out.extend_from_slice(b",\"time\":");
-    write_string(out, time);
+    write_time(out);
     out.push(b'}');
 }
 
@@ -671,7 +696,7 @@ mod tests {
 
     #[test]
     fn checked_leaf_data_matches_unchecked() {
-        let time = "2026-12-04T08:00:00.000001Z";
+        let time = LeafTime::new("2026-12-04T08:00:00.000001Z".parse().expect("valid time"));
         let cases = [
             ("alert.acknowledged", "alert:17", "user:inspector-li"),
             ("a", "", "engine"),
@@ -684,10 +709,20 @@ mod tests {
             let mut checked = b"previous\n".to_vec();
             let mut unchecked = checked.clone();
             entry
-                .write_checked_leaf_data(&mut checked, time)
+                .write_checked_leaf_data(&mut checked, &time)
                 .expect("valid identifiers");
-            entry.write_leaf_data(&mut unchecked, time);
+            entry.write_leaf_data(&mut unchecked, &time);
             assert_eq!(checked, unchecked, "{entry:?}");
+            let mut reference = b"previous\n".to_vec();
+            write_leaf_data(
+                &mut reference,
+                "2026-12-04T08:00:00.000001Z",
+                kind,
+                subject,
+                actor,
+                &entry.payload.to_value(),
+            );
+            assert_eq!(checked, reference, "{entry:?}");
         }
     }
 
@@ -696,7 +731,7 @@ mod tests {
         let entry = entry("alert.acknowledged", "alert:1\u{200B}", "engine");
         let mut out = b"previous\n".to_vec();
         let error = entry
-            .write_checked_leaf_data(&mut out, "2026-12-04T08:00:00Z")
+            .write_checked_leaf_data(&mut out, &LeafTime::new(Timestamp::UNIX_EPOCH))
             .expect_err("invisible character");
         assert_eq!(
             error.to_string(),

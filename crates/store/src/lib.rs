@@ -31,7 +31,7 @@ pub use accounts::{
 };
 pub use error::{StoreError, StoreResult};
 pub use ledger::{
-    CanonicalJson, LedgerEntry, LedgerHead, LedgerPayload, NewLedgerEntry, PayloadObject,
+    CanonicalJson, LeafTime, LedgerEntry, LedgerHead, LedgerPayload, NewLedgerEntry, PayloadObject,
     StoredCheckpoint, canonical_json, escape_hidden_characters, leaf_data, write_leaf_data,
 };
 pub use notification::{
