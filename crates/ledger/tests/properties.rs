@@ -248,33 +248,37 @@ mod batch_append {
         levels
     }
 
-    /// Checks a batch-appended range and its reports against the one-by-one results.
-    fn check_same(
-        batch: &CompactRange,
-        batch_reports: &[(NodeId, Hash)],
-        single: &CompactRange,
-        single_reports: &[(NodeId, Hash)],
-    ) -> Result<(), TestCaseError> {
+    /// Appends `leaves` one by one to a copy of `start` and with `append_batch` to another,
+    /// checks that both give the same range and reports, and returns the batch-appended range.
+    fn check_batch(
+        start: &CompactRange,
+        leaves: &[Hash],
+        append_batch: impl FnOnce(&mut CompactRange, &mut dyn FnMut(NodeId, &Hash)),
+    ) -> Result<CompactRange, TestCaseError> {
+        let mut single = start.clone();
+        let mut single_reports = Vec::new();
+        for leaf in leaves {
+            single.append_leaf_hash_with(*leaf, |node, hash| single_reports.push((node, *hash)));
+        }
+
+        let mut batch = start.clone();
+        let mut batch_reports = Vec::new();
+        append_batch(&mut batch, &mut |node, hash| {
+            batch_reports.push((node, *hash));
+        });
+
         prop_assert_eq!(batch.size(), single.size());
         prop_assert_eq!(batch.peaks(), single.peaks());
         prop_assert_eq!(batch.root(), single.root());
         prop_assert_eq!(batch_reports.len(), single_reports.len());
-        prop_assert_eq!(by_level(batch_reports), by_level(single_reports));
+        prop_assert_eq!(by_level(&batch_reports), by_level(&single_reports));
         let levels: Vec<u8> = batch_reports.iter().map(|(node, _)| node.level).collect();
         prop_assert!(
             levels.is_sorted(),
             "batch reports are not level by level: {:?}",
             levels
         );
-        Ok(())
-    }
-
-    fn append_one_by_one(range: &mut CompactRange, leaves: &[Hash]) -> Vec<(NodeId, Hash)> {
-        let mut reports = Vec::new();
-        for leaf in leaves {
-            range.append_leaf_hash_with(*leaf, |node, hash| reports.push((node, *hash)));
-        }
-        reports
+        Ok(batch)
     }
 
     proptest! {
@@ -285,12 +289,9 @@ mod batch_append {
             start in range_strategy(),
             leaves in batch_len_strategy().prop_flat_map(|len| vec(hash_strategy(), len)),
         ) {
-            let mut single = start.clone();
-            let single_reports = append_one_by_one(&mut single, &leaves);
-            let mut batch = start;
-            let mut batch_reports = Vec::new();
-            batch.append_leaf_hashes_with(&leaves, |node, hash| batch_reports.push((node, *hash)));
-            check_same(&batch, &batch_reports, &single, &single_reports)?;
+            check_batch(&start, &leaves, |range, on_node| {
+                range.append_leaf_hashes_with(&leaves, on_node);
+            })?;
         }
 
         #[test]
@@ -300,13 +301,10 @@ mod batch_append {
         ) {
             let hasher = start.hasher();
             let leaves: Vec<Hash> = entries.iter().map(|entry| hasher.hash_leaf(entry)).collect();
-            let mut single = start.clone();
-            let single_reports = append_one_by_one(&mut single, &leaves);
             let entries: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
-            let mut batch = start;
-            let mut batch_reports = Vec::new();
-            batch.append_entries_with(&entries, |node, hash| batch_reports.push((node, *hash)));
-            check_same(&batch, &batch_reports, &single, &single_reports)?;
+            check_batch(&start, &leaves, |range, on_node| {
+                range.append_entries_with(&entries, on_node);
+            })?;
         }
 
         #[test]
@@ -318,12 +316,9 @@ mod batch_append {
             let size = u64::MAX - leaves.len() as u64;
             let peaks = peaks[..size.count_ones() as usize].to_vec();
             let start = CompactRange::from_parts(hasher, size, peaks).expect("one peak per set bit");
-            let mut single = start.clone();
-            let single_reports = append_one_by_one(&mut single, &leaves);
-            let mut batch = start;
-            let mut batch_reports = Vec::new();
-            batch.append_leaf_hashes_with(&leaves, |node, hash| batch_reports.push((node, *hash)));
-            check_same(&batch, &batch_reports, &single, &single_reports)?;
+            let batch = check_batch(&start, &leaves, |range, on_node| {
+                range.append_leaf_hashes_with(&leaves, on_node);
+            })?;
             prop_assert_eq!(batch.size(), u64::MAX);
         }
 
