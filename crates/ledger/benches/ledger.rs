@@ -9,6 +9,10 @@
 //! ones, so it measures proof work rather than RAM. Building the log takes about 100
 //! million node hashes. The `_at_size` variants generate proofs through
 //! [`MerkleTree::at_size`], which hashes the right edge of the tree once per size.
+//!
+//! The `_many` variants hash many entries or nodes per call. `hash/*_many` call
+//! [`Hasher::hash_leaves`] and [`Hasher::hash_parents`], and `append/*_many` appends through
+//! [`CompactRange::append_entries_with`], which uses both.
 
 use std::hint::black_box;
 use std::ops::Range;
@@ -23,6 +27,9 @@ const BATCH: usize = 10_000;
 
 /// Size in bytes of each appended entry, about a serialised ledger record.
 const ENTRY_LEN: usize = 128;
+
+/// Hashes per call in the `hash` group's `_many` benchmarks.
+const HASH_BATCH: usize = 1024;
 
 /// Size of the log the proof benchmarks use.
 const LOG_SIZE: u64 = 100_000_000;
@@ -142,6 +149,26 @@ fn bench_hash(c: &mut Criterion) {
             b.iter(|| black_box(hasher.hash_leaf(black_box(&entry))));
         });
     }
+
+    group.throughput(Throughput::Elements(HASH_BATCH as u64));
+    let entries: Vec<[u8; ENTRY_LEN]> = (0..HASH_BATCH)
+        .map(|index| {
+            let mut entry = [7u8; ENTRY_LEN];
+            entry[..8].copy_from_slice(&(index as u64).to_le_bytes());
+            entry
+        })
+        .collect();
+    let entries: Vec<&[u8]> = entries.iter().map(|entry| entry.as_slice()).collect();
+    let children: Vec<Hash> = (0..2 * HASH_BATCH as u64).map(synthetic_leaf).collect();
+    let mut out = vec![Hash::default(); HASH_BATCH];
+    for hasher in [Hasher::Sha256, Hasher::Sm3] {
+        group.bench_function(format!("{hasher}/children_many"), |b| {
+            b.iter(|| hasher.hash_parents(black_box(&children), black_box(&mut out)));
+        });
+        group.bench_function(format!("{hasher}/leaf_{ENTRY_LEN}B_many"), |b| {
+            b.iter(|| hasher.hash_leaves(black_box(&entries), black_box(&mut out)));
+        });
+    }
     group.finish();
 }
 
@@ -160,6 +187,17 @@ fn bench_append(c: &mut Criterion) {
             b.iter_batched_ref(
                 || CompactRange::new(hasher),
                 |range| black_box(range.append_batch(&entries)),
+                BatchSize::SmallInput,
+            );
+        });
+        let entries: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+        group.bench_function(format!("{hasher}/batch_{BATCH}x{ENTRY_LEN}B_many"), |b| {
+            b.iter_batched_ref(
+                || CompactRange::new(hasher),
+                |range| {
+                    range.append_entries_with(&entries, |_, _| {});
+                    black_box(range.root())
+                },
                 BatchSize::SmallInput,
             );
         });

@@ -5,6 +5,9 @@
 //! complete subtrees ("peaks") that partition the leaves, largest first. Appending a leaf
 //! merges it with the peaks of equal height, which costs one hash per trailing one bit
 //! of `n`, so appends are O(1) amortised. The root costs O(log n) hashes.
+//!
+//! A batch append builds the new nodes one level at a time instead, so that each level's
+//! node hashes can go to [`Hasher::hash_parents`] in one call.
 
 use crate::hash::{Hash, Hasher};
 use crate::tree::NodeId;
@@ -140,6 +143,129 @@ impl CompactRange {
             .expect("a log cannot hold 2^64 entries");
     }
 
+    /// Appends entries in order by their leaf hashes and calls `on_node` for every complete
+    /// subtree the batch completes.
+    ///
+    /// The new size and peaks, and the set of reported nodes with their hashes, are those of
+    /// calling [`CompactRange::append_leaf_hash_with`] for each leaf in turn. The order of
+    /// the reports differs. This method reports level by level from the leaves (level 0)
+    /// up, and within a level in index order, where one-by-one appends report each leaf
+    /// followed by the nodes it completes. The interior nodes of a level are hashed with one
+    /// [`Hasher::hash_parents`] call.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the log would hold more than `u64::MAX` entries, before changing the range.
+    pub fn append_leaf_hashes_with(&mut self, leaves: &[Hash], on_node: impl FnMut(NodeId, &Hash)) {
+        if leaves.is_empty() {
+            return;
+        }
+        let mut row = self.start_batch(leaves.len());
+        row.extend_from_slice(leaves);
+        self.finish_batch(row, leaves.len(), on_node);
+    }
+
+    /// Appends entries in order and calls `on_node` for every complete subtree the batch
+    /// completes, leaves included. The leaf hashes are computed with
+    /// [`Hasher::hash_leaves`], and the rest is [`CompactRange::append_leaf_hashes_with`],
+    /// including the order of the reports.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the log would hold more than `u64::MAX` entries, before changing the range.
+    pub fn append_entries_with(&mut self, entries: &[&[u8]], on_node: impl FnMut(NodeId, &Hash)) {
+        if entries.is_empty() {
+            return;
+        }
+        let mut row = self.start_batch(entries.len());
+        let first_leaf = row.len();
+        row.resize(first_leaf + entries.len(), Hash::default());
+        self.hasher.hash_leaves(entries, &mut row[first_leaf..]);
+        self.finish_batch(row, entries.len(), on_node);
+    }
+
+    /// Checks that `count` more leaves fit and returns the level-0 row buffer of a batch
+    /// append. When the size is odd, the row starts with the peak of level 0, taken off the
+    /// peaks, because that peak is the left sibling of the first new leaf.
+    fn start_batch(&mut self, count: usize) -> Vec<Hash> {
+        u64::try_from(count)
+            .ok()
+            .and_then(|count| self.size.checked_add(count))
+            .expect("a log cannot hold 2^64 entries");
+        let mut row = Vec::with_capacity(count + 1);
+        if self.size & 1 == 1 {
+            row.push(
+                self.peaks
+                    .pop()
+                    .expect("every set bit of the size has a peak"),
+            );
+        }
+        row
+    }
+
+    /// Completes a batch append whose level-0 row (see [`Self::start_batch`]) ends with
+    /// `added` new leaves.
+    ///
+    /// The row of each level contains that level's new nodes in index order, preceded by the
+    /// old peak of the level when it is their left sibling. Hashing the row's pairs gives
+    /// the new nodes of the level above. A row of odd length ends with a node that has no
+    /// sibling yet, which becomes the new peak of its level.
+    fn finish_batch(
+        &mut self,
+        mut row: Vec<Hash>,
+        added: usize,
+        mut on_node: impl FnMut(NodeId, &Hash),
+    ) {
+        let old_size = self.size;
+        let first_leaf = row.len() - added;
+        // The slice goes first in each `zip` so that the index range is never advanced past
+        // the last node, which overflows when the batch ends at size `u64::MAX`.
+        for (leaf, index) in row[first_leaf..].iter().zip(old_size..) {
+            on_node(NodeId::new(0, index), leaf);
+        }
+
+        // New peaks below the highest level the batch reaches, lowest level first. A size
+        // has at most 64 set bits.
+        let mut low_peaks = [Hash::default(); u64::BITS as usize];
+        let mut low_peak_count = 0;
+        let mut next = Vec::with_capacity(row.len() / 2 + 1);
+        let mut level = 0u8;
+        loop {
+            if row.len() % 2 == 1 {
+                low_peaks[low_peak_count] = row[row.len() - 1];
+                low_peak_count += 1;
+            }
+            let pairs = row.len() / 2;
+            if pairs == 0 {
+                break;
+            }
+            level += 1;
+            // Index of the first node of this level that the batch completes.
+            let first = old_size >> level;
+            next.clear();
+            if first & 1 == 1 {
+                // Peaks of the levels below were taken earlier, so the last is this level's.
+                next.push(
+                    self.peaks
+                        .pop()
+                        .expect("every set bit of the size has a peak"),
+                );
+            }
+            let first_new = next.len();
+            next.resize(first_new + pairs, Hash::default());
+            self.hasher
+                .hash_parents(&row[..2 * pairs], &mut next[first_new..]);
+            for (node, index) in next[first_new..].iter().zip(first..) {
+                on_node(NodeId::new(level, index), node);
+            }
+            std::mem::swap(&mut row, &mut next);
+        }
+        // The peaks left are those of the levels above `level`, which the batch did not
+        // reach. The new lower peaks follow them, largest first.
+        self.peaks.extend(low_peaks[..low_peak_count].iter().rev());
+        self.size = old_size + added as u64;
+    }
+
     /// Computes the root of the current tree (`MTH(D[0:size])`).
     pub fn root(&self) -> Hash {
         let Some((last, rest)) = self.peaks.split_last() else {
@@ -195,6 +321,59 @@ mod tests {
         ];
         assert_eq!(reported, expected);
         assert_eq!(range.peaks().len(), 1);
+    }
+
+    #[test]
+    fn batch_append_reports_level_by_level() {
+        let hasher = Hasher::Sha256;
+        let mut range = CompactRange::new(hasher);
+        range.append_batch([b"0", b"1", b"2"]);
+        let leaves: Vec<Hash> = (3u64..8)
+            .map(|index| hasher.hash_leaf(&index.to_be_bytes()))
+            .collect();
+        let mut reported = Vec::new();
+        range.append_leaf_hashes_with(&leaves, |node, _| reported.push(node));
+        let expected = vec![
+            NodeId::new(0, 3),
+            NodeId::new(0, 4),
+            NodeId::new(0, 5),
+            NodeId::new(0, 6),
+            NodeId::new(0, 7),
+            NodeId::new(1, 1),
+            NodeId::new(1, 2),
+            NodeId::new(1, 3),
+            NodeId::new(2, 0),
+            NodeId::new(2, 1),
+            NodeId::new(3, 0),
+        ];
+        assert_eq!(reported, expected);
+        assert_eq!(range.size(), 8);
+        assert_eq!(range.peak_ids(), vec![NodeId::new(3, 0)]);
+    }
+
+    #[test]
+    fn empty_batch_changes_nothing() {
+        let mut range = CompactRange::new(Hasher::Sm3);
+        range.append_batch([b"a", b"b", b"c"]);
+        let before = range.clone();
+        let mut reported = 0;
+        range.append_leaf_hashes_with(&[], |_, _| reported += 1);
+        range.append_entries_with(&[], |_, _| reported += 1);
+        assert_eq!(range, before);
+        assert_eq!(reported, 0);
+    }
+
+    #[test]
+    fn batch_past_max_size_panics_before_changing_range() {
+        let size = u64::MAX - 1;
+        let peaks = vec![Hash::default(); size.count_ones() as usize];
+        let mut range = CompactRange::from_parts(Hasher::Sha256, size, peaks).expect("peaks match");
+        let before = range.clone();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            range.append_leaf_hashes_with(&[Hash::default(); 2], |_, _| {});
+        }));
+        assert!(result.is_err(), "the batch should overflow the size");
+        assert_eq!(range, before);
     }
 
     #[test]

@@ -16,6 +16,11 @@ const LEAF_PREFIX: u8 = 0x00;
 /// Prefix of an interior node hash input, RFC 9162 §2.1.1.
 const NODE_PREFIX: u8 = 0x01;
 
+/// Messages per `tape-sha256` call in the batch functions. The digests of a call go to a
+/// stack buffer of this many hashes before they are copied out. In `tape-sha256` 0.2.2, 64
+/// messages are four passes of a 16-lane kernel or two of its 32-message AVX-512 kernel.
+const BATCH_CHUNK: usize = 64;
+
 /// A 32-byte hash: a leaf hash, an interior node hash or a tree root.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Hash([u8; HASH_LEN]);
@@ -165,6 +170,56 @@ impl Hasher {
         self.hash_parts(&[&[NODE_PREFIX], &left.0, &right.0])
     }
 
+    /// Computes the leaf hash of every entry: `leaves[i] = hash_leaf(entries[i])`.
+    ///
+    /// SHA-256 runs through `tape-sha256`, which hashes several entries at once, one per
+    /// SIMD lane. SM3 hashes one entry after another. The single-hash functions use
+    /// `sha2`, so proof verification does not depend on this code path.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `entries` and `leaves` differ in length.
+    pub fn hash_leaves(self, entries: &[&[u8]], leaves: &mut [Hash]) {
+        assert_eq!(
+            entries.len(),
+            leaves.len(),
+            "hash_leaves needs one output hash per entry"
+        );
+        match self {
+            Self::Sha256 => sha256_leaves(entries, leaves),
+            Self::Sm3 => {
+                for (leaf, entry) in leaves.iter_mut().zip(entries) {
+                    *leaf = self.hash_leaf(entry);
+                }
+            }
+        }
+    }
+
+    /// Computes the parent of each adjacent pair of nodes:
+    /// `parents[i] = hash_children(children[2 * i], children[2 * i + 1])`.
+    ///
+    /// SHA-256 runs through `tape-sha256` as in [`Hasher::hash_leaves`], and SM3 hashes one
+    /// pair after another.
+    ///
+    /// # Panics
+    ///
+    /// Panics unless `children` contains exactly two hashes per parent.
+    pub fn hash_parents(self, children: &[Hash], parents: &mut [Hash]) {
+        assert_eq!(
+            children.len(),
+            2 * parents.len(),
+            "hash_parents needs two children per output hash"
+        );
+        match self {
+            Self::Sha256 => sha256_parents(children, parents),
+            Self::Sm3 => {
+                for (parent, pair) in parents.iter_mut().zip(children.chunks_exact(2)) {
+                    *parent = self.hash_children(&pair[0], &pair[1]);
+                }
+            }
+        }
+    }
+
     /// Returns the root of the empty tree, `HASH("")`.
     pub fn empty_root(self) -> Hash {
         self.digest(&[])
@@ -187,6 +242,41 @@ where
         state.update(part);
     }
     Hash(state.finalize().into())
+}
+
+fn sha256_leaves(entries: &[&[u8]], leaves: &mut [Hash]) {
+    let mut digests = [[0u8; HASH_LEN]; BATCH_CHUNK];
+    for (entries, leaves) in entries
+        .chunks(BATCH_CHUNK)
+        .zip(leaves.chunks_mut(BATCH_CHUNK))
+    {
+        let digests = &mut digests[..entries.len()];
+        tape_sha256::hash_many_prefixed(&[LEAF_PREFIX], entries, digests);
+        for (leaf, digest) in leaves.iter_mut().zip(digests.iter()) {
+            *leaf = Hash(*digest);
+        }
+    }
+}
+
+fn sha256_parents(children: &[Hash], parents: &mut [Hash]) {
+    let mut lefts: [&[u8]; BATCH_CHUNK] = [&[]; BATCH_CHUNK];
+    let mut rights: [&[u8]; BATCH_CHUNK] = [&[]; BATCH_CHUNK];
+    let mut digests = [[0u8; HASH_LEN]; BATCH_CHUNK];
+    for (children, parents) in children
+        .chunks(2 * BATCH_CHUNK)
+        .zip(parents.chunks_mut(BATCH_CHUNK))
+    {
+        let count = parents.len();
+        for (slot, pair) in children.chunks_exact(2).enumerate() {
+            lefts[slot] = &pair[0].0;
+            rights[slot] = &pair[1].0;
+        }
+        let digests = &mut digests[..count];
+        tape_sha256::hash_pairs(&[NODE_PREFIX], &lefts[..count], &rights[..count], digests);
+        for (parent, digest) in parents.iter_mut().zip(digests.iter()) {
+            *parent = Hash(*digest);
+        }
+    }
 }
 
 impl FromStr for Hasher {
@@ -243,6 +333,93 @@ mod tests {
             hasher.hash_children(&left, &right),
             hasher.hash_leaf(&concatenated)
         );
+    }
+
+    /// `count` entries of `len` bytes each, with contents that differ between entries.
+    fn entries(len: usize, count: usize) -> Vec<Vec<u8>> {
+        (0..count)
+            .map(|entry| {
+                (0..len)
+                    .map(|byte| (byte * 31 + entry * 7 + len) as u8)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn assert_leaves_match(hasher: Hasher, entries: &[Vec<u8>]) {
+        let entries: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+        let mut leaves = vec![Hash::default(); entries.len()];
+        hasher.hash_leaves(&entries, &mut leaves);
+        for (index, (entry, leaf)) in entries.iter().zip(&leaves).enumerate() {
+            assert_eq!(
+                *leaf,
+                hasher.hash_leaf(entry),
+                "{hasher}: entry {index} of {}, {} bytes",
+                entries.len(),
+                entry.len()
+            );
+        }
+    }
+
+    #[test]
+    fn hash_leaves_matches_hash_leaf_per_length() {
+        for hasher in [Hasher::Sha256, Hasher::Sm3] {
+            for len in 0..300 {
+                // 17 entries of one length: a full pass of a 16-lane kernel, then one more.
+                assert_leaves_match(hasher, &entries(len, 17));
+            }
+        }
+    }
+
+    #[test]
+    fn hash_leaves_matches_hash_leaf_mixed_lengths() {
+        for hasher in [Hasher::Sha256, Hasher::Sm3] {
+            // Lanes of one pass end after different numbers of blocks.
+            let mixed: Vec<Vec<u8>> = (0..300).flat_map(|len| entries(len, 1)).collect();
+            assert_leaves_match(hasher, &mixed);
+            let reversed: Vec<Vec<u8>> = mixed.into_iter().rev().collect();
+            assert_leaves_match(hasher, &reversed);
+        }
+    }
+
+    #[test]
+    fn hash_leaves_matches_hash_leaf_per_batch_length() {
+        for hasher in [Hasher::Sha256, Hasher::Sm3] {
+            // Crosses the 64-entry chunks and every remainder of 4, 8, 16 and 32 lanes.
+            for count in 0..=140 {
+                assert_leaves_match(hasher, &entries(183, count));
+            }
+        }
+    }
+
+    #[test]
+    fn hash_parents_matches_hash_children() {
+        for hasher in [Hasher::Sha256, Hasher::Sm3] {
+            for count in 0..=140usize {
+                let children: Vec<Hash> = (0..2 * count)
+                    .map(|index| hasher.hash_leaf(&index.to_le_bytes()))
+                    .collect();
+                let mut parents = vec![Hash::default(); count];
+                hasher.hash_parents(&children, &mut parents);
+                for (index, parent) in parents.iter().enumerate() {
+                    let expected =
+                        hasher.hash_children(&children[2 * index], &children[2 * index + 1]);
+                    assert_eq!(*parent, expected, "{hasher}: parent {index} of {count}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "one output hash per entry")]
+    fn hash_leaves_rejects_length_mismatch() {
+        Hasher::Sm3.hash_leaves(&[b"a".as_slice(), b"b".as_slice()], &mut [Hash::default()]);
+    }
+
+    #[test]
+    #[should_panic(expected = "two children per output hash")]
+    fn hash_parents_rejects_odd_child_count() {
+        Hasher::Sha256.hash_parents(&[Hash::default(); 3], &mut [Hash::default()]);
     }
 
     #[test]

@@ -192,3 +192,183 @@ mod parsers {
         }
     }
 }
+
+mod batch_append {
+    //! A batch append leaves the same size, peaks and root as appending the same leaves one
+    //! by one, and reports the same nodes with the same hashes, in index order within each
+    //! level. The batch hash functions agree with the single-hash ones.
+
+    use std::collections::BTreeMap;
+
+    use oversight_ledger::{CompactRange, Hash, MemoryNodeSource, MerkleTree, NodeId};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::{hash_strategy, hasher_strategy};
+
+    /// Maximum number of leaves in one generated batch: several 64-leaf hashing chunks and 10
+    /// levels of new nodes.
+    const MAX_BATCH: usize = 1100;
+
+    /// Sizes to start from: 0, 1, powers of two and their neighbours, small sizes, and any
+    /// size that leaves room for the largest batch.
+    fn start_size_strategy() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            Just(0u64),
+            Just(1u64),
+            (0u32..64, -1i64..=1)
+                .prop_map(|(exponent, offset)| (1u64 << exponent).saturating_add_signed(offset)),
+            0u64..5000,
+            0u64..=u64::MAX - MAX_BATCH as u64,
+        ]
+    }
+
+    /// Generates a range of a random start size with random peak hashes.
+    fn range_strategy() -> impl Strategy<Value = CompactRange> {
+        (hasher_strategy(), start_size_strategy()).prop_flat_map(|(hasher, size)| {
+            vec(hash_strategy(), size.count_ones() as usize).prop_map(move |peaks| {
+                CompactRange::from_parts(hasher, size, peaks).expect("one peak per set bit")
+            })
+        })
+    }
+
+    fn batch_len_strategy() -> impl Strategy<Value = usize> {
+        prop_oneof![Just(0usize), Just(1usize), 2usize..70, 70..=MAX_BATCH]
+    }
+
+    /// Reported nodes grouped by level, each level in report order.
+    fn by_level(reports: &[(NodeId, Hash)]) -> BTreeMap<u8, Vec<(u64, Hash)>> {
+        let mut levels: BTreeMap<u8, Vec<(u64, Hash)>> = BTreeMap::new();
+        for (node, hash) in reports {
+            levels
+                .entry(node.level)
+                .or_default()
+                .push((node.index, *hash));
+        }
+        levels
+    }
+
+    /// Appends `leaves` one by one to a copy of `start` and with `append_batch` to another,
+    /// checks that both give the same range and reports, and returns the batch-appended range.
+    fn check_batch(
+        start: &CompactRange,
+        leaves: &[Hash],
+        append_batch: impl FnOnce(&mut CompactRange, &mut dyn FnMut(NodeId, &Hash)),
+    ) -> Result<CompactRange, TestCaseError> {
+        let mut single = start.clone();
+        let mut single_reports = Vec::new();
+        for leaf in leaves {
+            single.append_leaf_hash_with(*leaf, |node, hash| single_reports.push((node, *hash)));
+        }
+
+        let mut batch = start.clone();
+        let mut batch_reports = Vec::new();
+        append_batch(&mut batch, &mut |node, hash| {
+            batch_reports.push((node, *hash));
+        });
+
+        prop_assert_eq!(batch.size(), single.size());
+        prop_assert_eq!(batch.peaks(), single.peaks());
+        prop_assert_eq!(batch.root(), single.root());
+        prop_assert_eq!(batch_reports.len(), single_reports.len());
+        prop_assert_eq!(by_level(&batch_reports), by_level(&single_reports));
+        let levels: Vec<u8> = batch_reports.iter().map(|(node, _)| node.level).collect();
+        prop_assert!(
+            levels.is_sorted(),
+            "batch reports are not level by level: {:?}",
+            levels
+        );
+        Ok(batch)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn leaf_hash_batch_matches_one_by_one(
+            start in range_strategy(),
+            leaves in batch_len_strategy().prop_flat_map(|len| vec(hash_strategy(), len)),
+        ) {
+            check_batch(&start, &leaves, |range, on_node| {
+                range.append_leaf_hashes_with(&leaves, on_node);
+            })?;
+        }
+
+        #[test]
+        fn entry_batch_matches_one_by_one(
+            start in range_strategy(),
+            entries in batch_len_strategy().prop_flat_map(|len| vec(vec(any::<u8>(), 0..300), len)),
+        ) {
+            let hasher = start.hasher();
+            let leaves: Vec<Hash> = entries.iter().map(|entry| hasher.hash_leaf(entry)).collect();
+            let entries: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+            check_batch(&start, &leaves, |range, on_node| {
+                range.append_entries_with(&entries, on_node);
+            })?;
+        }
+
+        #[test]
+        fn batch_up_to_max_size_matches(
+            hasher in hasher_strategy(),
+            leaves in vec(hash_strategy(), 0..70),
+            peaks in vec(hash_strategy(), 64),
+        ) {
+            let size = u64::MAX - leaves.len() as u64;
+            let peaks = peaks[..size.count_ones() as usize].to_vec();
+            let start = CompactRange::from_parts(hasher, size, peaks).expect("one peak per set bit");
+            let batch = check_batch(&start, &leaves, |range, on_node| {
+                range.append_leaf_hashes_with(&leaves, on_node);
+            })?;
+            prop_assert_eq!(batch.size(), u64::MAX);
+        }
+
+        #[test]
+        fn batches_match_tree(
+            hasher in hasher_strategy(),
+            entries in vec(vec(any::<u8>(), 0..40), 0..600),
+            cuts in vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut.index(entries.len() + 1)).collect();
+            cuts.push(0);
+            cuts.push(entries.len());
+            cuts.sort_unstable();
+            let entries: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+            let mut range = CompactRange::new(hasher);
+            let mut log = MemoryNodeSource::new(hasher);
+            for batch in cuts.windows(2).map(|bounds| &entries[bounds[0]..bounds[1]]) {
+                range.append_entries_with(batch, |_, _| {});
+                for entry in batch {
+                    log.append(entry);
+                }
+            }
+            let tree = MerkleTree::new(hasher, &log);
+            prop_assert_eq!(range.size(), entries.len() as u64);
+            prop_assert_eq!(range.root(), tree.root(entries.len() as u64).expect("stored"));
+        }
+
+        #[test]
+        fn hash_leaves_matches_hash_leaf(
+            hasher in hasher_strategy(),
+            entries in vec(vec(any::<u8>(), 0..300), 0..150),
+        ) {
+            let entries: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+            let mut leaves = vec![Hash::default(); entries.len()];
+            hasher.hash_leaves(&entries, &mut leaves);
+            for (entry, leaf) in entries.iter().zip(&leaves) {
+                prop_assert_eq!(*leaf, hasher.hash_leaf(entry), "{} bytes", entry.len());
+            }
+        }
+
+        #[test]
+        fn hash_parents_matches_hash_children(
+            hasher in hasher_strategy(),
+            children in (0usize..150).prop_flat_map(|pairs| vec(hash_strategy(), 2 * pairs)),
+        ) {
+            let mut parents = vec![Hash::default(); children.len() / 2];
+            hasher.hash_parents(&children, &mut parents);
+            for (pair, parent) in children.chunks_exact(2).zip(&parents) {
+                prop_assert_eq!(*parent, hasher.hash_children(&pair[0], &pair[1]));
+            }
+        }
+    }
+}
