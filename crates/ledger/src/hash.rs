@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 /// Length in bytes of every hash in the log (SHA-256 and SM3 both produce 32 bytes).
 pub const HASH_LEN: usize = 32;
@@ -174,7 +175,10 @@ impl Hasher {
     ///
     /// SHA-256 runs through `tape-sha256`, which hashes several entries at once, one per
     /// SIMD lane. SM3 hashes one entry after another. The single-hash functions use
-    /// `sha2`, so proof verification does not depend on this code path.
+    /// `sha2`, so proof verification does not depend on this code path. Before its first
+    /// use, the batch code is checked against `sha2` on the kernel it picked for this CPU
+    /// (see [`batch_sha256_agrees`]). If they differ, SHA-256 also hashes one entry after
+    /// another with `sha2`.
     ///
     /// # Panics
     ///
@@ -244,7 +248,57 @@ where
     Hash(state.finalize().into())
 }
 
+/// Returns whether `tape-sha256`, with the kernel it picked for this CPU, gives the same
+/// leaf and node hashes as `sha2`. It is checked once per process, on entries of every
+/// length from 0 to 200 bytes, which cross the block and padding boundaries, in one batch
+/// larger than [`BATCH_CHUNK`], and on the nodes above them.
+///
+/// The batch code runs hand-written SIMD kernels chosen at run time, most of which a test
+/// machine never runs. A wrong leaf hash would be stored and signed, and only an audit,
+/// which hashes with `sha2`, would find it, so a kernel that fails this check is not used.
+fn batch_sha256_agrees() -> bool {
+    static AGREES: OnceLock<bool> = OnceLock::new();
+    *AGREES.get_or_init(|| {
+        let data: Vec<u8> = (0..=200_u8).map(|byte| byte.wrapping_mul(37)).collect();
+        let entries: Vec<&[u8]> = (0..=200).map(|length| &data[..length]).collect();
+        let expected: Vec<Hash> = entries
+            .iter()
+            .map(|entry| Hasher::Sha256.hash_leaf(entry))
+            .collect();
+        let mut leaves = vec![Hash::default(); entries.len()];
+        tape_leaves(&entries, &mut leaves);
+        let pairs = &expected[..expected.len() / 2 * 2];
+        let expected_parents: Vec<Hash> = pairs
+            .chunks_exact(2)
+            .map(|pair| Hasher::Sha256.hash_children(&pair[0], &pair[1]))
+            .collect();
+        let mut parents = vec![Hash::default(); expected_parents.len()];
+        tape_parents(pairs, &mut parents);
+        leaves == expected && parents == expected_parents
+    })
+}
+
 fn sha256_leaves(entries: &[&[u8]], leaves: &mut [Hash]) {
+    if !batch_sha256_agrees() {
+        for (leaf, entry) in leaves.iter_mut().zip(entries) {
+            *leaf = Hasher::Sha256.hash_leaf(entry);
+        }
+        return;
+    }
+    tape_leaves(entries, leaves);
+}
+
+fn sha256_parents(children: &[Hash], parents: &mut [Hash]) {
+    if !batch_sha256_agrees() {
+        for (parent, pair) in parents.iter_mut().zip(children.chunks_exact(2)) {
+            *parent = Hasher::Sha256.hash_children(&pair[0], &pair[1]);
+        }
+        return;
+    }
+    tape_parents(children, parents);
+}
+
+fn tape_leaves(entries: &[&[u8]], leaves: &mut [Hash]) {
     let mut digests = [[0u8; HASH_LEN]; BATCH_CHUNK];
     for (entries, leaves) in entries
         .chunks(BATCH_CHUNK)
@@ -258,7 +312,7 @@ fn sha256_leaves(entries: &[&[u8]], leaves: &mut [Hash]) {
     }
 }
 
-fn sha256_parents(children: &[Hash], parents: &mut [Hash]) {
+fn tape_parents(children: &[Hash], parents: &mut [Hash]) {
     let mut lefts: [&[u8]; BATCH_CHUNK] = [&[]; BATCH_CHUNK];
     let mut rights: [&[u8]; BATCH_CHUNK] = [&[]; BATCH_CHUNK];
     let mut digests = [[0u8; HASH_LEN]; BATCH_CHUNK];
@@ -300,6 +354,15 @@ impl fmt::Display for Hasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_kernel_of_this_machine_passes_its_check() {
+        assert!(
+            batch_sha256_agrees(),
+            "tape-sha256 kernel {} differs from sha2",
+            tape_sha256::backend()
+        );
+    }
 
     #[test]
     fn sm3_matches_standard_example() {

@@ -76,23 +76,26 @@ pub(crate) fn init(conn: &Connection, configured: Option<Hasher>) -> StoreResult
 /// whole call before anything is written to the database.
 ///
 /// Each entry is checked and encoded straight into the batch's bundle
-/// buffer, then hashed from there, so an entry costs no allocation of its
-/// own.
+/// buffer, so an entry costs no allocation of its own. The batch is then
+/// hashed from that buffer in one call, which hashes several entries at
+/// once with SHA-256.
 pub(crate) fn append(conn: &Connection, entries: &[NewLedgerEntry]) -> StoreResult<Vec<u64>> {
     const OPERATION: &str = "append ledger entry";
     if entries.is_empty() {
         return Ok(Vec::new());
     }
     let mut range = load_range(conn)?;
-    let hasher = range.hasher();
     let time = LeafTime::new(Timestamp::now());
     let first = range.size();
     let mut pending = PendingWrites::new(first, entries.len());
     for entry in entries {
-        let data = pending.push_entry_with(|out| entry.write_checked_leaf_data(out, &time))?;
-        let leaf = hasher.hash_leaf(data);
-        range.append_leaf_hash_with(leaf, |node, hash| pending.push_node(node, hash));
+        pending.push_entry_with(|out| entry.write_checked_leaf_data(out, &time))?;
     }
+    let mut leaves = vec![Hash::default(); entries.len()];
+    range
+        .hasher()
+        .hash_leaves(&pending.entries().collect::<Vec<_>>(), &mut leaves);
+    range.append_leaf_hashes_with(&leaves, |node, hash| pending.push_node(node, hash));
     pending.write(conn).map_err(backend(OPERATION))?;
     save_range(conn, &range)?;
     Ok((first..range.size()).collect())

@@ -132,21 +132,30 @@ impl PendingWrites {
     }
 
     /// Adds the next entry, whose leaf data `write` appends to the buffer it
-    /// is given, and returns that leaf data. When `write` fails, the entry
-    /// is not added and its error is returned.
+    /// is given. When `write` fails, the entry is not added and its error is
+    /// returned.
     pub(crate) fn push_entry_with<E>(
         &mut self,
         write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Result<&[u8], E> {
+    ) -> Result<(), E> {
         let start = self.entries.len();
         if let Err(error) = write(&mut self.entries) {
             self.entries.truncate(start);
             return Err(error);
         }
-        let end = self.entries.len();
         self.entries.push(b'\n');
         self.entry_ends.push(self.entries.len());
-        Ok(&self.entries[start..end])
+        Ok(())
+    }
+
+    /// Returns the leaf data of each entry added, in order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.entry_ends.iter().map(move |&end| {
+            let data = &self.entries[start..end - 1];
+            start = end;
+            data
+        })
     }
 
     /// Adds a completed tree node. Only nodes at tile levels are stored.
