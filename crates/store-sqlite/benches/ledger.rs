@@ -5,7 +5,8 @@
 //! encodes and hashes each entry, then appends the batch to the last entry
 //! bundle and hash tiles, a few rows per batch, and reads and writes the
 //! append state once. The ledger grows across iterations, as a running
-//! server's does. Building the batch is not measured.
+//! server's does. Building the batch is not measured. Freeing it is: the
+//! store hands the batch back with the result, and the caller frees it.
 //!
 //! `stored_append_cpu` measures the same appends, with SHA-256 and SM3 and
 //! `synchronous` NORMAL, in CPU time of the whole process rather than wall
@@ -188,11 +189,12 @@ fn process_cpu_time() -> Duration {
 /// and CPU time does not. It also leaves out the time spent waiting for
 /// fsync.
 ///
-/// The writer drops a batch after it sent the result, while the benchmark
-/// thread builds the next batch, so no window around one append can hold the
-/// whole cost. Each measurement therefore covers whole loops: `build_batch`
-/// builds and drops batches, and `sha256` and `sm3` build and append them.
-/// The cost of an append is the difference.
+/// The store's checkpointer thread copies the WAL into the database file
+/// every 100 ms, after the appends that wrote it returned, so no window
+/// around one append contains its whole cost. Each measurement therefore
+/// covers whole loops: `build_batch` builds and drops batches, and `sha256`
+/// and `sm3` build, append and drop them. The cost of an append is the
+/// difference.
 fn bench_stored_append_cpu(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -126,9 +126,11 @@ impl SqliteStore {
             .send(WriteRequest { op, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
-        answer
+        let (result, op) = answer
             .await
-            .map_err(|_| backend("write")(SqliteError::WriterGone))?
+            .map_err(|_| backend("write")(SqliteError::WriterGone))?;
+        drop(op);
+        result
     }
 
     async fn write_count(&self, op: WriteOp) -> StoreResult<u64> {

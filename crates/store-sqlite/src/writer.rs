@@ -117,8 +117,15 @@ pub(crate) enum WriteOutput {
 #[derive(Debug)]
 pub(crate) struct WriteRequest {
     pub(crate) op: WriteOp,
-    pub(crate) reply: oneshot::Sender<StoreResult<WriteOutput>>,
+    pub(crate) reply: oneshot::Sender<Reply>,
 }
+
+/// The result of a write request, and the request's operation handed back
+/// so that the caller frees it. Every write goes through the one writer
+/// thread, so the time it would spend freeing a batch of readings or ledger
+/// entries delays the next commit. glibc also frees memory that another
+/// thread allocated more slowly.
+pub(crate) type Reply = (StoreResult<WriteOutput>, WriteOp);
 
 /// An error shared by every request of a group whose commit failed.
 #[derive(Debug, thiserror::Error)]
@@ -223,21 +230,22 @@ fn commit_group(conn: &mut Connection, ids: &mut IdCache, group: &mut Vec<WriteR
     match outcome {
         Ok(results) => {
             debug!(requests = size, "sqlite group committed");
-            for (request, result) in group.drain(..).zip(results) {
+            for (WriteRequest { op, reply }, result) in group.drain(..).zip(results) {
                 // A caller that stopped waiting needs no result.
-                let _ = request.reply.send(result);
+                let _ = reply.send((result, op));
             }
         }
         Err(failure) => {
             ids.clear();
             error!(error = %failure, requests = size, "sqlite group commit failed");
             let shared = Arc::new(failure);
-            for request in group.drain(..) {
+            for WriteRequest { op, reply } in group.drain(..) {
                 let source = Box::new(GroupError(Arc::clone(&shared)));
-                let _ = request.reply.send(Err(StoreError::Backend {
+                let error = StoreError::Backend {
                     operation: "commit",
                     source,
-                }));
+                };
+                let _ = reply.send((Err(error), op));
             }
         }
     }
