@@ -51,9 +51,18 @@ const COMPRESSED_BUNDLE: u8 = 0x01;
 /// Bytes before the LZ4 block of a compressed bundle.
 const COMPRESSED_HEADER: usize = 5;
 
-/// Compresses the entries of a full bundle into its stored form.
+/// The largest bundle stored compressed. A larger one, of entries of more
+/// than 1 MiB on average, is stored as it is, so that reading a damaged
+/// compressed bundle never allocates more than this.
+const MAX_COMPRESSED_ENTRIES: usize = 256 << 20;
+
+/// Returns the stored form of the entries of a full bundle: compressed,
+/// unless they exceed [`MAX_COMPRESSED_ENTRIES`].
 fn compress_bundle(entries: &[u8]) -> Vec<u8> {
-    let length = u32::try_from(entries.len()).expect("a bundle holds less than 4 GiB");
+    if entries.len() > MAX_COMPRESSED_ENTRIES {
+        return entries.to_vec();
+    }
+    let length = u32::try_from(entries.len()).expect("the limit is below 4 GiB");
     let mut stored =
         vec![0; COMPRESSED_HEADER + lz4_flex::block::get_maximum_output_size(entries.len())];
     stored[0] = COMPRESSED_BUNDLE;
@@ -88,9 +97,10 @@ pub(crate) fn bundle_entries_data(index: u64, stored: Vec<u8>) -> Result<Vec<u8>
             .expect("the header has 4 length bytes"),
     );
     let length = usize::try_from(length).expect("u32 fits usize");
-    // An LZ4 block expands at most 255 times, so a larger length was not
-    // written by the compressor and is not allocated.
-    if length > block.len().saturating_mul(255) {
+    // An LZ4 block expands at most 255 times, and larger bundles are not
+    // compressed, so a larger length was not written by the compressor and
+    // is not allocated.
+    if length > block.len().saturating_mul(255) || length > MAX_COMPRESSED_ENTRIES {
         return Err(invalid(&format!(
             "its compressed form claims {length} bytes from a block of {}",
             block.len()
@@ -229,38 +239,54 @@ fn write_bundle(
     fills: bool,
     entries: &[u8],
 ) -> Result<(), SqliteError> {
-    if !fills {
+    let store = |stored: &[u8]| -> Result<(), SqliteError> {
         conn.prepare_cached(
             "INSERT INTO ledger_entry_bundles (idx, entries) VALUES (?1, ?2) \
-             ON CONFLICT (idx) DO UPDATE SET entries = CAST(entries || excluded.entries AS BLOB)",
+             ON CONFLICT (idx) DO UPDATE SET entries = excluded.entries",
         )?
-        .execute(params![to_i64(bundle), entries])?;
-        return Ok(());
-    }
-    let stored = if position == 0 {
-        compress_bundle(entries)
-    } else {
-        let partial: Vec<u8> = conn
-            .prepare_cached("SELECT entries FROM ledger_entry_bundles WHERE idx = ?1")?
-            .query_row([to_i64(bundle)], |row| row.get(0))
-            .optional()?
-            .ok_or_else(|| {
-                corrupt(
-                    "ledger bundle",
-                    &bundle,
-                    &format!("missing although the ledger state counts {position} entries in it"),
-                )
-            })?;
-        let mut whole = bundle_entries_data(bundle, partial)?;
-        whole.extend_from_slice(entries);
-        compress_bundle(&whole)
+        .execute(params![to_i64(bundle), stored])?;
+        Ok(())
     };
-    conn.prepare_cached(
-        "INSERT INTO ledger_entry_bundles (idx, entries) VALUES (?1, ?2) \
-         ON CONFLICT (idx) DO UPDATE SET entries = excluded.entries",
-    )?
-    .execute(params![to_i64(bundle), stored])?;
-    Ok(())
+    if position == 0 {
+        return if fills {
+            store(&compress_bundle(entries))
+        } else {
+            store(entries)
+        };
+    }
+    if !fills {
+        // Adds the bytes to a partial bundle stored as it is. Appends never
+        // compress a partial bundle, but readers accept one that is, so
+        // such a bundle is decompressed below instead of extended.
+        let appended = conn
+            .prepare_cached(
+                "UPDATE ledger_entry_bundles \
+                 SET entries = CAST(entries || ?2 AS BLOB) \
+                 WHERE idx = ?1 AND substr(entries, 1, 1) <> x'01'",
+            )?
+            .execute(params![to_i64(bundle), entries])?;
+        if appended == 1 {
+            return Ok(());
+        }
+    }
+    let partial: Vec<u8> = conn
+        .prepare_cached("SELECT entries FROM ledger_entry_bundles WHERE idx = ?1")?
+        .query_row([to_i64(bundle)], |row| row.get(0))
+        .optional()?
+        .ok_or_else(|| {
+            corrupt(
+                "ledger bundle",
+                &bundle,
+                &format!("missing although the ledger state counts {position} entries in it"),
+            )
+        })?;
+    let mut whole = bundle_entries_data(bundle, partial)?;
+    whole.extend_from_slice(entries);
+    if fills {
+        store(&compress_bundle(&whole))
+    } else {
+        store(&whole)
+    }
 }
 
 /// Splits `count` items from position `first` into the rows of `width`
@@ -323,7 +349,7 @@ pub(crate) fn decode_leaf(
     data: &[u8],
     leaf_hash: Hash,
 ) -> Result<LedgerEntry, SqliteError> {
-    let text = || String::from_utf8_lossy(data).into_owned();
+    let text = || excerpt(data);
     let fields: LeafFields =
         serde_json::from_slice(data).map_err(|error| corrupt("ledger entry", &text(), &error))?;
     let time: Timestamp = fields
@@ -347,6 +373,19 @@ pub(crate) fn decode_leaf(
         ));
     }
     Ok(entry)
+}
+
+/// Returns the start of `data` as text for an error message, with the
+/// number of bytes left out.
+fn excerpt(data: &[u8]) -> String {
+    const SHOWN: usize = 300;
+    let Some(rest) = data.len().checked_sub(SHOWN).filter(|rest| *rest > 0) else {
+        return String::from_utf8_lossy(data).into_owned();
+    };
+    format!(
+        "{}… ({rest} more bytes)",
+        String::from_utf8_lossy(&data[..SHOWN])
+    )
 }
 
 /// Splits a bundle into the leaf data of its entries.

@@ -11,7 +11,7 @@ use oversight_ledger::{Hasher, NodeSource};
 use oversight_store::{LedgerEntry, StoreError, StoreResult, StoredCheckpoint};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::{backend, corrupt};
+use crate::error::{SqliteError, backend, corrupt};
 use crate::ledger;
 use crate::ledger_tiles::{self, StoredNodes};
 use crate::store::DATABASE_FILE_NAME;
@@ -70,6 +70,19 @@ impl LedgerReader {
                   version",
             )));
         }
+        let version: u32 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(backend(OPERATION))?;
+        let supported = crate::schema::latest_version();
+        if version > supported {
+            return Err(backend(OPERATION)(SqliteError::TooNew {
+                found: version,
+                supported,
+            }));
+        }
+        // One read transaction for the reader's whole life, so that every
+        // read sees the same commit even while a server appends.
+        conn.execute_batch("BEGIN").map_err(backend(OPERATION))?;
         let hasher = ledger::head(&conn)?.hasher;
         Ok(Self { conn, hasher })
     }
@@ -102,10 +115,16 @@ impl LedgerReader {
         while let Some(row) = rows.next().map_err(backend(OPERATION))? {
             let index: i64 = row.get(0).map_err(backend(OPERATION))?;
             let stored: Vec<u8> = row.get(1).map_err(backend(OPERATION))?;
-            let bundle = match ledger_tiles::bundle_entries_data(index.unsigned_abs(), stored) {
+            let bundle = u64::try_from(index)
+                .map_err(|_| format!("stored ledger bundle index {index} is negative"))
+                .and_then(|index| {
+                    ledger_tiles::bundle_entries_data(index, stored)
+                        .map_err(|error| error.to_string())
+                });
+            let bundle = match bundle {
                 Ok(bundle) => bundle,
                 Err(error) => {
-                    visit(Err(error.to_string()));
+                    visit(Err(error));
                     return Ok(());
                 }
             };

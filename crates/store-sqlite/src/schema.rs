@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_task_state_index.sql"),
     include_str!("../migrations/0014_point_contact.sql"),
     include_str!("../migrations/0015_ledger_tiles.sql"),
+    include_str!("../migrations/0016_compressed_ledger_bundles.sql"),
 ];
 
 /// The schema version whose migration converts the ledger to tiles after its SQL.

@@ -27,21 +27,23 @@ fn new_user(username: &str) -> NewUser {
     }
 }
 
-/// Makes every insert into the ledger fail, as a full disk or a corrupt
-/// ledger table would.
+/// Makes every append to the ledger fail, as a full disk or a corrupt
+/// ledger table would. An append inserts a bundle row or adds to one.
 fn break_ledger(store: &SqliteStore) {
     let conn = rusqlite::Connection::open(store.path()).expect("open with rusqlite");
     conn.execute_batch(
         "CREATE TRIGGER break_ledger BEFORE INSERT ON ledger_entry_bundles \
+         BEGIN SELECT RAISE(ABORT, 'ledger append failed'); END; \
+         CREATE TRIGGER break_ledger_appends BEFORE UPDATE ON ledger_entry_bundles \
          BEGIN SELECT RAISE(ABORT, 'ledger append failed'); END;",
     )
-    .expect("create trigger");
+    .expect("create triggers");
 }
 
 fn repair_ledger(store: &SqliteStore) {
     let conn = rusqlite::Connection::open(store.path()).expect("open with rusqlite");
-    conn.execute_batch("DROP TRIGGER break_ledger")
-        .expect("drop trigger");
+    conn.execute_batch("DROP TRIGGER break_ledger; DROP TRIGGER break_ledger_appends")
+        .expect("drop triggers");
 }
 
 fn assert_backend_error<T: std::fmt::Debug>(result: &Result<T, StoreError>, change: &str) {

@@ -4,10 +4,16 @@
 //! 65,536 entries cross from one tile and one tile level to the next. A
 //! batch with an invalid identifier must leave the tiles and bundles as
 //! they were.
+//!
+//! Readers accept a bundle compressed or not, whether it is full or partial,
+//! so the store must keep such a ledger readable when it appends to it, and
+//! a damaged bundle must be reported in a message of bounded size.
+
+use std::path::Path;
 
 use oversight_ledger::{Hash, Hasher};
 use oversight_store::{NewLedgerEntry, Store};
-use oversight_store_sqlite::{SqliteOptions, SqliteStore};
+use oversight_store_sqlite::{LedgerReader, SqliteOptions, SqliteStore};
 use serde_json::json;
 
 /// Builds `rule.enabled` entries whose subject and payload carry each number.
@@ -186,4 +192,123 @@ async fn full_bundles_are_stored_compressed() {
         .expect("entry")
         .expect("exists");
     assert_eq!(entry.payload, json!({"number": 700}));
+}
+
+/// Returns `entries` in the compressed bundle form: the byte 0x01, their
+/// length as a 32-bit little-endian number, then one LZ4 block.
+fn compressed(entries: &[u8]) -> Vec<u8> {
+    let length = u32::try_from(entries.len()).expect("a small bundle");
+    let mut stored = vec![0x01];
+    stored.extend_from_slice(&length.to_le_bytes());
+    stored.extend_from_slice(&lz4_flex::block::compress(entries));
+    stored
+}
+
+fn read_bundle(database: &Path, index: i64) -> Vec<u8> {
+    let conn = rusqlite::Connection::open(database).expect("open database");
+    conn.query_row(
+        "SELECT entries FROM ledger_entry_bundles WHERE idx = ?1",
+        [index],
+        |row| row.get(0),
+    )
+    .expect("bundle")
+}
+
+fn write_bundle(database: &Path, index: i64, stored: &[u8]) {
+    let conn = rusqlite::Connection::open(database).expect("open database");
+    let changed = conn
+        .execute(
+            "UPDATE ledger_entry_bundles SET entries = ?2 WHERE idx = ?1",
+            rusqlite::params![index, stored],
+        )
+        .expect("rewrite bundle");
+    assert_eq!(changed, 1, "bundle {index} exists");
+}
+
+/// Reads every entry with `LedgerReader` and returns how many it read and
+/// the first error it reported.
+fn read_all(database: &Path) -> (u64, Option<String>) {
+    let reader = LedgerReader::open(database).expect("open reader");
+    let mut count = 0;
+    let mut failure = None;
+    reader
+        .for_each_entry(|entry| match entry {
+            Ok(_) => {
+                count += 1;
+                true
+            }
+            Err(error) => {
+                failure = Some(error);
+                false
+            }
+        })
+        .expect("read entries");
+    (count, failure)
+}
+
+#[tokio::test]
+async fn append_to_compressed_partial_bundle() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open store");
+    store
+        .append_ledger(rule_entries(0..10))
+        .await
+        .expect("append");
+    let database = store.path().to_owned();
+    let plain = read_bundle(&database, 0);
+    assert_eq!(plain[0], b'{', "the partial bundle is stored as it is");
+
+    // The same entries in the compressed form read back unchanged.
+    write_bundle(&database, 0, &compressed(&plain));
+    assert_eq!(read_all(&database), (10, None));
+
+    // An append to that bundle must keep every entry readable.
+    store
+        .append_ledger(rule_entries(10..11))
+        .await
+        .expect("append to the compressed partial bundle");
+    let entries = store.ledger_entries(0, 100).await;
+    assert!(entries.is_ok(), "entries after the append: {entries:?}");
+    assert_eq!(read_all(&database), (11, None));
+
+    // So must the append that fills the bundle.
+    store
+        .append_ledger(rule_entries(11..300))
+        .await
+        .expect("append that fills the bundle");
+    let entries = store.ledger_entries(0, 1_000).await.expect("entries");
+    assert_eq!(entries.len(), 300);
+    for entry in &entries {
+        assert_eq!(entry.subject, format!("rule:{}", entry.index));
+        assert_eq!(entry.leaf_hash, entry.computed_leaf_hash(Hasher::Sha256));
+    }
+}
+
+#[tokio::test]
+async fn oversized_damaged_entry_error_is_short() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).expect("open store");
+    store
+        .append_ledger(rule_entries(0..300))
+        .await
+        .expect("append");
+    let database = store.path().to_owned();
+    drop(store);
+
+    // 10 MB that are not JSON compress to about 40 KB, so one small row
+    // makes the reader decode an entry of 10 MB.
+    let mut damaged = vec![b'a'; 10_000_000];
+    damaged[0] = b'{';
+    write_bundle(&database, 0, &compressed(&damaged));
+
+    let (count, failure) = read_all(&database);
+    assert_eq!(count, 0);
+    let failure = failure.expect("the damaged entry is reported");
+    let start: String = failure.chars().take(200).collect();
+    assert!(failure.contains("ledger entry"), "{start}");
+    assert!(
+        failure.len() < 10_000,
+        "the error has {} bytes, which ledger verify prints on one line",
+        failure.len()
+    );
 }

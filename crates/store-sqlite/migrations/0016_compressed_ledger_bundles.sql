@@ -1,0 +1,4 @@
+-- From this version on, the append that fills a ledger entry bundle stores it
+-- compressed with LZ4 (ledger_tiles.rs). The schema does not change, but a
+-- build of an earlier version reads such a bundle as altered entries, so the
+-- version number makes it refuse the database instead.
