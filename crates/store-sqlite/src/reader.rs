@@ -81,7 +81,7 @@ impl LedgerReader {
             }));
         }
         // One read transaction for the reader's whole life, so that every
-        // read sees the same commit even while a server appends.
+        // read returns the same commit even while a server appends.
         conn.execute_batch("BEGIN").map_err(backend(OPERATION))?;
         let hasher = ledger::head(&conn)?.hasher;
         Ok(Self { conn, hasher })

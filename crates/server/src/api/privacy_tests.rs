@@ -550,8 +550,8 @@ async fn full_views_recorded_in_ledger() {
 /// ledger entries, such as a task action's own, are still appended.
 fn break_view_records(store: &oversight_store_sqlite::SqliteStore) {
     let conn = rusqlite::Connection::open(store.path()).unwrap();
-    // An append adds to the last bundle's row, or inserts a row for a new
-    // bundle, so both are checked; an update only for the bytes it adds.
+    // An append adds to the last bundle's row or inserts a row for a new
+    // bundle, so both are checked. An update is checked for the bytes it adds.
     conn.execute_batch(
         "CREATE TRIGGER break_view_records BEFORE INSERT ON ledger_entry_bundles \
          WHEN instr(CAST(NEW.entries AS TEXT), '\"kind\":\"personal_data.viewed\"') > 0 \
