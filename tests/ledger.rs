@@ -174,7 +174,7 @@ fn entry_lines(bytes: Vec<u8>) -> Vec<String> {
     text.lines().map(str::to_owned).collect()
 }
 
-/// Joins entries as a bundle holds them, each followed by a newline.
+/// Joins entries in the form of a bundle, each followed by a newline.
 fn bundle_bytes(entries: &[String]) -> Vec<u8> {
     let mut bytes = Vec::new();
     for entry in entries {
@@ -355,7 +355,7 @@ async fn altered_entry_in_compressed_bundle_is_named() {
         &prepared,
         "entry 0 was altered: its stored encoding is invalid",
     );
-    assert_tampered(&prepared, "it holds entries 0 to 255");
+    assert_tampered(&prepared, "It contains entries 0 to 255");
 }
 
 #[tokio::test]

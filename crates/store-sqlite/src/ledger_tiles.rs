@@ -44,8 +44,7 @@ pub(crate) const TILE_HEIGHT: u8 = 8;
 pub(crate) const BUNDLE_WIDTH: u64 = 256;
 
 /// First byte of a compressed bundle. The length of the bundle's entries
-/// follows as a 32-bit little-endian number, then the LZ4 block that holds
-/// them.
+/// follows as a 32-bit little-endian number, then the LZ4 block of them.
 const COMPRESSED_BUNDLE: u8 = 0x01;
 
 /// Bytes before the LZ4 block of a compressed bundle.
@@ -79,24 +78,27 @@ pub(crate) fn bundle_entries_data(index: u64, stored: Vec<u8>) -> Result<Vec<u8>
     if stored.first() != Some(&COMPRESSED_BUNDLE) {
         return Ok(stored);
     }
+
     let invalid = |reason: &dyn std::fmt::Display| {
         let first = index.saturating_mul(BUNDLE_WIDTH);
         let last = first.saturating_add(BUNDLE_WIDTH - 1);
         corrupt(
             "ledger bundle",
             &index,
-            &format!("{reason}; it holds entries {first} to {last}"),
+            &format!("{reason}. It contains entries {first} to {last}"),
         )
     };
     let Some((header, block)) = stored.split_at_checked(COMPRESSED_HEADER) else {
         return Err(invalid(&"its compressed form is cut short"));
     };
+
     let length = u32::from_le_bytes(
         header[1..]
             .try_into()
             .expect("the header has 4 length bytes"),
     );
     let length = usize::try_from(length).expect("u32 fits usize");
+
     // An LZ4 block expands at most 255 times, and larger bundles are not
     // compressed, so a larger length was not written by the compressor and
     // is not allocated.
@@ -106,11 +108,12 @@ pub(crate) fn bundle_entries_data(index: u64, stored: Vec<u8>) -> Result<Vec<u8>
             block.len()
         )));
     }
+
     let entries = lz4_flex::block::decompress(block, length)
-        .map_err(|error| invalid(&format!("its LZ4 block does not decompress: {error}")))?;
+        .map_err(|error| invalid(&format!("its LZ4 block failed to decompress: {error}")))?;
     if entries.len() != length {
         return Err(invalid(&format!(
-            "its LZ4 block holds {} bytes, not the {length} its header states",
+            "its LZ4 block contains {} bytes, not the {length} its header states",
             entries.len()
         )));
     }
@@ -630,7 +633,7 @@ mod tests {
         let stored = compress_bundle(&sample_bundle());
         let cases = [
             (stored[..3].to_vec(), "cut short"),
-            (stored[..stored.len() - 8].to_vec(), "does not decompress"),
+            (stored[..stored.len() - 8].to_vec(), "failed to decompress"),
             (
                 {
                     let mut longer = stored.clone();

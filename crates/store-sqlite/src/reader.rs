@@ -95,7 +95,7 @@ impl LedgerReader {
 
     /// Calls `visit` with every entry stored in `ledger_entry_bundles`, in
     /// bundle and line order, or with the decoding error of an entry, until
-    /// `visit` returns `false`. A compressed bundle that does not decompress
+    /// `visit` returns `false`. A compressed bundle that fails to decompress
     /// is one error, after which nothing more is visited.
     ///
     /// An entry's index is its position in that order, and its leaf hash is

@@ -103,7 +103,7 @@ pub struct LeafTime {
 }
 
 impl LeafTime {
-    /// Takes `time` to the microsecond, the precision the ledger keeps.
+    /// Truncates `time` to the microsecond, the precision the ledger keeps.
     pub fn new(time: Timestamp) -> Self {
         let time = Timestamp::from_microsecond(time.as_microsecond()).unwrap_or(time);
         Self {
